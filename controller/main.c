@@ -1,0 +1,86 @@
+/*
+ * main.c - command dispatch: serve, migrate, validate, token, version.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "cmd.h"
+#include "log.h"
+
+extern char **environ;
+
+static const struct {
+	const char	*name;
+	int		(*fn)(int, char **);
+	const char	*usage;
+} commands[] = {
+	{ "serve", cmd_serve, "serve [--config FILE] [--migrate]" },
+	{ "migrate", cmd_migrate, "migrate [--config FILE] [--status]" },
+	{ "validate", cmd_validate, "validate [--json] FILE..." },
+	{ "token", cmd_token,
+	    "token create --name NAME --role viewer|operator|approver|admin" },
+	{ "version", cmd_version, "version" },
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  sluice %s\n", commands[i].usage);
+}
+
+struct cfg *
+cli_load_config(int *argc, char **argv)
+{
+	const char *path = NULL;
+	struct cfg *c = NULL;
+	struct err err;
+	int i, j;
+
+	err_clear(&err);
+	for (i = 1, j = 1; i < *argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < *argc) {
+			path = argv[++i];
+			continue;
+		}
+		if (strncmp(argv[i], "--config=", 9) == 0) {
+			path = argv[i] + 9;
+			continue;
+		}
+		argv[j++] = argv[i];
+	}
+	argv[j] = NULL;
+	*argc = j;
+	if (cfg_load(&c, path, environ, NULL, 0, &err) < 0) {
+		fprintf(stderr, "sluice: config: %s\n", err.msg);
+		return NULL;
+	}
+	log_setup(c->log_level, c->log_format, stderr);
+	return c;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0)
+		return cmd_version(1, argv + 1);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "sluice: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}
