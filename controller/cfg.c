@@ -1,5 +1,9 @@
-/* cfg.c - configuration.  Defaults only until the loader lands. */
+/*
+ * cfg.c - configuration.  PLACEHOLDER: defaults plus SLUICE_LISTEN,
+ * SLUICE_DATABASE_URL and SLUICE_STATE_DIR until the real loader lands.
+ */
 #include <stdlib.h>
+#include <string.h>
 
 #include "buf.h"
 #include "cfg.h"
@@ -10,10 +14,21 @@ cfg_load(struct cfg **out, const char *path, char *const *envp,
 {
 	struct cfg *c = xcalloc(1, sizeof(*c));
 
-	(void)path; (void)envp; (void)overrides; (void)n; (void)err;
-	c->listen = xstrdup("127.0.0.1:8080");
-	c->database_url = xstrdup("postgresql:///sluice");
-	c->state_dir = xstrdup("./var");
+	const char *listen = "127.0.0.1:8080", *db = "postgresql:///sluice";
+	const char *state = "./var";
+
+	(void)path; (void)overrides; (void)n; (void)err;
+	for (; envp != NULL && *envp != NULL; envp++) {
+		if (strncmp(*envp, "SLUICE_LISTEN=", 14) == 0)
+			listen = *envp + 14;
+		else if (strncmp(*envp, "SLUICE_DATABASE_URL=", 20) == 0)
+			db = *envp + 20;
+		else if (strncmp(*envp, "SLUICE_STATE_DIR=", 17) == 0)
+			state = *envp + 17;
+	}
+	c->listen = xstrdup(listen);
+	c->database_url = xstrdup(db);
+	c->state_dir = xstrdup(state);
 	c->log_level = LOG_INFO;
 	*out = c;
 	return 0;
