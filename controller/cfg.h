@@ -92,17 +92,7 @@ int	cfg_load(struct cfg **out, const char *path, char *const *envp,
 /* Free a configuration; NULL is a no-op. */
 void	cfg_free(struct cfg *c);
 
-/*
- * Strict scalar parsers shared with the pipeline parser.
- * Durations: an integer followed by ms, s, m or h ("500ms", "30s", "5m",
- * "2h"); several units may be combined as in "1h30m".  No sign, no
- * fraction, no spaces, no bare number.  Result in milliseconds.
- * Sizes: an integer with an optional suffix B, KiB, MiB, GiB (powers of
- * 1024) or kB, MB, GB (powers of 1000).
- * Both return 0, or ERR_INVALID on any other text or on overflow.
- */
-int	cfg_parse_duration(const char *s, int64_t *ms);
-int	cfg_parse_size(const char *s, int64_t *bytes);
+/* Durations and sizes are parsed by units.h. */
 
 /*
  * Write the effective configuration as YAML-like "key: value" lines into a

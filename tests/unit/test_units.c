@@ -1,0 +1,76 @@
+/* test_units.c - duration and size parsing. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "err.h"
+#include "units.h"
+
+static void
+units__durations_parse_strictly(void **state)
+{
+	static const struct { const char *in; int64_t ms; } good[] = {
+		{ "500ms", 500 }, { "30s", 30000 }, { "5m", 300000 },
+		{ "2h", 7200000 }, { "1h30m", 5400000 }, { "0s", 0 },
+		{ "1m30s250ms", 90250 },
+	};
+	static const char *bad[] = { "", "5", "5x", "-5s", "1.5h", " 5s",
+	    "5s ", "5S", "s", "30m1h", "1s1s", "99999999999999999999h",
+	    "9223372036854775807h", "5 m" };
+	int64_t ms;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(units_parse_duration(good[i].in, &ms), 0);
+		assert_int_equal(ms, good[i].ms);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(units_parse_duration(bad[i], &ms), ERR_INVALID);
+}
+
+static void
+units__sizes_parse_strictly(void **state)
+{
+	int64_t b;
+
+	(void)state;
+	assert_int_equal(units_parse_size("1MiB", &b), 0);
+	assert_int_equal(b, 1048576);
+	assert_int_equal(units_parse_size("10kB", &b), 0);
+	assert_int_equal(b, 10000);
+	assert_int_equal(units_parse_size("42", &b), 0);
+	assert_int_equal(b, 42);
+	assert_int_equal(units_parse_size("1mib", &b), ERR_INVALID);
+	assert_int_equal(units_parse_size("1.5GiB", &b), ERR_INVALID);
+	assert_int_equal(units_parse_size("99999999999TiB", &b), ERR_INVALID);
+}
+
+static void
+units__durations_format_back(void **state)
+{
+	char out[32];
+	int64_t ms;
+
+	(void)state;
+	units_format_duration(5400000, out, sizeof(out));
+	assert_string_equal(out, "1h30m");
+	units_format_duration(90250, out, sizeof(out));
+	assert_string_equal(out, "1m30s250ms");
+	assert_int_equal(units_parse_duration(out, &ms), 0);
+	assert_int_equal(ms, 90250);
+	units_format_duration(0, out, sizeof(out));
+	assert_string_equal(out, "0s");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(units__durations_parse_strictly),
+		cmocka_unit_test(units__sizes_parse_strictly),
+		cmocka_unit_test(units__durations_format_back),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
