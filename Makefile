@@ -44,7 +44,7 @@ $(BIN)/sluice: $(OBJ)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Icontroller -c -o $@ $<
+	$(CC) $(CFLAGS) -iquote controller -c -o $@ $<
 
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(LIBOBJ) $(FAKEOBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TESTLIBS) $(LDLIBS)

@@ -22,7 +22,7 @@ enum err_code {
 	ERR_CONFLICT = -3,
 	ERR_INVALID = -4,	/* bad input from outside */
 	ERR_TRANSIENT = -5,	/* try again later (database down, 5xx) */
-	ERR_TOOBIG = -6,	/* a cap of limits.h was reached */
+	ERR_TOOBIG = -6,	/* a cap of caps.h was reached */
 	ERR_NOMEM = -7,
 	ERR_FORBIDDEN = -8,
 	ERR_UNAUTHORIZED = -9,

@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "buf.h"
-#include "limits.h"
+#include "caps.h"
 #include "log.h"
 
 /* A log line past its cap is written truncated, never dropped. */

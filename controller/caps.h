@@ -1,11 +1,12 @@
 /*
- * limits.h - every cap in Sluice, in one place.
+ * caps.h - every cap in Sluice, in one place.
  *
  * A bounded buffer that would grow past its cap fails with ERR_TOOBIG.
- * Change a number here, never inline.
+ * Change a number here, never inline.  (Named caps.h, not limits.h, so
+ * that it can never shadow the C library's <limits.h>.)
  */
-#ifndef SLUICE_LIMITS_H
-#define SLUICE_LIMITS_H
+#ifndef SLUICE_CAPS_H
+#define SLUICE_CAPS_H
 
 /* Configuration */
 #define LIM_CONFIG_FILE		(1024 * 1024)	/* sluice.yaml */
@@ -34,7 +35,8 @@
 #define LIM_HTTP_BODY		(1024 * 1024)	/* request bodies, 413 past it */
 #define LIM_HTTP_CONNECTIONS	512
 #define LIM_HTTP_CONN_MEMORY	(256 * 1024)
-#define LIM_HTTP_TIMEOUT_S	30
+#define LIM_HTTP_TIMEOUT_S	30		/* idle connection */
+#define LIM_HTTP_RESPONSE	(16 * 1024 * 1024)	/* a buffered response */
 
 /* Stage logs */
 #define LIM_STAGE_LOG		(64 * 1024 * 1024)
