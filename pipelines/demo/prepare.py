@@ -66,7 +66,7 @@ def write_csv(path, rows):
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--rows", type=int, default=2000)
+    ap.add_argument("--rows", type=int, default=4000)
     ap.add_argument("--test-fraction", type=float, default=0.25)
     ap.add_argument("--end-date", default="2024-06-30",
                     help="event_date of the last row (rows span 180 days)")

@@ -55,7 +55,7 @@ cp -R "$top/pipelines" "$checkout/pipelines"
 cd "$checkout"
 export SLUICE_RUN_ID=17 SLUICE_COMMIT=0123456789abcdef0123456789abcdef01234567
 export SLUICE_PIPELINE=demo SLUICE_ATTEMPT=1 SLUICE_PARAM_SEED=42
-export SLUICE_PARAM_EPOCHS=100 SLUICE_PARAM_LR=0.5 SLUICE_PARAM_FAULT_RATE=0
+export SLUICE_PARAM_ROWS=4000 SLUICE_PARAM_EPOCHS=100 SLUICE_PARAM_LR=0.5 SLUICE_PARAM_FAULT_RATE=0
 unset SLUICE_ARTIFACT_DIR SLUICE_CANARY_TARGET SLUICE_CANARY_WEIGHT \
     SLUICE_CANARY_STEP SLUICE_PREVIOUS_MODEL
 
@@ -70,15 +70,15 @@ run() { # run NAME [ENV=V...] -- ARGS...: stdout to $tmp/NAME.out, stderr .err
 
 # prepare: no SLUICE_ARTIFACT_DIR, so it falls back to ./artifacts/<run>/<stage>
 check "prepare exits 0" run prepare SLUICE_STAGE=prepare -- \
-    python3 pipelines/demo/prepare.py --seed 42
+    python3 pipelines/demo/prepare.py --seed 42 --rows 4000
 check "prepare prints well-formed lines" wellformed "$tmp/prepare.out"
 dataset=$(sed -n 's/^::artifact dataset=//p' "$tmp/prepare.out")
 check "prepare reports the dataset in the fallback directory" \
     test "$dataset" = "file://$checkout/artifacts/17/prepare/dataset.csv"
 check "the dataset file exists" test -s "$(uri_path "$dataset")"
-check "prepare reports rows=2000" test "$(value "$tmp/prepare.out" metric rows)" = 2000
-check "2001 CSV lines (header + rows)" \
-    test "$(wc -l <"$(uri_path "$dataset")")" = 2001
+check "prepare reports rows=4000" test "$(value "$tmp/prepare.out" metric rows)" = 4000
+check "4001 CSV lines (header + rows)" \
+    test "$(wc -l <"$(uri_path "$dataset")")" = 4001
 
 # train: with SLUICE_ARTIFACT_DIR outside the checkout
 art=$tmp/state/artifacts
@@ -108,7 +108,7 @@ check "evaluate reports no artifact" \
 
 # determinism: the same seed gives the same dataset, model and AUC
 check "second prepare exits 0" run prepare2 SLUICE_STAGE=prepare \
-    SLUICE_RUN_ID=18 -- python3 pipelines/demo/prepare.py --seed 42
+    SLUICE_RUN_ID=18 -- python3 pipelines/demo/prepare.py --seed 42 --rows 4000
 dataset2=$(sed -n 's/^::artifact dataset=//p' "$tmp/prepare2.out")
 check "same seed, same dataset" \
     cmp -s "$(uri_path "$dataset")" "$(uri_path "$dataset2")"
@@ -158,6 +158,58 @@ check "rollback reverts to the previous model" \
     "$tmp/abort.out"
 check "rollback prints no protocol lines" \
     test -z "$(grep '^::' "$tmp/abort.out" || true)"
+
+# demo-retrain: fetch (synthetic and file://, filtered by since), train under
+# the model name "demo", evaluate, model card
+check "retrain fetch exits 0" run fetch SLUICE_STAGE=fetch \
+    SLUICE_ARTIFACT_DIR="$art/fetch" SLUICE_PIPELINE=demo-retrain -- \
+    python3 pipelines/retrain/fetch.py --source 'synthetic://demo?seed=7&rows=4000' \
+    --since 2024-04-01 --min-rows 500
+check "retrain fetch prints well-formed lines" wellformed "$tmp/fetch.out"
+fresh=$(sed -n 's/^::artifact dataset=//p' "$tmp/fetch.out")
+rows=$(value "$tmp/fetch.out" metric rows)
+dropped=$(value "$tmp/fetch.out" metric dropped_rows)
+check "retrain fetch keeps rows since April ($rows) and drops the rest ($dropped)" \
+    test "$((rows + dropped))" = 4000 -a "$rows" -ge 500 -a "$dropped" -gt 0
+check "retrain fetch of a file:// export exits 0" run fetchfile \
+    SLUICE_STAGE=fetch SLUICE_ARTIFACT_DIR="$art/fetchfile" -- \
+    python3 pipelines/retrain/fetch.py --source "$dataset" --since 2024-06-01 \
+    --min-rows 10
+check "... keeping only June" \
+    test "$(value "$tmp/fetchfile.out" metric rows)" -lt 1000
+if run fetchfew SLUICE_STAGE=fetch SLUICE_ARTIFACT_DIR="$art/fetchfew" -- \
+    python3 pipelines/retrain/fetch.py --source "$dataset" --since 2024-06-29 \
+    --min-rows 500; then
+	bad "retrain fetch refuses too few rows"
+else
+	ok "retrain fetch refuses too few rows"
+fi
+check "... saying why" grep -q "fewer than --min-rows 500" "$tmp/fetchfew.err"
+check "... and reports no dataset" test ! -s "$tmp/fetchfew.out"
+check "retrain train exits 0" run rtrain SLUICE_STAGE=train \
+    SLUICE_ARTIFACT_DIR="$art/rtrain" -- \
+    python3 pipelines/demo/train.py --data "$fresh" --epochs 150 --lr 0.5 \
+    --model-name demo
+check "retrain train prints well-formed lines" wellformed "$tmp/rtrain.out"
+check "retrain train registers the model as demo" \
+    grep -qx "::artifact model=file://$art/rtrain/model.json name=demo" "$tmp/rtrain.out"
+check "retrain evaluate exits 0" run reval SLUICE_STAGE=evaluate -- \
+    python3 pipelines/demo/evaluate.py --model "file://$art/rtrain/model.json" \
+    --data "$fresh"
+rauc=$(value "$tmp/reval.out" metric auc)
+check "retrain auc ($rauc) within 0.02 of the demo's ($auc)" \
+    num_cmp "$rauc" '>=' "$(awk -v a="$auc" 'BEGIN { print a - 0.02 }')"
+check "model card exits 0" run card SLUICE_STAGE=model-card \
+    SLUICE_ARTIFACT_DIR="$art/card" -- \
+    python3 pipelines/retrain/model_card.py --model "file://$art/rtrain/model.json" \
+    --run 17 --commit "$SLUICE_COMMIT" --dataset 'synthetic://demo?seed=7&rows=4000' \
+    --since 2024-04-01 --auc "$rauc"
+check "model card prints well-formed lines" wellformed "$tmp/card.out"
+check "model card reported" grep -qx "::artifact model_card=file://$art/card/model_card.md" \
+    "$tmp/card.out"
+check "model card names the run and commit" \
+    grep -q "run 17" "$art/card/model_card.md"
+check "... and the commit" grep -q "$SLUICE_COMMIT" "$art/card/model_card.md"
 
 # bad input fails with a message, not a traceback
 if run noweight SLUICE_STAGE=rollout -- \
