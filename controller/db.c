@@ -133,6 +133,8 @@ sqlstate_code(const char *s)
 {
 	if (s == NULL || strlen(s) != 5)
 		return ERR_GENERIC;
+	if (strcmp(s, "08P01") == 0)		/* protocol violation: our bug */
+		return ERR_GENERIC;
 	if (strncmp(s, "08", 2) == 0 ||		/* connection exception */
 	    strncmp(s, "53", 2) == 0 ||		/* insufficient resources */
 	    strcmp(s, "57P01") == 0 ||		/* admin shutdown */
