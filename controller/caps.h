@@ -30,6 +30,9 @@
 #define LIM_DB_URL		4096
 #define LIM_MIGRATIONS		1000
 #define LIM_MIGRATION_FILE	(4 * 1024 * 1024)
+#define LIM_MIGRATION_NAME	128		/* NNNN_description.sql */
+#define LIM_DB_PARAMS		32		/* $n parameters of one statement */
+#define LIM_TOKEN		128		/* a presented API token */
 
 /* HTTP */
 #define LIM_HTTP_BODY		(1024 * 1024)	/* request bodies, 413 past it */

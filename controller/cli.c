@@ -1,7 +1,10 @@
-/* cli.c - what every command shares: loading the configuration. */
+/*
+ * cli.c - what every subcommand shares: loading the configuration.  Kept
+ * out of main.c so that the cmd_*.c files link into the test binaries,
+ * which have their own main().
+ */
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cfg.h"
 #include "cmd.h"

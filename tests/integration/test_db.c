@@ -1,0 +1,374 @@
+/*
+ * test_db.c - the PostgreSQL connection against a real server: parameters,
+ * results, error codes, transactions, advisory locks and reconnection.
+ * The restart test stops the shared test cluster, so it runs last.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "db.h"
+#include "../support/testdb.h"
+
+static int
+setup(void **state)
+{
+	struct testdb *t = calloc(1, sizeof(*t));
+
+	if (t == NULL || testdb_create(t) < 0) {
+		free(t);
+		return -1;
+	}
+	*state = t;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct testdb *t = *state;
+
+	testdb_drop(t);
+	free(t);
+	return 0;
+}
+
+/* The backend pid of db's session. */
+static int64_t
+backend_pid(struct db *db)
+{
+	struct db_res *res = NULL;
+	struct err err;
+	int64_t pid = 0;
+
+	assert_int_equal(db_exec(db, "SELECT pg_backend_pid()", NULL, &res,
+	    &err), 0);
+	assert_int_equal(db_res_int64(res, 0, 0, &pid, &err), 0);
+	db_res_free(res);
+	return pid;
+}
+
+/* Kill db's session from another connection and wait until it is gone. */
+static void
+kill_session(const struct testdb *t, struct db *db)
+{
+	struct db *other = testdb_open(t);
+	struct db_res *res = NULL;
+	struct db_args a;
+	struct err err;
+	int killed = 0;
+
+	db_args_init(&a);
+	db_args_int64(&a, backend_pid(db));
+	assert_int_equal(db_exec(other,
+	    "SELECT pg_terminate_backend($1::int, 10000)", &a, &res, &err), 0);
+	assert_int_equal(db_res_bool(res, 0, 0, &killed, &err), 0);
+	assert_true(killed);
+	db_res_free(res);
+	db_free(other);
+}
+
+static void
+db__open_rejects_a_malformed_conninfo(void **state)
+{
+	struct db *db = NULL;
+	struct err err;
+
+	(void)state;
+	assert_int_equal(db_open(&db, "host=/tmp port", &err), ERR_INVALID);
+	assert_null(db);
+	assert_non_null(strstr(err.msg, "invalid database_url"));
+	assert_int_equal(db_open(&db, "postgresql://[::1", &err),
+	    ERR_INVALID);
+	assert_null(db);
+}
+
+static void
+db__open_fails_as_transient_when_the_server_is_unreachable(void **state)
+{
+	struct db *db = NULL;
+	struct err err;
+
+	(void)state;
+	assert_int_equal(db_open(&db, "host=/nonexistent/sluice port=1 "
+	    "user=x password=hunter2", &err), ERR_TRANSIENT);
+	assert_null(db);
+	assert_string_equal(err_code_name(err.code), "unavailable");
+	assert_memory_equal(err.msg, "database unavailable: ", 22);
+	assert_non_null(strstr(err.msg, "/nonexistent/sluice"));
+	assert_null(strstr(err.msg, "hunter2"));
+	assert_null(strchr(err.msg, '\n'));
+}
+
+static void
+db__passes_parameters_and_reads_typed_values(void **state)
+{
+	struct testdb *t = *state;
+	struct db *db = testdb_open(t);
+	const char *evil = "x'); DROP TABLE t; --";
+	struct db_res *res = NULL;
+	struct db_args a;
+	struct err err;
+	int64_t i = 0;
+	double d = 0;
+	int b = 0;
+
+	assert_int_equal(db_exec(db, "CREATE TABLE t (s text, i bigint, "
+	    "d double precision, b boolean, n text)", NULL, NULL, &err), 0);
+	db_args_init(&a);
+	db_args_str(&a, evil);
+	db_args_int64(&a, INT64_MIN);
+	db_args_double(&a, 0.1);
+	db_args_bool(&a, 1);
+	db_args_null(&a);
+	assert_int_equal(db_exec(db, "INSERT INTO t VALUES ($1, $2, $3, $4, "
+	    "$5)", &a, &res, &err), 0);
+	assert_int_equal(db_res_affected(res), 1);
+	db_res_free(res);
+
+	assert_int_equal(db_exec(db, "SELECT s, i, d, b, n FROM t", NULL,
+	    &res, &err), 0);
+	assert_int_equal(db_res_rows(res), 1);
+	assert_int_equal(db_res_cols(res), 5);
+	assert_string_equal(db_res_text(res, 0, 0), evil);
+	assert_int_equal(db_res_int64(res, 0, 1, &i, &err), 0);
+	assert_true(i == INT64_MIN);
+	assert_int_equal(db_res_double(res, 0, 2, &d, &err), 0);
+	assert_true(d == 0.1);
+	assert_int_equal(db_res_bool(res, 0, 3, &b, &err), 0);
+	assert_int_equal(b, 1);
+	assert_null(db_res_text(res, 0, 4));
+	assert_true(db_res_is_null(res, 0, 4));
+	assert_int_equal(db_res_int64(res, 0, 4, &i, &err), ERR_INVALID);
+	assert_non_null(strstr(err.msg, "'n' is null"));
+	assert_int_equal(db_res_int64(res, 0, 0, &i, &err), ERR_INVALID);
+	db_res_free(res);
+	db_free(db);
+}
+
+static void
+db__maps_server_errors_to_codes_callers_branch_on(void **state)
+{
+	struct testdb *t = *state;
+	struct db *db = testdb_open(t);
+	struct err err;
+
+	assert_int_equal(db_exec(db, "CREATE TABLE u (k text PRIMARY KEY, "
+	    "n int CHECK (n > 0))", NULL, NULL, &err), 0);
+	assert_int_equal(db_exec(db, "INSERT INTO u VALUES ('a', 1)", NULL,
+	    NULL, &err), 0);
+	assert_string_equal(db_sqlstate(db), "");
+
+	assert_int_equal(db_exec(db, "INSERT INTO u VALUES ('a', 1)", NULL,
+	    NULL, &err), ERR_CONFLICT);
+	assert_string_equal(db_sqlstate(db), "23505");
+	assert_string_equal(err.msg, "database: duplicate key value violates "
+	    "unique constraint \"u_pkey\"");
+
+	assert_int_equal(db_exec(db, "INSERT INTO u VALUES ('b', 0)", NULL,
+	    NULL, &err), ERR_INVALID);
+	assert_non_null(strstr(err.msg, "u_n_check"));
+	assert_int_equal(db_exec(db, "SELECT 'x'::int", NULL, NULL, &err),
+	    ERR_INVALID);
+
+	assert_int_equal(db_exec(db, "SELEC 1", NULL, NULL, &err),
+	    ERR_GENERIC);
+	assert_non_null(strstr(err.msg, "syntax error"));
+	assert_int_equal(db_exec(db, "SELECT * FROM runs", NULL, NULL, &err),
+	    ERR_GENERIC);
+	assert_non_null(strstr(err.msg, "has 'sluice migrate' been run?"));
+	/* the connection is still good after errors */
+	assert_int_equal(db_ping(db, &err), 0);
+	db_free(db);
+}
+
+static void
+db__scripts_report_the_failing_line(void **state)
+{
+	struct testdb *t = *state;
+	struct db *db = testdb_open(t);
+	struct err err;
+
+	assert_int_equal(db_exec_script(db, "CREATE TABLE a (x int);\n"
+	    "INSERT INTO a VALUES (1);\n-- é\nINSERT INTO nope VALUES (2);\n",
+	    &err), ERR_GENERIC);
+	assert_string_equal(err.msg,
+	    "line 4: relation \"nope\" does not exist");
+	db_free(db);
+}
+
+static void
+db__transactions_commit_and_roll_back(void **state)
+{
+	struct testdb *t = *state;
+	struct db *db = testdb_open(t);
+	struct db_res *res = NULL;
+	struct err err;
+
+	assert_int_equal(db_exec(db, "CREATE TABLE v (k int PRIMARY KEY)",
+	    NULL, NULL, &err), 0);
+	assert_int_equal(db_begin(db, &err), 0);
+	assert_true(db_in_transaction(db));
+	assert_int_equal(db_exec(db, "INSERT INTO v VALUES (1)", NULL, NULL,
+	    &err), 0);
+	db_rollback(db);
+	assert_false(db_in_transaction(db));
+	db_rollback(db);	/* a no-op outside a transaction */
+
+	assert_int_equal(db_begin(db, &err), 0);
+	assert_int_equal(db_exec(db, "INSERT INTO v VALUES (2)", NULL, NULL,
+	    &err), 0);
+	assert_int_equal(db_commit(db, &err), 0);
+	assert_false(db_in_transaction(db));
+
+	/* a commit after a failed statement says it rolled back */
+	assert_int_equal(db_begin(db, &err), 0);
+	assert_int_equal(db_exec(db, "INSERT INTO v VALUES (3)", NULL, NULL,
+	    &err), 0);
+	assert_int_equal(db_exec(db, "INSERT INTO v VALUES (2)", NULL, NULL,
+	    &err), ERR_CONFLICT);
+	assert_int_equal(db_commit(db, &err), ERR_GENERIC);
+	assert_non_null(strstr(err.msg, "rolled back"));
+	assert_false(db_in_transaction(db));
+
+	assert_int_equal(db_exec(db, "SELECT k FROM v ORDER BY k", NULL, &res,
+	    &err), 0);
+	assert_int_equal(db_res_rows(res), 1);
+	assert_string_equal(db_res_text(res, 0, 0), "2");
+	db_res_free(res);
+	db_free(db);
+}
+
+static void
+db__advisory_lock_excludes_another_session(void **state)
+{
+	struct testdb *t = *state;
+	struct db *a = testdb_open(t), *b = testdb_open(t);
+	struct err err;
+	int got = -1;
+
+	assert_int_equal(db_advisory_lock(a, 42, &err), 0);
+	assert_int_equal(db_advisory_try_lock(b, 42, &got, &err), 0);
+	assert_int_equal(got, 0);
+	assert_int_equal(db_advisory_unlock(a, 42, &err), 0);
+	assert_int_equal(db_advisory_try_lock(b, 42, &got, &err), 0);
+	assert_int_equal(got, 1);
+	assert_int_equal(db_advisory_unlock(b, 42, &err), 0);
+	db_free(a);
+	db_free(b);
+}
+
+static void
+db__reconnects_when_the_server_ended_the_session(void **state)
+{
+	struct testdb *t = *state;
+	struct db *db = testdb_open(t);
+	int64_t before = backend_pid(db);
+	struct err err;
+
+	kill_session(t, db);
+	/* the next call finds the dead session and runs on a new one */
+	assert_int_equal(db_ping(db, &err), 0);
+	assert_true(backend_pid(db) != before);
+	db_free(db);
+}
+
+static void
+db__does_not_hide_a_lost_transaction(void **state)
+{
+	struct testdb *t = *state;
+	struct db *db = testdb_open(t);
+	struct err err;
+	int got = 0;
+
+	assert_int_equal(db_begin(db, &err), 0);
+	kill_session(t, db);
+	assert_int_equal(db_exec(db, "SELECT 1", NULL, NULL, &err),
+	    ERR_TRANSIENT);
+	assert_non_null(strstr(err.msg, "inside a transaction"));
+	assert_int_equal(db_commit(db, &err), ERR_TRANSIENT);
+	assert_false(db_in_transaction(db));
+	assert_int_equal(db_ping(db, &err), 0);
+
+	/* likewise a session lock */
+	assert_int_equal(db_advisory_try_lock(db, 7, &got, &err), 0);
+	assert_int_equal(got, 1);
+	kill_session(t, db);
+	assert_int_equal(db_ping(db, &err), ERR_TRANSIENT);
+	assert_non_null(strstr(err.msg, "while holding a lock"));
+	assert_int_equal(db_advisory_unlock(db, 7, &err), 0);
+	assert_int_equal(db_ping(db, &err), 0);
+	db_free(db);
+}
+
+/* Last: it stops and starts the cluster every test shares. */
+static void
+db__next_call_succeeds_after_postgresql_restarts(void **state)
+{
+	struct testdb *t = *state;
+	struct db *db = testdb_open(t);
+	struct db_res *res = NULL;
+	struct err err;
+	int rc;
+
+	assert_int_equal(db_exec(db, "CREATE TABLE w (k int)", NULL, NULL,
+	    &err), 0);
+	assert_int_equal(testpg_stop(), 0);
+	rc = db_exec(db, "INSERT INTO w VALUES (1)", NULL, NULL, &err);
+	if (rc != ERR_TRANSIENT)
+		(void)testpg_start();
+	assert_int_equal(rc, ERR_TRANSIENT);
+	assert_memory_equal(err.msg, "database unavailable: ", 22);
+	assert_int_equal(db_ping(db, &err), ERR_TRANSIENT);
+
+	assert_int_equal(testpg_start(), 0);
+	assert_int_equal(db_exec(db, "INSERT INTO w VALUES (1)", NULL, NULL,
+	    &err), 0);
+	assert_int_equal(db_exec(db, "SELECT count(*) FROM w", NULL, &res,
+	    &err), 0);
+	assert_string_equal(db_res_text(res, 0, 0), "1");
+	db_res_free(res);
+
+	/* a restart with no call in between is just as invisible */
+	assert_int_equal(testpg_stop(), 0);
+	assert_int_equal(testpg_start(), 0);
+	assert_int_equal(db_ping(db, &err), 0);
+	db_free(db);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(db__open_rejects_a_malformed_conninfo),
+		cmocka_unit_test(
+		    db__open_fails_as_transient_when_the_server_is_unreachable),
+		cmocka_unit_test_setup_teardown(
+		    db__passes_parameters_and_reads_typed_values, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    db__maps_server_errors_to_codes_callers_branch_on, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    db__scripts_report_the_failing_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    db__transactions_commit_and_roll_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    db__advisory_lock_excludes_another_session, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    db__reconnects_when_the_server_ended_the_session, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    db__does_not_hide_a_lost_transaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    db__next_call_succeeds_after_postgresql_restarts, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

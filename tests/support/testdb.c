@@ -1,0 +1,414 @@
+/*
+ * testdb.c - integration test helpers; see testdb.h.  Test code: it talks
+ * to libpq directly to create and drop databases (identifiers cannot be
+ * parameters, so names are escaped with PQescapeIdentifier).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "db.h"
+#include "migrate.h"
+#include "testdb.h"
+
+extern char **environ;
+
+const char *
+test_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (v == NULL || v[0] == '\0') {
+		fprintf(stderr, "test: %s is not set; run the tests with "
+		    "`make test`\n", name);
+		abort();
+	}
+	return v;
+}
+
+/* Run one statement on the admin database. */
+static int
+admin_exec(const char *sql)
+{
+	PGconn *c = PQconnectdb(test_env("SLUICE_TEST_PG_URL"));
+	PGresult *r = NULL;
+	int rc = -1;
+
+	if (PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr, "test: admin connect: %s", PQerrorMessage(c));
+		goto out;
+	}
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		fprintf(stderr, "test: %s: %s", sql, PQerrorMessage(c));
+		goto out;
+	}
+	rc = 0;
+out:
+	PQclear(r);
+	PQfinish(c);
+	return rc;
+}
+
+static int
+db_statement(const char *verb, const char *name, const char *suffix)
+{
+	PGconn *c = PQconnectdb(test_env("SLUICE_TEST_PG_URL"));
+	char *ident = NULL, sql[512];
+	int rc = -1;
+
+	if (PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr, "test: admin connect: %s", PQerrorMessage(c));
+		goto out;
+	}
+	if ((ident = PQescapeIdentifier(c, name, strlen(name))) == NULL)
+		goto out;
+	if (snprintf(sql, sizeof(sql), "%s %s%s", verb, ident, suffix) >=
+	    (int)sizeof(sql))
+		goto out;
+	PQfinish(c);
+	c = NULL;
+	rc = admin_exec(sql);
+out:
+	PQfreemem(ident);
+	PQfinish(c);
+	return rc;
+}
+
+int
+testdb_create(struct testdb *t)
+{
+	static int counter;
+	int n;
+
+	n = snprintf(t->name, sizeof(t->name), "sluice_test_%ld_%d",
+	    (long)getpid(), ++counter);
+	if (n < 0 || (size_t)n >= sizeof(t->name))
+		return -1;
+	n = snprintf(t->url, sizeof(t->url), "%s dbname=%s",
+	    test_env("SLUICE_TEST_PG_URL"), t->name);
+	if (n < 0 || (size_t)n >= sizeof(t->url))
+		return -1;
+	return db_statement("CREATE DATABASE", t->name, "");
+}
+
+void
+testdb_drop(struct testdb *t)
+{
+	if (t->name[0] == '\0')
+		return;
+	if (db_statement("DROP DATABASE IF EXISTS", t->name,
+	    " WITH (FORCE)") < 0)
+		fprintf(stderr, "test: could not drop %s\n", t->name);
+	t->name[0] = '\0';
+}
+
+struct db *
+testdb_open(const struct testdb *t)
+{
+	struct db *db = NULL;
+	struct err err;
+
+	if (db_open(&db, t->url, &err) < 0) {
+		fprintf(stderr, "test: db_open: %s\n", err.msg);
+		abort();
+	}
+	return db;
+}
+
+int
+testdb_migrate(const struct testdb *t)
+{
+	char dir[1024];
+	struct db *db = testdb_open(t);
+	struct err err;
+	int rc = 0;
+
+	if (snprintf(dir, sizeof(dir), "%s/migrations",
+	    test_env("SLUICE_TOP")) >= (int)sizeof(dir))
+		rc = -1;
+	else if (migrate_apply(db, dir, NULL, &err) < 0) {
+		fprintf(stderr, "test: migrate: %s\n", err.msg);
+		rc = -1;
+	}
+	db_free(db);
+	return rc;
+}
+
+int
+testdb_sql(const struct testdb *t, const char *sql)
+{
+	PGconn *c = PQconnectdb(t->url);
+	PGresult *r = NULL;
+	int rc = -1;
+
+	if (PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr, "test: connect: %s", PQerrorMessage(c));
+		goto out;
+	}
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+	    PQresultStatus(r) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "test: %s: %s", sql, PQerrorMessage(c));
+		goto out;
+	}
+	rc = 0;
+out:
+	PQclear(r);
+	PQfinish(c);
+	return rc;
+}
+
+char *
+testdb_value(const struct testdb *t, const char *sql)
+{
+	PGconn *c = PQconnectdb(t->url);
+	PGresult *r = NULL;
+	char *v = NULL;
+
+	if (PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr, "test: connect: %s", PQerrorMessage(c));
+		abort();
+	}
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "test: %s: %s", sql, PQerrorMessage(c));
+		abort();
+	}
+	if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+		v = strdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	PQfinish(c);
+	return v;
+}
+
+static int
+pg_script(const char *what)
+{
+	char cmd[2048];
+	int n, st;
+
+	n = snprintf(cmd, sizeof(cmd),
+	    "bash -c '. \"$SLUICE_TOP/scripts/pg.sh\" && %s' >&2", what);
+	if (n < 0 || (size_t)n >= sizeof(cmd))
+		return -1;
+	(void)test_env("SLUICE_TOP");
+	(void)test_env("SLUICE_TEST_PG_DIR");
+	(void)test_env("SLUICE_TEST_PG_PORT");
+	st = system(cmd);
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "test: '%s' failed\n", what);
+		return -1;
+	}
+	return 0;
+}
+
+int
+testpg_stop(void)
+{
+	return pg_script("pg_stop \"$SLUICE_TEST_PG_DIR\"");
+}
+
+int
+testpg_start(void)
+{
+	return pg_script("PG_FSYNC=off pg_start \"$SLUICE_TEST_PG_DIR\" "
+	    "\"$SLUICE_TEST_PG_PORT\"");
+}
+
+static const char *
+tmp_root(void)
+{
+	const char *t = getenv("SLUICE_TEST_TMP");
+
+	return t != NULL && t[0] != '\0' ? t : "/tmp";
+}
+
+int
+test_tmpdir(char *out, size_t outlen)
+{
+	int n = snprintf(out, outlen, "%s/t.XXXXXX", tmp_root());
+
+	if (n < 0 || (size_t)n >= outlen || mkdtemp(out) == NULL) {
+		fprintf(stderr, "test: mkdtemp: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+test_write_file(const char *dir, const char *name, const char *text)
+{
+	char path[1024];
+	FILE *f;
+	int n, rc = 0;
+
+	n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -1;
+	if ((f = fopen(path, "w")) == NULL) {
+		fprintf(stderr, "test: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (fputs(text, f) == EOF)
+		rc = -1;
+	if (fclose(f) != 0)
+		rc = -1;
+	return rc;
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	(void)remove(path);
+	return 0;
+}
+
+void
+test_rmtree(const char *dir)
+{
+	(void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* environ with env's NAME=value pairs replacing or adding; caller frees. */
+static char **
+make_env(const char *const *env)
+{
+	size_t n = 0, m = 0, i, j, k = 0;
+	char **out;
+
+	while (environ[n] != NULL)
+		n++;
+	while (env != NULL && env[m] != NULL)
+		m++;
+	if ((out = calloc(n + m + 1, sizeof(*out))) == NULL)
+		abort();
+	for (i = 0; i < n; i++) {
+		int replaced = 0;
+
+		for (j = 0; j < m; j++) {
+			size_t len = strcspn(env[j], "=");
+
+			if (strncmp(environ[i], env[j], len) == 0 &&
+			    environ[i][len] == '=')
+				replaced = 1;
+		}
+		if (!replaced)
+			out[k++] = environ[i];
+	}
+	for (j = 0; j < m; j++)
+		out[k++] = (char *)(uintptr_t)env[j];
+	out[k] = NULL;
+	return out;
+}
+
+int
+testproc_spawn(struct testproc *p, const char *const *argv,
+    const char *const *env)
+{
+	posix_spawn_file_actions_t fa;
+	char **envp = make_env(env);
+	int fd, rc;
+
+	memset(p, 0, sizeof(*p));
+	if (snprintf(p->out_path, sizeof(p->out_path), "%s/out.XXXXXX",
+	    tmp_root()) >= (int)sizeof(p->out_path) ||
+	    snprintf(p->err_path, sizeof(p->err_path), "%s/err.XXXXXX",
+	    tmp_root()) >= (int)sizeof(p->err_path))
+		abort();
+	if ((fd = mkstemp(p->out_path)) < 0)
+		abort();
+	close(fd);
+	if ((fd = mkstemp(p->err_path)) < 0)
+		abort();
+	close(fd);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, p->out_path, O_WRONLY |
+	    O_TRUNC, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, p->err_path, O_WRONLY |
+	    O_TRUNC, 0);
+	rc = posix_spawn(&p->pid, argv[0], &fa, NULL,
+	    (char *const *)(uintptr_t)argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	free(envp);
+	if (rc != 0) {
+		fprintf(stderr, "test: spawn %s: %s\n", argv[0], strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *data = NULL;
+	size_t len = 0, n;
+	char chunk[4096];
+
+	if (f == NULL)
+		return strdup("");
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		char *q = realloc(data, len + n + 1);
+
+		if (q == NULL)
+			abort();
+		data = q;
+		memcpy(data + len, chunk, n);
+		len += n;
+	}
+	fclose(f);
+	if (data == NULL)
+		return strdup("");
+	data[len] = '\0';
+	return data;
+}
+
+int
+testproc_wait(struct testproc *p)
+{
+	int st;
+
+	while (waitpid(p->pid, &st, 0) < 0) {
+		if (errno != EINTR)
+			return -1;
+	}
+	p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	p->out = slurp(p->out_path);
+	p->err = slurp(p->err_path);
+	return 0;
+}
+
+int
+testproc_run(struct testproc *p, const char *const *argv,
+    const char *const *env)
+{
+	if (testproc_spawn(p, argv, env) < 0)
+		return -1;
+	return testproc_wait(p);
+}
+
+void
+testproc_release(struct testproc *p)
+{
+	free(p->out);
+	free(p->err);
+	p->out = p->err = NULL;
+	if (p->out_path[0] != '\0')
+		(void)unlink(p->out_path);
+	if (p->err_path[0] != '\0')
+		(void)unlink(p->err_path);
+}
