@@ -12,11 +12,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "caps.h"
 #include "cfg.h"
 #include "cmd.h"
 #include "ctl.h"
+#include "db.h"
 #include "http.h"
 #include "log.h"
+#include "migrate.h"
 #include "version.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -29,6 +32,56 @@ on_signal(int sig)
 		reload_requested = 1;
 	else
 		stop_requested = 1;
+}
+
+/* Sleep ms milliseconds unless a stop is requested first. */
+static void
+pause_ms(int ms)
+{
+	while (ms > 0 && !stop_requested) {
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+		ms -= 50;
+	}
+}
+
+/*
+ * Connect to the database, waiting for it with backoff (a controller
+ * started together with PostgreSQL must not give up), then check or
+ * apply migrations.  Returns 0, or -1 when stopped or when migrations are
+ * pending without --migrate or cannot be applied.
+ */
+static int
+connect_database(struct ctl *ctl, struct db **db, const char *migdir,
+    int migrate)
+{
+	struct err err;
+	int delay = 250;
+
+	err_clear(&err);
+	while (!stop_requested) {
+		if (db_open(db, ctl->cfg->database_url, &err) == 0)
+			break;
+		(void)str_copy(ctl->not_ready_reason,
+		    sizeof(ctl->not_ready_reason), err.msg);
+		log_warn("database unavailable, retrying",
+		    "error=\"%s\" retry_ms=%d", err.msg, delay);
+		pause_ms(delay);
+		if (delay < 5000)
+			delay *= 2;
+	}
+	if (stop_requested)
+		return -1;
+	ctl->db_ready = 1;
+	ctl->not_ready_reason[0] = '\0';
+	if (migrate_ensure(*db, migdir, migrate, &err) < 0) {
+		log_error("migrations", "dir=%s error=\"%s\"", migdir, err.msg);
+		fprintf(stderr, "sluice serve: %s\n", err.msg);
+		return -1;
+	}
+	ctl->migrations_ready = 1;
+	return 0;
 }
 
 static void
@@ -50,7 +103,10 @@ cmd_serve(int argc, char **argv)
 {
 	struct ctl ctl;
 	struct err err;
+	struct db *db = NULL;
+	char migdir[LIM_PATH];
 	int migrate = 0, status = 1;
+	time_t last_ping = 0;
 
 	memset(&ctl, 0, sizeof(ctl));
 	err_clear(&err);
@@ -65,9 +121,13 @@ cmd_serve(int argc, char **argv)
 			goto out;
 		}
 	}
-	(void)migrate;
 	install_signals();
 	ctl.started_at = time(NULL);
+	if (migrate_find_dir(migdir, sizeof(migdir), NULL,
+	    getenv("SLUICE_MIGRATIONS_DIR"), &err) < 0) {
+		fprintf(stderr, "sluice serve: %s\n", err.msg);
+		goto out;
+	}
 	ctl.executor_ready = 1;
 	if (http_start(&ctl.http, ctl.cfg->listen, ctl_routes,
 	    ctl.cfg->web_dir, NULL, &ctl, &err) < 0) {
@@ -75,13 +135,30 @@ cmd_serve(int argc, char **argv)
 		    ctl.cfg->listen, err.msg);
 		goto out;
 	}
-	log_info("sluice started", "version=%s listen=%s executor=%s",
+	/* /healthz answers while the database is awaited; /readyz does not. */
+	if (connect_database(&ctl, &db, migdir, migrate) < 0) {
+		status = stop_requested ? 0 : 1;
+		goto out;
+	}
+	log_info("sluice started", "version=%s listen=%s executor=%s port=%d",
 	    SLUICE_VERSION, ctl.cfg->listen,
-	    ctl.cfg->executor == EXECUTOR_KUBERNETES ? "kubernetes" : "local");
+	    ctl.cfg->executor == EXECUTOR_KUBERNETES ? "kubernetes" : "local",
+	    http_port(ctl.http));
 	while (!stop_requested) {
-		struct timespec ts = { 0, 200 * 1000 * 1000 };
+		pause_ms(200);
+		if (time(NULL) - last_ping >= 2) {
+			int ok = db_ping(db, &err) == 0;
 
-		nanosleep(&ts, NULL);
+			if (ok != ctl.db_ready)
+				log_info(ok ? "database reachable" :
+				    "database unreachable", "error=\"%s\"",
+				    ok ? "" : err.msg);
+			if (!ok)
+				(void)str_copy(ctl.not_ready_reason,
+				    sizeof(ctl.not_ready_reason), err.msg);
+			ctl.db_ready = ok;
+			last_ping = time(NULL);
+		}
 		if (reload_requested) {
 			reload_requested = 0;
 			log_info("reload requested", "file=%s",
@@ -92,6 +169,7 @@ cmd_serve(int argc, char **argv)
 	status = 0;
 out:
 	http_stop(ctl.http);
+	db_free(db);
 	cfg_free(ctl.cfg);
 	return status;
 }
