@@ -1532,7 +1532,7 @@ put_scalar(struct buf *o, const char *v)
 
 	for (const char *p = v; plain && *p != '\0'; p++) {
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    is_digit(*p) || strchr("-_./:@+=*", *p) != NULL))
+		    is_digit(*p) || strchr("-_./:@+=*&%?", *p) != NULL))
 			plain = 0;
 	}
 	for (size_t i = 0; plain && i < NKEYS(words); i++) {
