@@ -1055,6 +1055,53 @@ yaml_fail(struct ld *ld, yaml_parser_t *p)
 }
 
 /*
+ * A first pass over the events, before the document is built: libyaml's
+ * scanner is quadratic in the nesting depth and the document API holds
+ * every node, so depth and node count are capped here (LIM_YAML_DEPTH,
+ * LIM_YAML_NODES), which also stops the scan early on hostile input.
+ */
+static int
+yaml_precheck(struct ld *ld, const char *text, size_t len)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	long depth = 0, nodes = 0;
+	int rc = 0, done = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		return err_set(ld->err, ERR_NOMEM, "out of memory");
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text,
+	    len);
+	while (!done && rc == 0) {
+		if (!yaml_parser_parse(&parser, &ev)) {
+			rc = yaml_fail(ld, &parser);
+			break;
+		}
+		if (ev.type == YAML_SEQUENCE_START_EVENT ||
+		    ev.type == YAML_MAPPING_START_EVENT) {
+			if (++depth > LIM_YAML_DEPTH)
+				rc = fail(ld, &ev.start_mark, NULL,
+				    "YAML nested deeper than %d levels",
+				    LIM_YAML_DEPTH);
+		} else if (ev.type == YAML_SEQUENCE_END_EVENT ||
+		    ev.type == YAML_MAPPING_END_EVENT) {
+			depth--;
+		} else if (ev.type == YAML_STREAM_END_EVENT) {
+			done = 1;
+		}
+		if (rc == 0 && (ev.type == YAML_SEQUENCE_START_EVENT ||
+		    ev.type == YAML_MAPPING_START_EVENT ||
+		    ev.type == YAML_SCALAR_EVENT ||
+		    ev.type == YAML_ALIAS_EVENT) && ++nodes > LIM_YAML_NODES)
+			rc = fail(ld, &ev.start_mark, NULL,
+			    "more than %d YAML nodes", LIM_YAML_NODES);
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
+/*
  * Parse text as one YAML document and apply it: as the whole
  * configuration when as is NULL, else as the value of key as.
  */
@@ -1067,6 +1114,8 @@ load_yaml(struct ld *ld, struct cfg *c, const char *text, size_t len,
 	int have_doc = 0, rc = 0;
 	yaml_node_t *root;
 
+	if ((rc = yaml_precheck(ld, text, len)) < 0)
+		return rc;
 	if (!yaml_parser_initialize(&parser))
 		return err_set(ld->err, ERR_NOMEM, "out of memory");
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text,

@@ -436,6 +436,30 @@ cfg__bad_files_fail_with_the_key_path(void **state)
 }
 
 static void
+cfg__deep_nesting_is_refused_before_parsing_it_all(void **state)
+{
+	size_t depth = 200000, len = 8 + 2 * depth + 1;
+	char *text = malloc(len + 1), want[ERR_MSG_MAX];
+	struct cfg *c = NULL;
+	struct err err;
+
+	(void)state;
+	assert_non_null(text);
+	memcpy(text, "listen: ", 8);
+	memset(text + 8, '[', depth);
+	memset(text + 8 + depth, ']', depth);
+	text[len - 1] = '\n';
+	text[len] = '\0';
+	assert_int_equal(load_text(&c, text, no_env, NULL, 0, &err),
+	    ERR_INVALID);
+	free(text);
+	assert_null(c);
+	(void)snprintf(want, sizeof(want), "YAML nested deeper than %d levels "
+	    "(%s/sluice.yaml:1:%d)", LIM_YAML_DEPTH, dir, 8 + LIM_YAML_DEPTH);	/* the mapping is level 1 */
+	assert_string_equal(err.msg, want);
+}
+
+static void
 cfg__database_url_is_never_echoed_in_errors(void **state)
 {
 	(void)state;
@@ -810,6 +834,7 @@ main(void)
 		cmocka_unit_test(cfg__full_file_sets_every_key),
 		cmocka_unit_test(cfg__empty_file_and_nulls_keep_defaults),
 		cmocka_unit_test(cfg__bad_files_fail_with_the_key_path),
+		cmocka_unit_test(cfg__deep_nesting_is_refused_before_parsing_it_all),
 		cmocka_unit_test(cfg__database_url_is_never_echoed_in_errors),
 		cmocka_unit_test(cfg__missing_explicit_file_is_not_found),
 		cmocka_unit_test(cfg__oversized_file_is_too_big),
