@@ -700,7 +700,7 @@ list_free(char **l)
 	free(l);
 }
 
-/* Replace a K_LIST field with a copy of the n strings v[]. */
+/* Replace a K_LIST field with l (n strings), which it now owns. */
 static void
 list_store(const struct key *k, void *base, char **l, size_t n)
 {
@@ -985,7 +985,18 @@ repo_finish(struct ld *ld, yaml_node_t *item, struct cfg_repo *repos,
 	return 0;
 }
 
-/* Replace c's repositories with the sequence seq (or none for null). */
+/* Replace c's repositories with repos (n of them), which it now owns. */
+static void
+repos_store(struct cfg *c, struct cfg_repo *repos, size_t n)
+{
+	for (size_t i = 0; i < c->nrepositories; i++)
+		cfg_repo_release(&c->repositories[i]);
+	free(c->repositories);
+	c->repositories = repos;
+	c->nrepositories = n;
+}
+
+/* Replace c's repositories with the sequence seq (none for a null). */
 static int
 walk_repos(struct ld *ld, yaml_node_t *seq, struct cfg *c)
 {
@@ -995,7 +1006,7 @@ walk_repos(struct ld *ld, yaml_node_t *seq, struct cfg *c)
 	size_t n = 0, i;
 	int rc = 0;
 
-	if (seq != NULL && !is_null(seq))
+	if (!is_null(seq))
 		n = (size_t)(seq->data.sequence.items.top -
 		    seq->data.sequence.items.start);
 	if (n > LIM_CONFIG_REPOS)
@@ -1020,12 +1031,9 @@ walk_repos(struct ld *ld, yaml_node_t *seq, struct cfg *c)
 		if ((rc = repo_finish(ld, item, repos, i, seen, label)) < 0)
 			goto out;
 	}
-	for (i = 0; i < c->nrepositories; i++)
-		cfg_repo_release(&c->repositories[i]);
-	free(c->repositories);
-	c->repositories = repos;
-	c->nrepositories = n;
-	repos = NULL;
+	repos_store(c, n > 0 ? repos : NULL, n);
+	if (n > 0)
+		repos = NULL;
 out:
 	for (i = 0; repos != NULL && i < n; i++)
 		cfg_repo_release(&repos[i]);
@@ -1139,7 +1147,7 @@ load_yaml(struct ld *ld, struct cfg *c, const char *text, size_t len,
 	ld->doc = &doc;
 	if ((root = yaml_document_get_root_node(&doc)) == NULL) {
 		if (as != NULL)		/* an empty list */
-			rc = walk_repos(ld, NULL, c);
+			repos_store(c, NULL, 0);
 	} else if (as != NULL) {
 		rc = walk_value(ld, as, top_keys, NKEYS(top_keys), c, "", NULL,
 		    root);

@@ -454,8 +454,9 @@ cfg__deep_nesting_is_refused_before_parsing_it_all(void **state)
 	    ERR_INVALID);
 	free(text);
 	assert_null(c);
+	/* the top-level mapping is level 1, the 64th '[' level 65 */
 	(void)snprintf(want, sizeof(want), "YAML nested deeper than %d levels "
-	    "(%s/sluice.yaml:1:%d)", LIM_YAML_DEPTH, dir, 8 + LIM_YAML_DEPTH);	/* the mapping is level 1 */
+	    "(%s/sluice.yaml:1:%d)", LIM_YAML_DEPTH, dir, 8 + LIM_YAML_DEPTH);
 	assert_string_equal(err.msg, want);
 }
 
