@@ -14,6 +14,8 @@
 #define LIM_NAME		63		/* DNS-1123 label */
 #define LIM_PATH		4096		/* a file system path */
 #define LIM_URL			2048
+#define LIM_CONFIG_BRANCHES	64		/* branches: of one repository */
+#define LIM_CONFIG_OVERRIDES	64		/* --set KEY=VALUE flags */
 
 /* Pipeline definitions */
 #define LIM_PIPELINE_FILE	(1024 * 1024)	/* one pipeline YAML file */

@@ -66,8 +66,11 @@ struct cfg {
 };
 
 /*
- * One command-line override: a dotted key path ("listen",
- * "kubernetes.namespace") and its value as text, as if written in YAML.
+ * One override from the command line (`--set KEY=VALUE`): a dotted key
+ * path ("listen", "kubernetes.namespace") and its value as text, read like
+ * an environment value: as the key's type ("30s", "8", "true"), and for
+ * "repositories" as a YAML/JSON flow sequence.  Both strings are borrowed
+ * for the duration of cfg_load().
  */
 struct cfg_override {
 	const char	*key;
@@ -77,13 +80,21 @@ struct cfg_override {
 /*
  * Load the configuration.  path is the --config argument or NULL (then
  * ./sluice.yaml when it exists, else defaults only).  envp is the
- * environment to read SLUICE_* from (pass environ; tests pass their own).
- * overrides (n of them) come from flags and win over everything.
+ * environment to read SLUICE_* from (pass environ; tests pass their own);
+ * getenv() is never used.  Variables are SLUICE_ followed by the key path
+ * upper-cased with '.' turned into '_' (SLUICE_KUBERNETES_MAX_GPUS);
+ * SLUICE_REPOSITORIES holds a flow sequence that replaces the list.  Other
+ * SLUICE_* variables are ignored.  overrides (n of them) come from flags
+ * and win over everything.
  *
- * On success *out is a new struct cfg owned by the caller (cfg_free).
- * Errors: ERR_INVALID with the key path in the message for bad keys or
- * values, ERR_NOTFOUND when an explicit path does not exist, ERR_TOOBIG
- * for a file over LIM_CONFIG_FILE.  Does not block beyond reading a file.
+ * On success *out is a new struct cfg owned by the caller (cfg_free); on
+ * error *out is NULL and nothing was kept (validate all, then swap).
+ * Errors: ERR_INVALID with the key path in the message for unknown keys,
+ * bad values and invalid YAML, with " (FILE:LINE:COL)" appended when the
+ * value came from a file; for an environment value the message names the
+ * variable instead.  ERR_NOTFOUND when an explicit path does not exist,
+ * ERR_TOOBIG for a file over LIM_CONFIG_FILE, ERR_GENERIC when the file
+ * cannot be read.  Does not block beyond reading a file.
  */
 int	cfg_load(struct cfg **out, const char *path, char *const *envp,
 	    const struct cfg_override *overrides, size_t n, struct err *err)
@@ -92,12 +103,29 @@ int	cfg_load(struct cfg **out, const char *path, char *const *envp,
 /* Free a configuration; NULL is a no-op. */
 void	cfg_free(struct cfg *c);
 
+/* Free the contents of one repository entry (not r itself); NULL is ok. */
+void	cfg_repo_release(struct cfg_repo *r);
+
+/*
+ * Check one repository entry built elsewhere (POST /api/v1/repositories)
+ * by the rules the loader applies: name a DNS-1123 label, a supported URL,
+ * a non-empty list of valid branch names, a relative path, interval at
+ * least 1s (0 = the default), token_env or ssh_key_file but not both.
+ * Return 0 or ERR_INVALID with a message naming the field
+ * (url: "ftp://x" has an unsupported scheme ...).
+ */
+int	cfg_repo_check(const struct cfg_repo *r, struct err *err)
+	    __attribute__((warn_unused_result));
+
 /* Durations and sizes are parsed by units.h. */
 
 /*
- * Write the effective configuration as YAML-like "key: value" lines into a
- * caller-provided FILE, printing secrets (database_url password, tokens)
- * as ***.  Used by `sluice serve --print-config` and in logs.
+ * Append the effective configuration to out as YAML ("key: value" lines,
+ * nested keys indented), durations written back as "30s", secrets masked:
+ * the password of database_url (URI "postgresql://u:***@h/db" or conninfo
+ * "password=***") is printed as ***.  Used by `sluice serve
+ * --print-config` and in logs.  Return 0, or ERR_TOOBIG when out's cap
+ * was reached (out then holds a prefix).
  */
 struct buf;
 int	cfg_dump(const struct cfg *c, struct buf *out);

@@ -15,10 +15,11 @@ int	cmd_token(int argc, char **argv);
 int	cmd_version(int argc, char **argv);
 
 /*
- * Load the configuration for a command: --config FILE from argv (removed
- * from argv, argc updated), SLUICE_* from the environment.  Sets up
- * logging from it.  Prints the error to stderr and returns NULL on
- * failure.
+ * Load the configuration for a command: --config FILE and any number of
+ * --set KEY=VALUE (dotted key paths, winning over file and environment)
+ * from argv (removed from argv, argc updated), SLUICE_* from the
+ * environment.  Sets up logging from it.  Prints the error to stderr and
+ * returns NULL on failure.
  */
 struct cfg;
 struct cfg *cli_load_config(int *argc, char **argv);

@@ -14,8 +14,10 @@ static const struct {
 	int		(*fn)(int, char **);
 	const char	*usage;
 } commands[] = {
-	{ "serve", cmd_serve, "serve [--config FILE] [--migrate]" },
-	{ "migrate", cmd_migrate, "migrate [--config FILE] [--status]" },
+	{ "serve", cmd_serve,
+	    "serve [--config FILE] [--set KEY=VALUE]... [--migrate]" },
+	{ "migrate", cmd_migrate,
+	    "migrate [--config FILE] [--set KEY=VALUE]... [--status]" },
 	{ "validate", cmd_validate, "validate [--json] FILE..." },
 	{ "token", cmd_token,
 	    "token create --name NAME --role viewer|operator|approver|admin" },

@@ -1,0 +1,852 @@
+/*
+ * test_cfg.c - configuration: defaults, the YAML file, SLUICE_* variables,
+ * --set overrides, every class of error with its key path, and the masked
+ * dump.  Files live in a mkdtemp directory removed at the end.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cfg.h"
+#include "err.h"
+#include "caps.h"
+
+static char dir[64];
+
+/* envp entries are char *; cfg_load never writes through them */
+#define E(s)	((char *)(s))
+
+/* dir/name with text in it; returns the path in a static buffer. */
+static const char *
+write_file(const char *name, const char *text, size_t len)
+{
+	static char path[256];
+	FILE *f;
+
+	assert_true(snprintf(path, sizeof(path), "%s/%s", dir, name) <
+	    (int)sizeof(path));
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+	return path;
+}
+
+/* Load text as the config file "sluice.yaml" of dir. */
+static int
+load_text(struct cfg **c, const char *text, char *const *envp,
+    const struct cfg_override *ov, size_t n, struct err *err)
+{
+	const char *path = write_file("sluice.yaml", text, strlen(text));
+
+	err_clear(err);
+	return cfg_load(c, path, envp, ov, n, err);
+}
+
+/* Expect text to fail with exactly msgfmt, its "%s" standing for dir. */
+static void
+expect_error(const char *text, char *const *envp, const char *msgfmt)
+{
+	char want[ERR_MSG_MAX];
+	struct cfg *c = (struct cfg *)&c;	/* must be cleared */
+	struct err err;
+	int rc;
+
+	const char *at = strstr(msgfmt, "%s");
+
+	rc = load_text(&c, text, envp, NULL, 0, &err);
+	if (at == NULL)
+		(void)snprintf(want, sizeof(want), "%s", msgfmt);
+	else
+		(void)snprintf(want, sizeof(want), "%.*s%s%s",
+		    (int)(at - msgfmt), msgfmt, dir, at + 2);
+	assert_string_equal(err.msg, want);
+	assert_int_equal(rc, ERR_INVALID);
+	assert_int_equal(err.code, ERR_INVALID);
+	assert_null(c);
+}
+
+static int
+group_setup(void **state)
+{
+	(void)state;
+	(void)snprintf(dir, sizeof(dir), "/tmp/sluice-cfg-XXXXXX");
+	return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	static const char *names[] = { "sluice.yaml", "big.yaml", "x.yaml" };
+	char path[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		(void)snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		(void)unlink(path);
+	}
+	return rmdir(dir);
+}
+
+static char *const no_env[] = { NULL };
+
+static void
+cfg__defaults_without_a_file(void **state)
+{
+	char cwd[4096];
+	struct cfg *c = NULL;
+	struct err err;
+
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(dir), 0);
+	(void)unlink("sluice.yaml");
+	err_clear(&err);
+	assert_int_equal(cfg_load(&c, NULL, no_env, NULL, 0, &err), 0);
+	assert_int_equal(chdir(cwd), 0);
+	assert_null(c->file);
+	assert_string_equal(c->listen, "127.0.0.1:8080");
+	assert_string_equal(c->database_url, "postgresql:///sluice");
+	assert_string_equal(c->state_dir, "./var");
+	assert_int_equal(c->log_level, LOG_INFO);
+	assert_int_equal(c->log_format, LOG_TEXT);
+	assert_int_equal(c->executor, EXECUTOR_LOCAL);
+	assert_int_equal(c->max_parallel_stages, 32);
+	assert_string_equal(c->kubernetes.kubeconfig, "");
+	assert_string_equal(c->kubernetes.context, "");
+	assert_string_equal(c->kubernetes.namespace, "");
+	assert_true(c->kubernetes.qps == 20.0);
+	assert_int_equal(c->kubernetes.burst, 40);
+	assert_int_equal(c->kubernetes.max_gpus, 0);
+	assert_int_equal(c->kubernetes.ttl_after_finished_ms, 3600000);
+	assert_string_equal(c->kubernetes.checkout_image,
+	    "alpine/git:2.45.2");
+	assert_int_equal(c->poll_interval_ms, 30000);
+	assert_int_equal(c->poll_workers, 4);
+	assert_int_equal(c->session_ttl_ms, 12 * 3600000);
+	assert_null(c->repositories);
+	assert_int_equal(c->nrepositories, 0);
+	assert_string_equal(c->webhook_secret_env, "SLUICE_WEBHOOK_SECRET");
+	assert_int_equal(c->anonymous_read, 0);
+	assert_string_equal(c->web_dir, "web");
+	cfg_free(c);
+}
+
+static void
+cfg__reads_sluice_yaml_of_the_working_directory(void **state)
+{
+	char cwd[4096];
+	struct cfg *c = NULL;
+	struct err err;
+
+	(void)state;
+	write_file("sluice.yaml", "listen: 0.0.0.0:9000\n", 21);
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(dir), 0);
+	err_clear(&err);
+	assert_int_equal(cfg_load(&c, NULL, no_env, NULL, 0, &err), 0);
+	assert_int_equal(chdir(cwd), 0);
+	assert_string_equal(c->file, "sluice.yaml");
+	assert_string_equal(c->listen, "0.0.0.0:9000");
+	cfg_free(c);
+}
+
+static const char full_yaml[] =
+    "# every key\n"
+    "listen: \"[::1]:9090\"\n"
+    "database_url: postgresql://sluice:s3cret@db.internal:5432/sluice\n"
+    "state_dir: /var/lib/sluice\n"
+    "log_level: debug\n"
+    "log_format: json\n"
+    "executor: kubernetes\n"
+    "max_parallel_stages: 100\n"
+    "kubernetes:\n"
+    "  kubeconfig: /etc/sluice/kubeconfig\n"
+    "  context: prod\n"
+    "  namespace: ml-pipelines\n"
+    "  qps: 7.5\n"
+    "  burst: 15\n"
+    "  max_gpus: 8\n"
+    "  ttl_after_finished: 30m\n"
+    "  checkout_image: registry.local/git:1\n"
+    "poll_interval: 1m\n"
+    "poll_workers: 16\n"
+    "session_ttl: 8h\n"
+    "repositories:\n"
+    "  - name: demo\n"
+    "    url: file:///srv/git/demo.git\n"
+    "    branches: [main, release/v1]\n"
+    "    path: ml/pipelines\n"
+    "    interval: 15s\n"
+    "    auth: { token_env: GIT_TOKEN }\n"
+    "  - name: models-2\n"
+    "    url: git@github.com:acme/models.git\n"
+    "    auth:\n"
+    "      ssh_key_file: /etc/sluice/id_ed25519\n"
+    "      known_hosts_file: /etc/sluice/known_hosts\n"
+    "webhook_secret_env: HOOK_SECRET\n"
+    "anonymous_read: true\n"
+    "web_dir: /usr/share/sluice/web\n";
+
+static void
+cfg__full_file_sets_every_key(void **state)
+{
+	struct cfg *c = NULL;
+	struct err err;
+
+	(void)state;
+	assert_int_equal(load_text(&c, full_yaml, no_env, NULL, 0, &err), 0);
+	assert_non_null(strstr(c->file, "/sluice.yaml"));
+	assert_string_equal(c->listen, "[::1]:9090");
+	assert_string_equal(c->database_url,
+	    "postgresql://sluice:s3cret@db.internal:5432/sluice");
+	assert_string_equal(c->state_dir, "/var/lib/sluice");
+	assert_int_equal(c->log_level, LOG_DEBUG);
+	assert_int_equal(c->log_format, LOG_JSON);
+	assert_int_equal(c->executor, EXECUTOR_KUBERNETES);
+	assert_int_equal(c->max_parallel_stages, 100);
+	assert_string_equal(c->kubernetes.kubeconfig, "/etc/sluice/kubeconfig");
+	assert_string_equal(c->kubernetes.context, "prod");
+	assert_string_equal(c->kubernetes.namespace, "ml-pipelines");
+	assert_true(c->kubernetes.qps == 7.5);
+	assert_int_equal(c->kubernetes.burst, 15);
+	assert_int_equal(c->kubernetes.max_gpus, 8);
+	assert_int_equal(c->kubernetes.ttl_after_finished_ms, 1800000);
+	assert_string_equal(c->kubernetes.checkout_image,
+	    "registry.local/git:1");
+	assert_int_equal(c->poll_interval_ms, 60000);
+	assert_int_equal(c->poll_workers, 16);
+	assert_int_equal(c->session_ttl_ms, 8 * 3600000);
+	assert_int_equal(c->nrepositories, 2);
+	assert_string_equal(c->repositories[0].name, "demo");
+	assert_string_equal(c->repositories[0].url,
+	    "file:///srv/git/demo.git");
+	assert_int_equal(c->repositories[0].nbranches, 2);
+	assert_string_equal(c->repositories[0].branches[0], "main");
+	assert_string_equal(c->repositories[0].branches[1], "release/v1");
+	assert_null(c->repositories[0].branches[2]);
+	assert_string_equal(c->repositories[0].path, "ml/pipelines");
+	assert_int_equal(c->repositories[0].interval_ms, 15000);
+	assert_string_equal(c->repositories[0].token_env, "GIT_TOKEN");
+	assert_null(c->repositories[0].ssh_key_file);
+	assert_null(c->repositories[0].known_hosts_file);
+	/* the second one gets the defaults */
+	assert_string_equal(c->repositories[1].name, "models-2");
+	assert_string_equal(c->repositories[1].url,
+	    "git@github.com:acme/models.git");
+	assert_int_equal(c->repositories[1].nbranches, 1);
+	assert_string_equal(c->repositories[1].branches[0], "main");
+	assert_null(c->repositories[1].branches[1]);
+	assert_string_equal(c->repositories[1].path, "pipelines");
+	assert_int_equal(c->repositories[1].interval_ms, 60000);
+	assert_null(c->repositories[1].token_env);
+	assert_string_equal(c->repositories[1].ssh_key_file,
+	    "/etc/sluice/id_ed25519");
+	assert_string_equal(c->repositories[1].known_hosts_file,
+	    "/etc/sluice/known_hosts");
+	assert_string_equal(c->webhook_secret_env, "HOOK_SECRET");
+	assert_int_equal(c->anonymous_read, 1);
+	assert_string_equal(c->web_dir, "/usr/share/sluice/web");
+	cfg_free(c);
+}
+
+static void
+cfg__empty_file_and_nulls_keep_defaults(void **state)
+{
+	struct cfg *c = NULL;
+	struct err err;
+
+	(void)state;
+	assert_int_equal(load_text(&c, "# nothing yet\n", no_env, NULL, 0,
+	    &err), 0);
+	assert_string_equal(c->listen, "127.0.0.1:8080");
+	cfg_free(c);
+	assert_int_equal(load_text(&c, "kubernetes:\nrepositories: ~\n"
+	    "webhook_secret_env: X\n", no_env, NULL, 0, &err), 0);
+	assert_true(c->kubernetes.qps == 20.0);
+	assert_int_equal(c->nrepositories, 0);
+	cfg_free(c);
+}
+
+static const char two_repos_bad_interval[] =
+    "repositories:\n"
+    "  - name: a\n"
+    "    url: https://git.example.com/a.git\n"
+    "  - name: b\n"
+    "    url: https://git.example.com/b.git\n"
+    "    interval: 5x\n";
+
+static const struct {
+	const char	*yaml;
+	const char	*msg;	/* %s: the temp dir */
+} bad_files[] = {
+	{ "listen: 127.0.0.1:8080\nlisne: 1\n",
+	  "lisne: unknown key (%s/sluice.yaml:2:1)" },
+	{ "kubernetes:\n  namespace: ml\n  qpz: 5\n",
+	  "kubernetes.qpz: unknown key (%s/sluice.yaml:3:3)" },
+	{ "kubernetes.qps: 5\n",
+	  "kubernetes.qps: unknown key (%s/sluice.yaml:1:1)" },
+	{ two_repos_bad_interval,
+	  "repositories[1].interval: \"5x\" is not a duration "
+	  "(%s/sluice.yaml:6:15)" },
+	{ "poll_interval: 30\n",
+	  "poll_interval: \"30\" is not a duration (%s/sluice.yaml:1:16)" },
+	{ "executor: docker\n",
+	  "executor: \"docker\" is not one of local, kubernetes "
+	  "(%s/sluice.yaml:1:11)" },
+	{ "log_level: verbose\n",
+	  "log_level: \"verbose\" is not one of debug, info, warn, error "
+	  "(%s/sluice.yaml:1:12)" },
+	{ "log_format: xml\n",
+	  "log_format: \"xml\" is not one of text, json (%s/sluice.yaml:1:13)" },
+	{ "poll_workers: 65\n",
+	  "poll_workers: \"65\" is out of range (1..64) (%s/sluice.yaml:1:15)" },
+	{ "max_parallel_stages: 0\n",
+	  "max_parallel_stages: \"0\" is out of range (1..100000) "
+	  "(%s/sluice.yaml:1:22)" },
+	{ "poll_workers: four\n",
+	  "poll_workers: \"four\" is not an integer (%s/sluice.yaml:1:15)" },
+	{ "kubernetes:\n  qps: 0\n",
+	  "kubernetes.qps: \"0\" is out of range (greater than 0, at most "
+	  "100000) (%s/sluice.yaml:2:8)" },
+	{ "kubernetes:\n  burst: 0\n",
+	  "kubernetes.burst: \"0\" is out of range (1..100000) "
+	  "(%s/sluice.yaml:2:10)" },
+	{ "kubernetes:\n  max_gpus: -1\n",
+	  "kubernetes.max_gpus: \"-1\" is out of range (at least 0) "
+	  "(%s/sluice.yaml:2:13)" },
+	{ "poll_interval: 0s\n",
+	  "poll_interval: \"0s\" is out of range (at least 1s) "
+	  "(%s/sluice.yaml:1:16)" },
+	{ "anonymous_read: maybe\n",
+	  "anonymous_read: \"maybe\" is not a boolean (true or false) "
+	  "(%s/sluice.yaml:1:17)" },
+	{ "listen: 127.0.0.1\n",
+	  "listen: \"127.0.0.1\" is not host:port with a port from 1 to 65535 "
+	  "(%s/sluice.yaml:1:9)" },
+	{ "listen: \":70000\"\n",
+	  "listen: \":70000\" is not host:port with a port from 1 to 65535 "
+	  "(%s/sluice.yaml:1:9)" },
+	{ "listen: \"\"\n",
+	  "listen: must not be empty (%s/sluice.yaml:1:9)" },
+	{ "webhook_secret_env: 1SECRET\n",
+	  "webhook_secret_env: \"1SECRET\" is not an environment variable "
+	  "name (letters, digits and '_', not starting with a digit) "
+	  "(%s/sluice.yaml:1:21)" },
+	{ "listen: 127.0.0.1:1\nlisten: 127.0.0.1:2\n",
+	  "listen: duplicate key (%s/sluice.yaml:2:1)" },
+	{ "kubernetes: {qps: 1, qps: 2}\n",
+	  "kubernetes.qps: duplicate key (%s/sluice.yaml:1:22)" },
+	{ "listen: [a, b]\n",
+	  "listen: expected a scalar, found a sequence (%s/sluice.yaml:1:9)" },
+	{ "kubernetes: default\n",
+	  "kubernetes: expected a mapping, found a scalar "
+	  "(%s/sluice.yaml:1:13)" },
+	{ "repositories: {name: a}\n",
+	  "repositories: expected a sequence, found a mapping "
+	  "(%s/sluice.yaml:1:15)" },
+	{ "repositories: [x]\n",
+	  "repositories[0]: expected a mapping, found a scalar "
+	  "(%s/sluice.yaml:1:16)" },
+	{ "[listen]\n",
+	  "expected a mapping at the top level, found a sequence "
+	  "(%s/sluice.yaml:1:1)" },
+	{ "? [a]\n: b\n",
+	  "a key must be a scalar, found a sequence (%s/sluice.yaml:1:3)" },
+	{ "repositories:\n  - name: a\n    url: https://h/a.git\n"
+	  "  - name: a\n    url: https://h/b.git\n",
+	  "repositories[1].name: \"a\" is a duplicate of repositories[0].name "
+	  "(%s/sluice.yaml:4:11)" },
+	{ "repositories:\n  - name: Demo_1\n    url: https://h/a.git\n",
+	  "repositories[0].name: \"Demo_1\" is not a DNS-1123 label "
+	  "(lowercase letters, digits and '-', at most 63 characters, "
+	  "starting and ending with a letter or digit) "
+	  "(%s/sluice.yaml:2:11)" },
+	{ "repositories:\n  - name: a\n    url: ftp://h/a.git\n",
+	  "repositories[0].url: \"ftp://h/a.git\" has an unsupported scheme "
+	  "(use file://, https://, http://, ssh://, git:// or user@host:path) "
+	  "(%s/sluice.yaml:3:10)" },
+	{ "repositories:\n  - name: a\n    url: /srv/a.git\n",
+	  "repositories[0].url: \"/srv/a.git\" has an unsupported scheme "
+	  "(use file://, https://, http://, ssh://, git:// or user@host:path) "
+	  "(%s/sluice.yaml:3:10)" },
+	{ "repositories:\n  - name: a\n    url: https://\n",
+	  "repositories[0].url: \"https://\" is not a valid URL "
+	  "(%s/sluice.yaml:3:10)" },
+	{ "repositories:\n  - name: a\n",
+	  "repositories[0]: \"url\" is required (%s/sluice.yaml:2:5)" },
+	{ "repositories:\n  - name: a\n    url: https://h/a.git\n"
+	  "    auth: { token_env: T, ssh_key_file: /k }\n",
+	  "repositories[0].auth: token_env and ssh_key_file cannot both be set "
+	  "(%s/sluice.yaml:4:11)" },
+	{ "repositories:\n  - name: a\n    url: https://h/a.git\n"
+	  "    auth: { known_hosts_file: /k }\n",
+	  "repositories[0].auth: known_hosts_file needs ssh_key_file "
+	  "(%s/sluice.yaml:4:11)" },
+	{ "repositories:\n  - name: a\n    url: https://h/a.git\n"
+	  "    auth: { password: x }\n",
+	  "repositories[0].auth.password: unknown key (%s/sluice.yaml:4:13)" },
+	{ "repositories:\n  - name: a\n    url: https://h/a.git\n"
+	  "    branches: []\n",
+	  "repositories[0].branches: must be a non-empty list "
+	  "(%s/sluice.yaml:4:15)" },
+	{ "repositories:\n  - name: a\n    url: https://h/a.git\n"
+	  "    branches: [main, \"\"]\n",
+	  "repositories[0].branches[1]: must not be empty "
+	  "(%s/sluice.yaml:4:22)" },
+	{ "repositories:\n  - name: a\n    url: https://h/a.git\n"
+	  "    branches: main\n",
+	  "repositories[0].branches: expected a sequence, found a scalar "
+	  "(%s/sluice.yaml:4:15)" },
+	{ "repositories:\n  - name: a\n    url: https://h/a.git\n"
+	  "    path: ../other\n",
+	  "repositories[0].path: \"../other\" leaves the repository "
+	  "(no '..' allowed) (%s/sluice.yaml:4:11)" },
+	{ "repositories:\n  - name: a\n    url: https://h/a.git\n"
+	  "    path: /etc\n",
+	  "repositories[0].path: \"/etc\" is an absolute path (it must be "
+	  "relative to the repository root) (%s/sluice.yaml:4:11)" },
+	{ "listen: \"a\\0b:1\"\n",
+	  "listen: \"a\\x00b:1\" contains a NUL byte (%s/sluice.yaml:1:9)" },
+	{ "listen: 127.0.0.1:8080\n\tstate_dir: x\n",
+	  "invalid YAML: found a tab character that violates indentation "
+	  "while scanning a plain scalar (%s/sluice.yaml:2:1)" },
+	{ "kubernetes:\n  qps: [1\n",
+	  "invalid YAML: did not find expected ',' or ']' while parsing a "
+	  "flow sequence (%s/sluice.yaml:3:1)" },
+	{ "listen: *nope\n",
+	  "invalid YAML: found undefined alias (%s/sluice.yaml:1:9)" },
+	{ "listen: 127.0.0.1:1\n---\nlisten: 127.0.0.1:2\n",
+	  "only one YAML document is allowed (%s/sluice.yaml:3:1)" },
+};
+
+static void
+cfg__bad_files_fail_with_the_key_path(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_files) / sizeof(bad_files[0]); i++)
+		expect_error(bad_files[i].yaml, no_env, bad_files[i].msg);
+}
+
+static void
+cfg__deep_nesting_is_refused_before_parsing_it_all(void **state)
+{
+	size_t depth = 200000, len = 8 + 2 * depth + 1;
+	char *text = malloc(len + 1), want[ERR_MSG_MAX];
+	struct cfg *c = NULL;
+	struct err err;
+
+	(void)state;
+	assert_non_null(text);
+	memcpy(text, "listen: ", 8);
+	memset(text + 8, '[', depth);
+	memset(text + 8 + depth, ']', depth);
+	text[len - 1] = '\n';
+	text[len] = '\0';
+	assert_int_equal(load_text(&c, text, no_env, NULL, 0, &err),
+	    ERR_INVALID);
+	free(text);
+	assert_null(c);
+	/* the top-level mapping is level 1, the 64th '[' level 65 */
+	(void)snprintf(want, sizeof(want), "YAML nested deeper than %d levels "
+	    "(%s/sluice.yaml:1:%d)", LIM_YAML_DEPTH, dir, 8 + LIM_YAML_DEPTH);
+	assert_string_equal(err.msg, want);
+}
+
+static void
+cfg__database_url_is_never_echoed_in_errors(void **state)
+{
+	(void)state;
+	expect_error("database_url: \"host=db password=s3cret\\x01\"\n", no_env,
+	    "database_url: \"***\" contains a control character "
+	    "(%s/sluice.yaml:1:15)");
+}
+
+static void
+cfg__missing_explicit_file_is_not_found(void **state)
+{
+	char path[256];
+	struct cfg *c = NULL;
+	struct err err;
+
+	(void)state;
+	(void)snprintf(path, sizeof(path), "%s/absent.yaml", dir);
+	err_clear(&err);
+	assert_int_equal(cfg_load(&c, path, no_env, NULL, 0, &err),
+	    ERR_NOTFOUND);
+	assert_null(c);
+	assert_true(strstr(err.msg, "config file '") == err.msg);
+	assert_non_null(strstr(err.msg, "/absent.yaml' does not exist"));
+	/* a directory is not a config file either */
+	assert_int_equal(cfg_load(&c, dir, no_env, NULL, 0, &err),
+	    ERR_INVALID);
+	assert_null(c);
+	assert_non_null(strstr(err.msg, "' is not a regular file"));
+}
+
+static void
+cfg__oversized_file_is_too_big(void **state)
+{
+	size_t len = LIM_CONFIG_FILE + 1;
+	char *text = malloc(len);
+	const char *path;
+	struct cfg *c = NULL;
+	struct err err;
+
+	(void)state;
+	assert_non_null(text);
+	memset(text, '#', len);
+	text[len - 1] = '\n';
+	path = write_file("big.yaml", text, len);
+	free(text);
+	err_clear(&err);
+	assert_int_equal(cfg_load(&c, path, no_env, NULL, 0, &err),
+	    ERR_TOOBIG);
+	assert_null(c);
+	assert_non_null(strstr(err.msg, "/big.yaml' is larger than 1048576 "
+	    "bytes"));
+}
+
+static void
+cfg__environment_wins_over_the_file(void **state)
+{
+	char *const env[] = {
+		E("HOME=/root"),
+		E("SLUICE_LISTEN=0.0.0.0:8443"),
+		E("SLUICE_DATABASE_URL=host=db dbname=sluice"),
+		E("SLUICE_KUBERNETES_NAMESPACE=from-env"),
+		E("SLUICE_KUBERNETES_MAX_GPUS=4"),
+		E("SLUICE_POLL_INTERVAL=45s"),
+		E("SLUICE_ANONYMOUS_READ=true"),
+		E("SLUICE_EXECUTOR=kubernetes"),
+		/* not keys: ignored, never errors */
+		E("SLUICE_WEBHOOK_SECRET=s3cret"),
+		E("SLUICE_BIN=/x/bin/sluice"),
+		E("SLUICE_TEST_PG_URL=host=/tmp"),
+		E("SLUICE_KUBERNETES=whatever"),
+		/* the first of a name wins, like getenv */
+		E("SLUICE_LISTEN=127.0.0.1:1"),
+		NULL,
+	};
+	struct cfg *c = NULL;
+	struct err err;
+
+	(void)state;
+	assert_int_equal(load_text(&c,
+	    "listen: 127.0.0.1:9000\n"
+	    "kubernetes: { namespace: from-file, burst: 7 }\n"
+	    "poll_interval: 10s\n"
+	    "repositories: [{ name: a, url: \"https://h/a.git\" },\n"
+	    "  { name: b, url: \"https://h/b.git\", interval: 5s }]\n",
+	    env, NULL, 0, &err), 0);
+	assert_string_equal(c->listen, "0.0.0.0:8443");
+	assert_string_equal(c->database_url, "host=db dbname=sluice");
+	assert_string_equal(c->kubernetes.namespace, "from-env");
+	assert_int_equal(c->kubernetes.burst, 7);
+	assert_int_equal(c->kubernetes.max_gpus, 4);
+	assert_int_equal(c->poll_interval_ms, 45000);
+	assert_int_equal(c->anonymous_read, 1);
+	assert_int_equal(c->executor, EXECUTOR_KUBERNETES);
+	/* a repository without interval follows the effective default */
+	assert_int_equal(c->nrepositories, 2);
+	assert_int_equal(c->repositories[0].interval_ms, 45000);
+	assert_int_equal(c->repositories[1].interval_ms, 5000);
+	cfg_free(c);
+}
+
+static void
+cfg__bad_environment_value_names_the_variable(void **state)
+{
+	char *const dur[] = { E("SLUICE_POLL_INTERVAL=5x"), NULL };
+	char *const gpus[] = { E("SLUICE_KUBERNETES_MAX_GPUS=lots"), NULL };
+	char *const lvl[] = { E("SLUICE_LOG_LEVEL=loud"), NULL };
+	char *const empty[] = { E("SLUICE_LISTEN="), NULL };
+
+	(void)state;
+	expect_error("", dur, "SLUICE_POLL_INTERVAL: \"5x\" is not a duration");
+	expect_error("", gpus,
+	    "SLUICE_KUBERNETES_MAX_GPUS: \"lots\" is not an integer");
+	expect_error("", lvl, "SLUICE_LOG_LEVEL: \"loud\" is not one of "
+	    "debug, info, warn, error");
+	expect_error("", empty, "SLUICE_LISTEN: must not be empty");
+}
+
+static void
+cfg__environment_repositories_replace_the_list(void **state)
+{
+	char *const env[] = {
+		E("SLUICE_REPOSITORIES=[{\"name\": \"x\", \"url\": "
+		    "\"ssh://git@h/x.git\", \"branches\": [\"dev\"]}]"),
+		NULL,
+	};
+	char *const none[] = { E("SLUICE_REPOSITORIES=[]"), NULL };
+	char *const bad[] = {
+		E("SLUICE_REPOSITORIES=[{name: x, url: \"https://h/x\", "
+		    "interval: 5x}]"),
+		NULL,
+	};
+	char *const broken[] = { E("SLUICE_REPOSITORIES=[{name: x"), NULL };
+	struct cfg *c = NULL;
+	struct err err;
+
+	(void)state;
+	assert_int_equal(load_text(&c, "repositories:\n  - name: a\n"
+	    "    url: https://h/a.git\n", env, NULL, 0, &err), 0);
+	assert_int_equal(c->nrepositories, 1);
+	assert_string_equal(c->repositories[0].name, "x");
+	assert_string_equal(c->repositories[0].url, "ssh://git@h/x.git");
+	assert_string_equal(c->repositories[0].branches[0], "dev");
+	assert_int_equal(c->repositories[0].interval_ms, 30000);
+	cfg_free(c);
+	assert_int_equal(load_text(&c, "repositories:\n  - name: a\n"
+	    "    url: https://h/a.git\n", none, NULL, 0, &err), 0);
+	assert_int_equal(c->nrepositories, 0);
+	cfg_free(c);
+	expect_error("", bad, "repositories[0].interval: \"5x\" is not a "
+	    "duration (SLUICE_REPOSITORIES:1:42)");
+	expect_error("", broken, "invalid YAML: did not find expected ',' or "
+	    "'}' while parsing a flow mapping (SLUICE_REPOSITORIES:2:1)");
+}
+
+static void
+cfg__overrides_win_over_everything(void **state)
+{
+	char *const env[] = {
+		E("SLUICE_LISTEN=0.0.0.0:8443"),
+		E("SLUICE_KUBERNETES_QPS=50"),
+		NULL,
+	};
+	const struct cfg_override ov[] = {
+		{ "listen", "127.0.0.1:7000" },
+		{ "kubernetes.qps", "2.5" },
+		{ "log_level", "warn" },
+		{ "repositories", "[{name: o, url: \"git://h/o.git\"}]" },
+	};
+	const struct cfg_override unknown[] = { { "kubernetes.qpz", "1" } };
+	const struct cfg_override map[] = { { "kubernetes", "x" } };
+	const struct cfg_override bad[] = { { "poll_workers", "0" } };
+	struct cfg *c = NULL;
+	struct err err;
+
+	(void)state;
+	assert_int_equal(load_text(&c, "listen: 127.0.0.1:9000\n", env, ov, 4,
+	    &err), 0);
+	assert_string_equal(c->listen, "127.0.0.1:7000");
+	assert_true(c->kubernetes.qps == 2.5);
+	assert_int_equal(c->log_level, LOG_WARN);
+	assert_int_equal(c->nrepositories, 1);
+	assert_string_equal(c->repositories[0].url, "git://h/o.git");
+	cfg_free(c);
+
+	assert_int_equal(load_text(&c, "", no_env, unknown, 1, &err),
+	    ERR_INVALID);
+	assert_null(c);
+	assert_string_equal(err.msg, "kubernetes.qpz: unknown key "
+	    "(command line)");
+	assert_int_equal(load_text(&c, "", no_env, map, 1, &err), ERR_INVALID);
+	assert_string_equal(err.msg, "kubernetes: is a mapping, set one of "
+	    "its keys (kubernetes.KEY) (command line)");
+	assert_int_equal(load_text(&c, "", no_env, bad, 1, &err), ERR_INVALID);
+	assert_string_equal(err.msg, "poll_workers: \"0\" is out of range "
+	    "(1..64) (command line)");
+}
+
+/* The dump of a config loaded from text, into a caller-freed string. */
+static char *
+dump_of(const char *text)
+{
+	struct cfg *c = NULL;
+	struct err err;
+	struct buf b;
+
+	assert_int_equal(load_text(&c, text, no_env, NULL, 0, &err), 0);
+	buf_init(&b, 65536);
+	assert_int_equal(cfg_dump(c, &b), 0);
+	cfg_free(c);
+	return buf_detach(&b);
+}
+
+static void
+cfg__dump_masks_the_database_password(void **state)
+{
+	static const struct { const char *yaml, *shown; } cases[] = {
+		{ "postgresql://u:pw@h/db",
+		  "database_url: postgresql://u:***@h/db\n" },
+		{ "\"postgres://u:p%40ss@h:5432/db?sslmode=require&password=x\"",
+		  "database_url: postgres://u:***@h:5432/db?sslmode=require&"
+		  "password=***\n" },
+		{ "postgresql://u@h/db",
+		  "database_url: postgresql://u@h/db\n" },
+		{ "host=db user=u password=pw dbname=sluice",
+		  "database_url: \"host=db user=u password=*** dbname=sluice\"\n" },
+		{ "\"host=db password = 'p w\\\\' x' dbname=sluice\"",
+		  "database_url: \"host=db password=*** dbname=sluice\"\n" },
+		{ "\"host=db password='unterminated\"",
+		  "database_url: \"***\"\n" },
+	};
+	char text[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *d;
+
+		(void)snprintf(text, sizeof(text), "database_url: %s\n",
+		    cases[i].yaml);
+		d = dump_of(text);
+		assert_non_null(strstr(d, cases[i].shown));
+		assert_null(strstr(d, "pw"));
+		assert_null(strstr(d, "p w"));
+		assert_null(strstr(d, "unterminated"));
+		free(d);
+	}
+}
+
+static void
+cfg__dump_prints_the_effective_config(void **state)
+{
+	char *d;
+
+	(void)state;
+	d = dump_of(full_yaml);
+	assert_non_null(strstr(d, "# file: "));
+	assert_non_null(strstr(d, "\nlisten: \"[::1]:9090\"\n"
+	    "database_url: postgresql://sluice:***@db.internal:5432/sluice\n"
+	    "state_dir: /var/lib/sluice\n"
+	    "log_level: debug\n"
+	    "log_format: json\n"
+	    "executor: kubernetes\n"
+	    "max_parallel_stages: 100\n"
+	    "kubernetes:\n"
+	    "  kubeconfig: /etc/sluice/kubeconfig\n"
+	    "  context: prod\n"
+	    "  namespace: ml-pipelines\n"
+	    "  qps: 7.5\n"
+	    "  burst: 15\n"
+	    "  max_gpus: 8\n"
+	    "  ttl_after_finished: 30m\n"
+	    "  checkout_image: registry.local/git:1\n"
+	    "poll_interval: 1m\n"
+	    "poll_workers: 16\n"
+	    "session_ttl: 8h\n"
+	    "repositories:\n"
+	    "  - name: demo\n"
+	    "    url: file:///srv/git/demo.git\n"
+	    "    branches: [main, release/v1]\n"
+	    "    path: ml/pipelines\n"
+	    "    interval: 15s\n"
+	    "    auth:\n"
+	    "      token_env: GIT_TOKEN\n"
+	    "  - name: models-2\n"
+	    "    url: git@github.com:acme/models.git\n"
+	    "    branches: [main]\n"
+	    "    path: pipelines\n"
+	    "    interval: 1m\n"
+	    "    auth:\n"
+	    "      ssh_key_file: /etc/sluice/id_ed25519\n"
+	    "      known_hosts_file: /etc/sluice/known_hosts\n"
+	    "webhook_secret_env: HOOK_SECRET\n"
+	    "anonymous_read: true\n"
+	    "web_dir: /usr/share/sluice/web\n"));
+	assert_null(strstr(d, "s3cret"));
+	free(d);
+	d = dump_of("");
+	assert_non_null(strstr(d, "kubeconfig: \"\"\n"));
+	assert_non_null(strstr(d, "listen: \"127.0.0.1:8080\"\n"));
+	assert_non_null(strstr(d, "repositories: []\n"));
+	free(d);
+}
+
+static void
+cfg__dump_reads_back_as_the_same_config(void **state)
+{
+	struct cfg *a = NULL, *b = NULL;
+	struct buf da, db;
+	struct err err;
+
+	(void)state;
+	/* no password in this URL, so the dump is loadable as is */
+	assert_int_equal(load_text(&a, "database_url: postgresql:///x\n"
+	    "state_dir: \"a b\"\nkubernetes: { context: \"true\" }\n"
+	    "repositories: [{ name: r, url: \"u@h:p\" }]\n", no_env, NULL, 0,
+	    &err), 0);
+	buf_init(&da, 65536);
+	buf_init(&db, 65536);
+	assert_int_equal(cfg_dump(a, &da), 0);
+	assert_int_equal(load_text(&b, da.data, no_env, NULL, 0, &err), 0);
+	assert_int_equal(cfg_dump(b, &db), 0);
+	assert_string_equal(strchr(da.data, '\n'), strchr(db.data, '\n'));
+	assert_string_equal(b->state_dir, "a b");
+	assert_string_equal(b->kubernetes.context, "true");
+	buf_release(&da);
+	buf_release(&db);
+	cfg_free(a);
+	cfg_free(b);
+}
+
+static void
+cfg__repo_check_applies_the_loader_rules(void **state)
+{
+	char *branches[] = { E("main"), NULL };
+	char *bad_branches[] = { E("a..b"), NULL };
+	struct cfg_repo r = {
+		.name = E("demo"), .url = E("https://h/demo.git"),
+		.branches = branches, .nbranches = 1, .path = E("pipelines"),
+	};
+	struct err err;
+
+	(void)state;
+	err_clear(&err);
+	assert_int_equal(cfg_repo_check(&r, &err), 0);
+	r.url = E("ftp://h");
+	assert_int_equal(cfg_repo_check(&r, &err), ERR_INVALID);
+	assert_string_equal(err.msg, "url: \"ftp://h\" has an unsupported "
+	    "scheme (use file://, https://, http://, ssh://, git:// or "
+	    "user@host:path)");
+	r.url = E("https://h/demo.git");
+	r.branches = bad_branches;
+	assert_int_equal(cfg_repo_check(&r, &err), ERR_INVALID);
+	assert_string_equal(err.msg,
+	    "branches[0]: \"a..b\" is not a valid branch name");
+	r.branches = branches;
+	r.token_env = E("T");
+	r.ssh_key_file = E("/k");
+	assert_int_equal(cfg_repo_check(&r, &err), ERR_INVALID);
+	assert_string_equal(err.msg,
+	    "auth: token_env and ssh_key_file cannot both be set");
+	r.ssh_key_file = NULL;
+	r.name = NULL;
+	assert_int_equal(cfg_repo_check(&r, &err), ERR_INVALID);
+	assert_string_equal(err.msg, "name: is required");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(cfg__defaults_without_a_file),
+		cmocka_unit_test(cfg__reads_sluice_yaml_of_the_working_directory),
+		cmocka_unit_test(cfg__full_file_sets_every_key),
+		cmocka_unit_test(cfg__empty_file_and_nulls_keep_defaults),
+		cmocka_unit_test(cfg__bad_files_fail_with_the_key_path),
+		cmocka_unit_test(cfg__deep_nesting_is_refused_before_parsing_it_all),
+		cmocka_unit_test(cfg__database_url_is_never_echoed_in_errors),
+		cmocka_unit_test(cfg__missing_explicit_file_is_not_found),
+		cmocka_unit_test(cfg__oversized_file_is_too_big),
+		cmocka_unit_test(cfg__environment_wins_over_the_file),
+		cmocka_unit_test(cfg__bad_environment_value_names_the_variable),
+		cmocka_unit_test(cfg__environment_repositories_replace_the_list),
+		cmocka_unit_test(cfg__overrides_win_over_everything),
+		cmocka_unit_test(cfg__dump_masks_the_database_password),
+		cmocka_unit_test(cfg__dump_prints_the_effective_config),
+		cmocka_unit_test(cfg__dump_reads_back_as_the_same_config),
+		cmocka_unit_test(cfg__repo_check_applies_the_loader_rules),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
