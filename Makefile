@@ -45,7 +45,7 @@ $(BIN)/sluice: $(OBJ)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -iquote controller -c -o $@ $<
+	$(CC) $(CFLAGS) -iquote controller -iquote tests/support -iquote tests/fakes -c -o $@ $<
 
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(LIBOBJ) $(FAKEOBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TESTLIBS) $(LDLIBS)

@@ -161,6 +161,23 @@ int	db_ping(struct db *db, struct err *err)
 	    __attribute__((warn_unused_result));
 
 /*
+ * LISTEN/NOTIFY (db_notify.c).  db_listen() subscribes the connection to
+ * channel (lowercase letters and '_' only; at most 4 per connection).
+ * db_wait_notify() waits up to timeout_ms for a notification and returns
+ * 1 with its channel and payload (truncated to fit), or 0 on timeout.
+ * When the connection was replaced since the last call (PostgreSQL
+ * restarted), the LISTENs are issued again and 1 is returned with an empty
+ * channel: notifications may have been missed, so the caller should look
+ * at everything once.  A connection used for waiting should not be inside
+ * a transaction.  Errors: ERR_TRANSIENT, ERR_INVALID for a bad channel.
+ */
+int	db_listen(struct db *db, const char *channel, struct err *err)
+	    __attribute__((warn_unused_result));
+int	db_wait_notify(struct db *db, int timeout_ms, char *channel,
+	    size_t chlen, char *payload, size_t plen, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
  * The SQLSTATE of the last failed statement ("23505"), or "" when the last
  * statement succeeded or failed without one (connection failures).
  */

@@ -12,12 +12,18 @@
 
 #include "db.h"
 
+#define DB_MAX_LISTEN	4
+
 struct db {
 	PGconn	*conn;		/* owned; never NULL after db_open */
 	char	*conninfo;	/* owned; may hold a password: never logged */
 	int	 in_tx;		/* a transaction is open (db_begin) */
 	int	 nlocks;	/* session advisory locks held */
 	char	 sqlstate[6];	/* of the last failed statement, or "" */
+	/* LISTEN channels (db_notify.c), re-issued after a reconnect */
+	char	 listen_ch[DB_MAX_LISTEN][64];
+	int	 nlisten;
+	int	 listen_pid;	/* backend that holds the LISTENs, 0 = none */
 };
 
 struct db_res {

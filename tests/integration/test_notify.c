@@ -1,0 +1,88 @@
+/* test_notify.c - LISTEN/NOTIFY through struct db (db_notify.c). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "db.h"
+#include "testdb.h"
+
+static void
+notify__a_notification_from_another_connection_wakes_the_waiter(void **state)
+{
+	struct testdb t;
+	struct db *a, *b;
+	struct err err;
+	char ch[64], payload[64];
+
+	(void)state;
+	assert_int_equal(testdb_create(&t), 0);
+	a = testdb_open(&t);
+	b = testdb_open(&t);
+	assert_int_equal(db_listen(a, "sluice_runs", &err), 0);
+	assert_int_equal(db_wait_notify(a, 50, ch, sizeof(ch), payload,
+	    sizeof(payload), &err), 0);
+	assert_int_equal(db_exec(b, "SELECT pg_notify('sluice_runs', '42')",
+	    NULL, NULL, &err), 0);
+	assert_int_equal(db_wait_notify(a, 5000, ch, sizeof(ch), payload,
+	    sizeof(payload), &err), 1);
+	assert_string_equal(ch, "sluice_runs");
+	assert_string_equal(payload, "42");
+	assert_int_equal(db_listen(a, "Bad; DROP", &err), ERR_INVALID);
+	db_free(a);
+	db_free(b);
+	testdb_drop(&t);
+}
+
+static void
+notify__a_replaced_connection_listens_again_and_says_resync(void **state)
+{
+	struct testdb t;
+	struct db *a, *b;
+	struct err err;
+	char ch[64], payload[64], sql[128];
+	char *pid;
+	int rc;
+
+	(void)state;
+	assert_int_equal(testdb_create(&t), 0);
+	a = testdb_open(&t);
+	b = testdb_open(&t);
+	assert_int_equal(db_listen(a, "sluice_refresh", &err), 0);
+	pid = testdb_value(&t, "SELECT pid FROM pg_stat_activity WHERE "
+	    "query LIKE 'LISTEN%' AND datname = current_database()");
+	assert_non_null(pid);
+	(void)snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%s)", pid);
+	free(pid);
+	assert_int_equal(testdb_sql(&t, sql), 0);
+	/* the first wait may see the broken connection; then it resyncs */
+	do {
+		rc = db_wait_notify(a, 1000, ch, sizeof(ch), payload,
+		    sizeof(payload), &err);
+	} while (rc == ERR_TRANSIENT);
+	assert_int_equal(rc, 1);
+	assert_string_equal(ch, "");
+	assert_int_equal(db_exec(b, "NOTIFY sluice_refresh, 'demo'", NULL, NULL,
+	    &err), 0);
+	assert_int_equal(db_wait_notify(a, 5000, ch, sizeof(ch), payload,
+	    sizeof(payload), &err), 1);
+	assert_string_equal(payload, "demo");
+	db_free(a);
+	db_free(b);
+	testdb_drop(&t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+		    notify__a_notification_from_another_connection_wakes_the_waiter),
+		cmocka_unit_test(
+		    notify__a_replaced_connection_listens_again_and_says_resync),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
