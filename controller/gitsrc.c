@@ -12,7 +12,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <ftw.h>
 #include <limits.h>
 #include <netdb.h>
@@ -2194,6 +2193,28 @@ blob_key_type(char *out, size_t outlen, const unsigned char *key,
 	return 0;
 }
 
+/* OpenSSH's match_pattern: '*' and '?' only, case-insensitive. */
+static int
+wild_match(const char *p, const char *s)
+{
+	for (; *p != '\0'; p++, s++) {
+		if (*p == '*') {
+			while (p[1] == '*')
+				p++;
+			if (p[1] == '\0')
+				return 1;
+			for (; *s != '\0'; s++)
+				if (wild_match(p + 1, s))
+					return 1;
+			return 0;
+		}
+		if (*s == '\0' || (*p != '?' &&
+		    tolower((unsigned char)*p) != tolower((unsigned char)*s)))
+			return 0;
+	}
+	return *s == '\0';
+}
+
 /* Does one pattern (plain, wildcard or |1|salt|hash) match name? */
 static int
 host_pattern_match(const char *pat, size_t plen, const char *name)
@@ -2221,7 +2242,7 @@ host_pattern_match(const char *pat, size_t plen, const char *name)
 			return 0;
 		return CRYPTO_memcmp(mac, hash, 20) == 0;
 	}
-	return fnmatch(p, name, FNM_CASEFOLD) == 0;
+	return wild_match(p, name);
 }
 
 /* Do the comma-separated patterns match name ("!pat" negates)? */
