@@ -964,6 +964,7 @@ fail(struct gitsrc *src, struct err *err, const char *what, int gitrc)
 	else if (contains_ci(raw, "status code: 404") ||
 	    contains_ci(raw, "not found") ||
 	    contains_ci(raw, "not exported") ||
+	    contains_ci(raw, "no such repository") ||
 	    contains_ci(raw, "does not appear to be a git repository") ||
 	    contains_ci(raw, "could not find repository") ||
 	    contains_ci(raw, "failed to resolve path") ||
