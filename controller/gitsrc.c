@@ -1104,24 +1104,80 @@ mirror_healthy(git_repository *repo)
 	if (ok && rc != 0 && rc != GIT_ITEROVER)
 		ok = 0;
 	git_reference_iterator_free(it);
-	git_error_clear();
+	if (ok)
+		git_error_clear();
+	else if (git_error_last() == NULL)
+		git_error_set_str(GIT_ERROR_REPOSITORY, "cannot read a branch "
+		    "head");
 	return ok;
 }
 
-/* Open, or create, the mirror and its remote "origin". */
+/*
+ * Record url as remote "origin" in the mirror's config, for people who
+ * look at the mirror with git; gitsrc itself fetches through an in-memory
+ * remote (see mirror_remote).
+ */
+static int
+mirror_set_origin(struct gitsrc *src, struct err *err)
+{
+	git_config *cfg = NULL;
+	git_buf old = { 0 };
+	int rc = 0, same;
+
+	if (git_repository_config(&cfg, src->repo) < 0)
+		return local_fail(src, err, "cannot read config");
+	same = git_config_get_string_buf(&old, cfg, "remote.origin.url") == 0 &&
+	    strcmp(old.ptr, src->url) == 0;
+	git_error_clear();
+	if (!same) {
+		if (git_config_set_string(cfg, "remote.origin.url", src->url) <
+		    0 || git_config_set_string(cfg, "remote.origin.fetch",
+		    "+refs/heads/*:refs/heads/*") < 0)
+			rc = local_fail(src, err, "cannot set remote url");
+		else if (old.ptr != NULL)
+			log_info("git mirror url changed", "dir=%s url=%s",
+			    src->dir, src->url_safe);
+	}
+	git_buf_dispose(&old);
+	git_config_free(cfg);
+	return rc;
+}
+
+/*
+ * The remote gitsrc fetches through: in memory, without url.insteadOf
+ * rewriting and without a configured name.  (git_remote_lookup and
+ * named remotes read the config with regular expressions, which leak in
+ * libgit2 1.5 with pcre2; an in-memory remote reads none.)
+ */
+static int
+mirror_remote(struct gitsrc *src, struct err *err)
+{
+	git_remote_create_options opts;
+
+	if (git_remote_create_options_init(&opts,
+	    GIT_REMOTE_CREATE_OPTIONS_VERSION) < 0)
+		return local_fail(src, err, "cannot create remote");
+	opts.repository = src->repo;
+	opts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
+	    GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if (git_remote_create_with_opts(&src->remote, src->url, &opts) < 0)
+		return local_fail(src, err, "cannot create remote");
+	return 0;
+}
+
+/* Open, or create, the mirror and its remote. */
 static int
 mirror_open(struct gitsrc *src, struct err *err)
 {
-	git_remote *remote = NULL;
-	int rc, exists;
 	struct stat st;
+	int rc, exists;
 
 	exists = stat(src->dir, &st) == 0;
 	if (exists) {
 		if (git_repository_open_ext(&src->repo, src->dir,
 		    GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE,
 		    NULL) < 0 || !mirror_healthy(src->repo) ||
-		    git_remote_lookup(&remote, src->repo, "origin") < 0) {
+		    mirror_set_origin(src, NULL) < 0) {
 			char *why = git_msg(src);
 
 			log_warn("git mirror corrupt, re-creating",
@@ -1149,20 +1205,10 @@ mirror_open(struct gitsrc *src, struct err *err)
 		}
 		if (git_repository_init(&src->repo, src->dir, 1) < 0)
 			return local_fail(src, err, "cannot create");
-		if (git_remote_create_with_fetchspec(&remote, src->repo,
-		    "origin", src->url, "+refs/heads/*:refs/heads/*") < 0)
-			return local_fail(src, err, "cannot add remote");
-	} else if (strcmp(git_remote_url(remote), src->url) != 0) {
-		git_remote_free(remote);
-		remote = NULL;
-		if (git_remote_set_url(src->repo, "origin", src->url) < 0 ||
-		    git_remote_lookup(&remote, src->repo, "origin") < 0)
-			return local_fail(src, err, "cannot set remote url");
-		log_info("git mirror url changed", "dir=%s url=%s", src->dir,
-		    src->url_safe);
 	}
-	src->remote = remote;
-	return 0;
+	if ((rc = mirror_set_origin(src, err)) < 0)
+		return rc;
+	return mirror_remote(src, err);
 }
 
 static int

@@ -819,6 +819,16 @@ gitsrc__corrupt_mirror_is_recreated(void **state)
 	gitsrc_free(f->src);
 	f->src = NULL;
 
+	/* a config file that is not a config file */
+	(void)snprintf(path, sizeof(path), "%s/config", f->mirror);
+	sh("printf '[[[ not a config\\n' > '%s'", path);
+	open_src(f, NULL);
+	assert_int_equal(gitsrc_recreated(f->src), 1);
+	fetch_main(f);
+	assert_head(f, "main", c1);
+	gitsrc_free(f->src);
+	f->src = NULL;
+
 	/* a healthy mirror is left alone */
 	open_src(f, NULL);
 	assert_int_equal(gitsrc_recreated(f->src), 0);
