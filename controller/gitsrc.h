@@ -98,13 +98,17 @@ void	gitsrc_global_shutdown(void);
 
 /*
  * Open the bare mirror at mirror_dir for url, creating it (and missing
- * parent folders) when absent, and point its remote "origin" at url
- * (updated when url changed).  mirror_dir must end in ".git" (it is
- * state_dir/git/<name>.git): a mirror that fails to open, is not bare or
- * whose branch heads cannot be read (missing HEAD, deleted or truncated
- * objects) is deleted and re-created empty, which gitsrc_recreated()
- * then reports and a warning logs; the next fetch fills it again.
- * Nothing is fetched here and nothing touches the network.
+ * parent folders) when absent, and record url as its remote "origin"
+ * (updated when url changed) for people who inspect the mirror with git.
+ * gitsrc itself fetches through an in-memory remote for url, so git's
+ * url.<base>.insteadOf rewriting does not apply.  mirror_dir must end in
+ * ".git" (it is state_dir/git/<name>.git): a mirror that fails to open,
+ * is not bare, has an unreadable config or branch heads that cannot be
+ * read (missing HEAD, deleted or truncated objects) is deleted and
+ * re-created empty, which gitsrc_recreated() then reports and a warning
+ * logs; the next fetch fills it again.  Nothing is fetched here and
+ * nothing touches the network.  Keep a gitsrc open across polls rather
+ * than opening one per poll.
  *
  * url: file://, git://, http(s)://, ssh:// or scp-like user@host:path.
  * auth may be NULL.  On success *out is owned by the caller (gitsrc_free).
