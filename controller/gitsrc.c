@@ -58,6 +58,7 @@ struct gitsrc {
 	char		 host[256];	/* from the URL, for known_hosts */
 	int		 port;
 	int		 is_ssh;
+	int		 url_has_password;
 	int		 recreated;
 	enum gitsrc_failure failure;
 
@@ -401,6 +402,8 @@ url_parse(struct gitsrc *src, const char *url, struct err *err)
 		if (*p == '@')
 			at = p;
 	h = at != NULL ? at + 1 : auth;
+	src->url_has_password = at != NULL && memchr(auth, ':',
+	    (size_t)(at - auth)) != NULL;
 	if (*h == '[') {
 		h++;
 		if ((hend = memchr(h, ']', (size_t)(auth + alen - h))) == NULL)
@@ -873,8 +876,9 @@ cb_credentials(git_credential **out, const char *url, const char *user,
 	}
 	(void)snprintf(src->auth_msg, sizeof(src->auth_msg), "%s",
 	    (allowed & GIT_CREDENTIAL_SSH_KEY) ? "the server asks for an ssh "
-	    "key and no ssh_key_file is configured" : "the server asks for "
-	    "credentials and no token is configured");
+	    "key and no ssh_key_file is configured" : src->url_has_password ?
+	    "the server rejected the credentials in the url" : "the server "
+	    "asks for credentials and no token is configured");
 refused:
 	src->auth_failed = 1;
 	git_error_set_str(GIT_ERROR_NET, src->auth_msg);
@@ -957,7 +961,7 @@ fail(struct gitsrc *src, struct err *err, const char *what, int gitrc)
 	else if (src->auth_failed || gitrc == GIT_EAUTH ||
 	    contains_ci(raw, "status code: 401") ||
 	    contains_ci(raw, "status code: 403") ||
-	    contains_ci(raw, "authentication"))
+	    contains_ci(raw, "authenticat"))
 		f = GITSRC_FAIL_AUTH;
 	else if (src->net_failed)
 		f = GITSRC_FAIL_UNREACHABLE;

@@ -1067,6 +1067,10 @@ gitsrc__hanging_server_is_cut_by_the_timeout(void **state)
 	expect_timeout(f, url);
 	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d/up.git", h.port);
 	expect_timeout(f, url);
+	/* https: the TLS handshake waits for an answer that never comes */
+	(void)snprintf(url, sizeof(url), "https://127.0.0.1:%d/up.git",
+	    h.port);
+	expect_timeout(f, url);
 	/* ssh: libssh2 reads the socket itself; the watchdog cuts it */
 	(void)snprintf(url, sizeof(url), "ssh://git@127.0.0.1:%d/up.git",
 	    h.port);
@@ -1193,8 +1197,46 @@ gitsrc__http_token_is_sent_and_never_shown(void **state)
 	open_src(f, url);
 	assert_int_equal(gitsrc_ls_remote(f->src, &refs, &n, TIMEOUT_MS,
 	    &err), ERR_UNAUTHORIZED);
+	assert_non_null(strstr(err.msg, "rejected the credentials in the url"));
 	assert_null(strstr(err.msg, "wrong-t0ken"));
 	assert_null(strstr(gitsrc_url(f->src), "wrong-t0ken"));
+	stop(&h);
+}
+
+static void
+gitsrc__https_with_an_unknown_certificate_is_refused(void **state)
+{
+	struct fx *f = *state;
+	char c1[GITSRC_OID_HEX + 1], script[600], url[600];
+	char cert[600], key[600];
+	struct gitsrc_auth auth = { .token = "s3cr3t-t0ken" };
+	struct gitsrc_ref *refs = NULL;
+	struct child h;
+	struct err err;
+	size_t n = 0;
+
+	if (system("command -v openssl >/dev/null 2>&1") != 0)
+		skip();
+	commit_push(f, "one", c1);
+	(void)snprintf(cert, sizeof(cert), "%s/cert.pem", f->dir);
+	(void)snprintf(key, sizeof(key), "%s/key.pem", f->dir);
+	sh("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "
+	    "/CN=127.0.0.1 -keyout '%s' -out '%s' >/dev/null 2>&1", key, cert);
+	{
+		const char *const argv[] = { "python3", fixture(script,
+		    sizeof(script), "git_http_server.py"), f->dir,
+		    "s3cr3t-t0ken", cert, key, NULL };
+
+		spawn(&h, argv, 1);
+	}
+	(void)snprintf(url, sizeof(url), "https://127.0.0.1:%d/up.git",
+	    h.port);
+	assert_int_equal(gitsrc_open(&f->src, f->mirror, url, &auth, &err), 0);
+	assert_int_equal(gitsrc_ls_remote(f->src, &refs, &n, TIMEOUT_MS,
+	    &err), ERR_FORBIDDEN);
+	assert_int_equal(gitsrc_last_failure(f->src), GITSRC_FAIL_HOSTKEY);
+	assert_non_null(strstr(err.msg, "certificate"));
+	assert_null(strstr(err.msg, "s3cr3t"));
 	stop(&h);
 }
 
@@ -1223,6 +1265,7 @@ main(void)
 		T(gitsrc__hanging_server_is_cut_by_the_timeout),
 		T(gitsrc__interrupt_stops_a_call_from_another_thread),
 		T(gitsrc__http_token_is_sent_and_never_shown),
+		T(gitsrc__https_with_an_unknown_certificate_is_refused),
 #undef T
 	};
 	const char *tmp = getenv("SLUICE_TEST_TMP");
