@@ -1240,6 +1240,111 @@ gitsrc__https_with_an_unknown_certificate_is_refused(void **state)
 	stop(&h);
 }
 
+/*
+ * A real sshd on a free port with its own host key, when openssh-server
+ * is installed (scripts/bootstrap.sh does not install it; skipped then).
+ */
+static void
+gitsrc__ssh_uses_the_key_and_checks_known_hosts(void **state)
+{
+	struct fx *f = *state;
+	char c1[GITSRC_OID_HEX + 1], url[800], cfg[600], kh[600], pub[1024];
+	char key[600], user[64], other[600];
+	struct gitsrc_auth auth = { 0 };
+	struct gitsrc_ref *refs = NULL;
+	struct child d;
+	struct err err;
+	size_t n = 0;
+	FILE *fp;
+	int i;
+
+	if (access("/usr/sbin/sshd", X_OK) != 0 ||
+	    system("command -v ssh-keygen >/dev/null 2>&1") != 0)
+		skip();
+	alarm(120);
+	commit_push(f, "one", c1);
+	capture(user, sizeof(user), "id -un");
+	sh("cd '%s' && ssh-keygen -q -t ed25519 -N '' -f host && "
+	    "ssh-keygen -q -t ed25519 -N '' -f client && "
+	    "ssh-keygen -q -t ed25519 -N '' -f stranger && "
+	    "cp client.pub authorized_keys && mkdir -p /run/sshd 2>/dev/null; "
+	    "true", f->dir);
+	if (getuid() != 0 || access("/run/sshd", F_OK) != 0) {
+		alarm(0);
+		skip();		/* sshd needs root for privilege separation */
+	}
+	(void)snprintf(cfg, sizeof(cfg), "%s/sshd_config", f->dir);
+	d.port = free_port();
+	fp = fopen(cfg, "w");
+	assert_non_null(fp);
+	fprintf(fp, "Port %d\nListenAddress 127.0.0.1\nHostKey %s/host\n"
+	    "AuthorizedKeysFile %s/authorized_keys\nPermitRootLogin yes\n"
+	    "StrictModes no\nUsePAM no\nPasswordAuthentication no\n"
+	    "KbdInteractiveAuthentication no\nPidFile %s/sshd.pid\n",
+	    d.port, f->dir, f->dir, f->dir);
+	fclose(fp);
+	{
+		const char *const argv[] = { "/usr/sbin/sshd", "-D", "-e", "-f",
+		    cfg, NULL };
+		int port = d.port;
+
+		spawn(&d, argv, 0);
+		d.port = port;
+	}
+	for (i = 0; i < 200 && !port_accepts(d.port); i++)
+		usleep(50 * 1000);
+	assert_true(port_accepts(d.port));
+
+	(void)snprintf(kh, sizeof(kh), "%s/known_hosts", f->dir);
+	capture(pub, sizeof(pub), "cut -d' ' -f1,2 '%s/host.pub'", f->dir);
+	sh("echo '[127.0.0.1]:%d %s' > '%s'", d.port, pub, kh);
+	(void)snprintf(key, sizeof(key), "%s/client", f->dir);
+	(void)snprintf(url, sizeof(url), "ssh://%s@127.0.0.1:%d%s", user,
+	    d.port, f->up);
+	auth.ssh_key_file = key;
+	auth.known_hosts_file = kh;
+	assert_int_equal(gitsrc_open(&f->src, f->mirror, url, &auth, &err), 0);
+	if (gitsrc_ls_remote(f->src, &refs, &n, TIMEOUT_MS, &err) != 0)
+		fail_msg("ls-remote over ssh: %s", err.msg);
+	assert_string_equal(gitsrc_refs_branch(refs, n, "main")->oid, c1);
+	gitsrc_refs_free(refs, n);
+	fetch_main(f);
+	assert_head(f, "main", c1);
+	gitsrc_free(f->src);
+	f->src = NULL;
+
+	/* a key the server does not know */
+	(void)snprintf(other, sizeof(other), "%s/stranger", f->dir);
+	auth.ssh_key_file = other;
+	assert_int_equal(gitsrc_open(&f->src, f->mirror, url, &auth, &err), 0);
+	assert_int_equal(gitsrc_ls_remote(f->src, &refs, &n, TIMEOUT_MS,
+	    &err), ERR_UNAUTHORIZED);
+	assert_int_equal(gitsrc_last_failure(f->src), GITSRC_FAIL_AUTH);
+	gitsrc_free(f->src);
+	f->src = NULL;
+
+	/* a host key that changed */
+	auth.ssh_key_file = key;
+	capture(pub, sizeof(pub), "cut -d' ' -f1,2 '%s/stranger.pub'", f->dir);
+	sh("echo '[127.0.0.1]:%d %s' > '%s'", d.port, pub, kh);
+	assert_int_equal(gitsrc_open(&f->src, f->mirror, url, &auth, &err), 0);
+	assert_int_equal(gitsrc_ls_remote(f->src, &refs, &n, TIMEOUT_MS,
+	    &err), ERR_FORBIDDEN);
+	assert_int_equal(gitsrc_last_failure(f->src), GITSRC_FAIL_HOSTKEY);
+	assert_non_null(strstr(err.msg, "does not match"));
+	gitsrc_free(f->src);
+	f->src = NULL;
+
+	/* an unknown host */
+	sh(": > '%s'", kh);
+	assert_int_equal(gitsrc_open(&f->src, f->mirror, url, &auth, &err), 0);
+	assert_int_equal(gitsrc_ls_remote(f->src, &refs, &n, TIMEOUT_MS,
+	    &err), ERR_FORBIDDEN);
+	assert_non_null(strstr(err.msg, "has no ssh-ed25519 key"));
+	stop(&d);
+	alarm(0);
+}
+
 int
 main(void)
 {
@@ -1266,6 +1371,7 @@ main(void)
 		T(gitsrc__interrupt_stops_a_call_from_another_thread),
 		T(gitsrc__http_token_is_sent_and_never_shown),
 		T(gitsrc__https_with_an_unknown_certificate_is_refused),
+		T(gitsrc__ssh_uses_the_key_and_checks_known_hosts),
 #undef T
 	};
 	const char *tmp = getenv("SLUICE_TEST_TMP");
