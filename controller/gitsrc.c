@@ -1471,6 +1471,7 @@ gitsrc_fetch(struct gitsrc *src, const char *const *branches, size_t n,
 	int rc, reused;
 
 	(void)depth;	/* libgit2 1.5 has no shallow fetch; see gitsrc.h */
+	src->failure = GITSRC_FAIL_NONE;
 	if (n == 0)
 		return 0;
 	if (n > LIM_GIT_BRANCHES)
