@@ -46,4 +46,15 @@
 /* Stage logs */
 #define LIM_STAGE_LOG		(64 * 1024 * 1024)
 
+/* Git sources (gitsrc) */
+#define LIM_GIT_REFS		100000		/* refs listed from one remote */
+#define LIM_GIT_BRANCHES	256		/* branches per fetch */
+#define LIM_GIT_COMMITS		10000		/* new commits returned per push */
+#define LIM_GIT_MESSAGE		4096		/* commit message bytes kept */
+#define LIM_GIT_DIR_FILES	1000		/* pipeline files in one folder */
+#define LIM_GIT_CHANGED_PATHS	100000		/* paths of one tree diff */
+#define LIM_GIT_TREE_DEPTH	256		/* folder nesting in an export */
+#define LIM_GIT_EXPORT_FILES	1000000		/* entries written by one export */
+#define LIM_KNOWN_HOSTS_FILE	(4 * 1024 * 1024)	/* ssh known_hosts */
+
 #endif
