@@ -43,7 +43,7 @@
 #include "buf.h"
 #include "err.h"
 #include "gitsrc.h"
-#include "limits.h"
+#include "caps.h"
 #include "log.h"
 #include "version.h"
 

@@ -25,7 +25,7 @@
 
 #include "err.h"
 #include "gitsrc.h"
-#include "limits.h"
+#include "caps.h"
 #include "log.h"
 
 #define TIMEOUT_MS	20000		/* generous: never hit on a good day */
