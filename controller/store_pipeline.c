@@ -31,11 +31,17 @@ static const char sql_put_version[] =
 static const char sql_set_latest[] =
     "UPDATE pipelines SET latest_version_id = $2 WHERE id = $1";
 
+/* An unreadable file still belongs to the pipeline last found in it. */
+static const char sql_by_path[] =
+    "SELECT id FROM pipelines WHERE repository_id = $1 AND file_path = $2"
+    " AND deleted_at IS NULL";
+
 static const char sql_delete_missing[] =
     "WITH d AS ("
     "  UPDATE pipelines SET deleted_at = now()"
     "  WHERE repository_id = $1 AND deleted_at IS NULL"
-    "    AND NOT (name = ANY (ARRAY(SELECT jsonb_array_elements_text($2::jsonb))))"
+    "    AND NOT (id = ANY (ARRAY(SELECT jsonb_array_elements_text($2::jsonb)"
+    "      ::bigint)))"
     "  RETURNING id, name)"
     " INSERT INTO events (actor, entity_type, entity_id, action, data)"
     " SELECT $3, 'pipeline', id, 'deleted', jsonb_build_object('name', name)"
@@ -91,6 +97,17 @@ store_pipeline_version_put(struct db *db, const struct pipeline_version_in *v,
 		}
 		db_res_free(res);
 		res = NULL;
+	} else {
+		db_args_init(&a);
+		db_args_int64(&a, v->repo_id);
+		db_args_str(&a, v->file_path);
+		if ((rc = db_exec(db, sql_by_path, &a, &res, err)) < 0)
+			goto out;
+		if (db_res_rows(res) == 1 &&
+		    (rc = db_res_int64(res, 0, 0, &pid, err)) < 0)
+			goto out;
+		db_res_free(res);
+		res = NULL;
 	}
 	db_args_init(&a);
 	db_args_int64(&a, v->commit_id);
@@ -119,13 +136,13 @@ out:
 
 int
 store_pipeline_delete_missing(struct db *db, int64_t repo_id,
-    const char *live_names, const char *actor, struct err *err)
+    const char *live_ids, const char *actor, struct err *err)
 {
 	struct db_args a;
 
 	db_args_init(&a);
 	db_args_int64(&a, repo_id);
-	db_args_str(&a, live_names);
+	db_args_str(&a, live_ids);
 	db_args_str(&a, actor);
 	return db_exec(db, sql_delete_missing, &a, NULL, err);
 }

@@ -25,8 +25,10 @@ struct pipeline_version_in {
 
 /*
  * Store a version (a no-op when this commit's file is already stored) and
- * make it the pipeline's latest; a deleted pipeline that comes back is
- * live again.  *pipeline_id is 0 when the name was unreadable.  When two
+ * make it the pipeline's latest, valid or not; a deleted pipeline that
+ * comes back is live again.  A file whose name is unreadable (invalid)
+ * belongs to the live pipeline last found at the same path, if any;
+ * else *pipeline_id is 0.  When two
  * files of one commit use the same name, the second is stored invalid
  * with an error naming the first.
  */
@@ -36,11 +38,12 @@ int	store_pipeline_version_put(struct db *db,
 	    __attribute__((warn_unused_result));
 
 /*
- * Soft-delete the live pipelines of a repository whose names are not in
- * live_names (a JSON array); their runs stay.  Appends an event each.
+ * Soft-delete the live pipelines of a repository whose ids are not in
+ * live_ids (a JSON array of numbers); their runs stay.  Appends an event
+ * each.
  */
 int	store_pipeline_delete_missing(struct db *db, int64_t repo_id,
-	    const char *live_names, const char *actor, struct err *err)
+	    const char *live_ids, const char *actor, struct err *err)
 	    __attribute__((warn_unused_result));
 
 #endif
