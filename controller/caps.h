@@ -57,4 +57,11 @@
 #define LIM_GIT_EXPORT_FILES	1000000		/* entries written by one export */
 #define LIM_KNOWN_HOSTS_FILE	(4 * 1024 * 1024)	/* ssh known_hosts */
 
+/* Git polling */
+#define LIM_POLL_LS_TIMEOUT_MS	(20 * 1000)	/* listing a remote's refs */
+#define LIM_POLL_FETCH_TIMEOUT_MS (120 * 1000)	/* one fetch */
+#define LIM_POLL_BACKOFF_MS	(5 * 60 * 1000)	/* longest wait after failures */
+#define LIM_POLL_COMMITS	100		/* commits recorded per push */
+#define LIM_POLL_SLOTS		LIM_CONFIG_REPOS /* repositories polled */
+
 #endif

@@ -14,7 +14,9 @@
 	" coalesce(poll_interval_ms, 0), auth_token_env, auth_ssh_key_file," \
 	" auth_known_hosts_file, source, poll_status, rfc3339(last_poll_at)," \
 	" rfc3339(last_success_at), last_error, rfc3339(next_poll_at),"     \
-	" consecutive_failures, refresh_requested_at IS NOT NULL"
+	" consecutive_failures, refresh_requested_at IS NOT NULL,"          \
+	" greatest(0, (extract(epoch FROM next_poll_at - now()) * 1000)"    \
+	"   ::bigint)"
 
 static const char sql_list[] =
     "SELECT " REPO_COLS " FROM repositories WHERE deleted_at IS NULL"
@@ -205,6 +207,8 @@ repo_from_row(const struct db_res *res, size_t i, struct repo *r,
 		goto fail;
 	r->consecutive_failures = (int)v;
 	if ((rc = db_res_bool(res, i, 16, &r->refresh_requested, err)) < 0)
+		goto fail;
+	if ((rc = db_res_int64(res, i, 17, &r->due_in_ms, err)) < 0)
 		goto fail;
 	return 0;
 fail:

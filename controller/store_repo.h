@@ -38,6 +38,7 @@ struct repo {
 	char	*next_poll_at;
 	int	 consecutive_failures;
 	int	 refresh_requested;	/* a refresh is waiting */
+	int64_t	 due_in_ms;		/* until next_poll_at; 0 = due */
 };
 
 /* Free the contents of r (NULL-safe fields). */
