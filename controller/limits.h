@@ -39,4 +39,11 @@
 /* Stage logs */
 #define LIM_STAGE_LOG		(64 * 1024 * 1024)
 
+/* Pipeline definitions: more caps (pipeline.c) */
+#define LIM_PIPELINE_EXPANDED	(4 * 1024 * 1024) /* scalar bytes after aliases
+						     and defaults are expanded */
+#define LIM_PIPELINE_JSON	(32 * 1024 * 1024) /* canonical JSON of one */
+#define LIM_PIPELINE_ERROR_MSG	1024		/* one error message */
+#define LIM_CANARY_STEPS	100
+
 #endif
