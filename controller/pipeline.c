@@ -3276,6 +3276,11 @@ pipeline_parse(struct pipeline **out, struct pipeline_errors *errs,
 		    "limit is %d)", len, LIM_PIPELINE_FILE);
 		goto done;
 	}
+	/* libyaml, told the encoding, would take a BOM for text */
+	if (c.len >= 3 && memcmp(c.data, "\xef\xbb\xbf", 3) == 0) {
+		c.data += 3;
+		c.len -= 3;
+	}
 	if (check_bytes(&c) < 0)
 		goto done;
 	c.t = xcalloc(1, sizeof(*c.t));
