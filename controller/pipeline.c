@@ -2322,14 +2322,16 @@ merge_env(struct vctx *c, const struct ynode *at, struct pipeline_map *env)
 	size_t n = 0, i = 0, j = 0, inherited = 0;
 
 	if (def->n == 0) {
-		qsort(env->v, env->n, sizeof(*env->v), kv_cmp);
+		if (env->n > 1)
+			qsort(env->v, env->n, sizeof(*env->v), kv_cmp);
 		return;
 	}
 	v = arena_array(c->pa, def->n + env->n, sizeof(*v));
 	s = arena_array(c->pa, env->n, sizeof(*s));
 	if (env->n > 0)
 		memcpy(s, env->v, env->n * sizeof(*s));
-	qsort(s, env->n, sizeof(*s), kv_cmp);
+	if (env->n > 1)
+		qsort(s, env->n, sizeof(*s), kv_cmp);
 	while (i < def->n || j < env->n) {
 		int r = i == def->n ? 1 : j == env->n ? -1 :
 		    strcmp(def->v[i].key, s[j].key);
@@ -3532,15 +3534,50 @@ json_to_buf(const char *s, size_t n, void *arg)
 	return buf_append(arg, s, n) < 0 ? -1 : 0;
 }
 
+/*
+ * jansson leaves characters unescaped that YAML reads differently or not
+ * at all: U+0085, U+2028 and U+2029 are line breaks to YAML 1.1, and DEL,
+ * the C1 controls, U+FFFE and U+FFFF are not printable.  Escape them, so
+ * that the JSON parses back through libyaml to the same pipeline.  They
+ * only occur inside strings.
+ */
+static int
+json_yaml_safe(const struct buf *in, struct buf *out)
+{
+	const unsigned char *s = (const unsigned char *)in->data;
+	size_t i = 0, start = 0, k;
+	uint32_t cp;
+	int rc;
+
+	while (i < in->len) {
+		if (s[i] < 0x7f) {
+			i++;
+			continue;
+		}
+		if ((k = utf8_decode(s + i, in->len - i, &cp)) == 0)
+			return ERR_INVALID;	/* jansson writes valid UTF-8 */
+		if (cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 ||
+		    cp == 0x2029 || cp == 0xfffe || cp == 0xffff) {
+			if ((rc = buf_append(out, s + start, i - start)) < 0 ||
+			    (rc = buf_printf(out, "\\u%04x", (unsigned)cp)) < 0)
+				return rc;
+			start = i + k;
+		}
+		i += k;
+	}
+	return buf_append(out, s + start, in->len - start);
+}
+
 int
 pipeline_to_json(const struct pipeline *p, char **out, struct err *err)
 {
 	json_t *o = NULL, *m, *spec, *tr, *push, *stages;
-	struct buf b;
+	struct buf b, safe;
 	int rc = ERR_NOMEM;
 
 	*out = NULL;
 	buf_init(&b, LIM_PIPELINE_JSON);
+	buf_init(&safe, LIM_PIPELINE_JSON);
 	if ((o = json_object()) == NULL ||
 	    jset(o, "apiVersion", json_string(PIPELINE_API_VERSION)) < 0 ||
 	    jset(o, "kind", json_string(PIPELINE_KIND)) < 0 ||
@@ -3572,12 +3609,16 @@ pipeline_to_json(const struct pipeline *p, char **out, struct err *err)
 			rc = ERR_TOOBIG;
 		goto out;
 	}
-	if ((*out = buf_detach(&b)) == NULL)
+	if ((rc = json_yaml_safe(&b, &safe)) < 0)
+		goto out;
+	rc = ERR_NOMEM;
+	if ((*out = buf_detach(&safe)) == NULL)
 		goto out;
 	rc = 0;
 out:
 	json_decref(o);
 	buf_release(&b);
+	buf_release(&safe);
 	if (rc == ERR_TOOBIG)
 		err_set(err, rc, "pipeline '%s': canonical JSON is larger than "
 		    "%d bytes", p->name, LIM_PIPELINE_JSON);
