@@ -64,4 +64,11 @@
 #define LIM_POLL_COMMITS	100		/* commits recorded per push */
 #define LIM_POLL_SLOTS		LIM_CONFIG_REPOS /* repositories polled */
 
+/* Pipeline definitions: more caps (pipeline.c) */
+#define LIM_PIPELINE_EXPANDED	(4 * 1024 * 1024) /* scalar bytes after aliases
+						     and defaults are expanded */
+#define LIM_PIPELINE_JSON	(32 * 1024 * 1024) /* canonical JSON of one */
+#define LIM_PIPELINE_ERROR_MSG	1024		/* one error message */
+#define LIM_CANARY_STEPS	100
+
 #endif
