@@ -20,6 +20,7 @@
 #include "http.h"
 #include "log.h"
 #include "migrate.h"
+#include "poller.h"
 #include "version.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -140,6 +141,11 @@ cmd_serve(int argc, char **argv)
 		status = stop_requested ? 0 : 1;
 		goto out;
 	}
+	if (poller_start(&ctl.poller, ctl.cfg, &err) < 0) {
+		log_error("cannot start the poller", "error=\"%s\"", err.msg);
+		fprintf(stderr, "sluice serve: %s\n", err.msg);
+		goto out;
+	}
 	log_info("sluice started", "version=%s listen=%s executor=%s port=%d",
 	    SLUICE_VERSION, ctl.cfg->listen,
 	    ctl.cfg->executor == EXECUTOR_KUBERNETES ? "kubernetes" : "local",
@@ -168,6 +174,7 @@ cmd_serve(int argc, char **argv)
 	log_info("sluice stopping", "reason=signal");
 	status = 0;
 out:
+	poller_stop(ctl.poller);
 	http_stop(ctl.http);
 	db_free(db);
 	cfg_free(ctl.cfg);

@@ -13,10 +13,12 @@
 
 struct cfg;
 struct http_server;
+struct poller;
 
 struct ctl {
 	struct cfg		*cfg;		/* owned */
 	struct http_server	*http;		/* owned */
+	struct poller		*poller;	/* owned */
 	time_t			 started_at;
 	/*
 	 * Readiness parts, set by the loop that owns each edge and read by
