@@ -708,8 +708,31 @@ sock_stream_new(git_stream **out, const char *host, const char *port)
 	return 0;
 }
 
+/*
+ * libgit2 1.5 cannot be initialized again after a full shutdown
+ * (git_libgit2_opts then frees a stale string twice), so the library is
+ * initialized once per process, the first time anyone asks, and left
+ * initialized: gitsrc_global_shutdown() is a no-op.
+ */
+static pthread_mutex_t global_mu = PTHREAD_MUTEX_INITIALIZER;
+static int global_ready;
+
+static int global_init_once(struct err *err);
+
 int
 gitsrc_global_init(struct err *err)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&global_mu);
+	if (!global_ready && (rc = global_init_once(err)) == 0)
+		global_ready = 1;
+	pthread_mutex_unlock(&global_mu);
+	return rc;
+}
+
+static int
+global_init_once(struct err *err)
 {
 	static const char *const ca_files[] = {
 		"/etc/ssl/certs/ca-certificates.crt",	/* Debian, Alpine */
@@ -746,7 +769,7 @@ gitsrc_global_init(struct err *err)
 void
 gitsrc_global_shutdown(void)
 {
-	git_libgit2_shutdown();
+	/* see gitsrc_global_init */
 }
 
 /* ---- one network call: deadline, watchdog, callbacks, errors ---------- */

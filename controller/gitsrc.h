@@ -16,8 +16,10 @@
  *	gitsrc_read_dir(src, hex, "pipelines", &files, &nf, err);
  *	gitsrc_free(src);
  *
- * Threads: call gitsrc_global_init() once before any other function and
- * gitsrc_global_shutdown() at exit.  A struct gitsrc is used by one thread
+ * Threads: call gitsrc_global_init() before any other function (it is
+ * idempotent and thread-safe; libgit2 1.5 cannot be re-initialized after a
+ * full shutdown, so the library stays initialized for the life of the
+ * process and gitsrc_global_shutdown() does nothing).  A struct gitsrc is used by one thread
  * at a time (a poll worker); different gitsrc may be used by different
  * threads at once.  Only gitsrc_interrupt() may be called from another
  * thread.  Network calls (ls_remote, fetch) block up to their timeout;

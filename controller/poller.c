@@ -525,6 +525,10 @@ poller_poll_now(const struct cfg *cfg, struct db *db, const char *name,
 	memset(&s, 0, sizeof(s));
 	if ((rc = store_repo_get(db, name, &s.repo, err)) < 0)
 		return rc;
+	if ((rc = gitsrc_global_init(err)) < 0) {
+		repo_release(&s.repo);
+		return rc;
+	}
 	s.id = s.repo.id;
 	err_clear(&perr);
 	rc = poll_slot(cfg, db, &s, &perr);
@@ -534,6 +538,7 @@ poller_poll_now(const struct cfg *cfg, struct db *db, const char *name,
 	gitsrc_free(s.src);
 	free(s.src_url);
 	repo_release(&s.repo);
+	gitsrc_global_shutdown();
 	return rc;
 }
 
@@ -548,12 +553,14 @@ poller_checkout(const struct cfg *cfg, const char *name, const char *commit,
 	if (snprintf(dir, sizeof(dir), "%s/git/%s.git", cfg->state_dir,
 	    name) >= (int)sizeof(dir))
 		return err_set(err, ERR_TOOBIG, "state_dir path too long");
+	if ((rc = gitsrc_global_init(err)) < 0)
+		return rc;
 	/* The url only matters for fetching, which this never does. */
 	if ((rc = gitsrc_open(&src, dir, "file:///nonexistent.git", NULL,
-	    err)) < 0)
-		return rc;
-	rc = gitsrc_export(src, commit, dest_dir, err);
+	    err)) == 0)
+		rc = gitsrc_export(src, commit, dest_dir, err);
 	gitsrc_free(src);
+	gitsrc_global_shutdown();
 	return rc;
 }
 
