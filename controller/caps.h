@@ -46,4 +46,8 @@
 /* Stage logs */
 #define LIM_STAGE_LOG		(64 * 1024 * 1024)
 
+/* Local executor */
+#define LIM_EXEC_SPEC		(1024 * 1024)	/* an attempt's spec.json */
+#define LIM_EXEC_ARGS		4096		/* argv or env entries of an attempt */
+
 #endif
