@@ -48,6 +48,7 @@ struct exec_local {
 	char	*volumes;	/* state_dir/volumes */
 	char	*program;	/* runs `PROGRAM __supervise DIR` */
 	int64_t	 grace_ms;
+	int64_t	 log_max;
 };
 
 /* What a stage inherits from the controller's environment; nothing else. */
@@ -273,7 +274,7 @@ spec_json(const struct exec_local *x, const struct exec_attempt *a,
 	    json_object_set_new(root, "timeout_ms",
 	    json_integer(a->timeout_ms > 0 ? a->timeout_ms : 0)) < 0 ||
 	    json_object_set_new(root, "grace_ms", json_integer(x->grace_ms)) < 0 ||
-	    json_object_set_new(root, "log_max", json_integer(LIM_STAGE_LOG)) < 0)
+	    json_object_set_new(root, "log_max", json_integer(x->log_max)) < 0)
 		goto out;
 	if ((*out = json_dumps(root, JSON_COMPACT)) == NULL)
 		goto out;
@@ -761,14 +762,21 @@ local_release(void *impl, const char *name, struct err *err)
 		return rc;
 	if (access(dir, F_OK) < 0)
 		return 0;
-	rc = lock_try(dir, 0, &fd, err);
-	if (rc == ERR_NOTFOUND)
-		rc = 1;		/* nothing was ever started */
-	if (rc < 0)
-		return rc;
-	if (rc == 0)
-		return err_set(err, ERR_CONFLICT, "attempt '%s' is still running",
-		    name);
+	/*
+	 * Finished (a supervisor that wrote its status may still be exiting
+	 * and hold the lock a moment: it touches nothing any more), or no
+	 * supervisor alive to ask.
+	 */
+	if (!exl_exists(dir, EXL_STATUS)) {
+		rc = lock_try(dir, 0, &fd, err);
+		if (rc == ERR_NOTFOUND)
+			rc = 1;		/* nothing was ever started */
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			return err_set(err, ERR_CONFLICT,
+			    "attempt '%s' is still running", name);
+	}
 	rc = 0;
 	if (fd >= 0 && !exl_exists(dir, EXL_STATUS))
 		rc = settle_orphan(dir, name, 0, err);
@@ -843,6 +851,8 @@ exec_local_new_opts(struct executor *out, const struct exec_local_opts *opts,
 	    "/proc/self/exe");
 	x->grace_ms = opts->kill_grace_ms > 0 ? opts->kill_grace_ms :
 	    EXEC_LOCAL_GRACE_MS;
+	x->log_max = opts->log_max > 0 && opts->log_max < LIM_STAGE_LOG ?
+	    opts->log_max : LIM_STAGE_LOG;
 	if (x->attempts == NULL || x->artifacts == NULL || x->volumes == NULL) {
 		rc = err_set(err, ERR_TOOBIG, "state_dir path too long '%s'",
 		    abs);

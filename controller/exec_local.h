@@ -43,6 +43,7 @@ struct exec_local_opts {
 	 */
 	const char	*program;
 	int64_t		 kill_grace_ms;	/* 0 = EXEC_LOCAL_GRACE_MS */
+	int64_t		 log_max;	/* bytes of log kept; 0 = LIM_STAGE_LOG */
 };
 
 /*
