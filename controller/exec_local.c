@@ -396,7 +396,7 @@ spawn_supervisor(const struct exec_local *x, const char *dir, int lockfd,
 	if ((rc = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO,
 	    "/dev/null", O_RDONLY, 0)) != 0 ||
 	    (rc = posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, logpath,
-	    O_WRONLY | O_CREAT | O_APPEND, 0644)) != 0 ||
+	    O_WRONLY | O_CREAT | O_APPEND, 0600)) != 0 ||
 	    (rc = posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO,
 	    STDERR_FILENO)) != 0 ||
 	    (rc = posix_spawn_file_actions_adddup2(&fa, lockfd,
@@ -485,7 +485,7 @@ local_submit(void *impl, const struct exec_attempt *a, struct err *err)
 	}
 	if ((rc = attempt_dir(x, a->name, dir, sizeof(dir), err)) < 0)
 		goto out;
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		rc = err_set(err, ERR_TRANSIENT, "cannot create '%s': %s", dir,
 		    strerror(errno));
 		goto out;

@@ -125,7 +125,7 @@ exl_write(const char *dir, const char *name, const char *data, size_t len)
 	    (long)getpid());
 	if (n < 0 || (size_t)n >= sizeof(tmp))
 		return ERR_TOOBIG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return ERR_GENERIC;
 	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {

@@ -457,6 +457,7 @@ watch(struct sup *s, int out_r, int sigfd)
 			s->killed = 1;
 		}
 
+		memset(pfd, 0, sizeof(pfd));
 		pfd[0].fd = sigfd;
 		pfd[0].events = POLLIN;
 		if (out_r >= 0) {
@@ -464,8 +465,11 @@ watch(struct sup *s, int out_r, int sigfd)
 			pfd[1].events = POLLIN;
 			nfds = 2;
 		}
-		if (poll(pfd, (nfds_t)nfds, TICK_MS) < 0 && errno != EINTR)
+		if (poll(pfd, (nfds_t)nfds, TICK_MS) < 0) {
+			if (errno == EINTR)
+				continue;
 			break;
+		}
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
