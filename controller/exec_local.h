@@ -19,6 +19,23 @@
  * it is still there and record the attempt as failed ("supervisor died").
  * The controller stopping (SIGTERM) leaves the attempts running on
  * purpose; `make run` cancels them when the demo stops (scripts/run.sh).
+ *
+ * How the ops behave here:
+ *	submit	ERR_INVALID for a bad name, no command, a workdir that is
+ *		not a directory, or a name already used by another run
+ *		(identity differs); ERR_TRANSIENT when files or the
+ *		supervisor cannot be created.  Blocks only for the
+ *		supervisor's first process to fork (milliseconds).
+ *	status	PENDING ("starting") until the command started; a crash
+ *		before the supervisor started leaves EXEC_UNKNOWN, so the
+ *		engine submits again.  A command killed by signal N has
+ *		exit_code 128 + N; one that could not start, 127.  May
+ *		write the status of an attempt whose supervisor died.
+ *	logs	reads DIR/log; any thread.
+ *	cancel	asynchronous: the supervisor stops the group (SIGTERM,
+ *		SIGKILL after the grace) within a moment; status says
+ *		RUNNING until then.
+ *	release	ERR_CONFLICT while running; keeps log, status, identity.
  */
 #ifndef SLUICE_EXEC_LOCAL_H
 #define SLUICE_EXEC_LOCAL_H
