@@ -3,7 +3,8 @@
  * environment in the log, exit codes, the working directory, timeouts and
  * cancels that kill the whole process group, adoption on resubmit and
  * after a controller killed with SIGKILL, a supervisor killed with
- * SIGKILL, logs from an offset, the log cap, release, unknown names.
+ * SIGKILL or stopped with SIGTERM, leftovers of a finished command, logs
+ * from an offset, the log cap, release, unknown and reused names.
  *
  * The supervisor is this test binary itself (/proc/self/exe): main()
  * dispatches `__supervise` the way bin/sluice does.  One test runs
@@ -536,7 +537,7 @@ exec_local__submit_twice_runs_the_command_once(void **state)
 
 	assert_int_equal(submit_sh(f, "sluice-7-once-1", script, 0), 0);
 	assert_int_equal(submit_sh(f, "sluice-7-once-1", script, 0), 0);
-	(void)wait_number(f->work, "count") ;
+	(void)wait_number(f->work, "count");
 	assert_int_equal(submit_sh(f, "sluice-7-once-1", script, 0), 0);
 	touch(f->work, "go");
 	st = wait_done(f, "sluice-7-once-1");
@@ -640,6 +641,27 @@ exec_local__dead_supervisor_fails_the_attempt_and_kills_its_group(
 	/* and it stays that way */
 	st = wait_done(f, "sluice-7-orphan-1");
 	assert_int_equal(st.state, EXEC_FAILED);
+}
+
+static void
+exec_local__sigterm_to_the_supervisor_stops_the_stage(void **state)
+{
+	struct fixture *f = *state;
+	struct exec_status st;
+	char dir[700];
+	pid_t leader, sup;
+
+	assert_int_equal(submit_sh(f, "sluice-7-stop-1",
+	    "echo $$ > leader.pid; sleep 300", 0), 0);
+	leader = (pid_t)wait_number(f->work, "leader.pid");
+	attempt_path(f, "sluice-7-stop-1", dir, sizeof(dir));
+	sup = (pid_t)wait_number(dir, "supervisor.pid");
+	assert_int_equal(kill(sup, SIGTERM), 0);
+	st = wait_done(f, "sluice-7-stop-1");
+	assert_int_equal(st.state, EXEC_CANCELED);
+	assert_string_equal(st.message,
+	    "stopped: the supervisor received signal 15");
+	assert_false(group_alive(leader));
 }
 
 static void
@@ -854,6 +876,9 @@ main(int argc, char **argv)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    exec_local__dead_supervisor_fails_the_attempt_and_kills_its_group,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    exec_local__sigterm_to_the_supervisor_stops_the_stage,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    exec_local__logs_read_from_an_offset, setup, teardown),
