@@ -70,5 +70,8 @@
 #define LIM_PIPELINE_JSON	(32 * 1024 * 1024) /* canonical JSON of one */
 #define LIM_PIPELINE_ERROR_MSG	1024		/* one error message */
 #define LIM_CANARY_STEPS	100
+/* Local executor */
+#define LIM_EXEC_SPEC		(1024 * 1024)	/* an attempt's spec.json */
+#define LIM_EXEC_ARGS		4096		/* argv or env entries of an attempt */
 
 #endif

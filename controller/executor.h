@@ -150,6 +150,10 @@ struct executor_ops {
 	/*
 	 * Forget a finished attempt and free what it holds (local work
 	 * files other than the log; the Kubernetes Job).  Idempotent.
+	 * Afterwards status may answer EXEC_UNKNOWN, logs ERR_NOTFOUND and
+	 * submit may start the attempt again (a deleted Job is gone), so
+	 * the engine releases an attempt only after it has recorded its
+	 * outcome, metrics and log, and never submits it again.
 	 */
 	int	(*release)(void *impl, const char *name, struct err *err);
 

@@ -7,6 +7,7 @@
 
 #include "cfg.h"
 #include "cmd.h"
+#include "exec_local.h"
 #include "log.h"
 
 static const struct {
@@ -46,6 +47,9 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "--version") == 0)
 		return cmd_version(1, argv + 1);
+	/* hidden: the local executor's per-attempt supervisor */
+	if (strcmp(argv[1], EXEC_LOCAL_SUPERVISE_CMD) == 0)
+		return exec_local_supervise(argc - 1, argv + 1);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].fn(argc - 1, argv + 1);

@@ -20,6 +20,18 @@ cleanup() {
 	trap - EXIT INT TERM
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	# Stage attempts run under supervisors of their own, which outlive the
+	# controller on purpose (a restarted controller adopts them; see
+	# docs/executors.md).  Stopping the demo cancels them too, unless
+	# SLUICE_DEMO_KEEP_STAGES=1: each supervisor then kills its stage's
+	# process group and records the attempt as canceled.
+	if [ -z "${SLUICE_DEMO_KEEP_STAGES:-}" ]; then
+		for d in "$state"/attempts/*/; do
+			if [ -e "$d/lock" ] && [ ! -e "$d/status" ]; then
+				: >"$d/cancel" 2>/dev/null || true
+			fi
+		done
+	fi
 	pg_stop "$state/pg"
 	echo "demo stopped"
 }
