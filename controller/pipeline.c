@@ -432,6 +432,7 @@ struct vctx {
 	const struct ynode	**target_node;
 	const char		*default_image;
 	struct pipeline_map	 default_env;
+	size_t			 default_env_cost;	/* to inherit it */
 	struct tmpl		*tmpls;
 	size_t			 ntmpls;
 	size_t			 atmpls;
@@ -2319,27 +2320,21 @@ merge_env(struct vctx *c, const struct ynode *at, struct pipeline_map *env)
 {
 	const struct pipeline_map *def = &c->default_env;
 	struct pipeline_kv *v, *s;
-	size_t n = 0, i = 0, j = 0, inherited = 0;
+	size_t n = 0, i = 0, j = 0;
 
-	if (def->n == 0) {
-		if (env->n > 1)
-			qsort(env->v, env->n, sizeof(*env->v), kv_cmp);
-		return;
-	}
-	v = arena_array(c->pa, def->n + env->n, sizeof(*v));
-	s = arena_array(c->pa, env->n, sizeof(*s));
-	if (env->n > 0)
-		memcpy(s, env->v, env->n * sizeof(*s));
 	if (env->n > 1)
-		qsort(s, env->n, sizeof(*s), kv_cmp);
+		qsort(env->v, env->n, sizeof(*env->v), kv_cmp);
+	/* what inheriting costs is counted before it is paid */
+	if (def->n == 0 || add_bytes(c, c->default_env_cost, at) < 0)
+		return;
+	v = arena_array(c->pa, def->n + env->n, sizeof(*v));
+	s = env->v;
 	while (i < def->n || j < env->n) {
 		int r = i == def->n ? 1 : j == env->n ? -1 :
 		    strcmp(def->v[i].key, s[j].key);
 
 		if (r < 0) {
 			v[n++] = def->v[i++];
-			inherited += strlen(v[n - 1].key) +
-			    strlen(v[n - 1].value) + 1;
 		} else if (r > 0) {
 			v[n++] = s[j++];
 		} else {
@@ -2349,7 +2344,6 @@ merge_env(struct vctx *c, const struct ynode *at, struct pipeline_map *env)
 	}
 	env->v = v;
 	env->n = n;
-	(void)add_bytes(c, inherited, at);
 }
 
 static void
@@ -2579,9 +2573,13 @@ walk_defaults(struct vctx *c, const struct ynode *n, const struct vpath *path)
 		    -1 };
 
 		if (get_str_map(c, f[D_ENV].val, &p, &rule,
-		    &c->default_env) == 0)
+		    &c->default_env) == 0 && c->default_env.n > 1)
 			qsort(c->default_env.v, c->default_env.n,
 			    sizeof(*c->default_env.v), kv_cmp);
+		for (size_t i = 0; i < c->default_env.n; i++)
+			c->default_env_cost += strlen(c->default_env.v[i].key) +
+			    strlen(c->default_env.v[i].value) +
+			    sizeof(struct pipeline_kv);
 	}
 }
 
@@ -3302,7 +3300,6 @@ done:
 		/* the cap message goes last, whatever its position */
 		struct pipeline_error last;
 
-		sort_errors(errs, c.first);
 		if (errs->n > c.first) {
 			last = errs->v[errs->n - 1];
 			errs->n--;

@@ -19,12 +19,14 @@
  *	    (did you mean "train"?)
  *	pipeline.yaml:9:7: spec.stages[0]: unknown field "imgae" (did you
  *	    mean "image"?)
- *	pipeline.yaml:20:15: spec.stages[1].needs[0]: cycle in needs:
- *	    evaluate -> train -> evaluate
+ *	pipeline.yaml:10:15: spec.stages[0].needs[0]: cycle in needs:
+ *	    train -> evaluate -> train
  *
  * (one line each).  Where an error concerns a missing field, the position
  * is the start of the mapping that lacks it.  Errors are sorted by
- * position.  In a cycle, "a -> b" reads "a needs b".
+ * position.  In a cycle, "a -> b" reads "a needs b"; it starts at the
+ * cycle's first stage in the file and is reported at that stage's needs
+ * entry.
  *
  * YAML rules and hazards:
  * - The file must be valid UTF-8 (a BOM is allowed) of at most
@@ -122,7 +124,7 @@ struct pipeline_kv {
 	struct pipeline_pos	 pos;
 };
 
-/* A string map in source order with unique keys. */
+/* A string map with unique keys, in source order (env: sorted by name). */
 struct pipeline_map {
 	size_t			 n;
 	struct pipeline_kv	*v;
@@ -211,7 +213,7 @@ struct pipeline_stage {
 	size_t				*need_index; /* needs as stage indexes */
 	char				*image;	/* defaults applied */
 	struct pipeline_strs		 command; /* at least one item */
-	struct pipeline_map		 env;	/* defaults merged */
+	struct pipeline_map		 env;	/* defaults merged, sorted */
 	struct pipeline_resources	 resources;
 	struct pipeline_map		 node_selector;
 	struct pipeline_toleration	*tolerations;
@@ -283,8 +285,9 @@ int	pipeline_errors_to_json(const struct pipeline_errors *e, char **out,
  * errors; it need not exist).  On success return 0 with *out owned by the
  * caller.  When the definition is invalid, return ERR_INVALID with every
  * error appended to errs, and err holding the first one as
- * "FILE:LINE:COL: message" (with " (and N more errors)").  ERR_NOMEM on
- * allocation failure.  *out is NULL unless 0 is returned.  Never blocks;
+ * "FILE:LINE:COL: message" (with " (and N more errors)").  ERR_NOMEM when
+ * errs cannot grow; other allocation failures abort, as xcalloc() does
+ * (memory is bounded by the caps).  *out is NULL unless 0 is returned.  Never blocks;
  * time and memory are linear in len within the caps of caps.h.
  */
 int	pipeline_parse(struct pipeline **out, struct pipeline_errors *errs,
@@ -297,14 +300,16 @@ void	pipeline_free(struct pipeline *p);
 /*
  * Canonical JSON: the pipeline in the shape of its YAML (apiVersion, kind,
  * metadata, spec) with every default resolved (spec.defaults folded into
- * the stages and dropped), compact, keys sorted, UTF-8 unescaped, arrays
- * in source order, every collection present (empty when so), absent
+ * the stages and dropped), compact, keys sorted, arrays in source order,
+ * UTF-8 (only U+0085, U+2028, U+2029, DEL, the C1 controls, U+FFFE and
+ * U+FFFF escaped besides what JSON requires, since YAML reads those
+ * differently), every collection present (empty when so), absent
  * optional scalars (queue, priority_class, timeout, cpu, memory,
  * rollback_command, toleration_seconds) left out, durations written back
  * the way units_format_duration() does ("90m" becomes "1h30m"), gate
  * numbers with 15 significant digits.  Equal pipelines give equal bytes,
  * and the JSON is itself a pipeline definition that parses back to the
- * same JSON.  *out is owned by the caller (free()).  Return 0, ERR_TOOBIG
+ * same JSON (when it fits in LIM_PIPELINE_FILE).  *out is owned by the caller (free()).  Return 0, ERR_TOOBIG
  * past LIM_PIPELINE_JSON or ERR_NOMEM.
  */
 int	pipeline_to_json(const struct pipeline *p, char **out,

@@ -792,6 +792,28 @@ pipeline__errors_stop_at_the_cap(void **state)
 	assert_string_equal(last, "p.yaml:1005:5: too many errors; only the "
 	    "first 999 are shown");
 	free(msgs);
+
+	/*
+	 * The 1000th error found comes before the others in the file
+	 * (spec.defaults is checked after spec.params): the cap message
+	 * still goes last, with that position.
+	 */
+	buf_reset(&b);
+	assert_int_equal(buf_puts(&b, "apiVersion: sluice/v1\nkind: Pipeline\n"
+	    "metadata: {name: many}\nspec:\n  defaults: {env: {bad-env: x}}\n"
+	    "  params:\n"), 0);
+	for (int i = 0; i < 999; i++)
+		assert_int_equal(buf_printf(&b, "    bad-%d: x\n", i), 0);
+	assert_int_equal(buf_puts(&b, "  stages: [{name: s, image: 'i:1', "
+	    "command: [x]}]\n"), 0);
+	assert_int_equal(parse_text(b.data, b.len, &p, &msgs), ERR_INVALID);
+	assert_true(strncmp(msgs, "p.yaml:7:5: spec.params: invalid parameter "
+	    "name \"bad-0\"", 50) == 0);
+	msgs[strlen(msgs) - 1] = '\0';
+	last = strrchr(msgs, '\n') + 1;
+	assert_string_equal(last, "p.yaml:5:20: too many errors; only the "
+	    "first 999 are shown");
+	free(msgs);
 	buf_release(&b);
 }
 
