@@ -31,7 +31,7 @@ api_metrics_register(struct ctl *ctl)
 	    "route,method,code", NULL, 0);
 	ctl->m_http_duration = metrics_add(ctl->metrics, METRIC_HISTOGRAM,
 	    "sluice_http_request_duration_seconds",
-	    "Time from request headers to the queued response, by route "
+	    "Time from request headers to the response, by route "
 	    "pattern", "route", metrics_duration_buckets,
 	    metrics_duration_nbuckets);
 	ctl->m_webhook_deliveries = metrics_add(ctl->metrics, METRIC_COUNTER,

@@ -624,9 +624,9 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 		response_init(&rs);
 		http_error(&rs, 413, "too_big",
 		    "request body over %d bytes", LIM_HTTP_BODY);
-		ret = send_response(conn, &rs, 0);
 		st->rq.route = route_for_path(s, url);
 		observe(s, st, rs.status);
+		ret = send_response(conn, &rs, 0);
 		response_release(&rs);
 		return ret;
 	}
@@ -645,8 +645,9 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 	} else {
 		dispatch(s, &st->rq, &rs);
 	}
-	ret = send_response(conn, &rs, strcmp(method, "HEAD") == 0);
+	/* Counted before it is sent, so a client never sees it uncounted. */
 	observe(s, st, rs.status);
+	ret = send_response(conn, &rs, strcmp(method, "HEAD") == 0);
 	log_debug("http request", "method=%s path=%s route=%s status=%d "
 	    "client=%s", method, url, st->rq.route ? st->rq.route : "-",
 	    rs.status, st->rq.client);

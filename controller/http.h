@@ -138,8 +138,8 @@ int	http_start(struct http_server **out, const char *listen,
 	    void *ctx, struct err *err) __attribute__((warn_unused_result));
 
 /*
- * Called once per request after its response was queued (for streams:
- * when the stream starts), with the matched route pattern in rq->route
+ * Called once per request just before its response is sent (for streams:
+ * before the stream starts), with the matched route pattern in rq->route
  * ("static", "unmatched" otherwise), the status and the seconds since the
  * request's headers arrived.  Runs on the connection's thread; must not
  * block.  For metrics and access logs.
