@@ -73,5 +73,33 @@
 /* Local executor */
 #define LIM_EXEC_SPEC		(1024 * 1024)	/* an attempt's spec.json */
 #define LIM_EXEC_ARGS		4096		/* argv or env entries of an attempt */
+/* HTTP edge: database pool, authentication, sessions, rate limits */
+#define LIM_DB_POOL		8		/* connections of the HTTP threads */
+#define LIM_DB_POOL_WAIT_MS	5000		/* wait for one, then 503 */
+#define LIM_RATELIMIT_KEYS	4096		/* client addresses per limiter */
+#define LIM_AUTH_FAILURES	10		/* failed sign-ins per address ... */
+#define LIM_AUTH_FAILURE_PERIOD_S 60		/* ... per this many seconds */
+#define LIM_HOOK_CALLS		120		/* webhook calls per address ... */
+#define LIM_HOOK_CALL_PERIOD_S	60		/* ... per this many seconds */
+#define LIM_SESSION_ID		128		/* a presented session cookie */
+#define LIM_QUERY_PARAMS	32		/* query parameters of a request */
+
+/* JSON request bodies (jsonin.h) */
+#define LIM_JSON_STRING		(64 * 1024)	/* a string value, by default */
+#define LIM_JSON_MAP		256		/* entries of a string map */
+
+/* Webhooks */
+#define LIM_DELIVERY_ID		200		/* X-GitHub-Delivery, X-Sluice-Delivery */
+#define LIM_HOOK_PARAMS		64		/* params of a retrain request */
+#define LIM_HOOK_REASON		1024		/* reason of a retrain request */
+
+/* Metrics (metrics.h) */
+#define LIM_METRIC_FAMILIES	256
+#define LIM_METRIC_LABELS	8		/* label names of one family */
+#define LIM_METRIC_SERIES	2000		/* label value sets per family */
+#define LIM_METRIC_BUCKETS	32		/* histogram buckets */
+#define LIM_METRIC_COLLECTORS	32		/* scrape-time callbacks */
+#define LIM_METRIC_LABEL_VALUE	256		/* bytes of one label value */
+#define LIM_METRICS_TEXT	(8 * 1024 * 1024)	/* one scrape */
 
 #endif

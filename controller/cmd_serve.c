@@ -130,8 +130,13 @@ cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	ctl.executor_ready = 1;
-	if (http_start(&ctl.http, ctl.cfg->listen, ctl_routes,
-	    ctl.cfg->web_dir, NULL, &ctl, &err) < 0) {
+	ctl_edge_init(&ctl, ctl.cfg->webhook_secret_env != NULL &&
+	    ctl.cfg->webhook_secret_env[0] != '\0' ?
+	    getenv(ctl.cfg->webhook_secret_env) : NULL);
+	if (ctl.webhook_secret == NULL)
+		log_warn("webhook secret not configured", "variable=%s "
+		    "effect=\"hooks answer 503\"", ctl.cfg->webhook_secret_env);
+	if (ctl_http_start(&ctl, &err) < 0) {
 		log_error("cannot start http server", "listen=%s error=\"%s\"",
 		    ctl.cfg->listen, err.msg);
 		goto out;
@@ -176,6 +181,7 @@ cmd_serve(int argc, char **argv)
 out:
 	poller_stop(ctl.poller);
 	http_stop(ctl.http);
+	ctl_edge_release(&ctl);
 	db_free(db);
 	cfg_free(ctl.cfg);
 	return status;

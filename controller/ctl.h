@@ -12,14 +12,50 @@
 #include "http.h"
 
 struct cfg;
+struct db;
+struct dbpool;
 struct http_server;
 struct poller;
+struct metric;
+struct metrics;
+struct ratelimit;
+struct retrain_request;
+struct retrain_result;
 
 struct ctl {
 	struct cfg		*cfg;		/* owned */
 	struct http_server	*http;		/* owned */
 	struct poller		*poller;	/* owned */
 	time_t			 started_at;
+	/*
+	 * The HTTP edge (all owned; each thread-safe): database connections
+	 * of the HTTP threads, the metrics registry, rate limits per client
+	 * address of failed authentications and of webhook calls.
+	 */
+	struct dbpool		*dbpool;
+	struct metrics		*metrics;
+	struct ratelimit	*auth_failures;
+	struct ratelimit	*hook_calls;
+	/* Handles of the edge's metrics (api_metrics_register). */
+	struct metric		*m_http_requests;
+	struct metric		*m_http_duration;
+	struct metric		*m_webhook_deliveries;
+	/*
+	 * The HMAC secret of the webhooks, read once at start from the
+	 * variable named by cfg->webhook_secret_env; NULL when unset (hooks
+	 * then answer 503).  Owned.
+	 */
+	char			*webhook_secret;
+	/*
+	 * Run creation for POST /api/v1/hooks/retrain/{pipeline}, set by
+	 * the engine (NULL until it lands: the hook answers 501).  Called
+	 * inside the transaction that records the delivery, on db; see
+	 * webhook.h.
+	 */
+	int			(*retrain)(struct ctl *ctl, struct db *db,
+				    const struct retrain_request *rq,
+				    struct retrain_result *out,
+				    struct err *err);
 	/*
 	 * Readiness parts, set by the loop that owns each edge and read by
 	 * /readyz from HTTP threads (plain ints written whole).
@@ -32,5 +68,23 @@ struct ctl {
 
 /* The routes of the HTTP edge (routes.c), ending with a zero entry. */
 extern const struct route ctl_routes[];
+
+/*
+ * Create the parts of the HTTP edge from ctl->cfg (ctl.c): the database
+ * pool (LIM_DB_POOL connections, opened lazily), the metrics registry with
+ * the edge's families, the rate limiters, and a copy of webhook_secret
+ * (NULL or "" = hooks answer 503).  Opens no connection; cannot fail.
+ */
+void	ctl_edge_init(struct ctl *ctl, const char *webhook_secret);
+
+/* Free what ctl_edge_init made, after the HTTP server stopped. */
+void	ctl_edge_release(struct ctl *ctl);
+
+/*
+ * Start the HTTP server on ctl->cfg->listen with ctl_routes, the guard
+ * (auth.h) and the metrics observer.  Errors as http_start.
+ */
+int	ctl_http_start(struct ctl *ctl, struct err *err)
+	    __attribute__((warn_unused_result));
 
 #endif

@@ -38,6 +38,7 @@ struct http_server {
 	const struct route	*routes;
 	char			*web_dir;	/* realpath, or NULL */
 	http_guard_fn		 guard;
+	http_observe_fn		 observe;
 	void			*ctx;
 	int			 port;
 };
@@ -46,6 +47,8 @@ struct http_server {
 struct reqstate {
 	struct http_request	 rq;
 	int			 too_big;
+	int			 observed;	/* the observer saw it */
+	struct timespec		 started;	/* headers arrived */
 };
 
 /* --- request accessors ------------------------------------------------ */
@@ -524,6 +527,8 @@ request_free(struct reqstate *st)
 {
 	if (st == NULL)
 		return;
+	if (st->rq.user_free != NULL)
+		st->rq.user_free(st->rq.user);
 	for (size_t i = 0; i < st->rq.nparams; i++)
 		free(st->rq.params[i]);
 	buf_release(&st->rq.body);
@@ -548,6 +553,38 @@ client_address(struct MHD_Connection *conn, char *out, size_t len)
 		    out, (socklen_t)len);
 }
 
+/* The pattern of the first route whose path matches (for metrics). */
+static const char *
+route_for_path(const struct http_server *s, const char *path)
+{
+	for (const struct route *r = s->routes; r->method != NULL; r++) {
+		char *params[HTTP_MAX_PATH_PARAMS];
+		size_t n;
+
+		if (http_match(r->pattern, path, params, &n)) {
+			while (n > 0)
+				free(params[--n]);
+			return r->pattern;
+		}
+	}
+	return "unmatched";
+}
+
+static void
+observe(const struct http_server *s, struct reqstate *st, int status)
+{
+	struct timespec now;
+	double secs;
+
+	if (s->observe == NULL || st->observed)
+		return;
+	st->observed = 1;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	secs = (double)(now.tv_sec - st->started.tv_sec) +
+	    (double)(now.tv_nsec - st->started.tv_nsec) / 1e9;
+	s->observe(s->ctx, &st->rq, status, secs < 0 ? 0 : secs);
+}
+
 static enum MHD_Result
 access_cb(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -567,6 +604,7 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 		st->rq.path = url;
 		st->rq.conn = conn;
 		buf_init(&st->rq.body, LIM_HTTP_BODY);
+		clock_gettime(CLOCK_MONOTONIC, &st->started);
 		client_address(conn, st->rq.client, sizeof(st->rq.client));
 		*con_cls = st;
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
@@ -586,6 +624,8 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 		response_init(&rs);
 		http_error(&rs, 413, "too_big",
 		    "request body over %d bytes", LIM_HTTP_BODY);
+		st->rq.route = route_for_path(s, url);
+		observe(s, st, rs.status);
 		ret = send_response(conn, &rs, 0);
 		response_release(&rs);
 		return ret;
@@ -601,9 +641,12 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 	if (st->too_big) {
 		http_error(&rs, 413, "too_big", "request body over %d bytes",
 		    LIM_HTTP_BODY);
+		st->rq.route = route_for_path(s, url);
 	} else {
 		dispatch(s, &st->rq, &rs);
 	}
+	/* Counted before it is sent, so a client never sees it uncounted. */
+	observe(s, st, rs.status);
 	ret = send_response(conn, &rs, strcmp(method, "HEAD") == 0);
 	log_debug("http request", "method=%s path=%s route=%s status=%d "
 	    "client=%s", method, url, st->rq.route ? st->rq.route : "-",
@@ -662,6 +705,22 @@ http_start(struct http_server **out, const char *listen,
     const struct route *routes, const char *web_dir, http_guard_fn guard,
     void *ctx, struct err *err)
 {
+	struct http_options o;
+
+	memset(&o, 0, sizeof(o));
+	o.listen = listen;
+	o.routes = routes;
+	o.web_dir = web_dir;
+	o.guard = guard;
+	o.ctx = ctx;
+	return http_start_opts(out, &o, err);
+}
+
+int
+http_start_opts(struct http_server **out, const struct http_options *o,
+    struct err *err)
+{
+	const char *listen = o->listen, *web_dir = o->web_dir;
 	struct http_server *s = NULL;
 	struct sockaddr_storage ss;
 	const union MHD_DaemonInfo *di;
@@ -673,9 +732,10 @@ http_start(struct http_server **out, const char *listen,
 	if ((rc = parse_listen(listen, &ss, &sslen, err)) < 0)
 		return rc;
 	s = xcalloc(1, sizeof(*s));
-	s->routes = routes;
-	s->guard = guard;
-	s->ctx = ctx;
+	s->routes = o->routes;
+	s->guard = o->guard;
+	s->observe = o->observe;
+	s->ctx = o->ctx;
 	if (web_dir != NULL) {
 		char real[PATH_MAX];
 

@@ -33,6 +33,7 @@ struct http_request {
 	char		 client[64];	/* client address, text */
 	void		*conn;		/* private to http.c */
 	void		*user;		/* for the route layer (auth) */
+	void		(*user_free)(void *user);	/* run at the end, if set */
 };
 
 /*
@@ -135,6 +136,30 @@ struct http_server;
 int	http_start(struct http_server **out, const char *listen,
 	    const struct route *routes, const char *web_dir, http_guard_fn guard,
 	    void *ctx, struct err *err) __attribute__((warn_unused_result));
+
+/*
+ * Called once per request just before its response is sent (for streams:
+ * before the stream starts), with the matched route pattern in rq->route
+ * ("static", "unmatched" otherwise), the status and the seconds since the
+ * request's headers arrived.  Runs on the connection's thread; must not
+ * block.  For metrics and access logs.
+ */
+typedef void (*http_observe_fn)(void *ctx, const struct http_request *rq,
+    int status, double seconds);
+
+/* Everything http_start_opts takes; zero what you do not need. */
+struct http_options {
+	const char		*listen;	/* "host:port" */
+	const struct route	*routes;
+	const char		*web_dir;	/* NULL = no static files */
+	http_guard_fn		 guard;		/* NULL = none */
+	http_observe_fn		 observe;	/* NULL = none */
+	void			*ctx;
+};
+
+/* http_start with an observer; same errors. */
+int	http_start_opts(struct http_server **out, const struct http_options *o,
+	    struct err *err) __attribute__((warn_unused_result));
 
 /* The port actually bound (useful with port 0 in tests). */
 int	http_port(const struct http_server *s);

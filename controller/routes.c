@@ -1,18 +1,39 @@
 /*
  * routes.c - the route table of the HTTP edge (STYLE §13): method, path,
  * handler, minimum role, flags.  docs/api.yaml describes the same set; a
- * test compares the two.
+ * test (tests/integration/test_api_doc.c) compares the two.
+ *
+ * ROUTE_NO_AUTH routes check their own credentials (sign-in reads a token
+ * from the body, hooks verify an HMAC) or need none (health, metrics).
  */
 #include <stddef.h>
 
 #include "api_health.h"
+#include "api_metrics.h"
+#include "api_session.h"
 #include "ctl.h"
 #include "http.h"
+#include "role.h"
+#include "webhook.h"
 
 const struct route ctl_routes[] = {
 	{ "GET", "/healthz", api_healthz, 0, ROUTE_NO_AUTH,
 	    "the process is alive" },
 	{ "GET", "/readyz", api_readyz, 0, ROUTE_NO_AUTH,
 	    "database, migrations and executor are ready" },
+	{ "GET", "/metrics", api_metrics, 0, ROUTE_NO_AUTH,
+	    "metrics in the Prometheus text format" },
+	{ "POST", "/api/v1/session", api_session_create, 0, ROUTE_NO_AUTH,
+	    "sign in with a token: session cookie and CSRF token" },
+	{ "GET", "/api/v1/session", api_session_get, ROLE_VIEWER, 0,
+	    "who am I" },
+	{ "DELETE", "/api/v1/session", api_session_delete, ROLE_VIEWER, 0,
+	    "sign out" },
+	{ "POST", "/api/v1/hooks/github", api_hook_github, 0,
+	    ROUTE_NO_AUTH | ROUTE_RAW_BODY,
+	    "GitHub webhook: push refreshes the matching repository" },
+	{ "POST", "/api/v1/hooks/retrain/{pipeline}", api_hook_retrain, 0,
+	    ROUTE_NO_AUTH | ROUTE_RAW_BODY,
+	    "signed retraining trigger" },
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };

@@ -1,0 +1,81 @@
+/*
+ * store_webhook.h - webhook deliveries (table webhook_deliveries) and the
+ * two repository statements the GitHub hook needs.
+ *
+ * A delivery is recorded with the answer it got, so a repeated delivery
+ * gets the same answer again.  store_webhook_record() is meant to run in
+ * the caller's transaction together with the work the delivery caused
+ * (db_begin ... db_commit): when a row for the same (source, delivery id)
+ * exists already, nothing is inserted, and the caller rolls its work back.
+ * Each recorded delivery also appends an event (entity_type 'webhook',
+ * action 'received').
+ *
+ * All calls block on the database and fail as db_exec() does.
+ */
+#ifndef SLUICE_STORE_WEBHOOK_H
+#define SLUICE_STORE_WEBHOOK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "caps.h"
+#include "err.h"
+
+struct db;
+
+struct webhook_record {
+	const char	*source;	/* "github" or "sluice" */
+	const char	*delivery_id;
+	const char	*event;		/* "push", "ping", "retrain", ... */
+	int64_t		 pipeline_id;	/* 0: none */
+	int64_t		 repository_id;	/* 0: none */
+	int64_t		 run_id;	/* 0: none */
+	int		 status;	/* the HTTP status answered */
+	const char	*response;	/* the JSON object answered */
+	const char	*actor;		/* for the event */
+};
+
+/*
+ * The answer recorded for (source, delivery_id): *found is 1 and *status
+ * and *response (a new string, caller frees) are set, or *found is 0.
+ */
+int	store_webhook_find(struct db *db, const char *source,
+	    const char *delivery_id, int *found, int *status, char **response,
+	    struct err *err) __attribute__((warn_unused_result));
+
+/*
+ * Record a delivery.  *inserted is 1 when it is new, and *response then
+ * holds the stored answer as the database renders it (a new string); 0
+ * when the delivery was there already (*response NULL).  Errors:
+ * ERR_INVALID for a response that is not JSON or an out-of-range value.
+ */
+int	store_webhook_record(struct db *db, const struct webhook_record *w,
+	    int *inserted, char **response, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/* A live repository, as the GitHub hook matches pushes against. */
+struct webhook_repo {
+	int64_t	 id;
+	char	 name[LIM_NAME + 1];
+	char	*url;			/* owned */
+	int	 watches_branch;	/* branch is among its branches */
+};
+
+/*
+ * Every live repository (not deleted), by name, with whether it watches
+ * branch, into a new array *out of *n (free with store_webhook_repos_free).
+ */
+int	store_webhook_repositories(struct db *db, const char *branch,
+	    struct webhook_repo **out, size_t *n, struct err *err)
+	    __attribute__((warn_unused_result));
+void	store_webhook_repos_free(struct webhook_repo *r, size_t n);
+
+/*
+ * Ask for a poll of repository id now: set refresh_requested_at and
+ * NOTIFY sluice_refresh with its name (delivered at commit when inside a
+ * transaction).  Errors: ERR_NOTFOUND when it is gone.
+ */
+int	store_webhook_request_refresh(struct db *db, int64_t id,
+	    struct err *err) __attribute__((warn_unused_result));
+
+#endif
