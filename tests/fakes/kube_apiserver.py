@@ -1182,11 +1182,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         raise Dropped()
 
     def read_body(self):
+        """The request body, read once (every request's body is read, so
+        that a keep-alive connection stays in step)."""
+        if getattr(self, "_body", None) is not None:
+            return self._body
         n = int(self.headers.get("Content-Length") or 0)
         if n > 8 * 1024 * 1024:
+            self.close_connection = True
             raise APIError(413, "RequestEntityTooLarge", "request entity too large")
-        data = self.rfile.read(n) if n else b""
-        return data
+        self._body = self.rfile.read(n) if n else b""
+        return self._body
 
     def read_json(self):
         data = self.read_body()
@@ -1213,11 +1218,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.dispatch()
 
     def dispatch(self):
+        self._body = None
         u = urllib.parse.urlsplit(self.path)
         self.q = {k: v[-1] for k, v in urllib.parse.parse_qs(
             u.query, keep_blank_values=True).items()}
         self.upath = u.path.rstrip("/") or "/"
         try:
+            self.read_body()
             if self.upath.startswith("/_fake"):
                 self.control()
                 return
