@@ -1125,6 +1125,10 @@ class Dropped(Exception):
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "kube-apiserver-fake/1"
+    # one segment per answer: no Nagle/delayed-ACK stalls between the
+    # headers and the body
+    disable_nagle_algorithm = True
+    wbufsize = 64 * 1024
     store = None    # set in main
 
     def log_message(self, fmt, *a):

@@ -2,11 +2,16 @@
 # kube_fake.sh - start and stop tests/fakes/kube_apiserver.py over HTTPS,
 # with a throwaway CA, server and client certificates and kubeconfigs.
 #
-#   kube_fake.sh start DIR [ARGS...]   certificates (once), start the fake
+#   kube_fake.sh run DIR [ARGS...]     certificates (once), start the fake
 #                                      with ARGS, wait for its port, write
-#                                      kubeconfigs; print shell assignments
-#                                      (eval them) and exit
-#   kube_fake.sh stop DIR              stop the fake started in DIR
+#                                      kubeconfigs, create DIR/ready, then
+#                                      stay in the foreground until the fake
+#                                      exits or this script gets SIGTERM
+#                                      (for callers that run it as a child
+#                                      and wait for it)
+#   kube_fake.sh start DIR [ARGS...]   the same in the background; print
+#                                      shell assignments (eval them), exit
+#   kube_fake.sh stop DIR              stop what start started
 #   kube_fake.sh certs DIR             only the certificates and tokens
 #
 # DIR then holds:
@@ -15,7 +20,7 @@
 #   server.crt server.key    for 127.0.0.1 and localhost
 #   client.crt client.key    a client certificate (CN=sluice-test)
 #   token                    the accepted bearer token ("test-token")
-#   port pid fake.log        the running fake
+#   port pid fake.log ready  the running fake (pid: the script's)
 #   kubeconfig               token auth, CA by file        (context "fake")
 #   kubeconfig-tokenfile     tokenFile auth, CA by file
 #   kubeconfig-cert          client certificate and CA as *-data
@@ -119,33 +124,66 @@ current-context: fake
 EOF
 }
 
-case $cmd in
-certs)
-	certs
-	;;
-start)
+# Alive and not a zombie (an init that does not reap leaves those).
+alive() {
+	local st
+	kill -0 "$1" 2>/dev/null || return 1
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || echo R)
+	[ "$st" != Z ]
+}
+
+run() {
 	certs
 	dir=$(cd "$dir" && pwd)
-	rm -f "$dir/port" "$dir/pid"
+	rm -f "$dir/port" "$dir/ready"
 	watch_pid=${KUBE_FAKE_WATCH_PID:-$PPID}
 	python3 "$here/kube_apiserver.py" --port 0 --port-file "$dir/port" \
 	    --cert "$dir/server.crt" --key "$dir/server.key" \
 	    --client-ca "$dir/ca.crt" --token test-token \
 	    --forbidden-token forbidden-token --watch-pid "$watch_pid" \
 	    "$@" >"$dir/fake.log" 2>&1 </dev/null &
-	echo $! >"$dir/pid"
+	fake=$!
+	trap 'kill "$fake" 2>/dev/null; wait "$fake"; exit 0' TERM INT
 	for _ in $(seq 200); do
 		[ -s "$dir/port" ] && break
-		kill -0 "$(cat "$dir/pid")" 2>/dev/null || break
+		alive "$fake" || break
 		sleep 0.05
 	done
 	if ! [ -s "$dir/port" ]; then
 		cat "$dir/fake.log" >&2
 		echo "kube_fake.sh: the fake API server did not start" >&2
+		kill "$fake" 2>/dev/null
+		exit 1
+	fi
+	kubeconfigs "https://127.0.0.1:$(cat "$dir/port")"
+	: >"$dir/ready"
+	wait "$fake"
+}
+
+case $cmd in
+certs)
+	certs
+	;;
+run)
+	run "$@"
+	;;
+start)
+	mkdir -p "$dir"
+	dir=$(cd "$dir" && pwd)
+	rm -f "$dir/ready"
+	KUBE_FAKE_WATCH_PID=${KUBE_FAKE_WATCH_PID:-$PPID} \
+	    "$0" run "$dir" "$@" >/dev/null 2>"$dir/run.log" </dev/null &
+	echo $! >"$dir/pid"
+	for _ in $(seq 200); do
+		[ -e "$dir/ready" ] && break
+		alive "$(cat "$dir/pid")" || break
+		sleep 0.05
+	done
+	if ! [ -e "$dir/ready" ]; then
+		cat "$dir/run.log" >&2
 		exit 1
 	fi
 	port=$(cat "$dir/port")
-	kubeconfigs "https://127.0.0.1:$port"
 	echo "KUBE_FAKE_DIR=$dir"
 	echo "KUBE_FAKE_PORT=$port"
 	echo "KUBE_FAKE_URL=https://127.0.0.1:$port"
@@ -156,7 +194,7 @@ stop)
 		pid=$(cat "$dir/pid")
 		kill "$pid" 2>/dev/null || true
 		for _ in $(seq 100); do
-			kill -0 "$pid" 2>/dev/null || break
+			alive "$pid" || break
 			sleep 0.05
 		done
 		kill -9 "$pid" 2>/dev/null || true

@@ -51,7 +51,7 @@ kubefake_start(struct kubefake *f, const char *const *args)
 	const char *top = getenv("SLUICE_TOP");
 	char script[1024], watch[32];
 	const char *argv[64];
-	int n = 0, status;
+	int n = 0, i, status;
 	pid_t pid;
 
 	memset(f, 0, sizeof(f[0]));
@@ -63,11 +63,12 @@ kubefake_start(struct kubefake *f, const char *const *args)
 	snprintf(watch, sizeof(watch), "%ld", (long)getpid());
 	argv[n++] = "bash";
 	argv[n++] = script;
-	argv[n++] = "start";
+	argv[n++] = "run";
 	argv[n++] = f->dir;
 	while (args != NULL && *args != NULL && n < 62)
 		argv[n++] = *args++;
 	argv[n] = NULL;
+	/* the script stays our child, so that we can wait for it */
 	if ((pid = fork()) < 0)
 		return -1;
 	if (pid == 0) {
@@ -79,16 +80,22 @@ kubefake_start(struct kubefake *f, const char *const *args)
 		execvp("bash", (char *const *)argv);
 		_exit(127);
 	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "kubefake: %s start failed\n", script);
-		return -1;
+	f->pid = pid;
+	for (i = 0; i < 400; i++) {
+		if (access(kubefake_path(f, "ready"), F_OK) == 0)
+			break;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			f->pid = 0;
+			fprintf(stderr, "kubefake: %s run exited\n", script);
+			return -1;
+		}
+		usleep(25000);
 	}
 	f->port = (int)read_number(kubefake_path(f, "port"));
-	f->pid = (pid_t)read_number(kubefake_path(f, "pid"));
-	if (f->port <= 0 || f->pid <= 0) {
-		fprintf(stderr, "kubefake: no port or pid in %s\n", f->dir);
+	if (i == 400 || f->port <= 0) {
+		fprintf(stderr, "kubefake: the fake did not start in %s\n",
+		    f->dir);
+		kubefake_stop(f);
 		return -1;
 	}
 	snprintf(f->url, sizeof(f->url), "https://127.0.0.1:%d", f->port);
@@ -98,14 +105,20 @@ kubefake_start(struct kubefake *f, const char *const *args)
 void
 kubefake_stop(struct kubefake *f)
 {
-	int i;
+	int i, status;
 
 	if (f->pid > 0) {
 		kill(f->pid, SIGTERM);
-		for (i = 0; i < 100 && kill(f->pid, 0) == 0; i++)
+		for (i = 0; i < 250; i++) {
+			if (waitpid(f->pid, &status, WNOHANG) == f->pid)
+				break;
 			usleep(20000);
-		if (kill(f->pid, 0) == 0)
+		}
+		if (i == 250) {
 			kill(f->pid, SIGKILL);
+			while (waitpid(f->pid, &status, 0) < 0 && errno == EINTR)
+				;
+		}
 		f->pid = 0;
 	}
 	if (f->dir[0] != '\0' && getenv("SLUICE_KEEP_KUBEFAKE") == NULL)
