@@ -507,7 +507,7 @@ decode_job(json_t *o, struct kube_job *j, struct err *err)
 		c = found[w - 1];
 		fld(j->reason, sizeof(j->reason), jstr(c, "reason"));
 		fld(j->message, sizeof(j->message), jstr(c, "message"));
-		if (w - 1 <= 1 && j->finished_ms == 0)
+		if (w - 1 <= 3 && j->finished_ms == 0)	/* not Suspended */
 			j->finished_ms = parse_time(jstr(c,
 			    "lastTransitionTime"));
 		if (strcmp(winner, "Failed") == 0 ||

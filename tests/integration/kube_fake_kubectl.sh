@@ -106,7 +106,8 @@ complete() {
 	[ "$(k get job "$1" -n ml -o 'jsonpath={.status.conditions[?(@.type=="Complete")].status}')" = True ]
 }
 wait_for "job hello Complete" complete hello
-k get jobs -n ml | grep -Eq '^hello +Complete +1/1' || fail "kubectl get jobs: $(k get jobs -n ml)"
+out=$(k get jobs -n ml) || fail "kubectl get jobs"
+grep -Eq '^hello +Complete +1/1' <<<"$out" || fail "kubectl get jobs: $out"
 ok "the Job completes and kubectl get jobs prints its status"
 
 pods=$(k get pods -n ml -l job-name=hello -o name)
@@ -178,7 +179,7 @@ rv=$(k get jobs -n ml -o 'jsonpath={.metadata.resourceVersion}')
 control POST /_fake/compact >/dev/null
 k create -n ml -f <(job after-compact) >/dev/null
 stale=$(k get --raw "/apis/batch/v1/namespaces/ml/jobs?watch=1&resourceVersion=$((rv - 1))")
-echo "$stale" | grep -q '"type": "ERROR"' && echo "$stale" | grep -q '"code": 410' ||
+grep -q '"type": "ERROR"' <<<"$stale" && grep -q '"code": 410' <<<"$stale" ||
     fail "a stale watch: $stale"
 ok "a watch from a compacted resourceVersion gets a 410 ERROR event"
 
@@ -192,9 +193,12 @@ logs=$(k logs -n ml -f job/slow)
 ok "kubectl logs -f streams until the container ends"
 
 # --- auth -------------------------------------------------------------------------------------------
+# (output captured first: grep -q closing the pipe early would make
+# kubectl die of SIGPIPE, which pipefail reports as a failure)
 for c in kubeconfig-tokenfile kubeconfig-cert; do
-	kubectl --kubeconfig "$tmp/fake/$c" --cache-dir "$tmp/cache" get jobs -n ml -o name |
-	    grep -q job.batch/hello || fail "$c"
+	out=$(kubectl --kubeconfig "$tmp/fake/$c" --cache-dir "$tmp/cache" get jobs -n ml -o name) ||
+	    fail "$c"
+	grep -q job.batch/hello <<<"$out" || fail "$c: $out"
 done
 ok "token file and client certificate auth"
 if kubectl --kubeconfig "$kc" --cache-dir "$tmp/cache" --token nope get jobs -n ml 2>"$tmp/err"; then
@@ -210,7 +214,8 @@ ok "401 Unauthorized and 403 Forbidden"
 # --- 429 ------------------------------------------------------------------------------------------------
 before=$(control GET /_fake/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"].get("list jobs", 0))')
 control POST /_fake/faults '{"verb": "list jobs", "status": 429, "retry_after": 1, "count": 1}' >/dev/null
-k get jobs -n ml -o name | grep -q job.batch/hello || fail "kubectl after a 429"
+out=$(k get jobs -n ml -o name) || fail "kubectl after a 429"
+grep -q job.batch/hello <<<"$out" || fail "kubectl after a 429: $out"
 after=$(control GET /_fake/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"].get("list jobs", 0))')
 [ $((after - before)) = 2 ] || fail "kubectl sent $((after - before)) lists, want 2 (one 429, one retry)"
 ok "429 with Retry-After is retried by kubectl"

@@ -901,7 +901,7 @@ kube_api__log_follow_streams_until_the_container_ends(void **state)
 	struct err err;
 	char *json = job_json("streamer", 1,
 	    "{\"name\":\"FAKE_LOG\",\"value\":\"one\\\\ntwo\\\\nthree\"},"
-	    "{\"name\":\"FAKE_DURATION_MS\",\"value\":\"1500\"}", NULL, NULL);
+	    "{\"name\":\"FAKE_DURATION_MS\",\"value\":\"700\"}", NULL, NULL);
 
 	(void)state;
 	create_ok(k, "t-follow", json, NULL);
