@@ -105,6 +105,7 @@ struct kreq {
 	const char	*path;		/* from the server root, with query */
 	const char	*body;
 	size_t		 body_len;
+	int64_t		 timeout_ms;	/* 0: opts.request_timeout_ms */
 	char		 what[300];	/* "create job 'x' in namespace 'y'" */
 
 	struct buf	*resp;		/* a 2xx answer's body goes here */
@@ -1214,8 +1215,8 @@ do_request(struct kube_api *k, struct kreq *r, struct err *err)
 		r->resp->len = r->resp_start;
 		if (r->resp->data != NULL)
 			r->resp->data[r->resp_start] = '\0';
-		if ((rc = setup(k, h, r, k->opts.request_timeout_ms, &token,
-		    &hdrs, &le)) < 0) {
+		if ((rc = setup(k, h, r, r->timeout_ms > 0 ? r->timeout_ms :
+		    k->opts.request_timeout_ms, &token, &hdrs, &le)) < 0) {
 			pool_put(k, h);
 			break;
 		}
@@ -1958,6 +1959,8 @@ kube_api_pod_log(struct kube_api *k, const char *ns, const char *pod,
 	if ((rc = log_path(k, ns, pod, container, 0, room, &path, err)) < 0)
 		goto out;
 	req_init(&r, "GET", KUBE_VERB_GET, KUBE_RES_PODS_LOG, path.data, out);
+	/* a log may be large: more time than a small answer gets */
+	r.timeout_ms = 10 * k->opts.request_timeout_ms;
 	snprintf(r.what, sizeof(r.what), "get log of pod '%.63s' in namespace "
 	    "'%s'", pod, ns);
 	rc = do_request(k, &r, err);

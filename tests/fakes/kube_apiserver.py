@@ -30,6 +30,9 @@ first container decides the outcome through its environment:
   FAKE_LOG          its output (default: the command line); "\\n" in the
                     value is a newline; lines appear spread over the run
 
+and an image whose name contains "does-not-exist" is never pulled: the pod
+stays Pending in ImagePullBackOff, with a Warning event.
+
 or, with --exec, by running the container's command on this machine (no
 image; cwd --exec-dir) with its env.  Job status follows the real job
 controller: startTime, active/ready/succeeded/failed, conditions
@@ -753,6 +756,20 @@ class Store:
                                "Warning", "FailedScheduling", why,
                                "default-scheduler")
             elif sim["state"] == "scheduled" and now >= sim["start_at"]:
+                image = pod["spec"]["containers"][0].get("image", "")
+                if "does-not-exist" in image:
+                    # an image that cannot be pulled: Pending for good
+                    cs = pod["status"]["containerStatuses"][0]
+                    msg = 'Back-off pulling image "%s"' % image
+                    if cs["state"].get("waiting", {}).get("reason") != "ImagePullBackOff":
+                        cs["state"] = {"waiting": {"reason": "ImagePullBackOff",
+                                                   "message": msg}}
+                        self.put("pods", pod, "MODIFIED")
+                        self.event(ns, "Pod", name, pod["metadata"]["uid"],
+                                   "Warning", "Failed",
+                                   'Failed to pull image "%s": not found' % image,
+                                   "kubelet")
+                    continue
                 self.start_pod(ns, pod, sim, now)
             elif sim["state"] == "running":
                 pl = sim.get("pending_log")

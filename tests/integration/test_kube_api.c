@@ -779,6 +779,30 @@ kube_api__pending_gpu_job_says_why(void **state)
 }
 
 static void
+kube_api__pending_reason_names_an_image_that_cannot_be_pulled(void **state)
+{
+	static const char json[] =
+	    "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\","
+	    "\"metadata\":{\"name\":\"bad-image\"},"
+	    "\"spec\":{\"backoffLimit\":0,\"template\":{\"spec\":{"
+	    "\"restartPolicy\":\"Never\",\"containers\":[{\"name\":\"main\","
+	    "\"image\":\"registry.local/does-not-exist:1\"}]}}}}";
+	struct kube_api *k = client();
+	struct err err;
+	char why[512] = "";
+
+	(void)state;
+	create_ok(k, "t-image", json, NULL);
+	WAIT_UNTIL(kube_api_job_pending_reason(k, "t-image", "bad-image", why,
+	    sizeof(why), &err) == 0 && why[0] != '\0');
+	assert_string_equal(why, "ImagePullBackOff: Back-off pulling image "
+	    "\"registry.local/does-not-exist:1\"");
+	assert_int_equal(job_state(k, "t-image", "bad-image"), KUBE_JOB_PENDING);
+	assert_int_equal(kube_api_job_delete(k, "t-image", "bad-image", &err), 0);
+	kube_api_free(k);
+}
+
+static void
 kube_api__failed_and_deadline_jobs_carry_the_reason(void **state)
 {
 	struct kube_api *k = client();
@@ -1336,6 +1360,7 @@ main(void)
 		T(kube_api__writes_are_not_starved_by_reads),
 		T(kube_api__lists_follow_pages_and_filter_by_label),
 		T(kube_api__pending_gpu_job_says_why),
+		T(kube_api__pending_reason_names_an_image_that_cannot_be_pulled),
 		T(kube_api__failed_and_deadline_jobs_carry_the_reason),
 		T(kube_api__suspended_job_waits_for_admission),
 		T(kube_api__log_is_read_whole_and_capped),
