@@ -1108,8 +1108,10 @@ classify(struct kube_api *k, struct kreq *r, CURLcode cc, struct err *err)
 		}
 		if (tls_verify_error(cc)) {
 			err_set(err, ERR_GENERIC, "%s: TLS with the kubernetes "
-			    "API at '%s' failed: %s (check the cluster's "
-			    "certificate-authority)", r->what, k->server, detail);
+			    "API at '%s' failed: %s (check the %s)", r->what,
+			    k->server, detail, cc == CURLE_SSL_CERTPROBLEM ?
+			    "client certificate and key" :
+			    "cluster's certificate-authority");
 			set_ready(k, ERR_GENERIC, err->msg);
 			return V_FAIL;
 		}

@@ -1522,11 +1522,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with st.lock:
             if plural == "jobs":
                 # batch/v1 Jobs orphan their pods when no policy is given
+                old = st.objs["jobs"].get((ns or "default", name))
+                job_uid = old["metadata"]["uid"] if old else None
                 obj = st.delete_job(ns or "default", name, policy or "Orphan")
                 if obj is not None:
                     self.send_json(200, copy.deepcopy(obj))
                     return
-                job_uid = None
                 self.send_json(200, {"kind": "Status", "apiVersion": "v1",
                                      "metadata": {}, "status": "Success",
                                      "details": {"name": name, "group": "batch",
