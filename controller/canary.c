@@ -65,6 +65,7 @@ rollback(struct canary *k, const char *from, const char *reason)
 	}
 	SET(st->ro.status, "rolled_back");
 	SET(st->status, to);
+	eng_note(k->er, k->idx, msg);
 	eng_changed(k->ps);
 }
 
@@ -296,6 +297,7 @@ rolling_back(struct canary *k)
 	    (long long)k->er->r->id, st->name, ok);
 	SET(st->ro.status, ok ? "rolled_back" : "failed");
 	SET(st->status, to);
+	eng_note(k->er, k->idx, msg);
 	eng_changed(k->ps);
 }
 

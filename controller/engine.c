@@ -114,9 +114,8 @@ set_status(char *dst, size_t len, const char *s)
 
 #define SET(dst, s)	set_status((dst), sizeof(dst), (s))
 
-/* Remember a stage's message for the run's own message. */
-static void
-note(struct eng_run *er, size_t idx, const char *msg)
+void
+eng_note(struct eng_run *er, size_t idx, const char *msg)
 {
 	if (er->msg != NULL && msg != NULL)
 		(void)str_copy(er->msg[idx], sizeof(er->msg[idx]), msg);
@@ -883,12 +882,14 @@ finish_attempt(struct eng_pass *ps, struct eng_run *er, size_t idx,
 	att->finished_ms = ps->snap.now_ms;
 	if (att->started_ms == 0)
 		att->started_ms = xs->started_at;
-	if (att->message == NULL || amsg[0] != '\0')
-		note(er, idx, amsg);
+	if (er->amsg != NULL) {
+		(void)str_copy(er->amsg[idx], sizeof(er->amsg[idx]), amsg);
+		att->message = amsg[0] != '\0' ? er->amsg[idx] : NULL;
+	}
 	if (ae.stage_to != NULL)
 		SET(st->status, ae.stage_to);
 	if (smsg[0] != '\0')
-		note(er, idx, smsg);
+		eng_note(er, idx, smsg);
 	ps->active--;
 	ps->gpus_used -= att->gpus;
 	if (e->ex.ops->release(e->ex.impl, att->job_name, &err) < 0)
@@ -1041,7 +1042,7 @@ fail_start(struct eng_pass *ps, struct eng_run *er, size_t idx,
 	log_warn("stage cannot start", "run=%lld stage=%s error=\"%s\"",
 	    (long long)er->r->id, st->name, why);
 	SET(st->status, "failed");
-	note(er, idx, msg);
+	eng_note(er, idx, msg);
 	eng_changed(ps);
 }
 
@@ -1125,7 +1126,7 @@ start(struct eng_pass *ps, struct eng_req *rq)
 			    ENGINE_ACTOR, &err) == 0) {
 				SET(st->status, er->r->cancel ? "canceled" :
 				    "failed");
-				note(er, rq->idx, msg);
+				eng_note(er, rq->idx, msg);
 				eng_changed(ps);
 			}
 		} else {
@@ -1386,7 +1387,7 @@ drive_run(struct eng_pass *ps, struct eng_run *er)
 			for (size_t i = 0; i < er->p->nstages; i++) {
 				if (eng_is(er->sn[i]->status, "pending")) {
 					SET(er->sn[i]->status, "canceled");
-					note(er, i, "run canceled");
+					eng_note(er, i, "run canceled");
 				}
 			}
 			eng_changed(ps);
@@ -1468,6 +1469,7 @@ map_run(struct engine *e, struct eng_run *er, char *why, size_t whylen)
 	}
 	er->sn = xcalloc(er->p->nstages + 1, sizeof(*er->sn));
 	er->msg = xcalloc(er->p->nstages + 1, sizeof(*er->msg));
+	er->amsg = xcalloc(er->p->nstages + 1, sizeof(*er->amsg));
 	for (size_t i = 0; i < er->r->nstages; i++) {
 		long j = pipeline_stage_index(er->p, er->r->stages[i].name);
 
@@ -1495,6 +1497,7 @@ pass_release(struct eng_pass *ps)
 	for (size_t i = 0; i < ps->nruns; i++) {
 		free(ps->runs[i].sn);
 		free(ps->runs[i].msg);
+		free(ps->runs[i].amsg);
 	}
 	free(ps->runs);
 	free(ps->reqs);

@@ -88,6 +88,7 @@ struct eng_run {
 	struct snap_stage	**sn;		/* by pipeline stage index */
 	int			 bad;		/* cannot be driven */
 	char			(*msg)[512];	/* stage messages set this pass */
+	char			(*amsg)[512];	/* attempt messages set this pass */
 };
 
 /* One reconcile pass. */
@@ -113,6 +114,8 @@ int	eng_is_final(const char *status);
 int	eng_attempt_active(const struct snap_attempt *a);
 void	eng_wake_in(struct eng_pass *ps, int64_t ms);
 void	eng_changed(struct eng_pass *ps);
+/* Remember a stage's new message for the run's own message. */
+void	eng_note(struct eng_run *er, size_t idx, const char *msg);
 struct db *eng_db(struct engine *e);
 void	eng_request(struct eng_pass *ps, struct eng_run *er, size_t idx,
 	    enum req_kind kind, const char *from, const char *reason);

@@ -31,7 +31,7 @@ static const char sql_expire[] =
     "  RETURNING id, run_id),"
     " e AS (" SQL_EV_COLS
     "  SELECT $2, 'approval', id, run_id, 'transition', 'pending',"
-    "    'expired', 'approval_timeout passed', '{}' FROM ap"
+    "    'expired', 'approval_timeout passed', '{}'::jsonb FROM ap"
     SQL_EV_RETURNING ")"
     " SELECT (SELECT count(*) FROM ap), " SQL_NOTIFY("e");
 

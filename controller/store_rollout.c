@@ -91,7 +91,7 @@ static const char sql_await[] =
     "    'target', $7::text) FROM ap"
     "  UNION ALL"
     "  SELECT $10, 'stage', s.id, $2::bigint, 'transition', s.old,"
-    "    'waiting_approval', $9::text, '{}' FROM s" SQL_EV_RETURNING ")"
+    "    'waiting_approval', $9::text, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
     " SELECT (SELECT count(*) FROM ro), (SELECT id FROM ap), "
     SQL_NOTIFY("e");
 
@@ -112,7 +112,7 @@ static const char sql_next[] =
     "  UNION ALL " ATT_EVENT
     "  UNION ALL"
     "  SELECT $12, 'stage', s.id, $2::bigint, 'transition',"
-    "    'waiting_approval', 'running', NULL, '{}' FROM s" SQL_EV_RETURNING ")"
+    "    'waiting_approval', 'running', NULL, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
     " SELECT (SELECT id FROM a), " SQL_NOTIFY("e");
 
 static const char sql_rollback[] =
@@ -127,11 +127,11 @@ static const char sql_rollback[] =
     "    AND EXISTS (SELECT 1 FROM ro) RETURNING t.id, o.old),"
     " e AS (" SQL_EV_COLS
     "  SELECT $12, 'rollout', ro.id, $2::bigint, 'transition', $14::text,"
-    "    'rolling_back', $15::text, '{}' FROM ro"
+    "    'rolling_back', $15::text, '{}'::jsonb FROM ro"
     "  UNION ALL " ATT_EVENT
     "  UNION ALL"
     "  SELECT $12, 'stage', s.id, $2::bigint, 'transition', s.old,"
-    "    'running', $15::text, '{}' FROM s" SQL_EV_RETURNING ")"
+    "    'running', $15::text, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
     " SELECT (SELECT id FROM a), " SQL_NOTIFY("e");
 
 static const char sql_end[] =
@@ -151,13 +151,13 @@ static const char sql_end[] =
     "  RETURNING id),"
     " e AS (" SQL_EV_COLS
     "  SELECT $9, 'rollout', ro.id, $2::bigint, 'transition', $4::text,"
-    "    $5::text, $8::text, '{}' FROM ro"
+    "    $5::text, $8::text, '{}'::jsonb FROM ro"
     "  UNION ALL"
     "  SELECT $9, 'model_version', mv.id, $2::bigint, 'transition',"
-    "    'candidate', 'rejected', $8::text, '{}' FROM mv"
+    "    'candidate', 'rejected', $8::text, '{}'::jsonb FROM mv"
     "  UNION ALL"
     "  SELECT $9, 'stage', s.id, $2::bigint, 'transition', $6::text,"
-    "    $7::text, $8::text, '{}' FROM s" SQL_EV_RETURNING ")"
+    "    $7::text, $8::text, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
     " SELECT (SELECT count(*) FROM ro), " SQL_NOTIFY("e");
 
 /* Promotion, part 1: retire the model in production for the target. */
@@ -171,7 +171,7 @@ static const char sql_retire[] =
     "    AND m.id IS DISTINCT FROM ro.model_version_id RETURNING m.id),"
     " e AS (" SQL_EV_COLS
     "  SELECT $4, 'model_version', old.id, $3, 'transition', 'production',"
-    "    'retired', 'replaced by a new production model', '{}' FROM old)"
+    "    'retired', 'replaced by a new production model', '{}'::jsonb FROM old)"
     " SELECT count(*) FROM ro";
 
 /* Promotion, part 2: the candidate, the rollout and the stage. */
@@ -191,13 +191,13 @@ static const char sql_promote[] =
     "  RETURNING id),"
     " e AS (" SQL_EV_COLS
     "  SELECT $6, 'rollout', ro.id, $3::bigint, 'transition', $2::text,"
-    "    'succeeded', NULL, '{}' FROM ro"
+    "    'succeeded', NULL, '{}'::jsonb FROM ro"
     "  UNION ALL"
     "  SELECT $6, 'model_version', mv.id, $3::bigint, 'transition',"
-    "    'candidate', 'production', NULL, '{}' FROM mv"
+    "    'candidate', 'production', NULL, '{}'::jsonb FROM mv"
     "  UNION ALL"
     "  SELECT $6, 'stage', s.id, $3::bigint, 'transition', $5::text,"
-    "    'succeeded', NULL, '{}' FROM s" SQL_EV_RETURNING ")"
+    "    'succeeded', NULL, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
     " SELECT (SELECT count(*) FROM ro), (SELECT count(*) FROM s), "
     SQL_NOTIFY("e");
 

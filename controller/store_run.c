@@ -85,13 +85,13 @@ static const char sql_cancel[] =
     "  RETURNING id),"
     " e AS (" SQL_EV_COLS
     "  SELECT $2, 'run', u.id, u.id, 'cancel_requested', r0.status,"
-    "    r0.status, NULL, '{}' FROM u, r0 WHERE u.status <> 'canceled'"
+    "    r0.status, NULL, '{}'::jsonb FROM u, r0 WHERE u.status <> 'canceled'"
     "  UNION ALL"
     "  SELECT $2, 'run', u.id, u.id, 'transition', 'queued', 'canceled',"
-    "    'canceled before it started', '{}' FROM u WHERE u.status = 'canceled'"
+    "    'canceled before it started', '{}'::jsonb FROM u WHERE u.status = 'canceled'"
     "  UNION ALL"
     "  SELECT $2, 'stage', s.id, $1, 'transition', 'pending', 'canceled',"
-    "    'run canceled', '{}' FROM s" SQL_EV_RETURNING ")"
+    "    'run canceled', '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
     " SELECT (SELECT status FROM r0), (SELECT count(*) FROM u),"
     "  (SELECT count(pg_notify('sluice_runs', id::text)) FROM u), "
     SQL_NOTIFY("e");
@@ -147,7 +147,7 @@ static const char sql_admit[] =
     "  RETURNING r.id),"
     " e AS (" SQL_EV_COLS
     "  SELECT $2, 'run', id, id, 'transition', 'queued', 'running', NULL,"
-    "    '{}' FROM u" SQL_EV_RETURNING ")"
+    "    '{}'::jsonb FROM u" SQL_EV_RETURNING ")"
     " SELECT (SELECT count(*) FROM u), " SQL_NOTIFY("e");
 
 static const char sql_transition[] =
@@ -157,7 +157,7 @@ static const char sql_transition[] =
     "      THEN now() END"
     "  WHERE id = $1 AND status = $2 RETURNING id),"
     " e AS (" SQL_EV_COLS
-    "  SELECT $5, 'run', id, id, 'transition', $2, $3, $4, '{}' FROM r"
+    "  SELECT $5, 'run', id, id, 'transition', $2, $3, $4, '{}'::jsonb FROM r"
     SQL_EV_RETURNING ")"
     " SELECT (SELECT count(*) FROM r), " SQL_NOTIFY("e");
 

@@ -32,7 +32,7 @@ static const char sql_attempt_submitted[] =
     "  WHERE id = $1 AND status = 'pending' RETURNING id),"
     " e AS (" SQL_EV_COLS
     "  SELECT $3, 'attempt', a.id, $2, 'transition', 'pending', 'submitted',"
-    "    NULL, '{}' FROM a)"
+    "    NULL, '{}'::jsonb FROM a)"
     " SELECT count(*) FROM a";
 
 static const char sql_attempt_running[] =
@@ -55,7 +55,7 @@ static const char sql_attempt_running[] =
     "  UNION ALL"
     "  SELECT $4, 'stage', s.id, $2::bigint, 'transition', 'submitted',"
     "    'running',"
-    "    NULL, '{}' FROM s" SQL_EV_RETURNING ")"
+    "    NULL, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
     " SELECT (SELECT count(*) FROM a), " SQL_NOTIFY("e");
 
 static const char sql_attempt_finish[] =
@@ -84,7 +84,7 @@ static const char sql_attempt_finish[] =
     "    $4, jsonb_build_object('exit_code', nullif($3::int, -1)) FROM a"
     "  UNION ALL"
     "  SELECT $12, 'stage', s.id, $13::bigint, 'transition', $8, $9,"
-    "    coalesce($10, $11), '{}' FROM s" SQL_EV_RETURNING ")"
+    "    coalesce($10, $11), '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
     " SELECT (SELECT count(*) FROM a), " SQL_NOTIFY("e");
 
 static const char sql_stage_transition[] =
@@ -98,7 +98,7 @@ static const char sql_stage_transition[] =
     "  WHERE id = $1 AND status = $3 RETURNING id),"
     " e AS (" SQL_EV_COLS
     "  SELECT $7, 'stage', s.id, $2, 'transition', $3, $4, coalesce($5, $6),"
-    "    '{}' FROM s" SQL_EV_RETURNING ")"
+    "    '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
     " SELECT (SELECT count(*) FROM s), " SQL_NOTIFY("e");
 
 static const char sql_stage_waiting[] =
@@ -112,7 +112,7 @@ static const char sql_cancel_pending[] =
     "  WHERE run_id = $1 AND status = 'pending' RETURNING id),"
     " e AS (" SQL_EV_COLS
     "  SELECT $2, 'stage', s.id, $1, 'transition', 'pending', 'canceled',"
-    "    'run canceled', '{}' FROM s" SQL_EV_RETURNING ")"
+    "    'run canceled', '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
     " SELECT (SELECT count(*) FROM s), " SQL_NOTIFY("e");
 
 static const char sql_attempt_spec[] =
