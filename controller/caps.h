@@ -111,4 +111,12 @@
 #define LIM_KUBE_SELECTOR	1024		/* a label or field selector */
 #define LIM_KUBE_LIST_ITEMS	100000		/* objects of one list */
 
+/* Engine (stage output, reconcile loop) */
+#define LIM_OUTPUT_LINE		16384		/* a ::metric/::artifact line */
+#define LIM_OUTPUT_METRICS	100000		/* metric values kept per attempt */
+#define LIM_OUTPUT_ARTIFACTS	1000		/* artifacts per attempt */
+#define LIM_LOG_CHUNK		(1024 * 1024)	/* log bytes read at once */
+#define LIM_ENGINE_PIPELINES	64		/* parsed definitions cached */
+#define LIM_ENGINE_TAILS	4096		/* running attempts' log offsets */
+
 #endif
