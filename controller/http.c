@@ -200,6 +200,7 @@ http_error_from(struct http_response *rs, const struct err *err)
 	case ERR_TOOBIG:	status = 413; break;
 	case ERR_FORBIDDEN:	status = 403; break;
 	case ERR_UNAUTHORIZED:	status = 401; break;
+	case ERR_UNPROCESSABLE:	status = 422; break;
 	default:		status = 500; break;
 	}
 	http_error(rs, status, err_code_name(err->code), "%s", err->msg);

@@ -10,6 +10,7 @@
 
 #include "api_health.h"
 #include "api_metrics.h"
+#include "api_repos.h"
 #include "api_session.h"
 #include "ctl.h"
 #include "http.h"
@@ -35,5 +36,15 @@ const struct route ctl_routes[] = {
 	{ "POST", "/api/v1/hooks/retrain/{pipeline}", api_hook_retrain, 0,
 	    ROUTE_NO_AUTH | ROUTE_RAW_BODY,
 	    "signed retraining trigger" },
+	{ "GET", "/api/v1/repositories", api_repos_list, ROLE_VIEWER, 0,
+	    "watched repositories with their poll state" },
+	{ "POST", "/api/v1/repositories", api_repos_add, ROLE_ADMIN, 0,
+	    "add a repository" },
+	{ "GET", "/api/v1/repositories/{name}", api_repos_get, ROLE_VIEWER, 0,
+	    "one repository" },
+	{ "DELETE", "/api/v1/repositories/{name}", api_repos_delete,
+	    ROLE_ADMIN, 0, "remove a repository added through the API" },
+	{ "POST", "/api/v1/repositories/{name}/refresh", api_repos_refresh,
+	    ROLE_OPERATOR, 0, "poll a repository now" },
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };
