@@ -117,5 +117,6 @@
 #define LIM_EVENTS_REPLAY	1000		/* events replayed after Last-Event-ID */
 #define LIM_EVENTS_CLIENTS	256		/* SSE clients at once */
 #define LIM_EVENTS_PING_S	15		/* SSE heartbeat */
+#define LIM_HTTP_STREAM_IDLE_S	3600		/* a streamed answer sending nothing */
 
 #endif

@@ -502,6 +502,12 @@ send_response(struct MHD_Connection *conn, struct http_response *rs,
 			stream_free_cb(sc);
 			return MHD_NO;
 		}
+		/*
+		 * A stream may rightly stay silent longer than an idle
+		 * connection may (a quiet training log); it ends itself.
+		 */
+		MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+		    (unsigned int)LIM_HTTP_STREAM_IDLE_S);
 	} else {
 		mr = MHD_create_response_from_buffer(rs->body.len,
 		    rs->body.data ? rs->body.data : (char *)"",

@@ -10,7 +10,9 @@
 
 #include "api_health.h"
 #include "api_metrics.h"
+#include "api_pipelines.h"
 #include "api_repos.h"
+#include "api_runs.h"
 #include "api_session.h"
 #include "ctl.h"
 #include "http.h"
@@ -46,5 +48,19 @@ const struct route ctl_routes[] = {
 	    ROLE_ADMIN, 0, "remove a repository added through the API" },
 	{ "POST", "/api/v1/repositories/{name}/refresh", api_repos_refresh,
 	    ROLE_OPERATOR, 0, "poll a repository now" },
+	{ "GET", "/api/v1/pipelines", api_pipelines_list, ROLE_VIEWER, 0,
+	    "pipelines and their latest versions" },
+	{ "GET", "/api/v1/pipelines/{name}", api_pipelines_get, ROLE_VIEWER,
+	    0, "a pipeline: definition, latest commit, errors" },
+	{ "POST", "/api/v1/pipelines/{name}/runs", api_pipelines_run,
+	    ROLE_OPERATOR, 0, "start a run" },
+	{ "GET", "/api/v1/runs", api_runs_list, ROLE_VIEWER, 0,
+	    "runs, newest first" },
+	{ "GET", "/api/v1/runs/{id}", api_runs_get, ROLE_VIEWER, 0,
+	    "a run with its stages, attempts, metrics and approvals" },
+	{ "GET", "/api/v1/runs/{id}/lineage", api_runs_lineage, ROLE_VIEWER,
+	    0, "the lineage graph of a run" },
+	{ "GET", "/api/v1/runs/{id}/stages/{stage}/logs", api_runs_logs,
+	    ROLE_VIEWER, ROUTE_STREAM, "the log of a stage attempt" },
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };
