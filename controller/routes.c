@@ -8,8 +8,10 @@
  */
 #include <stddef.h>
 
+#include "api_approvals.h"
 #include "api_health.h"
 #include "api_metrics.h"
+#include "api_models.h"
 #include "api_pipelines.h"
 #include "api_repos.h"
 #include "api_runs.h"
@@ -62,5 +64,11 @@ const struct route ctl_routes[] = {
 	    0, "the lineage graph of a run" },
 	{ "GET", "/api/v1/runs/{id}/stages/{stage}/logs", api_runs_logs,
 	    ROLE_VIEWER, ROUTE_STREAM, "the log of a stage attempt" },
+	{ "GET", "/api/v1/models", api_models_list, ROLE_VIEWER, 0,
+	    "registered models and what is in production" },
+	{ "GET", "/api/v1/models/{name}/versions", api_models_versions,
+	    ROLE_VIEWER, 0, "the versions of a model" },
+	{ "GET", "/api/v1/approvals", api_approvals_list, ROLE_VIEWER, 0,
+	    "approvals, newest first" },
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };

@@ -10,7 +10,7 @@
 int
 store_query_page(struct db *db, const char *sql, const struct db_args *args,
     const char *list, int64_t limit, const char *kind, struct buf *out,
-    struct err *err)
+    size_t *nrows, struct err *err)
 {
 	struct db_res *res = NULL;
 	char cursor[LIM_API_CURSOR + 1];
@@ -21,6 +21,8 @@ store_query_page(struct db *db, const char *sql, const struct db_args *args,
 		return rc;
 	rows = db_res_rows(res);
 	shown = rows > (size_t)limit ? (size_t)limit : rows;
+	if (nrows != NULL)
+		*nrows = shown;
 	if ((rc = buf_printf(out, "{\"%s\":[", list)) < 0)
 		goto toobig;
 	for (size_t i = 0; i < shown; i++) {

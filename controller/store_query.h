@@ -36,11 +36,12 @@ struct page_in {
  *	{"<list>":[<json>,...],"next_cursor":"..."|null}
  *
  * where next_cursor (cursor.h, of kind) holds the key of the limit-th row
- * when a further row came back.  ERR_TOOBIG when out's cap is reached.
+ * when a further row came back.  *rows (when not NULL) receives the
+ * number of rows shown.  ERR_TOOBIG when out's cap is reached.
  */
 int	store_query_page(struct db *db, const char *sql,
 	    const struct db_args *args, const char *list, int64_t limit,
-	    const char *kind, struct buf *out, struct err *err)
+	    const char *kind, struct buf *out, size_t *rows, struct err *err)
 	    __attribute__((warn_unused_result));
 
 /*

@@ -122,7 +122,7 @@ store_query_pipelines_list(struct db *db, const char *repository,
 	db_args_str(&a, pg->after);
 	db_args_int64(&a, pg->limit);
 	return store_query_page(db, sql_list, &a, "pipelines", pg->limit, "p1",
-	    out, err);
+	    out, NULL, err);
 }
 
 int

@@ -51,7 +51,7 @@ store_query_repos_list(struct db *db, const struct page_in *pg,
 	db_args_str(&a, pg->after);
 	db_args_int64(&a, pg->limit);
 	return store_query_page(db, sql_list, &a, "repositories", pg->limit,
-	    "g1", out, err);
+	    "g1", out, NULL, err);
 }
 
 int

@@ -306,7 +306,7 @@ store_query_runs_list(struct db *db, const struct runs_filter *f,
 	if (f->status != NULL)
 		db_args_str(&a, f->status);
 	return store_query_page(db, store_query_runs_sql(f), &a, "runs",
-	    pg->limit, "r1", out, err);
+	    pg->limit, "r1", out, NULL, err);
 }
 
 int

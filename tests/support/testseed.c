@@ -195,3 +195,99 @@ apifix_stop(struct apifix *f)
 	testapi_stop(f->a);
 	free(f);
 }
+
+int64_t
+seed_attempt(struct db *db, int64_t run, const char *stage, int attempt,
+    int step, const char *status)
+{
+	int done = strcmp(status, "succeeded") == 0 ||
+	    strcmp(status, "failed") == 0 || strcmp(status, "canceled") == 0;
+	char job[128];
+
+	if (step > 0)
+		(void)snprintf(job, sizeof(job), "sluice-%lld-%s-%d-s%d",
+		    (long long)run, stage, attempt, step);
+	else
+		(void)snprintf(job, sizeof(job), "sluice-%lld-%s-%d",
+		    (long long)run, stage, attempt);
+	return seed_sql(db, "INSERT INTO stage_attempts (stage_id, kind, step,"
+	    " attempt, weight, executor, job_name, status, submitted_at,"
+	    " started_at, finished_at, exit_code) SELECT id, '%s', %d, %d, %s,"
+	    " 'local', '%s', '%s', now(), now(), %s, %s FROM stages WHERE"
+	    " run_id = %lld AND name = '%s' RETURNING id",
+	    step > 0 ? "canary_step" : "job", step, attempt,
+	    step > 0 ? (step == 1 ? "10" : step == 2 ? "50" : "100") : "NULL",
+	    job, status, done ? "now()" : "NULL", done ? "0" : "NULL",
+	    (long long)run, stage);
+}
+
+void
+seed_metric(struct db *db, int64_t attempt, const char *name, double value,
+    int secs_ago)
+{
+	(void)seed_sql(db, "INSERT INTO metrics (attempt_id, name, value,"
+	    " source_line, reported_at) VALUES (%lld, '%s', %.17g,"
+	    " (SELECT count(*) FROM metrics WHERE attempt_id = %lld),"
+	    " now() - make_interval(secs => %d))", (long long)attempt, name,
+	    value, (long long)attempt, secs_ago);
+}
+
+int64_t
+seed_model(struct db *db, int64_t attempt, const char *name, int version,
+    const char *status, const char *target, const char *metrics)
+{
+	char tq[128];
+
+	if (target != NULL)
+		(void)snprintf(tq, sizeof(tq), "'%s'", target);
+	else
+		(void)snprintf(tq, sizeof(tq), "NULL");
+	return seed_sql(db, "WITH ar AS (INSERT INTO artifacts (attempt_id,"
+	    " name, uri, model_name, source_line) VALUES (%lld, 'model',"
+	    " 's3://models/%s/%d', '%s', 99) RETURNING id, uri)"
+	    " INSERT INTO model_versions (name, version, uri, artifact_id,"
+	    " run_id, stage_id, attempt_id, status, target, metrics,"
+	    " promoted_at, retired_at) SELECT '%s', %d, ar.uri, ar.id,"
+	    " s.run_id, s.id, a.id, '%s', %s, '%s',"
+	    " CASE WHEN '%s' IN ('production', 'retired') THEN now() END,"
+	    " CASE WHEN '%s' = 'retired' THEN now() END"
+	    " FROM ar, stage_attempts a JOIN stages s ON s.id = a.stage_id"
+	    " WHERE a.id = %lld RETURNING id", (long long)attempt, name,
+	    version, name, name, version, status, tq, metrics, status, status,
+	    (long long)attempt);
+}
+
+int64_t
+seed_rollout(struct db *db, int64_t run, const char *stage,
+    const char *target, int64_t model, int64_t previous, int step,
+    int weight)
+{
+	return seed_sql(db, "INSERT INTO rollouts (run_id, stage_id, target,"
+	    " model_version_id, previous_model_version_id, status, steps,"
+	    " current_step, current_weight, analysis_started_at)"
+	    " SELECT %lld, id, '%s', nullif(%lld, 0), nullif(%lld, 0),"
+	    " 'waiting_approval', 3, %d, %d, now() - interval '1 minute'"
+	    " FROM stages WHERE run_id = %lld AND name = '%s' RETURNING id",
+	    (long long)run, target, (long long)model, (long long)previous,
+	    step, weight, (long long)run, stage);
+}
+
+int64_t
+seed_approval(struct db *db, int64_t rollout, int step, int weight,
+    const char *status, const char *decided_by)
+{
+	int pending = strcmp(status, "pending") == 0;
+	char who[128];
+
+	if (decided_by != NULL)
+		(void)snprintf(who, sizeof(who), "'%s'", decided_by);
+	else
+		(void)snprintf(who, sizeof(who), "NULL");
+	return seed_sql(db, "INSERT INTO approvals (rollout_id, run_id,"
+	    " stage_id, step, weight, target, status, expires_at, decided_by,"
+	    " decided_at, comment) SELECT id, run_id, stage_id, %d, %d, target,"
+	    " '%s', now() + interval '1 day', %s, %s, %s FROM rollouts"
+	    " WHERE id = %lld RETURNING id", step, weight, status, who,
+	    pending ? "NULL" : "now()", pending ? "NULL" : "'ok'",
+	    (long long)rollout);
+}

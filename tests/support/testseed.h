@@ -66,6 +66,37 @@ int64_t	seed_run(struct db *db, int64_t version, const char *trigger,
 int64_t	seed_sql(struct db *db, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 
+/*
+ * An attempt of stage (by name) of run, in status (a finished one gets
+ * its times and exit code 0); step 0 is a job attempt, step >= 1 a
+ * canary step (weight 10 * step).  Job name sluice-<run>-<stage>-<attempt>
+ * and -s<step>.
+ */
+int64_t	seed_attempt(struct db *db, int64_t run, const char *stage,
+	    int attempt, int step, const char *status);
+
+/* A metric reported by an attempt, secs seconds ago. */
+void	seed_metric(struct db *db, int64_t attempt, const char *name,
+	    double value, int secs_ago);
+
+/*
+ * A model version name/version registered from a "model" artifact of
+ * attempt (uri s3://models/<name>/<version>), with status, target (NULL
+ * for none) and metrics (a JSON object).
+ */
+int64_t	seed_model(struct db *db, int64_t attempt, const char *name,
+	    int version, const char *status, const char *target,
+	    const char *metrics);
+
+/* A rollout of the canary stage of run, waiting for approval. */
+int64_t	seed_rollout(struct db *db, int64_t run, const char *stage,
+	    const char *target, int64_t model, int64_t previous, int step,
+	    int weight);
+
+/* An approval of a rollout's step; decided_by NULL unless decided. */
+int64_t	seed_approval(struct db *db, int64_t rollout, int step, int weight,
+	    const char *status, const char *decided_by);
+
 /* The text of $SLUICE_TOP/rel (caller frees); aborts when unreadable. */
 char	*seed_file(const char *rel);
 
