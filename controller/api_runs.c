@@ -318,7 +318,7 @@ api_runs_logs(void *ctx, struct http_request *rq, struct http_response *rs)
 	ls->attempt = (int)attempt;
 	ls->step = (int)step;
 	ls->follow = follow;
-	buf_init(&ls->pending, LIM_LOG_CHUNK);
+	buf_init(&ls->pending, LIM_LOG_STREAM_CHUNK);
 	clock_gettime(CLOCK_MONOTONIC, &ls->started);
 	ls->checked = ls->started;
 	if ((db = api_db(ctl, rs)) == NULL)

@@ -126,7 +126,7 @@
 #define LIM_API_LIST		10000		/* items of an unpaged list */
 #define LIM_RUN_PARAMS		64		/* params of one run request */
 #define LIM_RUN_REASON		1024		/* reason of one run request */
-#define LIM_LOG_CHUNK		(64 * 1024)	/* log bytes read at once */
+#define LIM_LOG_STREAM_CHUNK	(64 * 1024)	/* log bytes sent per read of a follow */
 #define LIM_LOG_FOLLOW_S	(24 * 3600)	/* longest ?follow=1 of a log */
 #define LIM_LOG_POLL_MS		1000		/* status checks while following */
 #define LIM_EVENTS_RING		1024		/* live events kept for SSE clients */
