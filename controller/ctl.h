@@ -12,6 +12,7 @@
 #include "http.h"
 
 struct cfg;
+struct engine;
 struct http_server;
 struct poller;
 
@@ -19,6 +20,8 @@ struct ctl {
 	struct cfg		*cfg;		/* owned */
 	struct http_server	*http;		/* owned */
 	struct poller		*poller;	/* owned */
+	struct engine		*engine;	/* owned; engine_wake() from any
+						   thread (REST API) */
 	time_t			 started_at;
 	/*
 	 * Readiness parts, set by the loop that owns each edge and read by
