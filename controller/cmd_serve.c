@@ -17,6 +17,9 @@
 #include "cmd.h"
 #include "ctl.h"
 #include "db.h"
+#include "engine.h"
+#include "exec_local.h"
+#include "executor.h"
 #include "http.h"
 #include "log.h"
 #include "migrate.h"
@@ -99,12 +102,35 @@ install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/*
+ * The executor of cfg->executor and the engine driving it, started.  The
+ * Kubernetes executor is another issue: refuse it clearly for now.
+ */
+static int
+start_engine(struct ctl *ctl, struct executor *ex, struct err *err)
+{
+	int rc;
+
+	if (ctl->cfg->executor == EXECUTOR_KUBERNETES)
+		return err_set(err, ERR_INVALID, "executor 'kubernetes' is not "
+		    "implemented yet; use executor: local");
+	if ((rc = exec_local_new(ex, ctl->cfg->state_dir, err)) < 0)
+		return rc;
+	if ((rc = engine_new(&ctl->engine, ctl->cfg, *ex, err)) < 0 ||
+	    (rc = engine_start(ctl->engine, err)) < 0)
+		return rc;
+	ctl->executor = ex;	/* the HTTP edge reads logs through it */
+	ctl->executor_ready = 1;
+	return 0;
+}
+
 int
 cmd_serve(int argc, char **argv)
 {
 	struct ctl ctl;
 	struct err err;
 	struct db *db = NULL;
+	struct executor ex = { NULL, NULL };
 	char migdir[LIM_PATH];
 	int migrate = 0, status = 1;
 	time_t last_ping = 0;
@@ -129,7 +155,6 @@ cmd_serve(int argc, char **argv)
 		fprintf(stderr, "sluice serve: %s\n", err.msg);
 		goto out;
 	}
-	ctl.executor_ready = 1;
 	ctl_edge_init(&ctl, ctl.cfg->webhook_secret_env != NULL &&
 	    ctl.cfg->webhook_secret_env[0] != '\0' ?
 	    getenv(ctl.cfg->webhook_secret_env) : NULL);
@@ -148,6 +173,11 @@ cmd_serve(int argc, char **argv)
 	}
 	if (poller_start(&ctl.poller, ctl.cfg, &err) < 0) {
 		log_error("cannot start the poller", "error=\"%s\"", err.msg);
+		fprintf(stderr, "sluice serve: %s\n", err.msg);
+		goto out;
+	}
+	if (start_engine(&ctl, &ex, &err) < 0) {
+		log_error("cannot start the engine", "error=\"%s\"", err.msg);
 		fprintf(stderr, "sluice serve: %s\n", err.msg);
 		goto out;
 	}
@@ -179,8 +209,13 @@ cmd_serve(int argc, char **argv)
 	log_info("sluice stopping", "reason=signal");
 	status = 0;
 out:
-	poller_stop(ctl.poller);
+	/* HTTP threads borrow the executor: stop them first */
 	http_stop(ctl.http);
+	/* stage attempts keep running: a restarted engine adopts them */
+	engine_free(ctl.engine);
+	if (ex.ops != NULL)
+		ex.ops->free(ex.impl);
+	poller_stop(ctl.poller);
 	ctl_edge_release(&ctl);
 	db_free(db);
 	cfg_free(ctl.cfg);

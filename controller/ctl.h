@@ -16,6 +16,7 @@ struct db;
 struct dbpool;
 struct events_hub;
 struct executor;
+struct engine;
 struct http_server;
 struct poller;
 struct metric;
@@ -28,6 +29,8 @@ struct ctl {
 	struct cfg		*cfg;		/* owned */
 	struct http_server	*http;		/* owned */
 	struct poller		*poller;	/* owned */
+	struct engine		*engine;	/* owned; engine_wake() from any
+						   thread (REST API) */
 	time_t			 started_at;
 	/*
 	 * The HTTP edge (all owned; each thread-safe): database connections
