@@ -53,6 +53,9 @@ extern char **environ;
 #define UNSEEN_AFTER_MS		30000	/* created, still not in the watch:
 					   ask for the Job itself */
 #define LOG_REFRESH_MS		2000	/* a running log read is shared */
+#define POD_LAG_MS		5000	/* a failed Job's pod: wait this long
+					   for its exit status to arrive on
+					   the pod watch */
 
 struct kentry {
 	struct kentry		*next;		/* hash chain */
@@ -86,6 +89,7 @@ struct kentry {
 	int			 attempt;
 	int			 step;
 	int64_t			 pending_since_ms;	/* monotonic */
+	int64_t			 done_ms;	/* monotonic, seen finished */
 
 	/* its pod, from the pod watch */
 	char			 pod[KUBE_NAME_MAX];
@@ -401,6 +405,9 @@ merge_job(struct kentry *e, const struct kube_job *j)
 	}
 	if (e->state == KUBE_JOB_PENDING && e->pending_since_ms == 0)
 		e->pending_since_ms = mono_ms();
+	if ((e->state == KUBE_JOB_SUCCEEDED || e->state == KUBE_JOB_FAILED) &&
+	    e->done_ms == 0)
+		e->done_ms = mono_ms();
 }
 
 /* A Job of the same name but another uid: a new incarnation. */
@@ -573,9 +580,24 @@ failure_message(const struct kentry *e, char *out, size_t len)
 	}
 }
 
+/*
+ * The Job failed, but the pod watch (another stream) has not brought its
+ * pod's end yet: its exit status is about to come.
+ */
+static int
+pod_lags(const struct kentry *e, int64_t now)
+{
+	return e->state == KUBE_JOB_FAILED && e->exit_code < 0 &&
+	    e->pod[0] != '\0' && !e->pod_deleted &&
+	    e->pod_phase != KUBE_POD_SUCCEEDED &&
+	    e->pod_phase != KUBE_POD_FAILED &&
+	    strcmp(e->reason, "DeadlineExceeded") != 0 &&
+	    now - e->done_ms < POD_LAG_MS;
+}
+
 /* Fill *out from e (known). */
 static void
-fill(const struct kentry *e, struct exec_status *out)
+fill(const struct kentry *e, struct exec_status *out, int64_t now)
 {
 	int running;
 
@@ -598,10 +620,15 @@ fill(const struct kentry *e, struct exec_status *out)
 		return;
 	}
 	running = e->state == KUBE_JOB_RUNNING ||
-	    (e->state == KUBE_JOB_PENDING && e->pod_phase == KUBE_POD_RUNNING);
+	    (e->state == KUBE_JOB_PENDING && e->pod_phase == KUBE_POD_RUNNING) ||
+	    pod_lags(e, now);
 	if (running || job_done(e))
 		out->started_at = e->pod_started_ms > 0 ? e->pod_started_ms :
 		    e->started_ms;
+	if (pod_lags(e, now)) {
+		out->state = EXEC_RUNNING;
+		return;
+	}
 	switch (e->state) {
 	case KUBE_JOB_SUCCEEDED:
 		out->state = EXEC_SUCCEEDED;
@@ -753,7 +780,7 @@ kx_status(void *impl, const char *name, struct exec_status *out,
 			goto out;
 		}
 	}
-	fill(e, out);
+	fill(e, out, now);
 out:
 	pthread_mutex_unlock(&x->mu);
 	return rc;
