@@ -194,6 +194,16 @@ log_of(struct env *v, const char *name)
 	return s;
 }
 
+static int
+has_text(struct env *v, const char *name, const char *text)
+{
+	char *log = log_of(v, name);
+	int yes = strstr(log, text) != NULL;
+
+	free(log);
+	return yes;
+}
+
 static void
 release_ok(struct env *v, const char *name)
 {
@@ -855,6 +865,8 @@ exec_kube__cancel_deletes_the_job_and_keeps_its_log(void **state)
 	att_init(&t, 21, "train", 1, "epoch 1\\nepoch 2", 0, 60000);
 	submit_ok(&v, &t);
 	WAIT_UNTIL(state_of(&v, t.name) == EXEC_RUNNING);
+	/* a running attempt's log can be read too */
+	WAIT_UNTIL(has_text(&v, t.name, "epoch 1"));
 	assert_int_equal(v.ex.ops->cancel(v.ex.impl, t.name, &err), 0);
 	WAIT_UNTIL(state_of(&v, t.name) == EXEC_CANCELED);
 	s = st(&v, t.name);
