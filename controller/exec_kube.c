@@ -68,6 +68,8 @@ struct kentry {
 	int64_t			 submitted_ms;
 	int64_t			 unseen_check_ms;
 	int			 canceled;
+	int			 released;	/* release() forgot it: late
+					   events of its Job are ignored */
 	int64_t			 timeout_ms;	/* from submit, 0 = unknown */
 
 	/* the Job, from the watch */
@@ -285,7 +287,7 @@ remove_entry(struct kexec *x, struct kentry *e)
 static int
 known(const struct kentry *e)
 {
-	return e != NULL && (e->submitted || e->job_seen);
+	return e != NULL && !e->released && (e->submitted || e->job_seen);
 }
 
 static int
@@ -328,7 +330,8 @@ sweep(struct kexec *x)
 				continue;
 			if ((e->job_deleted && now - e->deleted_ms >
 			    TOMBSTONE_MS) || (!known(e) && now - e->first_ms >
-			    ORPHAN_MS))
+			    ORPHAN_MS) || (e->released && now -
+			    e->deleted_ms > ORPHAN_MS))
 				remove_entry(x, e);
 		}
 	}
@@ -418,6 +421,9 @@ reset_for(struct kexec *x, struct kentry *e, const char *uid)
 		return;
 	e->job_deleted = 0;
 	e->canceled = 0;
+	e->released = 0;
+	e->submitted = 0;
+	e->done_ms = 0;
 	e->pod[0] = '\0';
 	e->pod_deleted = 0;
 	e->pod_phase = KUBE_POD_PENDING;
@@ -441,6 +447,13 @@ on_job(void *arg, enum kube_watch_type type, const struct kube_job *j)
 		goto out;
 	}
 	e = find(x, j->name);
+	if (e != NULL && e->released && (j->uid[0] == '\0' ||
+	    e->uid[0] == '\0' || strcmp(j->uid, e->uid) == 0)) {
+		/* a released Job's last events: gone now, forget it */
+		if (type == KUBE_WATCH_DELETED && !e->log_busy)
+			remove_entry(x, e);
+		goto out;
+	}
 	if (type == KUBE_WATCH_DELETED) {
 		if (e == NULL || e->job_deleted)
 			goto out;
@@ -901,7 +914,7 @@ kx_submit(void *impl, const struct exec_attempt *a, struct err *err)
 		pthread_mutex_unlock(&x->mu);
 		return 0;
 	}
-	if (e != NULL && e->job_deleted && !e->log_busy)
+	if (e != NULL && (e->job_deleted || e->released) && !e->log_busy)
 		remove_entry(x, e);	/* gone: start it afresh */
 	pthread_mutex_unlock(&x->mu);
 
@@ -1163,7 +1176,7 @@ kx_release(void *impl, const char *name, struct err *err)
 	pthread_mutex_lock(&x->mu);
 	e = find(x, name);
 	if (!known(e)) {
-		if (e != NULL && !e->log_busy)
+		if (e != NULL && !e->log_busy && !e->released)
 			remove_entry(x, e);
 		need_delete = !x->jobs_synced;
 		pthread_mutex_unlock(&x->mu);
@@ -1183,12 +1196,14 @@ kx_release(void *impl, const char *name, struct err *err)
 		return rc;	/* kept: the engine releases it again */
 	pthread_mutex_lock(&x->mu);
 	if ((e = find_gen(x, name, gen)) != NULL) {
-		if (e->log_busy) {
-			/* a log view is reading it: forget it later */
-			e->submitted = 0;
-			e->job_seen = 0;
-		} else {
+		if (e->job_deleted && !e->log_busy) {
 			remove_entry(x, e);
+		} else {
+			/* until the watch says it is gone (or the sweep) */
+			e->released = 1;
+			e->submitted = 0;
+			e->deleted_ms = mono_ms();
+			drop_log(x, e);
 		}
 	}
 	pthread_mutex_unlock(&x->mu);
@@ -1576,9 +1591,16 @@ exec_kube_stats(void *impl, struct exec_kube_stats *out)
 {
 	struct kexec *x = impl;
 
+	struct kentry *e;
+	size_t i;
+
 	pthread_mutex_lock(&x->mu);
 	*out = x->st;
-	out->known = x->n;
+	out->known = 0;
+	for (i = 0; i < x->nbuckets; i++) {
+		for (e = x->buckets[i]; e != NULL; e = e->next)
+			out->known += known(e);
+	}
 	out->log_bytes = x->log_bytes;
 	out->jobs_synced = x->jobs_synced;
 	out->pods_synced = x->pods_synced;

@@ -155,7 +155,8 @@ struct exec_kube_stats {
 					   not delivered the pod */
 	uint64_t	event_reads;	/* events lists for pending reasons */
 	uint64_t	deletes;	/* cancel, release and reconcile */
-	size_t		known;		/* names in the table now */
+	size_t		known;		/* attempts known (submitted
+					   or seen, not released) */
 	size_t		log_bytes;	/* bytes of logs kept */
 	int		jobs_synced;	/* the watches have listed */
 	int		pods_synced;
