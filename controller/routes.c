@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "api_approvals.h"
+#include "api_events.h"
 #include "api_health.h"
 #include "api_metrics.h"
 #include "api_models.h"
@@ -70,5 +71,7 @@ const struct route ctl_routes[] = {
 	    ROLE_VIEWER, 0, "the versions of a model" },
 	{ "GET", "/api/v1/approvals", api_approvals_list, ROLE_VIEWER, 0,
 	    "approvals, newest first" },
+	{ "GET", "/api/v1/events", api_events, ROLE_VIEWER, ROUTE_STREAM,
+	    "Server-Sent Events of run, stage and approval changes" },
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };
