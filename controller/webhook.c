@@ -27,6 +27,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ratelimit.h"
+#include "store_repo.h"
 #include "store_webhook.h"
 #include "webhook.h"
 
@@ -487,7 +488,7 @@ github_push(struct hook *h, const char *body, size_t len)
 		  .fields = repo_fields },
 		{ .name = NULL },
 	};
-	struct webhook_repo *repos = NULL;
+	struct repo_watch *repos = NULL;
 	struct buf names;
 	size_t nrepos = 0, nkeys = 0, matched = 0, refreshed = 0;
 	const char *branch;
@@ -515,7 +516,7 @@ github_push(struct hook *h, const char *body, size_t len)
 		goto ignored;
 	}
 	branch = ref + 11;
-	if (store_webhook_repositories(h->db, branch, &repos, &nrepos,
+	if (store_repo_watching(h->db, branch, &repos, &nrepos,
 	    &h->err) < 0) {
 		http_error_from(h->rs, &h->err);
 		goto out;
@@ -534,7 +535,7 @@ github_push(struct hook *h, const char *body, size_t len)
 		matched++;
 		if (!repos[i].watches_branch)
 			continue;
-		if (store_webhook_request_refresh(h->db, repos[i].id,
+		if (store_repo_request_refresh_id(h->db, repos[i].id,
 		    &h->err) < 0) {
 			http_error_from(h->rs, &h->err);
 			goto out;
@@ -574,7 +575,7 @@ ignored:
 	h->result = "ignored";
 out:
 	buf_release(&names);
-	store_webhook_repos_free(repos, nrepos);
+	repo_watch_free(repos, nrepos);
 	free(ref);
 	for (int i = 0; i < PUSH_URLS; i++)
 		free(urls[i]);
