@@ -18,12 +18,14 @@
 #include "ctl.h"
 #include "db.h"
 #include "engine.h"
+#include "exec_kube.h"
 #include "exec_local.h"
 #include "executor.h"
 #include "http.h"
 #include "log.h"
 #include "migrate.h"
 #include "poller.h"
+#include "store_run.h"
 #include "version.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -102,26 +104,70 @@ install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* exec_kube_reconcile's question: is this Job's run still going? */
+static int
+run_is_active(void *arg, int64_t run_id, const char *stage, int attempt)
+{
+	struct err err;
+	int active = 0;
+
+	(void)stage;
+	(void)attempt;
+	if (store_run_is_active(arg, run_id, &active, &err) < 0) {
+		log_warn("reconcile: cannot read run", "run=%lld error=\"%s\"",
+		    (long long)run_id, err.msg);
+		return -1;
+	}
+	return active;
+}
+
 /*
- * The executor of cfg->executor and the engine driving it, started.  The
- * Kubernetes executor is another issue: refuse it clearly for now.
+ * The executor of cfg->executor and the engine driving it, started.  With
+ * Kubernetes, Jobs of finished runs left by an earlier controller are
+ * deleted first and the others are adopted by the engine by name.
  */
 static int
-start_engine(struct ctl *ctl, struct executor *ex, struct err *err)
+start_engine(struct ctl *ctl, struct db *db, struct executor *ex,
+    struct err *err)
 {
 	int rc;
 
-	if (ctl->cfg->executor == EXECUTOR_KUBERNETES)
-		return err_set(err, ERR_INVALID, "executor 'kubernetes' is not "
-		    "implemented yet; use executor: local");
-	if ((rc = exec_local_new(ex, ctl->cfg->state_dir, err)) < 0)
+	if (ctl->cfg->executor == EXECUTOR_KUBERNETES) {
+		if ((rc = exec_kube_new(ex, ctl->cfg, err)) < 0)
+			return rc;
+		exec_kube_metrics(ex->impl, ctl->metrics);
+		if ((rc = exec_kube_reconcile(ex->impl, run_is_active, db,
+		    err)) < 0)
+			log_warn("kubernetes reconciliation incomplete",
+			    "error=\"%s\"", err->msg);
+	} else if ((rc = exec_local_new(ex, ctl->cfg->state_dir, err)) < 0) {
 		return rc;
+	}
 	if ((rc = engine_new(&ctl->engine, ctl->cfg, *ex, err)) < 0 ||
 	    (rc = engine_start(ctl->engine, err)) < 0)
 		return rc;
 	ctl->executor = ex;	/* the HTTP edge reads logs through it */
-	ctl->executor_ready = 1;
+	ctl->executor_ready = ctl->cfg->executor != EXECUTOR_KUBERNETES;
 	return 0;
+}
+
+/* Readiness of the executor, for /readyz (Kubernetes: credentials, watch). */
+static void
+check_executor(struct ctl *ctl, const struct executor *ex)
+{
+	struct err err;
+	int ok;
+
+	if (ctl->cfg->executor != EXECUTOR_KUBERNETES || ex->impl == NULL)
+		return;
+	ok = exec_kube_ready(ex->impl, &err) == 0;
+	if (ok != ctl->executor_ready)
+		log_info(ok ? "kubernetes ready" : "kubernetes not ready",
+		    "error=\"%s\"", ok ? "" : err.msg);
+	if (!ok && ctl->db_ready)
+		(void)str_copy(ctl->not_ready_reason,
+		    sizeof(ctl->not_ready_reason), err.msg);
+	ctl->executor_ready = ok;
 }
 
 int
@@ -176,7 +222,7 @@ cmd_serve(int argc, char **argv)
 		fprintf(stderr, "sluice serve: %s\n", err.msg);
 		goto out;
 	}
-	if (start_engine(&ctl, &ex, &err) < 0) {
+	if (start_engine(&ctl, db, &ex, &err) < 0) {
 		log_error("cannot start the engine", "error=\"%s\"", err.msg);
 		fprintf(stderr, "sluice serve: %s\n", err.msg);
 		goto out;
@@ -198,6 +244,7 @@ cmd_serve(int argc, char **argv)
 				(void)str_copy(ctl.not_ready_reason,
 				    sizeof(ctl.not_ready_reason), err.msg);
 			ctl.db_ready = ok;
+			check_executor(&ctl, &ex);
 			last_ping = time(NULL);
 		}
 		if (reload_requested) {

@@ -278,3 +278,25 @@ store_run_transition(struct db *db, int64_t run_id, const char *from,
 		    (long long)run_id, from);
 	return rc;
 }
+
+int
+store_run_is_active(struct db *db, int64_t run_id, int *active,
+    struct err *err)
+{
+	static const char sql[] =
+	    "SELECT count(*) FROM runs WHERE id = $1"
+	    " AND status IN ('queued', 'running', 'waiting_approval')";
+	struct db_res *res = NULL;
+	struct db_args a;
+	int64_t n = 0;
+	int rc;
+
+	*active = 0;
+	db_args_init(&a);
+	db_args_int64(&a, run_id);
+	if ((rc = db_exec(db, sql, &a, &res, err)) == 0 &&
+	    (rc = db_res_int64(res, 0, 0, &n, err)) == 0)
+		*active = n > 0;
+	db_res_free(res);
+	return rc;
+}
