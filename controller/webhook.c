@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "api_common.h"
 #include "auth.h"
 #include "buf.h"
 #include "cfg.h"
@@ -606,6 +607,10 @@ api_hook_github(void *ctx, struct http_request *rq, struct http_response *rs)
 	buf_init(&form, LIM_HTTP_BODY);
 	if (hook_begin(&h, "X-Hub-Signature-256", "X-GitHub-Delivery") != 0)
 		goto out;
+	if (api_no_query(rq, rs) < 0) {
+		count(&h, "rejected");
+		goto out;
+	}
 	event = http_header(rq, "X-GitHub-Event");
 	if (!valid_event(event)) {
 		http_error(rs, 400, "invalid", "X-GitHub-Event header %s",
@@ -727,6 +732,10 @@ api_hook_retrain(void *ctx, struct http_request *rq, struct http_response *rs)
 	h.rec.actor = "webhook";
 	if (hook_begin(&h, "X-Sluice-Signature-256", "X-Sluice-Delivery") != 0)
 		goto out;
+	if (api_no_query(rq, rs) < 0) {
+		count(&h, "rejected");
+		goto out;
+	}
 	if (hook_replay(&h) != 0)
 		goto out;
 	if (hook_tx(&h) < 0)
