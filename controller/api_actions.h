@@ -9,12 +9,6 @@
  * Bodies: cancel and retry take none (or {}); approve and reject take
  * {"comment": "..."} (optional, at most LIM_RUN_REASON bytes).  The
  * caller (auth_actor) is the actor of the engine's events.
- *
- * PENDING: controller/api_actions.c.pending holds the handlers; it calls
- * store_run_request_cancel, store_run_retry and store_approval_decide of
- * the engine and joins the build (renamed to api_actions.c, with its
- * routes uncommented in routes.c and documented in docs/api.yaml under
- * x-pending-paths) when the engine lands.
  */
 #ifndef SLUICE_API_ACTIONS_H
 #define SLUICE_API_ACTIONS_H

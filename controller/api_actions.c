@@ -1,18 +1,5 @@
 /*
  * api_actions.c - cancel, retry, approve, reject; see api_actions.h.
- *
- * PENDING the engine: it provides
- *	int store_run_request_cancel(struct db *db, int64_t run_id,
- *	    const char *actor, struct err *err);
- *	int store_run_retry(struct db *db, int64_t run_id, const char *actor,
- *	    int64_t *new_id, struct err *err);
- *	int store_approval_decide(struct db *db, int64_t approval_id,
- *	    int approve, const char *actor, const char *comment,
- *	    struct err *err);
- * (ERR_NOTFOUND for an unknown id, ERR_CONFLICT for a run already
- * finished or an approval already decided).  To wire: rename this file to
- * api_actions.c, fix the two includes below to the engine's headers, and
- * uncomment the four routes in routes.c and their docs in docs/api.yaml.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,10 +14,10 @@
 #include "http.h"
 #include "jsonin.h"
 #include "log.h"
-#include "store_approval.h"	/* the engine's: store_approval_decide */
+#include "store_approval.h"
 #include "store_query_approvals.h"
 #include "store_query_runs.h"
-#include "store_run.h"		/* store_run_request_cancel, store_run_retry */
+#include "store_run.h"
 
 /* An empty body or {}: these actions take no fields. */
 static int
