@@ -53,6 +53,11 @@ extern char **environ;
 #define UNSEEN_AFTER_MS		30000	/* created, still not in the watch:
 					   ask for the Job itself */
 #define LOG_REFRESH_MS		2000	/* a running log read is shared */
+#define WORKERS			4	/* threads for log prefetches and
+					   the deletes of release */
+#define DELETE_TRIES		5
+#define DELETE_RETRY_MS		5000
+#define DRAIN_MS		5000	/* free() lets queued deletes run */
 #define POD_LAG_MS		5000	/* a failed Job's pod: wait this long
 					   for its exit status to arrive on
 					   the pod watch */
@@ -117,6 +122,17 @@ struct kentry {
 	int			 log_busy;	/* a read is under way */
 };
 
+/* Work for the worker threads, so that the engine's loop does not wait. */
+enum task_kind { TASK_PREFETCH, TASK_DELETE };
+
+struct task {
+	struct task	*next;
+	enum task_kind	 kind;
+	char		 name[64];
+	int		 tries;
+	int64_t		 not_before;	/* monotonic */
+};
+
 struct kexec {
 	struct kube_api		*k;
 	int			 owns_k;
@@ -132,9 +148,19 @@ struct kexec {
 	size_t			 nbuckets, n;
 	uint64_t		 gens;
 	int			 jobs_synced, pods_synced;
+	uint64_t		 changes;	/* watch deliveries */
 	int64_t			 sweep_ms;
 	size_t			 log_bytes;
 	struct exec_kube_stats	 st;
+
+	/* the workers; the queue is under mu */
+	pthread_t		 workers[WORKERS];
+	int			 nworkers;
+	pthread_cond_t		 task_cv;
+	struct task		*tasks, *tasks_tail;
+	size_t			 ntasks;
+	int			 busy_workers;
+	int			 stopping;
 
 	pthread_mutex_t		 m_mu;		/* the metrics collector */
 	struct metric		*m_calls;
@@ -362,6 +388,26 @@ keep_log(struct kexec *x, struct kentry *e, struct buf *b, int final)
 	}
 }
 
+/* Queue work for the workers (under mu). */
+static void
+enqueue(struct kexec *x, enum task_kind kind, const char *name)
+{
+	struct task *t;
+
+	if (x->nworkers == 0 || x->stopping)
+		return;
+	t = xcalloc(1, sizeof(*t));
+	t->kind = kind;
+	(void)str_copy(t->name, sizeof(t->name), name);
+	if (x->tasks_tail != NULL)
+		x->tasks_tail->next = t;
+	else
+		x->tasks = t;
+	x->tasks_tail = t;
+	x->ntasks++;
+	pthread_cond_signal(&x->task_cv);
+}
+
 /* ---- what the watches say ------------------------------------------------------ */
 
 static int
@@ -439,8 +485,11 @@ on_job(void *arg, enum kube_watch_type type, const struct kube_job *j)
 {
 	struct kexec *x = arg;
 	struct kentry *e;
+	int was_done;
 
 	pthread_mutex_lock(&x->mu);
+	x->changes++;
+	pthread_cond_broadcast(&x->cv);
 	if (type == KUBE_WATCH_SYNCED) {
 		x->jobs_synced = 1;
 		pthread_cond_broadcast(&x->cv);
@@ -473,8 +522,13 @@ on_job(void *arg, enum kube_watch_type type, const struct kube_job *j)
 	if ((e = add(x, j->name)) == NULL)
 		goto out;
 	reset_for(x, e, j->uid);
+	was_done = e->done_ms != 0;
 	merge_job(e, j);
 	e->job_seen = 1;
+	/* it just finished: read its log now, before the engine asks */
+	if (!was_done && e->done_ms != 0 && e->submitted && e->log == NULL &&
+	    !e->log_busy)
+		enqueue(x, TASK_PREFETCH, e->name);
 	pthread_cond_broadcast(&x->cv);
 out:
 	pthread_mutex_unlock(&x->mu);
@@ -533,6 +587,8 @@ on_pod(void *arg, enum kube_watch_type type, const struct kube_pod *p)
 	struct kentry *e;
 
 	pthread_mutex_lock(&x->mu);
+	x->changes++;
+	pthread_cond_broadcast(&x->cv);
 	if (type == KUBE_WATCH_SYNCED) {
 		x->pods_synced = 1;
 		pthread_cond_broadcast(&x->cv);
@@ -1170,8 +1226,7 @@ kx_release(void *impl, const char *name, struct err *err)
 {
 	struct kexec *x = impl;
 	struct kentry *e;
-	uint64_t gen;
-	int rc, need_delete;
+	int need_delete;
 
 	pthread_mutex_lock(&x->mu);
 	e = find(x, name);
@@ -1187,27 +1242,142 @@ kx_release(void *impl, const char *name, struct err *err)
 		return err_set(err, ERR_CONFLICT, "attempt '%s' has not "
 		    "finished; cancel it first", name);
 	}
-	gen = e->gen;
 	/* ttlSecondsAfterFinished 0: the TTL controller deletes it now */
 	need_delete = !e->job_deleted && !(x->jo.ttl_after_finished_s == 0 &&
 	    job_done(e));
-	pthread_mutex_unlock(&x->mu);
-	if (need_delete && (rc = delete_job(x, name, err)) < 0)
-		return rc;	/* kept: the engine releases it again */
-	pthread_mutex_lock(&x->mu);
-	if ((e = find_gen(x, name, gen)) != NULL) {
-		if (e->job_deleted && !e->log_busy) {
-			remove_entry(x, e);
-		} else {
-			/* until the watch says it is gone (or the sweep) */
-			e->released = 1;
-			e->submitted = 0;
-			e->deleted_ms = mono_ms();
-			drop_log(x, e);
-		}
+	if (e->job_deleted && !e->log_busy) {
+		remove_entry(x, e);
+	} else {
+		/* until the watch says it is gone (or the sweep) */
+		e->released = 1;
+		e->submitted = 0;
+		e->deleted_ms = mono_ms();
+		drop_log(x, e);
 	}
+	/* a worker deletes it: the engine's loop does not wait for that */
+	if (need_delete)
+		enqueue(x, TASK_DELETE, name);
 	pthread_mutex_unlock(&x->mu);
 	return 0;
+}
+
+/* ---- the workers ------------------------------------------------------------------ */
+
+/* Read the log of a finished attempt into the table (a worker). */
+static void
+prefetch(struct kexec *x, const char *name)
+{
+	struct kentry *e;
+	struct buf b;
+	struct err err;
+	char pod[KUBE_NAME_MAX];
+	uint64_t gen;
+	int rc;
+
+	pthread_mutex_lock(&x->mu);
+	e = find(x, name);
+	if (!known(e) || e->log != NULL || e->log_busy || !job_done(e) ||
+	    e->pod_deleted) {
+		pthread_mutex_unlock(&x->mu);
+		return;
+	}
+	e->log_busy = 1;
+	gen = e->gen;
+	(void)str_copy(pod, sizeof(pod), e->pod);
+	pthread_mutex_unlock(&x->mu);
+	rc = read_log(x, name, pod, sizeof(pod), &b, &err);
+	pthread_mutex_lock(&x->mu);
+	if ((e = find_gen(x, name, gen)) != NULL) {
+		e->log_busy = 0;
+		if (e->pod[0] == '\0')
+			(void)str_copy(e->pod, sizeof(e->pod), pod);
+		if (rc == 0 && !e->released)
+			keep_log(x, e, &b, 1);
+	}
+	pthread_cond_broadcast(&x->cv);
+	pthread_mutex_unlock(&x->mu);
+	buf_release(&b);
+	if (rc < 0)
+		log_debug("kubernetes log prefetch", "job=%s error=\"%s\"",
+		    name, err.msg);
+}
+
+/* The next task that may run now, or NULL; *wait_ms until one may. */
+static struct task *
+next_task(struct kexec *x, int64_t *wait_ms)
+{
+	struct task *t, *prev = NULL;
+	int64_t now = mono_ms();
+
+	*wait_ms = 1000;
+	for (t = x->tasks; t != NULL; prev = t, t = t->next) {
+		if (t->not_before <= now) {
+			if (prev != NULL)
+				prev->next = t->next;
+			else
+				x->tasks = t->next;
+			if (x->tasks_tail == t)
+				x->tasks_tail = prev;
+			t->next = NULL;
+			x->ntasks--;
+			return t;
+		}
+		if (t->not_before - now < *wait_ms)
+			*wait_ms = t->not_before - now;
+	}
+	return NULL;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct kexec *x = arg;
+	struct task *t;
+	struct timespec ts;
+	struct err err;
+	int64_t wait_ms;
+	int rc;
+
+	pthread_mutex_lock(&x->mu);
+	while (!x->stopping) {
+		if ((t = next_task(x, &wait_ms)) == NULL) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += (long)wait_ms * 1000000;
+			ts.tv_sec += ts.tv_nsec / 1000000000;
+			ts.tv_nsec %= 1000000000;
+			(void)pthread_cond_timedwait(&x->task_cv, &x->mu, &ts);
+			continue;
+		}
+		x->busy_workers++;
+		pthread_mutex_unlock(&x->mu);
+		if (t->kind == TASK_PREFETCH) {
+			prefetch(x, t->name);
+			rc = 0;
+		} else {
+			rc = delete_job(x, t->name, &err);
+		}
+		pthread_mutex_lock(&x->mu);
+		x->busy_workers--;
+		if (rc < 0 && ++t->tries < DELETE_TRIES && !x->stopping) {
+			t->not_before = mono_ms() + DELETE_RETRY_MS;
+			if (x->tasks_tail != NULL)
+				x->tasks_tail->next = t;
+			else
+				x->tasks = t;
+			x->tasks_tail = t;
+			x->ntasks++;
+			continue;
+		}
+		if (rc < 0)
+			log_warn("kubernetes job not deleted", "job=%s "
+			    "namespace=%s error=\"%s\" (its "
+			    "ttlSecondsAfterFinished will)", t->name, x->ns,
+			    err.msg);
+		free(t);
+		pthread_cond_broadcast(&x->cv);	/* exec_kube_stats waiters */
+	}
+	pthread_mutex_unlock(&x->mu);
+	return NULL;
 }
 
 /* ---- life ------------------------------------------------------------------------- */
@@ -1217,10 +1387,40 @@ kx_free(void *impl)
 {
 	struct kexec *x = impl;
 	struct kentry *e, *next;
+	struct task *t;
 	size_t i;
+	int w;
 
 	if (x == NULL)
 		return;
+	pthread_mutex_lock(&x->mu);
+	/* let the deletes of released Jobs go out first, for a moment */
+	{
+		int64_t until = mono_ms() + DRAIN_MS;
+		struct timespec ts;
+
+		while (x->nworkers > 0 && x->ntasks + (size_t)x->busy_workers >
+		    0 && mono_ms() < until) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 50 * 1000000;
+			ts.tv_sec += ts.tv_nsec / 1000000000;
+			ts.tv_nsec %= 1000000000;
+			(void)pthread_cond_timedwait(&x->cv, &x->mu, &ts);
+		}
+	}
+	x->stopping = 1;
+	pthread_cond_broadcast(&x->task_cv);
+	pthread_mutex_unlock(&x->mu);
+	for (w = 0; w < x->nworkers; w++)
+		pthread_join(x->workers[w], NULL);
+	if (x->ntasks > 0)
+		log_warn("kubernetes executor stopped with work left",
+		    "namespace=%s tasks=%zu (finished jobs are deleted by "
+		    "their ttlSecondsAfterFinished)", x->ns, x->ntasks);
+	while ((t = x->tasks) != NULL) {
+		x->tasks = t->next;
+		free(t);
+	}
 	kube_watch_free(x->jobs_w);
 	kube_watch_free(x->pods_w);
 	for (i = 0; i < x->nbuckets; i++) {
@@ -1236,6 +1436,7 @@ kx_free(void *impl)
 	free(x->checkout_image);
 	pthread_mutex_destroy(&x->mu);
 	pthread_cond_destroy(&x->cv);
+	pthread_cond_destroy(&x->task_cv);
 	pthread_mutex_destroy(&x->m_mu);
 	free(x);
 }
@@ -1267,6 +1468,7 @@ start(struct executor *out, struct kube_api *k, int owns_k, const char *ns,
 	x->owns_k = owns_k;
 	pthread_mutex_init(&x->mu, NULL);
 	pthread_cond_init(&x->cv, NULL);
+	pthread_cond_init(&x->task_cv, NULL);
 	pthread_mutex_init(&x->m_mu, NULL);
 	if (str_copy(x->ns, sizeof(x->ns), ns) < 0) {
 		rc = err_set(err, ERR_INVALID, "namespace '%s' is too long", ns);
@@ -1293,6 +1495,14 @@ start(struct executor *out, struct kube_api *k, int owns_k, const char *ns,
 	wo.pod_cb = on_pod;
 	if ((rc = kube_watch_start(&x->pods_w, k, &wo, err)) < 0)
 		goto fail;
+	for (x->nworkers = 0; x->nworkers < WORKERS; x->nworkers++) {
+		if (pthread_create(&x->workers[x->nworkers], NULL, worker_main,
+		    x) != 0) {
+			rc = err_set(err, ERR_GENERIC, "cannot start the "
+			    "kubernetes executor's threads");
+			goto fail;
+		}
+	}
 	out->ops = &kube_ops;
 	out->impl = x;
 	return 0;
@@ -1401,6 +1611,30 @@ exec_kube_wait_synced(void *impl, int64_t timeout_ms, struct err *err)
 		return rc;
 	return err_set(err, ERR_TRANSIENT, "the kubernetes watch has not "
 	    "listed the jobs yet");
+}
+
+int
+exec_kube_wait_change(void *impl, uint64_t *seen, int64_t timeout_ms)
+{
+	struct kexec *x = impl;
+	struct timespec ts;
+	int changed;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&x->mu);
+	while (x->changes == *seen &&
+	    pthread_cond_timedwait(&x->cv, &x->mu, &ts) == 0)
+		;
+	changed = x->changes != *seen;
+	*seen = x->changes;
+	pthread_mutex_unlock(&x->mu);
+	return changed;
 }
 
 struct managed {
@@ -1596,6 +1830,7 @@ exec_kube_stats(void *impl, struct exec_kube_stats *out)
 
 	pthread_mutex_lock(&x->mu);
 	*out = x->st;
+	out->tasks = x->ntasks + (size_t)x->busy_workers;
 	out->known = 0;
 	for (i = 0; i < x->nbuckets; i++) {
 		for (e = x->buckets[i]; e != NULL; e = e->next)

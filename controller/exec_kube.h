@@ -39,20 +39,26 @@
  *		137)" from the pod, else the condition's reason and message;
  *		a Job deleted before it finished is CANCELED when cancel()
  *		deleted it, else FAILED "job deleted before it finished".
- *	logs	the pod's log ("stage" container).  Once the attempt has
- *		finished it is read once (one call) and kept in memory
- *		(bounded in all; an evicted log is read again), so the
- *		engine and the log view share it.  While it runs, a read is
- *		shared by callers for 2 s.  ERR_NOTFOUND for an unknown name
- *		or a Job deleted with its log.  Any thread.
+ *	logs	the pod's log ("stage" container).  When the watch reports
+ *		an attempt submitted here finished, a worker thread reads
+ *		its log at once (one call) and keeps it in memory (bounded
+ *		in all; an evicted log is read again), so the engine finds
+ *		it there and the log view shares it.  While it runs, a read
+ *		is shared by callers for 2 s.  ERR_NOTFOUND for an unknown
+ *		name or a Job deleted with its log.  Any thread.
  *	cancel	deletes the Job (propagationPolicy Background) after
  *		keeping what its pod logged so far; 404 is success, and so is
  *		a finished or unknown name (no call).  status says RUNNING
  *		until the watch sees the Job gone, then CANCELED.
- *	release	deletes a finished Job (Background; no call when
- *		ttl_after_finished is 0, the TTL controller does it at once)
- *		and forgets it: afterwards status may say EXEC_UNKNOWN and
- *		logs ERR_NOTFOUND.  ERR_CONFLICT while it runs.
+ *	release	forgets a finished attempt at once (afterwards status says
+ *		EXEC_UNKNOWN and logs ERR_NOTFOUND) and has a worker thread
+ *		delete its Job (Background), so the engine's loop does not
+ *		wait: a failed delete is tried again 5 s later, 5 times in
+ *		all, then left to ttlSecondsAfterFinished.  No call when
+ *		ttl_after_finished is 0 (the TTL controller deletes it at
+ *		once).  ERR_CONFLICT while it runs.
+ *
+ * Freeing the executor gives queued deletes up to 5 s to go out.
  *
  * Threads: submit, status, cancel and release from the engine's loop;
  * logs, exec_kube_follow, exec_kube_ready and the metrics collector from
@@ -113,6 +119,15 @@ int	exec_kube_wait_synced(void *impl, int64_t timeout_ms, struct err *err)
 	    __attribute__((warn_unused_result));
 
 /*
+ * Block until the watches deliver a change after *seen (a counter: pass
+ * 0 the first time), at most timeout_ms, and store the current count in
+ * *seen.  1 when something changed, 0 on timeout.  For a loop that wants
+ * to look at its attempts' status as soon as a Job changes instead of
+ * polling on a timer.  Any thread.
+ */
+int	exec_kube_wait_change(void *impl, uint64_t *seen, int64_t timeout_ms);
+
+/*
  * Start-up reconciliation, after a restart: wait (at most 30 s) for the
  * first list of Jobs, then for each managed Job ask is_active(arg, run,
  * stage, attempt) (from the database; called without any lock of ours):
@@ -158,6 +173,8 @@ struct exec_kube_stats {
 	size_t		known;		/* attempts known (submitted
 					   or seen, not released) */
 	size_t		log_bytes;	/* bytes of logs kept */
+	size_t		tasks;		/* log prefetches and deletes
+					   queued or under way */
 	int		jobs_synced;	/* the watches have listed */
 	int		pods_synced;
 };

@@ -194,6 +194,15 @@ log_of(struct env *v, const char *name)
 	return s;
 }
 
+static size_t
+tasks_of(struct env *v)
+{
+	struct exec_kube_stats ks;
+
+	exec_kube_stats(v->ex.impl, &ks);
+	return ks.tasks;
+}
+
 static int
 has_text(struct env *v, const char *name, const char *text)
 {
@@ -455,6 +464,9 @@ exec_kube__an_attempt_costs_a_create_a_log_read_and_a_delete(void **state)
 	log = log_of(&v, t.name);
 	free(log);
 	release_ok(&v, t.name);
+	assert_int_equal(state_of(&v, t.name), EXEC_UNKNOWN);
+	/* a worker deletes it */
+	WAIT_UNTIL(job_gone("t-calls", t.name));
 
 	assert_int_equal(reqs("create jobs"), 1);
 	assert_int_equal(reqs("get pods/log"), 1);
@@ -464,6 +476,7 @@ exec_kube__an_attempt_costs_a_create_a_log_read_and_a_delete(void **state)
 	assert_int_equal(reqs("list pods"), 0);
 	assert_int_equal(reqs("get pods"), 0);
 	assert_int_equal(reqs("list events"), 0);
+	WAIT_UNTIL(tasks_of(&v) == 0);
 	exec_kube_stats(v.ex.impl, &ks);
 	assert_int_equal(ks.creates, 1);
 	assert_int_equal(ks.log_reads, 1);
@@ -949,7 +962,7 @@ exec_kube__restart_adopts_running_jobs_and_reconcile_deletes_done_runs(
 	WAIT_UNTIL(terminal(&v, live.name));
 	assert_int_equal(state_of(&v, live.name), EXEC_SUCCEEDED);
 	release_ok(&v, live.name);
-	assert_int_equal(fake_jobs_in("t-restart"), 0);
+	WAIT_UNTIL(fake_jobs_in("t-restart") == 0);
 	env_stop(&v);
 }
 
@@ -1022,6 +1035,7 @@ exec_kube__metrics_count_calls_by_verb_resource_and_code(void **state)
 	    "code=\"200\"} 1\n"));
 	WAIT_UNTIL(terminal(&v, t.name));
 	release_ok(&v, t.name);
+	WAIT_UNTIL(tasks_of(&v) == 0);
 	buf_reset(&b);
 	assert_int_equal(metrics_render(m, &b), 0);
 	assert_non_null(strstr(b.data, "verb=\"delete\",resource=\"jobs\","
