@@ -59,6 +59,9 @@ export SLUICE_WEBHOOK_SECRET=${SLUICE_WEBHOOK_SECRET:-demo-webhook-secret}
 bin/sluice migrate --config "$state/sluice.yaml"
 token=$(bin/sluice token create --config "$state/sluice.yaml" \
     --name "demo-admin-$(date +%s)" --role admin)
+# For scripts/demo-approve.sh and curl: readable by you only.
+(umask 077 && printf '%s\n' "$token" >"$state/admin-token")
+printf '%s\n' "$listen" >"$state/listen"
 
 bin/sluice serve --config "$state/sluice.yaml" &
 pids+=($!)
