@@ -195,7 +195,6 @@ export function mount(ctx) {
 	    head, actionStatus, summary,
 	    h('section', { 'aria-labelledby': 'h-stages' },
 		h('h2', { id: 'h-stages' }, 'Stages'), graphBox, stageList),
-	    log.el,
 	    approvalsSec, modelsSec,
 	    h('section', { 'aria-labelledby': 'h-lineage' },
 		h('h2', { id: 'h-lineage' }, 'Lineage'), lineageBox));
@@ -429,9 +428,18 @@ export function mount(ctx) {
 	function renderStages() {
 		const stages = Array.isArray(run.stages) ? run.stages : [];
 		renderGraph(stages);
-		replace(stageList, stages.length ? stages.map(st =>
-		    stageCard(st, stages)) : h('p', { class: 'empty' },
+		// The log opens right under its stage's card; the same element
+		// moves, so a log being followed keeps streaming.
+		const top = log.pre.scrollTop;
+		const cards = [];
+		for (const st of stages) {
+			cards.push(stageCard(st, stages));
+			if (st.name === selected)
+				cards.push(log.el);
+		}
+		replace(stageList, cards.length ? cards : h('p', { class: 'empty' },
 		    'This run has no stages.'));
+		log.pre.scrollTop = top;
 		if (selected) {
 			const st = stages.find(x => x.name === selected);
 			if (st)
