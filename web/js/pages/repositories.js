@@ -72,16 +72,26 @@ export function mount(ctx) {
 			pair('Branches', branches),
 			pair('Path', field(r, 'path')),
 			pair('Interval', interval ? fmtDuration(Number(interval)) :
-			    field(r, 'interval')),
+			    field(r, 'interval') ?? 'configured default'),
 			pair('Last poll', ago(field(r, 'last_poll_at', 'last_poll'))),
 			pair('Last success', ago(field(r, 'last_success_at',
 			    'last_success'))),
 			pair('Next poll', ago(field(r, 'next_poll_at', 'next_poll'))),
 			pair('Failures in a row', field(r, 'consecutive_failures')),
+			pair('Pipelines', field(r, 'pipelines')),
+			pair('Heads', heads(r.heads)),
 			pair('From', r.source === 'config' ? 'configuration file' :
 			    r.source === 'api' ? 'added through the API' : null)),
 		    lastErr ? h('p', { class: 'error-text' }, h('strong', {},
 			'Last error: '), String(lastErr)) : null);
+	}
+
+	// The last processed commit of each branch.
+	function heads(hd) {
+		const list = hd && typeof hd === 'object' ? Object.entries(hd) : [];
+		return list.length ? h('ul', { class: 'plain' }, list.map(([b, sha]) =>
+		    h('li', {}, b, ' ', h('code', { title: String(sha) },
+			String(sha).slice(0, 8))))) : null;
 	}
 
 	function pair(k, v) {
@@ -158,6 +168,8 @@ export function mount(ctx) {
 			'Comma-separated.'),
 		    inp('repo-path', 'Path', { value: 'pipelines' },
 			'Folder scanned for *.yaml and *.yml.'),
+		    inp('repo-interval', 'Poll interval', {},
+			'A duration such as 30s; empty: the configured default.'),
 		    h('div', { class: 'actions' }, h('button', { type: 'submit',
 			class: 'btn-primary' }, 'Add repository')),
 		    st);
@@ -170,6 +182,8 @@ export function mount(ctx) {
 				    .filter(Boolean),
 				path: v('path'),
 			};
+			if (v('interval'))
+				body.interval = v('interval');
 			replace(st);
 			try {
 				await api.post('/api/v1/repositories', body);
