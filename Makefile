@@ -36,7 +36,7 @@ BENCHSRC := $(wildcard bench/*.c)
 BENCHBIN := $(BENCHSRC:bench/%.c=$(B)/bench/%)
 TESTLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
-.PHONY: all tests test unit run bench fuzz clean lint deps
+.PHONY: all tests test unit run bench fuzz clean lint deps valgrind
 all: $(BIN)/sluice
 
 $(BIN)/sluice: $(OBJ)
@@ -72,6 +72,13 @@ run:
 # Unit tests only (offline, no database), used by CI under SANITIZE=1.
 unit: $(UNITBIN)
 	@scripts/run-tests.sh $(UNITBIN)
+
+# Unit tests under valgrind (definite leaks and memory errors fail).
+valgrind: $(UNITBIN)
+	@for t in $(UNITBIN); do \
+	    valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
+	        --error-exitcode=9 $$t >/dev/null || { echo "valgrind: $$t"; \
+	        exit 1; }; done; echo "valgrind: $(words $(UNITBIN)) unit test programs clean"
 
 bench: $(BIN)/sluice $(BENCHBIN)
 	@scripts/bench.sh

@@ -101,5 +101,14 @@
 #define LIM_METRIC_COLLECTORS	32		/* scrape-time callbacks */
 #define LIM_METRIC_LABEL_VALUE	256		/* bytes of one label value */
 #define LIM_METRICS_TEXT	(8 * 1024 * 1024)	/* one scrape */
+/* Kubernetes */
+#define LIM_KUBECONFIG_FILE	(1024 * 1024)	/* one kubeconfig file */
+#define LIM_KUBECONFIG_FILES	16		/* entries of $KUBECONFIG */
+#define LIM_KUBE_PEM		(256 * 1024)	/* a CA bundle, cert or key */
+#define LIM_KUBE_TOKEN		(64 * 1024)	/* a bearer token */
+#define LIM_KUBE_RESPONSE	(32 * 1024 * 1024)	/* one API answer */
+#define LIM_KUBE_OBJECT		(4 * 1024 * 1024)	/* one watch event */
+#define LIM_KUBE_SELECTOR	1024		/* a label or field selector */
+#define LIM_KUBE_LIST_ITEMS	100000		/* objects of one list */
 
 #endif

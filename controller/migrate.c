@@ -20,6 +20,7 @@
 
 #include "buf.h"
 #include "db.h"
+#include "hash.h"
 #include "log.h"
 #include "migrate.h"
 
@@ -175,19 +176,7 @@ read_file(const char *path, struct buf *b, struct err *err)
 static int
 sha256_hex(const void *data, size_t len, char out[65], struct err *err)
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen != 32)
-		return err_set(err, ERR_GENERIC, "sha-256 failed");
-	for (unsigned int i = 0; i < mdlen; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
-	return 0;
+	return hash_sha256_hex(data, len, out, err);
 }
 
 /* Read one migration file and its checksum. */

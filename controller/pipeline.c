@@ -517,11 +517,15 @@ key_is_simple(const char *s, size_t n)
 	return 1;
 }
 
-/* Write segs as spec.stages[1].env.NAME or node_selector["a.b/c"]. */
+/*
+ * Write segs as spec.stages[1].env.NAME or node_selector["a.b/c"].  Keys
+ * are quoted into a local buffer: the caller's message arguments may be
+ * in c->q.
+ */
 static void
-render_path(struct vctx *c, char *out, size_t outlen, const struct seg *segs,
-    size_t n)
+render_path(char *out, size_t outlen, const struct seg *segs, size_t n)
 {
+	char q[QUOTE_MAX];
 	size_t o = 0;
 	int k;
 
@@ -534,7 +538,7 @@ render_path(struct vctx *c, char *out, size_t outlen, const struct seg *segs,
 			    i > 0 ? "." : "", (int)segs[i].keylen, segs[i].key);
 		else
 			k = snprintf(out + o, outlen - o, "[%s]",
-			    Q(c, segs[i].key, segs[i].keylen));
+			    quote_into(q, segs[i].key, segs[i].keylen));
 		if (k < 0)
 			break;
 		o += (size_t)k;
@@ -544,8 +548,7 @@ render_path(struct vctx *c, char *out, size_t outlen, const struct seg *segs,
 }
 
 static void
-vpath_render(struct vctx *c, const struct vpath *path, char *out,
-    size_t outlen)
+vpath_render(const struct vpath *path, char *out, size_t outlen)
 {
 	struct seg segs[LIM_YAML_DEPTH + 8];
 	size_t n = 0, i;
@@ -560,7 +563,7 @@ vpath_render(struct vctx *c, const struct vpath *path, char *out,
 	i = n;
 	for (p = path; p != NULL; p = p->up)
 		segs[--i] = p->seg;
-	render_path(c, out, outlen, segs, n);
+	render_path(out, outlen, segs, n);
 }
 
 /*
@@ -607,7 +610,7 @@ verr(struct vctx *c, const struct ynode *n, const struct vpath *path,
 	char p[512];
 	va_list ap;
 
-	vpath_render(c, path, p, sizeof(p));
+	vpath_render(path, p, sizeof(p));
 	va_start(ap, fmt);
 	verr_at(c, n != NULL ? n->line : 1, n != NULL ? n->col : 1, p, fmt, ap);
 	va_end(ap);
@@ -814,7 +817,7 @@ yerr(struct vctx *c, int line, int col, int to_child, const char *fmt, ...)
 	size_t n;
 
 	n = ytree_segs(c->t, segs, NELEM(segs), to_child);
-	render_path(c, path, sizeof(path), segs, n);
+	render_path(path, sizeof(path), segs, n);
 	va_start(ap, fmt);
 	verr_at(c, line, col, path, fmt, ap);
 	va_end(ap);
@@ -873,29 +876,28 @@ ytree_push(struct ytree *t, struct ynode *n)
 	t->stk[t->nstk++] = n;
 }
 
-/* Check a tag; return whether the scalar keeps plain typing. */
-static int
+/* Report a tag other than the core schema's. */
+static void
 check_tag(struct vctx *c, const char *tag, enum ykind kind, int line, int col)
 {
 	static const char core[] = "tag:yaml.org,2002:";
 
 	if (tag == NULL || strcmp(tag, "!") == 0)
-		return 1;
+		return;
 	if (strncmp(tag, core, sizeof(core) - 1) == 0) {
 		const char *t = tag + sizeof(core) - 1;
 
 		if (kind == Y_SCALAR && (strcmp(t, "str") == 0 ||
 		    strcmp(t, "null") == 0 || strcmp(t, "bool") == 0 ||
 		    strcmp(t, "int") == 0 || strcmp(t, "float") == 0))
-			return 1;
+			return;
 		if ((kind == Y_MAP && strcmp(t, "map") == 0) ||
 		    (kind == Y_SEQ && strcmp(t, "seq") == 0))
-			return 1;
+			return;
 		yerr(c, line, col, 1, "unsupported tag \"!!%s\"", t);
-		return 1;
+		return;
 	}
 	yerr(c, line, col, 1, "unsupported tag %s", QS(c, tag));
-	return 1;
 }
 
 struct keyref {
@@ -1057,7 +1059,7 @@ on_start(struct vctx *c, enum ykind kind, const yaml_char_t *anchor,
 	if (ytree_count(c, 1, 0, line, col) < 0)
 		return ERR_INVALID;
 	n = ynode_new(t, kind, line, col);
-	(void)check_tag(c, (const char *)tag, kind, line, col);
+	check_tag(c, (const char *)tag, kind, line, col);
 	t->frames[t->depth].node = n;
 	t->frames[t->depth].kids0 = t->nstk;
 	t->frames[t->depth].anchor = anchor_copy(t, anchor);
@@ -1115,7 +1117,7 @@ on_scalar(struct vctx *c, const yaml_event_t *ev, int line, int col)
 			n->plain = 0;
 		else if (strncmp(tag, core, sizeof(core) - 1) == 0)
 			n->plain = 1;
-		(void)check_tag(c, tag, Y_SCALAR, line, col);
+		check_tag(c, tag, Y_SCALAR, line, col);
 	}
 	if (ev->data.scalar.anchor != NULL)
 		anchor_add(t, anchor_copy(t, ev->data.scalar.anchor), n);
@@ -1608,7 +1610,7 @@ record_tmpl(struct vctx *c, long stage, const struct ynode *n,
 
 	if (strstr(s, "${") == NULL)
 		return;
-	vpath_render(c, path, p, sizeof(p));
+	vpath_render(path, p, sizeof(p));
 	c->tmpls = xgrow(c->tmpls, &c->atmpls, c->ntmpls + 1,
 	    sizeof(*c->tmpls));
 	t = &c->tmpls[c->ntmpls++];
@@ -2753,7 +2755,7 @@ verrp(struct vctx *c, struct pipeline_pos pos, const struct vpath *path,
 	char p[512];
 	va_list ap;
 
-	vpath_render(c, path, p, sizeof(p));
+	vpath_render(path, p, sizeof(p));
 	va_start(ap, fmt);
 	verr_at(c, pos.line, pos.column, p, fmt, ap);
 	va_end(ap);

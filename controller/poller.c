@@ -388,6 +388,16 @@ out:
 
 /* --- one poll ------------------------------------------------------------ */
 
+/* The processed head of branch, or NULL. */
+static const char *
+head_of(const struct branch_head *heads, size_t n, const char *branch)
+{
+	for (size_t k = 0; k < n; k++)
+		if (strcmp(heads[k].branch, branch) == 0)
+			return heads[k].sha;
+	return NULL;
+}
+
 static int
 open_source(const struct cfg *cfg, struct slot *s, struct err *err)
 {
@@ -448,11 +458,7 @@ poll_slot(const struct cfg *cfg, struct db *db, struct slot *s,
 	for (size_t i = 0; i < r->nbranches; i++) {
 		const struct gitsrc_ref *ref = gitsrc_refs_branch(refs, nrefs,
 		    r->branches[i]);
-		const char *old = NULL;
-
-		for (size_t k = 0; k < nheads; k++)
-			if (strcmp(heads[k].branch, r->branches[i]) == 0)
-				old = heads[k].sha;
+		const char *old = head_of(heads, nheads, r->branches[i]);
 		if (ref != NULL && (old == NULL || strcmp(old, ref->oid) != 0))
 			moved[nmoved++] = r->branches[i];
 	}
@@ -465,11 +471,7 @@ poll_slot(const struct cfg *cfg, struct db *db, struct slot *s,
 	for (size_t i = 0; i < r->nbranches; i++) {
 		const struct gitsrc_ref *ref = gitsrc_refs_branch(refs, nrefs,
 		    r->branches[i]);
-		const char *old = NULL;
-
-		for (size_t k = 0; k < nheads; k++)
-			if (strcmp(heads[k].branch, r->branches[i]) == 0)
-				old = heads[k].sha;
+		const char *old = head_of(heads, nheads, r->branches[i]);
 		if (ref == NULL && old != NULL)
 			rc = process_deleted_branch(db, r, r->branches[i], old,
 			    err);

@@ -4,13 +4,12 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "buf.h"
 #include "db.h"
+#include "hash.h"
 #include "store_session.h"
 
-#define SECRET_RANDOM	32		/* bytes of entropy */
 
 /*
  * The insert fails with a foreign-key violation (ERR_INVALID) when the
@@ -51,60 +50,16 @@ static const char sql_delete[] =
     " SELECT $2, 'token', token_id, 'session.ended' FROM d";
 
 static int
-sha256(const char *text, unsigned char md[32], struct err *err)
-{
-	unsigned int mdlen = 0;
-
-	if (EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha256(),
-	    NULL) != 1 || mdlen != 32)
-		return err_set(err, ERR_GENERIC, "sha-256 failed");
-	return 0;
-}
-
-static void
-to_hex(const unsigned char *in, size_t n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-static int
 sha256_hex(const char *text, char out[65], struct err *err)
 {
-	unsigned char md[32];
-	int rc;
-
-	if ((rc = sha256(text, md, err)) < 0)
-		return rc;
-	to_hex(md, sizeof(md), out);
-	return 0;
+	return hash_sha256_hex(text, strlen(text), out, err);
 }
 
 /* prefix + 43 characters of unpadded base64url from 32 random bytes. */
 static int
 random_secret(const char *prefix, char *out, size_t outlen, struct err *err)
 {
-	unsigned char raw[SECRET_RANDOM];
-	char b64[((SECRET_RANDOM + 2) / 3) * 4 + 1];
-	size_t p = strlen(prefix);
-	int n;
-
-	BUG_ON(outlen < p + 43 + 1);
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
-		return err_set(err, ERR_GENERIC, "no randomness available");
-	n = EVP_EncodeBlock((unsigned char *)b64, raw, sizeof(raw));
-	explicit_bzero(raw, sizeof(raw));
-	memcpy(out, prefix, p);
-	for (int i = 0; i < n && b64[i] != '='; i++)
-		out[p++] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
-	out[p] = '\0';
-	explicit_bzero(b64, sizeof(b64));
-	return 0;
+	return hash_random_secret(prefix, out, outlen, err);
 }
 
 int
@@ -238,7 +193,7 @@ store_session_check_csrf(const struct session_info *s, const char *csrf,
 		return err_set(err, ERR_FORBIDDEN, "missing X-CSRF-Token "
 		    "header: writes with a session cookie need the CSRF "
 		    "token given at sign-in");
-	if (sha256(csrf, md, err) < 0 ||
+	if (hash_sha256(csrf, strlen(csrf), md, err) < 0 ||
 	    CRYPTO_memcmp(md, s->csrf_hash, sizeof(md)) != 0)
 		return err_set(err, ERR_FORBIDDEN, "X-CSRF-Token does not "
 		    "match this session");

@@ -3,13 +3,12 @@
 #include <string.h>
 
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "buf.h"
 #include "db.h"
+#include "hash.h"
 #include "store_token.h"
 
-#define TOKEN_RANDOM	32		/* bytes of entropy */
 
 static const char sql_create[] =
     "WITH t AS ("
@@ -78,43 +77,19 @@ bad:
 static int
 token_hash_hex(const char *token, char out[65], struct err *err)
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-
-	if (EVP_Digest(token, strlen(token), md, &mdlen, EVP_sha256(),
-	    NULL) != 1 || mdlen != 32)
-		return err_set(err, ERR_GENERIC, "sha-256 failed");
-	for (unsigned int i = 0; i < mdlen; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
-	return 0;
+	return hash_sha256_hex(token, strlen(token), out, err);
 }
 
 /* A new random token: TOKEN_PREFIX + unpadded base64url. */
 static int
 token_generate(char *out, size_t outlen, struct err *err)
 {
-	unsigned char raw[TOKEN_RANDOM];
-	char b64[((TOKEN_RANDOM + 2) / 3) * 4 + 1];
-	size_t p = 0;
-	int n;
+	int rc;
 
 	BUG_ON(outlen < TOKEN_LEN + 1);
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
-		return err_set(err, ERR_GENERIC,
-		    "cannot generate a token: no randomness");
-	n = EVP_EncodeBlock((unsigned char *)b64, raw, sizeof(raw));
-	explicit_bzero(raw, sizeof(raw));
-	memcpy(out, TOKEN_PREFIX, strlen(TOKEN_PREFIX));
-	p = strlen(TOKEN_PREFIX);
-	for (int i = 0; i < n && b64[i] != '='; i++)
-		out[p++] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
-	out[p] = '\0';
-	explicit_bzero(b64, sizeof(b64));
-	BUG_ON(p != TOKEN_LEN);
+	if ((rc = hash_random_secret(TOKEN_PREFIX, out, outlen, err)) < 0)
+		return err_prefix(err, "cannot generate a token");
+	BUG_ON(strlen(out) != TOKEN_LEN);
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 #include "cfg.h"
 #include "db.h"
 #include "poller.h"
+#include "store_repo.h"
 #include "testdb.h"
 
 struct fx {
@@ -453,6 +454,42 @@ poller__a_dead_remote_backs_off_while_others_keep_polling(void **state)
 }
 
 static void
+poller__a_refresh_polls_now_and_repeated_refreshes_coalesce(void **state)
+{
+	struct fx *f = *state;
+	struct poller *p = NULL;
+	struct err err;
+	char *v;
+	int ok = 0;
+
+	make_remote(f, "alpha");
+	sync_cfg(f, one_repo);		/* interval 1h: only a refresh polls */
+	poll_now(f, "alpha");
+	assert_int_equal(poller_start(&p, f->cfg, &err), 0);
+	push(f, "alpha", "models/weights.txt", "v5", "refresh me");
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(store_repo_request_refresh(f->db, "alpha",
+		    &err), 0);
+	for (int i = 0; i < 300 && !ok; i++) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+		v = q(f, "SELECT count(*) || ' ' || (SELECT "
+		    "(refresh_requested_at IS NULL)::text FROM repositories) "
+		    "FROM runs");
+		ok = v != NULL && strcmp(v, "1 true") == 0;
+		free(v);
+	}
+	poller_stop(p);
+	assert_true(ok);
+	/* five requests, one new head processed once */
+	assert_q(f, "SELECT count(*) FROM events WHERE action = "
+	    "'branch.updated'", "1");
+	assert_int_equal(store_repo_request_refresh(f->db, "nope", &err),
+	    ERR_NOTFOUND);
+}
+
+static void
 poller__checkout_exports_the_commit(void **state)
 {
 	struct fx *f = *state;
@@ -501,6 +538,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    poller__a_dead_remote_backs_off_while_others_keep_polling,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    poller__a_refresh_polls_now_and_repeated_refreshes_coalesce,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    poller__checkout_exports_the_commit, setup, teardown),

@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# kube_fake_kubectl: the fake Kubernetes API server (tests/fakes/
+# kube_apiserver.py) checked with kubectl, a real client, so that Sluice's
+# tests are not merely agreeing with themselves.
+#
+#  - discovery, OpenAPI (server-side field validation) and kubectl create
+#  - a Job runs: its pod, its logs (also followed), Complete status
+#  - 409 AlreadyExists on a duplicate, 422 Invalid with the field
+#  - a GPU Job beyond capacity stays Pending, Unschedulable, with the
+#    scheduler's message in the pod and in a FailedScheduling event
+#  - kubectl delete --cascade=background removes the Job and its pods
+#  - kubectl get -w sees a new Job; a stale watch gets 410 Expired
+#  - token, token file and client certificate auth; 401 and 403
+#  - 429 with Retry-After is retried by kubectl's client
+# Needs bash, kubectl, python3 and openssl; skips without kubectl.
+set -euo pipefail
+top=${SLUICE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+cd "$top"
+
+if ! command -v kubectl >/dev/null 2>&1; then
+	echo "kube_fake_kubectl: SKIP (kubectl not installed)"
+	exit 0
+fi
+
+tmp=$(mktemp -d "${SLUICE_TEST_TMP:-${TMPDIR:-/tmp}}/kube_fake_kubectl.XXXXXX")
+fake_pid=
+watch_pid=
+cleanup() {
+	[ -n "$watch_pid" ] && kill "$watch_pid" 2>/dev/null && wait "$watch_pid" 2>/dev/null
+	if [ -n "$fake_pid" ]; then
+		kill "$fake_pid" 2>/dev/null || true
+		wait "$fake_pid" 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+checks=0
+ok() { checks=$((checks + 1)); echo "ok - $*"; }
+fail() {
+	echo "not ok - $*" >&2
+	[ -f "$tmp/fake/fake.log" ] && tail -20 "$tmp/fake/fake.log" >&2
+	exit 1
+}
+
+# --- the fake, as our child ---------------------------------------------------
+KUBE_FAKE_WATCH_PID=$$ tests/fakes/kube_fake.sh run "$tmp/fake" \
+    --gpus nvidia.com/gpu=4 --nodes 4 >/dev/null 2>"$tmp/run.log" &
+fake_pid=$!
+for _ in $(seq 200); do
+	[ -e "$tmp/fake/ready" ] && break
+	kill -0 "$fake_pid" 2>/dev/null || break
+	sleep 0.05
+done
+[ -e "$tmp/fake/ready" ] || { cat "$tmp/run.log" >&2; fail "the fake did not start"; }
+url="https://127.0.0.1:$(cat "$tmp/fake/port")"
+control() { # METHOD PATH [JSON]
+	curl -sf --cacert "$tmp/fake/ca.crt" -X "$1" ${3:+-H 'Content-Type: application/json' -d "$3"} "$url$2"
+}
+kc=$tmp/fake/kubeconfig
+k() { kubectl --kubeconfig "$kc" --cache-dir "$tmp/cache" --request-timeout=20s "$@"; }
+# wait_for DESCRIPTION COMMAND...: retry a command for up to 10 s
+wait_for() {
+	local what=$1
+	shift
+	for _ in $(seq 200); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	fail "timed out: $what"
+}
+
+job() { # NAME [ENV-JSON-ITEMS] [RESOURCES]
+	local res=${3:-"{}"}
+	cat <<EOF
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: $1
+  labels: { app.kubernetes.io/managed-by: sluice }
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: main
+          image: python:3.12
+          command: [python, train.py]
+          env: [${2:-}]
+          resources: $res
+EOF
+}
+
+# --- discovery and create -------------------------------------------------------
+k version -o json >"$tmp/version.json" || fail "kubectl version"
+grep -q '"gitVersion": "v1.32.0-fake"' "$tmp/version.json" || fail "server version"
+ok "kubectl version reaches the fake over TLS with the generated CA"
+
+job hello '{name: FAKE_LOG, value: "epoch 1\\nauc=0.93"}' >"$tmp/hello.yaml"
+out=$(k create -n ml -f "$tmp/hello.yaml") || fail "kubectl create"
+[ "$out" = "job.batch/hello created" ] || fail "kubectl create said: $out"
+ok "kubectl create -f job.yaml (server-side field validation)"
+
+complete() {
+	[ "$(k get job "$1" -n ml -o 'jsonpath={.status.conditions[?(@.type=="Complete")].status}')" = True ]
+}
+wait_for "job hello Complete" complete hello
+out=$(k get jobs -n ml) || fail "kubectl get jobs"
+grep -Eq '^hello +Complete +1/1' <<<"$out" || fail "kubectl get jobs: $out"
+ok "the Job completes and kubectl get jobs prints its status"
+
+pods=$(k get pods -n ml -l job-name=hello -o name)
+[ "$(echo "$pods" | wc -l)" = 1 ] && [[ $pods == pod/hello-* ]] || fail "one pod for the Job: $pods"
+[ "$(k get "$pods" -n ml -o 'jsonpath={.status.phase}')" = Succeeded ] || fail "pod phase"
+logs=$(k logs -n ml job/hello)
+[ "$logs" = $'epoch 1\nauc=0.93' ] || fail "kubectl logs job/hello: $logs"
+ok "the pod and kubectl logs job/hello"
+
+# --- errors ---------------------------------------------------------------------
+if k create -n ml -f "$tmp/hello.yaml" 2>"$tmp/err"; then fail "a duplicate create succeeded"; fi
+grep -q 'AlreadyExists' "$tmp/err" && grep -q 'jobs.batch "hello" already exists' "$tmp/err" ||
+    fail "409: $(cat "$tmp/err")"
+ok "a duplicate create is 409 AlreadyExists"
+
+job Bad_Name >"$tmp/bad.yaml"
+if k create -n ml -f "$tmp/bad.yaml" 2>"$tmp/err"; then fail "a bad name was accepted"; fi
+grep -q 'The Job "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name"' "$tmp/err" ||
+    fail "422: $(cat "$tmp/err")"
+ok "a bad name is 422 Invalid with the field"
+
+# --- GPUs beyond capacity ------------------------------------------------------------
+job big '' '{limits: {nvidia.com/gpu: "2"}}' >"$tmp/big.yaml"
+k create -n ml -f "$tmp/big.yaml" >/dev/null || fail "create big"
+unschedulable() {
+	k get pod -n ml -l job-name=big -o json | python3 -c '
+import json, sys
+pod = json.load(sys.stdin)["items"][0]
+c = [c for c in pod["status"].get("conditions", []) if c["type"] == "PodScheduled"][0]
+assert pod["status"]["phase"] == "Pending", pod["status"]["phase"]
+assert c["status"] == "False" and c["reason"] == "Unschedulable", c
+assert "0/4 nodes are available: 4 Insufficient nvidia.com/gpu." in c["message"], c
+'
+}
+wait_for "big pod Unschedulable" unschedulable
+k describe pod -n ml -l job-name=big >"$tmp/describe" || fail "describe"
+grep -Eq 'Warning +FailedScheduling .*0/4 nodes are available: 4 Insufficient nvidia.com/gpu' "$tmp/describe" ||
+    fail "describe shows no FailedScheduling event: $(tail -5 "$tmp/describe")"
+ok "a GPU Job beyond capacity is Pending/Unschedulable with the scheduler's message"
+
+# one that fits starts when capacity is there
+job small '' '{limits: {nvidia.com/gpu: "1"}}' >"$tmp/small.yaml"
+k create -n ml -f "$tmp/small.yaml" >/dev/null || fail "create small"
+wait_for "job small Complete" complete small
+ok "a GPU Job within capacity runs"
+
+# --- delete ------------------------------------------------------------------------------
+out=$(k delete job big -n ml --cascade=background) || fail "kubectl delete"
+[ "$out" = 'job.batch "big" deleted' ] || fail "kubectl delete said: $out"
+gone() { [ -z "$(k get pods -n ml -l job-name=big -o name)" ]; }
+wait_for "big's pods deleted" gone
+if k get job big -n ml 2>"$tmp/err"; then fail "big still there"; fi
+grep -q 'NotFound' "$tmp/err" || fail "get after delete: $(cat "$tmp/err")"
+ok "kubectl delete --cascade=background removes the Job and its pods"
+
+# --- watch ---------------------------------------------------------------------------------
+k get jobs -n ml -w --output-watch-events >"$tmp/watch.out" 2>&1 &
+watch_pid=$!
+wait_for "the watch lists hello" grep -q hello "$tmp/watch.out"
+job later >"$tmp/later.yaml"
+k create -n ml -f "$tmp/later.yaml" >/dev/null || fail "create later"
+wait_for "the watch sees later" grep -Eq 'ADDED +later' "$tmp/watch.out"
+kill "$watch_pid" 2>/dev/null || true
+wait "$watch_pid" 2>/dev/null || true
+watch_pid=
+ok "kubectl get jobs -w sees a new Job"
+
+rv=$(k get jobs -n ml -o 'jsonpath={.metadata.resourceVersion}')
+control POST /_fake/compact >/dev/null
+k create -n ml -f <(job after-compact) >/dev/null
+stale=$(k get --raw "/apis/batch/v1/namespaces/ml/jobs?watch=1&resourceVersion=$((rv - 1))")
+grep -q '"type": "ERROR"' <<<"$stale" && grep -q '"code": 410' <<<"$stale" ||
+    fail "a stale watch: $stale"
+ok "a watch from a compacted resourceVersion gets a 410 ERROR event"
+
+# --- logs -f ------------------------------------------------------------------------------------
+job slow '{name: FAKE_LOG, value: "a\\nb\\nc"}, {name: FAKE_DURATION_MS, value: "600"}' >"$tmp/slow.yaml"
+k create -n ml -f "$tmp/slow.yaml" >/dev/null
+running() { [ "$(k get pods -n ml -l job-name=slow -o 'jsonpath={.items[0].status.phase}')" = Running ]; }
+wait_for "slow running" running
+logs=$(k logs -n ml -f job/slow)
+[ "$logs" = $'a\nb\nc' ] || fail "kubectl logs -f: $logs"
+ok "kubectl logs -f streams until the container ends"
+
+# --- auth -------------------------------------------------------------------------------------------
+# (output captured first: grep -q closing the pipe early would make
+# kubectl die of SIGPIPE, which pipefail reports as a failure)
+for c in kubeconfig-tokenfile kubeconfig-cert; do
+	out=$(kubectl --kubeconfig "$tmp/fake/$c" --cache-dir "$tmp/cache" get jobs -n ml -o name) ||
+	    fail "$c"
+	grep -q job.batch/hello <<<"$out" || fail "$c: $out"
+done
+ok "token file and client certificate auth"
+if kubectl --kubeconfig "$kc" --cache-dir "$tmp/cache" --token nope get jobs -n ml 2>"$tmp/err"; then
+	fail "a wrong token was accepted"
+fi
+grep -qi 'unauthorized' "$tmp/err" || fail "401: $(cat "$tmp/err")"
+if kubectl --kubeconfig "$kc" --cache-dir "$tmp/cache" --token forbidden-token get jobs -n ml 2>"$tmp/err"; then
+	fail "a forbidden token was allowed"
+fi
+grep -q 'jobs.batch is forbidden: User' "$tmp/err" || fail "403: $(cat "$tmp/err")"
+ok "401 Unauthorized and 403 Forbidden"
+
+# --- 429 ------------------------------------------------------------------------------------------------
+before=$(control GET /_fake/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"].get("list jobs", 0))')
+control POST /_fake/faults '{"verb": "list jobs", "status": 429, "retry_after": 1, "count": 1}' >/dev/null
+out=$(k get jobs -n ml -o name) || fail "kubectl after a 429"
+grep -q job.batch/hello <<<"$out" || fail "kubectl after a 429: $out"
+after=$(control GET /_fake/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"].get("list jobs", 0))')
+[ $((after - before)) = 2 ] || fail "kubectl sent $((after - before)) lists, want 2 (one 429, one retry)"
+ok "429 with Retry-After is retried by kubectl"
+
+echo "kube_fake_kubectl: $checks checks passed"

@@ -1,0 +1,266 @@
+/* test_kube_job.c - the Job manifest builder (a pure function). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+
+#include "kube_job.h"
+
+static const char *const argv_train[] = { "python3", "train.py", "--epochs",
+    "10" };
+static const struct exec_env env_train[] = {
+	{ "SLUICE_RUN_ID", "42" }, { "SLUICE_STAGE", "train" },
+	{ "SLUICE_ATTEMPT", "1" },
+};
+static const struct exec_kv selector[] = {
+	{ "nvidia.com/gpu.product", "NVIDIA-A100-SXM4-80GB" },
+};
+static const struct exec_toleration tolerations[] = {
+	{ "nvidia.com/gpu", "Exists", NULL, "NoSchedule", -1 },
+};
+static const struct exec_volume volumes[] = {
+	{ "fraud-data", "/data", 1 },
+};
+
+static struct exec_attempt
+gpu_attempt(void)
+{
+	struct exec_attempt a;
+
+	memset(&a, 0, sizeof(a));
+	a.name = "sluice-42-train-1";
+	a.run_id = 42;
+	a.pipeline = "fraud-detector";
+	a.stage = "train";
+	a.attempt = 1;
+	a.kind = "job";
+	a.image = "ghcr.io/acme/fraud:1.4";
+	a.argv = argv_train;
+	a.argc = 4;
+	a.env = env_train;
+	a.nenv = 3;
+	a.timeout_ms = 2 * 3600 * 1000 + 1;
+	a.cpu = "4";
+	a.memory = "16Gi";
+	a.gpus = 1;
+	a.gpu_resource = "nvidia.com/mig-1g.10gb";
+	a.node_selector = selector;
+	a.nnode_selector = 1;
+	a.tolerations = tolerations;
+	a.ntolerations = 1;
+	a.queue = "team-a";
+	a.priority_class = "ml-high";
+	a.volumes = volumes;
+	a.nvolumes = 1;
+	return a;
+}
+
+static const struct kube_job_opts opts = { "ml", 3600, "alpine/git:2.45.2",
+    0 };
+
+static json_t *
+build(const struct exec_attempt *a)
+{
+	struct err err;
+	json_error_t jerr;
+	char *text = NULL;
+	json_t *j;
+
+	if (kube_job_manifest(a, &opts, &text, &err) < 0)
+		fail_msg("manifest: %s", err.msg);
+	j = json_loads(text, 0, &jerr);
+	free(text);
+	assert_non_null(j);
+	return j;
+}
+
+static const char *
+str_at(json_t *j, const char *path)
+{
+	json_t *v = j;
+	char buf[256], *save = NULL, *tok;
+
+	(void)snprintf(buf, sizeof(buf), "%s", path);
+	for (tok = strtok_r(buf, "/", &save); tok != NULL && v != NULL;
+	    tok = strtok_r(NULL, "/", &save)) {
+		char *t;
+
+		/* "~1" stands for '/' inside a key */
+		while ((t = strstr(tok, "~1")) != NULL) {
+			*t = '/';
+			memmove(t + 1, t + 2, strlen(t + 2) + 1);
+		}
+		if (json_is_array(v))
+			v = json_array_get(v, strtoul(tok, NULL, 10));
+		else
+			v = json_object_get(v, tok);
+	}
+	if (json_is_integer(v)) {
+		static char num[32];
+		(void)snprintf(num, sizeof(num), "%lld",
+		    (long long)json_integer_value(v));
+		return num;
+	}
+	if (json_is_boolean(v))
+		return json_is_true(v) ? "true" : "false";
+	return json_is_string(v) ? json_string_value(v) : "(missing)";
+}
+
+#define EXPECT(j, path, want) assert_string_equal(str_at(j, path), want)
+
+static void
+kube_job__gpu_stage_maps_every_field(void **state)
+{
+	struct exec_attempt a = gpu_attempt();
+	json_t *j = build(&a);
+
+	(void)state;
+	EXPECT(j, "apiVersion", "batch/v1");
+	EXPECT(j, "metadata/name", "sluice-42-train-1");
+	EXPECT(j, "metadata/namespace", "ml");
+	EXPECT(j, "metadata/labels/app.kubernetes.io~1managed-by", "sluice");
+	EXPECT(j, "spec/backoffLimit", "0");
+	EXPECT(j, "spec/suspend", "true");
+	EXPECT(j, "spec/activeDeadlineSeconds", "7201");
+	EXPECT(j, "spec/ttlSecondsAfterFinished", "3600");
+	EXPECT(j, "spec/template/spec/restartPolicy", "Never");
+	EXPECT(j, "spec/template/spec/priorityClassName", "ml-high");
+	EXPECT(j, "spec/template/spec/nodeSelector/nvidia.com~1gpu.product",
+	    "NVIDIA-A100-SXM4-80GB");
+	EXPECT(j, "spec/template/spec/tolerations/0/operator", "Exists");
+	EXPECT(j, "spec/template/spec/tolerations/0/effect", "NoSchedule");
+	EXPECT(j, "spec/template/spec/containers/0/image",
+	    "ghcr.io/acme/fraud:1.4");
+	EXPECT(j, "spec/template/spec/containers/0/command/3", "10");
+	EXPECT(j, "spec/template/spec/containers/0/env/0/name",
+	    "SLUICE_RUN_ID");
+	EXPECT(j, "spec/template/spec/containers/0/securityContext/"
+	    "runAsNonRoot", "true");
+	EXPECT(j, "spec/template/spec/containers/0/securityContext/"
+	    "allowPrivilegeEscalation", "false");
+	EXPECT(j, "spec/template/spec/volumes/0/persistentVolumeClaim/"
+	    "claimName", "fraud-data");
+	EXPECT(j, "spec/template/spec/containers/0/volumeMounts/0/mountPath",
+	    "/data");
+	json_decref(j);
+}
+
+/* Keys with '/' are written with "~1" (JSON pointer style) in the paths. */
+static void
+kube_job__labels_and_gpu_resources(void **state)
+{
+	struct exec_attempt a = gpu_attempt();
+	json_t *j = build(&a), *labels, *res;
+
+	(void)state;
+	labels = json_object_get(json_object_get(j, "metadata"), "labels");
+	assert_string_equal(json_string_value(json_object_get(labels,
+	    "sluice/run")), "42");
+	assert_string_equal(json_string_value(json_object_get(labels,
+	    "sluice/stage")), "train");
+	assert_string_equal(json_string_value(json_object_get(labels,
+	    "sluice/attempt")), "1");
+	assert_string_equal(json_string_value(json_object_get(labels,
+	    "sluice/pipeline")), "fraud-detector");
+	assert_string_equal(json_string_value(json_object_get(labels,
+	    "kueue.x-k8s.io/queue-name")), "team-a");
+	res = json_object_get(json_array_get(json_object_get(json_object_get(
+	    json_object_get(json_object_get(j, "spec"), "template"), "spec"),
+	    "containers"), 0), "resources");
+	/* GPUs: equal requests and limits of the MIG resource */
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(
+	    res, "requests"), "nvidia.com/mig-1g.10gb")), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(
+	    res, "limits"), "nvidia.com/mig-1g.10gb")), 1);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    res, "requests"), "cpu")), "4");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    res, "requests"), "memory")), "16Gi");
+	json_decref(j);
+}
+
+static void
+kube_job__checkout_adds_an_init_container_and_workspace(void **state)
+{
+	struct exec_attempt a = gpu_attempt();
+	json_t *j, *pod;
+
+	(void)state;
+	a.checkout = 1;
+	a.repo_url = "https://git.example.com/acme/fraud.git";
+	a.commit = "0123456789abcdef0123456789abcdef01234567";
+	a.queue = NULL;
+	j = build(&a);
+	pod = json_object_get(json_object_get(json_object_get(j, "spec"),
+	    "template"), "spec");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    json_object_get(pod, "initContainers"), 0), "image")),
+	    "alpine/git:2.45.2");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    json_object_get(pod, "containers"), 0), "workingDir")),
+	    "/workspace");
+	assert_non_null(json_object_get(json_array_get(json_object_get(pod,
+	    "volumes"), 1), "emptyDir"));
+	/* without a queue the job is not suspended */
+	assert_null(json_object_get(json_object_get(j, "spec"), "suspend"));
+	json_decref(j);
+}
+
+static void
+kube_job__same_attempt_gives_the_same_bytes(void **state)
+{
+	struct exec_attempt a = gpu_attempt();
+	struct err err;
+	char *x = NULL, *y = NULL;
+
+	(void)state;
+	assert_int_equal(kube_job_manifest(&a, &opts, &x, &err), 0);
+	assert_int_equal(kube_job_manifest(&a, &opts, &y, &err), 0);
+	assert_string_equal(x, y);
+	free(x);
+	free(y);
+}
+
+static void
+kube_job__refuses_what_cannot_be_a_job(void **state)
+{
+	struct exec_attempt a = gpu_attempt();
+	struct err err;
+	char *out = NULL;
+
+	(void)state;
+	a.name = "Sluice_42";
+	assert_int_equal(kube_job_manifest(&a, &opts, &out, &err),
+	    ERR_INVALID);
+	assert_non_null(strstr(err.msg, "DNS-1123"));
+	a = gpu_attempt();
+	a.image = NULL;
+	assert_int_equal(kube_job_manifest(&a, &opts, &out, &err),
+	    ERR_INVALID);
+	assert_non_null(strstr(err.msg, "no image"));
+	a = gpu_attempt();
+	a.checkout = 1;
+	assert_int_equal(kube_job_manifest(&a, &opts, &out, &err),
+	    ERR_INVALID);
+	assert_null(out);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(kube_job__gpu_stage_maps_every_field),
+		cmocka_unit_test(kube_job__labels_and_gpu_resources),
+		cmocka_unit_test(
+		    kube_job__checkout_adds_an_init_container_and_workspace),
+		cmocka_unit_test(kube_job__same_attempt_gives_the_same_bytes),
+		cmocka_unit_test(kube_job__refuses_what_cannot_be_a_job),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
