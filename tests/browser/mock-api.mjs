@@ -326,33 +326,42 @@ async function api(req, res, url) {
 		emit('run', { id: a.run });
 		return send(res, 200, a);
 	}
+	const COMMIT = { sha: 'a'.repeat(40), message: 'Demo pipelines',
+	    author: 'Ada', author_email: 'ada@example.com', time: iso(T0) };
+	const BROKEN = [{ file: 'pipelines/broken.yaml', line: 7, column: 5,
+	    message: 'unknown field "comand" ' + HOSTILE }];
 	if (p === '/api/v1/pipelines')
 		return send(res, 200, { pipelines: [
-			{ name: 'demo', repository: 'demo', file_path:
-			    'pipelines/demo.yaml', valid: true, errors: [],
-			    commit: { sha: 'a'.repeat(40), message: 'Demo pipelines',
-			    author: 'Ada' }, last_run: { id: 3, status:
-			    'waiting_approval' } },
-			{ name: 'broken', repository: 'demo', file_path:
-			    'pipelines/broken.yaml', valid: false, errors: [{ file:
-			    'pipelines/broken.yaml', line: 7, column: 5, message:
-			    'unknown field "comand" ' + HOSTILE }] },
+			{ name: 'demo', repository: 'demo', file: 'pipelines/demo.yaml',
+			    deleted: false, latest: { version: 1, commit: COMMIT.sha,
+			    valid: true, created_at: iso(T0) }, last_run: { id: 3,
+			    status: 'waiting_approval', created_at: iso(T0) } },
+			{ name: 'broken', repository: 'demo', file:
+			    'pipelines/broken.yaml', deleted: false, latest: { version: 2,
+			    commit: COMMIT.sha, valid: false, created_at: iso(T0) },
+			    last_run: null },
 		], next_cursor: null });
 	if ((g = /^\/api\/v1\/pipelines\/([^/]+)$/.exec(p))) {
 		const name = decodeURIComponent(g[1]);
 		if (name === 'broken')
-			return send(res, 200, { name, repository: 'demo', file_path:
-			    'pipelines/broken.yaml', valid: false, definition: null,
-			    errors: [{ file: 'pipelines/broken.yaml', line: 7,
-			    column: 5, message: 'unknown field "comand"' }] });
+			return send(res, 200, { name, repository: 'demo', file:
+			    'pipelines/broken.yaml', deleted: false, version: null,
+			    definition: null, params: {}, definition_commit: null,
+			    latest: { version: 2, valid: false, file:
+			    'pipelines/broken.yaml', commit: COMMIT, errors: BROKEN,
+			    created_at: iso(T0) }, heads: [{ branch: 'main', commit:
+			    COMMIT.sha, version: 2, valid: false }], last_run: null });
 		if (name !== 'demo')
 			return fail(res, 404, 'not_found', 'no pipeline ' + name);
 		const def = JSON.parse(fs.readFileSync(path.join(here,
 		    'fixtures/demo-definition.json'), 'utf8'));
-		return send(res, 200, { name, repository: 'demo', file_path:
-		    'pipelines/demo.yaml', valid: true, errors: [], definition: def,
-		    commit: { sha: 'a'.repeat(40), message: 'Demo pipelines',
-		    author: 'Ada' } });
+		return send(res, 200, { name, repository: 'demo', file:
+		    'pipelines/demo.yaml', deleted: false, version: 1, definition: def,
+		    params: def.spec.params, definition_commit: COMMIT,
+		    latest: { version: 1, valid: true, file: 'pipelines/demo.yaml',
+		    commit: COMMIT, errors: [], created_at: iso(T0) },
+		    heads: [{ branch: 'main', commit: COMMIT.sha, version: 1,
+		    valid: true }], last_run: { id: 3, status: 'waiting_approval' } });
 	}
 	if ((g = /^\/api\/v1\/pipelines\/([^/]+)\/runs$/.exec(p)) && m === 'POST') {
 		if (need('operator'))

@@ -41,6 +41,9 @@ test('mock: every page renders API values as text, with no console error',
 		await visit(page, hash);
 		await shot(page, 'mock-' + hash.replace(/[#/]+/g, '-').slice(1));
 	}
+	await visit(page, '#/pipelines/broken');
+	await page.getByText('pipelines/broken.yaml:7:5: unknown field "comand" ' +
+	    HOSTILE).waitFor();
 	await visit(page, '#/runs/3');
 	await page.getByText(HOSTILE).first().waitFor();
 	assert.equal(await page.evaluate(() => window.__xss), undefined);

@@ -55,9 +55,10 @@ async function load(pipeline) {
 	const data = await api.get(api.withQuery('/api/v1/runs',
 	    { pipeline, limit: HISTORY_RUNS }));
 	let runs = listOf(data, 'runs').slice(0, HISTORY_RUNS);
-	// A list answer may already carry stages and metrics; fetch details
-	// only when it does not.
-	if (!runs.every(r => Array.isArray(r.stages))) {
+	// A list answer may carry stages with metrics; else (the usual case:
+	// stages as name and status only) fetch each run, a few at a time.
+	if (!runs.every(r => Array.isArray(r.stages) && r.stages.every(s =>
+	    s && typeof s.metrics === 'object'))) {
 		const out = new Array(runs.length);
 		let next = 0;
 		const worker = async () => {

@@ -12,7 +12,7 @@ function digits(v) {
 	return m ? m[1] : null;
 }
 
-function hrefOf(n) {
+function hrefOf(n, runId) {
 	const type = String(n.type ?? '');
 	if (type === 'run') {
 		const id = n.run ?? digits(n.id);
@@ -26,8 +26,9 @@ function hrefOf(n) {
 		const name = n.pipeline;
 		return name ? '#/pipelines/' + api.seg(name) : null;
 	}
-	if (type === 'stage' && n.run !== undefined && n.stage)
-		return '#/runs/' + api.seg(n.run) + '/stages/' + api.seg(n.stage);
+	if (type === 'stage' && (n.stage ?? n.name))
+		return '#/runs/' + api.seg(n.run ?? runId) + '/stages/' +
+		    api.seg(n.stage ?? n.name);
 	return null;
 }
 
@@ -54,14 +55,15 @@ export async function showLineage(box, runId, { signal } = {}) {
 			cls: ['t-' + type, n.status ? 'st-' + (TYPE_RE.test(
 			    String(n.status)) ? n.status : 'unknown') : null]
 			    .filter(Boolean).join(' '),
-			href: hrefOf(n),
+			href: hrefOf(n, data.run ?? runId),
 			title: statusText(type) + ' ' + String(n.label ?? n.id) +
 			    (n.status ? ', ' + statusText(n.status) : ''),
 		};
 	});
 	const edges = (Array.isArray(data && data.edges) ? data.edges : [])
 	    .filter(e => e && e.from !== undefined && e.to !== undefined)
-	    .map(e => ({ from: String(e.from), to: String(e.to) }));
+	    .map(e => ({ from: String(e.from), to: String(e.to),
+		cls: TYPE_RE.test(String(e.kind)) ? 'k-' + e.kind : null }));
 	if (!nodes.length) {
 		replace(box, h('p', { class: 'muted' }, 'No lineage recorded.'));
 		return;

@@ -21,41 +21,52 @@ export function errorText(e) {
 	return (where ? where + ': ' : '') + String(e.message ?? '');
 }
 
+// The newest version seen, valid or not ({version, valid, file, commit,
+// errors}), from GET /api/v1/pipelines[/NAME].
+const latestOf = p => p.latest && typeof p.latest === 'object' ? p.latest :
+    {};
+
 function errorsOf(p) {
-	const v = p.errors ?? (p.latest_version && p.latest_version.errors);
+	const v = p.errors ?? latestOf(p).errors;
 	return Array.isArray(v) ? v : [];
 }
 
 function definitionOf(p) {
-	const d = p.definition ?? (p.latest_version &&
-	    p.latest_version.definition) ?? (p.current &&
-	    p.current.definition);
+	const d = p.definition;
 	return d && typeof d === 'object' ? d : null;
 }
 
+// Is the newest file valid?
 function validOf(p) {
+	if (typeof latestOf(p).valid === 'boolean')
+		return latestOf(p).valid;
 	if (typeof p.valid === 'boolean')
 		return p.valid;
 	return errorsOf(p).length === 0;
 }
 
 function fileOf(p) {
-	return p.file_path ?? p.file ?? p.path ?? (p.latest_version &&
-	    p.latest_version.file_path) ?? '';
+	return p.file ?? latestOf(p).file ?? p.file_path ?? '';
 }
 
-function commitFacts(p) {
-	const c = commitOf(p.commit !== undefined ? p :
-	    { commit: p.latest_commit ?? (p.latest_version &&
-	    p.latest_version.commit) });
+// A commit (a sha, or {sha, message, author}) as a short line.
+function commitFacts(commit, id) {
+	const c = commitOf({ commit });
 	if (!c.sha)
 		return null;
-	return h('span', { class: 'commit', id: 'pipeline-commit' },
+	return h('span', { class: 'commit', id },
 	    h('code', { title: c.sha }, shortSha(c.sha)),
 	    c.message ? [' ', h('span', { class: 'commit-msg' },
 		firstLine(c.message))] : null,
 	    c.author ? [' ', h('span', { class: 'muted' }, 'by ', c.author)] :
 	    null);
+}
+
+// The page of a pipeline; with the repository when two repositories
+// hold a pipeline of that name.
+export function pipelineHref(name, repository) {
+	return api.withQuery('#/pipelines/' + api.seg(name),
+	    { repository });
 }
 
 function repoName(p) {
@@ -79,17 +90,23 @@ function mountList(ctx) {
 			const data = await api.get('/api/v1/pipelines?limit=200',
 			    { signal: ac.signal });
 			const list = listOf(data, 'pipelines');
+			const count = new Map();
+			for (const p of list)
+				count.set(p.name, (count.get(p.name) || 0) + 1);
 			replace(box, table(list, [
-				['Pipeline', p => h('a', { href: '#/pipelines/' +
-				    api.seg(p.name) }, String(p.name ?? ''))],
+				['Pipeline', p => h('a', { href: pipelineHref(p.name,
+				    count.get(p.name) > 1 ? repoName(p) : null) },
+				    String(p.name ?? ''))],
 				['Repository', p => String(repoName(p) ?? '')],
 				['File', p => h('code', {}, String(fileOf(p))),
 				    'wide-only'],
-				['Commit', p => commitFacts(p) ?? '', 'wide-only'],
-				['Definition', p => validOf(p) ? badge('valid') :
-				    h('span', {}, badge('invalid'), ' ',
-					errorsOf(p).length + ' error' +
-					(errorsOf(p).length === 1 ? '' : 's'))],
+				['Commit', p => commitFacts(latestOf(p).commit ??
+				    p.commit) ?? '', 'wide-only'],
+				['Definition', p => p.deleted ? badge('deleted') :
+				    validOf(p) ? badge('valid') : h('span', {},
+				    badge('invalid'), errorsOf(p).length ? ' ' +
+				    errorsOf(p).length + ' error' +
+				    (errorsOf(p).length === 1 ? '' : 's') : '')],
 				['Last run', p => {
 					const r = p.last_run ?? p.latest_run;
 					return r && r.id !== undefined ? h('span', {},
@@ -146,9 +163,10 @@ function stagesTable(stages) {
 	], { caption: 'Stages' });
 }
 
-function triggerForm(ctx, name, def) {
+function triggerForm(ctx, name, def, declared, repository) {
 	const spec = def && def.spec || {};
-	const params = entries(spec.params);
+	const params = entries(declared && typeof declared === 'object' &&
+	    Object.keys(declared).length ? declared : spec.params);
 	const push = spec.triggers && spec.triggers.push;
 	const branch = push && Array.isArray(push.branches) && push.branches[0] ||
 	    'main';
@@ -170,7 +188,8 @@ function triggerForm(ctx, name, def) {
 	    h('h2', { id: 'h-trigger' }, 'Start a run'),
 	    h('div', { class: 'field' }, h('label', { for: 'run-ref' },
 		'Branch or commit'), ref, h('p', { class: 'help',
-		id: 'run-ref-help' }, 'A branch name, or a full commit SHA.')),
+		id: 'run-ref-help' }, 'A watched branch (its last processed ' +
+		'commit), or a commit SHA the controller has seen.')),
 	    inputs.length ? h('fieldset', {}, h('legend', {}, 'Params'),
 		inputs.map(([, el]) => el)) : null,
 	    h('div', { class: 'actions' }, button), status);
@@ -180,15 +199,15 @@ function triggerForm(ctx, name, def) {
 		for (const [k, el] of inputs)
 			body.params[k] = el.querySelector('input').value;
 		const r = ref.value.trim();
-		if (/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(r))
+		if (/^[0-9a-f]{7,64}$/i.test(r))
 			body.commit = r;
 		else
 			body.ref = r;
 		button.disabled = true;
 		replace(status);
 		try {
-			const run = await api.post('/api/v1/pipelines/' +
-			    api.seg(name) + '/runs', body);
+			const run = await api.post(api.withQuery('/api/v1/pipelines/' +
+			    api.seg(name) + '/runs', { repository }), body);
 			ctx.toast('Started run #' + run.id + '.');
 			ctx.navigate('#/runs/' + api.seg(run.id));
 		} catch (err) {
@@ -199,8 +218,26 @@ function triggerForm(ctx, name, def) {
 	return form;
 }
 
+function headsTable(heads) {
+	const list = Array.isArray(heads) ? heads.filter(x => x &&
+	    typeof x === 'object') : [];
+	if (!list.length)
+		return null;
+	return h('section', { 'aria-labelledby': 'h-heads' },
+	    h('h2', { id: 'h-heads' }, 'At each branch'),
+	    table(list, [
+		['Branch', x => String(x.branch ?? '')],
+		['Commit', x => h('code', { title: String(x.commit ?? '') },
+		    shortSha(x.commit))],
+		['Definition', x => x.valid === null || x.valid === undefined ?
+		    h('span', { class: 'muted' }, 'not in this commit') :
+		    badge(x.valid ? 'valid' : 'invalid')],
+	    ], { caption: 'The pipeline at each branch head' }));
+}
+
 function mountOne(ctx) {
 	const name = ctx.params.name;
+	const repository = ctx.query.get('repository') || null;
 	ctx.title('Pipeline ' + name);
 	const head = h('div', { class: 'page-head' }, h('h1', {}, name));
 	const box = h('div', {});
@@ -228,8 +265,8 @@ function mountOne(ctx) {
 		const ac = abort = new AbortController();
 		let p;
 		try {
-			p = await api.get('/api/v1/pipelines/' + api.seg(name),
-			    { signal: ac.signal });
+			p = await api.get(api.withQuery('/api/v1/pipelines/' +
+			    api.seg(name), { repository }), { signal: ac.signal });
 		} catch (e) {
 			if (e.name !== 'AbortError')
 				replace(box, errorBox(e.status === 404 ?
@@ -239,19 +276,26 @@ function mountOne(ctx) {
 		}
 		const def = definitionOf(p);
 		const errs = errorsOf(p);
+		const latest = latestOf(p);
 		const spec = def && def.spec || {};
 		const stages = Array.isArray(spec.stages) ? spec.stages : [];
+		const newestValid = validOf(p);
 		replace(head, h('h1', {}, String(p.name ?? name)),
-		    validOf(p) ? badge('valid') : badge('invalid'));
+		    p.deleted ? badge('deleted') : null,
+		    badge(newestValid ? 'valid' : 'invalid'));
 		const edges = [];
 		for (const st of stages)
 			for (const n of Array.isArray(st.needs) ? st.needs : [])
 				edges.push({ from: String(n), to: String(st.name) });
+		const defCommit = p.definition_commit ?? (newestValid ?
+		    latest.commit : null);
 		replace(box,
 		    dl([
 			['Repository', repoName(p) ?? null],
 			['File', fileOf(p) ? h('code', {}, String(fileOf(p))) : null],
-			['Commit', commitFacts(p)],
+			['Definition from', commitFacts(defCommit, 'pipeline-commit')],
+			['Newest file at', !newestValid ? commitFacts(latest.commit,
+			    'pipeline-latest-commit') : null],
 			['Updated', p.updated_at ? ago(p.updated_at) : null],
 			['Triggers', [spec.triggers && spec.triggers.push ?
 			    'push to ' + (spec.triggers.push.branches || ['any branch'])
@@ -260,15 +304,17 @@ function mountOne(ctx) {
 			['Concurrency', spec.concurrency !== undefined ?
 			    String(spec.concurrency) : null],
 		    ]),
-		    errs.length ? h('section', { class: 'card errors',
-			'aria-labelledby': 'h-errors' },
+		    errs.length || !newestValid ? h('section', {
+			class: 'card errors', 'aria-labelledby': 'h-errors' },
 			h('h2', { id: 'h-errors' }, 'Validation errors'),
-			h('p', {}, validOf(p) ? 'An older definition is in use; ' +
-			    'the latest file has errors:' : 'This definition ' +
-			    'is invalid, so pushes start no run:'),
+			h('p', {}, def ? 'The newest file has errors; runs use ' +
+			    'the last valid definition until it is fixed:' :
+			    'There is no valid definition, so pushes start no run:'),
 			h('ul', { class: 'error-list' }, errs.map(e =>
 			    h('li', {}, h('code', {}, errorText(e)))))) : null,
-		    ctx.can('operator') && def ? triggerForm(ctx, name, def) : null,
+		    ctx.can('operator') && def && !p.deleted ? triggerForm(ctx, name,
+			def, p.params, repository) : null,
+		    headsTable(p.heads),
 		    stages.length ? h('section', { 'aria-labelledby': 'h-def' },
 			h('h2', { id: 'h-def' }, 'Definition'),
 			h('div', { class: 'graph-box' }, graph(stages.map(st => ({

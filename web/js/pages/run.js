@@ -63,6 +63,7 @@ class LogView {
 		this.abort = null;
 		this.streaming = false;
 		this.sig = '';
+		this.which = '';
 		this.title = h('h2', { id: 'log-title' }, 'Log');
 		this.state = h('span', { class: 'log-state', role: 'status' });
 		this.text = document.createTextNode('');
@@ -138,7 +139,13 @@ class LogView {
 			    { signal: ac.signal, raw: true });
 			const reader = res.body.getReader();
 			const dec = new TextDecoder();
-			this.state.textContent = follow ? 'Following' : '';
+			const which = [res.headers.get('X-Sluice-Attempt') ? 'attempt ' +
+			    res.headers.get('X-Sluice-Attempt') : '',
+			    res.headers.get('X-Sluice-Job') || ''].filter(Boolean)
+			    .join(', ');
+			this.which = which ? ' (' + which + ')' : '';
+			this.state.textContent = (follow ? 'Following' : '') +
+			    this.which;
 			for (;;) {
 				const { done, value } = await reader.read();
 				if (done)
@@ -147,8 +154,8 @@ class LogView {
 			}
 			this.append(dec.decode());
 			if (ac === this.abort)
-				this.state.textContent = this.text.length ?
-				    'End of log' : 'The log is empty';
+				this.state.textContent = (this.text.length ?
+				    'End of log' : 'The log is empty') + this.which;
 		} catch (e) {
 			if (e.name === 'AbortError' || ac !== this.abort)
 				return;
@@ -287,7 +294,13 @@ export function mount(ctx) {
 			    [' of ', h('a', { href: '#/runs/' +
 				api.seg(run.parent_run) }, '#' + run.parent_run)] :
 			    null] : null],
+			['Retried as', Array.isArray(run.retries) && run.retries.length ?
+			    run.retries.map((r, i) => [i ? ', ' : '', h('a',
+				{ href: '#/runs/' + api.seg(r) }, '#' + r)]) : null],
 			['Started by', run.created_by ?? null],
+			['Cancel requested', run.cancel_requested_at && !run.finished_at ?
+			    [ago(run.cancel_requested_at), run.cancel_requested_by ?
+				' by ' + run.cancel_requested_by : ''] : null],
 			['Reason', run.reason ?? null],
 			['Params', params.length ? h('ul', { class: 'chips' },
 			    params.map(([k, v]) => h('li', {}, h('code', {},
@@ -420,6 +433,11 @@ export function mount(ctx) {
 			'Waiting: '), wait) : null,
 		    st.message ? h('p', { class: 'stage-msg' },
 			String(st.message)) : null,
+		    st.reused_from_run !== null && st.reused_from_run !== undefined ?
+			h('p', { class: 'stage-msg' }, 'Reused from ', h('a', {
+			    href: '#/runs/' + api.seg(st.reused_from_run) + '/stages/' +
+			    api.seg(name) }, 'run #' + st.reused_from_run),
+			    ': its attempts, metrics and artifacts.') : null,
 		    attemptsTable(st),
 		    metricsTable(st),
 		    artifactsList(st));
@@ -469,6 +487,13 @@ export function mount(ctx) {
 		}));
 	}
 
+	function modelRef(m) {
+		if (!m || typeof m !== 'object' || !m.name)
+			return null;
+		return h('a', { href: '#/models/' + api.seg(m.name) },
+		    String(m.name), ' v', String(m.version ?? '?'));
+	}
+
 	function renderModels() {
 		const mv = listOf(run.model_versions ?? run.models, 'model_versions');
 		const ro = listOf(run.rollouts, 'rollouts');
@@ -491,8 +516,10 @@ export function mount(ctx) {
 			    `${r.current_step} of ${r.steps ?? '?'}` : '', 'num'],
 			['Weight', r => r.current_weight !== undefined ?
 			    r.current_weight + '%' : '', 'num'],
-			['Model version', r => String(r.model_version ??
-			    r.model_version_id ?? '')],
+			['Model', r => modelRef(r.model) ?? String(r.model_version ??
+			    '')],
+			['Replacing', r => modelRef(r.previous_model) ?? '',
+			    'wide-only'],
 			['Message', r => String(r.message ?? '')],
 		    ], { caption: 'Rollouts' }) : null);
 	}
