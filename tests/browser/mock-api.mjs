@@ -86,14 +86,23 @@ function seed() {
 		    'production' : 'retired', target: 'demo-api', uri:
 		    'file:///m/' + id }] }));
 	}
+	const def = JSON.parse(fs.readFileSync(path.join(here,
+	    'fixtures/demo-definition.json'), 'utf8'));
 	const a = { id: 1, run: 3, pipeline: 'demo', stage: 'rollout', step: 2,
-	    steps: 3, weight: 50, target: 'demo-api', status: 'pending',
+	    weight: 50, target: 'demo-api', status: 'pending',
 	    requested_at: iso(Date.now() - 60e3), expires_at: iso(Date.now() +
 	    86400e3), decided_by: null, decided_at: null, comment: null,
-	    analysis: { status: 'passed', duration: '10s', gates: [{ metric:
-	    'error_rate', op: '<=', value: 0.05, observed: 0.004, passed: true }] },
-	    candidate_metrics: { auc: 0.934, loss: 0.21 },
-	    production_metrics: { auc: 0.92, loss: 0.23 } };
+	    run_status: 'waiting_approval',
+	    rollout: { id: 1, status: 'waiting_approval', steps: 3,
+	    current_step: 2, current_weight: 50, analysis_started_at: null,
+	    message: null },
+	    canary_steps: def.spec.stages.find(s => s.name === 'rollout')
+	    .canary.steps,
+	    canary_metrics: { error_rate: 0.004, canary_requests: 1000 },
+	    candidate: { name: 'demo', version: 3, uri: 'file:///m/3',
+	    metrics: { auc: 0.934, loss: 0.21 } },
+	    production: { name: 'demo', version: 2, uri: 'file:///m/2',
+	    metrics: { auc: 0.92, loss: 0.23 } } };
 	st.approvals.set(1, a);
 	st.approvals.set(2, { ...a, id: 2, run: 2, status: 'approved', step: 3,
 	    weight: 100, decided_by: 'ops-lead', decided_at: iso(T0 + 400e3),
@@ -240,7 +249,12 @@ async function api(req, res, url) {
 		const r = st.runs.get(Number(g[1]));
 		if (!r)
 			return fail(res, 404, 'not_found', 'no run ' + g[1]);
-		r.approvals = [...st.approvals.values()].filter(a => a.run === r.id);
+		// The run carries the plain approval; the inbox has the rest.
+		const BASIC = ['id', 'run', 'stage', 'step', 'weight', 'target',
+		    'status', 'requested_at', 'expires_at', 'decided_by',
+		    'decided_at', 'comment'];
+		r.approvals = [...st.approvals.values()].filter(a => a.run === r.id)
+		    .map(a => Object.fromEntries(BASIC.map(k => [k, a[k]])));
 		return send(res, 200, r);
 	}
 	if ((g = /^\/api\/v1\/runs\/(\d+)\/(cancel|retry)$/.exec(p)) && m === 'POST') {

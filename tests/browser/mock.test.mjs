@@ -24,6 +24,12 @@ after(async () => {
 	mock?.close();
 });
 
+async function plainText(page, hash) {
+	const text = await page.locator('main').innerText();
+	assert.doesNotMatch(text, /\b(null|undefined|NaN)\b|\[object /,
+	    hash + ' shows a JavaScript value instead of a fact');
+}
+
 async function visit(page, hash) {
 	await page.goto('/' + hash);
 	await page.locator('main h1').first().waitFor();
@@ -40,6 +46,7 @@ test('mock: every page renders API values as text, with no console error',
 	for (const hash of PAGES) {
 		await visit(page, hash);
 		await shot(page, 'mock-' + hash.replace(/[#/]+/g, '-').slice(1));
+		await plainText(page, hash);
 	}
 	await visit(page, '#/pipelines/broken');
 	await page.getByText('pipelines/broken.yaml:7:5: unknown field "comand" ' +
@@ -83,6 +90,10 @@ test('mock: a viewer sees no control it cannot use', async () => {
 	await visit(page, '#/repositories');
 	assert.equal(await page.getByRole('button', { name: 'Refresh now' }).count(), 0);
 	assert.equal(await page.getByRole('button', { name: 'Add repository' }).count(), 0);
+	for (const hash of PAGES) {
+		await visit(page, hash);
+		await plainText(page, hash);
+	}
 	assert.deepEqual(page.errors, []);
 	await context.close();
 });

@@ -7,13 +7,54 @@ import { h, badge, ago, dl, entries, fmtNumber, table, errorBox, idPart }
 
 const obj = v => v && typeof v === 'object' && !Array.isArray(v) ? v : null;
 
+const OPS = {
+	'>=': (x, y) => x >= y, '>': (x, y) => x > y, '<=': (x, y) => x <= y,
+	'<': (x, y) => x < y, '==': (x, y) => x === y, '!=': (x, y) => x !== y,
+};
+
+// The canary's analysis gates (from the pipeline's canary steps) against
+// the latest metrics its steps reported.
+function gatesFromSteps(a) {
+	const metrics = obj(a.canary_metrics) ?? {};
+	const prod = obj(obj(a.production) && a.production.metrics) ?? {};
+	const rows = [];
+	(Array.isArray(a.canary_steps) ? a.canary_steps : []).forEach((st, i) => {
+		const an = obj(st) && obj(st.analysis);
+		for (const g of an && Array.isArray(an.gates) ? an.gates : []) {
+			if (!obj(g))
+				continue;
+			let threshold = g.value;
+			let shown = fmtNumber(g.value);
+			if (g.baseline !== undefined) {
+				const base = prod[g.metric];
+				const tol = Number(g.tolerance ?? 0);
+				threshold = typeof base === 'number' ? (String(g.op)
+				    .startsWith('<') ? base + tol : base - tol) : undefined;
+				shown = g.baseline + (tol ? ' ∓ ' + fmtNumber(tol) : '');
+			}
+			const observed = metrics[g.metric];
+			const cmp = OPS[g.op];
+			rows.push({
+				gate: `step ${i + 1} (${st.weight ?? '?'}%): ` +
+				    `${g.metric} ${g.op} ${shown}`,
+				observed: observed ?? '—',
+				ok: typeof observed === 'number' && typeof threshold ===
+				    'number' && cmp ? cmp(observed, threshold) : undefined,
+				message: typeof observed === 'number' ? '' :
+				    'not reported yet',
+			});
+		}
+	});
+	return rows;
+}
+
 // Gate results of the step's analysis, as [{gate, observed, ok}].
 function analysisRows(a) {
 	const an = a.analysis ?? a.analysis_results ?? null;
 	const gates = Array.isArray(an) ? an : obj(an) && (an.gates ??
 	    an.results ?? an.checks);
 	if (!Array.isArray(gates))
-		return [];
+		return gatesFromSteps(a);
 	return gates.filter(obj).map(g => {
 		const threshold = g.value ?? g.threshold ??
 		    (g.baseline ? g.baseline + (g.tolerance !== undefined ?
@@ -36,6 +77,13 @@ function analysisRows(a) {
 
 function analysisSummary(a) {
 	const an = obj(a.analysis ?? a.analysis_results);
+	const ro = obj(a.rollout);
+	if (!an && ro)
+		return h('p', { class: 'analysis-summary' }, 'Rollout ',
+		    badge(ro.status), ro.current_weight !== undefined ?
+		    ' at ' + ro.current_weight + '%' : '', ro.current_step ?
+		    ', step ' + ro.current_step + ' of ' + (ro.steps ?? '?') : '',
+		    ro.message ? ' — ' + ro.message : '');
 	if (!an)
 		return null;
 	const bits = [];
@@ -103,7 +151,7 @@ function analysis(a) {
 		    fmtNumber(r.observed) : String(r.observed ?? '—'), 'num'],
 		['Result', r => r.ok === undefined ? (r.message ?? '') :
 		    badge(r.ok ? 'passed' : 'failed')],
-	], { caption: 'Analysis of the step' }) : null);
+	], { caption: 'Analysis of the canary' }) : null);
 }
 
 // The card.  opts: {canDecide, showRun, onDecided(approval)}.
@@ -116,7 +164,9 @@ export function approvalCard(a, { canDecide = false, showRun = true,
 	    pending ? 'pending' : 'decided'], id: 'approval-' + pid,
 	    'aria-labelledby': 'approval-title-' + pid });
 	const weight = a.weight ?? (obj(a.step) && a.step.weight);
-	const steps = a.steps ?? a.total_steps;
+	const steps = a.steps ?? a.total_steps ?? (obj(a.rollout) &&
+	    a.rollout.steps) ?? (Array.isArray(a.canary_steps) ?
+	    a.canary_steps.length || undefined : undefined);
 	card.append(
 	    h('header', { class: 'card-head' },
 		h('h3', { id: 'approval-title-' + pid },

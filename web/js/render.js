@@ -285,3 +285,10 @@ export function keepFocus(fn) {
 		document.getElementById(active)?.focus({ preventScroll: true });
 	window.scrollTo(x, y);
 }
+
+// Append children to el, skipping null, undefined and false (unlike
+// Element.append, which would show them as text).
+export function append(el, ...children) {
+	appendAll(el, children);
+	return el;
+}

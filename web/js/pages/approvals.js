@@ -4,7 +4,7 @@
 import * as api from '../api.js';
 import * as sse from '../sse.js';
 import { keyedCards } from '../approvalcard.js';
-import { h, replace, listOf, errorBox, debounce, keepFocus }
+import { h, replace, listOf, errorBox, debounce, keepFocus, append }
     from '../render.js';
 
 const DECIDED_LIMIT = 20;
@@ -18,7 +18,7 @@ export function mount(ctx) {
 	const more = h('div', { class: 'pager' });
 	let decided = [], cursor = null, abort = null;
 
-	ctx.el.append(
+	append(ctx.el, 
 	    h('div', { class: 'page-head' }, h('h1', {}, 'Approvals')),
 	    canDecide ? null : h('p', { class: 'notice' },
 		'You can see approvals; deciding them needs the approver role.'),

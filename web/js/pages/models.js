@@ -5,7 +5,8 @@ import * as api from '../api.js';
 import * as sse from '../sse.js';
 import { showLineage } from '../lineage.js';
 import { h, replace, badge, ago, table, listOf, entries, fmtNumber,
-    errorBox, debounce, keepFocus } from '../render.js';
+    errorBox, debounce, keepFocus, append }
+    from '../render.js';
 
 function versionsOf(data) {
 	const l = listOf(data, 'versions');
@@ -30,7 +31,7 @@ function productionOf(m, versions) {
 function mountList(ctx) {
 	ctx.title('Models');
 	const box = h('div', {});
-	ctx.el.append(h('div', { class: 'page-head' }, h('h1', {}, 'Models')),
+	append(ctx.el, h('div', { class: 'page-head' }, h('h1', {}, 'Models')),
 	    box);
 	let abort = null;
 	async function load() {
@@ -91,7 +92,7 @@ function mountOne(ctx) {
 	const box = h('div', {});
 	const lineageTitle = h('h2', { id: 'h-lineage' }, 'Lineage');
 	const lineageBox = h('div', { class: 'graph-box' });
-	ctx.el.append(h('div', { class: 'page-head' }, h('h1', {}, name)),
+	append(ctx.el, h('div', { class: 'page-head' }, h('h1', {}, name)),
 	    h('section', { 'aria-labelledby': 'h-prod' },
 		h('h2', { id: 'h-prod' }, 'In production'), prodBox),
 	    h('section', { 'aria-labelledby': 'h-versions' },

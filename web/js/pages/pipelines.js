@@ -7,7 +7,8 @@ import * as sse from '../sse.js';
 import { graph } from '../dag.js';
 import { runsTable } from './runs.js';
 import { h, replace, badge, ago, table, dl, entries, listOf, commitOf,
-    shortSha, firstLine, errorBox, debounce, idPart } from '../render.js';
+    shortSha, firstLine, errorBox, debounce, idPart, append }
+    from '../render.js';
 
 // Errors as "FILE:LINE:COL: message", from {file, line, column, message}
 // objects or ready-made strings.
@@ -79,7 +80,7 @@ function repoName(p) {
 function mountList(ctx) {
 	ctx.title('Pipelines');
 	const box = h('div', {});
-	ctx.el.append(h('div', { class: 'page-head' },
+	append(ctx.el, h('div', { class: 'page-head' },
 	    h('h1', {}, 'Pipelines')), box);
 	let abort = null;
 	async function load() {
@@ -242,7 +243,7 @@ function mountOne(ctx) {
 	const head = h('div', { class: 'page-head' }, h('h1', {}, name));
 	const box = h('div', {});
 	const runsBox = h('div', {});
-	ctx.el.append(head, box, h('section', { 'aria-labelledby': 'h-runs' },
+	append(ctx.el, head, box, h('section', { 'aria-labelledby': 'h-runs' },
 	    h('h2', { id: 'h-runs' }, 'Recent runs'), runsBox,
 	    h('p', {}, h('a', { href: api.withQuery('#/runs',
 		{ pipeline: name }) }, 'All runs of ' + name))));

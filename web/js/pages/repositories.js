@@ -3,7 +3,8 @@
 // (admins).
 import * as api from '../api.js';
 import { h, replace, badge, ago, listOf, errorBox, idPart, fmtDuration,
-    keepFocus } from '../render.js';
+    keepFocus, append }
+    from '../render.js';
 
 const REFRESH_MS = 5000;
 
@@ -20,7 +21,7 @@ export function mount(ctx) {
 	const isAdmin = ctx.can('admin');
 	const box = h('div', { class: 'cards', id: 'repositories' });
 	const status = h('div', { class: 'form-status' });
-	ctx.el.append(h('div', { class: 'page-head' },
+	append(ctx.el, h('div', { class: 'page-head' },
 	    h('h1', {}, 'Repositories')), status, box,
 	    isAdmin ? addForm() : null);
 	let timer = null, abort = null, confirmDelete = null;

@@ -560,6 +560,25 @@ export function mount(ctx) {
 		}
 		if (ac !== abort || life.signal.aborted)
 			return;
+		// A pending approval's analysis and metrics come with the inbox.
+		const pending = Array.isArray(data && data.approvals) ?
+		    data.approvals.filter(a => a.status === 'pending') : [];
+		if (pending.length) {
+			try {
+				const inbox = listOf(await api.get(
+				    '/api/v1/approvals?status=pending&limit=200',
+				    { signal: ac.signal }), 'approvals');
+				const byId = new Map(inbox.map(a => [String(a.id), a]));
+				data.approvals = data.approvals.map(a =>
+				    byId.has(String(a.id)) ? { ...byId.get(String(a.id)),
+				    ...a } : a);
+			} catch (e) {
+				if (e.name === 'AbortError')
+					return;
+			}
+			if (ac !== abort || life.signal.aborted)
+				return;
+		}
 		replace(actionStatus);
 		const first = !run;
 		run = data || {};

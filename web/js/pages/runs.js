@@ -4,7 +4,8 @@
 import * as api from '../api.js';
 import * as sse from '../sse.js';
 import { h, replace, badge, ago, duration, table, listOf, commitOf,
-    shortSha, firstLine, errorBox, debounce } from '../render.js';
+    shortSha, firstLine, errorBox, debounce, append }
+    from '../render.js';
 
 export const STATUSES = ['queued', 'running', 'waiting_approval', 'succeeded',
     'failed', 'canceled'];
@@ -71,7 +72,7 @@ export function mount(ctx) {
 	pipelineSel.addEventListener('change', onFilter);
 	statusSel.addEventListener('change', onFilter);
 
-	ctx.el.append(h('div', { class: 'page-head' }, h('h1', {}, 'Runs')),
+	append(ctx.el, h('div', { class: 'page-head' }, h('h1', {}, 'Runs')),
 	    form, list, pager);
 
 	function readQuery(query) {
