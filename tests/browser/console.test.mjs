@@ -32,15 +32,54 @@ const PAGES = ['#/runs', '#/approvals', '#/pipelines', '#/pipelines/demo',
 assert.ok(BASE && ADMIN && APPROVER && VIEWER && OPERATOR && WORK,
     'run through tests/browser/run.sh');
 
-// What this build has, probed before the tests are declared.  The
-// resource endpoints: a build without them answers "no route".
-const probe = await call(BASE, ADMIN, 'GET', '/api/v1/runs?limit=1');
+// What this build has, probed before the tests are declared, so that a
+// branch without the REST resources, the events stream, the decisions or
+// the run engine skips what needs them, saying why.  A missing route is
+// answered 404 "no route"; a present one 403 to a viewer's write.
+async function route(method, p) {
+	const r = await call(BASE, VIEWER, method, p, method === 'GET' ?
+	    undefined : {});
+	return r.status === 404 && /no route/.test(r.text) ?
+	    `${method} ${p.replace(/\/0\//, '/{id}/')} is not in this build yet` :
+	    null;
+}
+
+async function eventsRoute() {
+	const ac = new AbortController();
+	try {
+		const res = await fetch(BASE + '/api/v1/events', { signal: ac.signal,
+		    headers: { Authorization: 'Bearer ' + VIEWER } });
+		const ok = res.status === 200 && /text\/event-stream/.test(
+		    res.headers.get('content-type') || '');
+		return ok ? null : 'GET /api/v1/events is not in this build yet ' +
+		    `(${res.status})`;
+	} finally {
+		ac.abort();
+	}
+}
+
+// The engine runs inside `sluice serve` once cmd_serve.c starts it.
+function engineWired() {
+	const src = ['controller/cmd_serve.c', 'controller/ctl.c'].map(f => {
+		try {
+			return fs.readFileSync(path.join(TOP, f), 'utf8');
+		} catch {
+			return '';
+		}
+	}).join('');
+	return /\bengine_start\s*\(/.test(src) ? null :
+	    'the run engine is not started by sluice serve in this build yet';
+}
+
 const need = {
-	api: probe.status === 200 ? null : 'the runs API is not in this ' +
-	    `build yet (GET /api/v1/runs: ${probe.status} ${probe.text.trim()})`,
-	// The engine: runs only move when the build has one.
-	engine: fs.existsSync(path.join(TOP, 'controller/engine.c')) ? null :
-	    'the run engine is not in this build yet',
+	api: await route('GET', '/api/v1/runs?limit=1') ??
+	    await route('GET', '/api/v1/approvals?limit=1') ??
+	    await route('GET', '/api/v1/models?limit=1'),
+	events: await eventsRoute(),
+	decide: await route('POST', '/api/v1/approvals/0/approve') ??
+	    await route('POST', '/api/v1/approvals/0/reject'),
+	cancel: await route('POST', '/api/v1/runs/0/cancel'),
+	engine: engineWired(),
 };
 
 let chrome;
@@ -162,7 +201,7 @@ test('no console errors and no other host', async t => {
 		await page.getByLabel('API token').waitFor();
 		assert.deepEqual(page.errors, []);
 	});
-	await t.test('every page, signed in', { skip: missing('api') },
+	await t.test('every page, signed in', { skip: missing('api', 'events') },
 	    async () => {
 		await signIn(page, ADMIN);
 		for (const hash of PAGES) {
@@ -181,7 +220,7 @@ test('no console errors and no other host', async t => {
 let demo = null;
 
 test('a pushed commit appears as a run and progresses live', {
-    ...SLOW, skip: missing('api', 'engine') }, async () => {
+    ...SLOW, skip: missing('api', 'events', 'engine') }, async () => {
 	const { context, page } = await newPage(chrome.browser, BASE);
 	await signIn(page, ADMIN);
 	await page.goto('/#/runs');
@@ -220,7 +259,7 @@ test('a pushed commit appears as a run and progresses live', {
 });
 
 test("a stage's log opens and shows its output", {
-    ...SLOW, skip: missing('api', 'engine') }, async () => {
+    ...SLOW, skip: missing('api', 'events', 'engine') }, async () => {
 	assert.ok(demo, 'needs the pushed run');
 	const { context, page } = await newPage(chrome.browser, BASE);
 	await signIn(page, VIEWER);
@@ -240,7 +279,7 @@ test("a stage's log opens and shows its output", {
 });
 
 test('approving a canary step lets the run continue', {
-    ...SLOW, skip: missing('api', 'engine') }, async () => {
+    ...SLOW, skip: missing('api', 'events', 'engine', 'decide') }, async () => {
 	assert.ok(demo, 'needs the pushed run');
 	const first = await until(() => pendingApproval(demo.id),
 	    'the first pending approval', 180000, 500);
@@ -287,7 +326,7 @@ test('approving a canary step lets the run continue', {
 });
 
 test('rejecting a canary step rolls the run back', {
-    ...SLOW, skip: missing('api', 'engine') }, async () => {
+    ...SLOW, skip: missing('api', 'events', 'engine', 'decide') }, async () => {
 	const sha = pushDemoCommit('Retrain again, to be rejected');
 	const [run] = await until(async () => {
 		const l = await runsOfCommit(sha);
@@ -323,7 +362,7 @@ test('a viewer sees no approve button, and the API refuses it anyway',
 	await signIn(page, VIEWER);
 	assert.equal(await page.locator('#who-role').textContent(), 'viewer');
 
-	await t.test('the API refuses a viewer', { skip: missing('api') },
+	await t.test('the API refuses a viewer', { skip: missing('decide') },
 	    async () => {
 		const r = await call(BASE, VIEWER, 'POST',
 		    '/api/v1/approvals/1/approve', { comment: 'sneaky' });
@@ -344,7 +383,8 @@ test('a viewer sees no approve button, and the API refuses it anyway',
 	});
 
 	await t.test('no approve button on a pending approval',
-	    { ...SLOW, skip: missing('api', 'engine') }, async () => {
+	    { ...SLOW, skip: missing('api', 'events', 'engine', 'decide',
+		'cancel') }, async () => {
 		const sha = pushDemoCommit('Retrain for the viewer to look at');
 		const [run] = await until(async () => {
 			const l = await runsOfCommit(sha);
@@ -370,7 +410,7 @@ test('a viewer sees no approve button, and the API refuses it anyway',
 		    run.id + '/cancel', {});
 		assert.ok(c.status < 300, c.text);
 	});
-	if (!missing('api'))	// else the pages' own requests fail
+	if (!missing('api', 'events'))	// else the pages' requests fail
 		assert.deepEqual(page.errors, []);
 	await context.close();
 });

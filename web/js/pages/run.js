@@ -144,7 +144,9 @@ class LogView {
 			    res.headers.get('X-Sluice-Job') || ''].filter(Boolean)
 			    .join(', ');
 			this.which = which ? ' (' + which + ')' : '';
-			this.state.textContent = (follow ? 'Following' : '') +
+			this.state.textContent = (!follow ? '' : st.status ===
+			    'pending' && !attemptsOf(st).length ?
+			    'Waiting for the stage to start' : 'Following') +
 			    this.which;
 			for (;;) {
 				const { done, value } = await reader.read();
