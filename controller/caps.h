@@ -111,4 +111,29 @@
 #define LIM_KUBE_SELECTOR	1024		/* a label or field selector */
 #define LIM_KUBE_LIST_ITEMS	100000		/* objects of one list */
 
+/* Engine (stage output, reconcile loop) */
+#define LIM_OUTPUT_LINE		16384		/* a ::metric/::artifact line */
+#define LIM_OUTPUT_METRICS	100000		/* metric values kept per attempt */
+#define LIM_OUTPUT_ARTIFACTS	1000		/* artifacts per attempt */
+#define LIM_LOG_CHUNK		(1024 * 1024)	/* log bytes read at once */
+#define LIM_ENGINE_PIPELINES	64		/* parsed definitions cached */
+#define LIM_ENGINE_TAILS	4096		/* running attempts' log offsets */
+
+/* REST API resources (api_*.c, store_query_*.c, events.c) */
+#define LIM_API_PAGE		200		/* items of one page (?limit=) */
+#define LIM_API_PAGE_DEFAULT	50
+#define LIM_API_CURSOR		256		/* bytes of a ?cursor= */
+#define LIM_API_LIST		10000		/* items of an unpaged list */
+#define LIM_RUN_PARAMS		64		/* params of one run request */
+#define LIM_RUN_REASON		1024		/* reason of one run request */
+#define LIM_LOG_STREAM_CHUNK	(64 * 1024)	/* log bytes sent per read of a follow */
+#define LIM_LOG_FOLLOW_S	(24 * 3600)	/* longest ?follow=1 of a log */
+#define LIM_LOG_POLL_MS		1000		/* status checks while following */
+#define LIM_EVENTS_RING		1024		/* live events kept for SSE clients */
+#define LIM_EVENT_PAYLOAD	8000		/* a NOTIFY payload (PostgreSQL's cap) */
+#define LIM_EVENTS_REPLAY	1000		/* events replayed after Last-Event-ID */
+#define LIM_EVENTS_CLIENTS	256		/* SSE clients at once */
+#define LIM_EVENTS_PING_S	15		/* SSE heartbeat */
+#define LIM_HTTP_STREAM_IDLE_S	3600		/* a streamed answer sending nothing */
+
 #endif

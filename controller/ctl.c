@@ -12,6 +12,7 @@
 #include "http.h"
 #include "metrics.h"
 #include "ratelimit.h"
+#include "run_request.h"
 
 void
 ctl_edge_init(struct ctl *ctl, const char *webhook_secret)
@@ -26,6 +27,7 @@ ctl_edge_init(struct ctl *ctl, const char *webhook_secret)
 	    LIM_RATELIMIT_KEYS);
 	ctl->webhook_secret = webhook_secret != NULL &&
 	    webhook_secret[0] != '\0' ? xstrdup(webhook_secret) : NULL;
+	ctl->retrain = run_request_retrain;
 }
 
 void

@@ -14,6 +14,8 @@
 struct cfg;
 struct db;
 struct dbpool;
+struct events_hub;
+struct executor;
 struct http_server;
 struct poller;
 struct metric;
@@ -47,15 +49,28 @@ struct ctl {
 	 */
 	char			*webhook_secret;
 	/*
-	 * Run creation for POST /api/v1/hooks/retrain/{pipeline}, set by
-	 * the engine (NULL until it lands: the hook answers 501).  Called
-	 * inside the transaction that records the delivery, on db; see
-	 * webhook.h.
+	 * Run creation for POST /api/v1/hooks/retrain/{pipeline}:
+	 * run_request_retrain, set by ctl_edge_init (tests may replace it).
+	 * Called inside the transaction that records the delivery, on db;
+	 * see webhook.h.
 	 */
 	int			(*retrain)(struct ctl *ctl, struct db *db,
 				    const struct retrain_request *rq,
 				    struct retrain_result *out,
 				    struct err *err);
+	/*
+	 * The executor the engine drives, borrowed by the HTTP edge for log
+	 * views (ops->logs is safe from any thread).  Set by the engine when
+	 * it starts; NULL until then (logs are then read from the files the
+	 * attempts recorded).
+	 */
+	struct executor		*executor;
+	/*
+	 * Live run, stage and approval events for Server-Sent Events
+	 * clients (events.h): one LISTEN connection fanned out.  Owned;
+	 * made by ctl_edge_init, its thread started by the first client.
+	 */
+	struct events_hub	*events;
 	/*
 	 * Readiness parts, set by the loop that owns each edge and read by
 	 * /readyz from HTTP threads (plain ints written whole).

@@ -74,6 +74,7 @@ err_code_name(int code)
 	case ERR_NOMEM:		return "out_of_memory";
 	case ERR_FORBIDDEN:	return "forbidden";
 	case ERR_UNAUTHORIZED:	return "unauthorized";
+	case ERR_UNPROCESSABLE:	return "unprocessable";
 	default:		return "internal";
 	}
 }

@@ -26,6 +26,7 @@ enum err_code {
 	ERR_NOMEM = -7,
 	ERR_FORBIDDEN = -8,
 	ERR_UNAUTHORIZED = -9,
+	ERR_UNPROCESSABLE = -10,	/* well-formed but not acceptable (HTTP 422) */
 };
 
 #define ERR_MSG_MAX 1024

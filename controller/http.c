@@ -200,6 +200,7 @@ http_error_from(struct http_response *rs, const struct err *err)
 	case ERR_TOOBIG:	status = 413; break;
 	case ERR_FORBIDDEN:	status = 403; break;
 	case ERR_UNAUTHORIZED:	status = 401; break;
+	case ERR_UNPROCESSABLE:	status = 422; break;
 	default:		status = 500; break;
 	}
 	http_error(rs, status, err_code_name(err->code), "%s", err->msg);
@@ -501,6 +502,12 @@ send_response(struct MHD_Connection *conn, struct http_response *rs,
 			stream_free_cb(sc);
 			return MHD_NO;
 		}
+		/*
+		 * A stream may rightly stay silent longer than an idle
+		 * connection may (a quiet training log); it ends itself.
+		 */
+		MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+		    (unsigned int)LIM_HTTP_STREAM_IDLE_S);
 	} else {
 		mr = MHD_create_response_from_buffer(rs->body.len,
 		    rs->body.data ? rs->body.data : (char *)"",

@@ -30,6 +30,17 @@ jsonin_map_release(struct jsonin_map *m)
 	memset(m, 0, sizeof(*m));
 }
 
+void
+jsonin_list_release(struct jsonin_list *l)
+{
+	if (l == NULL)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		free(l->items[i]);
+	free(l->items);
+	memset(l, 0, sizeof(*l));
+}
+
 static const char *
 type_words(enum jsonin_type t)
 {
@@ -40,6 +51,7 @@ type_words(enum jsonin_type t)
 	case JSONIN_BOOL:	return "true or false";
 	case JSONIN_STRMAP:	return "an object of strings";
 	case JSONIN_OBJECT:	return "an object";
+	case JSONIN_STRLIST:	return "an array of strings";
 	}
 	return "?";
 }
@@ -70,6 +82,11 @@ reset_outs(const struct jsonin_field *fields, int release)
 				jsonin_map_release(f->out);
 			else
 				memset(f->out, 0, sizeof(struct jsonin_map));
+		} else if (f->type == JSONIN_STRLIST && f->out != NULL) {
+			if (release)
+				jsonin_list_release(f->out);
+			else
+				memset(f->out, 0, sizeof(struct jsonin_list));
 		} else if (f->type == JSONIN_OBJECT && f->fields != NULL) {
 			reset_outs(f->fields, release);
 		}
@@ -163,6 +180,34 @@ parse_value(const json_t *v, const struct jsonin_field *f, const char *path,
 			goto type;
 		return parse_object(v, f->fields,
 		    (f->flags & JSONIN_OPEN) != 0, path, err);
+	case JSONIN_STRLIST: {
+		struct jsonin_list *l = f->out;
+		size_t cap = f->maxn > 0 ? f->maxn : LIM_JSON_MAP;
+		size_t i;
+		json_t *val;
+
+		if (!json_is_array(v))
+			goto type;
+		if (json_array_size(v) > cap)
+			return err_set(err, ERR_INVALID, "field \"%s\": more "
+			    "than %zu items", path, cap);
+		l->items = xcalloc(json_array_size(v) + 1, sizeof(char *));
+		json_array_foreach(v, i, val) {
+			char sub[PATH_MAX_LEN];
+
+			if (snprintf(sub, sizeof(sub), "%s[%zu]", path, i) >=
+			    (int)sizeof(sub))
+				sub[sizeof(sub) - 1] = '\0';
+			if (!json_is_string(val))
+				return err_set(err, ERR_INVALID, "field \"%s\": "
+				    "expected a string", sub);
+			if ((rc = take_string(val, sub, f->maxlen,
+			    &l->items[l->n], err)) < 0)
+				return rc;
+			l->n++;
+		}
+		return 0;
+	}
 	}
 type:
 	return err_set(err, ERR_INVALID, "field \"%s\": expected %s", path,

@@ -51,6 +51,7 @@ enum jsonin_type {
 	JSONIN_BOOL,		/* out: int * (1 or 0) */
 	JSONIN_STRMAP,		/* out: struct jsonin_map *, string values */
 	JSONIN_OBJECT,		/* members in .fields; out unused */
+	JSONIN_STRLIST,		/* out: struct jsonin_list *, string items */
 };
 
 /* Field flags */
@@ -79,6 +80,17 @@ struct jsonin_map {
 };
 
 void	jsonin_map_release(struct jsonin_map *m);
+
+/*
+ * An array of strings, in document order; owned by the caller.  maxn caps
+ * the items (0: LIM_JSON_MAP), maxlen each item.
+ */
+struct jsonin_list {
+	size_t	 n;
+	char	**items;	/* n strings and a NULL */
+};
+
+void	jsonin_list_release(struct jsonin_list *l);
 
 /*
  * Parse body (len bytes, need not be NUL-terminated) against fields;

@@ -8,8 +8,13 @@
  */
 #include <stddef.h>
 
+#include "api_approvals.h"
 #include "api_health.h"
 #include "api_metrics.h"
+#include "api_models.h"
+#include "api_pipelines.h"
+#include "api_repos.h"
+#include "api_runs.h"
 #include "api_session.h"
 #include "ctl.h"
 #include "http.h"
@@ -35,5 +40,35 @@ const struct route ctl_routes[] = {
 	{ "POST", "/api/v1/hooks/retrain/{pipeline}", api_hook_retrain, 0,
 	    ROUTE_NO_AUTH | ROUTE_RAW_BODY,
 	    "signed retraining trigger" },
+	{ "GET", "/api/v1/repositories", api_repos_list, ROLE_VIEWER, 0,
+	    "watched repositories with their poll state" },
+	{ "POST", "/api/v1/repositories", api_repos_add, ROLE_ADMIN, 0,
+	    "add a repository" },
+	{ "GET", "/api/v1/repositories/{name}", api_repos_get, ROLE_VIEWER, 0,
+	    "one repository" },
+	{ "DELETE", "/api/v1/repositories/{name}", api_repos_delete,
+	    ROLE_ADMIN, 0, "remove a repository added through the API" },
+	{ "POST", "/api/v1/repositories/{name}/refresh", api_repos_refresh,
+	    ROLE_OPERATOR, 0, "poll a repository now" },
+	{ "GET", "/api/v1/pipelines", api_pipelines_list, ROLE_VIEWER, 0,
+	    "pipelines and their latest versions" },
+	{ "GET", "/api/v1/pipelines/{name}", api_pipelines_get, ROLE_VIEWER,
+	    0, "a pipeline: definition, latest commit, errors" },
+	{ "POST", "/api/v1/pipelines/{name}/runs", api_pipelines_run,
+	    ROLE_OPERATOR, 0, "start a run" },
+	{ "GET", "/api/v1/runs", api_runs_list, ROLE_VIEWER, 0,
+	    "runs, newest first" },
+	{ "GET", "/api/v1/runs/{id}", api_runs_get, ROLE_VIEWER, 0,
+	    "a run with its stages, attempts, metrics and approvals" },
+	{ "GET", "/api/v1/runs/{id}/lineage", api_runs_lineage, ROLE_VIEWER,
+	    0, "the lineage graph of a run" },
+	{ "GET", "/api/v1/runs/{id}/stages/{stage}/logs", api_runs_logs,
+	    ROLE_VIEWER, ROUTE_STREAM, "the log of a stage attempt" },
+	{ "GET", "/api/v1/models", api_models_list, ROLE_VIEWER, 0,
+	    "registered models and what is in production" },
+	{ "GET", "/api/v1/models/{name}/versions", api_models_versions,
+	    ROLE_VIEWER, 0, "the versions of a model" },
+	{ "GET", "/api/v1/approvals", api_approvals_list, ROLE_VIEWER, 0,
+	    "approvals, newest first" },
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };

@@ -728,17 +728,6 @@ api_hook_retrain(void *ctx, struct http_request *rq, struct http_response *rs)
 		goto out;
 	if (hook_replay(&h) != 0)
 		goto out;
-	/*
-	 * TODO(engine): run creation lands with the engine, which sets
-	 * ctl->retrain.  Until then the verified call is answered 501 and
-	 * not recorded, so the sender may deliver it again later.
-	 */
-	if (h.ctl->retrain == NULL) {
-		http_error(rs, 501, "not_implemented", "retraining runs are "
-		    "not available yet: the engine is not part of this build");
-		count(&h, "error");
-		goto out;
-	}
 	if (hook_tx(&h) < 0)
 		goto out;
 	retrain_work(&h, rq->nparams > 0 ? rq->params[0] : "");

@@ -38,9 +38,11 @@
  * GitHub's form encoding (payload=...).
  *
  * Retrain: body {"params": {NAME: "value"}, "reason": "..."} (both
- * optional, strict), → ctl->retrain creates the run (202 {"run": ID,
- * "pipeline": NAME}); while the engine has not set ctl->retrain the hook
- * answers 501 not_implemented.
+ * optional, strict), → ctl->retrain (run_request_retrain) creates the
+ * run at the head of the repository's first branch (202 {"run": ID,
+ * "pipeline": NAME}); 404 for an unknown pipeline, 409 for a name used in
+ * several repositories, 422 when the pipeline cannot run (invalid there,
+ * undeclared params, spec.triggers.webhook false).
  *
  * Every outcome is counted in sluice_webhook_deliveries_total{source,
  * result} with result one of accepted, duplicate, ignored, bad_signature,

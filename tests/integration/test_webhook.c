@@ -4,7 +4,8 @@
  * @octokit/webhooks-examples) signed with a test secret refreshes the
  * matching repository; good, bad, missing, malformed and replayed
  * signatures and deliveries; oversized bodies are 413 before being read;
- * the retrain hook's verification, idempotency and strict body.
+ * the retrain hook's verification, idempotency and strict body (its
+ * runs are tested in test_api_pipelines.c).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -547,7 +548,7 @@ fake_retrain(struct ctl *ctl, struct db *db, const struct retrain_request *rq,
 }
 
 static void
-webhook__retrain_without_the_engine_is_501_after_verification(void **state)
+webhook__retrain_of_an_unknown_pipeline_is_404_after_verification(void **state)
 {
 	struct fixture *f = *state;
 	struct testreply rp;
@@ -555,12 +556,14 @@ webhook__retrain_without_the_engine_is_501_after_verification(void **state)
 	retrain(f, &rp, "demo", "rt-1", "{}", "");
 	assert_int_equal(rp.status, 401);
 	testreply_free(&rp);
-	retrain(f, &rp, "demo", "rt-1", "{}", NULL);
-	assert_int_equal(rp.status, 501);
-	assert_non_null(strstr(rp.body, "\"code\":\"not_implemented\""));
-	testreply_free(&rp);
-	/* not recorded: the sender may deliver it again later */
 	assert_value(f, "SELECT count(*) FROM webhook_deliveries", "0");
+	/* the real run creation: no such pipeline, an answer recorded */
+	retrain(f, &rp, "demo", "rt-1", "{}", NULL);
+	assert_int_equal(rp.status, 404);
+	assert_non_null(strstr(rp.body, "pipeline 'demo' not found"));
+	testreply_free(&rp);
+	assert_value(f, "SELECT delivery_id || ':' || status_code FROM"
+	    " webhook_deliveries", "rt-1:404");
 }
 
 static void
@@ -660,7 +663,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    webhook__without_a_secret_hooks_answer_503,
 		    setup_no_secret, teardown),
-		T(webhook__retrain_without_the_engine_is_501_after_verification),
+		T(webhook__retrain_of_an_unknown_pipeline_is_404_after_verification),
 		T(webhook__retrain_asks_the_engine_once_per_delivery),
 		T(webhook__retrain_bodies_are_strict_and_name_the_field),
 	};

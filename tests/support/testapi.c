@@ -265,3 +265,19 @@ test_read_top_file(const char *rel, size_t *len)
 	fclose(f);
 	return data;
 }
+
+void
+testapi_as(struct testapi *a, struct testreply *r, const char *token,
+    const char *method, const char *path, const char *body)
+{
+	char auth[256];
+	const char *h[2] = { NULL, NULL };
+
+	if (token != NULL) {
+		(void)snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
+		    token);
+		h[0] = auth;
+	}
+	testapi_request(a, r, method, path, body, body != NULL ?
+	    strlen(body) : 0, h);
+}

@@ -68,6 +68,13 @@ int	testreply_header(const struct testreply *r, const char *name,
 int	testapi_token(struct testapi *a, const char *name, const char *role,
 	    char *out);
 
+/*
+ * testapi_request with "Authorization: Bearer token" (token NULL: none)
+ * and body as a NUL-terminated string (NULL: none).
+ */
+void	testapi_as(struct testapi *a, struct testreply *r, const char *token,
+	    const char *method, const char *path, const char *body);
+
 /* Read a file of the source tree ($SLUICE_TOP/rel); caller frees. */
 char	*test_read_top_file(const char *rel, size_t *len);
 

@@ -182,6 +182,48 @@ jsonin__quote_escapes_a_string_for_json(void **state)
 	buf_release(&b);
 }
 
+static void
+jsonin__string_lists_come_back_in_order_and_are_checked(void **state)
+{
+	struct jsonin_list l;
+	struct err err;
+	const struct jsonin_field fields[] = {
+		{ .name = "branches", .type = JSONIN_STRLIST, .out = &l,
+		  .maxn = 3, .maxlen = 5 },
+		{ .name = NULL },
+	};
+	static const struct { const char *body, *want; } bad[] = {
+		{ "{\"branches\":\"main\"}",
+		  "field \"branches\": expected an array of strings" },
+		{ "{\"branches\":[\"a\",7]}",
+		  "field \"branches[1]\": expected a string" },
+		{ "{\"branches\":[\"a\",\"b\",\"c\",\"d\"]}",
+		  "field \"branches\": more than 3 items" },
+		{ "{\"branches\":[\"toolong\"]}",
+		  "field \"branches[0]\": longer than 5 bytes" },
+	};
+
+	(void)state;
+	assert_int_equal(jsonin_parse("{\"branches\":[\"main\",\"dev\"]}", 27,
+	    fields, 0, &err), 0);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.items[0], "main");
+	assert_string_equal(l.items[1], "dev");
+	assert_null(l.items[2]);
+	jsonin_list_release(&l);
+	assert_int_equal(jsonin_parse("{\"branches\":[]}", 15, fields, 0,
+	    &err), 0);
+	assert_int_equal(l.n, 0);
+	jsonin_list_release(&l);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(jsonin_parse(bad[i].body, strlen(bad[i].body),
+		    fields, 0, &err), ERR_INVALID);
+		assert_string_equal(err.msg, bad[i].want);
+		assert_int_equal(l.n, 0);
+		assert_null(l.items);
+	}
+}
+
 int
 main(void)
 {
@@ -191,6 +233,8 @@ main(void)
 		cmocka_unit_test(jsonin__errors_name_the_field),
 		cmocka_unit_test(jsonin__open_objects_accept_unknown_fields),
 		cmocka_unit_test(jsonin__quote_escapes_a_string_for_json),
+		cmocka_unit_test(
+		    jsonin__string_lists_come_back_in_order_and_are_checked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
