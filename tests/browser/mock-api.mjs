@@ -242,7 +242,8 @@ async function api(req, res, url) {
 		const limit = Number(url.searchParams.get('limit') || 25);
 		const page = list.slice(0, limit);
 		return send(res, 200, { runs: page.map(({ stages, approvals,
-		    ...r }) => r), next_cursor: list.length > limit ?
+		    ...r }) => ({ ...r, stages: stages.map(s => ({ name: s.name,
+		    status: s.status })) })), next_cursor: list.length > limit ?
 		    String(page[page.length - 1].id) : null });
 	}
 	if ((g = /^\/api\/v1\/runs\/(\d+)$/.exec(p))) {

@@ -3,8 +3,8 @@
 // on screen).
 import * as api from '../api.js';
 import * as sse from '../sse.js';
-import { h, replace, badge, ago, duration, table, listOf, commitOf,
-    shortSha, firstLine, errorBox, debounce, append }
+import { h, replace, badge, statusText, statusClass, ago, duration, table,
+    listOf, commitOf, shortSha, firstLine, errorBox, debounce, append }
     from '../render.js';
 
 export const STATUSES = ['queued', 'running', 'waiting_approval', 'succeeded',
@@ -16,6 +16,18 @@ export function runLink(id) {
 	    '#' + id);
 }
 
+// A run's stages as a row of small status marks, in order.
+function stageDots(stages) {
+	const list = Array.isArray(stages) ? stages.filter(s => s && s.name) : [];
+	if (!list.length)
+		return '';
+	const label = list.map(s => s.name + ' ' + statusText(s.status))
+	    .join(', ');
+	return h('span', { class: 'dots', role: 'img', 'aria-label': label,
+	    title: label }, list.map(s => h('span', { class: ['dot',
+	    statusClass(s.status)] })));
+}
+
 // The rows of a run list (runs page, a pipeline's recent runs).
 export function runsTable(runs, { showPipeline = true, fresh } = {}) {
 	return table(runs, [
@@ -23,6 +35,7 @@ export function runsTable(runs, { showPipeline = true, fresh } = {}) {
 		showPipeline ? ['Pipeline', r => h('a', { href: '#/pipelines/' +
 		    api.seg(r.pipeline) }, String(r.pipeline ?? ''))] : null,
 		['Status', r => badge(r.status)],
+		['Stages', r => stageDots(r.stages), 'wide-only'],
 		['Commit', r => {
 			const c = commitOf(r);
 			return h('span', { class: 'commit' },
