@@ -1,4 +1,7 @@
 /* api_approvals.c - the approval inbox; see api_approvals.h. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "api_approvals.h"
 #include "api_common.h"
 #include "buf.h"
@@ -46,4 +49,31 @@ fail:
 out:
 	api_db_done(ctl, db);
 	buf_release(&out);
+}
+
+void
+api_approvals_get(void *ctx, struct http_request *rq,
+    struct http_response *rs)
+{
+	struct ctl *ctl = ctx;
+	struct db *db;
+	struct err err;
+	char *json = NULL;
+	int64_t id;
+
+	err_clear(&err);
+	if (jsonin_query(rq, (const struct jsonin_qparam[]){ { .name = NULL } },
+	    &err) < 0 || api_path_id(rq->params[0], "approval", &id,
+	    &err) < 0) {
+		http_error_from(rs, &err);
+		return;
+	}
+	if ((db = api_db(ctl, rs)) == NULL)
+		return;
+	if (store_query_approval_get(db, id, &json, &err) < 0)
+		http_error_from(rs, &err);
+	else
+		api_reply_json(rs, 200, json, strlen(json));
+	free(json);
+	api_db_done(ctl, db);
 }

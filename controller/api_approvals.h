@@ -16,5 +16,8 @@ struct http_response;
 
 void	api_approvals_list(void *ctx, struct http_request *rq,
 	    struct http_response *rs);
+/* GET /api/v1/approvals/{id}: one approval, as the list shows it. */
+void	api_approvals_get(void *ctx, struct http_request *rq,
+	    struct http_response *rs);
 
 #endif

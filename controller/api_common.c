@@ -9,6 +9,7 @@
 #include "ctl.h"
 #include "dbpool.h"
 #include "http.h"
+#include "jsonin.h"
 
 struct db *
 api_db(struct ctl *ctl, struct http_response *rs)
@@ -37,6 +38,19 @@ api_reply_json(struct http_response *rs, int status, const char *json,
 	if (http_reply(rs, status, "application/json", json, len) < 0 ||
 	    buf_putc(&rs->body, '\n') < 0)
 		http_error(rs, 500, "internal", "answer too large");
+}
+
+int
+api_no_query(const struct http_request *rq, struct http_response *rs)
+{
+	const struct jsonin_qparam none[] = { { .name = NULL } };
+	struct err err;
+
+	if (jsonin_query(rq, none, &err) < 0) {
+		http_error_from(rs, &err);
+		return -1;
+	}
+	return 0;
 }
 
 int

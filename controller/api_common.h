@@ -35,6 +35,13 @@ void	api_reply_json(struct http_response *rs, int status, const char *json,
 	    size_t len);
 
 /*
+ * For routes that take no query parameters: answer 400 naming the first
+ * one given and return -1, else return 0.
+ */
+int	api_no_query(const struct http_request *rq, struct http_response *rs)
+	    __attribute__((warn_unused_result));
+
+/*
  * A decimal id from a path segment into *id: 1 to INT64_MAX, digits only.
  * Anything else is ERR_NOTFOUND "<what> '<s>' not found", since no such
  * resource can exist.

@@ -153,6 +153,8 @@ api_repos_add(void *ctx, struct http_request *rq, struct http_response *rs)
 	err_clear(&err);
 	memset(&r, 0, sizeof(r));
 	memset(&branches, 0, sizeof(branches));
+	if (api_no_query(rq, rs) < 0)
+		goto out;
 	if (jsonin_parse(rq->body.data, rq->body.len, fields, 0, &err) < 0)
 		goto fail;
 	r.name = name;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api_common.h"
 #include "api_session.h"
 #include "auth.h"
 #include "cfg.h"
@@ -46,7 +47,7 @@ api_session_create(void *ctx, struct http_request *rq,
 
 	err_clear(&err);
 	memset(&sn, 0, sizeof(sn));
-	if (auth_blocked(ctl, rq, rs))
+	if (auth_blocked(ctl, rq, rs) || api_no_query(rq, rs) < 0)
 		return;
 	if (jsonin_parse(rq->body.data, rq->body.len, fields, 0, &err) < 0) {
 		http_error_from(rs, &err);
@@ -98,6 +99,8 @@ api_session_get(void *ctx, struct http_request *rq, struct http_response *rs)
 	const struct principal *p = auth_principal(rq);
 
 	(void)ctx;
+	if (api_no_query(rq, rs) < 0)
+		return;
 	if (p == NULL || p->via == AUTH_ANONYMOUS) {
 		auth_reply_unauthorized(rs, "not signed in");
 		return;
@@ -121,6 +124,8 @@ api_session_delete(void *ctx, struct http_request *rq,
 	int ended = 0;
 
 	err_clear(&err);
+	if (api_no_query(rq, rs) < 0)
+		return;
 	/*
 	 * With a bearer token there is no session to end (the token stays
 	 * valid until revoked); clearing a cookie is still harmless.

@@ -179,6 +179,13 @@ analyzing(struct canary *k)
 		rollback(k, "analyzing", "run canceled");
 		return;
 	}
+	/*
+	 * The window runs analysis.duration from the start of the step's
+	 * Job, and never ends before that Job did: what the Job reported
+	 * while it ran always counts, however long it took.
+	 */
+	if (eng_is(st->att.kind, "canary_step") && st->att.finished_ms > end)
+		end = st->att.finished_ms;
 	if (k->ps->snap.now_ms < end) {
 		eng_wake_in(k->ps, end - k->ps->snap.now_ms);
 		return;

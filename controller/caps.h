@@ -110,6 +110,9 @@
 #define LIM_KUBE_OBJECT		(4 * 1024 * 1024)	/* one watch event */
 #define LIM_KUBE_SELECTOR	1024		/* a label or field selector */
 #define LIM_KUBE_LIST_ITEMS	100000		/* objects of one list */
+#define LIM_KUBE_LOG_CACHE	(256 * 1024 * 1024)	/* stage logs kept in
+							   memory by the
+							   Kubernetes executor */
 
 /* Engine (stage output, reconcile loop) */
 #define LIM_OUTPUT_LINE		16384		/* a ::metric/::artifact line */

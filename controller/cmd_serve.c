@@ -17,10 +17,15 @@
 #include "cmd.h"
 #include "ctl.h"
 #include "db.h"
+#include "engine.h"
+#include "exec_kube.h"
+#include "exec_local.h"
+#include "executor.h"
 #include "http.h"
 #include "log.h"
 #include "migrate.h"
 #include "poller.h"
+#include "store_run.h"
 #include "version.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -99,12 +104,79 @@ install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* exec_kube_reconcile's question: is this Job's run still going? */
+static int
+run_is_active(void *arg, int64_t run_id, const char *stage, int attempt)
+{
+	struct err err;
+	int active = 0;
+
+	(void)stage;
+	(void)attempt;
+	if (store_run_is_active(arg, run_id, &active, &err) < 0) {
+		log_warn("reconcile: cannot read run", "run=%lld error=\"%s\"",
+		    (long long)run_id, err.msg);
+		return -1;
+	}
+	return active;
+}
+
+/*
+ * The executor of cfg->executor and the engine driving it, started.  With
+ * Kubernetes, Jobs of finished runs left by an earlier controller are
+ * deleted first and the others are adopted by the engine by name.
+ */
+static int
+start_engine(struct ctl *ctl, struct db *db, struct executor *ex,
+    struct err *err)
+{
+	int rc;
+
+	if (ctl->cfg->executor == EXECUTOR_KUBERNETES) {
+		if ((rc = exec_kube_new(ex, ctl->cfg, err)) < 0)
+			return rc;
+		exec_kube_metrics(ex->impl, ctl->metrics);
+		if ((rc = exec_kube_reconcile(ex->impl, run_is_active, db,
+		    err)) < 0)
+			log_warn("kubernetes reconciliation incomplete",
+			    "error=\"%s\"", err->msg);
+	} else if ((rc = exec_local_new(ex, ctl->cfg->state_dir, err)) < 0) {
+		return rc;
+	}
+	if ((rc = engine_new(&ctl->engine, ctl->cfg, *ex, err)) < 0 ||
+	    (rc = engine_start(ctl->engine, err)) < 0)
+		return rc;
+	ctl->executor = ex;	/* the HTTP edge reads logs through it */
+	ctl->executor_ready = ctl->cfg->executor != EXECUTOR_KUBERNETES;
+	return 0;
+}
+
+/* Readiness of the executor, for /readyz (Kubernetes: credentials, watch). */
+static void
+check_executor(struct ctl *ctl, const struct executor *ex)
+{
+	struct err err;
+	int ok;
+
+	if (ctl->cfg->executor != EXECUTOR_KUBERNETES || ex->impl == NULL)
+		return;
+	ok = exec_kube_ready(ex->impl, &err) == 0;
+	if (ok != ctl->executor_ready)
+		log_info(ok ? "kubernetes ready" : "kubernetes not ready",
+		    "error=\"%s\"", ok ? "" : err.msg);
+	if (!ok && ctl->db_ready)
+		(void)str_copy(ctl->not_ready_reason,
+		    sizeof(ctl->not_ready_reason), err.msg);
+	ctl->executor_ready = ok;
+}
+
 int
 cmd_serve(int argc, char **argv)
 {
 	struct ctl ctl;
 	struct err err;
 	struct db *db = NULL;
+	struct executor ex = { NULL, NULL };
 	char migdir[LIM_PATH];
 	int migrate = 0, status = 1;
 	time_t last_ping = 0;
@@ -129,7 +201,6 @@ cmd_serve(int argc, char **argv)
 		fprintf(stderr, "sluice serve: %s\n", err.msg);
 		goto out;
 	}
-	ctl.executor_ready = 1;
 	ctl_edge_init(&ctl, ctl.cfg->webhook_secret_env != NULL &&
 	    ctl.cfg->webhook_secret_env[0] != '\0' ?
 	    getenv(ctl.cfg->webhook_secret_env) : NULL);
@@ -151,6 +222,11 @@ cmd_serve(int argc, char **argv)
 		fprintf(stderr, "sluice serve: %s\n", err.msg);
 		goto out;
 	}
+	if (start_engine(&ctl, db, &ex, &err) < 0) {
+		log_error("cannot start the engine", "error=\"%s\"", err.msg);
+		fprintf(stderr, "sluice serve: %s\n", err.msg);
+		goto out;
+	}
 	log_info("sluice started", "version=%s listen=%s executor=%s port=%d",
 	    SLUICE_VERSION, ctl.cfg->listen,
 	    ctl.cfg->executor == EXECUTOR_KUBERNETES ? "kubernetes" : "local",
@@ -168,6 +244,7 @@ cmd_serve(int argc, char **argv)
 				(void)str_copy(ctl.not_ready_reason,
 				    sizeof(ctl.not_ready_reason), err.msg);
 			ctl.db_ready = ok;
+			check_executor(&ctl, &ex);
 			last_ping = time(NULL);
 		}
 		if (reload_requested) {
@@ -179,8 +256,13 @@ cmd_serve(int argc, char **argv)
 	log_info("sluice stopping", "reason=signal");
 	status = 0;
 out:
-	poller_stop(ctl.poller);
+	/* HTTP threads borrow the executor: stop them first */
 	http_stop(ctl.http);
+	/* stage attempts keep running: a restarted engine adopts them */
+	engine_free(ctl.engine);
+	if (ex.ops != NULL)
+		ex.ops->free(ex.impl);
+	poller_stop(ctl.poller);
 	ctl_edge_release(&ctl);
 	db_free(db);
 	cfg_free(ctl.cfg);

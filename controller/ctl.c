@@ -9,6 +9,7 @@
 #include "cfg.h"
 #include "ctl.h"
 #include "dbpool.h"
+#include "events.h"
 #include "http.h"
 #include "metrics.h"
 #include "ratelimit.h"
@@ -28,11 +29,14 @@ ctl_edge_init(struct ctl *ctl, const char *webhook_secret)
 	ctl->webhook_secret = webhook_secret != NULL &&
 	    webhook_secret[0] != '\0' ? xstrdup(webhook_secret) : NULL;
 	ctl->retrain = run_request_retrain;
+	ctl->events = events_hub_new(ctl->cfg->database_url);
 }
 
 void
 ctl_edge_release(struct ctl *ctl)
 {
+	events_hub_free(ctl->events);
+	ctl->events = NULL;
 	dbpool_free(ctl->dbpool);
 	metrics_free(ctl->metrics);
 	ratelimit_free(ctl->auth_failures);

@@ -16,6 +16,7 @@ struct db;
 struct dbpool;
 struct events_hub;
 struct executor;
+struct engine;
 struct http_server;
 struct poller;
 struct metric;
@@ -28,6 +29,8 @@ struct ctl {
 	struct cfg		*cfg;		/* owned */
 	struct http_server	*http;		/* owned */
 	struct poller		*poller;	/* owned */
+	struct engine		*engine;	/* owned; engine_wake() from any
+						   thread (REST API) */
 	time_t			 started_at;
 	/*
 	 * The HTTP edge (all owned; each thread-safe): database connections
@@ -87,8 +90,10 @@ extern const struct route ctl_routes[];
 /*
  * Create the parts of the HTTP edge from ctl->cfg (ctl.c): the database
  * pool (LIM_DB_POOL connections, opened lazily), the metrics registry with
- * the edge's families, the rate limiters, and a copy of webhook_secret
- * (NULL or "" = hooks answer 503).  Opens no connection; cannot fail.
+ * the edge's families, the rate limiters, a copy of webhook_secret
+ * (NULL or "" = hooks answer 503), the events hub (its listener starts
+ * with the first client) and ctl->retrain.  Opens no connection; cannot
+ * fail.
  */
 void	ctl_edge_init(struct ctl *ctl, const char *webhook_secret);
 

@@ -112,6 +112,19 @@ int	db_exec(struct db *db, const char *sql, const struct db_args *args,
 	    __attribute__((warn_unused_result));
 
 /*
+ * db_exec for hot read statements: sql is prepared once per connection
+ * (a server-side prepared statement, re-prepared after a reconnect) and
+ * then only executed, so a large statement is parsed and planned once
+ * instead of at every call.  sql must have static storage duration (a
+ * string constant): its address is the key.  Past DB_MAX_PREPARED
+ * statements per connection it behaves as db_exec.  Errors as db_exec.
+ * (db_prepared.c)
+ */
+int	db_exec_prepared(struct db *db, const char *sql,
+	    const struct db_args *args, struct db_res **res, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
  * Run SQL text that may hold several statements and no parameters, with
  * the simple query protocol.  Only for trusted constant text (migration
  * files).  On error the message starts with the line of sql where the

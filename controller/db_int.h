@@ -13,6 +13,7 @@
 #include "db.h"
 
 #define DB_MAX_LISTEN	4
+#define DB_MAX_PREPARED	64	/* statements db_exec_prepared keeps */
 
 struct db {
 	PGconn	*conn;		/* owned; never NULL after db_open */
@@ -24,6 +25,10 @@ struct db {
 	char	 listen_ch[DB_MAX_LISTEN][64];
 	int	 nlisten;
 	int	 listen_pid;	/* backend that holds the LISTENs, 0 = none */
+	/* prepared statements (db_prepared.c), keyed by their SQL's address */
+	const char *prep_sql[DB_MAX_PREPARED];
+	int	 nprep;
+	int	 prep_pid;	/* backend that holds them, 0 = none */
 };
 
 struct db_res {

@@ -101,7 +101,7 @@ void	engine_stop(struct engine *e);
 /* Make the loop run a pass now.  Any thread. */
 void	engine_wake(struct engine *e);
 
-/* A copy of the counters. */
+/* A copy of the counters (exact when the loop is stopped or between ticks). */
 void	engine_stats(struct engine *e, struct engine_stats *out);
 
 /* Advisory lock key of the engine (db.h lists the others). */

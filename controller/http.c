@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -452,7 +453,22 @@ struct stream_ctx {
 	http_stream_fn	 fn;
 	void		*arg;
 	void		(*free_fn)(void *);
+	int		 fd;		/* the client's socket, -1 unknown */
 };
+
+/*
+ * Whether the client hung up.  A stream that has nothing to send would
+ * otherwise learn it only at its next write (an SSE ping, a log line),
+ * holding its thread and connection slot until then.
+ */
+static int
+client_gone(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLRDHUP, .revents = 0 };
+
+	return fd >= 0 && poll(&p, 1, 0) > 0 &&
+	    (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
 
 static ssize_t
 stream_cb(void *cls, uint64_t pos, char *out, size_t max)
@@ -464,6 +480,8 @@ stream_cb(void *cls, uint64_t pos, char *out, size_t max)
 	n = sc->fn(sc->arg, out, max);
 	if (n < 0)
 		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (n == 0 && client_gone(sc->fd))
+		return MHD_CONTENT_READER_END_WITH_ERROR;
 	if (n == 0) {
 		/* Nothing yet: wait a little on this connection's thread. */
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
@@ -491,7 +509,11 @@ send_response(struct MHD_Connection *conn, struct http_response *rs,
 
 	if (rs->stream != NULL && !head) {
 		struct stream_ctx *sc = xcalloc(1, sizeof(*sc));
+		const union MHD_ConnectionInfo *ci;
 
+		ci = MHD_get_connection_info(conn,
+		    MHD_CONNECTION_INFO_CONNECTION_FD);
+		sc->fd = ci != NULL ? ci->connect_fd : -1;
 		sc->fn = rs->stream;
 		sc->arg = rs->stream_arg;
 		sc->free_fn = rs->stream_free;

@@ -143,6 +143,32 @@ static const char *const res_names[KUBE_RES_N] = {
 	"jobs", "pods", "pods/log", "events"
 };
 
+static const char *const answer_names[KUBE_ANSWER_N] = {
+	"0", "200", "201", "400", "401", "403", "404", "409", "410", "422",
+	"429", "500", "502", "503", "504", "2xx", "3xx", "4xx", "5xx"
+};
+
+const char *
+kube_answer_name(int i)
+{
+	return i >= 0 && i < KUBE_ANSWER_N ? answer_names[i] : "unknown";
+}
+
+/* The bucket of an HTTP status (0: no answer); see kube_api.h. */
+static int
+answer_index(long status)
+{
+	int i;
+
+	for (i = 0; i < KUBE_ANSWER_N - 4; i++) {
+		if (strtol(answer_names[i], NULL, 10) == status)
+			return i;
+	}
+	if (status >= 200 && status < 600)
+		return KUBE_ANSWER_N - 4 + (int)(status / 100 - 2);
+	return 0;
+}
+
 const char *
 kube_verb_name(enum kube_verb v)
 {
@@ -327,6 +353,20 @@ kube_api_jobs_path(struct kube_api *k, const char *ns, struct buf *out,
 	return 0;
 }
 
+int
+kube_api_pods_path(struct kube_api *k, const char *ns, struct buf *out,
+    struct err *err)
+{
+	int rc;
+
+	ns = ns_or_default(k, ns);
+	if ((rc = check_name("namespace", ns, err)) < 0)
+		return rc;
+	if (buf_printf(out, "/api/v1/namespaces/%s/pods", ns) < 0)
+		return err_set(err, ERR_TOOBIG, "request path too long");
+	return 0;
+}
+
 /* ---- time ------------------------------------------------------------ */
 
 static int
@@ -485,6 +525,9 @@ decode_job(json_t *o, struct kube_job *j, struct err *err)
 	j->ready = jint(st, "ready", 0);
 	j->started_ms = parse_time(jstr(st, "startTime"));
 	j->finished_ms = parse_time(jstr(st, "completionTime"));
+	if (json_is_integer(json_object_get(spec, "activeDeadlineSeconds")))
+		j->active_deadline_s = json_integer_value(json_object_get(spec,
+		    "activeDeadlineSeconds"));
 
 	conds = json_object_get(st, "conditions");
 	for (i = 0; json_is_array(conds) && i < json_array_size(conds); i++) {
@@ -1035,6 +1078,16 @@ count_request(struct kube_api *k, const struct kreq *r)
 	pthread_mutex_unlock(&k->stats_mu);
 }
 
+/* Count the status a request got (0: none came). */
+static void
+count_answer(struct kube_api *k, enum kube_verb verb, enum kube_resource res,
+    long status)
+{
+	pthread_mutex_lock(&k->stats_mu);
+	k->stats.answers[verb][res][answer_index(status)]++;
+	pthread_mutex_unlock(&k->stats_mu);
+}
+
 static void
 set_ready(struct kube_api *k, int code, const char *msg)
 {
@@ -1227,6 +1280,7 @@ do_request(struct kube_api *k, struct kreq *r, struct err *err)
 		status = 0;
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 		r->status = status;
+		count_answer(k, r->verb, r->res, status);
 		/* the handle keeps the connection; the request's data goes */
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
@@ -1722,6 +1776,51 @@ kube_api_job_pages(struct kube_api *k, const char *ns, const char *selector,
 	return rc;
 }
 
+struct pod_pages_ctx {
+	int		(*item)(void *arg, const struct kube_pod *p);
+	void		*arg;
+	struct err	*err;
+	struct kube_pod	 pod;
+};
+
+static int
+pod_page_item(void *arg, json_t *o)
+{
+	struct pod_pages_ctx *c = arg;
+	int rc;
+
+	if ((rc = decode_pod(o, &c->pod, c->err)) < 0)
+		return rc;
+	return c->item(c->arg, &c->pod);
+}
+
+int
+kube_api_pod_pages(struct kube_api *k, const char *ns, const char *selector,
+    int (*item)(void *arg, const struct kube_pod *p), void *arg, char *rv,
+    size_t rvlen, struct err *err)
+{
+	struct pod_pages_ctx *c;
+	struct buf base;
+	char what[200];
+	int rc;
+
+	buf_init(&base, LIM_URL + 4 * LIM_KUBE_SELECTOR);
+	c = xcalloc(1, sizeof(*c));
+	c->item = item;
+	c->arg = arg;
+	c->err = err;
+	if ((rc = list_base(k, "/api/v1", ns, "pods", selector, NULL,
+	    &base, err)) == 0) {
+		snprintf(what, sizeof(what), "list pods in namespace '%s'",
+		    ns_or_default(k, ns));
+		rc = list_pages(k, base.data, KUBE_RES_PODS, what, pod_page_item,
+		    c, rv, rvlen, err);
+	}
+	free(c);
+	buf_release(&base);
+	return rc;
+}
+
 static int
 grow(void **items, size_t n, size_t *cap, size_t size)
 {
@@ -2116,6 +2215,7 @@ kube_stream_get(struct kube_stream *s, enum kube_verb verb,
 	}
 	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
 	curl_multi_remove_handle(s->multi, s->easy);
+	count_answer(k, verb, res, code);
 	*status = code;
 	*got_data = r.got_data;
 	r.status = code;
@@ -2288,6 +2388,13 @@ int
 kube_api_decode_watch(const char *line, size_t len, struct kube_watch_msg *m,
     struct err *err)
 {
+	return kube_api_decode_watch_of(line, len, KUBE_RES_JOBS, m, err);
+}
+
+int
+kube_api_decode_watch_of(const char *line, size_t len, enum kube_resource res,
+    struct kube_watch_msg *m, struct err *err)
+{
 	json_error_t je;
 	json_t *o, *obj;
 	const char *type;
@@ -2330,7 +2437,10 @@ kube_api_decode_watch(const char *line, size_t len, struct kube_watch_msg *m,
 		    "'%.32s'", type);
 		goto out;
 	}
-	rc = decode_job(obj, &m->job, err);
+	if (res == KUBE_RES_PODS)
+		rc = decode_pod(obj, &m->pod, err);
+	else
+		rc = decode_job(obj, &m->job, err);
 out:
 	json_decref(o);
 	return rc;

@@ -111,6 +111,7 @@ struct kube_job {
 	int			 active, ready, succeeded, failed;
 	int			 suspend;	/* spec.suspend */
 	int			 deleting;	/* deletionTimestamp set */
+	int64_t			 active_deadline_s;	/* 0 = none */
 };
 
 /* The value of label key, or NULL. */
@@ -205,9 +206,22 @@ enum kube_resource {
 const char *kube_verb_name(enum kube_verb v);
 const char *kube_resource_name(enum kube_resource r);
 
+/*
+ * The HTTP status of an answer, bucketed for counting: "0" (no answer
+ * came), the statuses the client acts on ("200", "201", "400", "401",
+ * "403", "404", "409", "410", "422", "429", "500", "502", "503", "504"),
+ * then the class of any other ("2xx", "3xx", "4xx", "5xx").
+ */
+#define KUBE_ANSWER_N	19
+const char *kube_answer_name(int i);	/* "0", "200", ..., "5xx" */
+
 struct kube_api_stats {
 	uint64_t	requests[KUBE_VERB_N][KUBE_RES_N];	/* sent,
 						   retries included */
+	uint64_t	answers[KUBE_VERB_N][KUBE_RES_N][KUBE_ANSWER_N];
+						/* requests by the status
+						   they got (a watch or log
+						   stream: when it ended) */
 	uint64_t	failures[KUBE_VERB_N][KUBE_RES_N];	/* calls that
 						   returned an error */
 	uint64_t	retries;	/* requests sent again */
@@ -336,6 +350,15 @@ struct kube_watch;
 
 struct kube_watch_opts {
 	const char	*ns;		/* NULL: the auth's namespace */
+	/*
+	 * KUBE_RES_JOBS (the default) or KUBE_RES_PODS.  A watch of pods
+	 * delivers to pod_cb instead of cb, with the same rules (for a pod
+	 * that vanished during a re-list: name, namespace, resourceVersion
+	 * and the last phase known).
+	 */
+	enum kube_resource resource;
+	void		(*pod_cb)(void *arg, enum kube_watch_type type,
+			    const struct kube_pod *pod);
 	const char	*selector;	/* NULL: app.kubernetes.io/managed-by=sluice */
 	int		 timeout_s;	/* per watch request; 0: 300 */
 	/*
@@ -363,7 +386,7 @@ struct kube_watch_stats {
 };
 
 /*
- * Start watching Jobs: list them (delivering ADDED/MODIFIED/DELETED
+ * Start watching Jobs (or pods, see resource): list them (delivering ADDED/MODIFIED/DELETED
  * against what it knew, then SYNCED), then watch from the list's
  * resourceVersion with bookmarks, re-watching from the latest
  * resourceVersion when a watch ends, reconnecting with backoff (capped at

@@ -26,6 +26,12 @@ int	kube_api_job_pages(struct kube_api *k, const char *ns,
 	    const struct kube_job *j), void *arg, char *rv, size_t rvlen,
 	    struct err *err) __attribute__((warn_unused_result));
 
+/* The same for pods. */
+int	kube_api_pod_pages(struct kube_api *k, const char *ns,
+	    const char *selector, int (*item)(void *arg,
+	    const struct kube_pod *p), void *arg, char *rv, size_t rvlen,
+	    struct err *err) __attribute__((warn_unused_result));
+
 /*
  * A streaming GET on a connection of its own (a watch, a followed log),
  * stoppable from another thread.
@@ -64,6 +70,11 @@ int	kube_api_jobs_path(struct kube_api *k, const char *ns,
 	    struct buf *out, struct err *err)
 	    __attribute__((warn_unused_result));
 
+/* "/api/v1/namespaces/NS/pods" for ns (NULL: the default). */
+int	kube_api_pods_path(struct kube_api *k, const char *ns,
+	    struct buf *out, struct err *err)
+	    __attribute__((warn_unused_result));
+
 /* Append s percent-encoded for a query value. */
 int	kube_api_query_escape(struct buf *out, const char *s)
 	    __attribute__((warn_unused_result));
@@ -79,15 +90,23 @@ enum kube_watch_msg_type {
 
 struct kube_watch_msg {
 	enum kube_watch_msg_type type;
-	struct kube_job		 job;	/* ADDED/MODIFIED/DELETED */
+	struct kube_job		 job;	/* ADDED/MODIFIED/DELETED of a Job */
+	struct kube_pod		 pod;	/* ... of a Pod */
 	char			 resource_version[KUBE_RV_MAX];
 	int			 code;		/* ERROR: the Status code */
 	char			 message[256];	/* ERROR: its message */
 };
 
-/* Decode one watch event line.  ERR_INVALID when it is not one. */
+/*
+ * Decode one watch event line of Jobs (into m->job) or, with
+ * kube_api_decode_watch_of and KUBE_RES_PODS, of pods (into m->pod).
+ * ERR_INVALID when it is not one.
+ */
 int	kube_api_decode_watch(const char *line, size_t len,
 	    struct kube_watch_msg *m, struct err *err)
+	    __attribute__((warn_unused_result));
+int	kube_api_decode_watch_of(const char *line, size_t len,
+	    enum kube_resource res, struct kube_watch_msg *m, struct err *err)
 	    __attribute__((warn_unused_result));
 
 #endif

@@ -9,6 +9,10 @@
  * (an event's or a bookmark's), so a dropped connection resumes where it
  * broke without a list and without missing an update.
  *
+ * The same code watches pods (opts.resource KUBE_RES_PODS): only the
+ * list call, the path, the decoding and the callback differ; the state it
+ * remembers per object is then the pod's phase.
+ *
  * One thread per watch; kube_watch_free stops it at once through
  * kube_stream_stop (a curl_multi_wakeup) and a condition variable for the
  * backoff sleeps.
@@ -33,7 +37,7 @@
 struct known {
 	char			name[KUBE_NAME_MAX];
 	char			rv[KUBE_RV_MAX];
-	enum kube_job_state	state;
+	int			state;	/* kube_job_state or kube_pod_phase */
 	int			seen;
 };
 
@@ -42,8 +46,11 @@ struct kube_watch {
 	char			 ns[64];
 	char			 selector[LIM_KUBE_SELECTOR + 1];
 	int			 timeout_s;
+	enum kube_resource	 res;		/* jobs or pods */
 	void			(*cb)(void *arg, enum kube_watch_type type,
 				    const struct kube_job *job);
+	void			(*pod_cb)(void *arg, enum kube_watch_type type,
+				    const struct kube_pod *pod);
 	void			*arg;
 
 	pthread_t		 thread;
@@ -62,6 +69,7 @@ struct kube_watch {
 	char			 bad_msg[256];
 	struct kube_watch_msg	 msg;
 	struct kube_job		 tmp;
+	struct kube_pod		 tmp_pod;
 	uint64_t		 rng;
 
 	/* under mu */
@@ -81,8 +89,8 @@ note(struct kube_watch *w, const char *what, const char *msg)
 	snprintf(w->stats.last_error, sizeof(w->stats.last_error), "%s%s%s",
 	    what, msg[0] ? ": " : "", msg);
 	pthread_mutex_unlock(&w->mu);
-	log_warn("kubernetes watch", "namespace=%s what=\"%s\" error=\"%s\"",
-	    w->ns, what, msg);
+	log_warn("kubernetes watch", "namespace=%s resource=%s what=\"%s\" "
+	    "error=\"%s\"", w->ns, kube_resource_name(w->res), what, msg);
 }
 
 static void
@@ -161,20 +169,21 @@ find(struct kube_watch *w, const char *name, int *found)
 	return lo;
 }
 
-/* Record j; return 1 when it is new, 0 when known, <0 on error. */
+/* Record an object; return 1 when it is new, 0 when known, <0 on error. */
 static int
-remember(struct kube_watch *w, const struct kube_job *j, int *changed)
+remember(struct kube_watch *w, const char *name, const char *rv, int state,
+    int *changed)
 {
 	struct known *kn;
 	size_t at, ncap;
 	int found;
 
-	at = find(w, j->name, &found);
+	at = find(w, name, &found);
 	if (found) {
 		kn = &w->known[at];
-		*changed = strcmp(kn->rv, j->resource_version) != 0;
-		(void)str_copy(kn->rv, sizeof(kn->rv), j->resource_version);
-		kn->state = j->state;
+		*changed = strcmp(kn->rv, rv) != 0;
+		(void)str_copy(kn->rv, sizeof(kn->rv), rv);
+		kn->state = state;
 		kn->seen = 1;
 		return 0;
 	}
@@ -194,9 +203,9 @@ remember(struct kube_watch *w, const struct kube_job *j, int *changed)
 	w->nknown++;
 	kn = &w->known[at];
 	memset(kn, 0, sizeof(*kn));
-	(void)str_copy(kn->name, sizeof(kn->name), j->name);
-	(void)str_copy(kn->rv, sizeof(kn->rv), j->resource_version);
-	kn->state = j->state;
+	(void)str_copy(kn->name, sizeof(kn->name), name);
+	(void)str_copy(kn->rv, sizeof(kn->rv), rv);
+	kn->state = state;
 	kn->seen = 1;
 	return 1;
 }
@@ -215,16 +224,20 @@ forget(struct kube_watch *w, const char *name)
 	w->nknown--;
 }
 
+/* Deliver a Job (jobs watch) or a pod (pods watch); NULL for SYNCED. */
 static void
 deliver(struct kube_watch *w, enum kube_watch_type type,
-    const struct kube_job *j)
+    const struct kube_job *j, const struct kube_pod *p)
 {
 	if (type != KUBE_WATCH_SYNCED) {
 		pthread_mutex_lock(&w->mu);
 		w->stats.events++;
 		pthread_mutex_unlock(&w->mu);
 	}
-	w->cb(w->arg, type, j);
+	if (w->res == KUBE_RES_PODS)
+		w->pod_cb(w->arg, type, p);
+	else
+		w->cb(w->arg, type, j);
 }
 
 /* ---- list ------------------------------------------------------------------ */
@@ -237,12 +250,31 @@ list_item(void *arg, const struct kube_job *j)
 
 	if (stopping(w))
 		return 1;
-	if ((rc = remember(w, j, &changed)) < 0)
+	if ((rc = remember(w, j->name, j->resource_version, (int)j->state,
+	    &changed)) < 0)
 		return rc;
 	if (rc == 1)
-		deliver(w, KUBE_WATCH_ADDED, j);
+		deliver(w, KUBE_WATCH_ADDED, j, NULL);
 	else if (changed)
-		deliver(w, KUBE_WATCH_MODIFIED, j);
+		deliver(w, KUBE_WATCH_MODIFIED, j, NULL);
+	return 0;
+}
+
+static int
+list_pod(void *arg, const struct kube_pod *p)
+{
+	struct kube_watch *w = arg;
+	int rc, changed;
+
+	if (stopping(w))
+		return 1;
+	if ((rc = remember(w, p->name, p->resource_version, (int)p->phase,
+	    &changed)) < 0)
+		return rc;
+	if (rc == 1)
+		deliver(w, KUBE_WATCH_ADDED, NULL, p);
+	else if (changed)
+		deliver(w, KUBE_WATCH_MODIFIED, NULL, p);
 	return 0;
 }
 
@@ -255,12 +287,17 @@ relist(struct kube_watch *w, struct err *err)
 
 	for (i = 0; i < w->nknown; i++)
 		w->known[i].seen = 0;
-	rc = kube_api_job_pages(w->k, w->ns, w->selector, list_item, w, rv,
-	    sizeof(rv), err);
+	if (w->res == KUBE_RES_PODS)
+		rc = kube_api_pod_pages(w->k, w->ns, w->selector, list_pod, w,
+		    rv, sizeof(rv), err);
+	else
+		rc = kube_api_job_pages(w->k, w->ns, w->selector, list_item, w,
+		    rv, sizeof(rv), err);
 	if (rc == 1 || stopping(w))
 		return 0;
 	if (rc == ERR_TOOBIG || rc == ERR_NOMEM)
-		return err_set(err, rc, "too many jobs to watch");
+		return err_set(err, rc, "too many %s to watch",
+		    kube_resource_name(w->res));
 	if (rc < 0)
 		return rc;
 	/* what the list no longer has was deleted while we were away */
@@ -270,21 +307,31 @@ relist(struct kube_watch *w, struct err *err)
 		if (kn->seen)
 			continue;
 		memset(&w->tmp, 0, sizeof(w->tmp));
+		memset(&w->tmp_pod, 0, sizeof(w->tmp_pod));
 		(void)str_copy(w->tmp.name, sizeof(w->tmp.name), kn->name);
 		(void)str_copy(w->tmp.namespace, sizeof(w->tmp.namespace),
 		    w->ns);
 		(void)str_copy(w->tmp.resource_version,
 		    sizeof(w->tmp.resource_version), kn->rv);
-		w->tmp.state = kn->state;
+		w->tmp.state = (enum kube_job_state)kn->state;
+		(void)str_copy(w->tmp_pod.name, sizeof(w->tmp_pod.name),
+		    kn->name);
+		(void)str_copy(w->tmp_pod.namespace,
+		    sizeof(w->tmp_pod.namespace), w->ns);
+		(void)str_copy(w->tmp_pod.resource_version,
+		    sizeof(w->tmp_pod.resource_version), kn->rv);
+		w->tmp_pod.phase = (enum kube_pod_phase)kn->state;
+		w->tmp_pod.exit_code = -1;
+		w->tmp_pod.scheduled = -1;
 		forget(w, kn->name);
-		deliver(w, KUBE_WATCH_DELETED, &w->tmp);
+		deliver(w, KUBE_WATCH_DELETED, &w->tmp, &w->tmp_pod);
 	}
 	set_rv(w, rv);
 	pthread_mutex_lock(&w->mu);
 	w->stats.lists++;
 	w->stats.synced = 1;
 	pthread_mutex_unlock(&w->mu);
-	deliver(w, KUBE_WATCH_SYNCED, NULL);
+	deliver(w, KUBE_WATCH_SYNCED, NULL, NULL);
 	return 0;
 }
 
@@ -301,7 +348,7 @@ handle_line(struct kube_watch *w, const char *line, size_t len)
 		len--;
 	if (len == 0)
 		return 0;
-	if (kube_api_decode_watch(line, len, m, &err) < 0) {
+	if (kube_api_decode_watch_of(line, len, w->res, m, &err) < 0) {
 		w->bad = 1;
 		(void)str_copy(w->bad_msg, sizeof(w->bad_msg), err.msg);
 		return 1;
@@ -323,21 +370,27 @@ handle_line(struct kube_watch *w, const char *line, size_t len)
 		}
 		return 1;
 	case KUBE_MSG_DELETED:
-		forget(w, m->job.name);
+		forget(w, w->res == KUBE_RES_PODS ? m->pod.name : m->job.name);
 		set_rv(w, m->resource_version);
-		deliver(w, KUBE_WATCH_DELETED, &m->job);
+		deliver(w, KUBE_WATCH_DELETED, &m->job, &m->pod);
 		return 0;
 	case KUBE_MSG_ADDED:
 	case KUBE_MSG_MODIFIED:
-		if ((rc = remember(w, &m->job, &changed)) < 0) {
+		if (w->res == KUBE_RES_PODS)
+			rc = remember(w, m->pod.name, m->pod.resource_version,
+			    (int)m->pod.phase, &changed);
+		else
+			rc = remember(w, m->job.name, m->job.resource_version,
+			    (int)m->job.state, &changed);
+		if (rc < 0) {
 			w->bad = 1;
-			(void)str_copy(w->bad_msg, sizeof(w->bad_msg),
-			    "too many jobs to watch");
+			snprintf(w->bad_msg, sizeof(w->bad_msg),
+			    "too many %s to watch", kube_resource_name(w->res));
 			return 1;
 		}
 		set_rv(w, m->resource_version);
 		deliver(w, rc == 1 ? KUBE_WATCH_ADDED : KUBE_WATCH_MODIFIED,
-		    &m->job);
+		    &m->job, &m->pod);
 		return 0;
 	}
 	return 0;
@@ -377,7 +430,8 @@ watch_path(struct kube_watch *w, struct buf *path, struct err *err)
 {
 	int rc;
 
-	if ((rc = kube_api_jobs_path(w->k, w->ns, path, err)) < 0)
+	if ((rc = w->res == KUBE_RES_PODS ? kube_api_pods_path(w->k, w->ns,
+	    path, err) : kube_api_jobs_path(w->k, w->ns, path, err)) < 0)
 		return rc;
 	if (buf_printf(path, "?watch=true&allowWatchBookmarks=true"
 	    "&timeoutSeconds=%d&resourceVersion=", w->timeout_s) < 0 ||
@@ -425,7 +479,7 @@ watch_main(void *arg)
 		w->stats.watches++;
 		pthread_mutex_unlock(&w->mu);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		rc = kube_stream_get(w->stream, KUBE_VERB_WATCH, KUBE_RES_JOBS,
+		rc = kube_stream_get(w->stream, KUBE_VERB_WATCH, w->res,
 		    path.data, ((int64_t)w->timeout_s + 30) * 1000, on_data,
 		    NULL, w, &status, &got, &err);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -437,7 +491,8 @@ watch_main(void *arg)
 			w->stats.relists_gone++;
 			pthread_mutex_unlock(&w->mu);
 			log_info("kubernetes watch expired, listing again",
-			    "namespace=%s resource_version=%s", w->ns, w->rv);
+			    "namespace=%s resource=%s resource_version=%s",
+			    w->ns, kube_resource_name(w->res), w->rv);
 			need_list = 1;
 			if (failures++ > 0)
 				pause_ms(w, backoff(w, failures));
@@ -477,8 +532,12 @@ kube_watch_start(struct kube_watch **out, struct kube_api *k,
 	int rc;
 
 	*out = NULL;
-	if (o == NULL || o->cb == NULL)
+	if (o == NULL || (o->resource == KUBE_RES_PODS ? o->pod_cb == NULL :
+	    o->cb == NULL))
 		return err_set(err, ERR_INVALID, "a watch needs a callback");
+	if (o->resource != KUBE_RES_JOBS && o->resource != KUBE_RES_PODS)
+		return err_set(err, ERR_INVALID, "only jobs and pods can be "
+		    "watched");
 	ns = o->ns != NULL && o->ns[0] != '\0' ? o->ns : kube_api_namespace(k);
 	sel = o->selector != NULL ? o->selector : DEFAULT_SELECTOR;
 	w = xcalloc(1, sizeof(*w));
@@ -490,7 +549,9 @@ kube_watch_start(struct kube_watch **out, struct kube_api *k,
 	}
 	w->k = k;
 	w->timeout_s = o->timeout_s > 0 ? o->timeout_s : DEFAULT_TIMEOUT_S;
+	w->res = o->resource;
 	w->cb = o->cb;
+	w->pod_cb = o->pod_cb;
 	w->arg = o->arg;
 	w->rng = (uint64_t)(uintptr_t)w * 6364136223846793005ull + 1;
 	atomic_init(&w->stop, 0);

@@ -9,6 +9,8 @@
 #include <stddef.h>
 
 #include "api_approvals.h"
+#include "api_events.h"
+#include "api_actions.h"
 #include "api_health.h"
 #include "api_metrics.h"
 #include "api_models.h"
@@ -70,5 +72,17 @@ const struct route ctl_routes[] = {
 	    ROLE_VIEWER, 0, "the versions of a model" },
 	{ "GET", "/api/v1/approvals", api_approvals_list, ROLE_VIEWER, 0,
 	    "approvals, newest first" },
+	{ "GET", "/api/v1/approvals/{id}", api_approvals_get, ROLE_VIEWER, 0,
+	    "one approval" },
+	{ "GET", "/api/v1/events", api_events, ROLE_VIEWER, ROUTE_STREAM,
+	    "Server-Sent Events of run, stage and approval changes" },
+	{ "POST", "/api/v1/runs/{id}/cancel", api_runs_cancel,
+	    ROLE_OPERATOR, 0, "cancel a run" },
+	{ "POST", "/api/v1/runs/{id}/retry", api_runs_retry,
+	    ROLE_OPERATOR, 0, "retry a run" },
+	{ "POST", "/api/v1/approvals/{id}/approve", api_approvals_approve,
+	    ROLE_APPROVER, 0, "approve a promotion step" },
+	{ "POST", "/api/v1/approvals/{id}/reject", api_approvals_reject,
+	    ROLE_APPROVER, 0, "reject a promotion step" },
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };

@@ -17,7 +17,7 @@ store_query_page(struct db *db, const char *sql, const struct db_args *args,
 	size_t rows, shown;
 	int rc;
 
-	if ((rc = db_exec(db, sql, args, &res, err)) < 0)
+	if ((rc = db_exec_prepared(db, sql, args, &res, err)) < 0)
 		return rc;
 	rows = db_res_rows(res);
 	shown = rows > (size_t)limit ? (size_t)limit : rows;
@@ -64,7 +64,7 @@ store_query_json(struct db *db, const char *sql, const struct db_args *args,
 	int rc;
 
 	*json = NULL;
-	if ((rc = db_exec(db, sql, args, &res, err)) < 0)
+	if ((rc = db_exec_prepared(db, sql, args, &res, err)) < 0)
 		return rc;
 	if (db_res_rows(res) == 0 || (j = db_res_text(res, 0, 0)) == NULL)
 		rc = err_set(err, ERR_NOTFOUND, "%s", what);

@@ -9,6 +9,10 @@
  * has what they share: a page of a keyset-paginated list and the
  * parameters of one.
  *
+ * The statements are prepared once per connection (db_exec_prepared): a
+ * document statement is large, and planning it at every request would
+ * cost more than running it.
+ *
  * All calls block on the database and fail as db_exec() does.
  */
 #ifndef SLUICE_STORE_QUERY_H

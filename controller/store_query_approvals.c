@@ -1,5 +1,6 @@
 /* store_query_approvals.c - the approval inbox; see the header. */
 #include <stdint.h>
+#include <stdio.h>
 
 #include "db.h"
 #include "store_query_approvals.h"
@@ -55,6 +56,23 @@ static const char sql_status[] =
     "SELECT a.id, " APPROVAL_JSON APPROVAL_FROM
     " WHERE a.status = ANY (ARRAY[$3::text]) AND a.id < $1"
     " ORDER BY a.status, a.id DESC LIMIT $2::bigint + 1";
+
+static const char sql_get[] =
+    "SELECT " APPROVAL_JSON APPROVAL_FROM " WHERE a.id = $1";
+
+int
+store_query_approval_get(struct db *db, int64_t id, char **json,
+    struct err *err)
+{
+	struct db_args a;
+	char what[64];
+
+	db_args_init(&a);
+	db_args_int64(&a, id);
+	(void)snprintf(what, sizeof(what), "approval %lld not found",
+	    (long long)id);
+	return store_query_json(db, sql_get, &a, what, json, err);
+}
 
 const char *
 store_query_approvals_sql(const char *status)

@@ -22,6 +22,8 @@
 #ifndef SLUICE_STORE_QUERY_APPROVALS_H
 #define SLUICE_STORE_QUERY_APPROVALS_H
 
+#include <stdint.h>
+
 #include "err.h"
 #include "store_query.h"
 
@@ -39,6 +41,10 @@ extern const char *const store_approval_statuses[];
 int	store_query_approvals_list(struct db *db, const char *status,
 	    const struct page_in *pg, struct buf *out, struct err *err)
 	    __attribute__((warn_unused_result));
+
+/* One approval as the list shows it (new string in *json).  ERR_NOTFOUND. */
+int	store_query_approval_get(struct db *db, int64_t id, char **json,
+	    struct err *err) __attribute__((warn_unused_result));
 
 /* The statement of the list for status (NULL: all); $1 last id, $2 limit,
  * $3 status.  For EXPLAIN in tests. */

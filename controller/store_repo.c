@@ -460,3 +460,80 @@ store_branch_head_set(struct db *db, int64_t repo_id, const char *branch,
 	db_args_str(&a, sha);
 	return db_exec(db, sql_head_set, &a, NULL, err);
 }
+
+/* --- what a push hook matches (moved from store_webhook.c) ---------- */
+
+static const char sql_watching[] =
+    "SELECT id, name, url, $1 = ANY (branches) FROM repositories"
+    " WHERE deleted_at IS NULL ORDER BY name";
+
+static const char sql_refresh_id[] =
+    "WITH r AS ("
+    "  UPDATE repositories SET refresh_requested_at = now()"
+    "  WHERE id = $1 AND deleted_at IS NULL RETURNING name)"
+    " SELECT pg_notify('sluice_refresh', name) FROM r";
+
+void
+repo_watch_free(struct repo_watch *r, size_t n)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(r[i].url);
+	free(r);
+}
+
+int
+store_repo_watching(struct db *db, const char *branch,
+    struct repo_watch **out, size_t *n, struct err *err)
+{
+	struct repo_watch *list = NULL;
+	struct db_res *res = NULL;
+	struct db_args a;
+	size_t rows = 0, i;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	db_args_init(&a);
+	db_args_str(&a, branch);
+	if ((rc = db_exec(db, sql_watching, &a, &res, err)) < 0)
+		goto out;
+	rows = db_res_rows(res);
+	list = xcalloc(rows > 0 ? rows : 1, sizeof(*list));
+	for (i = 0; i < rows; i++) {
+		if ((rc = db_res_int64(res, i, 0, &list[i].id, err)) < 0 ||
+		    (rc = db_res_bool(res, i, 3, &list[i].watches_branch,
+		    err)) < 0)
+			goto out;
+		(void)str_copy(list[i].name, sizeof(list[i].name),
+		    db_res_text(res, i, 1));
+		list[i].url = xstrdup(db_res_text(res, i, 2));
+	}
+	*out = list;
+	*n = rows;
+	list = NULL;
+out:
+	repo_watch_free(list, rows);
+	db_res_free(res);
+	return rc;
+}
+
+int
+store_repo_request_refresh_id(struct db *db, int64_t id, struct err *err)
+{
+	struct db_res *res = NULL;
+	struct db_args a;
+	int rc;
+
+	db_args_init(&a);
+	db_args_int64(&a, id);
+	if ((rc = db_exec(db, sql_refresh_id, &a, &res, err)) < 0)
+		goto out;
+	if (db_res_rows(res) == 0)
+		rc = err_set(err, ERR_NOTFOUND, "repository %lld not found",
+		    (long long)id);
+out:
+	db_res_free(res);
+	return rc;
+}

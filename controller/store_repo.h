@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "caps.h"
 #include "err.h"
 
 struct db;
@@ -112,5 +113,29 @@ int	store_branch_heads(struct db *db, int64_t repo_id,
 int	store_branch_head_set(struct db *db, int64_t repo_id,
 	    const char *branch, const char *sha, struct err *err)
 	    __attribute__((warn_unused_result));
+
+/* A live repository, as a push hook matches pushes against it. */
+struct repo_watch {
+	int64_t	 id;
+	char	 name[LIM_NAME + 1];
+	char	*url;			/* owned */
+	int	 watches_branch;	/* branch is among its branches */
+};
+
+/*
+ * Every live repository (not deleted), by name, with whether it watches
+ * branch, into a new array *out of *n (free with repo_watch_free).
+ */
+int	store_repo_watching(struct db *db, const char *branch,
+	    struct repo_watch **out, size_t *n, struct err *err)
+	    __attribute__((warn_unused_result));
+void	repo_watch_free(struct repo_watch *r, size_t n);
+
+/*
+ * store_repo_request_refresh by id (NOTIFY delivered at commit when
+ * inside a transaction).  ERR_NOTFOUND when it is gone.
+ */
+int	store_repo_request_refresh_id(struct db *db, int64_t id,
+	    struct err *err) __attribute__((warn_unused_result));
 
 #endif

@@ -132,14 +132,18 @@ static const char sql_admit[] =
     "  SELECT pipeline_id, count(*) AS n FROM runs"
     "  WHERE status IN ('running', 'waiting_approval') GROUP BY pipeline_id),"
     " q AS ("
-    "  SELECT r.id, r.pipeline_id,"
-    "    coalesce((v.definition->'spec'->>'concurrency')::int, 1) AS conc,"
+    "  SELECT r.id, r.pipeline_id, r.pipeline_version_id,"
     "    row_number() OVER (PARTITION BY r.pipeline_id ORDER BY r.id) AS rn"
-    "  FROM runs r JOIN pipeline_versions v ON v.id = r.pipeline_version_id"
-    "  WHERE r.status = 'queued'),"
+    "  FROM runs r WHERE r.status = 'queued'),"
+    /* read each version's definition once, not once per queued run */
+    " conc AS ("
+    "  SELECT v.id, coalesce((v.definition->'spec'->>'concurrency')::int, 1)"
+    "    AS c FROM pipeline_versions v"
+    "  WHERE v.id IN (SELECT DISTINCT pipeline_version_id FROM q)),"
     " pick AS ("
-    "  SELECT q.id FROM q LEFT JOIN act USING (pipeline_id)"
-    "  WHERE q.conc = 0 OR coalesce(act.n, 0) + q.rn <= q.conc"
+    "  SELECT q.id FROM q JOIN conc ON conc.id = q.pipeline_version_id"
+    "  LEFT JOIN act USING (pipeline_id)"
+    "  WHERE conc.c = 0 OR coalesce(act.n, 0) + q.rn <= conc.c"
     "  ORDER BY q.id LIMIT $1),"
     " u AS ("
     "  UPDATE runs r SET status = 'running', started_at = now()"
@@ -272,5 +276,27 @@ store_run_transition(struct db *db, int64_t run_id, const char *from,
 	if (rc == 0 && n == 0)
 		rc = err_set(err, ERR_CONFLICT, "run %lld is no longer %s",
 		    (long long)run_id, from);
+	return rc;
+}
+
+int
+store_run_is_active(struct db *db, int64_t run_id, int *active,
+    struct err *err)
+{
+	static const char sql[] =
+	    "SELECT count(*) FROM runs WHERE id = $1"
+	    " AND status IN ('queued', 'running', 'waiting_approval')";
+	struct db_res *res = NULL;
+	struct db_args a;
+	int64_t n = 0;
+	int rc;
+
+	*active = 0;
+	db_args_init(&a);
+	db_args_int64(&a, run_id);
+	if ((rc = db_exec(db, sql, &a, &res, err)) == 0 &&
+	    (rc = db_res_int64(res, 0, 0, &n, err)) == 0)
+		*active = n > 0;
+	db_res_free(res);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /*
- * store_webhook.h - webhook deliveries (table webhook_deliveries) and the
- * two repository statements the GitHub hook needs.
+ * store_webhook.h - webhook deliveries (table webhook_deliveries).  The
+ * repositories a push refreshes are store_repo.h's (store_repo_watching,
+ * store_repo_request_refresh_id).
  *
  * A delivery is recorded with the answer it got, so a repeated delivery
  * gets the same answer again.  store_webhook_record() is meant to run in
@@ -52,30 +53,5 @@ int	store_webhook_find(struct db *db, const char *source,
 int	store_webhook_record(struct db *db, const struct webhook_record *w,
 	    int *inserted, char **response, struct err *err)
 	    __attribute__((warn_unused_result));
-
-/* A live repository, as the GitHub hook matches pushes against. */
-struct webhook_repo {
-	int64_t	 id;
-	char	 name[LIM_NAME + 1];
-	char	*url;			/* owned */
-	int	 watches_branch;	/* branch is among its branches */
-};
-
-/*
- * Every live repository (not deleted), by name, with whether it watches
- * branch, into a new array *out of *n (free with store_webhook_repos_free).
- */
-int	store_webhook_repositories(struct db *db, const char *branch,
-	    struct webhook_repo **out, size_t *n, struct err *err)
-	    __attribute__((warn_unused_result));
-void	store_webhook_repos_free(struct webhook_repo *r, size_t n);
-
-/*
- * Ask for a poll of repository id now: set refresh_requested_at and
- * NOTIFY sluice_refresh with its name (delivered at commit when inside a
- * transaction).  Errors: ERR_NOTFOUND when it is gone.
- */
-int	store_webhook_request_refresh(struct db *db, int64_t id,
-	    struct err *err) __attribute__((warn_unused_result));
 
 #endif

@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "api_common.h"
 #include "auth.h"
 #include "buf.h"
 #include "cfg.h"
@@ -27,6 +28,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ratelimit.h"
+#include "store_repo.h"
 #include "store_webhook.h"
 #include "webhook.h"
 
@@ -487,7 +489,7 @@ github_push(struct hook *h, const char *body, size_t len)
 		  .fields = repo_fields },
 		{ .name = NULL },
 	};
-	struct webhook_repo *repos = NULL;
+	struct repo_watch *repos = NULL;
 	struct buf names;
 	size_t nrepos = 0, nkeys = 0, matched = 0, refreshed = 0;
 	const char *branch;
@@ -515,7 +517,7 @@ github_push(struct hook *h, const char *body, size_t len)
 		goto ignored;
 	}
 	branch = ref + 11;
-	if (store_webhook_repositories(h->db, branch, &repos, &nrepos,
+	if (store_repo_watching(h->db, branch, &repos, &nrepos,
 	    &h->err) < 0) {
 		http_error_from(h->rs, &h->err);
 		goto out;
@@ -534,7 +536,7 @@ github_push(struct hook *h, const char *body, size_t len)
 		matched++;
 		if (!repos[i].watches_branch)
 			continue;
-		if (store_webhook_request_refresh(h->db, repos[i].id,
+		if (store_repo_request_refresh_id(h->db, repos[i].id,
 		    &h->err) < 0) {
 			http_error_from(h->rs, &h->err);
 			goto out;
@@ -574,7 +576,7 @@ ignored:
 	h->result = "ignored";
 out:
 	buf_release(&names);
-	store_webhook_repos_free(repos, nrepos);
+	repo_watch_free(repos, nrepos);
 	free(ref);
 	for (int i = 0; i < PUSH_URLS; i++)
 		free(urls[i]);
@@ -605,6 +607,10 @@ api_hook_github(void *ctx, struct http_request *rq, struct http_response *rs)
 	buf_init(&form, LIM_HTTP_BODY);
 	if (hook_begin(&h, "X-Hub-Signature-256", "X-GitHub-Delivery") != 0)
 		goto out;
+	if (api_no_query(rq, rs) < 0) {
+		count(&h, "rejected");
+		goto out;
+	}
 	event = http_header(rq, "X-GitHub-Event");
 	if (!valid_event(event)) {
 		http_error(rs, 400, "invalid", "X-GitHub-Event header %s",
@@ -726,6 +732,10 @@ api_hook_retrain(void *ctx, struct http_request *rq, struct http_response *rs)
 	h.rec.actor = "webhook";
 	if (hook_begin(&h, "X-Sluice-Signature-256", "X-Sluice-Delivery") != 0)
 		goto out;
+	if (api_no_query(rq, rs) < 0) {
+		count(&h, "rejected");
+		goto out;
+	}
 	if (hook_replay(&h) != 0)
 		goto out;
 	if (hook_tx(&h) < 0)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make bench`: run every benchmark built from bench/*.c (build/bench/*),
 # each printing its own result next to a baseline measured in the same run.
-# A throwaway PostgreSQL is started for the benchmarks that need one
-# (SLUICE_BENCH_PG_URL, superuser "sluice", database "postgres"), and
-# removed afterwards.  Output is also kept in bench/results/NAME.txt.
+# A throwaway PostgreSQL is started for the benchmarks that need one and
+# removed afterwards: SLUICE_BENCH_PG_URL is its "postgres" database
+# (superuser "sluice", for benchmarks that make their own databases) and
+# SLUICE_BENCH_DB_URL a fresh, migrated database of each benchmark's own.  Output is also kept in bench/results/NAME.txt.
 # `make bench BENCH=bench_poll` runs one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,9 @@ for b in build/bench/*; do
 	name=$(basename "$b")
 	if [ -n "${BENCH:-}" ] && [ "$name" != "$BENCH" ]; then continue; fi
 	echo "=== $name"
+	pg_as "$PG_BIN/createdb" -h "$tmp/pg/run" -p "$port" -U sluice "b_$name"
+	export SLUICE_BENCH_DB_URL="$PG_URL dbname=b_$name"
+	SLUICE_DATABASE_URL="$SLUICE_BENCH_DB_URL" bin/sluice migrate >/dev/null
 	if ! "$b" | tee "bench/results/$name.txt"; then
 		echo "bench: $name failed" >&2
 		status=1

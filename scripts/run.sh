@@ -63,10 +63,52 @@ token=$(bin/sluice token create --config "$state/sluice.yaml" \
 bin/sluice serve --config "$state/sluice.yaml" &
 pids+=($!)
 
+psql_demo() {
+	pg_as "$PG_BIN/psql" -h "$state/pg/run" -p "$port" -U sluice -d sluice \
+	    -qAtX -v ON_ERROR_STOP=1 "$@"
+}
+
+# Show a run in progress: once the controller is ready and the poller has
+# seen the demo repository's branch (the first sight of a branch starts
+# nothing), push a commit touching pipelines/demo/, so the poller starts a
+# run at it.
+run_id=
+for _ in $(seq 1 150); do
+	if curl -sf "http://$listen/readyz" >/dev/null 2>&1 &&
+	    [ "$(psql_demo -c "SELECT count(*) FROM branch_heads" 2>/dev/null)" \
+	    -ge 1 ] 2>/dev/null; then
+		break
+	fi
+	sleep 0.2
+done
+if [ -d "$state/demo/.git" ]; then
+	before=$(psql_demo -c "SELECT coalesce(max(id), 0) FROM runs")
+	(cd "$state/demo" &&
+	    echo "- $(date -u +%Y-%m-%dT%H:%M:%SZ) make run" >>pipelines/demo/RUNS.md &&
+	    git -c user.name="Sluice Demo" -c user.email=demo@sluice.invalid \
+	    add pipelines/demo/RUNS.md &&
+	    git -c user.name="Sluice Demo" -c user.email=demo@sluice.invalid \
+	    commit -qm "demo: run the pipeline" && git push -q origin HEAD:main) >&2
+	for _ in $(seq 1 100); do
+		run_id=$(psql_demo -c "SELECT id FROM runs WHERE id > $before ORDER BY id LIMIT 1")
+		[ -n "$run_id" ] && break
+		sleep 0.2
+	done
+fi
+
 echo
 echo "  Sluice console:  http://$listen"
 echo "  Admin token:     $token"
 echo "  Webhook secret:  \$SLUICE_WEBHOOK_SECRET=$SLUICE_WEBHOOK_SECRET"
+if [ -n "$run_id" ]; then
+	echo
+	echo "  Run $run_id of pipeline demo is in progress:"
+	echo "    prepare -> train -> evaluate -> canary step 1 (10%, 10s analysis)"
+	echo "    -> step 2 (50%) -> waiting for approval (in about half a minute)."
+	echo "  Watch it:        scripts/demo-status.sh"
+	echo "  Approve a step:  scripts/demo-approve.sh          (twice: 50%, then 100%)"
+	echo "  Reject (rolls back): scripts/demo-approve.sh --reject \"too risky\""
+fi
 echo "  Press Ctrl-C to stop."
 echo
 wait "${pids[0]}"

@@ -307,6 +307,7 @@ class Store:
                 cap[res] = total // args.nodes + (1 if i < total % args.nodes else 0)
             self.nodes.append({"name": "fake-node-%d" % (i + 1), "capacity": cap,
                                "used": {r: 0 for r in cap}})
+        self.event_index = {}       # event_key -> Event, to fold repeats
         self.sim = {}               # (ns, pod name) -> simulation state
         self.finishing = {}         # (ns, job name) -> pending final condition
         self.stopping = False
@@ -342,6 +343,8 @@ class Store:
     def remove(self, plural, ns, name):
         obj = self.objs[plural].pop((ns, name), None)
         if obj is not None:
+            if plural == "events":
+                self.event_index.pop(self.event_key(obj), None)
             self.bump(plural, "DELETED", obj)
         return obj
 
@@ -352,17 +355,21 @@ class Store:
             md["ownerReferences"] = [owner]
         return md
 
+    @staticmethod
+    def event_key(ev):
+        io = ev["involvedObject"]
+        return (ev["metadata"]["namespace"], io["kind"], io["name"],
+                ev["reason"], ev["message"])
+
     def event(self, ns, kind, name, uid, etype, reason, message, component):
-        """Record an Event, folding repeats into count like the apiserver."""
-        for ev in self.objs["events"].values():
-            io = ev["involvedObject"]
-            if io["name"] == name and io["kind"] == kind and \
-               ev["reason"] == reason and ev["message"] == message and \
-               ev["metadata"]["namespace"] == ns:
-                ev["count"] = ev.get("count", 1) + 1
-                ev["lastTimestamp"] = ts()
-                self.bump("events", "MODIFIED", ev)
-                return
+        """Record an Event, folding repeats into count like the apiserver
+        (found through an index: thousands of Jobs make many events)."""
+        ev = self.event_index.get((ns, kind, name, reason, message))
+        if ev is not None:
+            ev["count"] = ev.get("count", 1) + 1
+            ev["lastTimestamp"] = ts()
+            self.bump("events", "MODIFIED", ev)
+            return
         evname = "%s.%x" % (name, random.getrandbits(60))
         ev = {"apiVersion": "v1", "kind": "Event",
               "metadata": self.new_meta(ns, evname),
@@ -375,6 +382,7 @@ class Store:
               "firstTimestamp": ts(), "lastTimestamp": ts(),
               "eventTime": None}
         del ev["metadata"]["labels"]
+        self.event_index[self.event_key(ev)] = ev
         self.put("events", ev, "ADDED")
 
     # -- jobs ------------------------------------------------------------

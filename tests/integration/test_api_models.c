@@ -259,6 +259,18 @@ approvals__all_newest_first_with_pages_and_filters(void **state)
 	json_decref(j);
 	j = get_json(x, "/api/v1/approvals?run=1", 400);
 	json_decref(j);
+	/* one */
+	(void)snprintf(path, sizeof(path), "/api/v1/approvals/%lld",
+	    (long long)x->approvals[1]);
+	j = get_json(x, path, 200);
+	assert_int_equal(tj_int(j, "id"), x->approvals[1]);
+	assert_string_equal(tj_str(j, "status"), "rejected");
+	assert_int_equal(tj_int(j, "production.version"), 2);
+	json_decref(j);
+	j = get_json(x, "/api/v1/approvals/987654", 404);
+	json_decref(j);
+	j = get_json(x, "/api/v1/approvals/x1", 404);
+	json_decref(j);
 	/* the status filter reads approvals_status_newest */
 	(void)snprintf(sql, sizeof(sql), "EXPLAIN %s",
 	    store_query_approvals_sql("pending"));

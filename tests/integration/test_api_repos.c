@@ -12,7 +12,9 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "ctl.h"
 #include "db.h"
+#include "http.h"
 #include "../support/testapi.h"
 #include "../support/testjson.h"
 #include "../support/testseed.h"
@@ -362,6 +364,47 @@ repos__refresh_asks_the_poller_at_once(void **state)
 	db_free(listener);
 }
 
+/* Every route but health and metrics refuses a query it does not take. */
+static void
+api__every_route_refuses_unknown_query_parameters(void **state)
+{
+	struct apifix *f = *state;
+	struct testreply rp;
+	char path[256];
+
+	for (const struct route *r = ctl_routes; r->method != NULL; r++) {
+		const char *p = r->pattern;
+		size_t n = 0;
+
+		if (strcmp(p, "/healthz") == 0 || strcmp(p, "/readyz") == 0 ||
+		    strcmp(p, "/metrics") == 0)
+			continue;
+		/* {x} segments become "1" */
+		while (*p != '\0' && n + 8 < sizeof(path)) {
+			if (*p == '{') {
+				path[n++] = '1';
+				p = strchr(p, '}') + 1;
+			} else {
+				path[n++] = *p++;
+			}
+		}
+		(void)snprintf(path + n, sizeof(path) - n, "?bogus=1");
+		testapi_as(f->a, &rp, f->admin, r->method, path,
+		    strcmp(r->method, "POST") == 0 ? "{}" : NULL);
+		if ((r->flags & ROUTE_RAW_BODY) != 0) {
+			/* hooks check their signature first */
+			if (rp.status != 401 && rp.status != 503)
+				fail_msg("%s %s: %ld %s", r->method, path,
+				    rp.status, rp.body);
+		} else if (rp.status != 400 || strstr(rp.body,
+		    "unknown query parameter \\\"bogus\\\"") == NULL) {
+			fail_msg("%s %s: %ld %s", r->method, path, rp.status,
+			    rp.body);
+		}
+		testreply_free(&rp);
+	}
+}
+
 int
 main(void)
 {
@@ -373,6 +416,7 @@ main(void)
 		T(repos__bad_bodies_are_400_naming_the_field),
 		T(repos__delete_removes_api_repositories_and_keeps_history),
 		T(repos__refresh_asks_the_poller_at_once),
+		T(api__every_route_refuses_unknown_query_parameters),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -340,10 +340,59 @@ db__next_call_succeeds_after_postgresql_restarts(void **state)
 	db_free(db);
 }
 
+static const char sql_prepared[] = "SELECT $1::int + 1, count(*) FROM"
+    " pg_prepared_statements WHERE name LIKE 'sluice_p%'";
+
+static void
+db__prepared_statements_are_made_once_and_again_after_a_reconnect(
+    void **state)
+{
+	struct testdb *t = *state;
+	struct db *db = testdb_open(t);
+	struct db_res *res = NULL;
+	struct db_args a;
+	struct err err;
+	int64_t v, n;
+
+	for (int i = 0; i < 3; i++) {
+		db_args_init(&a);
+		db_args_int64(&a, i);
+		assert_int_equal(db_exec_prepared(db, sql_prepared, &a, &res,
+		    &err), 0);
+		assert_int_equal(db_res_int64(res, 0, 0, &v, &err), 0);
+		assert_int_equal(db_res_int64(res, 0, 1, &n, &err), 0);
+		assert_int_equal(v, i + 1);
+		assert_int_equal(n, 1);	/* prepared once */
+		db_res_free(res);
+	}
+	kill_session(t, db);
+	db_args_init(&a);
+	db_args_int64(&a, 41);
+	assert_int_equal(db_exec_prepared(db, sql_prepared, &a, &res, &err), 0);
+	assert_int_equal(db_res_int64(res, 0, 0, &v, &err), 0);
+	assert_int_equal(v, 42);
+	db_res_free(res);
+	/* a statement that does not prepare is an error, not a cached one */
+	assert_int_equal(db_exec_prepared(db, "SELECT nope", NULL, NULL,
+	    &err), ERR_GENERIC);
+	assert_int_equal(db_exec_prepared(db, "SELECT nope", NULL, NULL,
+	    &err), ERR_GENERIC);
+	/* the server forgot them all (DISCARD): prepared again at once */
+	assert_int_equal(db_exec(db, "DEALLOCATE ALL", NULL, NULL, &err), 0);
+	db_args_init(&a);
+	db_args_int64(&a, 1);
+	assert_int_equal(db_exec_prepared(db, sql_prepared, &a, NULL, &err),
+	    0);
+	db_free(db);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    db__prepared_statements_are_made_once_and_again_after_a_reconnect,
+		    setup, teardown),
 		cmocka_unit_test(db__open_rejects_a_malformed_conninfo),
 		cmocka_unit_test(
 		    db__open_fails_as_transient_when_the_server_is_unreachable),

@@ -629,6 +629,16 @@ kube_api__unreachable_server_is_transient(void **state)
 	assert_non_null(strstr(err.msg, "gave up after"));
 	assert_true(tclock_.nslept >= 2);
 	assert_true(tclock_.total <= 3000);
+	{
+		/* every try counted under code "0": no answer came */
+		struct kube_api_stats st;
+
+		kube_api_stats(k, &st);
+		assert_true(st.answers[KUBE_VERB_LIST][KUBE_RES_JOBS][0] >= 2);
+		assert_int_equal(st.answers[KUBE_VERB_LIST][KUBE_RES_JOBS][0],
+		    st.requests[KUBE_VERB_LIST][KUBE_RES_JOBS]);
+		assert_string_equal(kube_answer_name(0), "0");
+	}
 	kube_api_free(k);
 }
 
@@ -950,6 +960,46 @@ kube_api__log_follow_streams_until_the_container_ends(void **state)
 	kube_api_free(k);
 }
 
+static uint64_t
+answers(const struct kube_api_stats *st, enum kube_verb v,
+    enum kube_resource r, const char *code)
+{
+	int i;
+
+	for (i = 0; i < KUBE_ANSWER_N; i++) {
+		if (strcmp(kube_answer_name(i), code) == 0)
+			return st->answers[v][r][i];
+	}
+	fail_msg("no answer bucket '%s'", code);
+	return 0;
+}
+
+static void
+kube_api__answers_are_bucketed_by_status(void **state)
+{
+	struct kube_api *k = client();
+	struct kube_api_stats st;
+	struct kube_job j;
+	struct err err;
+
+	(void)state;
+	fault("[{\"verb\":\"get jobs\",\"status\":503,\"retry_after\":0,"
+	    "\"count\":1},{\"verb\":\"get jobs\",\"status\":418,"
+	    "\"count\":1}]");
+	/* 503, then 418 (not retried) */
+	assert_int_equal(kube_api_job_get(k, "t-answers", "nope", &j, &err),
+	    ERR_GENERIC);
+	assert_int_equal(kube_api_job_get(k, "t-answers", "nope", &j, &err),
+	    ERR_NOTFOUND);
+	kube_api_stats(k, &st);
+	assert_int_equal(answers(&st, KUBE_VERB_GET, KUBE_RES_JOBS, "503"), 1);
+	assert_int_equal(answers(&st, KUBE_VERB_GET, KUBE_RES_JOBS, "4xx"), 1);
+	assert_int_equal(answers(&st, KUBE_VERB_GET, KUBE_RES_JOBS, "404"), 1);
+	assert_int_equal(st.requests[KUBE_VERB_GET][KUBE_RES_JOBS], 3);
+	assert_string_equal(kube_answer_name(KUBE_ANSWER_N - 1), "5xx");
+	kube_api_free(k);
+}
+
 static void
 kube_api__counts_calls_by_verb_and_resource(void **state)
 {
@@ -982,6 +1032,14 @@ kube_api__counts_calls_by_verb_and_resource(void **state)
 	assert_int_equal(st.requests[KUBE_VERB_LIST][KUBE_RES_EVENTS], 1);
 	assert_int_equal(st.requests[KUBE_VERB_DELETE][KUBE_RES_JOBS], 2);
 	assert_int_equal(st.failures[KUBE_VERB_DELETE][KUBE_RES_JOBS], 1);
+	/* and by the status they got */
+	assert_int_equal(answers(&st, KUBE_VERB_CREATE, KUBE_RES_JOBS, "201"),
+	    1);
+	assert_int_equal(answers(&st, KUBE_VERB_GET, KUBE_RES_JOBS, "200"), 1);
+	assert_int_equal(answers(&st, KUBE_VERB_DELETE, KUBE_RES_JOBS, "200"),
+	    1);
+	assert_int_equal(answers(&st, KUBE_VERB_DELETE, KUBE_RES_JOBS, "404"),
+	    1);
 	assert_string_equal(kube_verb_name(KUBE_VERB_WATCH), "watch");
 	assert_string_equal(kube_resource_name(KUBE_RES_PODS_LOG), "pods/log");
 	free(json);
@@ -1123,6 +1181,27 @@ watch(struct kube_api *k, const char *ns, struct rec *r)
 	return w;
 }
 
+static void
+rec_pod_cb(void *arg, enum kube_watch_type type, const struct kube_pod *p)
+{
+	struct rec *r = arg;
+
+	pthread_mutex_lock(&r->mu);
+	if (type == KUBE_WATCH_SYNCED)
+		r->synced++;
+	else if (r->n < 1024) {
+		r->ev[r->n].type = type;
+		/* by the Job's name: pods' names are random */
+		snprintf(r->ev[r->n].name, sizeof(r->ev[r->n].name), "%.63s",
+		    p->job_name[0] ? p->job_name : p->name);
+		snprintf(r->ev[r->n].rv, sizeof(r->ev[r->n].rv), "%.31s",
+		    p->resource_version);
+		r->ev[r->n].state = (enum kube_job_state)p->phase;
+		r->n++;
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
 static struct kube_watch_stats
 wstats(struct kube_watch *w)
 {
@@ -1138,6 +1217,49 @@ state_is(struct rec *r, const char *name, enum kube_job_state want)
 	enum kube_job_state s;
 
 	return rec_last(r, name, &s) >= 0 && s == want;
+}
+
+static void
+kube_watch__follows_pods_of_managed_jobs(void **state)
+{
+	struct kube_api *k = client();
+	struct rec *r = rec_new();
+	/* job_json's pods carry no label of their own but job-name */
+	struct kube_watch_opts o = { .ns = "t-podwatch",
+		.selector = "job-name=mine", .resource = KUBE_RES_PODS,
+		.pod_cb = rec_pod_cb, .arg = r };
+	struct kube_watch *w = NULL;
+	struct kube_job j;
+	struct err err;
+	char *mine = job_json("mine", 1, NULL, ",\"activeDeadlineSeconds\":60",
+	    NULL);
+	char *other = job_json("other", 0, NULL, NULL, NULL);
+	enum kube_job_state phase;
+
+	(void)state;
+	/* a pods watch needs its own callback */
+	o.pod_cb = NULL;
+	assert_int_equal(kube_watch_start(&w, k, &o, &err), ERR_INVALID);
+	o.pod_cb = rec_pod_cb;
+	assert_int_equal(kube_watch_start(&w, k, &o, &err), 0);
+	WAIT_UNTIL(rec_synced(r) == 1);
+	create_ok(k, "t-podwatch", other, NULL);
+	create_ok(k, "t-podwatch", mine, &j);
+	assert_int_equal(j.active_deadline_s, 60);
+	WAIT_UNTIL(rec_last(r, "mine", &phase) >= 0 &&
+	    phase == (enum kube_job_state)KUBE_POD_SUCCEEDED);
+	assert_int_equal(rec_count(r, "mine", KUBE_WATCH_ADDED), 1);
+	/* pods the selector does not take are not delivered */
+	WAIT_UNTIL(job_state(k, "t-podwatch", "other") == KUBE_JOB_SUCCEEDED);
+	assert_int_equal(rec_last(r, "other", NULL), -1);
+	assert_int_equal(kube_api_job_delete(k, "t-podwatch", "mine", &err), 0);
+	WAIT_UNTIL(rec_last(r, "mine", NULL) == KUBE_WATCH_DELETED);
+	assert_int_equal(wstats(w).lists, 1);
+	kube_watch_free(w);
+	rec_free(r);
+	free(mine);
+	free(other);
+	kube_api_free(k);
 }
 
 static void
@@ -1366,6 +1488,8 @@ main(void)
 		T(kube_api__log_is_read_whole_and_capped),
 		T(kube_api__log_follow_streams_until_the_container_ends),
 		T(kube_api__counts_calls_by_verb_and_resource),
+		T(kube_api__answers_are_bucketed_by_status),
+		T(kube_watch__follows_pods_of_managed_jobs),
 		T(kube_watch__lists_then_follows_jobs),
 		T(kube_watch__bookmarks_spare_a_relist_after_compaction),
 		T(kube_watch__gone_event_relists_and_reports_what_changed),

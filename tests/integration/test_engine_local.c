@@ -1,0 +1,314 @@
+/*
+ * test_engine_local.c - the real demo pipeline (pipelines/demo.yaml and
+ * its Python scripts) from `git push` to production, through the poller,
+ * the engine and the local executor (real processes, bin/sluice as the
+ * supervisor).  Only the canary analysis window is shortened (10s -> 2s)
+ * to keep the test quick.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "cfg.h"
+#include "db.h"
+#include "engine.h"
+#include "exec_local.h"
+#include "poller.h"
+#include "store_approval.h"
+#include "testdb.h"
+
+struct fx {
+	struct testdb	 t;
+	struct db	*db;
+	struct cfg	*cfg;
+	struct executor	 ex;
+	struct engine	*e;
+	char		 dir[512];
+};
+
+static void
+sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void
+sh(const char *fmt, ...)
+{
+	char cmd[8192];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	if (rc != 0)
+		fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
+	assert_int_equal(rc, 0);
+}
+
+#define GIT "git -c user.name=T -c user.email=t@example.com " \
+    "-c init.defaultBranch=main -c advice.detachedHead=false "
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char dburl[2200], st[600], repos[1024];
+	char *envp[6];
+	struct exec_local_opts o;
+	struct engine_opts eo = { .poll_ms = 100, .sweep_ms = 2000 };
+	struct poller *p = NULL;
+	struct err err;
+
+	if (f == NULL || testdb_create(&f->t) < 0 ||
+	    testdb_migrate(&f->t) < 0 || test_tmpdir(f->dir, sizeof(f->dir)) < 0)
+		return -1;
+	f->db = testdb_open(&f->t);
+	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+	setenv("HOME", f->dir, 1);
+	/* the demo repository, as scripts/demo-repo.sh makes it */
+	sh("cd %s && " GIT "init -q --bare demo.git && " GIT "clone -q demo.git "
+	    "demo 2>/dev/null && mkdir -p demo/pipelines && cp -R %s/pipelines/. "
+	    "demo/pipelines/ && sed -i 's/duration: 10s/duration: 2s/' "
+	    "demo/pipelines/demo.yaml && cd demo && " GIT "add -A && " GIT
+	    "commit -qm seed && " GIT "push -q origin main", f->dir,
+	    test_env("SLUICE_TOP"));
+	(void)snprintf(dburl, sizeof(dburl), "SLUICE_DATABASE_URL=%s",
+	    f->t.url);
+	(void)snprintf(st, sizeof(st), "SLUICE_STATE_DIR=%s/state", f->dir);
+	(void)snprintf(repos, sizeof(repos), "SLUICE_REPOSITORIES=[{name: demo, "
+	    "url: \"file://%s/demo.git\", branches: [main], interval: 1h}]",
+	    f->dir);
+	envp[0] = dburl;
+	envp[1] = st;
+	envp[2] = repos;
+	envp[3] = NULL;
+	if (cfg_load(&f->cfg, NULL, envp, NULL, 0, &err) < 0)
+		fail_msg("config: %s", err.msg);
+	if (poller_start(&p, f->cfg, &err) < 0)
+		fail_msg("poller: %s", err.msg);
+	poller_stop(p);
+	/* first sight: recorded, nothing started */
+	if (poller_poll_now(f->cfg, f->db, "demo", &err) < 0)
+		fail_msg("poll: %s", err.msg);
+	memset(&o, 0, sizeof(o));
+	o.state_dir = f->cfg->state_dir;
+	o.program = test_env("SLUICE_BIN");
+	o.kill_grace_ms = 2000;
+	if (exec_local_new_opts(&f->ex, &o, &err) < 0 ||
+	    engine_new(&f->e, f->cfg, f->ex, &err) < 0)
+		fail_msg("engine: %s", err.msg);
+	engine_set_opts(f->e, &eo);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	engine_free(f->e);
+	if (f->ex.ops != NULL)
+		f->ex.ops->free(f->ex.impl);
+	cfg_free(f->cfg);
+	db_free(f->db);
+	testdb_drop(&f->t);
+	test_rmtree(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Push a commit touching the demo, poll: a run is queued.  Its id. */
+static int64_t
+push(struct fx *f, const char *line)
+{
+	struct err err;
+	char *id;
+	int64_t r;
+
+	sh("cd %s/demo && echo '%s' >> pipelines/demo/RUNS.md && " GIT
+	    "add -A && " GIT "commit -qm '%s' && " GIT "push -q origin main",
+	    f->dir, line, line);
+	if (poller_poll_now(f->cfg, f->db, "demo", &err) < 0)
+		fail_msg("poll: %s", err.msg);
+	id = testdb_value(&f->t, "SELECT max(id) FROM runs");
+	assert_non_null(id);
+	r = strtoll(id, NULL, 10);
+	free(id);
+	return r;
+}
+
+static char *
+q(struct fx *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *
+q(struct fx *f, const char *fmt, ...)
+{
+	char sql[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	return testdb_value(&f->t, sql);
+}
+
+/* Assert sql, whose one "%lld" stands for id, answers want. */
+static void
+expect(struct fx *f, const char *want, const char *sql, int64_t id)
+{
+	const char *mark = strstr(sql, "%lld");
+	char *v, got[1024];
+
+	assert_non_null(mark);
+	v = q(f, "%.*s%lld%s", (int)(mark - sql), sql, (long long)id,
+	    mark + 4);
+	int same = v != NULL && strcmp(v, want) == 0;
+
+	(void)snprintf(got, sizeof(got), "%s", v ? v : "(null)");
+	free(v);
+	if (!same)
+		fail_msg("%s\n  got:  %s\n  want: %s", sql, got, want);
+}
+
+/* Run the engine until the run's status is want (at most ~90 s). */
+static void
+until(struct fx *f, int64_t r, const char *want)
+{
+	struct err err;
+	char *v = NULL;
+
+	for (int i = 0; i < 900; i++) {
+		free(v);
+		v = q(f, "SELECT status FROM runs WHERE id = %lld", (long long)r);
+		if (v != NULL && strcmp(v, want) == 0) {
+			free(v);
+			return;
+		}
+		if (v != NULL && (strcmp(v, "failed") == 0 ||
+		    strcmp(v, "succeeded") == 0 || strcmp(v, "canceled") == 0))
+			break;
+		if (engine_tick(f->e, &err) < 0)
+			fail_msg("tick: %s", err.msg);
+		sleep_ms(100);
+	}
+	{
+		char *m = q(f, "SELECT string_agg(name || ':' || status || ':' || "
+		    "coalesce(message, ''), ' | ' ORDER BY position) FROM stages "
+		    "WHERE run_id = %lld", (long long)r);
+
+		fail_msg("run %lld is %s, want %s; stages: %s", (long long)r,
+		    v ? v : "(null)", want, m ? m : "");
+	}
+}
+
+static void
+decide(struct fx *f, int64_t r, int step, int approve, const char *who)
+{
+	char *id = q(f, "SELECT id FROM approvals WHERE run_id = %lld AND "
+	    "step = %d", (long long)r, step);
+	struct err err;
+
+	assert_non_null(id);
+	if (store_approval_decide(f->db, strtoll(id, NULL, 10), approve, who,
+	    approve ? "ship it" : "not today", &err) < 0)
+		fail_msg("decide: %s", err.msg);
+	free(id);
+}
+
+static void
+engine_local__the_demo_goes_from_push_to_production(void **state)
+{
+	struct fx *f = *state;
+	int64_t r = push(f, "run 1"), r2;
+	char path[1024];
+	struct stat sb;
+
+	until(f, r, "waiting_approval");
+	expect(f, "prepare:succeeded,train:succeeded,evaluate:succeeded,"
+	    "rollout:waiting_approval", "SELECT string_agg(name || ':' || "
+	    "status, ',' ORDER BY position) FROM stages WHERE run_id = %lld", r);
+	/* what the scripts printed was read from their logs */
+	expect(f, "t", "SELECT m.value > 0.75 FROM metrics m JOIN "
+	    "stage_attempts a ON a.id = m.attempt_id JOIN stages s ON s.id = "
+	    "a.stage_id WHERE s.run_id = %lld AND s.name = 'evaluate' AND "
+	    "m.name = 'auc'", r);
+	expect(f, "demo|1|candidate|demo-api", "SELECT name || '|' || version "
+	    "|| '|' || status || '|' || target FROM model_versions WHERE "
+	    "run_id = %lld", r);
+	expect(f, "1:10:succeeded,2:50:succeeded", "SELECT string_agg(a.step "
+	    "|| ':' || a.weight || ':' || a.status, ',' ORDER BY a.step) FROM "
+	    "stage_attempts a JOIN stages s ON s.id = a.stage_id WHERE "
+	    "s.run_id = %lld AND a.kind = 'canary_step'", r);
+	expect(f, "pending", "SELECT status FROM approvals WHERE run_id = %lld "
+	    "AND step = 2", r);
+	/* the stages ran in the run's checkout */
+	(void)snprintf(path, sizeof(path), "%s/state/work/%lld/pipelines/"
+	    "demo.yaml", f->dir, (long long)r);
+	assert_int_equal(stat(path, &sb), 0);
+	decide(f, r, 2, 1, "alice");
+	until(f, r, "waiting_approval");
+	for (int i = 0; i < 300; i++) {
+		char *s = q(f, "SELECT status FROM approvals WHERE run_id = %lld "
+		    "AND step = 3", (long long)r);
+		int ok = s != NULL && strcmp(s, "pending") == 0;
+		struct err err;
+
+		free(s);
+		if (ok)
+			break;
+		if (engine_tick(f->e, &err) < 0)
+			fail_msg("tick: %s", err.msg);
+		sleep_ms(100);
+	}
+	decide(f, r, 3, 1, "bob");
+	until(f, r, "succeeded");
+	expect(f, "production", "SELECT status FROM model_versions WHERE "
+	    "run_id = %lld", r);
+	/* the checkout goes with the run */
+	(void)snprintf(path, sizeof(path), "%s/state/work/%lld", f->dir,
+	    (long long)r);
+	assert_int_not_equal(stat(path, &sb), 0);
+
+	/* a second push, rejected: the rollback runs, production stays */
+	r2 = push(f, "run 2");
+	until(f, r2, "waiting_approval");
+	decide(f, r2, 2, 0, "carol");
+	until(f, r2, "failed");
+	expect(f, "rollback:0:succeeded", "SELECT a.kind || ':' || a.weight || "
+	    "':' || a.status FROM stage_attempts a JOIN stages s ON s.id = "
+	    "a.stage_id WHERE s.run_id = %lld AND a.kind = 'rollback'", r2);
+	expect(f, "failed|approval of step 2 (weight 50) rejected by carol: not "
+	    "today; rolled back", "SELECT status || '|' || message FROM stages "
+	    "WHERE run_id = %lld AND name = 'rollout'", r2);
+	expect(f, "production,rejected", "SELECT string_agg(status, ',' ORDER "
+	    "BY version) FROM model_versions WHERE %lld > 0", r2);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    engine_local__the_demo_goes_from_push_to_production, setup,
+		    teardown),
+	};
+
+	(void)argc;
+	(void)argv;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1136 @@
+/*
+ * test_exec_kube.c - the Kubernetes executor against the fake API server
+ * (tests/fakes/kube_apiserver.py over HTTPS): the demo pipeline's stages
+ * run one after another as Jobs with the right spec; status follows the
+ * fake's pods (FAKE_EXIT_CODE, FAKE_DURATION_MS, FAKE_LOG) from the watch;
+ * a GPU stage waits while the one GPU is taken and starts when it frees; a
+ * Kueue stage waits for admission; 409 adopts, 422 fails with the causes;
+ * injected 429/500 and dropped connections leave exactly one Job; a
+ * compacted and dropped watch still sees the end; cancel deletes the Job;
+ * a new executor (a restart) adopts running Jobs and reconcile deletes the
+ * Jobs of finished runs; the calls an attempt costs.
+ *
+ * No assertion on elapsed time: waits are bounded polls.  Each test works
+ * in a namespace of its own.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "caps.h"
+#include "cfg.h"
+#include "err.h"
+#include "exec_kube.h"
+#include "executor.h"
+#include "kube_api.h"
+#include "kubeconfig.h"
+#include "metrics.h"
+#include "../support/kubefake.h"
+
+static struct kubefake fake;
+
+#define WAIT_UNTIL(expr)                                                    \
+	do {                                                                \
+		int w_i_;                                                   \
+		for (w_i_ = 0; w_i_ < 1000 && !(expr); w_i_++)              \
+			usleep(20000);                                      \
+		if (!(expr))                                                \
+			fail_msg("timed out waiting for %s", #expr);        \
+	} while (0)
+
+/* ---- helpers ----------------------------------------------------------------- */
+
+static struct kube_api *
+client(void)
+{
+	struct kube_auth *a = NULL;
+	struct kube_api *k = NULL;
+	struct err err;
+
+	if (kube_auth_from_kubeconfig(&a, kubefake_path(&fake, "kubeconfig"),
+	    NULL, &err) != 0)
+		fail_msg("%s", err.msg);
+	if (kube_api_new(&k, a, NULL, &err) != 0)
+		fail_msg("%s", err.msg);
+	kube_auth_free(a);
+	return k;
+}
+
+/* A client and an executor on namespace ns, its watches listed. */
+struct env {
+	struct kube_api	*k;
+	struct executor	 ex;
+};
+
+static void
+env_start_ttl(struct env *v, const char *ns, int64_t ttl_s)
+{
+	struct kube_job_opts jo = { .ttl_after_finished_s = ttl_s,
+		.checkout_image = "alpine/git:2.45.2" };
+	struct err err;
+
+	v->k = client();
+	if (exec_kube_new_with(&v->ex, v->k, ns, &jo, &err) != 0)
+		fail_msg("%s", err.msg);
+	if (exec_kube_wait_synced(v->ex.impl, 15000, &err) != 0)
+		fail_msg("%s", err.msg);
+}
+
+static void
+env_start(struct env *v, const char *ns)
+{
+	env_start_ttl(v, ns, 3600);
+}
+
+static void
+env_stop(struct env *v)
+{
+	v->ex.ops->free(v->ex.impl);
+	kube_api_free(v->k);
+}
+
+/* One attempt, with its strings. */
+struct att {
+	struct exec_attempt	 a;
+	struct exec_env		 env[8];
+	const char		*argv[4];
+	char			 name[64];
+	char			 duration[16];
+	char			 exit_code[16];
+	char			 log[512];
+};
+
+static void
+att_init(struct att *t, int64_t run, const char *stage, int attempt,
+    const char *log, int exit_code, int duration_ms)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->name, sizeof(t->name), "sluice-%lld-%s-%d",
+	    (long long)run, stage, attempt);
+	snprintf(t->duration, sizeof(t->duration), "%d", duration_ms);
+	snprintf(t->exit_code, sizeof(t->exit_code), "%d", exit_code);
+	snprintf(t->log, sizeof(t->log), "%s", log ? log : "ok");
+	t->argv[0] = "python3";
+	t->argv[1] = "pipelines/demo/stage.py";
+	t->env[0] = (struct exec_env){ "SLUICE_STAGE", stage };
+	t->env[1] = (struct exec_env){ "FAKE_LOG", t->log };
+	t->env[2] = (struct exec_env){ "FAKE_EXIT_CODE", t->exit_code };
+	t->env[3] = (struct exec_env){ "FAKE_DURATION_MS", t->duration };
+	t->a.name = t->name;
+	t->a.run_id = run;
+	t->a.pipeline = "demo";
+	t->a.stage = stage;
+	t->a.attempt = attempt;
+	t->a.kind = "job";
+	t->a.image = "python:3.11-slim";
+	t->a.argv = t->argv;
+	t->a.argc = 2;
+	t->a.env = t->env;
+	t->a.nenv = 4;
+	t->a.cpu = "500m";
+	t->a.memory = "256Mi";
+	t->a.gpu_resource = "nvidia.com/gpu";
+}
+
+static void
+submit_ok(struct env *v, const struct att *t)
+{
+	struct err err;
+
+	if (v->ex.ops->submit(v->ex.impl, &t->a, &err) != 0)
+		fail_msg("submit %s: %s", t->name, err.msg);
+}
+
+static struct exec_status
+st(struct env *v, const char *name)
+{
+	struct exec_status s;
+	struct err err;
+
+	if (v->ex.ops->status(v->ex.impl, name, &s, &err) != 0)
+		fail_msg("status %s: %s", name, err.msg);
+	return s;
+}
+
+static int
+state_of(struct env *v, const char *name)
+{
+	return (int)st(v, name).state;
+}
+
+static int
+terminal(struct env *v, const char *name)
+{
+	int s = state_of(v, name);
+
+	return s == EXEC_SUCCEEDED || s == EXEC_FAILED || s == EXEC_CANCELED;
+}
+
+/* The whole log of an attempt; caller frees. */
+static char *
+log_of(struct env *v, const char *name)
+{
+	struct buf b;
+	struct err err;
+	int64_t next;
+	char *s;
+
+	buf_init(&b, LIM_STAGE_LOG);
+	if (v->ex.ops->logs(v->ex.impl, name, 0, &b, &next, &err) != 0)
+		fail_msg("logs %s: %s", name, err.msg);
+	assert_int_equal(next, (int64_t)b.len);
+	s = buf_detach(&b);
+	assert_non_null(s);
+	return s;
+}
+
+static size_t
+tasks_of(struct env *v)
+{
+	struct exec_kube_stats ks;
+
+	exec_kube_stats(v->ex.impl, &ks);
+	return ks.tasks;
+}
+
+static int
+has_text(struct env *v, const char *name, const char *text)
+{
+	char *log = log_of(v, name);
+	int yes = strstr(log, text) != NULL;
+
+	free(log);
+	return yes;
+}
+
+static void
+release_ok(struct env *v, const char *name)
+{
+	struct err err;
+
+	if (v->ex.ops->release(v->ex.impl, name, &err) != 0)
+		fail_msg("release %s: %s", name, err.msg);
+}
+
+static long
+reqs(const char *what)
+{
+	char key[128];
+
+	snprintf(key, sizeof(key), "requests.%s", what);
+	return kubefake_stat(&fake, key);
+}
+
+static void
+fault(const char *json)
+{
+	kubefake_post(&fake, "/_fake/faults", json);
+}
+
+/* The Job ns/name as the fake stores it (json_decref it), or NULL. */
+static json_t *
+fake_job(const char *ns, const char *name)
+{
+	char *body = NULL;
+	json_t *all, *jobs, *j, *found = NULL;
+	json_error_t je;
+	size_t i;
+
+	assert_int_equal(kubefake_call(&fake, "GET", "/_fake/objects", NULL,
+	    &body), 200);
+	all = json_loads(body, 0, &je);
+	assert_non_null(all);
+	jobs = json_object_get(all, "jobs");
+	json_array_foreach(jobs, i, j) {
+		json_t *md = json_object_get(j, "metadata");
+
+		if (strcmp(json_string_value(json_object_get(md, "name")),
+		    name) == 0 && strcmp(json_string_value(json_object_get(md,
+		    "namespace")), ns) == 0) {
+			found = json_incref(j);
+			break;
+		}
+	}
+	json_decref(all);
+	free(body);
+	return found;
+}
+
+/* How many Jobs the fake holds in ns. */
+static int
+fake_jobs_in(const char *ns)
+{
+	char *body = NULL;
+	json_t *all, *j;
+	json_error_t je;
+	size_t i;
+	int n = 0;
+
+	assert_int_equal(kubefake_call(&fake, "GET", "/_fake/objects", NULL,
+	    &body), 200);
+	all = json_loads(body, 0, &je);
+	assert_non_null(all);
+	json_array_foreach(json_object_get(all, "jobs"), i, j) {
+		if (strcmp(json_string_value(json_object_get(json_object_get(j,
+		    "metadata"), "namespace")), ns) == 0)
+			n++;
+	}
+	json_decref(all);
+	free(body);
+	return n;
+}
+
+static int
+job_gone(const char *ns, const char *name)
+{
+	json_t *j = fake_job(ns, name);
+
+	json_decref(j);
+	return j == NULL;
+}
+
+static const char *
+jpath(json_t *o, const char *path)
+{
+	char key[128];
+	const char *p = path, *dot;
+	json_t *cur = o;
+
+	while (cur != NULL && (dot = strchr(p, '|')) != NULL) {
+		snprintf(key, sizeof(key), "%.*s", (int)(dot - p), p);
+		cur = json_object_get(cur, key);
+		p = dot + 1;
+	}
+	cur = json_object_get(cur, p);
+	return json_is_string(cur) ? json_string_value(cur) : NULL;
+}
+
+/* ---- fixtures -------------------------------------------------------------- */
+
+static int
+group_setup(void **state)
+{
+	/* one GPU in all, so that a second GPU stage has to wait */
+	const char *args[] = { "--gpus", "nvidia.com/gpu=1", "--nodes", "1",
+		getenv("KUBE_FAKE_VERBOSE") ? "-v" : NULL, NULL };
+
+	(void)state;
+	return kubefake_start(&fake, args);
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	kubefake_stop(&fake);
+	return 0;
+}
+
+static int
+test_setup(void **state)
+{
+	(void)state;
+	assert_int_equal(kubefake_call(&fake, "DELETE", "/_fake/faults", NULL,
+	    NULL), 200);
+	kubefake_post(&fake, "/_fake/tokens",
+	    "{\"tokens\":[\"test-token\"],\"forbidden\":[\"forbidden-token\"]}");
+	kubefake_post(&fake, "/_fake/config", "{\"gone_as_http\":false}");
+	return 0;
+}
+
+/* ---- the demo pipeline ------------------------------------------------------------ */
+
+static void
+exec_kube__demo_pipeline_runs_stage_after_stage_as_jobs(void **state)
+{
+	static const char *const stages[] = { "prepare", "train", "evaluate" };
+	static const char *const logs[] = {
+		"rows=4000\\n::artifact dataset=file:///data/42.csv",
+		"epoch 100 loss=0.21\\n::metric loss=0.21\\n"
+		    "::artifact model=s3://models/demo/42",
+		"::metric auc=0.934 accuracy=0.91",
+	};
+	struct env v;
+	struct att t;
+	struct exec_status s;
+	json_t *job;
+	char *log;
+	size_t i;
+
+	(void)state;
+	env_start(&v, "t-demo");
+	for (i = 0; i < 3; i++) {
+		att_init(&t, 42, stages[i], 1, logs[i], 0, 200);
+		t.a.timeout_ms = 5 * 60 * 1000;
+		t.a.checkout = 1;
+		t.a.repo_url = "https://git.example/demo.git";
+		t.a.commit = "0123456789abcdef0123456789abcdef01234567";
+		submit_ok(&v, &t);
+		/* right after the create: pending, never unknown */
+		s = st(&v, t.name);
+		assert_true(s.state == EXEC_PENDING || s.state == EXEC_RUNNING ||
+		    s.state == EXEC_SUCCEEDED);
+
+		/* the Job as the API server got it */
+		job = fake_job("t-demo", t.name);
+		assert_non_null(job);
+		assert_string_equal(jpath(job, "metadata|labels|"
+		    "app.kubernetes.io/managed-by"), "sluice");
+		assert_string_equal(jpath(job, "metadata|labels|sluice/run"),
+		    "42");
+		assert_string_equal(jpath(job, "metadata|labels|sluice/stage"),
+		    stages[i]);
+		assert_string_equal(jpath(job, "metadata|labels|"
+		    "sluice/attempt"), "1");
+		assert_int_equal(json_integer_value(json_object_get(
+		    json_object_get(job, "spec"), "backoffLimit")), 0);
+		assert_int_equal(json_integer_value(json_object_get(
+		    json_object_get(job, "spec"), "activeDeadlineSeconds")),
+		    300);
+		assert_int_equal(json_integer_value(json_object_get(
+		    json_object_get(job, "spec"), "ttlSecondsAfterFinished")),
+		    3600);
+		{
+			json_t *pod = json_object_get(json_object_get(
+			    json_object_get(job, "spec"), "template"), "spec");
+			json_t *c = json_array_get(json_object_get(pod,
+			    "containers"), 0);
+
+			assert_string_equal(jpath(pod, "restartPolicy"),
+			    "Never");
+			assert_string_equal(jpath(c, "image"),
+			    "python:3.11-slim");
+			assert_string_equal(jpath(c, "resources|requests|cpu"),
+			    "500m");
+			assert_string_equal(jpath(c,
+			    "resources|limits|memory"), "256Mi");
+			assert_string_equal(jpath(json_array_get(
+			    json_object_get(pod, "initContainers"), 0),
+			    "name"), "checkout");
+		}
+		json_decref(job);
+
+		WAIT_UNTIL(terminal(&v, t.name));
+		s = st(&v, t.name);
+		assert_int_equal(s.state, EXEC_SUCCEEDED);
+		assert_int_equal(s.exit_code, 0);
+		assert_true(s.started_at > 0);
+		assert_true(s.finished_at >= s.started_at);
+		log = log_of(&v, t.name);
+		if (i == 0)
+			assert_non_null(strstr(log, "::artifact dataset="));
+		if (i == 1)
+			assert_non_null(strstr(log, "::metric loss=0.21\n"));
+		if (i == 2)
+			assert_non_null(strstr(log,
+			    "::metric auc=0.934 accuracy=0.91"));
+		free(log);
+		release_ok(&v, t.name);
+		WAIT_UNTIL(job_gone("t-demo", t.name));
+	}
+	assert_int_equal(fake_jobs_in("t-demo"), 0);
+	env_stop(&v);
+}
+
+static void
+exec_kube__an_attempt_costs_a_create_a_log_read_and_a_delete(void **state)
+{
+	struct env v;
+	struct att t;
+	struct exec_kube_stats ks;
+	char *log;
+
+	(void)state;
+	env_start(&v, "t-calls");
+	kubefake_post(&fake, "/_fake/stats/reset", NULL);
+	att_init(&t, 7, "train", 1, "::metric auc=0.9", 0, 100);
+	submit_ok(&v, &t);
+	WAIT_UNTIL(terminal(&v, t.name));
+	assert_int_equal(state_of(&v, t.name), EXEC_SUCCEEDED);
+	log = log_of(&v, t.name);
+	assert_string_equal(log, "::metric auc=0.9\n");
+	free(log);
+	/* the engine and the log view read it again: from memory */
+	log = log_of(&v, t.name);
+	free(log);
+	release_ok(&v, t.name);
+	assert_int_equal(state_of(&v, t.name), EXEC_UNKNOWN);
+	/* a worker deletes it */
+	WAIT_UNTIL(job_gone("t-calls", t.name));
+
+	assert_int_equal(reqs("create jobs"), 1);
+	assert_int_equal(reqs("get pods/log"), 1);
+	assert_int_equal(reqs("delete jobs"), 1);
+	assert_int_equal(reqs("get jobs"), 0);
+	assert_int_equal(reqs("list jobs"), 0);
+	assert_int_equal(reqs("list pods"), 0);
+	assert_int_equal(reqs("get pods"), 0);
+	assert_int_equal(reqs("list events"), 0);
+	WAIT_UNTIL(tasks_of(&v) == 0);
+	exec_kube_stats(v.ex.impl, &ks);
+	assert_int_equal(ks.creates, 1);
+	assert_int_equal(ks.log_reads, 1);
+	assert_int_equal(ks.deletes, 1);
+	assert_int_equal(ks.pod_lookups, 0);
+	assert_int_equal(ks.known, 0);
+	assert_int_equal(ks.log_bytes, 0);
+	env_stop(&v);
+}
+
+/* ---- outcomes ----------------------------------------------------------------- */
+
+static void
+exec_kube__failed_job_says_the_exit_status(void **state)
+{
+	struct env v;
+	struct att t;
+	struct exec_status s;
+	char *log;
+
+	(void)state;
+	env_start(&v, "t-fail");
+	att_init(&t, 8, "train", 1, "Traceback: boom", 3, 100);
+	submit_ok(&v, &t);
+	WAIT_UNTIL(terminal(&v, t.name));
+	s = st(&v, t.name);
+	assert_int_equal(s.state, EXEC_FAILED);
+	assert_int_equal(s.exit_code, 3);
+	assert_string_equal(s.message, "exit status 3");
+	log = log_of(&v, t.name);
+	assert_non_null(strstr(log, "Traceback: boom"));
+	free(log);
+	release_ok(&v, t.name);
+	env_stop(&v);
+}
+
+static void
+exec_kube__deadline_is_a_timeout(void **state)
+{
+	struct env v;
+	struct att t;
+	struct exec_status s;
+
+	(void)state;
+	env_start(&v, "t-deadline");
+	att_init(&t, 9, "train", 1, "working", 0, 60000);
+	t.a.timeout_ms = 1000;
+	submit_ok(&v, &t);
+	WAIT_UNTIL(terminal(&v, t.name));
+	s = st(&v, t.name);
+	assert_int_equal(s.state, EXEC_FAILED);
+	assert_string_equal(s.message, "timeout after 1s");
+	release_ok(&v, t.name);
+	env_stop(&v);
+}
+
+static void
+exec_kube__status_of_an_unknown_name_is_unknown(void **state)
+{
+	struct env v;
+	struct err err;
+	struct buf b;
+	int64_t next;
+
+	(void)state;
+	env_start(&v, "t-unknown");
+	assert_int_equal(state_of(&v, "sluice-1-nothing-1"), EXEC_UNKNOWN);
+	buf_init(&b, 1024);
+	assert_int_equal(v.ex.ops->logs(v.ex.impl, "sluice-1-nothing-1", 0,
+	    &b, &next, &err), ERR_NOTFOUND);
+	buf_release(&b);
+	/* cancel and release of an unknown name: nothing to do, no call */
+	kubefake_post(&fake, "/_fake/stats/reset", NULL);
+	assert_int_equal(v.ex.ops->cancel(v.ex.impl, "sluice-1-nothing-1",
+	    &err), 0);
+	assert_int_equal(v.ex.ops->release(v.ex.impl, "sluice-1-nothing-1",
+	    &err), 0);
+	assert_int_equal(reqs("delete jobs"), 0);
+	env_stop(&v);
+}
+
+/* ---- waiting ----------------------------------------------------------------------- */
+
+static int
+pending_for_gpu(struct env *v, const char *name)
+{
+	struct exec_status s = st(v, name);
+
+	return s.state == EXEC_PENDING &&
+	    strstr(s.waiting_reason, "Insufficient nvidia.com/gpu") != NULL;
+}
+
+static void
+exec_kube__gpu_stage_waits_for_the_gpu_and_starts_when_it_frees(void **state)
+{
+	struct env v;
+	struct att a, b;
+	struct exec_status s;
+
+	(void)state;
+	env_start(&v, "t-gpu");
+	att_init(&a, 10, "train", 1, "gpu a", 0, 1500);
+	a.a.gpus = 1;
+	att_init(&b, 11, "train", 1, "gpu b", 0, 300);
+	b.a.gpus = 1;
+	submit_ok(&v, &a);
+	WAIT_UNTIL(state_of(&v, a.name) == EXEC_RUNNING);
+	submit_ok(&v, &b);
+	/* the one GPU is taken: b waits, and says why */
+	WAIT_UNTIL(pending_for_gpu(&v, b.name));
+	s = st(&v, b.name);
+	assert_non_null(strstr(s.waiting_reason, "0/1 nodes are available"));
+	assert_int_equal(s.started_at, 0);
+	assert_int_equal(state_of(&v, a.name), EXEC_RUNNING);
+	/* a ends, the GPU frees, b runs */
+	WAIT_UNTIL(terminal(&v, a.name));
+	assert_int_equal(state_of(&v, a.name), EXEC_SUCCEEDED);
+	WAIT_UNTIL(terminal(&v, b.name));
+	s = st(&v, b.name);
+	assert_int_equal(s.state, EXEC_SUCCEEDED);
+	assert_string_equal(s.waiting_reason, "");
+	release_ok(&v, a.name);
+	release_ok(&v, b.name);
+	env_stop(&v);
+}
+
+static void
+exec_kube__kueue_stage_waits_for_admission(void **state)
+{
+	struct env v;
+	struct att t;
+	struct exec_status s;
+	json_t *job;
+
+	(void)state;
+	env_start(&v, "t-kueue");
+	att_init(&t, 12, "train", 1, "admitted", 0, 100);
+	t.a.queue = "ml-training";
+	submit_ok(&v, &t);
+	job = fake_job("t-kueue", t.name);
+	assert_non_null(job);
+	assert_true(json_is_true(json_object_get(json_object_get(job, "spec"),
+	    "suspend")));
+	assert_string_equal(jpath(job, "metadata|labels|"
+	    "kueue.x-k8s.io/queue-name"), "ml-training");
+	json_decref(job);
+	WAIT_UNTIL(strcmp(st(&v, t.name).waiting_reason, "") != 0);
+	s = st(&v, t.name);
+	assert_int_equal(s.state, EXEC_PENDING);
+	assert_string_equal(s.waiting_reason,
+	    "waiting for Kueue admission (queue ml-training)");
+	kubefake_post(&fake, "/_fake/admit",
+	    "{\"namespace\":\"t-kueue\",\"name\":\"sluice-12-train-1\"}");
+	WAIT_UNTIL(terminal(&v, t.name));
+	assert_int_equal(state_of(&v, t.name), EXEC_SUCCEEDED);
+	release_ok(&v, t.name);
+	env_stop(&v);
+}
+
+static void
+exec_kube__image_that_cannot_be_pulled_says_so(void **state)
+{
+	struct env v;
+	struct att t;
+	struct err err;
+
+	(void)state;
+	env_start(&v, "t-image");
+	att_init(&t, 13, "train", 1, "never", 0, 100);
+	t.a.image = "registry.example/does-not-exist:1";
+	submit_ok(&v, &t);
+	WAIT_UNTIL(strstr(st(&v, t.name).waiting_reason,
+	    "ImagePullBackOff") != NULL);
+	assert_int_equal(state_of(&v, t.name), EXEC_PENDING);
+	assert_non_null(strstr(st(&v, t.name).waiting_reason,
+	    "does-not-exist"));
+	assert_int_equal(v.ex.ops->cancel(v.ex.impl, t.name, &err), 0);
+	WAIT_UNTIL(state_of(&v, t.name) == EXEC_CANCELED);
+	release_ok(&v, t.name);
+	env_stop(&v);
+}
+
+/* ---- errors -------------------------------------------------------------------------- */
+
+static void
+exec_kube__conflict_adopts_the_job_of_the_same_attempt(void **state)
+{
+	struct env v, blind;
+	struct att t, other;
+	struct exec_kube_stats ks;
+	struct err err;
+
+	(void)state;
+	env_start(&v, "t-adopt");
+	att_init(&t, 14, "train", 1, "adopted", 0, 100);
+	submit_ok(&v, &t);
+	/* submit again: the executor knows it, no call */
+	kubefake_post(&fake, "/_fake/stats/reset", NULL);
+	submit_ok(&v, &t);
+	assert_int_equal(reqs("create jobs"), 0);
+
+	/* an executor whose watch cannot list (it knows nothing): its
+	 * create gets 409 and it reads the Job to adopt it */
+	fault("{\"verb\":\"list jobs\",\"status\":403,\"count\":-1}");
+	blind.k = client();
+	assert_int_equal(exec_kube_new_with(&blind.ex, blind.k, "t-adopt",
+	    NULL, &err), 0);
+	submit_ok(&blind, &t);
+	assert_int_equal(reqs("create jobs"), 1);
+	assert_int_equal(reqs("get jobs"), 1);
+	exec_kube_stats(blind.ex.impl, &ks);
+	assert_int_equal(ks.adopted, 1);
+	assert_int_equal(ks.creates, 0);
+	/* another run's attempt of the same name is refused for good */
+	att_init(&other, 99, "train", 1, "other", 0, 100);
+	snprintf(other.name, sizeof(other.name), "%s", t.name);
+	assert_int_equal(blind.ex.ops->submit(blind.ex.impl, &other.a, &err),
+	    ERR_INVALID);
+	assert_non_null(strstr(err.msg, "belongs to run 14"));
+	assert_int_equal(fake_jobs_in("t-adopt"), 1);
+	/* the listed executor refuses it from what the watch says */
+	assert_int_equal(v.ex.ops->submit(v.ex.impl, &other.a, &err),
+	    ERR_INVALID);
+	assert_non_null(strstr(err.msg, "belongs to run 14"));
+	env_stop(&blind);
+	assert_int_equal(kubefake_call(&fake, "DELETE", "/_fake/faults", NULL,
+	    NULL), 200);
+
+	WAIT_UNTIL(terminal(&v, t.name));
+	assert_int_equal(state_of(&v, t.name), EXEC_SUCCEEDED);
+	release_ok(&v, t.name);
+	env_stop(&v);
+}
+
+static void
+exec_kube__invalid_job_fails_with_the_api_causes(void **state)
+{
+	struct env v;
+	struct att t;
+	struct err err;
+
+	(void)state;
+	env_start(&v, "t-invalid");
+	att_init(&t, 15, "train", 1, "never", 0, 100);
+	/* a label value the API refuses: longer than 63 characters */
+	t.a.pipeline = "a-pipeline-name-that-is-far-too-long-to-be-a-label-"
+	    "value-in-kubernetes";
+	assert_int_equal(v.ex.ops->submit(v.ex.impl, &t.a, &err),
+	    ERR_INVALID);
+	assert_non_null(strstr(err.msg, "metadata.labels"));
+	assert_non_null(strstr(err.msg, "stage 'train'"));
+	assert_int_equal(state_of(&v, t.name), EXEC_UNKNOWN);
+	assert_int_equal(fake_jobs_in("t-invalid"), 0);
+	/* one the builder refuses never reaches the API */
+	att_init(&t, 15, "train", 2, "never", 0, 100);
+	t.a.image = NULL;
+	kubefake_post(&fake, "/_fake/stats/reset", NULL);
+	assert_int_equal(v.ex.ops->submit(v.ex.impl, &t.a, &err),
+	    ERR_INVALID);
+	assert_non_null(strstr(err.msg, "no image"));
+	assert_int_equal(reqs("create jobs"), 0);
+	env_stop(&v);
+}
+
+static void
+exec_kube__429_500_and_dropped_connections_leave_one_job(void **state)
+{
+	struct env v;
+	struct att t;
+
+	(void)state;
+	env_start(&v, "t-faults");
+	kubefake_post(&fake, "/_fake/stats/reset", NULL);
+	fault("[{\"verb\":\"create jobs\",\"status\":429,\"retry_after\":0,"
+	    "\"count\":1},{\"verb\":\"create jobs\",\"status\":500,"
+	    "\"count\":1},{\"verb\":\"create jobs\",\"drop\":true,"
+	    "\"count\":1}]");
+	att_init(&t, 16, "train", 1, "::metric auc=0.8", 0, 100);
+	submit_ok(&v, &t);
+	assert_int_equal(reqs("create jobs"), 4);
+	assert_int_equal(kubefake_stat(&fake, "faults_served"), 3);
+	assert_int_equal(fake_jobs_in("t-faults"), 1);
+	/* the log read and the delete meet errors too */
+	WAIT_UNTIL(terminal(&v, t.name));
+	fault("[{\"verb\":\"get pods/log\",\"status\":503,\"count\":1},"
+	    "{\"verb\":\"delete jobs\",\"status\":500,\"count\":1}]");
+	{
+		char *log = log_of(&v, t.name);
+
+		assert_string_equal(log, "::metric auc=0.8\n");
+		free(log);
+	}
+	release_ok(&v, t.name);
+	WAIT_UNTIL(job_gone("t-faults", t.name));
+	assert_int_equal(reqs("create jobs"), 4);
+	env_stop(&v);
+}
+
+static void
+exec_kube__retry_after_past_the_budget_is_transient_and_retried(void **state)
+{
+	struct env v;
+	struct att t;
+	struct err err;
+
+	(void)state;
+	env_start(&v, "t-later");
+	fault("{\"verb\":\"create jobs\",\"status\":429,\"retry_after\":120,"
+	    "\"count\":1}");
+	att_init(&t, 17, "train", 1, "later", 0, 100);
+	assert_int_equal(v.ex.ops->submit(v.ex.impl, &t.a, &err),
+	    ERR_TRANSIENT);
+	assert_non_null(strstr(err.msg, "retry after 120s"));
+	/* nothing was made: the engine submits again later */
+	assert_int_equal(state_of(&v, t.name), EXEC_UNKNOWN);
+	submit_ok(&v, &t);
+	WAIT_UNTIL(terminal(&v, t.name));
+	assert_int_equal(state_of(&v, t.name), EXEC_SUCCEEDED);
+	assert_int_equal(fake_jobs_in("t-later"), 1);
+	release_ok(&v, t.name);
+	env_stop(&v);
+}
+
+static void
+exec_kube__forbidden_is_clear_and_not_ready(void **state)
+{
+	struct env v;
+	struct att t;
+	struct err err;
+
+	(void)state;
+	env_start(&v, "t-forbidden");
+	assert_int_equal(exec_kube_ready(v.ex.impl, &err), 0);
+	kubefake_post(&fake, "/_fake/tokens",
+	    "{\"tokens\":[],\"forbidden\":[\"test-token\"]}");
+	att_init(&t, 18, "train", 1, "no", 0, 100);
+	assert_int_equal(v.ex.ops->submit(v.ex.impl, &t.a, &err),
+	    ERR_TRANSIENT);
+	assert_non_null(strstr(err.msg, "forbidden (403)"));
+	assert_int_equal(exec_kube_ready(v.ex.impl, &err), ERR_FORBIDDEN);
+	assert_non_null(strstr(err.msg, "grant sluice's service account"));
+	kubefake_post(&fake, "/_fake/tokens",
+	    "{\"tokens\":[\"test-token\"],\"forbidden\":[]}");
+	submit_ok(&v, &t);
+	assert_int_equal(exec_kube_ready(v.ex.impl, &err), 0);
+	WAIT_UNTIL(terminal(&v, t.name));
+	release_ok(&v, t.name);
+	env_stop(&v);
+}
+
+/* ---- the watch --------------------------------------------------------------------- */
+
+static void
+exec_kube__stale_watch_recovers_and_sees_the_end(void **state)
+{
+	struct env v;
+	struct att t, u;
+
+	(void)state;
+	env_start(&v, "t-stale");
+	att_init(&t, 19, "train", 1, "slow", 0, 1500);
+	submit_ok(&v, &t);
+	WAIT_UNTIL(state_of(&v, t.name) == EXEC_RUNNING);
+	/* the watches cannot come back for a while; history is compacted */
+	kubefake_post(&fake, "/_fake/stats/reset", NULL);
+	fault("[{\"verb\":\"watch jobs\",\"status\":500,\"count\":-1},"
+	    "{\"verb\":\"watch pods\",\"status\":500,\"count\":-1}]");
+	kubefake_post(&fake, "/_fake/drop-watches", NULL);
+	att_init(&u, 20, "train", 1, "made meanwhile", 0, 100);
+	submit_ok(&v, &u);
+	WAIT_UNTIL(kubefake_stat(&fake, "faults_served") >= 2);
+	kubefake_post(&fake, "/_fake/compact", NULL);
+	assert_int_equal(kubefake_call(&fake, "DELETE", "/_fake/faults", NULL,
+	    NULL), 200);
+	/* 410 Gone: it lists again and follows both to their end */
+	WAIT_UNTIL(terminal(&v, t.name) && terminal(&v, u.name));
+	assert_int_equal(state_of(&v, t.name), EXEC_SUCCEEDED);
+	assert_int_equal(state_of(&v, u.name), EXEC_SUCCEEDED);
+	assert_true(kubefake_stat(&fake, "watch_gone") >= 1);
+	assert_int_equal(fake_jobs_in("t-stale"), 2);
+	release_ok(&v, t.name);
+	release_ok(&v, u.name);
+	env_stop(&v);
+}
+
+/* ---- cancel, restart ------------------------------------------------------------------ */
+
+static void
+exec_kube__cancel_deletes_the_job_and_keeps_its_log(void **state)
+{
+	struct env v;
+	struct att t;
+	struct exec_status s;
+	struct err err;
+	char *log;
+
+	(void)state;
+	env_start(&v, "t-cancel");
+	att_init(&t, 21, "train", 1, "epoch 1\\nepoch 2", 0, 60000);
+	submit_ok(&v, &t);
+	WAIT_UNTIL(state_of(&v, t.name) == EXEC_RUNNING);
+	/* a running attempt's log can be read too */
+	WAIT_UNTIL(has_text(&v, t.name, "epoch 1"));
+	assert_int_equal(v.ex.ops->cancel(v.ex.impl, t.name, &err), 0);
+	WAIT_UNTIL(state_of(&v, t.name) == EXEC_CANCELED);
+	s = st(&v, t.name);
+	assert_string_equal(s.message, "canceled");
+	assert_true(job_gone("t-cancel", t.name));
+	log = log_of(&v, t.name);
+	assert_non_null(strstr(log, "epoch 1"));
+	free(log);
+	/* again: done already */
+	assert_int_equal(v.ex.ops->cancel(v.ex.impl, t.name, &err), 0);
+	release_ok(&v, t.name);
+	assert_int_equal(state_of(&v, t.name), EXEC_UNKNOWN);
+	env_stop(&v);
+}
+
+static void
+exec_kube__release_of_a_running_attempt_is_a_conflict(void **state)
+{
+	struct env v;
+	struct att t;
+	struct err err;
+
+	(void)state;
+	env_start(&v, "t-busy");
+	att_init(&t, 22, "train", 1, "busy", 0, 60000);
+	submit_ok(&v, &t);
+	assert_int_equal(v.ex.ops->release(v.ex.impl, t.name, &err),
+	    ERR_CONFLICT);
+	assert_int_equal(v.ex.ops->cancel(v.ex.impl, t.name, &err), 0);
+	release_ok(&v, t.name);
+	WAIT_UNTIL(job_gone("t-busy", t.name));
+	env_stop(&v);
+}
+
+static int
+only_run_30(void *arg, int64_t run_id, const char *stage, int attempt)
+{
+	int *calls = arg;
+
+	(*calls)++;
+	assert_string_equal(stage, "train");
+	assert_int_equal(attempt, 1);
+	return run_id == 30;
+}
+
+static void
+exec_kube__restart_adopts_running_jobs_and_reconcile_deletes_done_runs(
+    void **state)
+{
+	struct env v;
+	struct att live, done;
+	struct exec_kube_stats ks;
+	struct err err;
+	int calls = 0;
+
+	(void)state;
+	env_start(&v, "t-restart");
+	att_init(&live, 30, "train", 1, "still going", 0, 2500);
+	att_init(&done, 31, "train", 1, "run 31 was canceled", 0, 60000);
+	submit_ok(&v, &live);
+	submit_ok(&v, &done);
+	WAIT_UNTIL(state_of(&v, live.name) == EXEC_RUNNING);
+	/* the controller goes away; the Jobs stay */
+	env_stop(&v);
+	assert_int_equal(fake_jobs_in("t-restart"), 2);
+
+	env_start(&v, "t-restart");
+	kubefake_post(&fake, "/_fake/stats/reset", NULL);
+	assert_int_equal(exec_kube_reconcile(v.ex.impl, only_run_30, &calls,
+	    &err), 0);
+	assert_int_equal(calls, 2);
+	assert_int_equal(reqs("delete jobs"), 1);
+	WAIT_UNTIL(job_gone("t-restart", done.name));
+	assert_int_equal(state_of(&v, done.name), EXEC_UNKNOWN);
+	/* the engine submits the live attempt again: adopted, no create */
+	submit_ok(&v, &live);
+	assert_int_equal(reqs("create jobs"), 0);
+	exec_kube_stats(v.ex.impl, &ks);
+	assert_int_equal(ks.adopted, 1);
+	WAIT_UNTIL(terminal(&v, live.name));
+	assert_int_equal(state_of(&v, live.name), EXEC_SUCCEEDED);
+	release_ok(&v, live.name);
+	WAIT_UNTIL(fake_jobs_in("t-restart") == 0);
+	env_stop(&v);
+}
+
+/* ---- logs, metrics, configuration ------------------------------------------------------ */
+
+struct sink {
+	struct buf	b;
+	int		idle;
+};
+
+static int
+sink_cb(void *arg, const char *data, size_t len)
+{
+	struct sink *s = arg;
+
+	if (len == 0) {
+		s->idle++;
+		return 0;
+	}
+	return buf_append(&s->b, data, len) < 0;
+}
+
+static void
+exec_kube__follow_streams_a_running_log(void **state)
+{
+	struct env v;
+	struct att t;
+	struct sink s;
+	struct err err;
+
+	(void)state;
+	env_start(&v, "t-follow");
+	att_init(&t, 40, "train", 1, "line 1\\nline 2\\nline 3", 0, 900);
+	submit_ok(&v, &t);
+	buf_init(&s.b, 1 << 20);
+	s.idle = 0;
+	assert_int_equal(exec_kube_follow(v.ex.impl, t.name, 0, sink_cb, &s,
+	    &err), 0);
+	assert_non_null(s.b.data);
+	assert_string_equal(s.b.data, "line 1\nline 2\nline 3\n");
+	/* from an offset, once it has ended */
+	WAIT_UNTIL(terminal(&v, t.name));
+	buf_reset(&s.b);
+	assert_int_equal(exec_kube_follow(v.ex.impl, t.name, 7, sink_cb, &s,
+	    &err), 0);
+	assert_string_equal(s.b.data, "line 2\nline 3\n");
+	buf_release(&s.b);
+	release_ok(&v, t.name);
+	env_stop(&v);
+}
+
+static void
+exec_kube__metrics_count_calls_by_verb_resource_and_code(void **state)
+{
+	struct env v;
+	struct att t;
+	struct metrics *m = metrics_new();
+	struct buf b;
+
+	(void)state;
+	env_start(&v, "t-metrics");
+	exec_kube_metrics(v.ex.impl, m);
+	att_init(&t, 41, "train", 1, "m", 0, 100);
+	submit_ok(&v, &t);
+	buf_init(&b, LIM_METRICS_TEXT);
+	assert_int_equal(metrics_render(m, &b), 0);
+	assert_non_null(strstr(b.data, "sluice_kube_api_calls_total{verb="
+	    "\"create\",resource=\"jobs\",code=\"201\"} 1\n"));
+	assert_non_null(strstr(b.data, "verb=\"list\",resource=\"jobs\","
+	    "code=\"200\"} 1\n"));
+	WAIT_UNTIL(terminal(&v, t.name));
+	release_ok(&v, t.name);
+	WAIT_UNTIL(tasks_of(&v) == 0);
+	buf_reset(&b);
+	assert_int_equal(metrics_render(m, &b), 0);
+	assert_non_null(strstr(b.data, "verb=\"delete\",resource=\"jobs\","
+	    "code=\"200\"} 1\n"));
+	buf_release(&b);
+	env_stop(&v);
+	metrics_free(m);
+}
+
+static void
+exec_kube__new_from_the_configuration(void **state)
+{
+	struct cfg cfg;
+	struct executor ex;
+	struct att t;
+	struct err err;
+	char kc[512], ns[] = "t-config", ctx[] = "", ckimg[] = "alpine/git";
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(kc, sizeof(kc), "%s", kubefake_path(&fake, "kubeconfig"));
+	cfg.kubernetes.kubeconfig = kc;
+	cfg.kubernetes.context = ctx;
+	cfg.kubernetes.namespace = ns;
+	cfg.kubernetes.qps = 50;
+	cfg.kubernetes.burst = 100;
+	cfg.kubernetes.ttl_after_finished_ms = 0;
+	cfg.kubernetes.checkout_image = ckimg;
+	assert_int_equal(exec_kube_new(&ex, &cfg, &err), 0);
+	assert_string_equal(ex.ops->name, "kubernetes");
+	assert_int_equal(exec_kube_wait_synced(ex.impl, 15000, &err), 0);
+	att_init(&t, 42, "train", 1, "from cfg", 0, 100);
+	assert_int_equal(ex.ops->submit(ex.impl, &t.a, &err), 0);
+	{
+		json_t *job = fake_job("t-config", t.name);
+
+		assert_non_null(job);
+		assert_int_equal(json_integer_value(json_object_get(
+		    json_object_get(job, "spec"), "ttlSecondsAfterFinished")),
+		    0);
+		json_decref(job);
+	}
+	{
+		struct exec_status s;
+
+		for (int i = 0; i < 1000; i++) {
+			assert_int_equal(ex.ops->status(ex.impl, t.name, &s,
+			    &err), 0);
+			if (s.state == EXEC_SUCCEEDED)
+				break;
+			usleep(20000);
+		}
+		assert_int_equal(s.state, EXEC_SUCCEEDED);
+	}
+	/* ttlSecondsAfterFinished 0: the TTL controller deletes it, not us */
+	kubefake_post(&fake, "/_fake/stats/reset", NULL);
+	assert_int_equal(ex.ops->release(ex.impl, t.name, &err), 0);
+	assert_int_equal(reqs("delete jobs"), 0);
+	WAIT_UNTIL(job_gone("t-config", t.name));
+	ex.ops->free(ex.impl);
+
+	/* a kubeconfig that does not exist fails at once */
+	snprintf(kc, sizeof(kc), "%s", kubefake_path(&fake, "missing"));
+	assert_int_equal(exec_kube_new(&ex, &cfg, &err), ERR_NOTFOUND);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup(f, test_setup)
+		T(exec_kube__demo_pipeline_runs_stage_after_stage_as_jobs),
+		T(exec_kube__an_attempt_costs_a_create_a_log_read_and_a_delete),
+		T(exec_kube__failed_job_says_the_exit_status),
+		T(exec_kube__deadline_is_a_timeout),
+		T(exec_kube__status_of_an_unknown_name_is_unknown),
+		T(exec_kube__gpu_stage_waits_for_the_gpu_and_starts_when_it_frees),
+		T(exec_kube__kueue_stage_waits_for_admission),
+		T(exec_kube__image_that_cannot_be_pulled_says_so),
+		T(exec_kube__conflict_adopts_the_job_of_the_same_attempt),
+		T(exec_kube__invalid_job_fails_with_the_api_causes),
+		T(exec_kube__429_500_and_dropped_connections_leave_one_job),
+		T(exec_kube__retry_after_past_the_budget_is_transient_and_retried),
+		T(exec_kube__forbidden_is_clear_and_not_ready),
+		T(exec_kube__stale_watch_recovers_and_sees_the_end),
+		T(exec_kube__cancel_deletes_the_job_and_keeps_its_log),
+		T(exec_kube__release_of_a_running_attempt_is_a_conflict),
+		T(exec_kube__restart_adopts_running_jobs_and_reconcile_deletes_done_runs),
+		T(exec_kube__follow_streams_a_running_log),
+		T(exec_kube__metrics_count_calls_by_verb_resource_and_code),
+		T(exec_kube__new_from_the_configuration),
+#undef T
+	};
+
+	if (getenv("KUBE_TEST_FILTER") != NULL)
+		cmocka_set_test_filter(getenv("KUBE_TEST_FILTER"));
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
