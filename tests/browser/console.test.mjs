@@ -135,6 +135,20 @@ async function runStatus(runId) {
 	return r.body;
 }
 
+// The picture of the run page in the README (docs/console-run.png): a
+// run waiting for approval, with the trends of the runs before it.
+async function docsShot(runId, approvalId) {
+	const { context, page } = await newPage(chrome.browser, BASE,
+	    { width: 1280, height: 1100 });
+	await signIn(page, APPROVER);
+	await page.goto('/#/runs/' + runId);
+	await page.locator('#approval-' + approvalId).waitFor();
+	await page.locator('#stage-evaluate td.trend svg').first().waitFor();
+	await page.locator('#live[data-state="live"]').waitFor();
+	await page.screenshot({ path: DOCS_SHOT });
+	await context.close();
+}
+
 // ---- tests ---------------------------------------------------------------
 
 test('sign in shows the name and role; sign out ends the session',
@@ -291,10 +305,6 @@ test('approving a canary step lets the run continue', {
 	await page.locator('#approval-' + first.id).waitFor();
 	await page.locator('#stage-evaluate td.trend svg').first().waitFor();
 	await shot(page, 'run-waiting-approval');
-	if (DOCS_SHOT) {
-		await page.setViewportSize({ width: 1280, height: 900 });
-		await page.screenshot({ path: DOCS_SHOT, fullPage: true });
-	}
 
 	await page.goto('/#/approvals');
 	const card = page.locator('#approval-' + first.id);
@@ -342,8 +352,8 @@ test('rejecting a canary step rolls the run back', {
 	await card.getByRole('button', { name: 'Reject' }).click();
 	await page.locator('.page-head .badge', { hasText: 'failed' })
 	    .waitFor({ timeout: 180000 });
-	await page.locator('#approval-' + pending.id).getByText(
-	    'error budget too tight today').waitFor();
+	await page.locator('#approval-' + pending.id + ' .decision q',
+	    { hasText: 'error budget too tight today' }).waitFor();
 	const body = await runStatus(run.id);
 	const rollout = body.stages.find(s => s.name === 'rollout');
 	assert.equal(rollout.status, 'failed');
@@ -369,6 +379,7 @@ test('a viewer sees no approve button, and the API refuses it anyway',
 		assert.equal(r.status, 403, r.text);
 		assert.equal(r.body.error.code, 'forbidden');
 		// ... and the viewer's own session too, CSRF token and all.
+		const before = page.errors.length;
 		const s = await page.evaluate(async () => {
 			const res = await fetch('/api/v1/approvals/1/approve', {
 				method: 'POST',
@@ -380,12 +391,15 @@ test('a viewer sees no approve button, and the API refuses it anyway',
 		});
 		assert.equal(s.status, 403);
 		assert.equal(s.body.error.code, 'forbidden');
+		// The browser logs the refused request we made on purpose.
+		for (const e of page.errors.splice(before))
+			assert.match(e, /status of 403/);
 	});
 
 	await t.test('no approve button on a pending approval',
 	    { ...SLOW, skip: missing('api', 'events', 'engine', 'decide',
 		'cancel') }, async () => {
-		const sha = pushDemoCommit('Retrain for the viewer to look at');
+		const sha = pushDemoCommit('Retrain the demo model');
 		const [run] = await until(async () => {
 			const l = await runsOfCommit(sha);
 			return l.length ? l : null;
@@ -405,6 +419,8 @@ test('a viewer sees no approve button, and the API refuses it anyway',
 		assert.equal(await page.getByRole('button', { name: 'Cancel run' })
 		    .count(), 0);
 		await shot(page, 'viewer-run');
+		if (DOCS_SHOT)
+			await docsShot(run.id, pending.id);
 		// Leave nothing running: an operator cancels it.
 		const c = await call(BASE, OPERATOR, 'POST', '/api/v1/runs/' +
 		    run.id + '/cancel', {});

@@ -313,6 +313,11 @@ async function api(req, res, url) {
 			{ from: 'model_version:' + id, to: 'rollout:' + id },
 		] });
 	}
+	if ((g = /^\/api\/v1\/approvals\/(\d+)$/.exec(p))) {
+		const a = st.approvals.get(Number(g[1]));
+		return a ? send(res, 200, a) : fail(res, 404, 'not_found',
+		    'no approval ' + g[1]);
+	}
 	if (p === '/api/v1/approvals') {
 		const s = url.searchParams.get('status');
 		const list = [...st.approvals.values()].filter(a => !s ||

@@ -181,6 +181,7 @@ export function mount(ctx) {
 	let trends = null;		// Map "stage.metric" → points of other runs
 	let trendsFor = null;
 	const approvalCache = new Map();
+	const inboxCache = new Map();	// "id:status:run status" → inbox's
 	const life = new AbortController();
 	const canOperate = ctx.can('operator');
 
@@ -562,24 +563,26 @@ export function mount(ctx) {
 		}
 		if (ac !== abort || life.signal.aborted)
 			return;
-		// A pending approval's analysis and metrics come with the inbox.
-		const pending = Array.isArray(data && data.approvals) ?
-		    data.approvals.filter(a => a.status === 'pending') : [];
-		if (pending.length) {
-			try {
-				const inbox = listOf(await api.get(
-				    '/api/v1/approvals?status=pending&limit=200',
-				    { signal: ac.signal }), 'approvals');
-				const byId = new Map(inbox.map(a => [String(a.id), a]));
-				data.approvals = data.approvals.map(a =>
-				    byId.has(String(a.id)) ? { ...byId.get(String(a.id)),
-				    ...a } : a);
-			} catch (e) {
-				if (e.name === 'AbortError')
+		// An approval's analysis and metrics come from the inbox, one
+		// request per approval not seen yet in this state.
+		if (Array.isArray(data && data.approvals) && data.approvals.length) {
+			await Promise.all(data.approvals.map(async a => {
+				const key = a.id + ':' + a.status + ':' + data.status;
+				if (inboxCache.has(key))
 					return;
-			}
+				try {
+					inboxCache.set(key, await api.get('/api/v1/approvals/' +
+					    api.seg(a.id), { signal: ac.signal }));
+				} catch (e) {
+					if (e.name !== 'AbortError')
+						inboxCache.set(key, {});
+				}
+			}));
 			if (ac !== abort || life.signal.aborted)
 				return;
+			data.approvals = data.approvals.map(a => ({
+			    ...inboxCache.get(a.id + ':' + a.status + ':' + data.status),
+			    ...a }));
 		}
 		replace(actionStatus);
 		const first = !run;
