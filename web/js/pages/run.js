@@ -316,9 +316,10 @@ export function mount(ctx) {
 			    run.finished_at) : null],
 			['Message', run.message ?? null],
 		]),
-		c.message && c.message.includes('\n') ? h('details',
+		c.message.trim().includes('\n') ? h('details',
 		    { class: 'commit-full' }, h('summary', {},
-			'Full commit message'), h('pre', {}, c.message)) : null);
+			'Full commit message'), h('pre', {}, c.message.trim())) :
+		    null);
 	}
 
 	// -- stages
