@@ -1,0 +1,121 @@
+// lib.mjs - what the browser tests share: chromium, pages that record
+// console errors, sign-in, screenshots, and API calls with a token.
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const CHROMIUM = process.env.SLUICE_CHROMIUM || '/usr/bin/chromium';
+export const SHOTS = process.env.SLUICE_SCREENSHOTS ||
+    path.join(path.dirname(new URL(import.meta.url).pathname), 'screenshots');
+export const BUDGET = 150 * 1024;	// first load, bytes uncompressed
+
+// Debian's chromium, headless.  playwright-core starts it with a fresh
+// profile of its own (a temporary --user-data-dir, removed on close; it
+// refuses the flag from us) and adds --headless itself.
+export async function launch() {
+	const browser = await chromium.launch({
+		executablePath: CHROMIUM,
+		headless: true,
+		args: ['--no-sandbox', '--disable-gpu', '--disable-quic',
+		    '--no-first-run', '--disable-background-networking',
+		    '--disable-component-update', '--disable-sync'],
+	});
+	return { browser, close: () => browser.close() };
+}
+
+// A page in a new context (its own cookies and storage) that records
+// console errors, page errors and requests to other hosts.
+export async function newPage(browser, base, { width = 1280, height = 900,
+    colorScheme = 'light' } = {}) {
+	const context = await browser.newContext({ viewport: { width, height },
+	    colorScheme, baseURL: base });
+	const page = await context.newPage();
+	const origin = new URL(base).origin;
+	page.errors = [];
+	page.foreign = [];
+	page.on('console', m => {
+		if (m.type() === 'error')
+			page.errors.push(m.text());
+	});
+	page.on('pageerror', e => page.errors.push('page error: ' + e.message));
+	page.on('request', r => {
+		const u = r.url();
+		if (!u.startsWith(origin) && !u.startsWith('data:'))
+			page.foreign.push(u);
+	});
+	page.setDefaultTimeout(15000);
+	return { context, page };
+}
+
+export async function signIn(page, token) {
+	await page.goto('/');
+	await page.getByLabel('API token').fill(token);
+	await page.getByRole('button', { name: 'Sign in' }).click();
+	await page.locator('#who-name').waitFor({ state: 'visible' });
+}
+
+export async function shot(page, name) {
+	fs.mkdirSync(SHOTS, { recursive: true });
+	await page.screenshot({ path: path.join(SHOTS, name + '.png'),
+	    fullPage: true });
+}
+
+// Call the API with a bearer token; resolves to {status, body}.
+export async function call(base, token, method, p, body) {
+	const res = await fetch(base + p, {
+		method,
+		headers: { Authorization: 'Bearer ' + token,
+		    'Content-Type': 'application/json' },
+		body: body === undefined ? undefined : JSON.stringify(body),
+	});
+	const text = await res.text();
+	let json = null;
+	try {
+		json = text ? JSON.parse(text) : null;
+	} catch {
+		json = null;
+	}
+	return { status: res.status, body: json, text };
+}
+
+// Wait until fn() resolves to something truthy; fn's last error or value
+// is in the message on timeout.
+export async function until(fn, what, timeoutMs = 60000, everyMs = 250) {
+	const end = Date.now() + timeoutMs;
+	let last;
+	for (;;) {
+		try {
+			const v = await fn();
+			if (v)
+				return v;
+			last = v;
+		} catch (e) {
+			last = e;
+		}
+		if (Date.now() > end)
+			throw new Error(`timed out waiting for ${what} (last: ${
+			    last instanceof Error ? last.message : JSON.stringify(last)})`);
+		await new Promise(r => setTimeout(r, everyMs));
+	}
+}
+
+// Bytes of the console's own files that a first visit of hash loads,
+// summed from the served Content-Length headers.
+export async function firstLoadBytes(browser, base, hash, token) {
+	const { context, page } = await newPage(browser, base);
+	if (token)
+		await signIn(page, token);
+	await page.goto('about:blank');
+	const sizes = new Map();
+	page.on('response', async r => {
+		const u = new URL(r.url());
+		if (u.origin !== new URL(base).origin || u.pathname.startsWith('/api/'))
+			return;
+		const len = Number(r.headers()['content-length']);
+		sizes.set(u.pathname, Number.isFinite(len) ? len :
+		    (await r.body()).length);
+	});
+	await page.goto(base + '/' + hash, { waitUntil: 'networkidle' });
+	await context.close();
+	return { total: [...sizes.values()].reduce((a, b) => a + b, 0), sizes };
+}

@@ -1,0 +1,458 @@
+// mock-api.mjs - a stand-in for the controller's REST API (SPEC §7
+// shapes), serving web/ with the controller's security headers.  The
+// console tests use it to check rendering that the real controller cannot
+// easily be made to produce (hostile strings, every status at once), and
+// it previews the console without PostgreSQL:
+//
+//   node tests/browser/mock-api.mjs [PORT]     then sign in with "admin"
+//
+// Tokens: "admin", "approver", "operator", "viewer" (the role's name).
+// One run (#3) progresses by itself; GET /mock/step advances it by hand.
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const WEB = path.resolve(here, '../../web');
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; " +
+    "img-src 'self' data:; connect-src 'self'; font-src 'self'; " +
+    "object-src 'none'; base-uri 'none'; form-action 'self'; " +
+    "frame-ancestors 'none'";
+const TYPES = { '.html': 'text/html; charset=utf-8', '.js':
+    'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
+    '.svg': 'image/svg+xml', '.png': 'image/png' };
+export const HOSTILE = '<img src=x onerror="window.__xss=1"> & <b>"bold"</b>';
+
+const iso = ms => new Date(ms).toISOString();
+const T0 = Date.now() - 3600e3;
+
+function stage(name, needs, status, extra = {}) {
+	const done = ['succeeded', 'failed', 'canceled', 'skipped'].includes(status);
+	const started = status === 'pending' ? null : iso(T0 + 60e3);
+	return {
+		name, type: extra.type ?? 'job', status, needs,
+		started_at: started, finished_at: done ? iso(T0 + 120e3) : null,
+		waiting_reason: extra.waiting_reason ?? null,
+		attempts: status === 'pending' ? [] : [{
+			attempt: 1, status: status === 'waiting_approval' ?
+			    'running' : status, job: 'sluice-' + name + '-1',
+			started_at: started, finished_at: done ? iso(T0 + 120e3) : null,
+			exit_code: done ? (status === 'failed' ? 1 : 0) : null,
+			message: status === 'failed' ? 'exit status 1' : null,
+		}],
+		metrics: extra.metrics ?? {}, artifacts: extra.artifacts ?? {},
+	};
+}
+
+function makeRun(id, status, stages, extra = {}) {
+	return {
+		id, pipeline: 'demo', status,
+		commit: { sha: crypto.createHash('sha1').update('c' + id)
+		    .digest('hex'), message: extra.message ?? 'Retrain ' + id,
+		    author: 'Ada <ada@example.com>' },
+		branch: 'main', trigger: 'push', params: { seed: '42', epochs: '100' },
+		parent_run: null, created_at: iso(T0 + id * 60e3),
+		started_at: status === 'queued' ? null : iso(T0 + id * 60e3 + 5e3),
+		finished_at: ['succeeded', 'failed', 'canceled'].includes(status) ?
+		    iso(T0 + id * 60e3 + 300e3) : null,
+		stages, approvals: extra.approvals ?? [],
+		model_versions: extra.model_versions ?? [], rollouts: [],
+		message: extra.runMessage ?? null,
+	};
+}
+
+const st = {
+	runs: new Map(),
+	approvals: new Map(),
+	sessions: new Map(),
+	clients: new Set(),
+	logs: new Map(),
+};
+
+function seed() {
+	for (let id = 1; id <= 2; id++) {
+		st.runs.set(id, makeRun(id, 'succeeded', [
+			stage('prepare', [], 'succeeded', { artifacts:
+			    { dataset: 'file:///tmp/d' + id } }),
+			stage('train', ['prepare'], 'succeeded', { metrics:
+			    { loss: 0.3 - id * 0.02 }, artifacts: { model:
+			    'file:///m/' + id } }),
+			stage('evaluate', ['train'], 'succeeded', { metrics:
+			    { auc: 0.9 + id * 0.01 } }),
+			stage('rollout', ['evaluate'], 'succeeded', { type: 'canary' }),
+		], { model_versions: [{ name: 'demo', version: id, status: id === 2 ?
+		    'production' : 'retired', target: 'demo-api', uri:
+		    'file:///m/' + id }] }));
+	}
+	const def = JSON.parse(fs.readFileSync(path.join(here,
+	    'fixtures/demo-definition.json'), 'utf8'));
+	const a = { id: 1, run: 3, pipeline: 'demo', stage: 'rollout', step: 2,
+	    weight: 50, target: 'demo-api', status: 'pending',
+	    requested_at: iso(Date.now() - 60e3), expires_at: iso(Date.now() +
+	    86400e3), decided_by: null, decided_at: null, comment: null,
+	    run_status: 'waiting_approval',
+	    rollout: { id: 1, status: 'waiting_approval', steps: 3,
+	    current_step: 2, current_weight: 50, analysis_started_at: null,
+	    message: null },
+	    canary_steps: def.spec.stages.find(s => s.name === 'rollout')
+	    .canary.steps,
+	    canary_metrics: { error_rate: 0.004, canary_requests: 1000 },
+	    candidate: { name: 'demo', version: 3, uri: 'file:///m/3',
+	    metrics: { auc: 0.934, loss: 0.21 } },
+	    production: { name: 'demo', version: 2, uri: 'file:///m/2',
+	    metrics: { auc: 0.92, loss: 0.23 } } };
+	st.approvals.set(1, a);
+	st.approvals.set(2, { ...a, id: 2, run: 2, status: 'approved', step: 3,
+	    weight: 100, decided_by: 'ops-lead', decided_at: iso(T0 + 400e3),
+	    comment: HOSTILE });
+	st.runs.set(3, makeRun(3, 'waiting_approval', [
+		stage('prepare', [], 'succeeded', { artifacts:
+		    { dataset: 'file:///tmp/<script>alert(1)</script>' } }),
+		stage('train', ['prepare'], 'succeeded', { metrics: { loss: 0.21 },
+		    artifacts: { model: 'file:///m/3' } }),
+		stage('evaluate', ['train'], 'succeeded', { metrics: { auc: 0.934 } }),
+		stage('rollout', ['evaluate'], 'waiting_approval', { type: 'canary',
+		    waiting_reason: 'approval' }),
+		stage('report', ['train'], 'pending', { waiting_reason: 'gpu' }),
+	], { message: HOSTILE + '\n\nSecond line of the message.',
+	    approvals: [a] }));
+	st.logs.set('3/prepare', 'rows=4000\n::artifact dataset=file:///tmp/d\n' +
+	    HOSTILE + '\n');
+}
+seed();
+
+function send(res, status, body, headers = {}) {
+	const data = body === undefined ? '' : JSON.stringify(body);
+	res.writeHead(status, { 'Content-Type': 'application/json',
+	    'Content-Security-Policy': CSP, 'Content-Length':
+	    Buffer.byteLength(data), ...headers });
+	res.end(data);
+}
+const fail = (res, status, code, message, h) =>
+    send(res, status, { error: { code, message } }, h);
+
+function emit(type, data) {
+	for (const c of st.clients)
+		c.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+}
+
+function who(req) {
+	const m = /(?:^|;\s*)sluice_session=([^;]+)/.exec(req.headers.cookie || '');
+	const s = m && st.sessions.get(m[1]);
+	if (!s)
+		return null;
+	return { ...s, sid: m[1] };
+}
+
+const RANK = { viewer: 0, operator: 1, approver: 2, admin: 3 };
+
+async function body(req) {
+	let b = '';
+	for await (const c of req)
+		b += c;
+	try {
+		return b ? JSON.parse(b) : {};
+	} catch {
+		return null;
+	}
+}
+
+function serveStatic(req, res, p) {
+	const rel = p === '/' ? '/index.html' : p;
+	const file = path.join(WEB, path.normalize(rel));
+	if (!file.startsWith(WEB + path.sep) || !fs.existsSync(file) ||
+	    !fs.statSync(file).isFile())
+		return fail(res, 404, 'not_found', `no such page '${p}'`);
+	const data = fs.readFileSync(file);
+	res.writeHead(200, { 'Content-Type': TYPES[path.extname(file)] ??
+	    'application/octet-stream', 'Content-Length': data.length,
+	    'Content-Security-Policy': CSP, 'Cache-Control': 'no-cache' });
+	res.end(req.method === 'HEAD' ? undefined : data);
+}
+
+// Advance run 3 by one step (approve → rollout succeeded, report runs...).
+function step() {
+	const r = st.runs.get(3);
+	const report = r.stages.find(s => s.name === 'report');
+	if (report.status === 'pending') {
+		Object.assign(report, stage('report', ['train'], 'running'));
+		st.logs.set('3/report', 'starting report\n');
+	} else if (report.status === 'running') {
+		st.logs.set('3/report', st.logs.get('3/report') + 'step\n');
+	}
+	emit('stage', { run: 3, stage: 'report' });
+}
+
+async function api(req, res, url) {
+	const p = url.pathname, m = req.method;
+	if (p === '/api/v1/session' && m === 'POST') {
+		const b = await body(req);
+		if (!b || typeof b.token !== 'string')
+			return fail(res, 400, 'invalid', 'missing field "token"');
+		if (!(b.token in RANK))
+			return fail(res, 401, 'unauthorized', 'unknown token');
+		const sid = crypto.randomBytes(16).toString('hex');
+		const csrf = crypto.randomBytes(16).toString('hex');
+		st.sessions.set(sid, { name: b.token + '-user', role: b.token, csrf });
+		return send(res, 201, { name: b.token + '-user', role: b.token,
+		    csrf_token: csrf, expires_at: iso(Date.now() + 3600e3) },
+		    { 'Set-Cookie': `sluice_session=${sid}; Path=/; HttpOnly; ` +
+		    'SameSite=Strict' });
+	}
+	const w = who(req);
+	if (!w)
+		return fail(res, 401, 'unauthorized', 'not signed in');
+	if (m !== 'GET' && req.headers['x-csrf-token'] !== w.csrf)
+		return fail(res, 403, 'csrf', 'X-CSRF-Token does not match');
+	const need = r => {
+		if (RANK[w.role] >= RANK[r])
+			return false;
+		fail(res, 403, 'forbidden', `this needs the ${r} role`);
+		return true;
+	};
+	let g;
+	if (p === '/api/v1/session' && m === 'GET')
+		return send(res, 200, { name: w.name, role: w.role, via: 'session',
+		    expires_at: null });
+	if (p === '/api/v1/session' && m === 'DELETE') {
+		st.sessions.delete(w.sid);
+		res.writeHead(204, { 'Set-Cookie': 'sluice_session=; Max-Age=0' });
+		return res.end();
+	}
+	if (p === '/api/v1/events') {
+		res.writeHead(200, { 'Content-Type': 'text/event-stream',
+		    'Cache-Control': 'no-cache' });
+		res.write(': hello\n\n');
+		st.clients.add(res);
+		req.on('close', () => st.clients.delete(res));
+		return;
+	}
+	if (p === '/api/v1/runs' && m === 'GET') {
+		let list = [...st.runs.values()].sort((a, b) => b.id - a.id);
+		const pl = url.searchParams.get('pipeline');
+		const s = url.searchParams.get('status');
+		if (pl)
+			list = list.filter(r => r.pipeline === pl);
+		if (s)
+			list = list.filter(r => r.status === s);
+		const cursor = Number(url.searchParams.get('cursor') || Infinity);
+		list = list.filter(r => r.id < cursor);
+		const limit = Number(url.searchParams.get('limit') || 25);
+		const page = list.slice(0, limit);
+		return send(res, 200, { runs: page.map(({ stages, approvals,
+		    ...r }) => ({ ...r, stages: stages.map(s => ({ name: s.name,
+		    status: s.status })) })), next_cursor: list.length > limit ?
+		    String(page[page.length - 1].id) : null });
+	}
+	if ((g = /^\/api\/v1\/runs\/(\d+)$/.exec(p))) {
+		const r = st.runs.get(Number(g[1]));
+		if (!r)
+			return fail(res, 404, 'not_found', 'no run ' + g[1]);
+		// The run carries the plain approval; the inbox has the rest.
+		const BASIC = ['id', 'run', 'stage', 'step', 'weight', 'target',
+		    'status', 'requested_at', 'expires_at', 'decided_by',
+		    'decided_at', 'comment'];
+		r.approvals = [...st.approvals.values()].filter(a => a.run === r.id)
+		    .map(a => Object.fromEntries(BASIC.map(k => [k, a[k]])));
+		return send(res, 200, r);
+	}
+	if ((g = /^\/api\/v1\/runs\/(\d+)\/(cancel|retry)$/.exec(p)) && m === 'POST') {
+		if (need('operator'))
+			return;
+		const r = st.runs.get(Number(g[1]));
+		if (g[2] === 'cancel') {
+			r.status = 'canceled';
+			r.finished_at = iso(Date.now());
+			emit('run', { id: r.id });
+			return send(res, 202, r);
+		}
+		const id = Math.max(...st.runs.keys()) + 1;
+		const n = { ...structuredClone(r), id, status: 'queued',
+		    trigger: 'retry', parent_run: r.id, started_at: null,
+		    finished_at: null, created_at: iso(Date.now()) };
+		st.runs.set(id, n);
+		emit('run', { id });
+		return send(res, 201, n);
+	}
+	if ((g = /^\/api\/v1\/runs\/(\d+)\/stages\/([^/]+)\/logs$/.exec(p))) {
+		const key = g[1] + '/' + g[2];
+		if (!st.logs.has(key))
+			return fail(res, 404, 'not_found', 'no log yet');
+		res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+		res.write(st.logs.get(key));
+		if (url.searchParams.get('follow') !== '1')
+			return res.end();
+		let sent = st.logs.get(key).length;
+		const t = setInterval(() => {
+			const cur = st.logs.get(key);
+			if (cur.length > sent) {
+				res.write(cur.slice(sent));
+				sent = cur.length;
+			}
+		}, 100);
+		req.on('close', () => clearInterval(t));
+		return;
+	}
+	if ((g = /^\/api\/v1\/runs\/(\d+)\/lineage$/.exec(p))) {
+		const id = g[1];
+		return send(res, 200, { nodes: [
+			{ id: 'commit:abc', type: 'commit', label: 'abc1234' },
+			{ id: 'pipeline_version:1', type: 'pipeline_version',
+			    label: 'demo@abc1234', pipeline: 'demo' },
+			{ id: 'run:' + id, type: 'run', label: 'run #' + id },
+			{ id: 'model_version:' + id, type: 'model_version', label:
+			    'demo v' + id, model: 'demo' },
+			{ id: 'rollout:' + id, type: 'rollout', label: 'demo-api',
+			    status: 'progressing' },
+		], edges: [
+			{ from: 'commit:abc', to: 'pipeline_version:1' },
+			{ from: 'pipeline_version:1', to: 'run:' + id },
+			{ from: 'run:' + id, to: 'model_version:' + id },
+			{ from: 'model_version:' + id, to: 'rollout:' + id },
+		] });
+	}
+	if ((g = /^\/api\/v1\/approvals\/(\d+)$/.exec(p))) {
+		const a = st.approvals.get(Number(g[1]));
+		return a ? send(res, 200, a) : fail(res, 404, 'not_found',
+		    'no approval ' + g[1]);
+	}
+	if (p === '/api/v1/approvals') {
+		const s = url.searchParams.get('status');
+		const list = [...st.approvals.values()].filter(a => !s ||
+		    a.status === s).sort((a, b) => b.id - a.id);
+		return send(res, 200, { approvals: list, next_cursor: null });
+	}
+	if ((g = /^\/api\/v1\/approvals\/(\d+)\/(approve|reject)$/.exec(p)) &&
+	    m === 'POST') {
+		if (need('approver'))
+			return;
+		const a = st.approvals.get(Number(g[1]));
+		const b = await body(req);
+		if (!a)
+			return fail(res, 404, 'not_found', 'no approval');
+		if (a.status !== 'pending')
+			return fail(res, 409, 'conflict', 'already ' + a.status);
+		Object.assign(a, { status: g[2] === 'approve' ? 'approved' :
+		    'rejected', decided_by: w.name, decided_at: iso(Date.now()),
+		    comment: b.comment || null });
+		const r = st.runs.get(a.run);
+		const ro = r.stages.find(s => s.name === 'rollout');
+		Object.assign(ro, { status: g[2] === 'approve' ? 'running' :
+		    'failed', waiting_reason: null });
+		r.status = g[2] === 'approve' ? 'running' : 'failed';
+		emit('approval', { id: a.id, run: a.run });
+		emit('run', { id: a.run });
+		return send(res, 200, a);
+	}
+	const COMMIT = { sha: 'a'.repeat(40), message: 'Demo pipelines',
+	    author: 'Ada', author_email: 'ada@example.com', time: iso(T0) };
+	const BROKEN = [{ file: 'pipelines/broken.yaml', line: 7, column: 5,
+	    message: 'unknown field "comand" ' + HOSTILE }];
+	if (p === '/api/v1/pipelines')
+		return send(res, 200, { pipelines: [
+			{ name: 'demo', repository: 'demo', file: 'pipelines/demo.yaml',
+			    deleted: false, latest: { version: 1, commit: COMMIT.sha,
+			    valid: true, created_at: iso(T0) }, last_run: { id: 3,
+			    status: 'waiting_approval', created_at: iso(T0) } },
+			{ name: 'broken', repository: 'demo', file:
+			    'pipelines/broken.yaml', deleted: false, latest: { version: 2,
+			    commit: COMMIT.sha, valid: false, created_at: iso(T0) },
+			    last_run: null },
+		], next_cursor: null });
+	if ((g = /^\/api\/v1\/pipelines\/([^/]+)$/.exec(p))) {
+		const name = decodeURIComponent(g[1]);
+		if (name === 'broken')
+			return send(res, 200, { name, repository: 'demo', file:
+			    'pipelines/broken.yaml', deleted: false, version: null,
+			    definition: null, params: {}, definition_commit: null,
+			    latest: { version: 2, valid: false, file:
+			    'pipelines/broken.yaml', commit: COMMIT, errors: BROKEN,
+			    created_at: iso(T0) }, heads: [{ branch: 'main', commit:
+			    COMMIT.sha, version: 2, valid: false }], last_run: null });
+		if (name !== 'demo')
+			return fail(res, 404, 'not_found', 'no pipeline ' + name);
+		const def = JSON.parse(fs.readFileSync(path.join(here,
+		    'fixtures/demo-definition.json'), 'utf8'));
+		return send(res, 200, { name, repository: 'demo', file:
+		    'pipelines/demo.yaml', deleted: false, version: 1, definition: def,
+		    params: def.spec.params, definition_commit: COMMIT,
+		    latest: { version: 1, valid: true, file: 'pipelines/demo.yaml',
+		    commit: COMMIT, errors: [], created_at: iso(T0) },
+		    heads: [{ branch: 'main', commit: COMMIT.sha, version: 1,
+		    valid: true }], last_run: { id: 3, status: 'waiting_approval' } });
+	}
+	if ((g = /^\/api\/v1\/pipelines\/([^/]+)\/runs$/.exec(p)) && m === 'POST') {
+		if (need('operator'))
+			return;
+		const b = await body(req);
+		const id = Math.max(...st.runs.keys()) + 1;
+		const n = makeRun(id, 'queued', [stage('prepare', [], 'pending')]);
+		n.trigger = 'api';
+		n.params = b.params || {};
+		st.runs.set(id, n);
+		emit('run', { id });
+		return send(res, 201, n);
+	}
+	if (p === '/api/v1/repositories' && m === 'GET')
+		return send(res, 200, { repositories: [
+			{ name: 'demo', url: 'file:///var/demo.git', branches: ['main'],
+			    path: 'pipelines', source: 'config', poll_status: 'ok',
+			    last_poll_at: iso(Date.now() - 5e3), last_success_at:
+			    iso(Date.now() - 5e3), next_poll_at: iso(Date.now() + 10e3),
+			    consecutive_failures: 0, last_error: null },
+			{ name: 'flaky', url: 'https://git.invalid/x.git', branches:
+			    ['main', 'dev'], path: 'ml', source: 'api', poll_status:
+			    'failing', last_poll_at: iso(Date.now() - 20e3),
+			    last_success_at: null, next_poll_at: iso(Date.now() + 60e3),
+			    consecutive_failures: 3, last_error: 'cannot resolve ' +
+			    HOSTILE },
+		], next_cursor: null });
+	if ((g = /^\/api\/v1\/repositories\/([^/]+)\/refresh$/.exec(p))) {
+		if (need('operator'))
+			return;
+		return send(res, 202, { refreshed: decodeURIComponent(g[1]) });
+	}
+	if (p === '/api/v1/models')
+		return send(res, 200, { models: [{ name: 'demo', versions_count: 2,
+		    latest_version: 2, production: [{ target: 'demo-api',
+		    version: 2 }], updated_at: iso(T0) }], next_cursor: null });
+	if ((g = /^\/api\/v1\/models\/([^/]+)\/versions$/.exec(p)))
+		return send(res, 200, { versions: [1, 2].map(v => ({ name: 'demo',
+		    version: v, status: v === 2 ? 'production' : 'retired', target:
+		    'demo-api', run: v, uri: 'file:///m/' + v, metrics: { auc: 0.9 +
+		    v / 100 }, created_at: iso(T0 + v * 60e3) })),
+		    next_cursor: null });
+	return fail(res, 404, 'not_found', `no route for '${p}'`);
+}
+
+export function start(port = 0) {
+	const server = http.createServer((req, res) => {
+		const url = new URL(req.url, 'http://x');
+		if (url.pathname === '/mock/step') {
+			step();
+			return send(res, 200, { ok: true });
+		}
+		if (url.pathname.startsWith('/api/'))
+			return api(req, res, url).catch(e => fail(res, 500, 'internal',
+			    String(e)));
+		if (req.method !== 'GET' && req.method !== 'HEAD')
+			return fail(res, 405, 'method_not_allowed', 'no');
+		return serveStatic(req, res, url.pathname);
+	});
+	return new Promise(resolve => server.listen(port, '127.0.0.1', () =>
+	    resolve({ server, url: `http://127.0.0.1:${server.address().port}`,
+		close: () => {
+			for (const c of st.clients)
+				c.end();
+			server.closeAllConnections();
+			server.close();
+		} })));
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+	const { url } = await start(Number(process.argv[2] || 8081));
+	console.log('mock console at ' + url + ' (tokens: admin, approver, ' +
+	    'operator, viewer)');
+}

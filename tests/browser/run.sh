@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Browser tests of the console: playwright-core driving Debian's chromium
+# (headless) against a real `sluice serve` on a throwaway database of the
+# test PostgreSQL, with the demo repository and the local executor.
+#
+# Started by `make test` through tests/integration/browser.sh, which has
+# the SLUICE_TEST_* variables of scripts/test.sh.  By hand, from the top:
+#
+#   make test                       (all of it), or
+#   SLUICE_BROWSER_ONLY=mock tests/browser/run.sh   (mock API tests only,
+#                                   no PostgreSQL needed)
+#
+# Screenshots of every page go to tests/browser/screenshots/ (not
+# committed).  SLUICE_DOCS_SCREENSHOT=docs/console-run.png also writes the
+# run page shown in the README.  Prints SKIP and exits 0 only when node or
+# chromium is not installed.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+fail() { echo "browser: FAIL: $*" >&2; exit 1; }
+
+chromium=${SLUICE_CHROMIUM:-/usr/bin/chromium}
+if ! command -v node >/dev/null 2>&1; then
+	echo "browser: SKIP: node is not installed (scripts/bootstrap.sh installs it)"
+	exit 0
+fi
+if [ ! -x "$chromium" ]; then
+	echo "browser: SKIP: $chromium is not installed (scripts/bootstrap.sh installs it)"
+	exit 0
+fi
+if [ ! -d "$here/node_modules/playwright-core" ]; then
+	(cd "$here" && npm install --no-audit --no-fund --silent) ||
+	    fail "cannot install playwright-core (npm install in tests/browser)"
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 18 ] || fail "node $node_major is too old (need 18 or later)"
+
+export SLUICE_CHROMIUM="$chromium"
+export SLUICE_SCREENSHOTS=${SLUICE_SCREENSHOTS:-$here/screenshots}
+mkdir -p "$SLUICE_SCREENSHOTS"
+tests=("$here/mock.test.mjs")
+
+pid=
+db=
+tmp=$(mktemp -d /tmp/sluice-browser.XXXXXX)
+psql=()
+cleanup() {
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	fi
+	# Stage supervisors outlive the controller on purpose; cancel ours.
+	for d in "$tmp"/state/attempts/*/; do
+		[ -d "$d" ] && [ ! -e "$d/status" ] && : >"$d/cancel" 2>/dev/null
+	done
+	sleep 0.5
+	if [ -n "$db" ]; then
+		"${psql[@]}" "$SLUICE_TEST_PG_URL" \
+		    -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+if [ "${SLUICE_BROWSER_ONLY:-}" != mock ]; then
+	: "${SLUICE_BIN:?run through make test, or set SLUICE_BROWSER_ONLY=mock}"
+	: "${SLUICE_TEST_PG_URL:?}" "${SLUICE_TEST_PG_BIN:?}"
+	psql=("$SLUICE_TEST_PG_BIN/psql" -qAt -v ON_ERROR_STOP=1)
+	db=browser_$$
+	"${psql[@]}" "$SLUICE_TEST_PG_URL" -c "CREATE DATABASE $db" >/dev/null
+	conn=${SLUICE_TEST_PG_URL/dbname=postgres/dbname=$db}
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	state=$tmp/state
+	mkdir -p "$state"
+	cat >"$tmp/sluice.yaml" <<YAML
+listen: 127.0.0.1:$port
+database_url: "$conn"
+state_dir: $state
+executor: local
+log_level: info
+web_dir: $top/web
+YAML
+	"$top/scripts/demo-repo.sh" "$state" >>"$tmp/sluice.yaml" 2>/dev/null
+	export SLUICE_MIGRATIONS_DIR="$top/migrations"
+	export SLUICE_WEBHOOK_SECRET=browser-test-secret
+	"$SLUICE_BIN" serve --config "$tmp/sluice.yaml" --migrate \
+	    >"$tmp/serve.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 1 150); do
+		curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+		kill -0 "$pid" 2>/dev/null || { cat "$tmp/serve.log" >&2; fail "sluice serve exited"; }
+		sleep 0.1
+	done
+	curl -sf "http://127.0.0.1:$port/readyz" >/dev/null ||
+	    { cat "$tmp/serve.log" >&2; fail "sluice serve is not ready"; }
+	token() {
+		"$SLUICE_BIN" token create --config "$tmp/sluice.yaml" \
+		    --name "$1" --role "$2"
+	}
+	export SLUICE_URL="http://127.0.0.1:$port"
+	export SLUICE_ADMIN_TOKEN=$(token browser-admin admin)
+	export SLUICE_OPERATOR_TOKEN=$(token browser-operator operator)
+	export SLUICE_APPROVER_TOKEN=$(token browser-approver approver)
+	export SLUICE_VIEWER_TOKEN=$(token browser-viewer viewer)
+	export SLUICE_DEMO_WORK="$state/demo"
+	export SLUICE_TOP="$top"
+	tests+=("$here/console.test.mjs")
+fi
+
+rc=0
+(cd "$here" && node --test --test-concurrency=1 --test-reporter=spec \
+    "${tests[@]}") || rc=$?
+if [ "$rc" != 0 ] && [ -f "$tmp/serve.log" ]; then
+	echo "--- last lines of the controller's log" >&2
+	tail -n 40 "$tmp/serve.log" >&2
+fi
+[ "$rc" = 0 ] || fail "browser tests failed"
+echo "browser: ok (screenshots in ${SLUICE_SCREENSHOTS#"$top"/})"
