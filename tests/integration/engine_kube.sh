@@ -9,6 +9,9 @@
 #      sluice_kube_api_calls_total;
 #   2. with one GPU (max_gpus 1, the fake has 1), a second run's train
 #      stage waits with a waiting_reason, and starts when the first ends;
+#      without the cap (max_gpus 0, after a SIGTERM restart) the fake's
+#      scheduler holds it: the reason is the pod's "Insufficient
+#      nvidia.com/gpu" message;
 #   3. kill -9 while a Job runs, restart: the run still finishes and every
 #      Job was created once (the fake's create count = attempts);
 #   4. POST /api/v1/runs/{id}/cancel while a Job runs deletes the Job and
@@ -80,7 +83,7 @@ spec:
     - name: train
       needs: [prep]
       resources: {gpu: 1, gpu_resource: nvidia.com/gpu}
-      command: ["sh", "-c", "echo \"train \$SLUICE_RUN_ID\" >\"\$GO/started-\$SLUICE_RUN_ID\"; i=0; while [ ! -e \"\$GO/\$SLUICE_RUN_ID\" ] && [ ! -e \"\$GO/all\" ] && [ \$i -lt 900 ]; do sleep 0.1; i=\$((i+1)); done; echo '::metric auc=0.9 loss=0.25'"]
+      command: ["sh", "-c", "echo \"train \$SLUICE_RUN_ID \$SLUICE_ATTEMPT\" >>\"\$GO/started-\$SLUICE_RUN_ID\"; i=0; while [ ! -e \"\$GO/\$SLUICE_RUN_ID\" ] && [ ! -e \"\$GO/all\" ] && [ \$i -lt 900 ]; do sleep 0.1; i=\$((i+1)); done; echo '::metric auc=0.9 loss=0.25'"]
     - name: evaluate
       needs: [train]
       gates: [{metric: auc, op: ">=", value: 0.9}]
@@ -184,6 +187,8 @@ wait_for "run $r1 succeeded" 'is_status "$r1" succeeded'
 api "runs/$r1" >"$tmp/run1.json"
 got=$(py '" ".join(s["name"] + "=" + s["status"] for s in d["stages"])' <"$tmp/run1.json")
 [ "$got" = "prep=succeeded train=succeeded evaluate=succeeded" ] || fail "run $r1 stages: $got"
+got=$(py '" ".join(a["job"] for s in d["stages"] for a in s["attempts"])' <"$tmp/run1.json")
+[ "$got" = "sluice-$r1-prep-1 sluice-$r1-train-1 sluice-$r1-evaluate-1" ] || fail "run $r1 jobs: $got"
 got=$(py '[s for s in d["stages"] if s["name"] == "train"][0]["metrics"]["auc"]' <"$tmp/run1.json")
 [ "$got" = 0.9 ] || fail "run $r1 train metric auc: $got"
 got=$(py '[s for s in d["stages"] if s["name"] == "prep"][0]["metrics"]["rows"]' <"$tmp/run1.json")
@@ -196,6 +201,8 @@ got=$(py '[s for s in d["stages"] if s["name"] == "prep"][0]["metrics"]["rows"]'
 wait_for "run $r2 train started after run $r1" 'test -e "$tmp/go/started-$r2"'
 wait_for "run $r2 train running" 'stage_is "$r2" train running'
 j2=$(stage_field "$r2" train "['attempts'][-1]['job']")
+got=$(stage_field "$r2" train ".get('waiting_reason') or ''")
+[ -z "$got" ] || fail "run $r2 train runs but still shows waiting_reason: $got"
 job_exists "$j2" || fail "job $j2 not in the fake"
 
 # 4. Cancel run 2 while its train Job runs: the Job is deleted.
@@ -205,6 +212,34 @@ wait_for "run $r2 canceled" 'is_status "$r2" canceled'
 wait_for "job $j2 deleted" 'job_gone "$j2"'
 got=$(stage_field "$r2" train "['status']")
 [ "$got" = canceled ] || fail "run $r2 train: $got"
+
+# 2b. Without the engine's cap (max_gpus 0), the fake's scheduler holds
+# the second GPU Job: its waiting_reason is the pod's Unschedulable message.
+kill -TERM "$pid"
+st=0
+wait "$pid" 2>/dev/null || st=$?
+pid=
+[ "$st" = 0 ] || fail "sluice serve exited with status $st after SIGTERM"
+sed -i 's/max_gpus: 1/max_gpus: 0/' "$tmp/sluice.yaml"
+start
+wait_for "/readyz after the second restart" 'test "$(http_code "$base/readyz")" = 200'
+new_run() {
+	curl -sS --fail -X POST -H "Authorization: Bearer $token" \
+	    -H 'Content-Type: application/json' -d '{"ref": "main"}' \
+	    "$base/api/v1/pipelines/kube/runs" | py 'd["id"]'
+}
+r3=$(new_run)
+wait_for "run $r3 train running" 'stage_is "$r3" train running'
+r4=$(new_run)
+unsched() { case $(stage_field "$r4" train ".get('waiting_reason') or ''") in *Insufficient\ nvidia.com/gpu*) return 0 ;; esac; return 1; }
+wait_for "run $r4 train unschedulable" 'unsched'
+echo "engine_kube.sh: run $r4 train waits: $(stage_field "$r4" train "['waiting_reason']")"
+[ ! -e "$tmp/go/started-$r4" ] || fail "run $r4 train started while run $r3 held the GPU"
+: >"$tmp/go/$r3"
+wait_for "run $r3 succeeded" 'is_status "$r3" succeeded'
+wait_for "run $r4 train started" 'test -e "$tmp/go/started-$r4"'
+: >"$tmp/go/$r4"
+wait_for "run $r4 succeeded" 'is_status "$r4" succeeded'
 
 # 3 (cont). Every Job was created once: one create per attempt, and no
 # attempt beyond the first.
@@ -219,7 +254,18 @@ curl -sS --fail "$base/metrics" >"$tmp/metrics" || fail "/metrics failed"
 grep -q '^sluice_kube_api_calls_total{.*verb="create".*resource="jobs"' "$tmp/metrics" ||
     { grep kube "$tmp/metrics" | head -5; fail "/metrics lacks sluice_kube_api_calls_total for job creates"; }
 
+# Each train command ran once (a second Job would have run it again).
+for r in "$r1" "$r2" "$r3" "$r4"; do
+	[ "$(cat "$tmp/go/started-$r")" = "train $r 1" ] ||
+	    fail "run $r train ran: $(cat "$tmp/go/started-$r")"
+done
+grep -q 'msg="kubernetes jobs reconciled".*kept=[1-9]' "$tmp/serve.log" ||
+    fail "the restarted controller kept no Job"
+
 kill -TERM "$pid"
-wait "$pid" 2>/dev/null || true
+st=0
+wait "$pid" 2>/dev/null || st=$?
 pid=
-echo "engine_kube.sh: ok (runs $r1 succeeded and $r2 canceled; $n Jobs, each created once; restart adopted $j1)"
+[ -n "${ENGINE_KUBE_LOG:-}" ] && cp "$tmp/serve.log" "$ENGINE_KUBE_LOG"
+[ "$st" = 0 ] || fail "sluice serve exited with status $st after SIGTERM"
+echo "engine_kube.sh: ok (runs $r1, $r3, $r4 succeeded, $r2 canceled; $n Jobs, each created once; restart adopted $j1)"
