@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# engine_kube: `sluice serve` with `executor: kubernetes` runs a pipeline
+# end to end against the fake API server (tests/fakes/kube_apiserver.py,
+# over HTTPS with its generated kubeconfig, --exec: the Jobs' commands
+# really run here) and a real PostgreSQL and git repository:
+#   1. a push makes a run; its 3 stages become Jobs with the right labels
+#      and GPU resources (read with kubectl); the run succeeds; metrics are
+#      stored (GET /api/v1/runs/{id}); /readyz is 200; /metrics has
+#      sluice_kube_api_calls_total;
+#   2. with one GPU (max_gpus 1, the fake has 1), a second run's train
+#      stage waits with a waiting_reason, and starts when the first ends;
+#      without the cap (max_gpus 0, after a SIGTERM restart) the fake's
+#      scheduler holds it: the reason is the pod's "Insufficient
+#      nvidia.com/gpu" message;
+#   3. kill -9 while a Job runs, restart: the run still finishes and every
+#      Job was created once (the fake's create count = attempts);
+#   4. POST /api/v1/runs/{id}/cancel while a Job runs deletes the Job and
+#      the run ends canceled.
+# The train stage blocks until the test creates a gate file, so nothing
+# depends on timing.  Needs kubectl, python3, openssl, curl; skips without
+# kubectl or python3.
+set -euo pipefail
+: "${SLUICE_BIN:?}" "${SLUICE_TEST_PG_URL:?}" "${SLUICE_TEST_PG_BIN:?}" "${SLUICE_TOP:?}"
+for c in kubectl python3 curl openssl; do
+	if ! command -v "$c" >/dev/null 2>&1; then
+		echo "engine_kube.sh: SKIP ($c not installed)"
+		exit 0
+	fi
+done
+fail() {
+	echo "engine_kube.sh: FAIL: $*" >&2
+	[ -f "$tmp/serve.log" ] && tail -40 "$tmp/serve.log" >&2
+	exit 1
+}
+
+db=engine_kube_$$
+conn=${SLUICE_TEST_PG_URL/dbname=postgres/dbname=$db}
+psql=("$SLUICE_TEST_PG_BIN/psql" -qAtX -v ON_ERROR_STOP=1)
+tmp=$(mktemp -d "${SLUICE_TEST_TMP:-/tmp}/engine-kube.XXXXXX")
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	: >"$tmp/go/all" 2>/dev/null || true
+	"$SLUICE_TOP/tests/fakes/kube_fake.sh" stop "$tmp/kube" || true
+	"${psql[@]}" "$SLUICE_TEST_PG_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+"${psql[@]}" "$SLUICE_TEST_PG_URL" -c "CREATE DATABASE $db"
+q() { "${psql[@]}" "$conn" -c "$1"; }
+mkdir -p "$tmp/go" "$tmp/exec"
+
+# The fake: HTTPS, one node with one GPU, running the Jobs' commands.
+eval "$(KUBE_FAKE_WATCH_PID=$$ "$SLUICE_TOP/tests/fakes/kube_fake.sh" start \
+    "$tmp/kube" --exec --exec-dir "$tmp/exec" --nodes 1 \
+    --gpus nvidia.com/gpu=1)"
+kc=(kubectl --kubeconfig "$KUBE_FAKE_DIR/kubeconfig" -n sluice-test)
+fake() { curl -sS --fail --cacert "$KUBE_FAKE_DIR/ca.crt" "$KUBE_FAKE_URL/_fake/$1"; }
+# py EXPR: evaluate EXPR on the JSON document read from stdin (as `d`)
+py() { python3 -c 'import json,sys; d=json.load(sys.stdin); v=eval(sys.argv[1]); print("" if v is None else v)' "$1"; }
+
+# The repository: prep -> train (1 GPU, waits for its gate file) -> evaluate.
+git=(git -c user.name=T -c user.email=t@example.com -c init.defaultBranch=main)
+export GIT_CONFIG_NOSYSTEM=1 HOME=$tmp
+"${git[@]}" init -q --bare "$tmp/repo.git"
+"${git[@]}" clone -q "$tmp/repo.git" "$tmp/work" 2>/dev/null
+mkdir -p "$tmp/work/pipelines"
+cat >"$tmp/work/pipelines/kube.yaml" <<YAML
+apiVersion: sluice/v1
+kind: Pipeline
+metadata: {name: kube}
+spec:
+  triggers:
+    push: {branches: [main]}
+  concurrency: 0
+  checkout: false
+  defaults:
+    image: "registry.example.com/ml/train:1.0"
+    env: {GO: "$tmp/go"}
+  stages:
+    - name: prep
+      command: ["sh", "-c", "echo preparing; echo '::metric rows=100'"]
+    - name: train
+      needs: [prep]
+      resources: {gpu: 1, gpu_resource: nvidia.com/gpu}
+      command: ["sh", "-c", "echo \"train \$SLUICE_RUN_ID \$SLUICE_ATTEMPT\" >>\"\$GO/started-\$SLUICE_RUN_ID\"; i=0; while [ ! -e \"\$GO/\$SLUICE_RUN_ID\" ] && [ ! -e \"\$GO/all\" ] && [ \$i -lt 900 ]; do sleep 0.1; i=\$((i+1)); done; echo '::metric auc=0.9 loss=0.25'"]
+    - name: evaluate
+      needs: [train]
+      gates: [{metric: auc, op: ">=", value: 0.9}]
+      command: ["sh", "-c", "echo '::metric auc=0.9'"]
+YAML
+(cd "$tmp/work" && "${git[@]}" add -A && "${git[@]}" commit -qm seed &&
+    "${git[@]}" push -q origin main)
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+base=http://127.0.0.1:$port
+cat >"$tmp/sluice.yaml" <<YAML
+listen: 127.0.0.1:$port
+database_url: "$conn"
+state_dir: $tmp/state
+log_level: info
+executor: kubernetes
+kubernetes:
+  kubeconfig: $KUBE_FAKE_DIR/kubeconfig
+  namespace: sluice-test
+  max_gpus: 1
+repositories:
+  - name: kube
+    url: file://$tmp/repo.git
+    branches: [main]
+    path: pipelines
+    interval: 1s
+YAML
+export SLUICE_MIGRATIONS_DIR="$SLUICE_TOP/migrations"
+unset KUBECONFIG
+
+start() {
+	"$SLUICE_BIN" serve --config "$tmp/sluice.yaml" --migrate >>"$tmp/serve.log" 2>&1 &
+	pid=$!
+}
+# wait_for WHAT CMD: eval CMD until it succeeds (at most 30 s)
+wait_for() {
+	local what=$1
+	shift
+	for _ in $(seq 1 150); do
+		eval "$1" >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	fail "timed out waiting for $what"
+}
+http_code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+api() { curl -sS --fail -H "Authorization: Bearer $token" "$base/api/v1/$1"; }
+run_status() { api "runs/$1" | py 'd["status"]'; }
+stage_field() { api "runs/$1" | py "[s for s in d['stages'] if s['name'] == '$2'][0]$3"; }
+is_status() { [ "$(run_status "$1")" = "$2" ]; }
+stage_is() { [ "$(stage_field "$1" "$2" "['status']")" = "$3" ]; }
+job_exists() { "${kc[@]}" get job "$1" -o name >/dev/null; }
+job_gone() { ! "${kc[@]}" get job "$1" -o name; }
+creates() { fake stats | py 'd["requests"].get("create jobs", 0)'; }
+
+start
+wait_for "/readyz" 'test "$(http_code "$base/readyz")" = 200'
+token=$("$SLUICE_BIN" token create --config "$tmp/sluice.yaml" --name e2e --role operator)
+wait_for "the pipeline" 'test "$(q "SELECT count(*) FROM pipeline_versions WHERE valid")" = 1'
+
+# 1. A push makes run 1.
+echo data >"$tmp/work/data.txt"
+(cd "$tmp/work" && "${git[@]}" add -A && "${git[@]}" commit -qm data &&
+    "${git[@]}" push -q origin main)
+wait_for "a run from the push" 'test "$(q "SELECT count(*) FROM runs")" = 1'
+r1=$(q "SELECT id FROM runs")
+[ "$(q "SELECT trigger FROM runs WHERE id = $r1")" = push ] || fail "run $r1 not triggered by push"
+wait_for "run $r1 train running" 'test -e "$tmp/go/started-$r1"'
+wait_for "run $r1 train running (API)" 'stage_is "$r1" train running'
+j1=$(stage_field "$r1" train "['attempts'][-1]['job']")
+[ -n "$j1" ] || fail "no job name for run $r1 train"
+"${kc[@]}" get job "$j1" -o json >"$tmp/job1.json"
+py 'd["metadata"]["labels"]["app.kubernetes.io/managed-by"] + " " + d["metadata"]["labels"]["sluice/run"] + " " + d["metadata"]["labels"]["sluice/stage"] + " " + d["metadata"]["labels"]["sluice/attempt"] + " " + d["metadata"]["labels"]["sluice/pipeline"]' \
+    <"$tmp/job1.json" >"$tmp/labels"
+[ "$(cat "$tmp/labels")" = "sluice $r1 train 1 kube" ] || fail "labels of $j1: $(cat "$tmp/labels")"
+got=$(py 'str(d["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"]) + " " + str(d["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["nvidia.com/gpu"]) + " " + str(d["spec"]["backoffLimit"]) + " " + d["spec"]["template"]["spec"]["restartPolicy"]' <"$tmp/job1.json")
+[ "$got" = "1 1 0 Never" ] || fail "spec of $j1 (gpu limit, request, backoffLimit, restartPolicy): $got"
+
+# 2. Run 2 (API) waits for the GPU while run 1 trains.
+r2=$(curl -sS --fail -X POST -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/json' -d '{"ref": "main"}' \
+    "$base/api/v1/pipelines/kube/runs" | py 'd["id"]')
+[ -n "$r2" ] || fail "run 2 not created"
+has_wait() { [ -n "$(stage_field "$r2" train ".get('waiting_reason') or ''")" ]; }
+wait_for "run $r2 train waiting with a reason" 'has_wait'
+reason=$(stage_field "$r2" train "['waiting_reason']")
+echo "engine_kube.sh: run $r2 train waits: $reason"
+case $reason in
+*GPU*|*gpu*) ;;
+*) fail "waiting_reason of run $r2 train does not mention the GPU: $reason" ;;
+esac
+[ ! -e "$tmp/go/started-$r2" ] || fail "run $r2 train started while run $r1 held the GPU"
+
+# 3. kill -9 while run 1's train Job runs; restart; it is adopted.
+kill -9 "$pid"
+wait "$pid" 2>/dev/null || true
+pid=
+start
+wait_for "/readyz after restart" 'test "$(http_code "$base/readyz")" = 200'
+: >"$tmp/go/$r1"
+wait_for "run $r1 succeeded" 'is_status "$r1" succeeded'
+api "runs/$r1" >"$tmp/run1.json"
+got=$(py '" ".join(s["name"] + "=" + s["status"] for s in d["stages"])' <"$tmp/run1.json")
+[ "$got" = "prep=succeeded train=succeeded evaluate=succeeded" ] || fail "run $r1 stages: $got"
+got=$(py '" ".join(a["job"] for s in d["stages"] for a in s["attempts"])' <"$tmp/run1.json")
+[ "$got" = "sluice-$r1-prep-1 sluice-$r1-train-1 sluice-$r1-evaluate-1" ] || fail "run $r1 jobs: $got"
+got=$(py '[s for s in d["stages"] if s["name"] == "train"][0]["metrics"]["auc"]' <"$tmp/run1.json")
+[ "$got" = 0.9 ] || fail "run $r1 train metric auc: $got"
+got=$(py '[s for s in d["stages"] if s["name"] == "prep"][0]["metrics"]["rows"]' <"$tmp/run1.json")
+[ "$got" = 100 ] || fail "run $r1 prep metric rows: $got"
+[ "$(q "SELECT count(*) FROM metrics m JOIN stage_attempts a ON a.id = m.attempt_id
+    JOIN stages s ON s.id = a.stage_id WHERE s.run_id = $r1 AND m.name = 'auc'")" = 2 ] ||
+    fail "auc not stored for train and evaluate"
+
+# 2 (cont). The GPU is free: run 2 trains now.
+wait_for "run $r2 train started after run $r1" 'test -e "$tmp/go/started-$r2"'
+wait_for "run $r2 train running" 'stage_is "$r2" train running'
+j2=$(stage_field "$r2" train "['attempts'][-1]['job']")
+got=$(stage_field "$r2" train ".get('waiting_reason') or ''")
+[ -z "$got" ] || fail "run $r2 train runs but still shows waiting_reason: $got"
+job_exists "$j2" || fail "job $j2 not in the fake"
+
+# 4. Cancel run 2 while its train Job runs: the Job is deleted.
+code=$(http_code -X POST -H "Authorization: Bearer $token" "$base/api/v1/runs/$r2/cancel")
+case $code in 200|202) ;; *) fail "cancel answered $code" ;; esac
+wait_for "run $r2 canceled" 'is_status "$r2" canceled'
+wait_for "job $j2 deleted" 'job_gone "$j2"'
+got=$(stage_field "$r2" train "['status']")
+[ "$got" = canceled ] || fail "run $r2 train: $got"
+
+# 2b. Without the engine's cap (max_gpus 0), the fake's scheduler holds
+# the second GPU Job: its waiting_reason is the pod's Unschedulable message.
+kill -TERM "$pid"
+st=0
+wait "$pid" 2>/dev/null || st=$?
+pid=
+[ "$st" = 0 ] || fail "sluice serve exited with status $st after SIGTERM"
+sed -i 's/max_gpus: 1/max_gpus: 0/' "$tmp/sluice.yaml"
+start
+wait_for "/readyz after the second restart" 'test "$(http_code "$base/readyz")" = 200'
+new_run() {
+	curl -sS --fail -X POST -H "Authorization: Bearer $token" \
+	    -H 'Content-Type: application/json' -d '{"ref": "main"}' \
+	    "$base/api/v1/pipelines/kube/runs" | py 'd["id"]'
+}
+r3=$(new_run)
+wait_for "run $r3 train running" 'stage_is "$r3" train running'
+r4=$(new_run)
+unsched() { case $(stage_field "$r4" train ".get('waiting_reason') or ''") in *Insufficient\ nvidia.com/gpu*) return 0 ;; esac; return 1; }
+wait_for "run $r4 train unschedulable" 'unsched'
+echo "engine_kube.sh: run $r4 train waits: $(stage_field "$r4" train "['waiting_reason']")"
+[ ! -e "$tmp/go/started-$r4" ] || fail "run $r4 train started while run $r3 held the GPU"
+: >"$tmp/go/$r3"
+wait_for "run $r3 succeeded" 'is_status "$r3" succeeded'
+wait_for "run $r4 train started" 'test -e "$tmp/go/started-$r4"'
+: >"$tmp/go/$r4"
+wait_for "run $r4 succeeded" 'is_status "$r4" succeeded'
+
+# 3 (cont). Every Job was created once: one create per attempt, and no
+# attempt beyond the first.
+attempts=$(q "SELECT count(*) FROM stage_attempts")
+[ "$(q "SELECT max(attempt) FROM stage_attempts")" = 1 ] || fail "an attempt was repeated"
+n=$(creates)
+[ "$n" = "$attempts" ] || fail "$n Job creates for $attempts attempts"
+
+# /readyz and /metrics
+[ "$(http_code "$base/readyz")" = 200 ] || fail "/readyz not 200"
+curl -sS --fail "$base/metrics" >"$tmp/metrics" || fail "/metrics failed"
+grep -q '^sluice_kube_api_calls_total{.*verb="create".*resource="jobs"' "$tmp/metrics" ||
+    { grep kube "$tmp/metrics" | head -5; fail "/metrics lacks sluice_kube_api_calls_total for job creates"; }
+
+# Each train command ran once (a second Job would have run it again).
+for r in "$r1" "$r2" "$r3" "$r4"; do
+	[ "$(cat "$tmp/go/started-$r")" = "train $r 1" ] ||
+	    fail "run $r train ran: $(cat "$tmp/go/started-$r")"
+done
+grep -q 'msg="kubernetes jobs reconciled".*kept=[1-9]' "$tmp/serve.log" ||
+    fail "the restarted controller kept no Job"
+
+kill -TERM "$pid"
+st=0
+wait "$pid" 2>/dev/null || st=$?
+pid=
+[ -n "${ENGINE_KUBE_LOG:-}" ] && cp "$tmp/serve.log" "$ENGINE_KUBE_LOG"
+[ "$st" = 0 ] || fail "sluice serve exited with status $st after SIGTERM"
+echo "engine_kube.sh: ok (runs $r1, $r3, $r4 succeeded, $r2 canceled; $n Jobs, each created once; restart adopted $j1)"
