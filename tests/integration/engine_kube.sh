@@ -268,4 +268,6 @@ wait "$pid" 2>/dev/null || st=$?
 pid=
 [ -n "${ENGINE_KUBE_LOG:-}" ] && cp "$tmp/serve.log" "$ENGINE_KUBE_LOG"
 [ "$st" = 0 ] || fail "sluice serve exited with status $st after SIGTERM"
+! grep -E 'runtime error|ERROR: (Address|Leak|Undefined)Sanitizer' "$tmp/serve.log" ||
+    fail "sanitizer reports in the controller's log"
 echo "engine_kube.sh: ok (runs $r1, $r3, $r4 succeeded, $r2 canceled; $n Jobs, each created once; restart adopted $j1)"
