@@ -1,5 +1,7 @@
 /* api_metrics.c - GET /metrics and the edge's metrics; see api_metrics.h. */
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -7,9 +9,149 @@
 #include "buf.h"
 #include "caps.h"
 #include "ctl.h"
+#include "dbpool.h"
+#include "log.h"
 #include "http.h"
 #include "metrics.h"
+#include "store_stats.h"
 #include "version.h"
+
+/*
+ * The lineage numbers of /metrics, read from the database at each scrape
+ * (so every process reports the same values, whoever changed them).
+ */
+struct lineage {
+	struct ctl	*ctl;
+	pthread_mutex_t	 mu;		/* one scrape at a time */
+	struct metric	*runs, *runs_total, *queue, *gpus, *approvals;
+	struct metric	*failures, *last_success, *stage_duration;
+	int64_t		 since_us;	/* stages observed up to here */
+};
+
+static const double stage_buckets[] = { 1, 5, 15, 30, 60, 300, 900, 1800,
+    3600, 7200, 14400, 43200, 86400 };
+
+static int
+terminal(const char *status)
+{
+	return strcmp(status, "succeeded") == 0 ||
+	    strcmp(status, "failed") == 0 || strcmp(status, "canceled") == 0;
+}
+
+static void
+collect_lineage(void *arg)
+{
+	struct lineage *l = arg;
+	struct stats_row *rows = NULL;
+	struct stats_totals t;
+	struct db *db = NULL;
+	struct err err;
+	size_t n = 0;
+
+	pthread_mutex_lock(&l->mu);
+	if (l->ctl->dbpool == NULL ||
+	    dbpool_acquire(l->ctl->dbpool, &db, &err) < 0)
+		goto out;
+	if (store_stats_runs(db, &rows, &n, &err) == 0) {
+		metric_clear(l->runs);
+		for (size_t i = 0; i < n; i++) {
+			const char *lv[2] = { rows[i].a, rows[i].b };
+			double have;
+
+			if (!terminal(rows[i].b)) {
+				metric_set(l->runs, lv, 2, rows[i].v);
+				continue;
+			}
+			/* the database count only grows: add the difference */
+			have = metric_value(l->runs_total, lv, 2);
+			if (rows[i].v > have)
+				metric_add(l->runs_total, lv, 2,
+				    rows[i].v - have);
+		}
+	}
+	free(rows);
+	rows = NULL;
+	if (store_stats_totals(db, &t, &err) == 0) {
+		metric_set(l->queue, NULL, 0, t.queue_depth);
+		metric_set(l->gpus, NULL, 0, t.gpus_in_use);
+		metric_set(l->approvals, NULL, 0, t.approvals_pending);
+	}
+	if (store_stats_repos(db, &rows, &n, &err) == 0) {
+		metric_clear(l->failures);
+		metric_clear(l->last_success);
+		for (size_t i = 0; i < n; i++) {
+			metric_set(l->failures, METRIC_LABELS(rows[i].a),
+			    rows[i].v);
+			if (rows[i].w > 0)
+				metric_set(l->last_success,
+				    METRIC_LABELS(rows[i].a), rows[i].w);
+		}
+	}
+	free(rows);
+	rows = NULL;
+	if (store_stats_stage_durations(db, &l->since_us, 10000, &rows, &n,
+	    &err) == 0) {
+		for (size_t i = 0; i < n; i++)
+			metric_observe(l->stage_duration,
+			    METRIC_LABELS(rows[i].a, rows[i].b), rows[i].v);
+	}
+	free(rows);
+	if (err.code != 0 && err.msg[0] != '\0')
+		log_debug("metrics: lineage", "error=\"%s\"", err.msg);
+out:
+	if (db != NULL)
+		dbpool_release(l->ctl->dbpool, db);
+	pthread_mutex_unlock(&l->mu);
+}
+
+void
+api_metrics_lineage_free(struct ctl *ctl)
+{
+	struct lineage *l = ctl->lineage;
+
+	if (l == NULL)
+		return;
+	pthread_mutex_destroy(&l->mu);
+	free(l);
+	ctl->lineage = NULL;
+}
+
+static void
+register_lineage(struct ctl *ctl)
+{
+	struct lineage *l = xcalloc(1, sizeof(*l));
+	struct metrics *m = ctl->metrics;
+
+	l->ctl = ctl;
+	pthread_mutex_init(&l->mu, NULL);
+	l->runs = metrics_add(m, METRIC_GAUGE, "sluice_runs",
+	    "Runs not finished, by pipeline and status", "pipeline,status",
+	    NULL, 0);
+	l->runs_total = metrics_add(m, METRIC_COUNTER, "sluice_runs_total",
+	    "Finished runs, by pipeline and final status", "pipeline,status",
+	    NULL, 0);
+	l->queue = metrics_add(m, METRIC_GAUGE, "sluice_queue_depth",
+	    "Runs queued, waiting to start", NULL, NULL, 0);
+	l->gpus = metrics_add(m, METRIC_GAUGE, "sluice_gpus_in_use",
+	    "GPUs requested by stage attempts submitted or running", NULL,
+	    NULL, 0);
+	l->approvals = metrics_add(m, METRIC_GAUGE, "sluice_approvals_pending",
+	    "Canary promotion steps waiting for a decision", NULL, NULL, 0);
+	l->failures = metrics_add(m, METRIC_GAUGE,
+	    "sluice_poll_consecutive_failures",
+	    "Failed polls in a row, by repository", "repository", NULL, 0);
+	l->last_success = metrics_add(m, METRIC_GAUGE,
+	    "sluice_poll_last_success_timestamp_seconds",
+	    "Last successful poll of a repository, Unix seconds", "repository",
+	    NULL, 0);
+	l->stage_duration = metrics_add(m, METRIC_HISTOGRAM,
+	    "sluice_stage_duration_seconds",
+	    "Stage durations from start to finish, observed as stages end",
+	    "pipeline,stage", stage_buckets,
+	    sizeof(stage_buckets) / sizeof(stage_buckets[0]));
+	metrics_on_scrape(m, collect_lineage, l);
+	ctl->lineage = l;
+}
 
 void
 api_metrics_register(struct ctl *ctl)
@@ -39,6 +181,10 @@ api_metrics_register(struct ctl *ctl)
 	    "Webhook calls by source (github, sluice) and result (accepted, "
 	    "duplicate, ignored, bad_signature, unauthorized, rejected, error)",
 	    "source,result", NULL, 0);
+	ctl->m_poll_errors = metrics_add(ctl->metrics, METRIC_COUNTER,
+	    "sluice_poll_errors_total", "Failed polls, by repository",
+	    "repository", NULL, 0);
+	register_lineage(ctl);
 }
 
 void

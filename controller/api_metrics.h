@@ -28,6 +28,14 @@ struct http_response;
  */
 void	api_metrics_register(struct ctl *ctl);
 
+/*
+ * Free the lineage collector api_metrics_register made (runs by pipeline
+ * and status, queue depth, GPUs in use, pending approvals, poll health,
+ * stage durations: read from the database through ctl->dbpool at each
+ * scrape).  Call after the HTTP server stopped.
+ */
+void	api_metrics_lineage_free(struct ctl *ctl);
+
 /* GET /metrics; ctx is the struct ctl. */
 void	api_metrics(void *ctx, struct http_request *rq,
 	    struct http_response *rs);

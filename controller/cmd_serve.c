@@ -222,6 +222,7 @@ cmd_serve(int argc, char **argv)
 		fprintf(stderr, "sluice serve: %s\n", err.msg);
 		goto out;
 	}
+	poller_count_errors(ctl.poller, ctl.m_poll_errors);
 	if (start_engine(&ctl, db, &ex, &err) < 0) {
 		log_error("cannot start the engine", "error=\"%s\"", err.msg);
 		fprintf(stderr, "sluice serve: %s\n", err.msg);

@@ -37,8 +37,10 @@ ctl_edge_release(struct ctl *ctl)
 {
 	events_hub_free(ctl->events);
 	ctl->events = NULL;
-	dbpool_free(ctl->dbpool);
 	metrics_free(ctl->metrics);
+	ctl->metrics = NULL;
+	api_metrics_lineage_free(ctl);
+	dbpool_free(ctl->dbpool);
 	ratelimit_free(ctl->auth_failures);
 	ratelimit_free(ctl->hook_calls);
 	if (ctl->webhook_secret != NULL) {
@@ -51,7 +53,7 @@ ctl_edge_release(struct ctl *ctl)
 	ctl->auth_failures = ctl->hook_calls = NULL;
 	ctl->webhook_secret = NULL;
 	ctl->m_http_requests = ctl->m_http_duration = NULL;
-	ctl->m_webhook_deliveries = NULL;
+	ctl->m_webhook_deliveries = ctl->m_poll_errors = NULL;
 }
 
 int

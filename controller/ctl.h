@@ -45,6 +45,8 @@ struct ctl {
 	struct metric		*m_http_requests;
 	struct metric		*m_http_duration;
 	struct metric		*m_webhook_deliveries;
+	struct metric		*m_poll_errors;	/* the poller counts */
+	void			*lineage;	/* api_metrics.c's collector */
 	/*
 	 * The HMAC secret of the webhooks, read once at start from the
 	 * variable named by cfg->webhook_secret_env; NULL when unset (hooks

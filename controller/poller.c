@@ -18,6 +18,7 @@
 #include "db.h"
 #include "gitsrc.h"
 #include "log.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "poller.h"
 #include "store_commit.h"
@@ -50,6 +51,7 @@ struct poller {
 	pthread_t		*workers;
 	int			 nworkers;
 	int			 started_scheduler;
+	struct metric		*errors;	/* sluice_poll_errors_total, or NULL */
 };
 
 static int64_t
@@ -495,11 +497,13 @@ out:
 /* Record the outcome; errors here are logged (the next poll retries). */
 static void
 finish_poll(const struct cfg *cfg, struct db *db, struct slot *s,
-    int64_t started, int rc, const struct err *perr)
+    int64_t started, int rc, const struct err *perr, struct metric *errors)
 {
 	struct err err;
 	int64_t next;
 
+	if (rc < 0 && errors != NULL)
+		metric_inc(errors, METRIC_LABELS(s->repo.name));
 	if (rc < 0)
 		s->repo.consecutive_failures++;
 	next = next_delay(cfg, &s->repo, rc < 0);
@@ -534,7 +538,7 @@ poller_poll_now(const struct cfg *cfg, struct db *db, const char *name,
 	s.id = s.repo.id;
 	err_clear(&perr);
 	rc = poll_slot(cfg, db, &s, &perr);
-	finish_poll(cfg, db, &s, started, rc, &perr);
+	finish_poll(cfg, db, &s, started, rc, &perr, NULL);
 	if (rc < 0)
 		(void)err_set(err, rc, "%s", perr.msg);
 	gitsrc_free(s.src);
@@ -746,7 +750,7 @@ worker_main(void *arg)
 		started = now_ms() - 1;
 		err_clear(&err);
 		rc = poll_slot(p->cfg, db, s, &err);
-		finish_poll(p->cfg, db, s, started, rc, &err);
+		finish_poll(p->cfg, db, s, started, rc, &err, p->errors);
 
 		pthread_mutex_lock(&p->mu);
 		s->in_flight = 0;
@@ -800,6 +804,14 @@ poller_start(struct poller **out, const struct cfg *cfg, struct err *err)
 fail:
 	gitsrc_global_shutdown();
 	return rc;
+}
+
+void
+poller_count_errors(struct poller *p, struct metric *errors)
+{
+	pthread_mutex_lock(&p->mu);
+	p->errors = errors;
+	pthread_mutex_unlock(&p->mu);
 }
 
 void

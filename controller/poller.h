@@ -44,6 +44,13 @@ struct poller;
 int	poller_start(struct poller **out, const struct cfg *cfg,
 	    struct err *err) __attribute__((warn_unused_result));
 
+/*
+ * Count failed polls in errors (a counter labelled by repository, which
+ * must outlive the poller); NULL stops counting.
+ */
+struct metric;
+void	poller_count_errors(struct poller *p, struct metric *errors);
+
 /* Stop the threads (interrupting network calls) and free.  NULL is a no-op. */
 void	poller_stop(struct poller *p);
 
