@@ -11,17 +11,22 @@
 #include "jsonin.h"
 #include "store_query_approvals.h"
 
+static int
+approvals_query(struct db *db, void *arg, const struct page_in *in,
+    struct buf *out, struct err *err)
+{
+	int status = *(const int *)arg;
+
+	return store_query_approvals_list(db, status >= 0 ?
+	    store_approval_statuses[status] : NULL, in, out, err);
+}
+
 void
 api_approvals_list(void *ctx, struct http_request *rq,
     struct http_response *rs)
 {
-	struct ctl *ctl = ctx;
 	struct api_page pg;
-	struct page_in in;
 	int status = -1;
-	struct db *db = NULL;
-	struct buf out;
-	struct err err;
 	const struct jsonin_qparam params[] = {
 		API_PAGE_QPARAMS(&pg),
 		{ .name = "status", .type = JSONIN_Q_ENUM, .out = &status,
@@ -29,26 +34,9 @@ api_approvals_list(void *ctx, struct http_request *rq,
 		{ .name = NULL },
 	};
 
-	err_clear(&err);
-	buf_init(&out, LIM_HTTP_RESPONSE);
 	api_page_init(&pg, LIM_API_PAGE_DEFAULT);
-	if (jsonin_query(rq, params, &err) < 0 ||
-	    api_page_after(&pg, "a1", 1, &err) < 0)
-		goto fail;
-	if ((db = api_db(ctl, rs)) == NULL)
-		goto out;
-	in.limit = pg.limit;
-	in.after = pg.after[0] != '\0' ? pg.after : NULL;
-	if (store_query_approvals_list(db, status >= 0 ?
-	    store_approval_statuses[status] : NULL, &in, &out, &err) < 0)
-		goto fail;
-	api_reply_json(rs, 200, out.data, out.len);
-	goto out;
-fail:
-	http_error_from(rs, &err);
-out:
-	api_db_done(ctl, db);
-	buf_release(&out);
+	api_list_reply(ctx, rq, rs, params, &pg, "a1", 1, approvals_query,
+	    &status);
 }
 
 void

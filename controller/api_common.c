@@ -10,6 +10,7 @@
 #include "dbpool.h"
 #include "http.h"
 #include "jsonin.h"
+#include "store_query.h"
 
 struct db *
 api_db(struct ctl *ctl, struct http_response *rs)
@@ -93,4 +94,35 @@ api_page_after(struct api_page *p, const char *kind, int numeric,
 		return 0;
 	}
 	return cursor_decode(p->cursor, kind, p->after, sizeof(p->after), err);
+}
+
+void
+api_list_reply(struct ctl *ctl, struct http_request *rq,
+    struct http_response *rs, const struct jsonin_qparam *params,
+    struct api_page *p, const char *kind, int numeric, api_list_fn query,
+    void *arg)
+{
+	struct page_in in;
+	struct db *db = NULL;
+	struct buf out;
+	struct err err;
+
+	err_clear(&err);
+	buf_init(&out, LIM_HTTP_RESPONSE);
+	if (jsonin_query(rq, params, &err) < 0 ||
+	    api_page_after(p, kind, numeric, &err) < 0)
+		goto fail;
+	if ((db = api_db(ctl, rs)) == NULL)
+		goto out;
+	in.limit = p->limit;
+	in.after = p->after[0] != '\0' ? p->after : NULL;
+	if (query(db, arg, &in, &out, &err) < 0)
+		goto fail;
+	api_reply_json(rs, 200, out.data, out.len);
+	goto out;
+fail:
+	http_error_from(rs, &err);
+out:
+	api_db_done(ctl, db);
+	buf_release(&out);
 }

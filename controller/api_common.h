@@ -66,6 +66,23 @@ void	api_page_init(struct api_page *p, int64_t default_limit);
 int	api_page_after(struct api_page *p, const char *kind, int numeric,
 	    struct err *err) __attribute__((warn_unused_result));
 
+/*
+ * Answer a paged list: check the query against params (which include
+ * API_PAGE_QPARAMS(p), with p initialized by api_page_init), decode the
+ * cursor of kind, borrow a connection and answer 200 with what query
+ * writes as JSON into out (arg is the handler's, read only once the query
+ * string was checked), or the error.  The shape every list route shares.
+ */
+struct page_in;
+struct buf;
+struct jsonin_qparam;
+typedef int (*api_list_fn)(struct db *db, void *arg,
+    const struct page_in *in, struct buf *out, struct err *err);
+void	api_list_reply(struct ctl *ctl, struct http_request *rq,
+	    struct http_response *rs, const struct jsonin_qparam *params,
+	    struct api_page *p, const char *kind, int numeric,
+	    api_list_fn query, void *arg);
+
 /* The query parameter entries for p (limit, cursor), for a table. */
 #define API_PAGE_QPARAMS(p)                                                 \
 	{ .name = "limit", .type = JSONIN_Q_INT, .out = &(p)->limit,        \

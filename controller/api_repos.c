@@ -18,39 +18,25 @@
 #include "store_repo.h"
 #include "units.h"
 
+static int
+repos_query(struct db *db, void *arg, const struct page_in *in,
+    struct buf *out, struct err *err)
+{
+	(void)arg;
+	return store_query_repos_list(db, in, out, err);
+}
+
 void
 api_repos_list(void *ctx, struct http_request *rq, struct http_response *rs)
 {
-	struct ctl *ctl = ctx;
 	struct api_page pg;
-	struct page_in in;
-	struct db *db = NULL;
-	struct buf out;
-	struct err err;
 	const struct jsonin_qparam params[] = {
 		API_PAGE_QPARAMS(&pg),
 		{ .name = NULL },
 	};
 
-	err_clear(&err);
-	buf_init(&out, LIM_HTTP_RESPONSE);
 	api_page_init(&pg, LIM_API_PAGE);
-	if (jsonin_query(rq, params, &err) < 0 ||
-	    api_page_after(&pg, "g1", 0, &err) < 0)
-		goto fail;
-	if ((db = api_db(ctl, rs)) == NULL)
-		goto out;
-	in.limit = pg.limit;
-	in.after = pg.after[0] != '\0' ? pg.after : NULL;
-	if (store_query_repos_list(db, &in, &out, &err) < 0)
-		goto fail;
-	api_reply_json(rs, 200, out.data, out.len);
-	goto out;
-fail:
-	http_error_from(rs, &err);
-out:
-	api_db_done(ctl, db);
-	buf_release(&out);
+	api_list_reply(ctx, rq, rs, params, &pg, "g1", 0, repos_query, NULL);
 }
 
 /* Answer status with the repository called name, as the list shows it. */
