@@ -22,7 +22,7 @@ B       := build
 BIN     := bin
 endif
 
-SRC      := $(wildcard controller/*.c)
+SRC      := $(wildcard controller/*.c controller/*/*.c)
 OBJ      := $(SRC:%.c=$(B)/%.o)
 LIBOBJ   := $(filter-out $(B)/controller/main.o,$(OBJ))
 FAKESRC  := $(wildcard tests/fakes/*.c)
@@ -88,8 +88,9 @@ fuzz:
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
 lint:
+	@scripts/lint-layers.sh
 	@! grep -nE '\b(sprintf|strcpy|strcat|strtok|atoi|sscanf)\s*\(' \
-	    controller/*.c || { echo "lint: banned function above"; exit 1; }
+	    controller/*.c controller/*/*.c || { echo "lint: banned function above"; exit 1; }
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	    --inline-suppr -Icontroller controller
 

@@ -36,12 +36,12 @@
 
 #include <dirent.h>
 
-#include "buf.h"
-#include "db.h"
-#include "migrate.h"
-#include "role.h"
-#include "store_query_runs.h"
-#include "store_token.h"
+#include "base/buf.h"
+#include "base/role.h"
+#include "query/store_query_runs.h"
+#include "store/db.h"
+#include "store/migrate.h"
+#include "store/store_token.h"
 
 #define NRUNS		1000000
 #define WITH_STAGES	10000

@@ -21,15 +21,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cfg.h"
-#include "db.h"
-#include "engine.h"
-#include "executor.h"
-#include "log.h"
-#include "pipeline.h"
-#include "store_commit.h"
-#include "store_pipeline.h"
-#include "store_run.h"
+#include "base/cfg.h"
+#include "base/log.h"
+#include "engine/engine.h"
+#include "exec/executor.h"
+#include "pipeline/pipeline.h"
+#include "store/db.h"
+#include "store/store_commit.h"
+#include "store/store_pipeline.h"
+#include "store/store_run.h"
 
 static const char yaml[] =
     "apiVersion: sluice/v1\n"

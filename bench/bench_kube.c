@@ -43,12 +43,12 @@
 
 #include <curl/curl.h>
 
-#include "buf.h"
-#include "caps.h"
-#include "exec_kube.h"
-#include "executor.h"
-#include "kube_api.h"
-#include "kubeconfig.h"
+#include "base/buf.h"
+#include "base/caps.h"
+#include "exec/executor.h"
+#include "kube/exec_kube.h"
+#include "kube/kube_api.h"
+#include "kube/kubeconfig.h"
 
 #define NS		"bench"
 #define NS_CURL		"bench-curl"

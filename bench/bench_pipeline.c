@@ -15,10 +15,10 @@
 
 #include <yaml.h>
 
-#include "buf.h"
-#include "err.h"
-#include "caps.h"
-#include "pipeline.h"
+#include "base/buf.h"
+#include "base/caps.h"
+#include "base/err.h"
+#include "pipeline/pipeline.h"
 
 static double
 now(void)

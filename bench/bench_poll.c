@@ -20,10 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "cfg.h"
-#include "db.h"
-#include "poller.h"
+#include "base/buf.h"
+#include "base/cfg.h"
+#include "git/poller.h"
+#include "store/db.h"
 
 #define NREPOS	200
 #define WORKERS	4

@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cfg.h"
-#include "caps.h"
+#include "base/caps.h"
+#include "base/cfg.h"
+#include "base/log.h"
 #include "cmd.h"
-#include "log.h"
 
 extern char **environ;
 

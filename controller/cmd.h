@@ -1,5 +1,5 @@
 /*
- * cmd.h - the subcommands of bin/sluice (SPEC section 2).
+ * cmd.h - the subcommands of bin/sluice (docs/operations.md lists them).
  *
  * Each takes the arguments after its name (argv[0] is the command name)
  * and returns the process exit status.  Global flags (--config FILE) are
@@ -23,5 +23,29 @@ int	cmd_version(int argc, char **argv);
  */
 struct cfg;
 struct cfg *cli_load_config(int *argc, char **argv);
+
+/*
+ * The HTTP edge of `sluice serve` (cmd_serve.c), shared with the tests
+ * that start a real server.
+ *
+ * serve_edge_init creates the parts of the edge from ctl->cfg: the
+ * database pool (LIM_DB_POOL connections, opened lazily), the metrics
+ * registry with the edge's families, the rate limiters, a copy of
+ * webhook_secret (NULL or "" = hooks answer 503), the events hub (its
+ * listener starts with the first client) and ctl->retrain.  Opens no
+ * connection; cannot fail.  serve_edge_release frees them after the HTTP
+ * server stopped.
+ */
+struct ctl;
+struct err;
+void	serve_edge_init(struct ctl *ctl, const char *webhook_secret);
+void	serve_edge_release(struct ctl *ctl);
+
+/*
+ * Start the HTTP server on ctl->cfg->listen with the route table, the
+ * guard (http/auth.h) and the metrics observer.  Errors as http_start.
+ */
+int	serve_http_start(struct ctl *ctl, struct err *err)
+	    __attribute__((warn_unused_result));
 
 #endif

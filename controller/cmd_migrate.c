@@ -17,11 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cfg.h"
+#include "base/caps.h"
+#include "base/cfg.h"
+#include "store/db.h"
+#include "store/migrate.h"
 #include "cmd.h"
-#include "db.h"
-#include "caps.h"
-#include "migrate.h"
 
 static const char usage[] =
     "usage: sluice migrate [--config FILE] [--status] [--migrations-dir DIR]\n";

@@ -12,21 +12,86 @@
 #include <string.h>
 #include <time.h>
 
-#include "caps.h"
-#include "cfg.h"
+#include "base/buf.h"
+#include "base/caps.h"
+#include "base/cfg.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "base/ratelimit.h"
+#include "base/version.h"
+#include "engine/engine.h"
+#include "exec/exec_local.h"
+#include "exec/executor.h"
+#include "git/poller.h"
+#include "http/api_metrics.h"
+#include "http/auth.h"
+#include "http/ctl.h"
+#include "http/events.h"
+#include "http/http.h"
+#include "http/routes.h"
+#include "http/run_request.h"
+#include "kube/exec_kube.h"
+#include "store/db.h"
+#include "store/dbpool.h"
+#include "store/migrate.h"
+#include "store/store_run.h"
 #include "cmd.h"
-#include "ctl.h"
-#include "db.h"
-#include "engine.h"
-#include "exec_kube.h"
-#include "exec_local.h"
-#include "executor.h"
-#include "http.h"
-#include "log.h"
-#include "migrate.h"
-#include "poller.h"
-#include "store_run.h"
-#include "version.h"
+
+void
+serve_edge_init(struct ctl *ctl, const char *webhook_secret)
+{
+	ctl->dbpool = dbpool_new(ctl->cfg->database_url, LIM_DB_POOL,
+	    LIM_DB_POOL_WAIT_MS);
+	ctl->metrics = metrics_new();
+	api_metrics_register(ctl);
+	ctl->auth_failures = ratelimit_new(LIM_AUTH_FAILURES,
+	    LIM_AUTH_FAILURE_PERIOD_S, LIM_RATELIMIT_KEYS);
+	ctl->hook_calls = ratelimit_new(LIM_HOOK_CALLS, LIM_HOOK_CALL_PERIOD_S,
+	    LIM_RATELIMIT_KEYS);
+	ctl->webhook_secret = webhook_secret != NULL &&
+	    webhook_secret[0] != '\0' ? xstrdup(webhook_secret) : NULL;
+	ctl->retrain = run_request_retrain;
+	ctl->events = events_hub_new(ctl->cfg->database_url);
+}
+
+void
+serve_edge_release(struct ctl *ctl)
+{
+	events_hub_free(ctl->events);
+	ctl->events = NULL;
+	metrics_free(ctl->metrics);
+	ctl->metrics = NULL;
+	api_metrics_lineage_free(ctl);
+	dbpool_free(ctl->dbpool);
+	ratelimit_free(ctl->auth_failures);
+	ratelimit_free(ctl->hook_calls);
+	if (ctl->webhook_secret != NULL) {
+		explicit_bzero(ctl->webhook_secret,
+		    strlen(ctl->webhook_secret));
+		free(ctl->webhook_secret);
+	}
+	ctl->dbpool = NULL;
+	ctl->metrics = NULL;
+	ctl->auth_failures = ctl->hook_calls = NULL;
+	ctl->webhook_secret = NULL;
+	ctl->m_http_requests = ctl->m_http_duration = NULL;
+	ctl->m_webhook_deliveries = ctl->m_poll_errors = NULL;
+}
+
+int
+serve_http_start(struct ctl *ctl, struct err *err)
+{
+	struct http_options o;
+
+	memset(&o, 0, sizeof(o));
+	o.listen = ctl->cfg->listen;
+	o.routes = ctl_routes;
+	o.web_dir = ctl->cfg->web_dir;
+	o.guard = auth_guard;
+	o.observe = api_observe;
+	o.ctx = ctl;
+	return http_start_opts(&ctl->http, &o, err);
+}
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
@@ -201,13 +266,13 @@ cmd_serve(int argc, char **argv)
 		fprintf(stderr, "sluice serve: %s\n", err.msg);
 		goto out;
 	}
-	ctl_edge_init(&ctl, ctl.cfg->webhook_secret_env != NULL &&
+	serve_edge_init(&ctl, ctl.cfg->webhook_secret_env != NULL &&
 	    ctl.cfg->webhook_secret_env[0] != '\0' ?
 	    getenv(ctl.cfg->webhook_secret_env) : NULL);
 	if (ctl.webhook_secret == NULL)
 		log_warn("webhook secret not configured", "variable=%s "
 		    "effect=\"hooks answer 503\"", ctl.cfg->webhook_secret_env);
-	if (ctl_http_start(&ctl, &err) < 0) {
+	if (serve_http_start(&ctl, &err) < 0) {
 		log_error("cannot start http server", "listen=%s error=\"%s\"",
 		    ctl.cfg->listen, err.msg);
 		goto out;
@@ -264,7 +329,7 @@ out:
 	if (ex.ops != NULL)
 		ex.ops->free(ex.impl);
 	poller_stop(ctl.poller);
-	ctl_edge_release(&ctl);
+	serve_edge_release(&ctl);
 	db_free(db);
 	cfg_free(ctl.cfg);
 	return status;

@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cfg.h"
+#include "base/cfg.h"
+#include "base/role.h"
+#include "store/db.h"
+#include "store/store_token.h"
 #include "cmd.h"
-#include "db.h"
-#include "role.h"
-#include "store_token.h"
 
 static const char usage[] =
     "usage: sluice token create --name NAME "

@@ -23,11 +23,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "buf.h"
+#include "base/buf.h"
+#include "base/caps.h"
+#include "base/err.h"
+#include "pipeline/pipeline.h"
 #include "cmd.h"
-#include "err.h"
-#include "caps.h"
-#include "pipeline.h"
 
 /*
  * Read at most LIM_PIPELINE_FILE + 1 bytes of path into b, so that the

@@ -9,8 +9,8 @@
 #include <openssl/crypto.h>
 #include <yaml.h>
 
+#include "base/version.h"
 #include "cmd.h"
-#include "version.h"
 
 int
 cmd_version(int argc, char **argv)

@@ -5,10 +5,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cfg.h"
+#include "base/cfg.h"
+#include "base/log.h"
+#include "exec/exec_local.h"
 #include "cmd.h"
-#include "exec_local.h"
-#include "log.h"
 
 static const struct {
 	const char	*name;

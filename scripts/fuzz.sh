@@ -13,9 +13,9 @@ CC=${FUZZ_CC:-clang}
 pkgs="jansson yaml-0.1"
 flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined
-	-Icontroller $(pkg-config --cflags $pkgs))
-srcs=(controller/pipeline.c controller/k8s_names.c controller/units.c
-	controller/buf.c controller/err.c)
+	-iquote controller $(pkg-config --cflags $pkgs))
+srcs=(controller/pipeline/pipeline.c controller/pipeline/k8s_names.c controller/base/units.c
+	controller/base/buf.c controller/base/err.c)
 
 command -v "$CC" >/dev/null || { echo "fuzz: $CC not found" >&2; exit 1; }
 mkdir -p "$B/obj" "$B/corpus" "$B/seed" "$B/artifacts"

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "buf.h"
-#include "caps.h"
-#include "err.h"
+#include "base/buf.h"
+#include "base/caps.h"
+#include "base/err.h"
 #include "fake_executor.h"
 
 struct rec {

@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "executor.h"
+#include "exec/executor.h"
 
 /* How a started attempt goes. */
 struct fake_outcome {

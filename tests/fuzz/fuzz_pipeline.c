@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "err.h"
-#include "caps.h"
-#include "pipeline.h"
+#include "base/buf.h"
+#include "base/caps.h"
+#include "base/err.h"
+#include "pipeline/pipeline.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

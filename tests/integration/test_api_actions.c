@@ -12,9 +12,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "db.h"
 #include "../support/testapi.h"
 #include "../support/testseed.h"
+#include "store/db.h"
 
 #define SHA_A	"0123456789abcdef0123456789abcdef01234567"
 

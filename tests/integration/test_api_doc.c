@@ -16,10 +16,11 @@
 
 #include <yaml.h>
 
-#include "ctl.h"
-#include "http.h"
-#include "role.h"
 #include "../support/testapi.h"
+#include "base/role.h"
+#include "http/ctl.h"
+#include "http/http.h"
+#include "http/routes.h"
 
 #define MAX_OPS	512
 

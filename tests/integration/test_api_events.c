@@ -18,10 +18,10 @@
 
 #include <curl/curl.h>
 
-#include "db.h"
-#include "events.h"
 #include "../support/testapi.h"
 #include "../support/testseed.h"
+#include "http/events.h"
+#include "store/db.h"
 
 #define WAIT_S	30	/* upper bound for anything to arrive */
 

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "version.h"
 #include "../support/testapi.h"
+#include "base/version.h"
 
 static int
 setup(void **state)

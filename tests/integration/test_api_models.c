@@ -12,11 +12,11 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "db.h"
-#include "store_query_approvals.h"
 #include "../support/testapi.h"
 #include "../support/testjson.h"
 #include "../support/testseed.h"
+#include "query/store_query_approvals.h"
+#include "store/db.h"
 
 #define SHA_A	"0123456789abcdef0123456789abcdef01234567"
 

@@ -13,11 +13,11 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "db.h"
-#include "webhook.h"
 #include "../support/testapi.h"
 #include "../support/testjson.h"
 #include "../support/testseed.h"
+#include "http/webhook.h"
+#include "store/db.h"
 
 #define SHA_A	"aaaaaaa1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define SHA_B	"bbbbbbb2bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"

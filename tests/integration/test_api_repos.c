@@ -12,12 +12,13 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "ctl.h"
-#include "db.h"
-#include "http.h"
 #include "../support/testapi.h"
 #include "../support/testjson.h"
 #include "../support/testseed.h"
+#include "http/ctl.h"
+#include "http/http.h"
+#include "http/routes.h"
+#include "store/db.h"
 
 static int
 setup(void **state)

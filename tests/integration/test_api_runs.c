@@ -18,12 +18,12 @@
 
 #include <curl/curl.h>
 
-#include "db.h"
-#include "store_query_runs.h"
-#include "store_run.h"
 #include "../support/testapi.h"
 #include "../support/testjson.h"
 #include "../support/testseed.h"
+#include "query/store_query_runs.h"
+#include "store/db.h"
+#include "store/store_run.h"
 
 #define SHA_A	"abcdef0123456789abcdef0123456789abcdef01"
 

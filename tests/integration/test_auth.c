@@ -14,14 +14,14 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "auth.h"
-#include "caps.h"
-#include "db.h"
-#include "http.h"
-#include "jsonin.h"
-#include "role.h"
-#include "store_token.h"
 #include "../support/testapi.h"
+#include "base/caps.h"
+#include "base/role.h"
+#include "http/auth.h"
+#include "http/http.h"
+#include "http/jsonin.h"
+#include "store/db.h"
+#include "store/store_token.h"
 
 /* Answers "name role via" of the caller. */
 static void

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "db.h"
 #include "../support/testdb.h"
+#include "store/db.h"
 
 static int
 setup(void **state)

@@ -14,9 +14,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "db.h"
-#include "dbpool.h"
 #include "../support/testdb.h"
+#include "store/db.h"
+#include "store/dbpool.h"
 
 static int
 setup(void **state)

@@ -20,15 +20,15 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "cfg.h"
-#include "db.h"
-#include "engine.h"
+#include "base/cfg.h"
+#include "engine/engine.h"
+#include "pipeline/pipeline.h"
+#include "store/db.h"
+#include "store/store_approval.h"
+#include "store/store_commit.h"
+#include "store/store_pipeline.h"
+#include "store/store_run.h"
 #include "fake_executor.h"
-#include "pipeline.h"
-#include "store_approval.h"
-#include "store_commit.h"
-#include "store_pipeline.h"
-#include "store_run.h"
 #include "testdb.h"
 
 struct fx {

@@ -17,12 +17,12 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "cfg.h"
-#include "db.h"
-#include "engine.h"
-#include "exec_local.h"
-#include "poller.h"
-#include "store_approval.h"
+#include "base/cfg.h"
+#include "engine/engine.h"
+#include "exec/exec_local.h"
+#include "git/poller.h"
+#include "store/db.h"
+#include "store/store_approval.h"
 #include "testdb.h"
 
 struct fx {

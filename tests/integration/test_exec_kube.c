@@ -26,16 +26,16 @@
 
 #include <jansson.h>
 
-#include "buf.h"
-#include "caps.h"
-#include "cfg.h"
-#include "err.h"
-#include "exec_kube.h"
-#include "executor.h"
-#include "kube_api.h"
-#include "kubeconfig.h"
-#include "metrics.h"
 #include "../support/kubefake.h"
+#include "base/buf.h"
+#include "base/caps.h"
+#include "base/cfg.h"
+#include "base/err.h"
+#include "base/metrics.h"
+#include "exec/executor.h"
+#include "kube/exec_kube.h"
+#include "kube/kube_api.h"
+#include "kube/kubeconfig.h"
 
 static struct kubefake fake;
 

@@ -29,11 +29,11 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "buf.h"
-#include "err.h"
-#include "exec_local.h"
-#include "executor.h"
 #include "../support/testdb.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "exec/exec_local.h"
+#include "exec/executor.h"
 
 #define WAIT_MS		60000	/* upper bound of every wait loop */
 

@@ -23,10 +23,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "err.h"
-#include "gitsrc.h"
-#include "caps.h"
-#include "log.h"
+#include "base/caps.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "git/gitsrc.h"
 
 #define TIMEOUT_MS	20000		/* generous: never hit on a good day */
 

@@ -13,8 +13,8 @@
 
 #include <curl/curl.h>
 
-#include "caps.h"
-#include "http.h"
+#include "base/caps.h"
+#include "http/http.h"
 
 static void
 echo_handler(void *ctx, struct http_request *rq, struct http_response *rs)

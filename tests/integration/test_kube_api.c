@@ -26,13 +26,13 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "caps.h"
-#include "err.h"
-#include "kube_api.h"
-#include "kubeconfig.h"
 #include "../support/kubefake.h"
 #include "../support/testdb.h"
+#include "base/buf.h"
+#include "base/caps.h"
+#include "base/err.h"
+#include "kube/kube_api.h"
+#include "kube/kubeconfig.h"
 
 static struct kubefake fake;
 

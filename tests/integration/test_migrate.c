@@ -14,9 +14,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "db.h"
-#include "migrate.h"
 #include "../support/testdb.h"
+#include "store/db.h"
+#include "store/migrate.h"
 
 struct fixture {
 	struct testdb	t;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "db.h"
+#include "store/db.h"
 #include "testdb.h"
 
 static void

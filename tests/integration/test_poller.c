@@ -15,10 +15,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "cfg.h"
-#include "db.h"
-#include "poller.h"
-#include "store_repo.h"
+#include "base/cfg.h"
+#include "git/poller.h"
+#include "store/db.h"
+#include "store/store_repo.h"
 #include "testdb.h"
 
 struct fx {

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "db.h"
 #include "../support/testdb.h"
+#include "store/db.h"
 
 struct fixture {
 	struct testdb	 t;

@@ -13,14 +13,14 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "api_session.h"
-#include "auth.h"
-#include "caps.h"
-#include "db.h"
-#include "http.h"
-#include "role.h"
-#include "store_token.h"
 #include "../support/testapi.h"
+#include "base/caps.h"
+#include "base/role.h"
+#include "http/api_session.h"
+#include "http/auth.h"
+#include "http/http.h"
+#include "store/db.h"
+#include "store/store_token.h"
 
 static void
 write_ok(void *ctx, struct http_request *rq, struct http_response *rs)

@@ -12,10 +12,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "db.h"
-#include "role.h"
-#include "store_token.h"
 #include "../support/testdb.h"
+#include "base/role.h"
+#include "store/db.h"
+#include "store/store_token.h"
 
 struct fixture {
 	struct testdb	 t;

@@ -19,12 +19,12 @@
 
 #include <libpq-fe.h>
 
-#include "caps.h"
-#include "ctl.h"
-#include "metrics.h"
-#include "ratelimit.h"
-#include "webhook.h"
 #include "../support/testapi.h"
+#include "base/caps.h"
+#include "base/metrics.h"
+#include "base/ratelimit.h"
+#include "http/ctl.h"
+#include "http/webhook.h"
 
 #define SECRET	"It's a Secret to Everybody"
 

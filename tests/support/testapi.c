@@ -10,16 +10,18 @@
 
 #include <curl/curl.h>
 
-#include "buf.h"
-#include "caps.h"
-#include "cfg.h"
-#include "ctl.h"
-#include "db.h"
-#include "http.h"
-#include "auth.h"
-#include "api_metrics.h"
-#include "role.h"
-#include "store_token.h"
+#include "base/buf.h"
+#include "base/caps.h"
+#include "base/cfg.h"
+#include "base/role.h"
+#include "http/api_metrics.h"
+#include "http/auth.h"
+#include "http/ctl.h"
+#include "http/http.h"
+#include "http/routes.h"
+#include "store/db.h"
+#include "store/store_token.h"
+#include "cmd.h"
 #include "testapi.h"
 
 struct testapi *
@@ -61,7 +63,7 @@ testapi_start(const struct route *routes, const char *const *settings,
 	a->ctl.cfg->listen = xstrdup("127.0.0.1:0");
 	a->ctl.started_at = time(NULL);
 	a->ctl.db_ready = a->ctl.migrations_ready = a->ctl.executor_ready = 1;
-	ctl_edge_init(&a->ctl, secret);
+	serve_edge_init(&a->ctl, secret);
 	memset(&o, 0, sizeof(o));
 	o.listen = a->ctl.cfg->listen;
 	o.routes = routes != NULL ? routes : ctl_routes;
@@ -91,7 +93,7 @@ testapi_stop(struct testapi *a)
 	if (a == NULL)
 		return;
 	http_stop(a->ctl.http);
-	ctl_edge_release(&a->ctl);
+	serve_edge_release(&a->ctl);
 	cfg_free(a->ctl.cfg);
 	if (a->t.name[0] != '\0')
 		testdb_drop(&a->t);

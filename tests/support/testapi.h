@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 
-#include "ctl.h"
+#include "http/ctl.h"
 #include "testdb.h"
 
 struct route;

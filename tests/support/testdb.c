@@ -17,8 +17,8 @@
 
 #include <libpq-fe.h>
 
-#include "db.h"
-#include "migrate.h"
+#include "store/db.h"
+#include "store/migrate.h"
 #include "testdb.h"
 
 extern char **environ;

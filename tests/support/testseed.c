@@ -4,13 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "db.h"
-#include "pipeline.h"
-#include "store_commit.h"
-#include "store_pipeline.h"
-#include "store_repo.h"
-#include "store_run.h"
+#include "base/buf.h"
+#include "pipeline/pipeline.h"
+#include "store/db.h"
+#include "store/store_commit.h"
+#include "store/store_pipeline.h"
+#include "store/store_repo.h"
+#include "store/store_run.h"
 #include "testapi.h"
 #include "testseed.h"
 

@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "store_token.h"
+#include "store/store_token.h"
 #include "testapi.h"
 
 struct db;

@@ -7,9 +7,9 @@
 
 #include <string.h>
 
-#include "attempt_name.h"
-#include "err.h"
-#include "k8s_names.h"
+#include "base/err.h"
+#include "engine/attempt_name.h"
+#include "pipeline/k8s_names.h"
 
 #define S63 "a12345678901234567890123456789012345678901234567890123456789012"
 

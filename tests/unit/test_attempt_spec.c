@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "attempt_spec.h"
-#include "err.h"
+#include "base/err.h"
+#include "engine/attempt_spec.h"
 
 static void
 attempt_spec__round_trips_through_json(void **state)

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "buf.h"
-#include "err.h"
+#include "base/buf.h"
+#include "base/err.h"
 
 static void
 buf__appends_up_to_its_cap_then_refuses(void **state)

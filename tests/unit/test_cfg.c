@@ -14,10 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "cfg.h"
-#include "err.h"
-#include "caps.h"
+#include "base/buf.h"
+#include "base/caps.h"
+#include "base/cfg.h"
+#include "base/err.h"
 
 static char dir[64];
 

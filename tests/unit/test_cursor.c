@@ -7,8 +7,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "cursor.h"
-#include "err.h"
+#include "base/cursor.h"
+#include "base/err.h"
 
 static void
 cursor__ids_round_trip_and_are_url_safe(void **state)

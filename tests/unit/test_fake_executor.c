@@ -12,10 +12,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "buf.h"
-#include "err.h"
-#include "executor.h"
 #include "../fakes/fake_executor.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "exec/executor.h"
 
 static const char *const cmd[] = { "python3", "train.py", "--epochs", "3" };
 static const struct exec_env env[] = {

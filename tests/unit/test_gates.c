@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gates.h"
+#include "pipeline/gates.h"
 
 static void
 gates__a_threshold_gate_names_metric_value_operator_and_threshold(

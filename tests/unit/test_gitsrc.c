@@ -14,9 +14,9 @@
 
 #include <openssl/evp.h>
 
-#include "buf.h"
-#include "err.h"
-#include "gitsrc.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "git/gitsrc.h"
 
 static void
 scrub(const char *url, const char *want)

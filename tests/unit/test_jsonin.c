@@ -11,9 +11,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "buf.h"
-#include "err.h"
-#include "jsonin.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "http/jsonin.h"
 
 struct body {
 	char			*name;

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "k8s_names.h"
+#include "pipeline/k8s_names.h"
 
 struct row {
 	const char	*in;

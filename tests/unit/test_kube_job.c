@@ -10,7 +10,7 @@
 
 #include <jansson.h>
 
-#include "kube_job.h"
+#include "kube/kube_job.h"
 
 static const char *const argv_train[] = { "python3", "train.py", "--epochs",
     "10" };

@@ -19,11 +19,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "caps.h"
-#include "err.h"
-#include "kubeconfig.h"
 #include "../support/testdb.h"
+#include "base/buf.h"
+#include "base/caps.h"
+#include "base/err.h"
+#include "kube/kubeconfig.h"
 
 static char fixtures[1024];	/* absolute tests/fixtures/kubeconfig */
 static char tmp[256];

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "log.h"
+#include "base/log.h"
 
 static char *
 capture(enum log_level level, enum log_format fmt, void (*emit)(void))

@@ -13,10 +13,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "buf.h"
-#include "caps.h"
-#include "err.h"
-#include "metrics.h"
+#include "base/buf.h"
+#include "base/caps.h"
+#include "base/err.h"
+#include "base/metrics.h"
 
 /* Render m, skipping the registry's own dropped-series family. */
 static char *

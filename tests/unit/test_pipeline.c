@@ -20,10 +20,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "buf.h"
-#include "err.h"
-#include "caps.h"
-#include "pipeline.h"
+#include "base/buf.h"
+#include "base/caps.h"
+#include "base/err.h"
+#include "pipeline/pipeline.h"
 
 static const char *
 top(void)

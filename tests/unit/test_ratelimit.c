@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "ratelimit.h"
+#include "base/ratelimit.h"
 
 static void
 ratelimit__burst_then_refusal_with_seconds_to_wait(void **state)

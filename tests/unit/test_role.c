@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "role.h"
+#include "base/role.h"
 
 static void
 role__parses_the_four_names_and_nothing_else(void **state)

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "caps.h"
-#include "stage_output.h"
+#include "base/caps.h"
+#include "pipeline/stage_output.h"
 
 static void
 feed(struct stage_output *o, const char *s)

@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "err.h"
-#include "units.h"
+#include "base/err.h"
+#include "base/units.h"
 
 static void
 units__durations_parse_strictly(void **state)

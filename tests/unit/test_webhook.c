@@ -11,8 +11,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "err.h"
-#include "webhook.h"
+#include "base/err.h"
+#include "http/webhook.h"
 
 static void
 webhook__signature_matches_githubs_documented_example(void **state)

@@ -1,0 +1,337 @@
+/*
+ * canary.c - the canary stage machine (SPEC §5, docs/engine.md): for
+ * each step, its Job with the step's weight, the analysis window with its
+ * gates, the approval; then promotion; or, on a failed step, a failed
+ * analysis, a rejected or expired approval, or a cancel, the rollback Job
+ * and the stage's failure.
+ *
+ * canary_advance() is called for a canary stage that has no active
+ * attempt.  The rollout row says where the stage is; every decision is
+ * written (store_rollout_*, store_approval_*) before anything it leads to,
+ * and a new attempt is only requested here: engine.c writes its row and
+ * submits it under the caps.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/units.h"
+#include "engine/engine_int.h"
+#include "pipeline/pipeline.h"
+#include "store/store_approval.h"
+#include "store/store_output.h"
+#include "store/store_rollout.h"
+
+#define SET(dst, s)	(void)str_copy((dst), sizeof(dst), (s))
+
+struct canary {
+	struct eng_pass			*ps;
+	struct eng_run			*er;
+	size_t				 idx;
+	struct snap_stage		*st;
+	const struct pipeline_canary	*c;
+	const struct pipeline_step	*step;
+};
+
+static void
+log_fail(const struct canary *k, const char *what, const struct err *err)
+{
+	log_warn(what, "run=%lld stage=%s error=\"%s\"",
+	    (long long)k->er->r->id, k->st->name, err->msg);
+}
+
+/* The rollout is abandoned (rollout in status from) for reason. */
+static void
+rollback(struct canary *k, const char *from, const char *reason)
+{
+	struct snap_stage *st = k->st;
+	const char *to = k->er->r->cancel ? "canceled" : "failed";
+	char msg[1200];
+	struct err err;
+
+	log_info("canary rolling back", "run=%lld stage=%s reason=\"%s\"",
+	    (long long)k->er->r->id, st->name, reason);
+	if (k->c->rollback_command.n > 0) {
+		eng_request(k->ps, k->er, k->idx, REQ_ROLLBACK, from, reason);
+		return;
+	}
+	(void)snprintf(msg, sizeof(msg), "%s (no rollback_command)", reason);
+	if (store_rollout_end(eng_db(k->ps->e), st->ro.id, k->er->r->id,
+	    st->id, from, "rolled_back", st->status, to, msg, ENGINE_ACTOR,
+	    &err) < 0) {
+		log_fail(k, "cannot end rollout", &err);
+		return;
+	}
+	SET(st->ro.status, "rolled_back");
+	SET(st->status, to);
+	eng_note(k->er, k->idx, msg);
+	eng_changed(k->ps);
+}
+
+/* The current step is through (rollout in status from): next or done. */
+static void
+next_or_promote(struct canary *k, const char *from)
+{
+	struct snap_stage *st = k->st;
+	struct err err;
+
+	if ((size_t)st->ro.step < k->c->nsteps) {
+		eng_request(k->ps, k->er, k->idx, REQ_CANARY_NEXT, from, NULL);
+		return;
+	}
+	if (store_rollout_promote(eng_db(k->ps->e), st->ro.id, k->er->r->id,
+	    st->id, from, st->status, ENGINE_ACTOR, &err) < 0) {
+		log_fail(k, "cannot promote", &err);
+		return;
+	}
+	log_info("canary promoted", "run=%lld stage=%s target=%s "
+	    "model_version=%lld", (long long)k->er->r->id, st->name,
+	    k->c->target, (long long)st->ro.model_id);
+	SET(st->ro.status, "succeeded");
+	SET(st->status, "succeeded");
+	eng_changed(k->ps);
+}
+
+/* The step's Job (and analysis) passed: ask for approval or go on. */
+static void
+after_analysis(struct canary *k, const char *from)
+{
+	struct snap_stage *st = k->st;
+	char why[200];
+	struct err err;
+	int64_t ap = 0;
+
+	if (!k->step->approval) {
+		next_or_promote(k, from);
+		return;
+	}
+	(void)snprintf(why, sizeof(why), "waiting for approval of step %d "
+	    "(weight %d)", st->ro.step, k->step->weight);
+	if (store_rollout_await(eng_db(k->ps->e), st->ro.id, k->er->r->id,
+	    st->id, from, st->ro.step, k->step->weight, k->c->target,
+	    k->c->approval_timeout_ms, why, ENGINE_ACTOR, &ap, &err) < 0) {
+		log_fail(k, "cannot request approval", &err);
+		return;
+	}
+	log_info("canary waiting for approval", "run=%lld stage=%s step=%d "
+	    "approval=%lld", (long long)k->er->r->id, st->name, st->ro.step,
+	    (long long)ap);
+	SET(st->ro.status, "waiting_approval");
+	SET(st->status, "waiting_approval");
+	st->ap.id = ap;
+	SET(st->ap.status, "pending");
+	st->ap.expires_ms = k->ps->snap.now_ms + k->c->approval_timeout_ms;
+	eng_changed(k->ps);
+}
+
+static void
+progressing(struct canary *k)
+{
+	struct snap_stage *st = k->st;
+	struct snap_attempt *att = &st->att;
+	char why[800];
+	struct err err;
+	int64_t from;
+
+	if (!eng_is(att->kind, "canary_step") || att->step != st->ro.step) {
+		log_warn("canary state unexpected", "run=%lld stage=%s step=%d",
+		    (long long)k->er->r->id, st->name, st->ro.step);
+		return;
+	}
+	if (k->er->r->cancel) {
+		rollback(k, "progressing", "run canceled");
+		return;
+	}
+	if (!eng_is(att->status, "succeeded")) {
+		(void)snprintf(why, sizeof(why), "step %d (weight %d) failed: %s",
+		    st->ro.step, k->step->weight,
+		    att->message ? att->message : att->status);
+		rollback(k, "progressing", why);
+		return;
+	}
+	if (!k->step->analysis) {
+		after_analysis(k, "progressing");
+		return;
+	}
+	from = att->started_ms > 0 ? att->started_ms : k->ps->snap.now_ms;
+	if (store_rollout_analyzing(eng_db(k->ps->e), st->ro.id, k->er->r->id,
+	    st->ro.step, from, ENGINE_ACTOR, &err) < 0) {
+		log_fail(k, "cannot start analysis", &err);
+		return;
+	}
+	SET(st->ro.status, "analyzing");
+	st->ro.analysis_ms = from;
+	eng_changed(k->ps);
+}
+
+static void
+analyzing(struct canary *k)
+{
+	struct snap_stage *st = k->st;
+	struct output_values vals = { NULL, 0 };
+	int64_t end = st->ro.analysis_ms + k->step->analysis_ms;
+	char msg[800], why[1000];
+	struct err err;
+	int rc;
+
+	if (k->er->r->cancel) {
+		rollback(k, "analyzing", "run canceled");
+		return;
+	}
+	/*
+	 * The window runs analysis.duration from the start of the step's
+	 * Job, and never ends before that Job did: what the Job reported
+	 * while it ran always counts, however long it took.
+	 */
+	if (eng_is(st->att.kind, "canary_step") && st->att.finished_ms > end)
+		end = st->att.finished_ms;
+	if (k->ps->snap.now_ms < end) {
+		eng_wake_in(k->ps, end - k->ps->snap.now_ms);
+		return;
+	}
+	if ((rc = store_output_window(eng_db(k->ps->e), st->id, st->ro.step,
+	    st->ro.analysis_ms, end, &vals, &err)) == 0)
+		rc = eng_gates(k->ps, k->er, k->idx, k->step->gates,
+		    k->step->ngates, NULL, &vals, msg, sizeof(msg), &err);
+	output_values_release(&vals);
+	if (rc < 0) {
+		log_fail(k, "cannot evaluate analysis", &err);
+		return;
+	}
+	if (rc == 0) {
+		(void)snprintf(why, sizeof(why), "analysis of step %d (weight %d)"
+		    " failed: %s", st->ro.step, k->step->weight, msg);
+		rollback(k, "analyzing", why);
+		return;
+	}
+	log_info("canary analysis passed", "run=%lld stage=%s step=%d",
+	    (long long)k->er->r->id, st->name, st->ro.step);
+	after_analysis(k, "analyzing");
+}
+
+static void
+waiting(struct canary *k)
+{
+	struct snap_stage *st = k->st;
+	struct snap_approval *ap = &st->ap;
+	char why[1200], dur[32];
+	struct err err;
+
+	if (ap->id == 0) {
+		log_warn("canary waits for no approval", "run=%lld stage=%s",
+		    (long long)k->er->r->id, st->name);
+		return;
+	}
+	if (eng_is(ap->status, "pending")) {
+		if (k->er->r->cancel) {
+			const char *by = k->er->r->cancel_by ?
+			    k->er->r->cancel_by : ENGINE_ACTOR;
+
+			if (store_approval_decide(eng_db(k->ps->e), ap->id, 0,
+			    by, "run canceled", &err) < 0 &&
+			    store_approval_expire(eng_db(k->ps->e), ap->id,
+			    ENGINE_ACTOR, &err) < 0) {
+				log_fail(k, "cannot close approval", &err);
+				return;
+			}
+			eng_changed(k->ps);
+			rollback(k, "waiting_approval", "run canceled");
+			return;
+		}
+		if (k->ps->snap.now_ms < ap->expires_ms) {
+			eng_wake_in(k->ps, ap->expires_ms - k->ps->snap.now_ms);
+			return;
+		}
+		if (store_approval_expire(eng_db(k->ps->e), ap->id,
+		    ENGINE_ACTOR, &err) < 0) {
+			log_fail(k, "cannot expire approval", &err);
+			return;
+		}
+		SET(ap->status, "expired");
+		eng_changed(k->ps);
+	}
+	if (eng_is(ap->status, "approved")) {
+		if (k->er->r->cancel)
+			rollback(k, "waiting_approval", "run canceled");
+		else
+			next_or_promote(k, "waiting_approval");
+		return;
+	}
+	if (eng_is(ap->status, "rejected")) {
+		(void)snprintf(why, sizeof(why), "approval of step %d (weight %d)"
+		    " rejected by %s%s%s", st->ro.step, k->step->weight,
+		    ap->decided_by ? ap->decided_by : "?",
+		    ap->comment ? ": " : "", ap->comment ? ap->comment : "");
+		rollback(k, "waiting_approval", why);
+		return;
+	}
+	units_format_duration(k->c->approval_timeout_ms, dur, sizeof(dur));
+	(void)snprintf(why, sizeof(why), "approval of step %d (weight %d) "
+	    "expired after %s", st->ro.step, k->step->weight, dur);
+	rollback(k, "waiting_approval", why);
+}
+
+static void
+rolling_back(struct canary *k)
+{
+	struct snap_stage *st = k->st;
+	struct snap_attempt *att = &st->att;
+	const char *to = k->er->r->cancel ? "canceled" : "failed";
+	int ok = eng_is(att->status, "succeeded");
+	char msg[1400];
+	struct err err;
+
+	if (!eng_is(att->kind, "rollback")) {
+		log_warn("rollback attempt missing", "run=%lld stage=%s",
+		    (long long)k->er->r->id, st->name);
+		return;
+	}
+	if (ok)
+		(void)snprintf(msg, sizeof(msg), "%s; rolled back",
+		    st->ro.message ? st->ro.message : "rolled back");
+	else
+		(void)snprintf(msg, sizeof(msg), "%s; the rollback failed: %s",
+		    st->ro.message ? st->ro.message : "rollback",
+		    att->message ? att->message : att->status);
+	if (store_rollout_end(eng_db(k->ps->e), st->ro.id, k->er->r->id,
+	    st->id, "rolling_back", ok ? "rolled_back" : "failed", st->status,
+	    to, msg, ENGINE_ACTOR, &err) < 0) {
+		log_fail(k, "cannot end rollout", &err);
+		return;
+	}
+	log_info("canary rolled back", "run=%lld stage=%s ok=%d",
+	    (long long)k->er->r->id, st->name, ok);
+	SET(st->ro.status, ok ? "rolled_back" : "failed");
+	SET(st->status, to);
+	eng_note(k->er, k->idx, msg);
+	eng_changed(k->ps);
+}
+
+void
+canary_advance(struct eng_pass *ps, struct eng_run *er, size_t idx)
+{
+	struct canary k;
+	struct snap_stage *st = er->sn[idx];
+
+	k.ps = ps;
+	k.er = er;
+	k.idx = idx;
+	k.st = st;
+	k.c = er->p->stages[idx].canary;
+	if (st->ro.id == 0 || st->ro.step < 1 ||
+	    (size_t)st->ro.step > k.c->nsteps) {
+		log_warn("canary stage without a rollout", "run=%lld stage=%s",
+		    (long long)er->r->id, st->name);
+		return;
+	}
+	k.step = &k.c->steps[st->ro.step - 1];
+	if (eng_is(st->ro.status, "progressing"))
+		progressing(&k);
+	if (eng_is(st->ro.status, "analyzing"))
+		analyzing(&k);
+	else if (eng_is(st->ro.status, "waiting_approval"))
+		waiting(&k);
+	else if (eng_is(st->ro.status, "rolling_back"))
+		rolling_back(&k);
+}

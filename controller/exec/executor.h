@@ -1,0 +1,169 @@
+/*
+ * executor.h - where stage attempts run: the ops table every executor
+ * implements (STYLE §7), and the types the engine hands it.
+ *
+ * Two implementations: exec_local.c (a process group per attempt on this
+ * machine, the default) and exec_kube.c (a Kubernetes Job per attempt).
+ * Unit tests plug in tests/fakes/fake_executor.c.  The engine never knows
+ * which one it drives.
+ *
+ * Crash safety.  The engine writes the attempt row (with its deterministic
+ * name) before calling submit, so after a crash it calls submit again for
+ * an attempt it cannot tell was submitted.  Every operation is therefore
+ * idempotent by attempt name:
+ *	submit	of a name that already exists adopts it (returns 0);
+ *	status	of a name never submitted answers EXEC_UNKNOWN;
+ *	cancel	of a finished or unknown name succeeds;
+ *	release	of an unknown name succeeds.
+ * An executor keeps no state the engine relies on across restarts other
+ * than what it can find again by name (a supervisor's files, a Job).
+ *
+ * Threads: the engine calls an executor from its one loop thread;
+ * logs() may also be called from HTTP threads (log view), so an
+ * implementation makes that one safe to call concurrently.
+ */
+#ifndef SLUICE_EXECUTOR_H
+#define SLUICE_EXECUTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+
+/* One NAME=VALUE of the stage's environment (SPEC §4). */
+struct exec_env {
+	const char	*name;
+	const char	*value;
+};
+
+/* A toleration, node selector entry or volume, as in the pipeline. */
+struct exec_kv {
+	const char	*key;
+	const char	*value;
+};
+
+struct exec_toleration {
+	const char	*key;
+	const char	*op;		/* "Exists" | "Equal" */
+	const char	*value;		/* NULL with Exists */
+	const char	*effect;	/* NULL = all effects */
+	int64_t		 seconds;	/* tolerationSeconds, -1 = unset */
+};
+
+struct exec_volume {
+	const char	*claim;		/* PersistentVolumeClaim name */
+	const char	*mount;		/* absolute path in the container */
+	int		 read_only;
+};
+
+/*
+ * Everything needed to start one attempt.  All pointers are borrowed for
+ * the duration of the call.
+ */
+struct exec_attempt {
+	/* identity */
+	const char	*name;		/* sluice-<run>-<stage>-<attempt>[-s<step>],
+					   a DNS-1123 label <= 63 chars, unique */
+	int64_t		 run_id;
+	const char	*pipeline;
+	const char	*stage;
+	int		 attempt;	/* 1, 2, ... */
+	int		 step;		/* canary step from 1; 0 for a job */
+	const char	*kind;		/* "job" | "canary_step" | "rollback" */
+
+	/* what to run */
+	const char	*image;		/* ignored by the local executor */
+	const char *const *argv;	/* command after ${...} substitution */
+	size_t		 argc;
+	const struct exec_env *env;	/* SLUICE_* and the stage's env */
+	size_t		 nenv;
+	int64_t		 timeout_ms;	/* 0 = none */
+
+	/* where and with what (Kubernetes; local ignores most) */
+	const char	*cpu;		/* quantity text or NULL */
+	const char	*memory;
+	int		 gpus;
+	const char	*gpu_resource;	/* "nvidia.com/gpu" */
+	const struct exec_kv *node_selector;
+	size_t		 nnode_selector;
+	const struct exec_toleration *tolerations;
+	size_t		 ntolerations;
+	const char	*queue;		/* Kueue LocalQueue or NULL */
+	const char	*priority_class;
+	const struct exec_volume *volumes;
+	size_t		 nvolumes;
+
+	/* checkout */
+	const char	*workdir;	/* local: the run's checkout directory */
+	const char	*repo_url;	/* kubernetes checkout: clone URL */
+	const char	*commit;	/* the pinned commit (hex) */
+	int		 checkout;	/* pipeline's checkout: true */
+};
+
+enum exec_state {
+	EXEC_UNKNOWN = 0,	/* never submitted, or forgotten */
+	EXEC_PENDING,		/* accepted, not running yet (queued, unschedulable) */
+	EXEC_RUNNING,
+	EXEC_SUCCEEDED,		/* exit status 0 */
+	EXEC_FAILED,		/* non-zero exit, killed, deadline, eviction */
+	EXEC_CANCELED,		/* cancel() took effect */
+};
+
+struct exec_status {
+	enum exec_state	 state;
+	int		 exit_code;	/* -1 when not known */
+	int64_t		 started_at;	/* unix ms, 0 = not yet */
+	int64_t		 finished_at;	/* unix ms, 0 = not yet */
+	char		 message[512];	/* why it failed ("timeout after 5m") */
+	char		 waiting_reason[512];	/* why it is pending, if known */
+};
+
+struct executor_ops {
+	const char	*name;		/* "local", "kubernetes", "fake" */
+
+	/*
+	 * Start the attempt, or adopt it when one with the same name exists.
+	 * ERR_INVALID when the executor refuses the spec for good (the stage
+	 * fails with the message); ERR_TRANSIENT when it should be tried
+	 * again later.  Must not block for long.
+	 */
+	int	(*submit)(void *impl, const struct exec_attempt *a,
+		    struct err *err);
+
+	/* The attempt's state now.  EXEC_UNKNOWN for a name never seen. */
+	int	(*status)(void *impl, const char *name, struct exec_status *out,
+		    struct err *err);
+
+	/*
+	 * Append the attempt's output (stdout and stderr) so far to out, from
+	 * byte offset `from` (0 = the beginning); *next receives the offset to
+	 * ask for next time.  ERR_NOTFOUND when there is no log.  Safe to call
+	 * from any thread.
+	 */
+	int	(*logs)(void *impl, const char *name, int64_t from,
+		    struct buf *out, int64_t *next, struct err *err);
+
+	/* Stop the attempt (kill its process group / delete the Job). */
+	int	(*cancel)(void *impl, const char *name, struct err *err);
+
+	/*
+	 * Forget a finished attempt and free what it holds (local work
+	 * files other than the log; the Kubernetes Job).  Idempotent.
+	 * Afterwards status may answer EXEC_UNKNOWN, logs ERR_NOTFOUND and
+	 * submit may start the attempt again (a deleted Job is gone), so
+	 * the engine releases an attempt only after it has recorded its
+	 * outcome, metrics and log, and never submits it again.
+	 */
+	int	(*release)(void *impl, const char *name, struct err *err);
+
+	/* Free the executor. */
+	void	(*free)(void *impl);
+};
+
+struct executor {
+	const struct executor_ops	*ops;
+	void				*impl;
+};
+
+#endif

@@ -1,0 +1,239 @@
+/*
+ * kube_job.c - the Job manifest builder; see kube_job.h.  jansson stays in
+ * this file: the manifest leaves as text.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "base/buf.h"
+#include "kube/kube_job.h"
+#include "pipeline/k8s_names.h"
+
+#define DEFAULT_UID	65532	/* "nonroot" of distroless images */
+
+static json_t *
+labels_of(const struct exec_attempt *a)
+{
+	char num[32];
+	json_t *l = json_object();
+
+	json_object_set_new(l, "app.kubernetes.io/managed-by",
+	    json_string("sluice"));
+	(void)snprintf(num, sizeof(num), "%lld", (long long)a->run_id);
+	json_object_set_new(l, "sluice/run", json_string(num));
+	json_object_set_new(l, "sluice/stage", json_string(a->stage));
+	(void)snprintf(num, sizeof(num), "%d", a->attempt);
+	json_object_set_new(l, "sluice/attempt", json_string(num));
+	json_object_set_new(l, "sluice/pipeline", json_string(a->pipeline));
+	json_object_set_new(l, "sluice/kind",
+	    json_string(a->kind ? a->kind : "job"));
+	(void)snprintf(num, sizeof(num), "%d", a->step);
+	json_object_set_new(l, "sluice/step", json_string(num));
+	if (a->queue != NULL)
+		json_object_set_new(l, "kueue.x-k8s.io/queue-name",
+		    json_string(a->queue));
+	return l;
+}
+
+static json_t *
+resources_of(const struct exec_attempt *a)
+{
+	json_t *req = json_object(), *lim = json_object(), *r = json_object();
+
+	if (a->cpu != NULL)
+		json_object_set_new(req, "cpu", json_string(a->cpu));
+	if (a->memory != NULL) {
+		json_object_set_new(req, "memory", json_string(a->memory));
+		/* a memory limit equal to the request: no surprise OOM kills
+		 * from neighbours, and what the stage asked for is what it has */
+		json_object_set_new(lim, "memory", json_string(a->memory));
+	}
+	if (a->gpus > 0) {
+		const char *res = a->gpu_resource ? a->gpu_resource :
+		    "nvidia.com/gpu";
+
+		json_object_set_new(req, res, json_integer(a->gpus));
+		json_object_set_new(lim, res, json_integer(a->gpus));
+	}
+	json_object_set_new(r, "requests", req);
+	json_object_set_new(r, "limits", lim);
+	return r;
+}
+
+static json_t *
+security_context(int64_t uid)
+{
+	return json_pack("{s:b, s:b, s:I, s:{s:[s]}, s:{s:s}}",
+	    "runAsNonRoot", 1, "allowPrivilegeEscalation", 0,
+	    "runAsUser", (json_int_t)uid,
+	    "capabilities", "drop", "ALL",
+	    "seccompProfile", "type", "RuntimeDefault");
+}
+
+/* The clone script of the checkout init container; values come as env. */
+static const char checkout_script[] =
+    "set -eu\n"
+    "git init -q /workspace\n"
+    "cd /workspace\n"
+    "git remote add origin \"$SLUICE_REPO_URL\"\n"
+    "git fetch -q --depth 1 origin \"$SLUICE_COMMIT\" || "
+    "git fetch -q origin\n"
+    "git -c advice.detachedHead=false checkout -q \"$SLUICE_COMMIT\"\n";
+
+int
+kube_job_manifest(const struct exec_attempt *a, const struct kube_job_opts *o,
+    char **out, struct err *err)
+{
+	json_t *job = NULL, *spec, *pod, *container, *env, *cmd, *containers;
+	json_t *volumes, *mounts;
+	int64_t uid = o->run_as_user > 0 ? o->run_as_user : DEFAULT_UID;
+	int rc = 0;
+
+	*out = NULL;
+	if (a->name == NULL || k8s_check_dns1123_label(a->name) != NULL)
+		return err_set(err, ERR_INVALID, "job name '%s' is not a "
+		    "DNS-1123 label of at most 63 characters",
+		    a->name ? a->name : "");
+	if (a->image == NULL || a->image[0] == '\0')
+		return err_set(err, ERR_INVALID, "stage '%s' has no image",
+		    a->stage);
+	if (a->argc == 0)
+		return err_set(err, ERR_INVALID, "stage '%s' has no command",
+		    a->stage);
+	if (a->checkout && (a->repo_url == NULL || a->commit == NULL ||
+	    o->checkout_image == NULL))
+		return err_set(err, ERR_INVALID, "stage '%s' wants a checkout "
+		    "but the repository URL, commit or checkout image is "
+		    "unknown", a->stage);
+
+	cmd = json_array();
+	for (size_t i = 0; i < a->argc; i++)
+		json_array_append_new(cmd, json_string(a->argv[i]));
+	env = json_array();
+	for (size_t i = 0; i < a->nenv; i++)
+		json_array_append_new(env, json_pack("{s:s, s:s}", "name",
+		    a->env[i].name, "value", a->env[i].value));
+	container = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:s}",
+	    "name", "stage", "image", a->image, "command", cmd, "env", env,
+	    "resources", resources_of(a), "securityContext",
+	    security_context(uid), "terminationMessagePolicy",
+	    "FallbackToLogsOnError");
+	containers = json_array();
+	json_array_append_new(containers, container);
+	pod = json_pack("{s:s, s:o, s:b}", "restartPolicy", "Never",
+	    "containers", containers, "automountServiceAccountToken", 0);
+	json_object_set_new(pod, "securityContext", json_pack("{s:b, s:I, "
+	    "s:I, s:{s:s}}", "runAsNonRoot", 1, "runAsUser", (json_int_t)uid,
+	    "fsGroup", (json_int_t)uid, "seccompProfile", "type",
+	    "RuntimeDefault"));
+
+	volumes = json_array();
+	mounts = json_array();
+	for (size_t i = 0; i < a->nvolumes; i++) {
+		char vname[32];
+
+		(void)snprintf(vname, sizeof(vname), "vol-%zu", i);
+		json_array_append_new(volumes, json_pack("{s:s, s:{s:s, s:b}}",
+		    "name", vname, "persistentVolumeClaim", "claimName",
+		    a->volumes[i].claim, "readOnly", a->volumes[i].read_only));
+		json_array_append_new(mounts, json_pack("{s:s, s:s, s:b}",
+		    "name", vname, "mountPath", a->volumes[i].mount,
+		    "readOnly", a->volumes[i].read_only));
+	}
+	if (a->checkout) {
+		json_t *init;
+
+		json_array_append_new(volumes, json_pack("{s:s, s:{}}",
+		    "name", "workspace", "emptyDir"));
+		json_array_append_new(mounts, json_pack("{s:s, s:s}",
+		    "name", "workspace", "mountPath", "/workspace"));
+		init = json_pack("{s:s, s:s, s:[s, s, s], s:[{s:s, s:s}, "
+		    "{s:s, s:s}, {s:s, s:s}], s:[{s:s, s:s}], s:o, "
+		    "s:{s:{s:s, s:s}, s:{s:s, s:s}}}",
+		    "name", "checkout", "image", o->checkout_image,
+		    "command", "sh", "-c", checkout_script,
+		    "env", "name", "SLUICE_REPO_URL", "value", a->repo_url,
+		    "name", "SLUICE_COMMIT", "value", a->commit,
+		    "name", "HOME", "value", "/tmp",
+		    "volumeMounts", "name", "workspace", "mountPath",
+		    "/workspace", "securityContext", security_context(uid),
+		    "resources", "requests", "cpu", "100m", "memory", "128Mi",
+		    "limits", "cpu", "1", "memory", "512Mi");
+		json_object_set_new(pod, "initContainers", json_pack("[o]",
+		    init));
+		json_object_set_new(container, "workingDir",
+		    json_string("/workspace"));
+	}
+	if (json_array_size(volumes) > 0) {
+		json_object_set_new(pod, "volumes", volumes);
+		json_object_set_new(container, "volumeMounts", mounts);
+	} else {
+		json_decref(volumes);
+		json_decref(mounts);
+	}
+	if (a->nnode_selector > 0) {
+		json_t *ns = json_object();
+
+		for (size_t i = 0; i < a->nnode_selector; i++)
+			json_object_set_new(ns, a->node_selector[i].key,
+			    json_string(a->node_selector[i].value));
+		json_object_set_new(pod, "nodeSelector", ns);
+	}
+	if (a->ntolerations > 0) {
+		json_t *tl = json_array();
+
+		for (size_t i = 0; i < a->ntolerations; i++) {
+			const struct exec_toleration *t = &a->tolerations[i];
+			json_t *o1 = json_object();
+
+			if (t->key != NULL && t->key[0] != '\0')
+				json_object_set_new(o1, "key",
+				    json_string(t->key));
+			json_object_set_new(o1, "operator", json_string(t->op ?
+			    t->op : "Equal"));
+			if (t->value != NULL && t->value[0] != '\0')
+				json_object_set_new(o1, "value",
+				    json_string(t->value));
+			if (t->effect != NULL && t->effect[0] != '\0')
+				json_object_set_new(o1, "effect",
+				    json_string(t->effect));
+			if (t->seconds >= 0)
+				json_object_set_new(o1, "tolerationSeconds",
+				    json_integer(t->seconds));
+			json_array_append_new(tl, o1);
+		}
+		json_object_set_new(pod, "tolerations", tl);
+	}
+	if (a->priority_class != NULL)
+		json_object_set_new(pod, "priorityClassName",
+		    json_string(a->priority_class));
+
+	spec = json_pack("{s:i, s:{s:{s:o}, s:o}}", "backoffLimit", 0,
+	    "template", "metadata", "labels", labels_of(a), "spec", pod);
+	if (a->queue != NULL)
+		json_object_set_new(spec, "suspend", json_true());
+	if (a->timeout_ms > 0)
+		json_object_set_new(spec, "activeDeadlineSeconds",
+		    json_integer((a->timeout_ms + 999) / 1000));
+	if (o->ttl_after_finished_s >= 0)
+		json_object_set_new(spec, "ttlSecondsAfterFinished",
+		    json_integer(o->ttl_after_finished_s));
+	job = json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:o}",
+	    "apiVersion", "batch/v1", "kind", "Job",
+	    "metadata", "name", a->name, "namespace",
+	    o->namespace ? o->namespace : "default", "labels", labels_of(a),
+	    "spec", spec);
+	if (job == NULL) {
+		rc = err_set(err, ERR_INVALID, "stage '%s': a value is not "
+		    "valid UTF-8", a->stage);
+		goto out;
+	}
+	if ((*out = json_dumps(job, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+		rc = err_set(err, ERR_NOMEM, "cannot serialize the job");
+out:
+	json_decref(job);
+	return rc;
+}

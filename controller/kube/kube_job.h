@@ -1,0 +1,49 @@
+/*
+ * kube_job.h - the Kubernetes Job of one stage attempt (SPEC §6): a pure
+ * function from an exec_attempt to the Job manifest as JSON text.
+ *
+ * The manifest:
+ * - metadata.name = the attempt's name (a DNS-1123 label of at most 63
+ *   characters, built by the engine, stable for the same run, stage,
+ *   attempt and step); labels app.kubernetes.io/managed-by=sluice,
+ *   sluice/run, sluice/stage, sluice/attempt, sluice/pipeline, sluice/kind
+ *   and sluice/step, and kueue.x-k8s.io/queue-name when a queue is set;
+ * - spec.backoffLimit 0 (retries are the controller's), spec.suspend true
+ *   with a Kueue queue (Kueue admits it), activeDeadlineSeconds from the
+ *   timeout, ttlSecondsAfterFinished from the configuration;
+ * - one container "stage" with the image, the command, the environment of
+ *   SPEC §4, resources (cpu, memory as requests; GPUs of gpu_resource as
+ *   equal requests and limits), a non-root, no-privilege-escalation,
+ *   all-capabilities-dropped security context with the RuntimeDefault
+ *   seccomp profile; restartPolicy Never; node selector, tolerations,
+ *   priority class and PersistentVolumeClaim volumes as given;
+ * - with checkout, an init container (checkout_image) that clones the
+ *   repository at the pinned commit into an emptyDir mounted at /workspace,
+ *   which is also the stage container's working directory.
+ */
+#ifndef SLUICE_KUBE_JOB_H
+#define SLUICE_KUBE_JOB_H
+
+#include <stdint.h>
+
+#include "base/err.h"
+#include "exec/executor.h"
+
+struct kube_job_opts {
+	const char	*namespace;
+	int64_t		 ttl_after_finished_s;	/* < 0: leave unset */
+	const char	*checkout_image;	/* for checkout: true */
+	int64_t		 run_as_user;		/* 0: 65532 */
+};
+
+/*
+ * Build the Job manifest of a into *out (JSON text, owned by the caller,
+ * free()).  Errors: ERR_INVALID when a is not buildable (a missing image
+ * or command, a name that is not a DNS-1123 label, checkout without a
+ * repository URL or commit), with the reason in err.  Never blocks.
+ */
+int	kube_job_manifest(const struct exec_attempt *a,
+	    const struct kube_job_opts *o, char **out, struct err *err)
+	    __attribute__((warn_unused_result));
+
+#endif

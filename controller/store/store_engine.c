@@ -1,0 +1,293 @@
+/* store_engine.c - the engine's snapshot; see store_engine.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "store/db.h"
+#include "store/store_engine.h"
+#include "store/store_sql.h"
+
+static const char sql_snapshot[] =
+    "SELECT r.id, r.status, r.pipeline_id, r.pipeline_version_id, p.name,"
+    "  rp.name, c.sha, r.branch, r.trigger, r.params::text,"
+    "  r.cancel_requested_at IS NOT NULL, r.cancel_requested_by,"
+    "  s.id, s.name, s.type, s.status, s.waiting_reason, s.message,"
+    "  coalesce(s.reused_from_stage_id, 0),"
+    "  coalesce(a.id, 0), a.kind, coalesce(a.step, 0),"
+    "  coalesce(a.attempt, 0), coalesce(a.weight, -1), coalesce(a.gpus, 0),"
+    "  a.status, a.job_name, coalesce(" SQL_MS("a.started_at") ", 0),"
+    "  coalesce(" SQL_MS("a.finished_at") ", 0), a.message,"
+    "  coalesce(ro.id, 0), ro.status, coalesce(ro.current_step, 0),"
+    "  coalesce(ro.current_weight, 0),"
+    "  coalesce(" SQL_MS("ro.analysis_started_at") ", 0),"
+    "  coalesce(ro.model_version_id, 0), pm.uri, ro.message,"
+    "  coalesce(ap.id, 0), ap.status, coalesce(" SQL_MS("ap.expires_at")
+    "  , 0), ap.decided_by, ap.comment, " SQL_MS("now()")
+    " FROM runs r"
+    " JOIN pipelines p ON p.id = r.pipeline_id"
+    " JOIN repositories rp ON rp.id = p.repository_id"
+    " JOIN commits c ON c.id = r.commit_id"
+    " JOIN stages s ON s.run_id = r.id"
+    " LEFT JOIN LATERAL (SELECT * FROM stage_attempts x"
+    "   WHERE x.stage_id = s.id ORDER BY x.id DESC LIMIT 1) a ON true"
+    " LEFT JOIN LATERAL (SELECT * FROM rollouts y"
+    "   WHERE y.stage_id = s.id ORDER BY y.attempt DESC LIMIT 1) ro"
+    "   ON s.type = 'canary'"
+    " LEFT JOIN model_versions pm ON pm.id = ro.previous_model_version_id"
+    " LEFT JOIN approvals ap ON ap.rollout_id = ro.id"
+    "   AND ap.step = ro.current_step"
+    " WHERE r.status IN ('running', 'waiting_approval')"
+    " ORDER BY r.id, s.position";
+
+static const char sql_definition[] =
+    "SELECT definition::text FROM pipeline_versions WHERE id = $1 AND valid";
+
+static const char sql_finished[] =
+    "SELECT id FROM runs WHERE id = ANY ($1::bigint[])"
+    " AND status IN ('succeeded', 'failed', 'canceled')";
+
+static const char sql_recent[] =
+    "SELECT job_name FROM stage_attempts"
+    " WHERE finished_at > now() - make_interval(secs => $1::bigint / 1000.0)"
+    " ORDER BY id";
+
+enum {
+	C_RUN, C_RSTATUS, C_PIPELINE_ID, C_VERSION, C_PIPELINE, C_REPO,
+	C_COMMIT, C_BRANCH, C_TRIGGER, C_PARAMS, C_CANCEL, C_CANCEL_BY,
+	C_STAGE, C_SNAME, C_STYPE, C_SSTATUS, C_SWAIT, C_SMSG, C_REUSED,
+	C_AID, C_AKIND, C_ASTEP, C_AATT, C_AWEIGHT, C_AGPUS, C_ASTATUS,
+	C_AJOB, C_ASTART, C_AFINISH, C_AMSG,
+	C_ROID, C_ROSTATUS, C_ROSTEP, C_ROWEIGHT, C_ROANALYSIS, C_ROMODEL,
+	C_ROPREV, C_ROMSG,
+	C_APID, C_APSTATUS, C_APEXPIRES, C_APBY, C_APCOMMENT, C_NOW,
+};
+
+static int
+get_i64(const struct db_res *res, size_t row, int col, int64_t *out,
+    struct err *err)
+{
+	return db_res_int64(res, row, col, out, err);
+}
+
+static int
+get_int(const struct db_res *res, size_t row, int col, int *out,
+    struct err *err)
+{
+	int64_t v;
+	int rc;
+
+	if ((rc = db_res_int64(res, row, col, &v, err)) < 0)
+		return rc;
+	*out = (int)v;
+	return 0;
+}
+
+static void
+copy_status(char *dst, size_t len, const char *src)
+{
+	(void)str_copy(dst, len, src != NULL ? src : "");
+}
+
+static int
+read_stage(const struct db_res *res, size_t i, struct snap_stage *st,
+    struct err *err)
+{
+	int rc = 0;
+
+	rc |= get_i64(res, i, C_STAGE, &st->id, err);
+	st->name = db_res_text(res, i, C_SNAME);
+	st->type = db_res_text(res, i, C_STYPE);
+	copy_status(st->status, sizeof(st->status),
+	    db_res_text(res, i, C_SSTATUS));
+	st->waiting_reason = db_res_text(res, i, C_SWAIT);
+	st->message = db_res_text(res, i, C_SMSG);
+	rc |= get_i64(res, i, C_REUSED, &st->reused_from, err);
+	rc |= get_i64(res, i, C_AID, &st->att.id, err);
+	st->att.kind = db_res_text(res, i, C_AKIND);
+	rc |= get_int(res, i, C_ASTEP, &st->att.step, err);
+	rc |= get_int(res, i, C_AATT, &st->att.attempt, err);
+	rc |= get_int(res, i, C_AWEIGHT, &st->att.weight, err);
+	rc |= get_int(res, i, C_AGPUS, &st->att.gpus, err);
+	copy_status(st->att.status, sizeof(st->att.status),
+	    db_res_text(res, i, C_ASTATUS));
+	st->att.job_name = db_res_text(res, i, C_AJOB);
+	rc |= get_i64(res, i, C_ASTART, &st->att.started_ms, err);
+	rc |= get_i64(res, i, C_AFINISH, &st->att.finished_ms, err);
+	st->att.message = db_res_text(res, i, C_AMSG);
+	rc |= get_i64(res, i, C_ROID, &st->ro.id, err);
+	copy_status(st->ro.status, sizeof(st->ro.status),
+	    db_res_text(res, i, C_ROSTATUS));
+	rc |= get_int(res, i, C_ROSTEP, &st->ro.step, err);
+	rc |= get_int(res, i, C_ROWEIGHT, &st->ro.weight, err);
+	rc |= get_i64(res, i, C_ROANALYSIS, &st->ro.analysis_ms, err);
+	rc |= get_i64(res, i, C_ROMODEL, &st->ro.model_id, err);
+	st->ro.prev_uri = db_res_text(res, i, C_ROPREV);
+	st->ro.message = db_res_text(res, i, C_ROMSG);
+	rc |= get_i64(res, i, C_APID, &st->ap.id, err);
+	copy_status(st->ap.status, sizeof(st->ap.status),
+	    db_res_text(res, i, C_APSTATUS));
+	rc |= get_i64(res, i, C_APEXPIRES, &st->ap.expires_ms, err);
+	st->ap.decided_by = db_res_text(res, i, C_APBY);
+	st->ap.comment = db_res_text(res, i, C_APCOMMENT);
+	return rc < 0 ? ERR_INVALID : 0;
+}
+
+static int
+read_run(const struct db_res *res, size_t i, struct snap_run *r,
+    struct err *err)
+{
+	int rc = 0, cancel = 0;
+
+	rc |= get_i64(res, i, C_RUN, &r->id, err);
+	copy_status(r->status, sizeof(r->status),
+	    db_res_text(res, i, C_RSTATUS));
+	rc |= get_i64(res, i, C_PIPELINE_ID, &r->pipeline_id, err);
+	rc |= get_i64(res, i, C_VERSION, &r->version_id, err);
+	r->pipeline = db_res_text(res, i, C_PIPELINE);
+	r->repo = db_res_text(res, i, C_REPO);
+	r->commit = db_res_text(res, i, C_COMMIT);
+	r->branch = db_res_text(res, i, C_BRANCH);
+	r->trigger = db_res_text(res, i, C_TRIGGER);
+	r->params = db_res_text(res, i, C_PARAMS);
+	rc |= db_res_bool(res, i, C_CANCEL, &cancel, err);
+	r->cancel = cancel;
+	r->cancel_by = db_res_text(res, i, C_CANCEL_BY);
+	return rc < 0 ? ERR_INVALID : 0;
+}
+
+int
+store_snapshot_load(struct db *db, struct snapshot *s, struct err *err)
+{
+	size_t n;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	if ((rc = db_exec(db, sql_snapshot, NULL, &s->res, err)) < 0)
+		return rc;
+	n = db_res_rows(s->res);
+	if (n == 0) {
+		struct db_res *now = NULL;
+
+		/* the clock alone */
+		if ((rc = db_exec(db, "SELECT " SQL_MS("now()"), NULL, &now,
+		    err)) == 0)
+			rc = db_res_int64(now, 0, 0, &s->now_ms, err);
+		db_res_free(now);
+		return rc;
+	}
+	s->stages = xcalloc(n, sizeof(*s->stages));
+	s->runs = xcalloc(n, sizeof(*s->runs));
+	if ((rc = get_i64(s->res, 0, C_NOW, &s->now_ms, err)) < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		int64_t run_id;
+
+		if ((rc = get_i64(s->res, i, C_RUN, &run_id, err)) < 0 ||
+		    (rc = read_stage(s->res, i, &s->stages[i], err)) < 0)
+			goto fail;
+		if (s->nruns == 0 || s->runs[s->nruns - 1].id != run_id) {
+			struct snap_run *r = &s->runs[s->nruns++];
+
+			if ((rc = read_run(s->res, i, r, err)) < 0)
+				goto fail;
+			r->stages = &s->stages[i];
+		}
+		s->runs[s->nruns - 1].nstages++;
+	}
+	s->nstages = n;
+	return 0;
+fail:
+	store_snapshot_release(s);
+	return err_set(err, ERR_INVALID, "unreadable engine snapshot: %s",
+	    err != NULL ? err->msg : "");
+}
+
+void
+store_snapshot_release(struct snapshot *s)
+{
+	free(s->runs);
+	free(s->stages);
+	db_res_free(s->res);
+	memset(s, 0, sizeof(*s));
+}
+
+int
+store_version_definition(struct db *db, int64_t version_id, char **out,
+    struct err *err)
+{
+	struct db_res *res = NULL;
+	struct db_args a;
+	int rc;
+
+	*out = NULL;
+	db_args_init(&a);
+	db_args_int64(&a, version_id);
+	if ((rc = db_exec(db, sql_definition, &a, &res, err)) < 0)
+		return rc;
+	if (db_res_rows(res) == 0)
+		rc = err_set(err, ERR_NOTFOUND, "pipeline version %lld not "
+		    "found or not valid", (long long)version_id);
+	else
+		*out = xstrdup(db_res_text(res, 0, 0));
+	db_res_free(res);
+	return rc;
+}
+
+int
+store_runs_finished(struct db *db, const int64_t *ids, size_t n,
+    int64_t **done, size_t *ndone, struct err *err)
+{
+	struct db_res *res = NULL;
+	struct db_args a;
+	struct buf arr;
+	int rc = 0;
+
+	*done = NULL;
+	*ndone = 0;
+	if (n == 0)
+		return 0;
+	buf_init(&arr, 64 * 1024 * 1024);
+	rc |= buf_putc(&arr, '{');
+	for (size_t i = 0; i < n; i++)
+		rc |= buf_printf(&arr, "%s%lld", i ? "," : "", (long long)ids[i]);
+	rc |= buf_putc(&arr, '}');
+	if (rc < 0) {
+		buf_release(&arr);
+		return err_set(err, ERR_TOOBIG, "too many run ids");
+	}
+	db_args_init(&a);
+	db_args_str(&a, arr.data);
+	if ((rc = db_exec(db, sql_finished, &a, &res, err)) == 0) {
+		size_t rows = db_res_rows(res);
+
+		*done = xcalloc(rows + 1, sizeof(**done));
+		for (size_t i = 0; i < rows && rc == 0; i++)
+			rc = db_res_int64(res, i, 0, &(*done)[i], err);
+		*ndone = rows;
+	}
+	db_res_free(res);
+	buf_release(&arr);
+	return rc;
+}
+
+int
+store_attempts_recently_finished(struct db *db, int64_t since_ms,
+    char ***names, size_t *n, struct err *err)
+{
+	struct db_res *res = NULL;
+	struct db_args a;
+	int rc;
+
+	*names = NULL;
+	*n = 0;
+	db_args_init(&a);
+	db_args_int64(&a, since_ms);
+	if ((rc = db_exec(db, sql_recent, &a, &res, err)) < 0)
+		return rc;
+	*n = db_res_rows(res);
+	*names = xcalloc(*n + 1, sizeof(**names));
+	for (size_t i = 0; i < *n; i++)
+		(*names)[i] = xstrdup(db_res_text(res, i, 0));
+	db_res_free(res);
+	return 0;
+}

@@ -1,0 +1,391 @@
+/* store_rollout.c - canary rollouts; see store_rollout.h. */
+#include <stdlib.h>
+
+#include "store/db.h"
+#include "store/store_rollout.h"
+#include "store/store_sql.h"
+
+/*
+ * Statements that create an attempt take its fields as $1..$12 (see
+ * att_args) and their own from $13.
+ */
+#define ATT_INSERT(from)                                                    \
+	"INSERT INTO stage_attempts (stage_id, kind, step, attempt, weight,"\
+	" executor, job_name, gpus, gpu_resource, spec)"                    \
+	" SELECT $1::bigint, $3::text, $4::int, $5::int,"                   \
+	" nullif($6::int, -1), $7::text, $8::text, $9::int, $10::text,"     \
+	" $11::jsonb FROM " from " RETURNING id"
+#define ATT_EVENT                                                           \
+	"SELECT $12::text, 'attempt', a.id, $2::bigint, 'created', NULL,"   \
+	" 'pending', NULL, jsonb_build_object('job', $8::text, 'kind',"     \
+	" $3::text, 'step', $4::int, 'attempt', $5::int) FROM a"
+
+static const char sql_start[] =
+    "WITH s AS ("
+    "  UPDATE stages SET status = 'submitted',"
+    "    started_at = coalesce(started_at, now()), waiting_reason = NULL"
+    "  WHERE id = $1 AND status = 'pending' RETURNING id, run_id),"
+    " cand AS ("
+    "  SELECT mv.id FROM model_versions mv JOIN stages st"
+    "    ON mv.stage_id = coalesce(st.reused_from_stage_id, st.id)"
+    "  WHERE st.run_id = $2 ORDER BY mv.id DESC LIMIT 1),"
+    " ro AS ("
+    "  INSERT INTO rollouts (run_id, stage_id, attempt, target,"
+    "    model_version_id, previous_model_version_id, steps, current_step,"
+    "    current_weight)"
+    "  SELECT s.run_id, s.id, 1, $13, (SELECT id FROM cand),"
+    "    nullif($15::bigint, 0), $14, 1, $6::int FROM s"
+    "  RETURNING id, model_version_id),"
+    " mv AS ("
+    "  UPDATE model_versions m SET status = 'candidate', target = $13"
+    "  FROM ro WHERE m.id = ro.model_version_id"
+    "    AND m.status IN ('registered', 'rejected') RETURNING m.id),"
+    " a AS (" ATT_INSERT("s") "),"
+    " e AS (" SQL_EV_COLS
+    "  SELECT $12, 'stage', s.id, $2::bigint, 'transition', 'pending',"
+    "    'submitted', NULL, jsonb_build_object('attempt', $5::int,"
+    "    'job', $8::text) FROM s"
+    "  UNION ALL"
+    "  SELECT $12, 'rollout', ro.id, $2::bigint, 'created', NULL,"
+    "    'progressing', NULL, jsonb_build_object('target', $13::text,"
+    "    'model_version', ro.model_version_id, 'previous',"
+    "    nullif($15::bigint, 0)) FROM ro"
+    "  UNION ALL"
+    "  SELECT $12, 'model_version', mv.id, $2::bigint, 'transition', NULL,"
+    "    'candidate', NULL, jsonb_build_object('target', $13::text) FROM mv"
+    "  UNION ALL " ATT_EVENT SQL_EV_RETURNING ")"
+    " SELECT (SELECT id FROM a), " SQL_NOTIFY("e");
+
+static const char sql_analyzing[] =
+    "WITH ro AS ("
+    "  UPDATE rollouts SET status = 'analyzing',"
+    "    analysis_started_at = " SQL_TS("$4")
+    "  WHERE id = $1 AND status = 'progressing' AND current_step = $3"
+    "  RETURNING id),"
+    " e AS (" SQL_EV_COLS
+    "  SELECT $5, 'rollout', ro.id, $2, 'transition', 'progressing',"
+    "    'analyzing', NULL, jsonb_build_object('step', $3::int) FROM ro)"
+    " SELECT count(*) FROM ro";
+
+static const char sql_await[] =
+    "WITH ro AS ("
+    "  UPDATE rollouts SET status = 'waiting_approval'"
+    "  WHERE id = $1 AND status = $4 AND current_step = $5 RETURNING id),"
+    " ap AS ("
+    "  INSERT INTO approvals (rollout_id, run_id, stage_id, step, weight,"
+    "    target, expires_at)"
+    "  SELECT $1, $2, $3, $5, $6, $7, now() + make_interval(secs =>"
+    "    $8::bigint / 1000.0) FROM ro"
+    "  ON CONFLICT (rollout_id, step) DO NOTHING RETURNING id),"
+    " s AS ("
+    "  UPDATE stages t SET status = 'waiting_approval', waiting_reason = $9"
+    "  FROM (SELECT id, status AS old FROM stages WHERE id = $3) o"
+    "  WHERE t.id = o.id AND t.status IN ('running', 'submitted')"
+    "    AND EXISTS (SELECT 1 FROM ro) RETURNING t.id, o.old),"
+    " e AS (" SQL_EV_COLS
+    "  SELECT $10, 'rollout', ro.id, $2::bigint, 'transition', $4::text,"
+    "    'waiting_approval', NULL, jsonb_build_object('step', $5::int) FROM ro"
+    "  UNION ALL"
+    "  SELECT $10, 'approval', ap.id, $2::bigint, 'created', NULL, 'pending',"
+    "    NULL, jsonb_build_object('step', $5::int, 'weight', $6::int,"
+    "    'target', $7::text) FROM ap"
+    "  UNION ALL"
+    "  SELECT $10, 'stage', s.id, $2::bigint, 'transition', s.old,"
+    "    'waiting_approval', $9::text, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
+    " SELECT (SELECT count(*) FROM ro), (SELECT id FROM ap), "
+    SQL_NOTIFY("e");
+
+static const char sql_next[] =
+    "WITH ro AS ("
+    "  UPDATE rollouts SET current_step = $4::int, current_weight = $6::int,"
+    "    status = 'progressing', analysis_started_at = NULL"
+    "  WHERE id = $13 AND status = $14 AND current_step = $15 RETURNING id),"
+    " a AS (" ATT_INSERT("ro") "),"
+    " s AS ("
+    "  UPDATE stages SET status = 'running', waiting_reason = NULL"
+    "  WHERE id = $1 AND status = 'waiting_approval'"
+    "    AND EXISTS (SELECT 1 FROM ro) RETURNING id),"
+    " e AS (" SQL_EV_COLS
+    "  SELECT $12, 'rollout', ro.id, $2::bigint, 'transition', $14::text,"
+    "    'progressing', NULL, jsonb_build_object('step', $4::int,"
+    "    'weight', $6::int) FROM ro"
+    "  UNION ALL " ATT_EVENT
+    "  UNION ALL"
+    "  SELECT $12, 'stage', s.id, $2::bigint, 'transition',"
+    "    'waiting_approval', 'running', NULL, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
+    " SELECT (SELECT id FROM a), " SQL_NOTIFY("e");
+
+static const char sql_rollback[] =
+    "WITH ro AS ("
+    "  UPDATE rollouts SET status = 'rolling_back', message = $15"
+    "  WHERE id = $13 AND status = $14 RETURNING id),"
+    " a AS (" ATT_INSERT("ro") "),"
+    " s AS ("
+    "  UPDATE stages t SET status = 'running', waiting_reason = NULL"
+    "  FROM (SELECT id, status AS old FROM stages WHERE id = $1) o"
+    "  WHERE t.id = o.id AND t.status IN ('waiting_approval', 'submitted')"
+    "    AND EXISTS (SELECT 1 FROM ro) RETURNING t.id, o.old),"
+    " e AS (" SQL_EV_COLS
+    "  SELECT $12, 'rollout', ro.id, $2::bigint, 'transition', $14::text,"
+    "    'rolling_back', $15::text, '{}'::jsonb FROM ro"
+    "  UNION ALL " ATT_EVENT
+    "  UNION ALL"
+    "  SELECT $12, 'stage', s.id, $2::bigint, 'transition', s.old,"
+    "    'running', $15::text, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
+    " SELECT (SELECT id FROM a), " SQL_NOTIFY("e");
+
+static const char sql_end[] =
+    "WITH ro AS ("
+    "  UPDATE rollouts SET status = $5, finished_at = now(),"
+    "    message = coalesce(message, $8)"
+    "  WHERE id = $1 AND status = $4 AND EXISTS (SELECT 1 FROM stages"
+    "    WHERE id = $3 AND status = $6) RETURNING id, model_version_id),"
+    " mv AS ("
+    "  UPDATE model_versions m SET status = 'rejected' FROM ro"
+    "  WHERE m.id = ro.model_version_id AND m.status = 'candidate'"
+    "  RETURNING m.id),"
+    " s AS ("
+    "  UPDATE stages SET status = $7, message = $8, waiting_reason = NULL,"
+    "    finished_at = now()"
+    "  WHERE id = $3 AND status = $6 AND EXISTS (SELECT 1 FROM ro)"
+    "  RETURNING id),"
+    " e AS (" SQL_EV_COLS
+    "  SELECT $9, 'rollout', ro.id, $2::bigint, 'transition', $4::text,"
+    "    $5::text, $8::text, '{}'::jsonb FROM ro"
+    "  UNION ALL"
+    "  SELECT $9, 'model_version', mv.id, $2::bigint, 'transition',"
+    "    'candidate', 'rejected', $8::text, '{}'::jsonb FROM mv"
+    "  UNION ALL"
+    "  SELECT $9, 'stage', s.id, $2::bigint, 'transition', $6::text,"
+    "    $7::text, $8::text, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
+    " SELECT (SELECT count(*) FROM ro), " SQL_NOTIFY("e");
+
+/* Promotion, part 1: retire the model in production for the target. */
+static const char sql_retire[] =
+    "WITH ro AS ("
+    "  SELECT id, model_version_id, target FROM rollouts"
+    "  WHERE id = $1 AND status = $2 FOR UPDATE),"
+    " old AS ("
+    "  UPDATE model_versions m SET status = 'retired', retired_at = now()"
+    "  FROM ro WHERE m.target = ro.target AND m.status = 'production'"
+    "    AND m.id IS DISTINCT FROM ro.model_version_id RETURNING m.id),"
+    " e AS (" SQL_EV_COLS
+    "  SELECT $4, 'model_version', old.id, $3, 'transition', 'production',"
+    "    'retired', 'replaced by a new production model', '{}'::jsonb FROM old)"
+    " SELECT count(*) FROM ro";
+
+/* Promotion, part 2: the candidate, the rollout and the stage. */
+static const char sql_promote[] =
+    "WITH ro AS ("
+    "  UPDATE rollouts SET status = 'succeeded', finished_at = now()"
+    "  WHERE id = $1 AND status = $2 AND EXISTS (SELECT 1 FROM stages"
+    "    WHERE id = $4 AND status = $5) RETURNING id, model_version_id),"
+    " mv AS ("
+    "  UPDATE model_versions m SET status = 'production',"
+    "    promoted_at = now() FROM ro WHERE m.id = ro.model_version_id"
+    "  RETURNING m.id),"
+    " s AS ("
+    "  UPDATE stages SET status = 'succeeded', finished_at = now(),"
+    "    waiting_reason = NULL"
+    "  WHERE id = $4 AND status = $5 AND EXISTS (SELECT 1 FROM ro)"
+    "  RETURNING id),"
+    " e AS (" SQL_EV_COLS
+    "  SELECT $6, 'rollout', ro.id, $3::bigint, 'transition', $2::text,"
+    "    'succeeded', NULL, '{}'::jsonb FROM ro"
+    "  UNION ALL"
+    "  SELECT $6, 'model_version', mv.id, $3::bigint, 'transition',"
+    "    'candidate', 'production', NULL, '{}'::jsonb FROM mv"
+    "  UNION ALL"
+    "  SELECT $6, 'stage', s.id, $3::bigint, 'transition', $5::text,"
+    "    'succeeded', NULL, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
+    " SELECT (SELECT count(*) FROM ro), (SELECT count(*) FROM s), "
+    SQL_NOTIFY("e");
+
+static void
+att_args(struct db_args *a, const struct attempt_new *an)
+{
+	db_args_init(a);
+	db_args_int64(a, an->stage_id);
+	db_args_int64(a, an->run_id);
+	db_args_str(a, an->kind);
+	db_args_int64(a, an->step);
+	db_args_int64(a, an->attempt);
+	db_args_int64(a, an->weight);
+	db_args_str(a, an->executor);
+	db_args_str(a, an->job_name);
+	db_args_int64(a, an->gpus);
+	db_args_str(a, an->gpu_resource);
+	db_args_str(a, an->spec);
+	db_args_str(a, an->actor);
+}
+
+/*
+ * Run sql; *first gets the first column of the one row (0 for NULL);
+ * ERR_CONFLICT when it is 0.
+ */
+static int
+exec_first(struct db *db, const char *sql, const struct db_args *a,
+    int64_t *first, const char *what, struct err *err)
+{
+	struct db_res *res = NULL;
+	int64_t v = 0;
+	int rc;
+
+	if ((rc = db_exec(db, sql, a, &res, err)) < 0)
+		return rc;
+	if (db_res_rows(res) == 1 && !db_res_is_null(res, 0, 0))
+		rc = db_res_int64(res, 0, 0, &v, err);
+	db_res_free(res);
+	if (rc == 0 && v == 0)
+		rc = err_set(err, ERR_CONFLICT, "%s: the rollout changed "
+		    "meanwhile", what);
+	if (first != NULL)
+		*first = v;
+	return rc;
+}
+
+int
+store_rollout_start(struct db *db, const struct attempt_new *att,
+    const char *target, int steps, int64_t prev_model_id,
+    int64_t *attempt_id, struct err *err)
+{
+	struct db_args a;
+
+	att_args(&a, att);
+	db_args_str(&a, target);
+	db_args_int64(&a, steps);
+	db_args_int64(&a, prev_model_id);
+	return exec_first(db, sql_start, &a, attempt_id, "start rollout", err);
+}
+
+int
+store_rollout_analyzing(struct db *db, int64_t rollout_id, int64_t run_id,
+    int step, int64_t from_ms, const char *actor, struct err *err)
+{
+	struct db_args a;
+
+	db_args_init(&a);
+	db_args_int64(&a, rollout_id);
+	db_args_int64(&a, run_id);
+	db_args_int64(&a, step);
+	db_args_int64(&a, from_ms);
+	db_args_str(&a, actor);
+	return exec_first(db, sql_analyzing, &a, NULL, "analysis", err);
+}
+
+int
+store_rollout_await(struct db *db, int64_t rollout_id, int64_t run_id,
+    int64_t stage_id, const char *from, int step, int weight,
+    const char *target, int64_t timeout_ms, const char *waiting_reason,
+    const char *actor, int64_t *approval_id, struct err *err)
+{
+	struct db_res *res = NULL;
+	struct db_args a;
+	int64_t n = 0;
+	int rc;
+
+	*approval_id = 0;
+	db_args_init(&a);
+	db_args_int64(&a, rollout_id);
+	db_args_int64(&a, run_id);
+	db_args_int64(&a, stage_id);
+	db_args_str(&a, from);
+	db_args_int64(&a, step);
+	db_args_int64(&a, weight);
+	db_args_str(&a, target);
+	db_args_int64(&a, timeout_ms > 0 ? timeout_ms :
+	    INT64_C(100) * 365 * 24 * 3600 * 1000);
+	db_args_str(&a, waiting_reason);
+	db_args_str(&a, actor);
+	if ((rc = db_exec(db, sql_await, &a, &res, err)) < 0)
+		return rc;
+	if ((rc = db_res_int64(res, 0, 0, &n, err)) == 0 &&
+	    !db_res_is_null(res, 0, 1))
+		rc = db_res_int64(res, 0, 1, approval_id, err);
+	db_res_free(res);
+	if (rc == 0 && n == 0)
+		rc = err_set(err, ERR_CONFLICT, "approval: the rollout changed "
+		    "meanwhile");
+	return rc;
+}
+
+int
+store_rollout_next(struct db *db, int64_t rollout_id, const char *from,
+    int from_step, const struct attempt_new *att, int64_t *attempt_id,
+    struct err *err)
+{
+	struct db_args a;
+
+	att_args(&a, att);
+	db_args_int64(&a, rollout_id);
+	db_args_str(&a, from);
+	db_args_int64(&a, from_step);
+	return exec_first(db, sql_next, &a, attempt_id, "next step", err);
+}
+
+int
+store_rollout_rollback(struct db *db, int64_t rollout_id, const char *from,
+    const char *reason, const struct attempt_new *att, int64_t *attempt_id,
+    struct err *err)
+{
+	struct db_args a;
+
+	att_args(&a, att);
+	db_args_int64(&a, rollout_id);
+	db_args_str(&a, from);
+	db_args_str(&a, reason);
+	return exec_first(db, sql_rollback, &a, attempt_id, "rollback", err);
+}
+
+int
+store_rollout_end(struct db *db, int64_t rollout_id, int64_t run_id,
+    int64_t stage_id, const char *from, const char *to,
+    const char *stage_from, const char *stage_to, const char *message,
+    const char *actor, struct err *err)
+{
+	struct db_args a;
+
+	db_args_init(&a);
+	db_args_int64(&a, rollout_id);
+	db_args_int64(&a, run_id);
+	db_args_int64(&a, stage_id);
+	db_args_str(&a, from);
+	db_args_str(&a, to);
+	db_args_str(&a, stage_from);
+	db_args_str(&a, stage_to);
+	db_args_str(&a, message);
+	db_args_str(&a, actor);
+	return exec_first(db, sql_end, &a, NULL, "end rollout", err);
+}
+
+int
+store_rollout_promote(struct db *db, int64_t rollout_id, int64_t run_id,
+    int64_t stage_id, const char *from, const char *stage_from,
+    const char *actor, struct err *err)
+{
+	struct db_args a;
+	int rc;
+
+	if ((rc = db_begin(db, err)) < 0)
+		return rc;
+	db_args_init(&a);
+	db_args_int64(&a, rollout_id);
+	db_args_str(&a, from);
+	db_args_int64(&a, run_id);
+	db_args_str(&a, actor);
+	if ((rc = exec_first(db, sql_retire, &a, NULL, "promote", err)) < 0)
+		goto out;
+	db_args_init(&a);
+	db_args_int64(&a, rollout_id);
+	db_args_str(&a, from);
+	db_args_int64(&a, run_id);
+	db_args_int64(&a, stage_id);
+	db_args_str(&a, stage_from);
+	db_args_str(&a, actor);
+	if ((rc = exec_first(db, sql_promote, &a, NULL, "promote", err)) < 0)
+		goto out;
+	rc = db_commit(db, err);
+out:
+	db_rollback(db);
+	return rc;
+}

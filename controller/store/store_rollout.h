@@ -1,0 +1,92 @@
+/*
+ * store_rollout.h - canary rollouts (tables rollouts, model_versions,
+ * approvals, stage_attempts, stages) as the engine moves them through
+ * SPEC §5.  Each function is one statement (promotion: one transaction)
+ * that also appends the events; each is conditional on the state the
+ * engine saw and returns ERR_CONFLICT when it changed meanwhile.  A
+ * function that creates an attempt row does so before the executor is
+ * called (docs/engine.md).  Blocks on the database.
+ */
+#ifndef SLUICE_STORE_ROLLOUT_H
+#define SLUICE_STORE_ROLLOUT_H
+
+#include <stdint.h>
+
+#include "base/err.h"
+#include "store/store_stage.h"
+
+struct db;
+
+/*
+ * Begin the rollout of a canary stage: its stage pending -> submitted, a
+ * rollout row (status progressing, step 1) for target with the run's
+ * latest model version as candidate (which becomes `candidate`) and
+ * prev_model_id (0: none) as the production one it replaces, and the
+ * attempt of step 1 (att: kind canary_step, step 1).  *attempt_id
+ * receives the attempt's id.
+ */
+int	store_rollout_start(struct db *db, const struct attempt_new *att,
+	    const char *target, int steps, int64_t prev_model_id,
+	    int64_t *attempt_id, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/* Step `step`'s Job succeeded: progressing -> analyzing since from_ms. */
+int	store_rollout_analyzing(struct db *db, int64_t rollout_id,
+	    int64_t run_id, int step, int64_t from_ms, const char *actor,
+	    struct err *err) __attribute__((warn_unused_result));
+
+/*
+ * Step `step` needs an approval: the rollout (in status from) becomes
+ * waiting_approval, a pending approval expiring after timeout_ms is
+ * created, and the stage (running or submitted) becomes waiting_approval
+ * with waiting_reason.  *approval_id receives the approval's id.
+ */
+int	store_rollout_await(struct db *db, int64_t rollout_id, int64_t run_id,
+	    int64_t stage_id, const char *from, int step, int weight,
+	    const char *target, int64_t timeout_ms, const char *waiting_reason,
+	    const char *actor, int64_t *approval_id, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Go on from step from_step (rollout in status from) to att->step: the
+ * rollout's step and weight move, the step's attempt is created, and a
+ * stage waiting for approval runs again.
+ */
+int	store_rollout_next(struct db *db, int64_t rollout_id,
+	    const char *from, int from_step, const struct attempt_new *att,
+	    int64_t *attempt_id, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Abandon the rollout (in status from) for reason: it becomes
+ * rolling_back and the rollback attempt att (kind rollback, weight 0) is
+ * created; a stage waiting for approval runs again.
+ */
+int	store_rollout_rollback(struct db *db, int64_t rollout_id,
+	    const char *from, const char *reason, const struct attempt_new *att,
+	    int64_t *attempt_id, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
+ * End an abandoned rollout (in status from) as to (rolled_back, or failed
+ * when the rollback itself failed): the candidate becomes `rejected` and
+ * the stage (in stage_from) ends as stage_to (failed or canceled) with
+ * message.
+ */
+int	store_rollout_end(struct db *db, int64_t rollout_id, int64_t run_id,
+	    int64_t stage_id, const char *from, const char *to,
+	    const char *stage_from, const char *stage_to, const char *message,
+	    const char *actor, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
+ * The last step is through: in one transaction the model in production
+ * for the target becomes `retired`, the candidate `production`, the
+ * rollout `succeeded` and the stage (in stage_from) `succeeded`.
+ */
+int	store_rollout_promote(struct db *db, int64_t rollout_id,
+	    int64_t run_id, int64_t stage_id, const char *from,
+	    const char *stage_from, const char *actor, struct err *err)
+	    __attribute__((warn_unused_result));
+
+#endif

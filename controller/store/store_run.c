@@ -1,0 +1,302 @@
+/* store_run.c - runs and stages; see store_run.h. */
+#include <string.h>
+
+#include "store/db.h"
+#include "store/store_run.h"
+#include "store/store_sql.h"
+
+static const char sql_create[] =
+    "WITH v AS ("
+    "  SELECT id, pipeline_id, commit_id, definition FROM pipeline_versions"
+    "  WHERE id = $1 AND valid),"
+    " r AS ("
+    "  INSERT INTO runs (pipeline_id, pipeline_version_id, commit_id, branch,"
+    "    trigger, params, parent_run_id, created_by, reason, idempotency_key)"
+    "  SELECT v.pipeline_id, v.id, v.commit_id, $2, $3,"
+    "    coalesce(v.definition->'spec'->'params', '{}') ||"
+    "      coalesce($4::jsonb, '{}'),"
+    "    nullif($5::bigint, 0), $6, $7, $8 FROM v"
+    "  ON CONFLICT (idempotency_key) DO NOTHING RETURNING id),"
+    " s AS ("
+    "  INSERT INTO stages (run_id, name, type, position, needs)"
+    "  SELECT r.id, st->>'name', st->>'type', (o - 1)::int,"
+    "    ARRAY(SELECT jsonb_array_elements_text(st->'needs'))"
+    "  FROM r, v, jsonb_array_elements(v.definition->'spec'->'stages')"
+    "    WITH ORDINALITY AS x(st, o)),"
+    " e AS ("
+    "  INSERT INTO events (actor, entity_type, entity_id, run_id, action,"
+    "    to_state, reason, data)"
+    "  SELECT $6, 'run', r.id, r.id, 'created', 'queued', $7,"
+    "    jsonb_build_object('trigger', $3::text) FROM r)"
+    " SELECT r.id, true, pg_notify('sluice_runs', r.id::text) FROM r"
+    " UNION ALL"
+    " SELECT id, false, NULL FROM runs WHERE idempotency_key = $8"
+    "   AND NOT EXISTS (SELECT 1 FROM r)";
+
+int
+store_run_create(struct db *db, const struct run_new *rn, int64_t *run_id,
+    int *created, struct err *err)
+{
+	struct db_res *res = NULL;
+	struct db_args a;
+	int rc;
+
+	*run_id = 0;
+	*created = 0;
+	db_args_init(&a);
+	db_args_int64(&a, rn->version_id);
+	db_args_str(&a, rn->branch);
+	db_args_str(&a, rn->trigger);
+	db_args_str(&a, rn->params);
+	db_args_int64(&a, rn->parent_run_id);
+	db_args_str(&a, rn->created_by);
+	db_args_str(&a, rn->reason);
+	db_args_str(&a, rn->idempotency_key);
+	if ((rc = db_exec(db, sql_create, &a, &res, err)) < 0)
+		return rc;
+	if (db_res_rows(res) == 0) {
+		rc = err_set(err, ERR_INVALID,
+		    "pipeline version %lld is not valid or does not exist",
+		    (long long)rn->version_id);
+	} else if ((rc = db_res_int64(res, 0, 0, run_id, err)) == 0) {
+		rc = db_res_bool(res, 0, 1, created, err);
+	}
+	db_res_free(res);
+	return rc;
+}
+
+static const char sql_cancel[] =
+    "WITH r0 AS (SELECT id, status, cancel_requested_at IS NOT NULL AS asked"
+    "  FROM runs WHERE id = $1),"
+    " u AS ("
+    "  UPDATE runs SET cancel_requested_at = now(), cancel_requested_by = $2,"
+    "    status = CASE WHEN status = 'queued' THEN 'canceled' ELSE status END,"
+    "    finished_at = CASE WHEN status = 'queued' THEN now()"
+    "      ELSE finished_at END,"
+    "    message = CASE WHEN status = 'queued'"
+    "      THEN 'canceled before it started' ELSE message END"
+    "  WHERE id = $1 AND status IN ('queued', 'running', 'waiting_approval')"
+    "    AND cancel_requested_at IS NULL RETURNING id, status),"
+    " s AS ("
+    "  UPDATE stages SET status = 'canceled', finished_at = now(),"
+    "    message = 'run canceled'"
+    "  WHERE run_id = $1 AND status = 'pending'"
+    "    AND EXISTS (SELECT 1 FROM u WHERE u.status = 'canceled')"
+    "  RETURNING id),"
+    " e AS (" SQL_EV_COLS
+    "  SELECT $2, 'run', u.id, u.id, 'cancel_requested', r0.status,"
+    "    r0.status, NULL, '{}'::jsonb FROM u, r0 WHERE u.status <> 'canceled'"
+    "  UNION ALL"
+    "  SELECT $2, 'run', u.id, u.id, 'transition', 'queued', 'canceled',"
+    "    'canceled before it started', '{}'::jsonb FROM u WHERE u.status = 'canceled'"
+    "  UNION ALL"
+    "  SELECT $2, 'stage', s.id, $1, 'transition', 'pending', 'canceled',"
+    "    'run canceled', '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
+    " SELECT (SELECT status FROM r0), (SELECT count(*) FROM u),"
+    "  (SELECT count(pg_notify('sluice_runs', id::text)) FROM u), "
+    SQL_NOTIFY("e");
+
+static const char sql_retry_check[] =
+    "SELECT status FROM runs WHERE id = $1";
+
+static const char sql_retry[] =
+    "WITH p AS (SELECT * FROM runs WHERE id = $1"
+    "  AND status IN ('failed', 'canceled')),"
+    " r AS ("
+    "  INSERT INTO runs (pipeline_id, pipeline_version_id, commit_id, branch,"
+    "    trigger, params, parent_run_id, created_by, reason)"
+    "  SELECT pipeline_id, pipeline_version_id, commit_id, branch, 'retry',"
+    "    params, id, $2, 'retry of run ' || id FROM p RETURNING id),"
+    " s AS ("
+    "  INSERT INTO stages (run_id, name, type, position, needs, status,"
+    "    reused_from_stage_id, started_at, finished_at, message)"
+    "  SELECT r.id, ps.name, ps.type, ps.position, ps.needs,"
+    "    CASE WHEN ps.status = 'succeeded' THEN 'succeeded'"
+    "      ELSE 'pending' END,"
+    "    CASE WHEN ps.status = 'succeeded'"
+    "      THEN coalesce(ps.reused_from_stage_id, ps.id) END,"
+    "    CASE WHEN ps.status = 'succeeded' THEN ps.started_at END,"
+    "    CASE WHEN ps.status = 'succeeded' THEN ps.finished_at END,"
+    "    CASE WHEN ps.status = 'succeeded'"
+    "      THEN 'reused from run ' || $1::bigint END"
+    "  FROM r, stages ps WHERE ps.run_id = $1),"
+    " e AS (" SQL_EV_COLS
+    "  SELECT $2, 'run', r.id, r.id, 'created', NULL, 'queued',"
+    "    'retry of run ' || $1::bigint, jsonb_build_object('trigger',"
+    "    'retry', 'parent_run', $1::bigint) FROM r" SQL_EV_RETURNING ")"
+    " SELECT r.id, pg_notify('sluice_runs', r.id::text), " SQL_NOTIFY("e")
+    " FROM r";
+
+static const char sql_admit[] =
+    "WITH act AS ("
+    "  SELECT pipeline_id, count(*) AS n FROM runs"
+    "  WHERE status IN ('running', 'waiting_approval') GROUP BY pipeline_id),"
+    " q AS ("
+    "  SELECT r.id, r.pipeline_id, r.pipeline_version_id,"
+    "    row_number() OVER (PARTITION BY r.pipeline_id ORDER BY r.id) AS rn"
+    "  FROM runs r WHERE r.status = 'queued'),"
+    /* read each version's definition once, not once per queued run */
+    " conc AS ("
+    "  SELECT v.id, coalesce((v.definition->'spec'->>'concurrency')::int, 1)"
+    "    AS c FROM pipeline_versions v"
+    "  WHERE v.id IN (SELECT DISTINCT pipeline_version_id FROM q)),"
+    " pick AS ("
+    "  SELECT q.id FROM q JOIN conc ON conc.id = q.pipeline_version_id"
+    "  LEFT JOIN act USING (pipeline_id)"
+    "  WHERE conc.c = 0 OR coalesce(act.n, 0) + q.rn <= conc.c"
+    "  ORDER BY q.id LIMIT $1),"
+    " u AS ("
+    "  UPDATE runs r SET status = 'running', started_at = now()"
+    "  FROM pick WHERE r.id = pick.id AND r.status = 'queued'"
+    "  RETURNING r.id),"
+    " e AS (" SQL_EV_COLS
+    "  SELECT $2, 'run', id, id, 'transition', 'queued', 'running', NULL,"
+    "    '{}'::jsonb FROM u" SQL_EV_RETURNING ")"
+    " SELECT (SELECT count(*) FROM u), " SQL_NOTIFY("e");
+
+static const char sql_transition[] =
+    "WITH r AS ("
+    "  UPDATE runs SET status = $3, message = coalesce($4, message),"
+    "    finished_at = CASE WHEN $3 IN ('succeeded', 'failed', 'canceled')"
+    "      THEN now() END"
+    "  WHERE id = $1 AND status = $2 RETURNING id),"
+    " e AS (" SQL_EV_COLS
+    "  SELECT $5, 'run', id, id, 'transition', $2, $3, $4, '{}'::jsonb FROM r"
+    SQL_EV_RETURNING ")"
+    " SELECT (SELECT count(*) FROM r), " SQL_NOTIFY("e");
+
+int
+store_run_request_cancel(struct db *db, int64_t run_id, const char *actor,
+    struct err *err)
+{
+	struct db_res *res = NULL;
+	struct db_args a;
+	const char *status;
+	int64_t n = 0;
+	int rc;
+
+	db_args_init(&a);
+	db_args_int64(&a, run_id);
+	db_args_str(&a, actor);
+	if ((rc = db_exec(db, sql_cancel, &a, &res, err)) < 0)
+		return rc;
+	status = db_res_text(res, 0, 0);
+	if ((rc = db_res_int64(res, 0, 1, &n, err)) < 0)
+		goto out;
+	if (status == NULL)
+		rc = err_set(err, ERR_NOTFOUND, "run %lld not found",
+		    (long long)run_id);
+	else if (n == 0 && (strcmp(status, "succeeded") == 0 ||
+	    strcmp(status, "failed") == 0 || strcmp(status, "canceled") == 0))
+		rc = err_set(err, ERR_CONFLICT, "run %lld has already finished "
+		    "(%s)", (long long)run_id, status);
+out:
+	db_res_free(res);
+	return rc;
+}
+
+int
+store_run_retry(struct db *db, int64_t run_id, const char *actor,
+    int64_t *new_run_id, struct err *err)
+{
+	struct db_res *res = NULL;
+	struct db_args a;
+	const char *status;
+	int rc;
+
+	*new_run_id = 0;
+	db_args_init(&a);
+	db_args_int64(&a, run_id);
+	if ((rc = db_exec(db, sql_retry_check, &a, &res, err)) < 0)
+		return rc;
+	status = db_res_rows(res) > 0 ? db_res_text(res, 0, 0) : NULL;
+	if (status == NULL)
+		rc = err_set(err, ERR_NOTFOUND, "run %lld not found",
+		    (long long)run_id);
+	else if (strcmp(status, "failed") != 0 &&
+	    strcmp(status, "canceled") != 0)
+		rc = err_set(err, ERR_CONFLICT, "run %lld is %s: only a failed "
+		    "or canceled run can be retried", (long long)run_id, status);
+	db_res_free(res);
+	res = NULL;
+	if (rc < 0)
+		return rc;
+	db_args_str(&a, actor);
+	if ((rc = db_exec(db, sql_retry, &a, &res, err)) < 0)
+		return rc;
+	if (db_res_rows(res) == 0)
+		rc = err_set(err, ERR_CONFLICT, "run %lld can no longer be "
+		    "retried", (long long)run_id);
+	else
+		rc = db_res_int64(res, 0, 0, new_run_id, err);
+	db_res_free(res);
+	return rc;
+}
+
+int
+store_run_admit(struct db *db, int limit, const char *actor, int *started,
+    struct err *err)
+{
+	struct db_res *res = NULL;
+	struct db_args a;
+	int64_t n = 0;
+	int rc;
+
+	*started = 0;
+	db_args_init(&a);
+	db_args_int64(&a, limit);
+	db_args_str(&a, actor);
+	if ((rc = db_exec(db, sql_admit, &a, &res, err)) < 0)
+		return rc;
+	rc = db_res_int64(res, 0, 0, &n, err);
+	db_res_free(res);
+	*started = (int)n;
+	return rc;
+}
+
+int
+store_run_transition(struct db *db, int64_t run_id, const char *from,
+    const char *to, const char *message, const char *actor, struct err *err)
+{
+	struct db_res *res = NULL;
+	struct db_args a;
+	int64_t n = 0;
+	int rc;
+
+	db_args_init(&a);
+	db_args_int64(&a, run_id);
+	db_args_str(&a, from);
+	db_args_str(&a, to);
+	db_args_str(&a, message);
+	db_args_str(&a, actor);
+	if ((rc = db_exec(db, sql_transition, &a, &res, err)) < 0)
+		return rc;
+	rc = db_res_int64(res, 0, 0, &n, err);
+	db_res_free(res);
+	if (rc == 0 && n == 0)
+		rc = err_set(err, ERR_CONFLICT, "run %lld is no longer %s",
+		    (long long)run_id, from);
+	return rc;
+}
+
+int
+store_run_is_active(struct db *db, int64_t run_id, int *active,
+    struct err *err)
+{
+	static const char sql[] =
+	    "SELECT count(*) FROM runs WHERE id = $1"
+	    " AND status IN ('queued', 'running', 'waiting_approval')";
+	struct db_res *res = NULL;
+	struct db_args a;
+	int64_t n = 0;
+	int rc;
+
+	*active = 0;
+	db_args_init(&a);
+	db_args_int64(&a, run_id);
+	if ((rc = db_exec(db, sql, &a, &res, err)) == 0 &&
+	    (rc = db_res_int64(res, 0, 0, &n, err)) == 0)
+		*active = n > 0;
+	db_res_free(res);
+	return rc;
+}

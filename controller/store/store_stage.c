@@ -1,0 +1,282 @@
+/* store_stage.c - stages and stage attempts; see store_stage.h. */
+#include <stdlib.h>
+
+#include "base/buf.h"
+#include "store/db.h"
+#include "store/store_sql.h"
+#include "store/store_stage.h"
+
+static const char sql_attempt_create[] =
+    "WITH s AS ("
+    "  UPDATE stages SET status = 'submitted',"
+    "    started_at = coalesce(started_at, now()), waiting_reason = NULL"
+    "  WHERE id = $1 AND status = 'pending' RETURNING id, run_id),"
+    " a AS ("
+    "  INSERT INTO stage_attempts (stage_id, kind, step, attempt, weight,"
+    "    executor, job_name, gpus, gpu_resource, spec)"
+    "  SELECT s.id, $2, $3, $4, nullif($5::int, -1), $6, $7, $8, $9,"
+    "    $10::jsonb FROM s RETURNING id),"
+    " e AS (" SQL_EV_COLS
+    "  SELECT $11, 'stage', s.id, s.run_id, 'transition', 'pending',"
+    "    'submitted', NULL, jsonb_build_object('attempt', $4::int,"
+    "    'job', $7::text) FROM s"
+    "  UNION ALL"
+    "  SELECT $11, 'attempt', a.id, $12::bigint, 'created', NULL, 'pending',"
+    "    NULL, jsonb_build_object('job', $7::text, 'kind', $2::text,"
+    "    'attempt', $4::int) FROM a" SQL_EV_RETURNING ")"
+    " SELECT (SELECT id FROM a), " SQL_NOTIFY("e");
+
+static const char sql_attempt_submitted[] =
+    "WITH a AS ("
+    "  UPDATE stage_attempts SET status = 'submitted', submitted_at = now()"
+    "  WHERE id = $1 AND status = 'pending' RETURNING id),"
+    " e AS (" SQL_EV_COLS
+    "  SELECT $3, 'attempt', a.id, $2, 'transition', 'pending', 'submitted',"
+    "    NULL, '{}'::jsonb FROM a)"
+    " SELECT count(*) FROM a";
+
+static const char sql_attempt_running[] =
+    "WITH a AS ("
+    "  UPDATE stage_attempts t SET status = 'running',"
+    "    submitted_at = coalesce(t.submitted_at, now()),"
+    "    started_at = CASE WHEN $3::bigint > 0 THEN " SQL_TS("$3")
+    "      ELSE now() END"
+    "  FROM (SELECT id, status AS old FROM stage_attempts WHERE id = $1) o"
+    "  WHERE t.id = o.id AND t.status IN ('pending', 'submitted')"
+    "  RETURNING t.id, t.stage_id, o.old),"
+    " s AS ("
+    "  UPDATE stages st SET status = 'running', waiting_reason = NULL"
+    "  FROM a WHERE st.id = a.stage_id AND st.status = 'submitted'"
+    "  RETURNING st.id),"
+    " e AS (" SQL_EV_COLS
+    "  SELECT $4, 'attempt', a.id, $2::bigint, 'transition', a.old,"
+    "    'running',"
+    "    NULL, '{}'::jsonb FROM a"
+    "  UNION ALL"
+    "  SELECT $4, 'stage', s.id, $2::bigint, 'transition', 'submitted',"
+    "    'running',"
+    "    NULL, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
+    " SELECT (SELECT count(*) FROM a), " SQL_NOTIFY("e");
+
+static const char sql_attempt_finish[] =
+    "WITH a AS ("
+    "  UPDATE stage_attempts t SET status = $2,"
+    "    exit_code = nullif($3::int, -1), message = $4,"
+    "    submitted_at = CASE WHEN $2 = 'succeeded' OR $5::bigint > 0"
+    "      THEN coalesce(t.submitted_at, now()) ELSE t.submitted_at END,"
+    "    started_at = coalesce(t.started_at, CASE WHEN $5::bigint > 0"
+    "      THEN " SQL_TS("$5") " END),"
+    "    finished_at = CASE WHEN $6::bigint > 0 THEN"
+    "      greatest(" SQL_TS("$6") ", coalesce(t.started_at, "
+    SQL_TS("$6") ")) ELSE now() END"
+    "  FROM (SELECT id, status AS old FROM stage_attempts WHERE id = $1) o"
+    "  WHERE t.id = o.id"
+    "    AND t.status IN ('pending', 'submitted', 'running')"
+    "  RETURNING t.id, o.old),"
+    " s AS ("
+    "  UPDATE stages SET status = $9, message = $10, waiting_reason = $11,"
+    "    finished_at = CASE WHEN $9 IN ('succeeded', 'failed', 'canceled',"
+    "      'skipped') THEN now() END"
+    "  WHERE id = $7 AND status = $8 AND $9::text IS NOT NULL"
+    "    AND EXISTS (SELECT 1 FROM a) RETURNING id),"
+    " e AS (" SQL_EV_COLS
+    "  SELECT $12, 'attempt', a.id, $13::bigint, 'transition', a.old, $2,"
+    "    $4, jsonb_build_object('exit_code', nullif($3::int, -1)) FROM a"
+    "  UNION ALL"
+    "  SELECT $12, 'stage', s.id, $13::bigint, 'transition', $8, $9,"
+    "    coalesce($10, $11), '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
+    " SELECT (SELECT count(*) FROM a), " SQL_NOTIFY("e");
+
+static const char sql_stage_transition[] =
+    "WITH s AS ("
+    "  UPDATE stages SET status = $4, message = coalesce($5, message),"
+    "    waiting_reason = $6,"
+    "    started_at = CASE WHEN $4 IN ('submitted', 'running')"
+    "      THEN coalesce(started_at, now()) ELSE started_at END,"
+    "    finished_at = CASE WHEN $4 IN ('succeeded', 'failed', 'canceled',"
+    "      'skipped') THEN now() END"
+    "  WHERE id = $1 AND status = $3 RETURNING id),"
+    " e AS (" SQL_EV_COLS
+    "  SELECT $7, 'stage', s.id, $2, 'transition', $3, $4, coalesce($5, $6),"
+    "    '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
+    " SELECT (SELECT count(*) FROM s), " SQL_NOTIFY("e");
+
+static const char sql_stage_waiting[] =
+    "UPDATE stages SET waiting_reason = $2"
+    " WHERE id = $1 AND waiting_reason IS DISTINCT FROM $2";
+
+static const char sql_cancel_pending[] =
+    "WITH s AS ("
+    "  UPDATE stages SET status = 'canceled', finished_at = now(),"
+    "    message = 'run canceled', waiting_reason = NULL"
+    "  WHERE run_id = $1 AND status = 'pending' RETURNING id),"
+    " e AS (" SQL_EV_COLS
+    "  SELECT $2, 'stage', s.id, $1, 'transition', 'pending', 'canceled',"
+    "    'run canceled', '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
+    " SELECT (SELECT count(*) FROM s), " SQL_NOTIFY("e");
+
+static const char sql_attempt_spec[] =
+    "SELECT spec::text FROM stage_attempts WHERE id = $1";
+
+/* Run sql; ERR_CONFLICT when the first column of its one row is 0/NULL. */
+static int
+exec_changed(struct db *db, const char *sql, const struct db_args *a,
+    int64_t *first, const char *what, struct err *err)
+{
+	struct db_res *res = NULL;
+	int64_t v = 0;
+	int rc;
+
+	if ((rc = db_exec(db, sql, a, &res, err)) < 0)
+		return rc;
+	if (db_res_rows(res) == 1 && !db_res_is_null(res, 0, 0))
+		rc = db_res_int64(res, 0, 0, &v, err);
+	db_res_free(res);
+	if (rc == 0 && v == 0)
+		rc = err_set(err, ERR_CONFLICT, "%s: the state changed meanwhile",
+		    what);
+	if (first != NULL)
+		*first = v;
+	return rc;
+}
+
+int
+store_attempt_create(struct db *db, const struct attempt_new *an,
+    int64_t *attempt_id, struct err *err)
+{
+	struct db_args a;
+
+	db_args_init(&a);
+	db_args_int64(&a, an->stage_id);
+	db_args_str(&a, an->kind);
+	db_args_int64(&a, an->step);
+	db_args_int64(&a, an->attempt);
+	db_args_int64(&a, an->weight);
+	db_args_str(&a, an->executor);
+	db_args_str(&a, an->job_name);
+	db_args_int64(&a, an->gpus);
+	db_args_str(&a, an->gpu_resource);
+	db_args_str(&a, an->spec);
+	db_args_str(&a, an->actor);
+	db_args_int64(&a, an->run_id);
+	return exec_changed(db, sql_attempt_create, &a, attempt_id,
+	    "start attempt", err);
+}
+
+int
+store_attempt_submitted(struct db *db, int64_t attempt_id, int64_t run_id,
+    const char *actor, struct err *err)
+{
+	struct db_args a;
+
+	db_args_init(&a);
+	db_args_int64(&a, attempt_id);
+	db_args_int64(&a, run_id);
+	db_args_str(&a, actor);
+	return exec_changed(db, sql_attempt_submitted, &a, NULL,
+	    "attempt submitted", err);
+}
+
+int
+store_attempt_running(struct db *db, int64_t attempt_id, int64_t run_id,
+    int64_t started_ms, const char *actor, struct err *err)
+{
+	struct db_args a;
+
+	db_args_init(&a);
+	db_args_int64(&a, attempt_id);
+	db_args_int64(&a, run_id);
+	db_args_int64(&a, started_ms);
+	db_args_str(&a, actor);
+	return exec_changed(db, sql_attempt_running, &a, NULL,
+	    "attempt running", err);
+}
+
+int
+store_attempt_finish(struct db *db, const struct attempt_end *ae,
+    struct err *err)
+{
+	struct db_args a;
+
+	db_args_init(&a);
+	db_args_int64(&a, ae->attempt_id);
+	db_args_str(&a, ae->status);
+	db_args_int64(&a, ae->exit_code);
+	db_args_str(&a, ae->message);
+	db_args_int64(&a, ae->started_ms);
+	db_args_int64(&a, ae->finished_ms);
+	db_args_int64(&a, ae->stage_id);
+	db_args_str(&a, ae->stage_from);
+	db_args_str(&a, ae->stage_to);
+	db_args_str(&a, ae->stage_message);
+	db_args_str(&a, ae->waiting_reason);
+	db_args_str(&a, ae->actor);
+	db_args_int64(&a, ae->run_id);
+	return exec_changed(db, sql_attempt_finish, &a, NULL,
+	    "attempt finished", err);
+}
+
+int
+store_stage_transition(struct db *db, int64_t stage_id, int64_t run_id,
+    const char *from, const char *to, const char *message,
+    const char *waiting_reason, const char *actor, struct err *err)
+{
+	struct db_args a;
+
+	db_args_init(&a);
+	db_args_int64(&a, stage_id);
+	db_args_int64(&a, run_id);
+	db_args_str(&a, from);
+	db_args_str(&a, to);
+	db_args_str(&a, message);
+	db_args_str(&a, waiting_reason);
+	db_args_str(&a, actor);
+	return exec_changed(db, sql_stage_transition, &a, NULL,
+	    "stage transition", err);
+}
+
+int
+store_stage_waiting(struct db *db, int64_t stage_id, const char *reason,
+    struct err *err)
+{
+	struct db_args a;
+
+	db_args_init(&a);
+	db_args_int64(&a, stage_id);
+	db_args_str(&a, reason);
+	return db_exec(db, sql_stage_waiting, &a, NULL, err);
+}
+
+int
+store_stage_cancel_pending(struct db *db, int64_t run_id, const char *actor,
+    struct err *err)
+{
+	struct db_args a;
+
+	db_args_init(&a);
+	db_args_int64(&a, run_id);
+	db_args_str(&a, actor);
+	return db_exec(db, sql_cancel_pending, &a, NULL, err);
+}
+
+int
+store_attempt_spec(struct db *db, int64_t attempt_id, char **spec,
+    struct err *err)
+{
+	struct db_res *res = NULL;
+	struct db_args a;
+	int rc;
+
+	*spec = NULL;
+	db_args_init(&a);
+	db_args_int64(&a, attempt_id);
+	if ((rc = db_exec(db, sql_attempt_spec, &a, &res, err)) < 0)
+		return rc;
+	if (db_res_rows(res) == 0)
+		rc = err_set(err, ERR_NOTFOUND, "attempt %lld not found",
+		    (long long)attempt_id);
+	else
+		*spec = xstrdup(db_res_text(res, 0, 0));
+	db_res_free(res);
+	return rc;
+}

@@ -1,0 +1,103 @@
+/*
+ * store_stage.h - the engine's writes to stages and stage_attempts.
+ *
+ * Every function is one statement that changes state and appends the
+ * matching events (and NOTIFY sluice_events for stage transitions) in the
+ * same transaction.  Each is conditional on the state the engine saw
+ * (WHERE status = ...): when the row has moved on meanwhile, nothing is
+ * written and the call returns ERR_CONFLICT, so a stale decision never
+ * lands.  Blocks on the database; other errors as db_exec().
+ */
+#ifndef SLUICE_STORE_STAGE_H
+#define SLUICE_STORE_STAGE_H
+
+#include <stdint.h>
+
+#include "base/err.h"
+
+struct db;
+
+/* A new attempt row (status pending), written before the executor call. */
+struct attempt_new {
+	int64_t		 stage_id;
+	int64_t		 run_id;
+	const char	*kind;		/* job | canary_step | rollback */
+	int		 step;		/* canary step, else 0 */
+	int		 attempt;
+	int		 weight;	/* -1 for NULL (job) */
+	const char	*executor;	/* local | kubernetes */
+	const char	*job_name;
+	int		 gpus;
+	const char	*gpu_resource;
+	const char	*spec;		/* JSON */
+	const char	*actor;
+};
+
+/*
+ * Insert a job attempt and move its stage pending -> submitted.
+ * *attempt_id receives the new row's id.  ERR_CONFLICT when the stage is
+ * no longer pending.
+ */
+int	store_attempt_create(struct db *db, const struct attempt_new *an,
+	    int64_t *attempt_id, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/* The executor accepted it: pending -> submitted.  ERR_CONFLICT. */
+int	store_attempt_submitted(struct db *db, int64_t attempt_id,
+	    int64_t run_id, const char *actor, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
+ * It runs (since started_ms, unix ms; 0 = now): the attempt becomes
+ * running and its stage, if submitted, running too.  ERR_CONFLICT when
+ * the attempt was not pending or submitted.
+ */
+int	store_attempt_running(struct db *db, int64_t attempt_id,
+	    int64_t run_id, int64_t started_ms, const char *actor,
+	    struct err *err) __attribute__((warn_unused_result));
+
+/* How an attempt ended, and what its stage becomes. */
+struct attempt_end {
+	int64_t		 attempt_id;
+	int64_t		 run_id;
+	const char	*status;	/* succeeded | failed | canceled */
+	int		 exit_code;	/* -1 for NULL */
+	const char	*message;	/* or NULL */
+	int64_t		 started_ms;	/* 0 = unknown */
+	int64_t		 finished_ms;	/* 0 = now */
+	int64_t		 stage_id;
+	const char	*stage_from;	/* the stage's status as seen */
+	const char	*stage_to;	/* NULL: the stage does not change */
+	const char	*stage_message;
+	const char	*waiting_reason;
+	const char	*actor;
+};
+
+/* Record the end of an attempt (and its stage's transition).  ERR_CONFLICT. */
+int	store_attempt_finish(struct db *db, const struct attempt_end *ae,
+	    struct err *err) __attribute__((warn_unused_result));
+
+/*
+ * Move a stage from -> to with a message and a waiting reason (either may
+ * be NULL), setting finished_at for a final state.  ERR_CONFLICT.
+ */
+int	store_stage_transition(struct db *db, int64_t stage_id, int64_t run_id,
+	    const char *from, const char *to, const char *message,
+	    const char *waiting_reason, const char *actor, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/* Set a stage's waiting_reason (NULL clears it); no event. */
+int	store_stage_waiting(struct db *db, int64_t stage_id,
+	    const char *reason, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/* Every pending stage of a canceled run becomes canceled. */
+int	store_stage_cancel_pending(struct db *db, int64_t run_id,
+	    const char *actor, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/* The spec JSON of an attempt (*spec owned by the caller, free()). */
+int	store_attempt_spec(struct db *db, int64_t attempt_id, char **spec,
+	    struct err *err) __attribute__((warn_unused_result));
+
+#endif
