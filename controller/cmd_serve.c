@@ -1,7 +1,7 @@
 /*
  * cmd_serve.c - `sluice serve`: the controller.
  *
- * Signals set flags; this loop acts on them (STYLE §12): SIGTERM/SIGINT
+ * Signals set flags; this loop acts on them: SIGTERM/SIGINT
  * stop taking work and exit 0, SIGHUP reloads the configuration and keeps
  * the old one when the new one is invalid.
  */

@@ -1,5 +1,5 @@
 /*
- * cfg.c - configuration as a table (STYLE 8); see cfg.h.
+ * cfg.c - configuration as a table (validate all, then swap); see cfg.h.
  *
  * Every key is one row of top_keys[] or repo_keys[]: its path, type, where
  * it lives in the struct, its default as text, bounds and flags.  Defaults,

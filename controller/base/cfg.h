@@ -1,5 +1,5 @@
 /*
- * cfg.h - configuration (SPEC section 2).
+ * cfg.h - configuration (docs/configuration.md).
  *
  * Sources, later ones winning: built-in defaults, the YAML file
  * (--config FILE, else ./sluice.yaml when present), SLUICE_* environment

@@ -1,5 +1,5 @@
 /*
- * canary.c - the canary stage machine (SPEC §5, docs/engine.md): for
+ * canary.c - the canary stage machine (docs/engine.md): for
  * each step, its Job with the step's weight, the analysis window with its
  * gates, the approval; then promotion; or, on a failed step, a failed
  * analysis, a rejected or expired approval, or a cancel, the rollback Job

@@ -461,7 +461,7 @@ env_int(struct attempt_spec *s, const char *name, int64_t v)
 /*
  * What attempt `attempt` (kind, canary step and weight) of stage idx
  * runs: the command (the rollback command for a rollback) and env with
- * ${...} substituted, the SPEC §4 environment, the stage's scheduling
+ * ${...} substituted, the stage protocol's SLUICE_* environment, the stage's scheduling
  * fields and the local checkout.  ERR_INVALID when a reference has no
  * value (the stage cannot start; lookup() words the message itself, which
  * pipeline_substitute() would replace for ERR_NOTFOUND); database errors.

@@ -1,6 +1,6 @@
 /*
  * engine.h - the run engine: one reconcile loop that drives every run
- * through SPEC §4 and §5 with an executor (docs/engine.md).
+ * through the stage protocol and the run lifecycle with an executor (docs/engine.md).
  *
  * All run, stage, attempt, rollout and approval state lives in
  * PostgreSQL.  Each pass of the loop loads the active runs, decides, and

@@ -1,6 +1,6 @@
 /*
  * executor.h - where stage attempts run: the ops table every executor
- * implements (STYLE §7), and the types the engine hands it.
+ * implements (a small ops table, see docs/style.md), and the types the engine hands it.
  *
  * Two implementations: exec_local.c (a process group per attempt on this
  * machine, the default) and exec_kube.c (a Kubernetes Job per attempt).
@@ -31,7 +31,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 
-/* One NAME=VALUE of the stage's environment (SPEC §4). */
+/* One NAME=VALUE of the stage's environment (docs/pipeline-reference.md, "Stage protocol"). */
 struct exec_env {
 	const char	*name;
 	const char	*value;

@@ -1,6 +1,6 @@
 /*
  * poller.h - watch Git repositories and turn pushes into pipeline versions
- * and runs (SPEC §2, §3; the git-polling issue).
+ * and runs (docs/architecture.md, "The data path").
  *
  * One scheduler thread decides which repository is due (its interval with
  * jitter, or a refresh request) and hands it to a bounded pool of

@@ -18,7 +18,7 @@
  *
  * Then the route's role is compared: a principal below it gets 403
  * "forbidden" naming the role needed (anonymous callers get 401, since
- * signing in may help).  Errors follow SPEC §7:
+ * signing in may help).  Errors follow docs/api.yaml:
  *
  *	401 {"error":{"code":"unauthorized","message":"..."}}
  *	    with WWW-Authenticate: Bearer realm="sluice"

@@ -79,7 +79,7 @@ int	http_reply(struct http_response *rs, int status, const char *ctype,
 	    const char *body, size_t len) __attribute__((warn_unused_result));
 
 /*
- * Answer with the error shape of SPEC §7:
+ * Answer with the error shape of docs/api.yaml:
  *	{"error":{"code":"not_found","message":"run 42 not found"}}
  * code is a short stable name; message is JSON-escaped here.
  */

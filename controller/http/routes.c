@@ -1,5 +1,5 @@
 /*
- * routes.c - the route table of the HTTP edge (STYLE §13): method, path,
+ * routes.c - the route table of the HTTP edge (docs/style.md): method, path,
  * handler, minimum role, flags.  docs/api.yaml describes the same set; a
  * test (tests/integration/test_api_doc.c) compares the two.
  *

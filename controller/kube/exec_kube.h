@@ -1,6 +1,6 @@
 /*
  * exec_kube.h - the Kubernetes executor: each stage attempt is one Job
- * (SPEC §6), built by kube_job.c and sent through kube_api.c.
+ * (docs/kubernetes.md), built by kube_job.c and sent through kube_api.c.
  *
  * How it knows what the Jobs do.  One list-then-watch of the Jobs labelled
  * app.kubernetes.io/managed-by=sluice in its namespace, and one of their

@@ -49,7 +49,7 @@
 
 struct kube_api;
 
-/* A clock (STYLE 7), so tests can count waits without waiting. */
+/* A clock (an ops table), so tests can count waits without waiting. */
 struct kube_clock {
 	int64_t	(*now_ms)(void *arg);		/* monotonic */
 	void	(*sleep_ms)(void *arg, int64_t ms);

@@ -1,5 +1,5 @@
 /*
- * kube_job.h - the Kubernetes Job of one stage attempt (SPEC §6): a pure
+ * kube_job.h - the Kubernetes Job of one stage attempt (docs/kubernetes.md): a pure
  * function from an exec_attempt to the Job manifest as JSON text.
  *
  * The manifest:
@@ -12,7 +12,7 @@
  *   with a Kueue queue (Kueue admits it), activeDeadlineSeconds from the
  *   timeout, ttlSecondsAfterFinished from the configuration;
  * - one container "stage" with the image, the command, the environment of
- *   SPEC §4, resources (cpu, memory as requests; GPUs of gpu_resource as
+ *   stage protocol, resources (cpu, memory as requests; GPUs of gpu_resource as
  *   equal requests and limits), a non-root, no-privilege-escalation,
  *   all-capabilities-dropped security context with the RuntimeDefault
  *   seccomp profile; restartPolicy Never; node selector, tolerations,

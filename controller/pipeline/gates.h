@@ -1,6 +1,6 @@
 /*
  * gates.h - evaluating a stage's gates and a canary step's analysis gates
- * (SPEC §3) and saying why one failed.  Pure: the engine fetches the
+ * (docs/pipeline-reference.md, "gates") and saying why one failed.  Pure: the engine fetches the
  * values (the stage's metrics, the baseline) and this decides.
  *
  * A gate with `value` holds when observed OP value.  A gate with

@@ -9,7 +9,7 @@
  *    each with its position.  Building it ourselves, rather than with
  *    yaml_parser_load(), is what lets us bound nesting and alias expansion
  *    while parsing, find duplicate keys, and keep positions for aliases.
- * 3. Schema walkers check every field against SPEC section 3, report every
+ * 3. Schema walkers check every field against docs/pipeline-reference.md, report every
  *    error with the path of the node, and fill struct pipeline; a last
  *    pass checks what spans stages (names, needs, cycles, references,
  *    canary targets).

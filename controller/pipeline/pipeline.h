@@ -1,5 +1,5 @@
 /*
- * pipeline.h - pipeline definitions (SPEC section 3): YAML in, a validated
+ * pipeline.h - pipeline definitions (docs/pipeline-reference.md): YAML in, a validated
  * struct pipeline out, canonical JSON for the store and the API, and the
  * helpers the engine needs (stage lookup, topological order, dependency
  * closure, ${...} references and substitution, trigger matching).

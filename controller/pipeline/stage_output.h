@@ -1,5 +1,5 @@
 /*
- * stage_output.h - read the results a stage reports on stdout (SPEC §4)
+ * stage_output.h - read the results a stage reports on stdout (the stage protocol, docs/pipeline-reference.md)
  * out of its log:
  *
  *	::metric auc=0.934 loss=0.21

@@ -2,7 +2,7 @@
  * store_query_approvals.h - the approval inbox as JSON: approvals newest
  * first, each with what a person needs to decide it.
  *
- * An approval (the shape of SPEC §7, plus context):
+ * An approval (the shape of docs/api.yaml, plus context):
  *	{"id", "run", "pipeline", "stage", "step", "weight", "target",
  *	 "status", "requested_at", "expires_at", "decided_by", "decided_at",
  *	 "comment",

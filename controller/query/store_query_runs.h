@@ -1,5 +1,5 @@
 /*
- * store_query_runs.h - runs as the REST API shows them (SPEC §7), built
+ * store_query_runs.h - runs as the REST API shows them (docs/api.yaml), built
  * as JSON by PostgreSQL: the list, one run in detail in one statement,
  * its lineage graph, and where the log of a stage attempt is.
  *

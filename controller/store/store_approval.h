@@ -1,6 +1,6 @@
 /*
  * store_approval.h - canary approvals (table approvals): pending ->
- * approved | rejected | expired (SPEC §5).  Approvals are created by the
+ * approved | rejected | expired (docs/engine.md).  Approvals are created by the
  * engine with the rollout step that needs them (store_rollout_await).
  * Blocks on the database; errors as db_exec() plus those below.
  */

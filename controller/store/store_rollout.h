@@ -1,7 +1,7 @@
 /*
  * store_rollout.h - canary rollouts (tables rollouts, model_versions,
  * approvals, stage_attempts, stages) as the engine moves them through
- * SPEC §5.  Each function is one statement (promotion: one transaction)
+ * docs/engine.md.  Each function is one statement (promotion: one transaction)
  * that also appends the events; each is conditional on the state the
  * engine saw and returns ERR_CONFLICT when it changed meanwhile.  A
  * function that creates an attempt row does so before the executor is

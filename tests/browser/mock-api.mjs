@@ -1,4 +1,4 @@
-// mock-api.mjs - a stand-in for the controller's REST API (SPEC §7
+// mock-api.mjs - a stand-in for the controller's REST API (docs/api.yaml
 // shapes), serving web/ with the controller's security headers.  The
 // console tests use it to check rendering that the real controller cannot
 // easily be made to produce (hostile strings, every status at once), and

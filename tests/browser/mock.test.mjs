@@ -1,5 +1,5 @@
 // mock.test.mjs - the console against the mock API (mock-api.mjs), which
-// answers in SPEC §7's shapes with hostile strings in every free-text
+// answers in docs/api.yaml's shapes with hostile strings in every free-text
 // field and every status at once.  What is checked here is rendering:
 // escaping, role-aware controls, layout at 390 and 1280 px, light and
 // dark, keyboard use, live updates from SSE, the size budget.

@@ -211,7 +211,7 @@ check(rb.get("subjects") == [{"kind": "ServiceAccount", "name": "sluice",
 sa = one("ServiceAccount")
 check(sa.get("metadata", {}).get("name") == "sluice", "ServiceAccount sluice")
 
-# Configuration: only known keys (SPEC section 2), no secrets in it.
+# Configuration: only known keys (docs/configuration.md), no secrets in it.
 TOP_KEYS = {"listen", "database_url", "state_dir", "log_level", "log_format",
             "executor", "max_parallel_stages", "kubernetes", "poll_interval",
             "poll_workers", "session_ttl", "repositories",
