@@ -64,7 +64,7 @@ deps:
 
 # The README's two commands.
 test:
-	@scripts/test.sh
+	@T='$(T)' scripts/test.sh
 
 run:
 	@scripts/run.sh

@@ -34,5 +34,11 @@ export SLUICE_TOP="$top"
 units=$(ls $B/tests/unit/test_* 2>/dev/null | grep -v '\.[od]$' || true)
 ints=$(ls $B/tests/integration/test_* 2>/dev/null | grep -v '\.[od]$' || true)
 scripts=$(ls tests/integration/*.sh 2>/dev/null || true)
+# `make test T=engine`: only the programs whose name holds the substring.
+if [ -n "${T:-}" ]; then
+	pick() { for p in "$@"; do case ${p##*/} in *"$T"*) echo "$p" ;; esac; done; }
+	# shellcheck disable=SC2086
+	units=$(pick $units) ints=$(pick $ints) scripts=$(pick $scripts)
+fi
 # shellcheck disable=SC2086
 scripts/run-tests.sh $units $ints $scripts
