@@ -252,7 +252,7 @@ ytree_push(struct ytree *t, struct ynode *n)
 	}
 	if (sys_grow((void **)&t->stk, t->nstk, &t->astk, sizeof(*t->stk),
 	    0) < 0)
-		abort();	/* out of memory: the parse aborts, as xcalloc() */
+		abort();	/* out of memory, as xcalloc() */
 	t->stk[t->nstk++] = n;
 }
 

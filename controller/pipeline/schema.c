@@ -318,7 +318,7 @@ record_tmpl(struct vctx *c, long stage, const struct ynode *n,
 	vpath_render(path, p, sizeof(p));
 	if (sys_grow((void **)&c->tmpls, c->ntmpls, &c->atmpls,
 	    sizeof(*c->tmpls), 0) < 0)
-		abort();	/* out of memory: the parse aborts, as xcalloc() */
+		abort();	/* out of memory, as xcalloc() */
 	t = &c->tmpls[c->ntmpls++];
 	t->stage = stage;
 	t->node = n;

@@ -109,6 +109,26 @@ ref_parse(const char *s, size_t n, struct pipeline_ref *ref)
 	return -1;
 }
 
+/*
+ * Whether the inside of "${...}" starts like one of our references; when
+ * it does not, it is most likely meant for the shell (${HOME},
+ * ${OUT:-/tmp}), and the error says how to escape it.
+ */
+static int
+ours(const char *s, size_t n)
+{
+	static const char *const prefixes[] = { "params.", "run.",
+	    "stages." };
+
+	for (size_t k = 0; k < NELEM(prefixes); k++) {
+		size_t pn = strlen(prefixes[k]);
+
+		if (n >= pn && memcmp(s, prefixes[k], pn) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 int
 pipeline_refs_next(const char *s, size_t *pos, struct pipeline_ref *ref,
     struct err *err)
@@ -147,8 +167,10 @@ pipeline_refs_next(const char *s, size_t *pos, struct pipeline_ref *ref,
 		return err_set(err, ERR_INVALID, "invalid reference %s "
 		    "(expected ${params.NAME}, ${run.FIELD}, "
 		    "${stages.STAGE.artifacts.NAME} or "
-		    "${stages.STAGE.metrics.NAME})",
-		    quote_into(q, s + i, ref->len));
+		    "${stages.STAGE.metrics.NAME})%s",
+		    quote_into(q, s + i, ref->len),
+		    ours(s + i + 2, ref->len - 3) ? "" : "; for a literal "
+		    "shell ${VAR}, write $${VAR}");
 	}
 	return 1;
 }
