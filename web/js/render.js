@@ -106,24 +106,15 @@ export function firstLine(text) {
 	return String(text ?? '').split('\n', 1)[0];
 }
 
-// Commit details wherever the API put them: run.commit may be the sha or
-// an object {sha, message, author}; the details may also be top-level.
-export function commitOf(obj) {
-	if (!obj)
-		return { sha: '', message: '', author: '' };
-	const c = obj.commit;
-	const d = c && typeof c === 'object' ? c :
-	    (obj.commit_details && typeof obj.commit_details === 'object' ?
-	    obj.commit_details : {});
-	const author = d.author && typeof d.author === 'object' ?
-	    [d.author.name, d.author.email && '<' + d.author.email + '>']
-	    .filter(Boolean).join(' ') :
-	    d.author ?? d.author_name ?? obj.commit_author ?? '';
-	return {
-		sha: (typeof c === 'string' ? c : d.sha) ?? obj.commit_sha ?? '',
-		message: d.message ?? obj.commit_message ?? '',
-		author: String(author ?? ''),
-	};
+// A commit ({sha, message, author}) on one line: the short sha, the
+// first line of the message, the author.
+export function commitLine(c, id) {
+	return h('span', { class: 'commit', id },
+	    h('code', { title: c.sha }, shortSha(c.sha)),
+	    c.message ? [' ', h('span', { class: 'commit-msg' },
+		firstLine(c.message))] : null,
+	    c.author ? [' ', h('span', { class: 'muted' }, 'by ', c.author)] :
+	    null);
 }
 
 export function parseTime(iso) {
@@ -217,17 +208,6 @@ export function entries(obj) {
 		return [];
 	return Object.entries(obj).sort((x, y) => x[0] < y[0] ? -1 :
 	    x[0] > y[0] ? 1 : 0);
-}
-
-// A list from a list answer ({"runs": [...]}) or a bare array.
-export function listOf(data, key) {
-	if (Array.isArray(data))
-		return data;
-	if (data && Array.isArray(data[key]))
-		return data[key];
-	if (data && Array.isArray(data.items))
-		return data.items;
-	return [];
 }
 
 // A table; columns are [header, cell(row) → node|text, class?].
