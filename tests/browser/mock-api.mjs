@@ -157,6 +157,16 @@ function seed() {
 		stage('report', ['train'], 'pending', { waiting_reason:
 		    'waiting for 1 GPUs (2 of kubernetes.max_gpus 2 in use)' }),
 	], { message: HOSTILE + '\n\nSecond line of the message.' }));
+	st.runs.set(4, makeRun(4, 'failed', [
+		stage('prepare', [], 'succeeded'),
+		stage('train', ['prepare'], 'failed', { message:
+		    'attempt 2 of 2 failed: exit status 1' }),
+		stage('evaluate', ['train'], 'skipped'),
+	], { runMessage: 'stage train failed' }));
+	Object.assign(st.runs.get(4).stages[2], { attempts: [], started_at: null,
+	    finished_at: null });
+	st.logs.set('4/train', 'epoch 1\nTraceback (most recent call last):\n' +
+	    'ValueError: ' + HOSTILE + '\n');
 	st.logs.set('3/prepare', 'rows=4000\n::artifact dataset=file:///tmp/d\n' +
 	    HOSTILE + '\n');
 }

@@ -21,7 +21,8 @@ export function safeHref(v) {
 
 function appendAll(el, children) {
 	for (const c of children) {
-		if (c === null || c === undefined || c === false || c === true)
+		if (c === null || c === undefined || c === false || c === true ||
+		    c === '')
 			continue;
 		if (Array.isArray(c))
 			appendAll(el, c);
@@ -210,19 +211,22 @@ export function entries(obj) {
 	    x[0] > y[0] ? 1 : 0);
 }
 
-// A table; columns are [header, cell(row) → node|text, class?].
+// A table; columns are [header, cell(row) → node|text, class?].  On a
+// narrow screen each row becomes a block of label/value pairs (the label
+// from data-label), so no column is cut off; the wrapper scrolls if a
+// value still cannot fit.
 export function table(rows, columns, { caption, empty, rowClass } = {}) {
 	if (!rows.length && empty)
 		return h('p', { class: 'empty' }, empty);
 	return h('div', { class: 'table-wrap' },
-	    h('table', {},
+	    h('table', { class: 'stack' },
 		caption ? h('caption', {}, caption) : null,
 		h('thead', {}, h('tr', {}, columns.map(([head, , cls]) =>
 		    h('th', { scope: 'col', class: cls }, head)))),
 		h('tbody', {}, rows.map(r => h('tr',
 		    { class: rowClass ? rowClass(r) : null },
-		    columns.map(([, cell, cls]) => h('td', { class: cls },
-			cell(r))))))));
+		    columns.map(([head, cell, cls]) => h('td', { class: cls,
+			'data-label': head }, cell(r))))))));
 }
 
 // A definition list from [term, value] pairs, skipping empty values.

@@ -303,7 +303,7 @@ export function mount(ctx) {
 
 	function renderGlance() {
 		const where = whereTheRunIs();
-		const done = run.stages.filter(x => STAGE_DONE.has(x.status)).length;
+		const done = run.stages.filter(x => x.status === 'succeeded').length;
 		const href = where.stage ? '#/runs/' + api.seg(id) + '/stages/' +
 		    api.seg(where.stage) : null;
 		glance.hidden = false;
@@ -311,7 +311,7 @@ export function mount(ctx) {
 		replace(glance,
 		    h('p', { class: 'glance-text' }, where.text),
 		    h('p', { class: 'glance-meta muted' }, done + ' of ' +
-			run.stages.length + ' stages done'),
+			run.stages.length + ' stages succeeded'),
 		    href ? h('a', { href, class: 'btn btn-small', id: 'glance-stage',
 			onclick: e => {
 				jump = true;
