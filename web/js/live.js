@@ -18,7 +18,7 @@
 // While the tab is hidden nothing is fetched: a load that falls due then
 // waits, and runs once when the tab is shown again.
 import * as sse from './sse.js';
-import { debounce } from './render.js';
+import { h, append, replace, errorBox, debounce } from './render.js';
 
 export function live(load, { events = [], match = null, wait = 300,
     every = 0, fail = null } = {}) {
@@ -105,5 +105,24 @@ export function live(load, { events = [], match = null, wait = 300,
 				}
 			}
 		},
+	};
+}
+
+// A page that is one list under a title (#/pipelines, #/models), drawn by
+// fill(box, signal) and refreshed on run events; it takes its own route
+// again (update), not one of a single item (params.name).
+export function listPage(ctx, title, fill) {
+	ctx.title(title);
+	const box = h('div', {});
+	append(ctx.el, h('div', { class: 'page-head' }, h('h1', {}, title)),
+	    box);
+	const life = live(signal => fill(box, signal), { events: ['run'],
+	    wait: 1000, fail: e => replace(box, errorBox(e)) });
+	life.now();
+	return {
+		update(next) {
+			return !next.params.name && (life.now(), true);
+		},
+		unmount: life.stop,
 	};
 }

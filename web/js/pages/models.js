@@ -2,7 +2,7 @@
 // (#/models/NAME): which version is in production per target, and the
 // lineage graph commit → run → model version → rollout of a version.
 import * as api from '../api.js';
-import { live } from '../live.js';
+import { live, listPage } from '../live.js';
 import { showLineage } from '../lineage.js';
 import { h, replace, badge, ago, table, entries, fmtNumber,
     errorBox, keepFocus, append }
@@ -17,11 +17,7 @@ function productionList(production) {
 }
 
 function mountList(ctx) {
-	ctx.title('Models');
-	const box = h('div', {});
-	append(ctx.el, h('div', { class: 'page-head' }, h('h1', {}, 'Models')),
-	    box);
-	async function load(signal) {
+	return listPage(ctx, 'Models', async (box, signal) => {
 		const data = await api.get('/api/v1/models?limit=200', { signal });
 		if (signal.aborted)
 			return;
@@ -36,16 +32,7 @@ function mountList(ctx) {
 			    'wide-only'],
 		], { caption: 'Models', empty: 'No model registered yet. A ' +
 		    'stage that reports "::artifact model=URI" registers one.' }));
-	}
-	const life = live(load, { events: ['run'], wait: 1000,
-	    fail: e => replace(box, errorBox(e)) });
-	life.now();
-	return {
-		update(next) {
-			return !next.params.name && (life.now(), true);
-		},
-		unmount: life.stop,
-	};
+	});
 }
 
 function mountOne(ctx) {

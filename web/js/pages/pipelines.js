@@ -3,7 +3,7 @@
 // validation errors as FILE:LINE:COL, recent runs, and (operators) a form
 // to start a run with params.
 import * as api from '../api.js';
-import { live } from '../live.js';
+import { live, listPage } from '../live.js';
 import { graph } from '../dag.js';
 import { runsTable } from './runs.js';
 import { h, replace, badge, ago, table, dl, entries, shortSha, errorBox,
@@ -31,11 +31,7 @@ export function pipelineHref(name, repository) {
 // ---- list ---------------------------------------------------------------
 
 function mountList(ctx) {
-	ctx.title('Pipelines');
-	const box = h('div', {});
-	append(ctx.el, h('div', { class: 'page-head' },
-	    h('h1', {}, 'Pipelines')), box);
-	async function load(signal) {
+	return listPage(ctx, 'Pipelines', async (box, signal) => {
 		const data = await api.get('/api/v1/pipelines?limit=200',
 		    { signal });
 		if (signal.aborted)
@@ -60,16 +56,7 @@ function mountList(ctx) {
 			    ''],
 		], { caption: 'Pipelines', empty: 'No pipelines yet. Add a ' +
 		    'repository holding pipeline files, or push one.' }));
-	}
-	const life = live(load, { events: ['run'], wait: 1000,
-	    fail: e => replace(box, errorBox(e)) });
-	life.now();
-	return {
-		update(next) {
-			return !next.params.name && (life.now(), true);
-		},
-		unmount: life.stop,
-	};
+	});
 }
 
 // ---- one pipeline -------------------------------------------------------
