@@ -213,13 +213,15 @@ export function entries(obj) {
 
 // A table; columns are [header, cell(row) → node|text, class?].  On a
 // narrow screen each row becomes a block of label/value pairs (the label
-// from data-label), so no column is cut off; the wrapper scrolls if a
+// from data-label), so no column is cut off, unless stack is false (a
+// table of a few narrow columns that fits); the wrapper scrolls if a
 // value still cannot fit.
-export function table(rows, columns, { caption, empty, rowClass } = {}) {
+export function table(rows, columns, { caption, empty, rowClass,
+    stack = true } = {}) {
 	if (!rows.length && empty)
 		return h('p', { class: 'empty' }, empty);
 	return h('div', { class: 'table-wrap' },
-	    h('table', { class: 'stack' },
+	    h('table', { class: stack ? 'stack' : null },
 		caption ? h('caption', {}, caption) : null,
 		h('thead', {}, h('tr', {}, columns.map(([head, , cls]) =>
 		    h('th', { scope: 'col', class: cls }, head)))),

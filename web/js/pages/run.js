@@ -405,7 +405,7 @@ export function mount(ctx) {
 			['Value', ([, v]) => fmtNumber(v), 'num'],
 			[`Last ${HISTORY_RUNS} runs`, ([k, v]) => trendCell(st.name,
 			    k, v), 'trend'],
-		], { caption: 'Metrics of ' + st.name });
+		], { caption: 'Metrics of ' + st.name, stack: false });
 	}
 
 	function trendCell(stage, metric, value) {
