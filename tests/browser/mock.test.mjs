@@ -336,6 +336,34 @@ test('mock: the layout check sees a table wider than its card', async () => {
 	await context.close();
 });
 
+test('mock: a hidden tab fetches nothing, and catches up when shown',
+    async () => {
+	const { context, page } = await newPage(chrome.browser, mock.url);
+	await signIn(page, 'viewer');
+	await visit(page, '#/repositories');
+	await page.locator('#repo-demo').waitFor();
+	const setHidden = hidden => page.evaluate(value => {
+		Object.defineProperty(document, 'hidden', { configurable: true,
+		    get: () => value });
+		document.dispatchEvent(new Event('visibilitychange'));
+	}, hidden);
+	await setHidden(true);
+	await page.waitForTimeout(300);		// an answer on its way
+	let polls = 0;
+	const isPoll = r => new URL(r.url()).pathname === '/api/v1/repositories';
+	page.on('request', r => {
+		if (isPoll(r))
+			polls++;
+	});
+	await page.waitForTimeout(6500);	// the page polls every 5 s
+	assert.equal(polls, 0, 'a hidden tab polled the repositories');
+	const shown = page.waitForRequest(isPoll, { timeout: 3000 });
+	await setHidden(false);
+	await shown;
+	assert.deepEqual(page.errors, []);
+	await context.close();
+});
+
 // Last: everything the mock answered during these tests.
 test('mock: every answer during the tests matched docs/api.yaml', () => {
 	assert.deepEqual(violations, []);
