@@ -44,6 +44,11 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 18 ] || fail "node $node_major is too old (need 18 or later)"
 
 export SLUICE_CHROMIUM="$chromium"
+# The tests run in tests/browser: a path given from the top stays right.
+case ${SLUICE_DOCS_SCREENSHOT:-} in
+/* | "") ;;
+*) export SLUICE_DOCS_SCREENSHOT="$top/$SLUICE_DOCS_SCREENSHOT" ;;
+esac
 export SLUICE_SCREENSHOTS=${SLUICE_SCREENSHOTS:-$here/screenshots}
 mkdir -p "$SLUICE_SCREENSHOTS"
 tests=("$here/mock.test.mjs")
