@@ -28,6 +28,7 @@
 #include "base/caps.h"
 #include "base/cfg.h"
 #include "base/log.h"
+#include "base/sys.h"
 #include "base/units.h"
 #include "engine/attempt_spec.h"
 #include "engine/engine.h"
@@ -53,15 +54,6 @@
 #define RELEASE_LOOKBACK_MS	(3600 * 1000)
 
 /* --- small helpers --------------------------------------------------- */
-
-static int64_t
-now_local_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 eng_is(const char *a, const char *b)
@@ -571,22 +563,35 @@ out:
 
 /* --- checkouts -------------------------------------------------------- */
 
+/* The temporary name of checkout dir, "<dir>.tmp"; -1 when too long. */
 static int
-mkdir_p(const char *path)
+tmp_name(char *tmp, size_t len, const char *dir)
+{
+	return snprintf(tmp, len, "%s.tmp", dir) >= (int)len ? -1 : 0;
+}
+
+/* Remove a work folder (nothing when it is not there); failures are logged. */
+static void
+remove_work_dir(const char *dir)
+{
+	struct err err;
+
+	if (gitsrc_remove_dir(dir, &err) < 0)
+		log_warn("cannot remove checkout", "dir=%s error=\"%s\"", dir,
+		    err.msg);
+}
+
+/*
+ * What an export of checkout dir that failed left under its temporary
+ * name: nothing else will use it (the next export starts afresh).
+ */
+static void
+remove_checkout_tmp(const char *dir)
 {
 	char tmp[LIM_PATH];
 
-	if (str_copy(tmp, sizeof(tmp), path) < 0)
-		return -1;
-	for (char *p = tmp + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(tmp, 0755) < 0 && errno != EEXIST ? -1 : 0;
+	if (tmp_name(tmp, sizeof(tmp), dir) == 0)
+		remove_work_dir(tmp);
 }
 
 /*
@@ -604,10 +609,11 @@ ensure_checkout(struct engine *e, const struct snap_run *r, const char *dir,
 
 	if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
 		return 0;
-	if (mkdir_p(e->workroot) < 0)
-		return err_set(err, ERR_TRANSIENT, "cannot create '%s': %s",
-		    e->workroot, strerror(errno));
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", dir) >= (int)sizeof(tmp))
+	if (sys_mkdir_p(e->workroot, 0755, err) < 0) {
+		err->code = ERR_TRANSIENT;	/* the disk may recover */
+		return ERR_TRANSIENT;
+	}
+	if (tmp_name(tmp, sizeof(tmp), dir) < 0)
 		return err_set(err, ERR_INVALID, "path too long");
 	if ((rc = gitsrc_remove_dir(tmp, err)) < 0)
 		return rc;
@@ -621,19 +627,18 @@ ensure_checkout(struct engine *e, const struct snap_run *r, const char *dir,
 	return 0;
 }
 
+/* A run ended: its checkout goes, and a failed export's leftovers. */
 static void
 remove_checkout(struct engine *e, int64_t run_id)
 {
 	char dir[LIM_PATH];
-	struct err err;
 
 	if (e->cfg->executor != EXECUTOR_LOCAL ||
 	    snprintf(dir, sizeof(dir), "%s/%lld", e->workroot,
 	    (long long)run_id) >= (int)sizeof(dir))
 		return;
-	if (gitsrc_remove_dir(dir, &err) < 0)
-		log_warn("cannot remove checkout", "run=%lld error=\"%s\"",
-		    (long long)run_id, err.msg);
+	remove_work_dir(dir);
+	remove_checkout_tmp(dir);
 }
 
 static const char *
@@ -691,6 +696,7 @@ submit_now(struct eng_pass *ps, struct eng_run *er, size_t idx,
 	}
 	if (spec->workdir != NULL &&
 	    (rc = ensure_checkout(e, er->r, spec->workdir, &err)) < 0) {
+		remove_checkout_tmp(spec->workdir);
 		if (rc == ERR_TRANSIENT)
 			goto transient;
 		err_prefix(&err, "cannot check out commit %s", er->r->commit);
@@ -971,7 +977,7 @@ poll_attempt(struct eng_pass *ps, struct eng_run *er, size_t idx)
 		}
 		tail_log(ps, att);
 		if (limit > 0 && xs.started_at > 0) {
-			int64_t over = now_local_ms() - xs.started_at - limit;
+			int64_t over = sys_wall_ms() - xs.started_at - limit;
 
 			if (over >= 0 && !cancel) {
 				log_warn("attempt past its deadline, canceling",
@@ -988,7 +994,7 @@ poll_attempt(struct eng_pass *ps, struct eng_run *er, size_t idx)
 	default:
 		finish_attempt(ps, er, idx, &xs, xs.state == EXEC_CANCELED &&
 		    !cancel && limit > 0 && xs.started_at > 0 &&
-		    (xs.finished_at ? xs.finished_at : now_local_ms()) -
+		    (xs.finished_at ? xs.finished_at : sys_wall_ms()) -
 		    xs.started_at >= limit);
 		return;
 	}
@@ -1603,11 +1609,10 @@ cleanup(struct engine *e)
 		if (de->d_name[0] == '.')
 			continue;
 		if (strcmp(end, ".tmp") == 0) {
+			/* an export a crash cut short */
 			if (snprintf(path, sizeof(path), "%s/%s", e->workroot,
-			    de->d_name) < (int)sizeof(path) &&
-			    gitsrc_remove_dir(path, &err) < 0)
-				log_warn("cannot remove checkout", "dir=%s "
-				    "error=\"%s\"", path, err.msg);
+			    de->d_name) < (int)sizeof(path))
+				remove_work_dir(path);
 			continue;
 		}
 		if (*end != '\0' || id <= 0)
@@ -1672,13 +1677,7 @@ wait_for(struct engine *e, int64_t ms)
 
 	pthread_mutex_lock(&e->mu);
 	if (!e->wake && !e->stop && ms > 0) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += ms / 1000;
-		ts.tv_nsec += (ms % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		ts = sys_deadline_in(ms);
 		while (!e->wake && !e->stop &&
 		    pthread_cond_timedwait(&e->cv, &e->mu, &ts) == 0)
 			;
@@ -1848,7 +1847,6 @@ engine_new(struct engine **out, const struct cfg *cfg, struct executor ex,
     struct err *err)
 {
 	struct engine *e;
-	pthread_condattr_t ca;
 	char cwd[LIM_PATH];
 	int rc, n;
 
@@ -1865,10 +1863,7 @@ engine_new(struct engine **out, const struct cfg *cfg, struct executor ex,
 	e->o.timeout_margin_ms = DEFAULT_MARGIN_MS;
 	e->admit_budget = cfg->max_parallel_stages;
 	pthread_mutex_init(&e->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&e->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	sys_cond_init_monotonic(&e->cv);
 	if (cfg->state_dir[0] == '/')
 		n = snprintf(e->workroot, sizeof(e->workroot), "%s/work",
 		    cfg->state_dir);
