@@ -239,7 +239,8 @@ waiting(struct canary *k)
 			return;
 		}
 		if (k->ps->snap.now_ms < ap->expires_ms) {
-			pass_wake_in(k->ps, ap->expires_ms - k->ps->snap.now_ms);
+			pass_wake_in(k->ps,
+			    ap->expires_ms - k->ps->snap.now_ms);
 			return;
 		}
 		if (store_approval_expire(pass_db(k->ps), ap->id,

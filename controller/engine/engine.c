@@ -133,12 +133,9 @@ pipe_get(struct engine *e, int64_t version_id, const struct pipeline **out,
 	if (slot != NULL) {
 		pipeline_free(slot->p);
 	} else {
-		struct eng_pipe *g = realloc(e->pipes,
-		    (e->npipes + 1) * sizeof(*g));
-
-		if (g == NULL)
+		if (sys_grow((void **)&e->pipes, e->npipes, &e->pipes_cap,
+		    sizeof(*e->pipes), 0) < 0)
 			abort();
-		e->pipes = g;
 		slot = &e->pipes[e->npipes++];
 	}
 	slot->version_id = version_id;
@@ -160,10 +157,9 @@ tail_get(struct engine *e, int64_t attempt_id)
 			return &e->tails[i];
 	if (e->ntails >= LIM_ENGINE_TAILS)
 		return NULL;
-	t = realloc(e->tails, (e->ntails + 1) * sizeof(*t));
-	if (t == NULL)
+	if (sys_grow((void **)&e->tails, e->ntails, &e->tails_cap,
+	    sizeof(*e->tails), 0) < 0)
 		abort();
-	e->tails = t;
 	t = &e->tails[e->ntails++];
 	memset(t, 0, sizeof(*t));
 	t->attempt_id = attempt_id;
@@ -220,7 +216,8 @@ tail_log(struct eng_pass *ps, const struct snap_attempt *att)
 		stage_output_feed(&t->out, b.data, b.len);
 		t->offset = next;
 		if ((t->out.nmetrics > 0 || t->out.nartifacts > 0) &&
-		    store_output_save(pass_db(ps), att->id, &t->out, 0, &err) == 0)
+		    store_output_save(pass_db(ps), att->id, &t->out, 0,
+		    &err) == 0)
 			stage_output_clear(&t->out);
 	}
 	buf_release(&b);
@@ -1273,7 +1270,7 @@ engine_cleanup(struct engine *e)
 {
 	char **names = NULL;
 	int64_t *ids = NULL, *done = NULL;
-	size_t n = 0, nids = 0, ndone = 0;
+	size_t n = 0, nids = 0, idcap = 0, ndone = 0;
 	struct err err;
 	DIR *d;
 	struct dirent *de;
@@ -1304,8 +1301,7 @@ engine_cleanup(struct engine *e)
 		}
 		if (*end != '\0' || id <= 0)
 			continue;
-		ids = realloc(ids, (nids + 1) * sizeof(*ids));
-		if (ids == NULL)
+		if (sys_grow((void **)&ids, nids, &idcap, sizeof(*ids), 0) < 0)
 			abort();
 		ids[nids++] = id;
 	}

@@ -53,9 +53,9 @@ struct engine {
 	int			 locked;	/* holds DB_LOCK_ENGINE */
 	int			 cleaned;	/* start-up cleanup done */
 	struct eng_pipe		*pipes;
-	size_t			 npipes;
+	size_t			 npipes, pipes_cap;
 	struct eng_tail		*tails;
-	size_t			 ntails;
+	size_t			 ntails, tails_cap;
 	uint64_t		 pass;		/* passes so far */
 	int			 admit_budget;	/* runs the next pass may start */
 	int			 changed;	/* the last pass wrote something */
