@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "store/status.h"
 
 struct db;
 
@@ -86,8 +87,9 @@ int	store_run_admit(struct db *db, int limit, const char *actor,
  * state, which sets finished_at) with a message (or NULL), and an event.
  * ERR_CONFLICT when the run is no longer in from.
  */
-int	store_run_transition(struct db *db, int64_t run_id, const char *from,
-	    const char *to, const char *message, const char *actor,
-	    struct err *err) __attribute__((warn_unused_result));
+int	store_run_transition(struct db *db, int64_t run_id,
+	    enum run_status from, enum run_status to, const char *message,
+	    const char *actor, struct err *err)
+	    __attribute__((warn_unused_result));
 
 #endif
