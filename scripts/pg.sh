@@ -22,7 +22,8 @@ fi
 
 pg_as() {
 	if [ "$(id -u)" = 0 ]; then
-		runuser -u postgres -- "$@"
+		# from /: the caller's directory may be closed to postgres
+		(cd / && runuser -u postgres -- "$@")
 	else
 		"$@"
 	fi
