@@ -50,7 +50,11 @@ cleanup() {
 	pg_stop "$pgdir"
 	echo "demo stopped"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+# A signal stops the script too, wherever it was (cleanup alone would
+# return into the start-up loop below).
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
 
 pg_start "$pgdir" "$port"
 pg_as "$PG_BIN/psql" -h "$pgdir/run" -p "$port" -U sluice -d postgres -qAt \

@@ -51,7 +51,7 @@ esac
 
 pgport=$(free_port)
 port=$(free_port)
-SLUICE_DEMO_PG_PORT=$pgport SLUICE_LISTEN=127.0.0.1:$port \
+PG_FSYNC=off SLUICE_DEMO_PG_PORT=$pgport SLUICE_LISTEN=127.0.0.1:$port \
     setsid make -s -C "$top" run >"$dir/run.log" 2>&1 &
 pid=$!
 ready=
