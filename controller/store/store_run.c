@@ -32,6 +32,33 @@ static const char sql_create[] =
     " SELECT id, false, NULL FROM runs WHERE idempotency_key = $8"
     "   AND NOT EXISTS (SELECT 1 FROM r)";
 
+/*
+ * A concurrent caller with the same key: ON CONFLICT waited for its commit,
+ * but the statement's snapshot predates it, so sql_create sees no row.  A
+ * new statement takes a new snapshot (READ COMMITTED) and finds the run.
+ */
+static const char sql_by_key[] =
+    "SELECT id FROM runs WHERE idempotency_key = $1";
+
+static int
+run_by_key(struct db *db, const char *key, int64_t *run_id, struct err *err)
+{
+	struct db_res *res = NULL;
+	struct db_args a;
+	int rc;
+
+	db_args_init(&a);
+	db_args_str(&a, key);
+	if ((rc = db_exec(db, sql_by_key, &a, &res, err)) < 0)
+		return rc;
+	if (db_res_rows(res) == 0)
+		rc = ERR_NOTFOUND;
+	else
+		rc = db_res_int64(res, 0, 0, run_id, err);
+	db_res_free(res);
+	return rc;
+}
+
 int
 store_run_create(struct db *db, const struct run_new *rn, int64_t *run_id,
     int *created, struct err *err)
@@ -53,7 +80,11 @@ store_run_create(struct db *db, const struct run_new *rn, int64_t *run_id,
 	db_args_str(&a, rn->idempotency_key);
 	if ((rc = db_exec(db, sql_create, &a, &res, err)) < 0)
 		return rc;
-	if (db_res_rows(res) == 0) {
+	if (db_res_rows(res) == 0 && rn->idempotency_key != NULL &&
+	    (rc = run_by_key(db, rn->idempotency_key, run_id, err)) !=
+	    ERR_NOTFOUND) {
+		/* the run of a concurrent caller, or an error */
+	} else if (db_res_rows(res) == 0) {
 		rc = err_set(err, ERR_INVALID,
 		    "pipeline version %lld is not valid or does not exist",
 		    (long long)rn->version_id);
