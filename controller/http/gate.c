@@ -45,6 +45,13 @@ struct slot {
 	unsigned char	 cls;
 	unsigned char	 addr[17];	/* family byte, then the key */
 	int64_t		 since_ms;
+	int		 prev, next;	/* the waiting list, oldest first */
+};
+
+/* How many counted connections one address has (open addressing). */
+struct addr_count {
+	unsigned char	 key[17];
+	unsigned	 n;		/* 0 = empty */
 };
 
 struct gate {
@@ -53,9 +60,15 @@ struct gate {
 	int		 wake_fd;
 	pthread_t	 thread;
 	int		 running;
-	pthread_mutex_t	 mu;		/* slots */
-	struct slot	*slots;
+	pthread_mutex_t	 mu;		/* everything below */
+	struct slot	*slots;		/* indexed by descriptor */
 	size_t		 nslots;
+	struct addr_count *addrs;
+	size_t		 naddrs;	/* a power of two */
+	size_t		 waiting;	/* slots SLOT_WAITING */
+	size_t		 anon_active;	/* anonymous slots past the gate */
+	int		 oldest, newest;	/* the waiting list, -1 empty */
+	int		 max_fd;	/* the highest accepted */
 	size_t		 pending_cap;
 	gate_handoff_fn	 handoff;
 	void		*arg;
@@ -317,38 +330,108 @@ addr_key(const struct sockaddr *sa, unsigned char key[17])
 	}
 }
 
-/* Counts the caps need, under g->mu. */
-static void
-count(struct gate *g, const unsigned char key[17], int64_t now,
-    size_t *same_addr, size_t *waiting, size_t *anon_active, int *oldest)
+static size_t
+addr_hash(const unsigned char key[17])
 {
-	int64_t oldest_ms = INT64_MAX;
+	size_t h = 14695981039346656037ull;
 
-	*same_addr = *waiting = *anon_active = 0;
-	*oldest = -1;
-	for (size_t i = 0; i < g->nslots; i++) {
-		struct slot *sl = &g->slots[i];
-		int anon;
+	for (int i = 0; i < 17; i++)
+		h = (h ^ key[i]) * 1099511628211ull;
+	return h;
+}
 
-		if (sl->state == SLOT_FREE)
-			continue;
-		if (sl->state == SLOT_HANDED &&
-		    now - sl->since_ms > HANDED_STALE_MS) {
-			sl->state = SLOT_FREE;	/* dropped, never started */
-			continue;
+/* The entry of key, or the empty one where it would go. */
+static size_t
+addr_find(const struct gate *g, const unsigned char key[17])
+{
+	size_t i = addr_hash(key) & (g->naddrs - 1);
+
+	while (g->addrs[i].n != 0 && memcmp(g->addrs[i].key, key, 17) != 0)
+		i = (i + 1) & (g->naddrs - 1);
+	return i;
+}
+
+static void
+addr_add(struct gate *g, const unsigned char key[17], int delta)
+{
+	size_t i = addr_find(g, key), j, k;
+
+	if (delta > 0) {
+		memcpy(g->addrs[i].key, key, 17);
+		g->addrs[i].n++;
+		return;
+	}
+	BUG_ON(g->addrs[i].n == 0);
+	if (--g->addrs[i].n > 0)
+		return;
+	/* Emptied: shift later entries of the run back (linear probing). */
+	for (j = i;;) {
+		j = (j + 1) & (g->naddrs - 1);
+		if (g->addrs[j].n == 0)
+			break;
+		k = addr_hash(g->addrs[j].key) & (g->naddrs - 1);
+		if ((j > i && (k <= i || k > j)) || (j < i && k <= i && k > j)) {
+			g->addrs[i] = g->addrs[j];
+			g->addrs[j].n = 0;
+			i = j;
 		}
-		anon = sl->state == SLOT_WAITING || sl->cls == GATE_ANON;
-		if (anon && memcmp(sl->addr, key, 17) == 0)
-			(*same_addr)++;
-		if (sl->state == SLOT_WAITING) {
-			(*waiting)++;
-			if (sl->since_ms < oldest_ms) {
-				oldest_ms = sl->since_ms;
-				*oldest = (int)i;
-			}
-		} else if (sl->cls == GATE_ANON) {
-			(*anon_active)++;
-		}
+	}
+}
+
+static unsigned
+addr_count(const struct gate *g, const unsigned char key[17])
+{
+	return g->addrs[addr_find(g, key)].n;
+}
+
+/* Whether a slot counts against its address's cap. */
+static int
+counted(const struct slot *sl)
+{
+	return sl->state == SLOT_WAITING ||
+	    (sl->state != SLOT_FREE && sl->cls == GATE_ANON);
+}
+
+/*
+ * Every state change goes through here (under g->mu), keeping the counts
+ * and the waiting list true.
+ */
+static void
+slot_set(struct gate *g, int fd, enum slot_state state, enum gate_class cls)
+{
+	struct slot *sl = &g->slots[fd];
+
+	if (counted(sl))
+		addr_add(g, sl->addr, -1);
+	if (sl->state == SLOT_WAITING) {
+		g->waiting--;
+		if (sl->prev >= 0)
+			g->slots[sl->prev].next = sl->next;
+		else
+			g->oldest = sl->next;
+		if (sl->next >= 0)
+			g->slots[sl->next].prev = sl->prev;
+		else
+			g->newest = sl->prev;
+	} else if (sl->state != SLOT_FREE && sl->cls == GATE_ANON) {
+		g->anon_active--;
+	}
+	sl->state = (unsigned char)state;
+	sl->cls = (unsigned char)cls;
+	sl->since_ms = sys_now_ms();
+	if (counted(sl))
+		addr_add(g, sl->addr, 1);
+	if (state == SLOT_WAITING) {
+		g->waiting++;
+		sl->prev = g->newest;
+		sl->next = -1;
+		if (g->newest >= 0)
+			g->slots[g->newest].next = fd;
+		else
+			g->oldest = fd;
+		g->newest = fd;
+	} else if (state != SLOT_FREE && cls == GATE_ANON) {
+		g->anon_active++;
 	}
 }
 
@@ -356,35 +439,36 @@ static void
 drop_waiting(struct gate *g, int fd)
 {
 	(void)epoll_ctl(g->epfd, EPOLL_CTL_DEL, fd, NULL);
-	g->slots[fd].state = SLOT_FREE;
+	slot_set(g, fd, SLOT_FREE, GATE_ANON);
 }
 
 static void
 accept_one(struct gate *g, int fd, const struct sockaddr *sa)
 {
-	unsigned char key[17];
-	size_t same, waiting, anon;
-	int oldest, refuse = 0;
 	struct epoll_event ev;
+	int refuse = 0;
 
 	if ((size_t)fd >= g->nslots) {
 		close(fd);
 		return;
 	}
-	addr_key(sa, key);
 	pthread_mutex_lock(&g->mu);
-	count(g, key, sys_now_ms(), &same, &waiting, &anon, &oldest);
-	if (same >= LIM_HTTP_PER_ADDRESS) {
+	if (fd > g->max_fd)
+		g->max_fd = fd;
+	/* Handed on but dropped before it started: the number is free. */
+	if (g->slots[fd].state != SLOT_FREE)
+		slot_set(g, fd, SLOT_FREE, GATE_ANON);
+	addr_key(sa, g->slots[fd].addr);
+	if (addr_count(g, g->slots[fd].addr) >= LIM_HTTP_PER_ADDRESS) {
 		refuse = 1;
 	} else {
-		if (waiting >= g->pending_cap && oldest >= 0) {
-			drop_waiting(g, oldest);
-			close(oldest);
+		if (g->waiting >= g->pending_cap && g->oldest >= 0) {
+			int victim = g->oldest;
+
+			drop_waiting(g, victim);
+			close(victim);
 		}
-		g->slots[fd].state = SLOT_WAITING;
-		g->slots[fd].cls = GATE_ANON;
-		memcpy(g->slots[fd].addr, key, 17);
-		g->slots[fd].since_ms = sys_now_ms();
+		slot_set(g, fd, SLOT_WAITING, GATE_ANON);
 	}
 	pthread_mutex_unlock(&g->mu);
 	if (refuse) {
@@ -397,7 +481,7 @@ accept_one(struct gate *g, int fd, const struct sockaddr *sa)
 	ev.data.fd = fd;
 	if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		pthread_mutex_lock(&g->mu);
-		g->slots[fd].state = SLOT_FREE;
+		slot_set(g, fd, SLOT_FREE, GATE_ANON);
 		pthread_mutex_unlock(&g->mu);
 		close(fd);
 	}
@@ -429,9 +513,9 @@ readable(struct gate *g, int fd)
 	struct gate_verdict v;
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
-	size_t end, anon = 0;
+	size_t end;
 	ssize_t n;
-	int busy = 0;
+	int busy;
 
 	n = recv(fd, g->peek, sizeof(g->peek) - 1, MSG_PEEK);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -464,18 +548,9 @@ readable(struct gate *g, int fd)
 		reply_close(fd, v.status, v.code, v.message, 0);
 		return;
 	}
-	if (v.cls == GATE_ANON) {
-		for (size_t i = 0; i < g->nslots; i++)
-			if (g->slots[i].state >= SLOT_HANDED &&
-			    g->slots[i].cls == GATE_ANON)
-				anon++;
-		busy = anon >= LIM_HTTP_ANON_ACTIVE;
-	}
-	if (!busy) {
-		g->slots[fd].state = SLOT_HANDED;
-		g->slots[fd].cls = (unsigned char)v.cls;
-		g->slots[fd].since_ms = sys_now_ms();
-	}
+	busy = v.cls == GATE_ANON && g->anon_active >= LIM_HTTP_ANON_ACTIVE;
+	if (!busy)
+		slot_set(g, fd, SLOT_HANDED, v.cls);
 	pthread_mutex_unlock(&g->mu);
 	if (busy) {
 		reply_close(fd, 503, "busy", "too many requests without "
@@ -496,14 +571,22 @@ expire(struct gate *g)
 	int64_t now = sys_now_ms();
 
 	pthread_mutex_lock(&g->mu);
-	for (size_t i = 0; i < g->nslots; i++) {
+	/* The waiting list is oldest first. */
+	while (g->oldest >= 0 &&
+	    now - g->slots[g->oldest].since_ms > LIM_HTTP_HEAD_MS) {
+		int fd = g->oldest;
+
+		drop_waiting(g, fd);
+		reply_close(fd, 408, "timeout", "the request head did not "
+		    "arrive in time", 0);
+	}
+	for (int i = 0; i <= g->max_fd; i++) {
 		struct slot *sl = &g->slots[i];
 
-		if (sl->state == SLOT_WAITING &&
-		    now - sl->since_ms > LIM_HTTP_HEAD_MS) {
-			drop_waiting(g, (int)i);
-			reply_close((int)i, 408, "timeout", "the request head "
-			    "did not arrive in time", 0);
+		if (sl->state == SLOT_HANDED &&
+		    now - sl->since_ms > HANDED_STALE_MS) {
+			/* Dropped by libmicrohttpd before it started. */
+			slot_set(g, i, SLOT_FREE, GATE_ANON);
 		} else if (sl->state == SLOT_BODY &&
 		    now - sl->since_ms > LIM_HTTP_BODY_MS) {
 			/*
@@ -511,8 +594,8 @@ expire(struct gate *g)
 			 * thread see the end and close; the descriptor stays
 			 * open until gate_conn_closed has run.
 			 */
-			sl->state = SLOT_ACTIVE;
-			(void)shutdown((int)i, SHUT_RDWR);
+			slot_set(g, i, SLOT_ACTIVE, (enum gate_class)sl->cls);
+			(void)shutdown(i, SHUT_RDWR);
 		}
 	}
 	pthread_mutex_unlock(&g->mu);
@@ -571,6 +654,7 @@ gate_start(struct gate **out, int listen_fd, size_t slots,
 	g->arg = arg;
 	g->nslots = slots;
 	g->slots = xcalloc(slots, sizeof(g->slots[0]));
+	g->oldest = g->newest = -1;
 	/* Waiting connections take descriptors too: leave room. */
 	g->pending_cap = LIM_HTTP_PENDING;
 	if (slots < (size_t)LIM_HTTP_CONNECTIONS + LIM_HTTP_FD_SPARE + 64)
@@ -579,6 +663,11 @@ gate_start(struct gate **out, int listen_fd, size_t slots,
 	    LIM_HTTP_FD_SPARE)
 		g->pending_cap = slots - LIM_HTTP_CONNECTIONS -
 		    LIM_HTTP_FD_SPARE;
+	/* Counted connections stay under half the address table. */
+	for (g->naddrs = 1024; g->naddrs < 2 * (g->pending_cap +
+	    LIM_HTTP_CONNECTIONS); g->naddrs *= 2)
+		;
+	g->addrs = xcalloc(g->naddrs, sizeof(g->addrs[0]));
 	pthread_mutex_init(&g->mu, NULL);
 	if ((g->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
 	    (g->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
@@ -626,11 +715,12 @@ gate_stop(struct gate *g)
 		g->running = 0;
 	}
 	pthread_mutex_lock(&g->mu);
-	for (size_t i = 0; i < g->nslots; i++)
-		if (g->slots[i].state == SLOT_WAITING) {
-			drop_waiting(g, (int)i);
-			close((int)i);
-		}
+	while (g->oldest >= 0) {
+		int fd = g->oldest;
+
+		drop_waiting(g, fd);
+		close(fd);
+	}
 	pthread_mutex_unlock(&g->mu);
 }
 
@@ -644,6 +734,7 @@ gate_free(struct gate *g)
 	if (g->wake_fd >= 0)
 		close(g->wake_fd);
 	pthread_mutex_destroy(&g->mu);
+	free(g->addrs);
 	free(g->slots);
 	free(g);
 }
@@ -655,10 +746,8 @@ move(struct gate *g, int fd, unsigned from, enum slot_state to)
 	if (g == NULL || fd < 0 || (size_t)fd >= g->nslots)
 		return;
 	pthread_mutex_lock(&g->mu);
-	if ((from & (1u << g->slots[fd].state)) != 0) {
-		g->slots[fd].state = (unsigned char)to;
-		g->slots[fd].since_ms = sys_now_ms();
-	}
+	if ((from & (1u << g->slots[fd].state)) != 0)
+		slot_set(g, fd, to, (enum gate_class)g->slots[fd].cls);
 	pthread_mutex_unlock(&g->mu);
 }
 

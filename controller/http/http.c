@@ -839,7 +839,8 @@ raise_fd_limit(void)
 			    (unsigned long long)rl.rlim_cur,
 			    (unsigned long long)want);
 	}
-	return rl.rlim_cur > 1000000 ? 1000000 : (size_t)rl.rlim_cur;
+	/* The gate's table: descriptors are numbered lowest free first. */
+	return rl.rlim_cur > 65536 ? 65536 : (size_t)rl.rlim_cur;
 }
 
 /*
