@@ -10,8 +10,10 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -69,6 +71,7 @@ struct gate {
 	size_t		 anon_active;	/* anonymous slots past the gate */
 	int		 oldest, newest;	/* the waiting list, -1 empty */
 	int		 max_fd;	/* the highest accepted */
+	int64_t		 emfile_ms;	/* last "out of descriptors" log */
 	size_t		 pending_cap;
 	gate_handoff_fn	 handoff;
 	void		*arg;
@@ -497,9 +500,20 @@ accept_all(struct gate *g)
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
-				log_warn("http: out of file descriptors",
-				    "errno=%d", errno);
+			if (errno == EMFILE || errno == ENFILE) {
+				/*
+				 * The listening socket stays readable: pause
+				 * rather than spin, and say so once a second.
+				 */
+				int64_t now = sys_now_ms();
+
+				if (now - g->emfile_ms >= 1000) {
+					log_warn("http: out of file descriptors",
+					    "errno=%d", errno);
+					g->emfile_ms = now;
+				}
+				(void)poll(NULL, 0, 10);
+			}
 			return;
 		}
 		accept_one(g, fd, (const struct sockaddr *)&ss);
@@ -557,9 +571,19 @@ readable(struct gate *g, int fd)
 		    "credentials at once", 1);
 		return;
 	}
-	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) < 0 ||
-	    g->handoff(g->arg, fd, (struct sockaddr *)&ss, sslen) < 0) {
-		/* The callee closed fd; the slot goes stale and is freed. */
+	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) < 0) {
+		pthread_mutex_lock(&g->mu);
+		slot_set(g, fd, SLOT_FREE, GATE_ANON);
+		pthread_mutex_unlock(&g->mu);
+		close(fd);
+		return;
+	}
+	if (g->handoff(g->arg, fd, (struct sockaddr *)&ss, sslen) < 0) {
+		/* The callee closed fd; it never started. */
+		pthread_mutex_lock(&g->mu);
+		if (g->slots[fd].state == SLOT_HANDED)
+			slot_set(g, fd, SLOT_FREE, GATE_ANON);
+		pthread_mutex_unlock(&g->mu);
 		log_warn("http: cannot hand a connection on", "fd=%d", fd);
 	}
 }

@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "base/sys.h"
 #include "testapi.h"
 #include "testraw.h"
 
@@ -53,18 +54,13 @@ struct attacker {
 static long
 now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (long)sys_now_ms();
 }
 
 static void
 sleep_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
+	(void)poll(NULL, 0, (int)ms);
 }
 
 static int

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/sys.h"
 #include "testraw.h"
 
 int
@@ -38,20 +39,11 @@ fail:
 	return -1;
 }
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 long
 testraw_exchange(const char *src, int port, const char *req, size_t len,
     char *out, size_t outlen, int timeout_ms)
 {
-	long deadline = now_ms() + timeout_ms, got = 0;
+	long deadline = (long)sys_now_ms() + timeout_ms, got = 0;
 	int fd = testraw_connect(src, port);
 
 	out[0] = '\0';
@@ -61,7 +53,7 @@ testraw_exchange(const char *src, int port, const char *req, size_t len,
 		goto out;
 	while ((size_t)got + 1 < outlen) {
 		struct pollfd p = { .fd = fd, .events = POLLIN, .revents = 0 };
-		long left = deadline - now_ms();
+		long left = deadline - (long)sys_now_ms();
 		ssize_t n;
 
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
