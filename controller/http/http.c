@@ -6,6 +6,11 @@
  * Content-Length at once), once per chunk of body (we append up to the
  * cap, then discard), and once more with no data (we dispatch).  All MHD
  * types stay in this file.
+ *
+ * libmicrohttpd does not listen itself: the gate (gate.c) accepts, waits
+ * for a complete, well-formed head and hands the connection over with
+ * MHD_add_connection; connection and body events are reported back to
+ * it for its caps and the body deadline.
  */
 #include <arpa/inet.h>
 #include <errno.h>
