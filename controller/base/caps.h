@@ -39,7 +39,28 @@
 
 /* HTTP */
 #define LIM_HTTP_BODY		(1024 * 1024)	/* request bodies, 413 past it */
-#define LIM_HTTP_CONNECTIONS	512
+#define LIM_HTTP_CONNECTIONS	1024		/* requests being served (a
+						   thread each) */
+#define LIM_HTTP_ANON_ACTIVE	256		/* of those, without
+						   credentials; the rest is
+						   kept for requests with a
+						   token or cookie and for
+						   /healthz and /readyz */
+#define LIM_HTTP_PENDING	4096		/* connections still sending
+						   their head (no thread);
+						   the oldest gives way */
+#define LIM_HTTP_PER_ADDRESS	64		/* waiting or anonymous
+						   connections of one client
+						   address (IPv6: one /64) */
+#define LIM_HTTP_HEAD		(16 * 1024)	/* a request head, 431 past it */
+#define LIM_HTTP_HEAD_MS	(10 * 1000)	/* the whole head, 408 past it */
+#define LIM_HTTP_BODY_MS	(60 * 1000)	/* the whole body, closed past it */
+#define LIM_HTTP_FD_SPARE	256		/* descriptors kept for the rest
+						   of the process */
+#define LIM_HTTP_BACKLOG	1024		/* listen(2) queue */
+#define LIM_HTTP_THREAD_STACK	(1024 * 1024)	/* a connection thread's stack */
+#define LIM_HTTP_BIND_RETRY_MS	(10 * 1000)	/* port still held at start-up */
+#define LIM_HTTP_BIND_RETRY_STEP_MS 500
 #define LIM_HTTP_CONN_MEMORY	(256 * 1024)
 #define LIM_HTTP_TIMEOUT_S	30		/* idle connection */
 #define LIM_HTTP_RESPONSE	(16 * 1024 * 1024)	/* a buffered response */

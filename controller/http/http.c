@@ -6,6 +6,11 @@
  * Content-Length at once), once per chunk of body (we append up to the
  * cap, then discard), and once more with no data (we dispatch).  All MHD
  * types stay in this file.
+ *
+ * libmicrohttpd does not listen itself: the gate (gate.c) accepts, waits
+ * for a complete, well-formed head and hands the connection over with
+ * MHD_add_connection; connection and body events are reported back to
+ * it for its caps and the body deadline.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -26,6 +32,8 @@
 
 #include "base/caps.h"
 #include "base/log.h"
+#include "base/sys.h"
+#include "http/gate.h"
 #include "http/http.h"
 
 #define SECURITY_CSP                                                        \
@@ -33,6 +41,19 @@
 	"img-src 'self' data:; connect-src 'self'; font-src 'self'; "       \
 	"object-src 'none'; base-uri 'none'; form-action 'self'; "          \
 	"frame-ancestors 'none'"
+
+/*
+ * On every response.  "Connection: close": each request comes on a
+ * connection of its own, so that every request head passes the gate
+ * (gate.h) with its deadline, caps and checks.
+ */
+static const char *const fixed_headers[][2] = {
+	{ "Content-Security-Policy", SECURITY_CSP },
+	{ "X-Content-Type-Options", "nosniff" },
+	{ "X-Frame-Options", "DENY" },
+	{ "Referrer-Policy", "no-referrer" },
+	{ "Connection", "close" },
+};
 
 struct http_server {
 	struct MHD_Daemon	*mhd;
@@ -42,6 +63,8 @@ struct http_server {
 	http_observe_fn		 observe;
 	void			*ctx;
 	int			 port;
+	int			 listen_fd;
+	struct gate		*gate;		/* the front door */
 };
 
 /* Per-request state between the calls of the access handler. */
@@ -111,8 +134,8 @@ response_init(struct http_response *rs)
 	buf_init(&rs->body, LIM_HTTP_RESPONSE);
 }
 
-static void
-response_release(struct http_response *rs)
+void
+http_response_release(struct http_response *rs)
 {
 	buf_release(&rs->body);
 	for (size_t i = 0; i < rs->nheaders; i++) {
@@ -494,6 +517,16 @@ client_gone(int fd)
 	    (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
+/* The socket of a connection, -1 if unknown. */
+static int
+connection_fd(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	return ci != NULL ? ci->connect_fd : -1;
+}
+
 static ssize_t
 stream_cb(void *cls, uint64_t pos, char *out, size_t max)
 {
@@ -533,11 +566,8 @@ send_response(struct MHD_Connection *conn, struct http_response *rs,
 
 	if (rs->stream != NULL && !head) {
 		struct stream_ctx *sc = xcalloc(1, sizeof(*sc));
-		const union MHD_ConnectionInfo *ci;
 
-		ci = MHD_get_connection_info(conn,
-		    MHD_CONNECTION_INFO_CONNECTION_FD);
-		sc->fd = ci != NULL ? ci->connect_fd : -1;
+		sc->fd = connection_fd(conn);
 		sc->fn = rs->stream;
 		sc->arg = rs->stream_arg;
 		sc->free_fn = rs->stream_free;
@@ -563,16 +593,54 @@ send_response(struct MHD_Connection *conn, struct http_response *rs,
 	}
 	if (rs->content_type[0] != '\0')
 		MHD_add_response_header(mr, "Content-Type", rs->content_type);
-	MHD_add_response_header(mr, "Content-Security-Policy", SECURITY_CSP);
-	MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(mr, "X-Frame-Options", "DENY");
-	MHD_add_response_header(mr, "Referrer-Policy", "no-referrer");
+	for (size_t i = 0; i < sizeof(fixed_headers) / sizeof(fixed_headers[0]);
+	    i++)
+		MHD_add_response_header(mr, fixed_headers[i][0],
+		    fixed_headers[i][1]);
 	for (size_t i = 0; i < rs->nheaders; i++)
 		MHD_add_response_header(mr, rs->headers[i].name,
 		    rs->headers[i].value);
 	ret = MHD_queue_response(conn, (unsigned)rs->status, mr);
 	MHD_destroy_response(mr);
 	return ret;
+}
+
+static const char *
+reason_phrase(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
+	case 431: return "Request Header Fields Too Large";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Error";
+	}
+}
+
+int
+http_format_raw(struct buf *out, const struct http_response *rs)
+{
+	int rc;
+
+	if ((rc = buf_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\n", rs->status, reason_phrase(rs->status),
+	    rs->content_type, rs->body.len)) < 0)
+		return rc;
+	for (size_t i = 0; i < sizeof(fixed_headers) / sizeof(fixed_headers[0]);
+	    i++)
+		if ((rc = buf_printf(out, "%s: %s\r\n", fixed_headers[i][0],
+		    fixed_headers[i][1])) < 0)
+			return rc;
+	for (size_t i = 0; i < rs->nheaders; i++)
+		if ((rc = buf_printf(out, "%s: %s\r\n", rs->headers[i].name,
+		    rs->headers[i].value)) < 0)
+			return rc;
+	if ((rc = buf_puts(out, "\r\n")) < 0)
+		return rc;
+	return buf_append(out, rs->body.data ? rs->body.data : "",
+	    rs->body.len);
 }
 
 static void
@@ -671,8 +739,11 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 			if (errno != 0 || *end != '\0' || v > LIM_HTTP_BODY)
 				st->too_big = 1;
 		}
-		if (!st->too_big)
+		if (!st->too_big) {
+			/* The body, if any, has LIM_HTTP_BODY_MS from now. */
+			gate_body_started(s->gate, connection_fd(conn));
 			return MHD_YES;
+		}
 		/* Refuse before reading the body. */
 		response_init(&rs);
 		http_error(&rs, 413, "too_big",
@@ -680,7 +751,7 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 		st->rq.route = route_for_path(s, url);
 		observe(s, st, rs.status);
 		ret = send_response(conn, &rs, 0);
-		response_release(&rs);
+		http_response_release(&rs);
 		return ret;
 	}
 	if (*upload_data_size > 0) {
@@ -690,6 +761,7 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	gate_body_done(s->gate, connection_fd(conn));
 	response_init(&rs);
 	if (st->too_big) {
 		http_error(&rs, 413, "too_big", "request body over %d bytes",
@@ -704,7 +776,7 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 	log_debug("http request", "method=%s path=%s route=%s status=%d "
 	    "client=%s", method, url, st->rq.route ? st->rq.route : "-",
 	    rs.status, st->rq.client);
-	response_release(&rs);
+	http_response_release(&rs);
 	return ret;
 }
 
@@ -769,6 +841,100 @@ http_start(struct http_server **out, const char *listen,
 	return http_start_opts(out, &o, err);
 }
 
+/*
+ * Let the process hold every connection the caps allow: raise the soft
+ * limit on descriptors towards what they need (never past the hard one).
+ * Returns the limit in force.
+ */
+static size_t
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)LIM_HTTP_CONNECTIONS + LIM_HTTP_PENDING +
+	    LIM_HTTP_FD_SPARE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1024;
+	if (rl.rlim_cur < want) {
+		rlim_t old = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ||
+		    rl.rlim_max > want ? want : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			rl.rlim_cur = old;
+		if (rl.rlim_cur < want)
+			log_warn("http: fewer file descriptors than the caps "
+			    "need", "limit=%llu want=%llu",
+			    (unsigned long long)rl.rlim_cur,
+			    (unsigned long long)want);
+	}
+	/* The gate's table: descriptors are numbered lowest free first. */
+	return rl.rlim_cur > 65536 ? 65536 : (size_t)rl.rlim_cur;
+}
+
+/*
+ * Bind and listen on ss.  A port still held (a controller still exiting)
+ * is tried again every LIM_HTTP_BIND_RETRY_STEP_MS for up to
+ * LIM_HTTP_BIND_RETRY_MS, with a log line per try.
+ */
+static int
+listen_on(const char *addr, const struct sockaddr_storage *ss,
+    socklen_t sslen, int *out, struct err *err)
+{
+	int64_t deadline = sys_now_ms() + LIM_HTTP_BIND_RETRY_MS;
+	int fd = -1, one = 1, tries = 0, rc = 0;
+
+	*out = -1;
+	for (;;) {
+		fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			break;
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one));
+		if (bind(fd, (const struct sockaddr *)ss, sslen) == 0 &&
+		    listen(fd, LIM_HTTP_BACKLOG) == 0) {
+			*out = fd;
+			goto out;
+		}
+		if (errno != EADDRINUSE || sys_now_ms() >= deadline)
+			break;
+		tries++;
+		log_warn("http: address in use, trying again", "listen=%s "
+		    "try=%d", addr, tries);
+		close(fd);
+		fd = -1;
+		(void)poll(NULL, 0, LIM_HTTP_BIND_RETRY_STEP_MS);
+	}
+	rc = err_set(err, ERR_GENERIC, "cannot listen on '%s': %s", addr,
+	    strerror(errno));
+out:
+	if (rc < 0 && fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static void
+notify_cb(void *cls, struct MHD_Connection *conn, void **socket_context,
+    enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *s = cls;
+
+	(void)socket_context;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		gate_conn_started(s->gate, connection_fd(conn));
+	else
+		gate_conn_closed(s->gate, connection_fd(conn));
+}
+
+static int
+handoff(void *arg, int fd, const struct sockaddr *sa, socklen_t salen)
+{
+	struct http_server *s = arg;
+
+	return MHD_add_connection(s->mhd, fd, sa, salen) == MHD_YES ? 0 : -1;
+}
+
 int
 http_start_opts(struct http_server **out, const struct http_options *o,
     struct err *err)
@@ -776,15 +942,15 @@ http_start_opts(struct http_server **out, const struct http_options *o,
 	const char *listen = o->listen, *web_dir = o->web_dir;
 	struct http_server *s = NULL;
 	struct sockaddr_storage ss;
-	const union MHD_DaemonInfo *di;
 	socklen_t sslen;
-	unsigned int flags;
+	size_t nfd;
 	int rc;
 
 	*out = NULL;
 	if ((rc = parse_listen(listen, &ss, &sslen, err)) < 0)
 		return rc;
 	s = xcalloc(1, sizeof(*s));
+	s->listen_fd = -1;
 	s->routes = o->routes;
 	s->guard = o->guard;
 	s->observe = o->observe;
@@ -798,27 +964,43 @@ http_start_opts(struct http_server **out, const struct http_options *o,
 			log_warn("console files not found", "web_dir=%s",
 			    web_dir);
 	}
-	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-	    MHD_USE_ERROR_LOG;
-	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, s,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	nfd = raise_fd_limit();
+	if ((rc = listen_on(listen, &ss, sslen, &s->listen_fd, err)) < 0)
+		goto out;
+	/*
+	 * One thread per connection (handlers block on the database and on
+	 * streams), poll() rather than select() (descriptors above 1023),
+	 * and connections come only from the gate.
+	 */
+	s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ITC |
+	    MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	    access_cb, s,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)LIM_HTTP_CONNECTIONS,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)LIM_HTTP_TIMEOUT_S,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LIM_HTTP_CONN_MEMORY,
+	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)LIM_HTTP_THREAD_STACK,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
+	    MHD_OPTION_NOTIFY_CONNECTION, notify_cb, s,
 	    MHD_OPTION_END);
 	if (s->mhd == NULL) {
-		rc = err_set(err, ERR_GENERIC, "cannot listen on '%s'", listen);
-		http_stop(s);
-		return rc;
+		rc = err_set(err, ERR_GENERIC, "cannot start the HTTP server "
+		    "on '%s'", listen);
+		goto out;
 	}
-	di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
-	s->port = di ? di->port : 0;
-	(void)sslen;
+	if ((rc = gate_start(&s->gate, s->listen_fd, nfd, handoff, s,
+	    err)) < 0)
+		goto out;
+	sslen = sizeof(ss);
+	if (getsockname(s->listen_fd, (struct sockaddr *)&ss, &sslen) == 0)
+		s->port = ntohs(ss.ss_family == AF_INET6 ?
+		    ((struct sockaddr_in6 *)(void *)&ss)->sin6_port :
+		    ((struct sockaddr_in *)(void *)&ss)->sin_port);
 	*out = s;
-	return 0;
+	s = NULL;
+out:
+	http_stop(s);
+	return rc;
 }
 
 int
@@ -832,8 +1014,13 @@ http_stop(struct http_server *s)
 {
 	if (s == NULL)
 		return;
+	/* No new connections, then stop the ones libmicrohttpd has. */
+	gate_stop(s->gate);
 	if (s->mhd != NULL)
 		MHD_stop_daemon(s->mhd);
+	gate_free(s->gate);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
 	free(s->web_dir);
 	free(s);
 }

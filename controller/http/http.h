@@ -2,10 +2,13 @@
  * http.h - the HTTP edge: a libmicrohttpd server, a route table, requests
  * and responses in our own types.
  *
- * The server runs one thread per connection (libmicrohttpd's internal
- * threads), so a handler may block on the database or on a stream without
- * holding up other clients; the number of connections, their memory and
- * their idle time are capped (caps.h).  Handlers never see libmicrohttpd
+ * A gate (gate.h) accepts connections and holds each until its request
+ * head is complete and well-formed, within a deadline and per-address
+ * caps; then libmicrohttpd serves it on a thread of its own, so a handler
+ * may block on the database or on a stream without holding up other
+ * clients.  Each connection carries one request ("Connection: close").
+ * The number of connections, their memory, their heads and bodies are
+ * capped (caps.h).  Handlers never see libmicrohttpd
  * types.  Every response carries the security headers (CSP without inline
  * script, nosniff, frame-ancestors 'none', no-referrer).  Request bodies
  * are read up to LIM_HTTP_BODY; a larger Content-Length is answered 413
@@ -87,6 +90,17 @@ void	http_error(struct http_response *rs, int status, const char *code,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /*
+ * Append rs as raw HTTP/1.1 (status line, Content-Type, Content-Length,
+ * the security headers, rs's headers, body) to out, for answers written
+ * straight to a socket (gate.c).  rs must not stream.  0 or ERR_TOOBIG.
+ */
+int	http_format_raw(struct buf *out, const struct http_response *rs)
+	    __attribute__((warn_unused_result));
+
+/* Free what rs holds (body, headers, stream argument). */
+void	http_response_release(struct http_response *rs);
+
+/*
  * Map an err code to an HTTP status and answer with http_error.  An
  * outage or failure of the database (a 503 or 500 whose message comes
  * from the store layer, "database ...") is answered with a fixed message
@@ -144,8 +158,11 @@ struct http_server;
  * Start serving on listen ("host:port") with the given route table (ends
  * with a zero entry), static files from web_dir for GET paths no route
  * matches (NULL = none), guard before every handler (NULL = none).
+ * A port still in use (a previous controller still exiting) is tried
+ * again for up to LIM_HTTP_BIND_RETRY_MS, logging each try.  Raises the
+ * soft limit on file descriptors towards what the caps need.
  * Errors: ERR_INVALID for a bad address, ERR_GENERIC when the port cannot
- * be bound.  Returns at once; the server runs on its own threads.
+ * be bound.  Returns once listening; the server runs on its own threads.
  */
 int	http_start(struct http_server **out, const char *listen,
 	    const struct route *routes, const char *web_dir, http_guard_fn guard,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `sluice serve` end to end: refuses pending migrations without --migrate,
 # applies them with it, answers /healthz and /readyz, reports a lost
-# database on /readyz, and exits 0 on SIGTERM.
+# database on /readyz, exits 0 on SIGTERM, and waits for a listen port
+# still held by another process (a controller still exiting).
 set -euo pipefail
 : "${SLUICE_BIN:?}" "${SLUICE_TEST_PG_URL:?}" "${SLUICE_TEST_PG_BIN:?}"
 fail() { echo "serve.sh: FAIL: $*" >&2; exit 1; }
@@ -44,4 +45,33 @@ rc=0; wait "$pid" || rc=$?
 pid=
 [ "$rc" = 0 ] || { cat "$tmp/log"; fail "exit status $rc after SIGTERM"; }
 grep -q 'msg="sluice stopping"' "$tmp/log" || fail "no stopping log line"
+
+# 4. the port is still held (the previous controller exiting): serve tries
+#    again, logging each try, and listens once it is free (within 10 s)
+python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(1)
+open(sys.argv[2], "w").close()
+time.sleep(2)
+s.close()
+' "$port" "$tmp/held" &
+holder=$!
+for _ in $(seq 1 50); do [ -e "$tmp/held" ] && break; sleep 0.1; done
+"$SLUICE_BIN" serve >"$tmp/log2" 2>&1 &
+pid=$!
+up=
+for _ in $(seq 1 100); do
+	curl -sf -m 2 "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && { up=1; break; }
+	sleep 0.1
+done
+wait "$holder" || true
+[ -n "$up" ] || { cat "$tmp/log2"; fail "serve did not listen once the port was free"; }
+grep -q 'address in use, trying again' "$tmp/log2" || { cat "$tmp/log2"; fail "no retry logged"; }
+kill -TERM "$pid"
+rc=0; wait "$pid" || rc=$?
+pid=
+[ "$rc" = 0 ] || { cat "$tmp/log2"; fail "exit status $rc after SIGTERM (second start)"; }
 echo "serve.sh: ok"

@@ -1,7 +1,11 @@
 /*
  * test_http.c - the HTTP edge over real HTTP: routing, errors, body caps,
- * security headers and static files, with libcurl as the client.
+ * security headers and static files, with libcurl as the client; request
+ * heads libcurl will not send, per-address caps, the reserve for requests
+ * with credentials and the head deadline, over raw sockets (testraw.h).
  */
+#include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,12 +13,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <curl/curl.h>
 
 #include "base/caps.h"
 #include "http/http.h"
+#include "testraw.h"
 
 static void
 echo_handler(void *ctx, struct http_request *rq, struct http_response *rs)
@@ -43,7 +51,30 @@ deny_guard(void *ctx, const struct route *r, struct http_request *rq,
 	return 0;
 }
 
+/* Requests to /api/v1/hold wait in their handler until released. */
+static pthread_mutex_t hold_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hold_cv = PTHREAD_COND_INITIALIZER;
+static int held, hold_open;
+
+static void
+hold_handler(void *ctx, struct http_request *rq, struct http_response *rs)
+{
+	(void)ctx;
+	(void)rq;
+	pthread_mutex_lock(&hold_mu);
+	held++;
+	pthread_cond_broadcast(&hold_cv);
+	while (!hold_open)
+		pthread_cond_wait(&hold_cv, &hold_mu);
+	held--;
+	pthread_mutex_unlock(&hold_mu);
+	if (http_reply(rs, 200, "text/plain", "held", 4) < 0)
+		http_error(rs, 500, "internal", "too big");
+}
+
 static const struct route routes[] = {
+	{ "GET", "/healthz", echo_handler, 0, 0, "health" },
+	{ "GET", "/api/v1/hold", hold_handler, 0, 0, "held until released" },
 	{ "GET", "/api/v1/things/{id}", echo_handler, 0, 0, "get" },
 	{ "POST", "/api/v1/things/{id}", echo_handler, 0, 0, "post" },
 	{ "GET", "/api/v1/secret", echo_handler, 1, 0, "guarded" },
@@ -134,6 +165,7 @@ setup(void **state)
 	const char *top = getenv("SLUICE_TOP");
 
 	(void)state;
+	testraw_fd_limit(4096);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	(void)snprintf(web, sizeof(web), "%s/tests/fixtures/web",
 	    top ? top : ".");
@@ -285,6 +317,262 @@ http__static_paths_cannot_escape_or_reach_hidden_files(void **state)
 	}
 }
 
+/* A raw exchange from src; the answer must be a JSON error of status. */
+static void
+assert_json_error(const char *src, const char *req, size_t len, int status,
+    const char *code)
+{
+	static char out[65536];
+	char want[64];
+
+	if (testraw_exchange(src, http_port(server), req, len, out,
+	    sizeof(out), 5000) < 0)
+		fail_msg("no answer to %.40s", req);
+	if (testraw_status(out) != status)
+		fail_msg("want %d, got: %.300s", status, out);
+	assert_non_null(strstr(out, "\r\nContent-Type: application/json\r\n"));
+	(void)snprintf(want, sizeof(want), "{\"error\":{\"code\":\"%s\","
+	    "\"message\":\"", code);
+	if (strncmp(testraw_body(out), want, strlen(want)) != 0)
+		fail_msg("want a JSON error '%s', got: %s", code,
+		    testraw_body(out));
+	assert_non_null(strstr(out, "X-Content-Type-Options: nosniff"));
+}
+
+static void
+http__nul_in_the_path_or_a_header_value_is_refused_with_400(void **state)
+{
+	static const char path_nul[] =
+	    "GET /api/v1/things/1%00/x HTTP/1.1\r\nHost: a\r\n\r\n";
+	static const char path_nul2[] =
+	    "GET /api/v1/things/1%00 HTTP/1.1\r\nHost: a\r\n\r\n";
+	static const char query_nul[] =
+	    "GET /api/v1/things/1?q=a%00b HTTP/1.1\r\nHost: a\r\n\r\n";
+	static const char header_nul[] =
+	    "GET /api/v1/things/1 HTTP/1.1\r\nHost: a\r\nX-A: a\0b\r\n\r\n";
+	static const char raw_nul[] =
+	    "GET /api/v1/things/1\0x HTTP/1.1\r\nHost: a\r\n\r\n";
+
+	(void)state;
+	assert_json_error(NULL, path_nul, sizeof(path_nul) - 1, 400,
+	    "bad_request");
+	assert_json_error(NULL, path_nul2, sizeof(path_nul2) - 1, 400,
+	    "bad_request");
+	assert_json_error(NULL, query_nul, sizeof(query_nul) - 1, 400,
+	    "bad_request");
+	assert_json_error(NULL, header_nul, sizeof(header_nul) - 1, 400,
+	    "bad_request");
+	assert_json_error(NULL, raw_nul, sizeof(raw_nul) - 1, 400,
+	    "bad_request");
+}
+
+static void
+http__http11_needs_exactly_one_host_header(void **state)
+{
+	static const char none[] = "GET /api/v1/things/1 HTTP/1.1\r\n\r\n";
+	static const char two[] = "GET /api/v1/things/1 HTTP/1.1\r\n"
+	    "Host: a\r\nhost: b\r\n\r\n";
+	static const char http10[] = "GET /api/v1/things/1 HTTP/1.0\r\n\r\n";
+	char out[4096];
+
+	(void)state;
+	assert_json_error(NULL, none, sizeof(none) - 1, 400, "bad_request");
+	assert_json_error(NULL, two, sizeof(two) - 1, 400, "bad_request");
+	/* HTTP/1.0 has no Host requirement. */
+	assert_true(testraw_exchange(NULL, http_port(server), http10,
+	    sizeof(http10) - 1, out, sizeof(out), 5000) > 0);
+	assert_int_equal(testraw_status(out), 200);
+	assert_string_equal(testraw_body(out), "id=1 q=- len=0");
+}
+
+static void
+http__malformed_heads_get_json_errors_not_html(void **state)
+{
+	static const char *const cases[][3] = {
+		{ "GARBAGE\r\n\r\n", "400", "bad_request" },
+		{ "GET /x HTTP/2.0\r\nHost: a\r\n\r\n", "505", "http_version" },
+		{ "GET /x HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n", "400",
+		    "bad_request" },
+		{ "GET /x HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n folded\r\n\r\n",
+		    "400", "bad_request" },
+		{ "POST /api/v1/things/1 HTTP/1.1\r\nHost: a\r\n"
+		    "Content-Length: 99999999999999999999\r\n\r\n", "413",
+		    "too_big" },
+		{ "POST /api/v1/things/1 HTTP/1.1\r\nHost: a\r\n"
+		    "Content-Length: 12abc\r\n\r\n", "400", "bad_request" },
+		{ "POST /api/v1/things/1 HTTP/1.1\r\nHost: a\r\n"
+		    "Content-Length: 1\r\nContent-Length: 1\r\n\r\nx", "400",
+		    "bad_request" },
+		{ "POST /api/v1/things/1 HTTP/1.1\r\nHost: a\r\n"
+		    "Content-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"
+		    "x", "400", "bad_request" },
+	};
+	size_t big = LIM_HTTP_HEAD + 100;
+	char *head = malloc(big + 64);
+	int n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_json_error(NULL, cases[i][0], strlen(cases[i][0]),
+		    atoi(cases[i][1]), cases[i][2]);
+	/* A head over the cap: 431 (libmicrohttpd's own answer was HTML). */
+	assert_non_null(head);
+	n = snprintf(head, big + 64, "GET /x HTTP/1.1\r\nHost: a\r\nX-Big: ");
+	memset(head + n, 'a', big - (size_t)n);
+	memcpy(head + big, "\r\n\r\n", 5);
+	assert_json_error(NULL, head, big + 4, 431, "head_too_big");
+	free(head);
+}
+
+static void
+http__one_address_cannot_take_every_connection(void **state)
+{
+	int fds[LIM_HTTP_PER_ADDRESS + 8], port = http_port(server);
+	char out[4096];
+	static const char get[] = "GET /api/v1/things/2 HTTP/1.1\r\n"
+	    "Host: a\r\n\r\n";
+	size_t n = sizeof(fds) / sizeof(fds[0]), refused = 0;
+
+	(void)state;
+	/* Idle connections from 127.0.0.3 up to and past its cap ... */
+	for (size_t i = 0; i < n; i++) {
+		fds[i] = testraw_connect("127.0.0.3", port);
+		assert_true(fds[i] >= 0);
+		(void)send(fds[i], "G", 1, MSG_NOSIGNAL);
+	}
+	/* ... the ones past it are answered 503 and closed ... */
+	for (size_t i = 0; i < n; i++) {
+		struct pollfd p = { .fd = fds[i], .events = POLLIN, .revents = 0 };
+		ssize_t got;
+
+		if (poll(&p, 1, i < LIM_HTTP_PER_ADDRESS ? 0 : 2000) <= 0)
+			continue;
+		got = recv(fds[i], out, sizeof(out) - 1, 0);
+		if (got > 0) {
+			out[got] = '\0';
+			assert_int_equal(testraw_status(out), 503);
+			assert_non_null(strstr(out, "too_many_connections"));
+			refused++;
+		}
+	}
+	assert_int_equal(refused, n - LIM_HTTP_PER_ADDRESS);
+	/* ... while another address is served. */
+	assert_true(testraw_exchange("127.0.0.4", port, get, sizeof(get) - 1,
+	    out, sizeof(out), 5000) > 0);
+	assert_int_equal(testraw_status(out), 200);
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+struct holder {
+	char	 src[32];
+	int	 status;
+	pthread_t th;
+};
+
+static void *
+holder_main(void *arg)
+{
+	static const char get[] = "GET /api/v1/hold HTTP/1.1\r\nHost: a\r\n\r\n";
+	struct holder *h = arg;
+	char out[4096];
+
+	h->status = -1;
+	if (testraw_exchange(h->src, http_port(server), get, sizeof(get) - 1,
+	    out, sizeof(out), 30000) > 0)
+		h->status = testraw_status(out);
+	return NULL;
+}
+
+static void
+http__anonymous_requests_leave_room_for_credentials_and_health(void **state)
+{
+	enum { PER = LIM_HTTP_PER_ADDRESS - 4 };
+	size_t n = LIM_HTTP_ANON_ACTIVE, ok = 0;
+	struct holder *h = calloc(n, sizeof(*h));
+	static const char anon[] = "GET /api/v1/things/3 HTTP/1.1\r\n"
+	    "Host: a\r\n\r\n";
+	static const char cred[] = "GET /api/v1/things/3 HTTP/1.1\r\n"
+	    "Host: a\r\nAuthorization: Bearer x\r\n\r\n";
+	static const char health[] = "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n";
+	struct timespec until;
+	char out[4096];
+
+	(void)state;
+	assert_non_null(h);
+	hold_open = 0;
+	/* Fill every anonymous slot with a request that waits in its handler. */
+	for (size_t i = 0; i < n; i++) {
+		(void)snprintf(h[i].src, sizeof(h[i].src), "127.0.1.%zu",
+		    10 + i / PER);
+		assert_int_equal(pthread_create(&h[i].th, NULL, holder_main,
+		    &h[i]), 0);
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 30;
+	pthread_mutex_lock(&hold_mu);
+	while (held < (int)n && pthread_cond_timedwait(&hold_cv, &hold_mu,
+	    &until) == 0)
+		;
+	assert_int_equal(held, (int)n);
+	pthread_mutex_unlock(&hold_mu);
+	/* One more anonymous request: busy. */
+	assert_json_error("127.0.0.5", anon, sizeof(anon) - 1, 503, "busy");
+	/* With credentials, and health checks: served from the reserve. */
+	assert_true(testraw_exchange("127.0.0.5", http_port(server), cred,
+	    sizeof(cred) - 1, out, sizeof(out), 5000) > 0);
+	assert_int_equal(testraw_status(out), 200);
+	assert_true(testraw_exchange("127.0.0.5", http_port(server), health,
+	    sizeof(health) - 1, out, sizeof(out), 5000) > 0);
+	assert_int_equal(testraw_status(out), 200);
+	pthread_mutex_lock(&hold_mu);
+	hold_open = 1;
+	pthread_cond_broadcast(&hold_cv);
+	pthread_mutex_unlock(&hold_mu);
+	for (size_t i = 0; i < n; i++) {
+		pthread_join(h[i].th, NULL);
+		ok += h[i].status == 200;
+	}
+	assert_int_equal(ok, n);
+	free(h);
+}
+
+static void
+http__a_trickled_head_is_cut_off_at_its_deadline(void **state)
+{
+	int fd = testraw_connect("127.0.0.6", http_port(server));
+	static const char head[] = "GET /api/v1/things/1 HTTP/1.1\r\nX-Slow: ";
+	struct timespec t0, t1, pause = { 0, 250 * 1000 * 1000 };
+	char out[4096];
+	ssize_t got = 0;
+	long ms;
+
+	(void)state;
+	assert_true(fd >= 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(send(fd, head, sizeof(head) - 1, MSG_NOSIGNAL),
+	    (ssize_t)sizeof(head) - 1);
+	/* A byte every 250 ms: an idle timer would never fire. */
+	for (int i = 0; i < (LIM_HTTP_HEAD_MS + 5000) / 250; i++) {
+		struct pollfd p = { .fd = fd, .events = POLLIN, .revents = 0 };
+
+		if (poll(&p, 1, 0) > 0)
+			break;
+		(void)send(fd, "a", 1, MSG_NOSIGNAL);
+		nanosleep(&pause, NULL);
+	}
+	got = recv(fd, out, sizeof(out) - 1, MSG_DONTWAIT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	close(fd);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(got > 0);
+	out[got] = '\0';
+	assert_int_equal(testraw_status(out), 408);
+	assert_non_null(strstr(out, "\"timeout\""));
+	assert_true(ms >= LIM_HTTP_HEAD_MS);
+	assert_true(ms < LIM_HTTP_HEAD_MS + 5000);
+}
+
 int
 main(void)
 {
@@ -298,6 +586,16 @@ main(void)
 		cmocka_unit_test(http__static_files_are_served_with_etag),
 		cmocka_unit_test(
 		    http__static_paths_cannot_escape_or_reach_hidden_files),
+		cmocka_unit_test(
+		    http__nul_in_the_path_or_a_header_value_is_refused_with_400),
+		cmocka_unit_test(http__http11_needs_exactly_one_host_header),
+		cmocka_unit_test(http__malformed_heads_get_json_errors_not_html),
+		cmocka_unit_test(
+		    http__one_address_cannot_take_every_connection),
+		cmocka_unit_test(
+		    http__anonymous_requests_leave_room_for_credentials_and_health),
+		cmocka_unit_test(
+		    http__a_trickled_head_is_cut_off_at_its_deadline),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
