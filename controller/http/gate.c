@@ -130,25 +130,25 @@ check_request_line(const char *p, size_t len, struct gate_verdict *v,
 
 	sp1 = memchr(p, ' ', len);
 	if (sp1 == NULL || sp1 == p)
-		return verdict(v, 400, "bad_request", "malformed request line");
+		return verdict(v, 400, "invalid", "malformed request line");
 	for (t = p; t < sp1; t++)
 		if (!is_tchar((unsigned char)*t))
-			return verdict(v, 400, "bad_request",
+			return verdict(v, 400, "invalid",
 			    "malformed request method");
 	sp2 = memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1));
 	if (sp2 == NULL || sp2 == sp1 + 1 ||
 	    memchr(sp2 + 1, ' ', (size_t)(end - sp2 - 1)) != NULL)
-		return verdict(v, 400, "bad_request", "malformed request line");
+		return verdict(v, 400, "invalid", "malformed request line");
 	tlen = (size_t)(sp2 - sp1 - 1);
 	for (i = 0, t = sp1 + 1; i < tlen; i++) {
 		unsigned char c = (unsigned char)t[i];
 
 		if (c < 0x21 || c == 0x7f)
-			return verdict(v, 400, "bad_request",
+			return verdict(v, 400, "invalid",
 			    "control character in the request target");
 		if (c == '%' && i + 2 < tlen && t[i + 1] == '0' &&
 		    t[i + 2] == '0')
-			return verdict(v, 400, "bad_request",
+			return verdict(v, 400, "invalid",
 			    "NUL (%00) in the request target");
 	}
 	if ((size_t)(end - sp2 - 1) == 8 && memcmp(sp2 + 1, "HTTP/1.1", 8) == 0)
@@ -161,7 +161,7 @@ check_request_line(const char *p, size_t len, struct gate_verdict *v,
 		return verdict(v, 505, "http_version",
 		    "only HTTP/1.0 and HTTP/1.1 are served");
 	else
-		return verdict(v, 400, "bad_request", "malformed HTTP version");
+		return verdict(v, 400, "invalid", "malformed HTTP version");
 	/* The class: health checks by path, credentials by header. */
 	if ((tlen == 8 && memcmp(sp1 + 1, "/healthz", 8) == 0) ||
 	    (tlen == 7 && memcmp(sp1 + 1, "/readyz", 7) == 0))
@@ -179,7 +179,7 @@ gate_head_check(const char *head, size_t len, struct gate_verdict *v)
 	memset(v, 0, sizeof(*v));
 	v->cls = GATE_ANON;
 	if (memchr(head, '\0', len) != NULL)
-		return verdict(v, 400, "bad_request",
+		return verdict(v, 400, "invalid",
 		    "NUL byte in the request head");
 	/* Empty lines before the request line are allowed (RFC 9112). */
 	while (p < end && (ll = next_line(p, end, &next)) == 0 && next < end)
@@ -192,21 +192,21 @@ gate_head_check(const char *head, size_t len, struct gate_verdict *v)
 		if (ll == 0)
 			break;			/* the end of the head */
 		if (*p == ' ' || *p == '\t')
-			return verdict(v, 400, "bad_request",
+			return verdict(v, 400, "invalid",
 			    "folded header lines are not accepted");
 		colon = memchr(p, ':', ll);
 		if (colon == NULL || colon == p)
-			return verdict(v, 400, "bad_request",
+			return verdict(v, 400, "invalid",
 			    "malformed header line");
 		for (t = p; t < colon; t++)
 			if (!is_tchar((unsigned char)*t))
-				return verdict(v, 400, "bad_request",
+				return verdict(v, 400, "invalid",
 				    "malformed header name");
 		for (t = colon + 1; t < p + ll; t++) {
 			unsigned char c = (unsigned char)*t;
 
 			if ((c < 0x20 && c != '\t') || c == 0x7f)
-				return verdict(v, 400, "bad_request",
+				return verdict(v, 400, "invalid",
 				    "control character in a header value");
 		}
 		ll = (size_t)(colon - p);
@@ -224,7 +224,7 @@ gate_head_check(const char *head, size_t len, struct gate_verdict *v)
 			while (*t == ' ' || *t == '\t')
 				t++;
 			if (digits == 0 || (*t != '\r' && *t != '\n'))
-				return verdict(v, 400, "bad_request",
+				return verdict(v, 400, "invalid",
 				    "Content-Length is not a number");
 			if (digits > 18)
 				return verdict(v, 413, "too_big",
@@ -237,16 +237,16 @@ gate_head_check(const char *head, size_t len, struct gate_verdict *v)
 		}
 	}
 	if (http11 && hosts == 0)
-		return verdict(v, 400, "bad_request",
+		return verdict(v, 400, "invalid",
 		    "an HTTP/1.1 request needs a Host header");
 	if (hosts > 1)
-		return verdict(v, 400, "bad_request",
+		return verdict(v, 400, "invalid",
 		    "more than one Host header");
 	if (lengths > 1)
-		return verdict(v, 400, "bad_request",
+		return verdict(v, 400, "invalid",
 		    "more than one Content-Length header");
 	if (lengths > 0 && chunked > 0)
-		return verdict(v, 400, "bad_request",
+		return verdict(v, 400, "invalid",
 		    "Content-Length and Transfer-Encoding together");
 	if (cred && v->cls == GATE_ANON)
 		v->cls = GATE_CRED;

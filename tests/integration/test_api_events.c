@@ -299,7 +299,7 @@ events__last_event_id_replays_then_goes_live_without_repeats(void **state)
 }
 
 static void
-events__run_filter_and_bad_requests(void **state)
+events__run_filter_and_invalids(void **state)
 {
 	struct apifix *f = *state;
 	struct client *c = client_start(f, "/api/v1/events?run=2", NULL);
@@ -411,7 +411,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(events__notifications_arrive_as_server_sent_events),
 		T(events__last_event_id_replays_then_goes_live_without_repeats),
-		T(events__run_filter_and_bad_requests),
+		T(events__run_filter_and_invalids),
 		T(events__the_hub_catches_up_after_losing_its_connection),
 		T(events__a_client_a_whole_ring_behind_is_told_to_reconnect),
 	};

@@ -355,15 +355,15 @@ http__nul_in_the_path_or_a_header_value_is_refused_with_400(void **state)
 
 	(void)state;
 	assert_json_error(NULL, path_nul, sizeof(path_nul) - 1, 400,
-	    "bad_request");
+	    "invalid");
 	assert_json_error(NULL, path_nul2, sizeof(path_nul2) - 1, 400,
-	    "bad_request");
+	    "invalid");
 	assert_json_error(NULL, query_nul, sizeof(query_nul) - 1, 400,
-	    "bad_request");
+	    "invalid");
 	assert_json_error(NULL, header_nul, sizeof(header_nul) - 1, 400,
-	    "bad_request");
+	    "invalid");
 	assert_json_error(NULL, raw_nul, sizeof(raw_nul) - 1, 400,
-	    "bad_request");
+	    "invalid");
 }
 
 static void
@@ -376,8 +376,8 @@ http__http11_needs_exactly_one_host_header(void **state)
 	char out[4096];
 
 	(void)state;
-	assert_json_error(NULL, none, sizeof(none) - 1, 400, "bad_request");
-	assert_json_error(NULL, two, sizeof(two) - 1, 400, "bad_request");
+	assert_json_error(NULL, none, sizeof(none) - 1, 400, "invalid");
+	assert_json_error(NULL, two, sizeof(two) - 1, 400, "invalid");
 	/* HTTP/1.0 has no Host requirement. */
 	assert_true(testraw_exchange(NULL, http_port(server), http10,
 	    sizeof(http10) - 1, out, sizeof(out), 5000) > 0);
@@ -389,23 +389,23 @@ static void
 http__malformed_heads_get_json_errors_not_html(void **state)
 {
 	static const char *const cases[][3] = {
-		{ "GARBAGE\r\n\r\n", "400", "bad_request" },
+		{ "GARBAGE\r\n\r\n", "400", "invalid" },
 		{ "GET /x HTTP/2.0\r\nHost: a\r\n\r\n", "505", "http_version" },
 		{ "GET /x HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n", "400",
-		    "bad_request" },
+		    "invalid" },
 		{ "GET /x HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n folded\r\n\r\n",
-		    "400", "bad_request" },
+		    "400", "invalid" },
 		{ "POST /api/v1/things/1 HTTP/1.1\r\nHost: a\r\n"
 		    "Content-Length: 99999999999999999999\r\n\r\n", "413",
 		    "too_big" },
 		{ "POST /api/v1/things/1 HTTP/1.1\r\nHost: a\r\n"
-		    "Content-Length: 12abc\r\n\r\n", "400", "bad_request" },
+		    "Content-Length: 12abc\r\n\r\n", "400", "invalid" },
 		{ "POST /api/v1/things/1 HTTP/1.1\r\nHost: a\r\n"
 		    "Content-Length: 1\r\nContent-Length: 1\r\n\r\nx", "400",
-		    "bad_request" },
+		    "invalid" },
 		{ "POST /api/v1/things/1 HTTP/1.1\r\nHost: a\r\n"
 		    "Content-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"
-		    "x", "400", "bad_request" },
+		    "x", "400", "invalid" },
 	};
 	size_t big = LIM_HTTP_HEAD + 100;
 	char *head = malloc(big + 64);
