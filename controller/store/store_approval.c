@@ -74,7 +74,6 @@ int
 store_approval_expire(struct db *db, int64_t approval_id, const char *actor,
     struct err *err)
 {
-	struct db_res *res = NULL;
 	struct db_args a;
 	int64_t n = 0;
 	int rc;
@@ -82,10 +81,7 @@ store_approval_expire(struct db *db, int64_t approval_id, const char *actor,
 	db_args_init(&a);
 	db_args_int64(&a, approval_id);
 	db_args_str(&a, actor);
-	if ((rc = db_exec(db, sql_expire, &a, &res, err)) < 0)
-		return rc;
-	rc = db_res_int64(res, 0, 0, &n, err);
-	db_res_free(res);
+	rc = db_exec_int64(db, sql_expire, &a, &n, err);
 	if (rc == 0 && n == 0)
 		rc = err_set(err, ERR_CONFLICT, "approval %lld is not pending "
 		    "or not due", (long long)approval_id);

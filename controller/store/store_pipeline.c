@@ -66,12 +66,9 @@ store_pipeline_version_put(struct db *db, const struct pipeline_version_in *v,
 		db_args_int64(&a, v->repo_id);
 		db_args_str(&a, v->name);
 		db_args_str(&a, v->file_path);
-		if ((rc = db_exec(db, sql_upsert_pipeline, &a, &res, err)) < 0)
+		if ((rc = db_exec_int64(db, sql_upsert_pipeline, &a, &pid,
+		    err)) < 0)
 			goto out;
-		if ((rc = db_res_int64(res, 0, 0, &pid, err)) < 0)
-			goto out;
-		db_res_free(res);
-		res = NULL;
 		db_args_init(&a);
 		db_args_int64(&a, pid);
 		db_args_int64(&a, v->commit_id);
@@ -101,13 +98,10 @@ store_pipeline_version_put(struct db *db, const struct pipeline_version_in *v,
 		db_args_init(&a);
 		db_args_int64(&a, v->repo_id);
 		db_args_str(&a, v->file_path);
-		if ((rc = db_exec(db, sql_by_path, &a, &res, err)) < 0)
+		/* A file no pipeline was found in yet: pid stays 0. */
+		if ((rc = db_exec_int64(db, sql_by_path, &a, &pid, err)) < 0 &&
+		    rc != ERR_NOTFOUND)
 			goto out;
-		if (db_res_rows(res) == 1 &&
-		    (rc = db_res_int64(res, 0, 0, &pid, err)) < 0)
-			goto out;
-		db_res_free(res);
-		res = NULL;
 	}
 	db_args_init(&a);
 	db_args_int64(&a, v->commit_id);
@@ -116,9 +110,8 @@ store_pipeline_version_put(struct db *db, const struct pipeline_version_in *v,
 	db_args_int64(&a, pid);
 	db_args_str(&a, definition);
 	db_args_str(&a, errors ? errors : "[]");
-	if ((rc = db_exec(db, sql_put_version, &a, &res, err)) < 0)
-		goto out;
-	if ((rc = db_res_int64(res, 0, 0, version_id, err)) < 0)
+	if ((rc = db_exec_int64(db, sql_put_version, &a, version_id,
+	    err)) < 0)
 		goto out;
 	if (pid != 0) {
 		db_args_init(&a);

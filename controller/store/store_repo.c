@@ -89,7 +89,7 @@ static const char sql_delete[] =
     "  WHERE name = $1 AND deleted_at IS NULL RETURNING id, name)"
     " INSERT INTO events (actor, entity_type, entity_id, action, data)"
     " SELECT $2, 'repository', id, 'deleted',"
-    "   jsonb_build_object('name', name) FROM d RETURNING entity_id";
+    "   jsonb_build_object('name', name) FROM d";
 
 static const char sql_polled[] =
     "UPDATE repositories SET last_poll_at = now(),"
@@ -345,22 +345,17 @@ int
 store_repo_add(struct db *db, const struct cfg_repo *r, const char *actor,
     int64_t *id, struct err *err)
 {
-	struct db_res *res = NULL;
 	struct db_args a;
 	char *br = branches_json(r->branches, r->nbranches);
 	int rc;
 
 	repo_args(&a, r, br);
 	db_args_str(&a, actor);
-	rc = db_exec(db, sql_add, &a, &res, err);
+	rc = db_exec_int64(db, sql_add, &a, id, err);
 	free(br);
 	if (rc == ERR_CONFLICT)
 		return err_set(err, ERR_CONFLICT,
 		    "repository '%s' already exists", r->name);
-	if (rc < 0)
-		return rc;
-	rc = db_res_int64(res, 0, 0, id, err);
-	db_res_free(res);
 	return rc;
 }
 
@@ -368,19 +363,17 @@ int
 store_repo_delete(struct db *db, const char *name, const char *actor,
     struct err *err)
 {
-	struct db_res *res = NULL;
 	struct db_args a;
+	int64_t n;
 	int rc;
 
 	db_args_init(&a);
 	db_args_str(&a, name);
 	db_args_str(&a, actor);
-	if ((rc = db_exec(db, sql_delete, &a, &res, err)) < 0)
-		return rc;
-	if (db_res_rows(res) == 0)
+	if ((rc = db_exec_changed(db, sql_delete, &a, &n, err)) == 0 &&
+	    n == 0)
 		rc = err_set(err, ERR_NOTFOUND, "repository '%s' not found",
 		    name);
-	db_res_free(res);
 	return rc;
 }
 

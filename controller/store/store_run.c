@@ -222,14 +222,10 @@ store_run_retry(struct db *db, int64_t run_id, const char *actor,
 	if (rc < 0)
 		return rc;
 	db_args_str(&a, actor);
-	if ((rc = db_exec(db, sql_retry, &a, &res, err)) < 0)
-		return rc;
-	if (db_res_rows(res) == 0)
+	if ((rc = db_exec_int64(db, sql_retry, &a, new_run_id, err)) ==
+	    ERR_NOTFOUND)
 		rc = err_set(err, ERR_CONFLICT, "run %lld can no longer be "
 		    "retried", (long long)run_id);
-	else
-		rc = db_res_int64(res, 0, 0, new_run_id, err);
-	db_res_free(res);
 	return rc;
 }
 
@@ -237,19 +233,14 @@ int
 store_run_admit(struct db *db, int limit, const char *actor, int *started,
     struct err *err)
 {
-	struct db_res *res = NULL;
 	struct db_args a;
 	int64_t n = 0;
 	int rc;
 
-	*started = 0;
 	db_args_init(&a);
 	db_args_int64(&a, limit);
 	db_args_str(&a, actor);
-	if ((rc = db_exec(db, sql_admit, &a, &res, err)) < 0)
-		return rc;
-	rc = db_res_int64(res, 0, 0, &n, err);
-	db_res_free(res);
+	rc = db_exec_int64(db, sql_admit, &a, &n, err);
 	*started = (int)n;
 	return rc;
 }
@@ -258,7 +249,6 @@ int
 store_run_transition(struct db *db, int64_t run_id, const char *from,
     const char *to, const char *message, const char *actor, struct err *err)
 {
-	struct db_res *res = NULL;
 	struct db_args a;
 	int64_t n = 0;
 	int rc;
@@ -269,10 +259,7 @@ store_run_transition(struct db *db, int64_t run_id, const char *from,
 	db_args_str(&a, to);
 	db_args_str(&a, message);
 	db_args_str(&a, actor);
-	if ((rc = db_exec(db, sql_transition, &a, &res, err)) < 0)
-		return rc;
-	rc = db_res_int64(res, 0, 0, &n, err);
-	db_res_free(res);
+	rc = db_exec_int64(db, sql_transition, &a, &n, err);
 	if (rc == 0 && n == 0)
 		rc = err_set(err, ERR_CONFLICT, "run %lld is no longer %s",
 		    (long long)run_id, from);
@@ -286,17 +273,13 @@ store_run_is_active(struct db *db, int64_t run_id, int *active,
 	static const char sql[] =
 	    "SELECT count(*) FROM runs WHERE id = $1"
 	    " AND status IN ('queued', 'running', 'waiting_approval')";
-	struct db_res *res = NULL;
 	struct db_args a;
 	int64_t n = 0;
 	int rc;
 
-	*active = 0;
 	db_args_init(&a);
 	db_args_int64(&a, run_id);
-	if ((rc = db_exec(db, sql, &a, &res, err)) == 0 &&
-	    (rc = db_res_int64(res, 0, 0, &n, err)) == 0)
-		*active = n > 0;
-	db_res_free(res);
+	rc = db_exec_int64(db, sql, &a, &n, err);
+	*active = n > 0;
 	return rc;
 }

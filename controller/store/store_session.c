@@ -204,9 +204,9 @@ int
 store_session_delete(struct db *db, const char *id, const char *actor,
     int *ended, struct err *err)
 {
-	struct db_res *res = NULL;
 	struct db_args a;
 	char hash[65];
+	int64_t n = 0;
 	int rc;
 
 	*ended = 0;
@@ -217,10 +217,7 @@ store_session_delete(struct db *db, const char *id, const char *actor,
 	db_args_init(&a);
 	db_args_str(&a, hash);
 	db_args_str(&a, actor != NULL && actor[0] != '\0' ? actor : "api");
-	if ((rc = db_exec(db, sql_delete, &a, &res, err)) < 0)
-		goto out;
-	*ended = db_res_affected(res) > 0;
-out:
-	db_res_free(res);
+	rc = db_exec_changed(db, sql_delete, &a, &n, err);
+	*ended = n > 0;
 	return rc;
 }

@@ -209,18 +209,14 @@ int
 store_token_revoke(struct db *db, const char *name, const char *actor,
     struct err *err)
 {
-	struct db_res *res = NULL;
 	struct db_args a;
+	int64_t n;
 	int rc;
 
 	db_args_init(&a);
 	db_args_str(&a, name);
 	db_args_str(&a, actor != NULL && actor[0] != '\0' ? actor : "cli");
-	if ((rc = db_exec(db, sql_revoke, &a, &res, err)) < 0)
-		goto out;
-	if (db_res_affected(res) == 0)
+	if ((rc = db_exec_changed(db, sql_revoke, &a, &n, err)) == 0 && n == 0)
 		rc = err_set(err, ERR_NOTFOUND, "token '%s' not found", name);
-out:
-	db_res_free(res);
 	return rc;
 }
