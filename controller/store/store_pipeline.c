@@ -5,6 +5,7 @@
 #include "base/buf.h"
 #include "store/db.h"
 #include "store/store_pipeline.h"
+#include "store/store_sql.h"
 
 static const char sql_upsert_pipeline[] =
     "INSERT INTO pipelines (repository_id, name, file_path) VALUES ($1, $2, $3)"
@@ -43,9 +44,9 @@ static const char sql_delete_missing[] =
     "    AND NOT (id = ANY (ARRAY(SELECT jsonb_array_elements_text($2::jsonb)"
     "      ::bigint)))"
     "  RETURNING id, name)"
-    " INSERT INTO events (actor, entity_type, entity_id, action, data)"
-    " SELECT $3, 'pipeline', id, 'deleted', jsonb_build_object('name', name)"
-    " FROM d";
+    " " SQL_EV_COLS
+    " SELECT $3, 'pipeline', id, NULL::bigint, 'deleted', NULL, NULL, NULL,"
+    "   jsonb_build_object('name', name) FROM d";
 
 int
 store_pipeline_version_put(struct db *db, const struct pipeline_version_in *v,

@@ -8,6 +8,7 @@
 #include "base/cfg.h"
 #include "store/db.h"
 #include "store/store_repo.h"
+#include "store/store_sql.h"
 
 #define REPO_COLS                                                           \
 	"id, name, url, array_to_json(branches)::text, path,"               \
@@ -52,13 +53,12 @@ static const char sql_upsert_config[] =
     "      ARRAY(SELECT jsonb_array_elements_text($3::jsonb)), $4,"
     "      $5::bigint, $6, $7, $8)"
     "  RETURNING r.id),"
-    " ev AS ("
-    "  INSERT INTO events (actor, entity_type, entity_id, action, data)"
-    "  SELECT 'config', 'repository', id, 'created',"
-    "    jsonb_build_object('name', $1::text) FROM ins"
+    " ev AS (" SQL_EV_COLS
+    "  SELECT 'config', 'repository', id, NULL::bigint, 'created', NULL,"
+    "    NULL, NULL, jsonb_build_object('name', $1::text) FROM ins"
     "  UNION ALL"
-    "  SELECT 'config', 'repository', id, 'updated',"
-    "    jsonb_build_object('name', $1::text) FROM upd)"
+    "  SELECT 'config', 'repository', id, NULL::bigint, 'updated', NULL,"
+    "    NULL, NULL, jsonb_build_object('name', $1::text) FROM upd)"
     " SELECT coalesce((SELECT source FROM old), 'new')";
 
 static const char sql_delete_unlisted[] =
@@ -67,9 +67,9 @@ static const char sql_delete_unlisted[] =
     "  WHERE source = 'config' AND deleted_at IS NULL"
     "    AND NOT (name = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb))))"
     "  RETURNING id, name)"
-    " INSERT INTO events (actor, entity_type, entity_id, action, data)"
-    " SELECT 'config', 'repository', id, 'deleted',"
-    "   jsonb_build_object('name', name) FROM d";
+    " " SQL_EV_COLS
+    " SELECT 'config', 'repository', id, NULL::bigint, 'deleted', NULL, NULL,"
+    "   NULL, jsonb_build_object('name', name) FROM d";
 
 static const char sql_add[] =
     "WITH ins AS ("
@@ -77,9 +77,8 @@ static const char sql_add[] =
     "    auth_token_env, auth_ssh_key_file, auth_known_hosts_file, source)"
     "  VALUES ($1, $2, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)),"
     "    $4, nullif($5::bigint, 0), $6, $7, $8, 'api') RETURNING id),"
-    " ev AS ("
-    "  INSERT INTO events (actor, entity_type, entity_id, action, data)"
-    "  SELECT $9, 'repository', id, 'created',"
+    " ev AS (" SQL_EV_COLS
+    "  SELECT $9, 'repository', id, NULL::bigint, 'created', NULL, NULL, NULL,"
     "    jsonb_build_object('name', $1::text) FROM ins)"
     " SELECT id FROM ins";
 
@@ -87,8 +86,8 @@ static const char sql_delete[] =
     "WITH d AS ("
     "  UPDATE repositories SET deleted_at = now()"
     "  WHERE name = $1 AND deleted_at IS NULL RETURNING id, name)"
-    " INSERT INTO events (actor, entity_type, entity_id, action, data)"
-    " SELECT $2, 'repository', id, 'deleted',"
+    " " SQL_EV_COLS
+    " SELECT $2, 'repository', id, NULL::bigint, 'deleted', NULL, NULL, NULL,"
     "   jsonb_build_object('name', name) FROM d";
 
 static const char sql_polled[] =

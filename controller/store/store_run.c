@@ -23,10 +23,8 @@ static const char sql_create[] =
     "    ARRAY(SELECT jsonb_array_elements_text(st->'needs'))"
     "  FROM r, v, jsonb_array_elements(v.definition->'spec'->'stages')"
     "    WITH ORDINALITY AS x(st, o)),"
-    " e AS ("
-    "  INSERT INTO events (actor, entity_type, entity_id, run_id, action,"
-    "    to_state, reason, data)"
-    "  SELECT $6, 'run', r.id, r.id, 'created', 'queued', $7,"
+    " e AS (" SQL_EV_COLS
+    "  SELECT $6, 'run', r.id, r.id, 'created', NULL, 'queued', $7,"
     "    jsonb_build_object('trigger', $3::text) FROM r)"
     " SELECT r.id, true, pg_notify('sluice_runs', r.id::text) FROM r"
     " UNION ALL"
