@@ -6,6 +6,7 @@
 
 #include "base/buf.h"
 #include "base/cfg.h"
+#include "base/sys.h"
 #include "store/db.h"
 #include "store/store_repo.h"
 #include "store/store_sql.h"
@@ -156,12 +157,6 @@ repo_list_free(struct repo *list, size_t n)
 	free(list);
 }
 
-static char *
-dup_or_null(const char *s)
-{
-	return s != NULL ? xstrdup(s) : NULL;
-}
-
 /* Read row i of a REPO_COLS result into r. */
 static int
 repo_from_row(const struct db_res *res, size_t i, struct repo *r,
@@ -193,15 +188,15 @@ repo_from_row(const struct db_res *res, size_t i, struct repo *r,
 	r->path = xstrdup(db_res_text(res, i, 4));
 	if ((rc = db_res_int64(res, i, 5, &r->interval_ms, err)) < 0)
 		goto fail;
-	r->token_env = dup_or_null(db_res_text(res, i, 6));
-	r->ssh_key_file = dup_or_null(db_res_text(res, i, 7));
-	r->known_hosts_file = dup_or_null(db_res_text(res, i, 8));
+	r->token_env = sys_strdup_or_null(db_res_text(res, i, 6));
+	r->ssh_key_file = sys_strdup_or_null(db_res_text(res, i, 7));
+	r->known_hosts_file = sys_strdup_or_null(db_res_text(res, i, 8));
 	r->source = xstrdup(db_res_text(res, i, 9));
 	r->poll_status = xstrdup(db_res_text(res, i, 10));
-	r->last_poll_at = dup_or_null(db_res_text(res, i, 11));
-	r->last_success_at = dup_or_null(db_res_text(res, i, 12));
-	r->last_error = dup_or_null(db_res_text(res, i, 13));
-	r->next_poll_at = dup_or_null(db_res_text(res, i, 14));
+	r->last_poll_at = sys_strdup_or_null(db_res_text(res, i, 11));
+	r->last_success_at = sys_strdup_or_null(db_res_text(res, i, 12));
+	r->last_error = sys_strdup_or_null(db_res_text(res, i, 13));
+	r->next_poll_at = sys_strdup_or_null(db_res_text(res, i, 14));
 	if ((rc = db_res_int64(res, i, 15, &v, err)) < 0)
 		goto fail;
 	r->consecutive_failures = (int)v;
