@@ -31,6 +31,7 @@
 #include "base/buf.h"
 #include "base/caps.h"
 #include "base/cfg.h"
+#include "base/sys.h"
 #include "base/units.h"
 
 enum ktype {
@@ -1214,13 +1215,10 @@ static int
 read_file(const char *path, int explicit, struct buf *out, int *found,
     struct err *err)
 {
-	char chunk[65536];
 	struct stat st;
-	int fd, rc = 0;
-	ssize_t n;
 
 	*found = 1;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+	if (stat(path, &st) < 0) {
 		if (errno == ENOENT && !explicit) {
 			*found = 0;
 			return 0;
@@ -1231,44 +1229,11 @@ read_file(const char *path, int explicit, struct buf *out, int *found,
 		return err_set(err, ERR_GENERIC,
 		    "cannot open config file '%s': %s", path, strerror(errno));
 	}
-	if (fstat(fd, &st) < 0) {
-		rc = err_set(err, ERR_GENERIC, "cannot stat config file '%s': "
-		    "%s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = err_set(err, ERR_INVALID,
+	if (!S_ISREG(st.st_mode))
+		return err_set(err, ERR_INVALID,
 		    "config file '%s' is not a regular file", path);
-		goto out;
-	}
-	if (st.st_size > LIM_CONFIG_FILE)
-		goto toobig;
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = err_set(err, ERR_GENERIC,
-			    "cannot read config file '%s': %s", path,
-			    strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if ((rc = buf_append(out, chunk, (size_t)n)) == ERR_TOOBIG)
-			goto toobig;
-		if (rc < 0) {
-			rc = err_set(err, rc, "out of memory");
-			goto out;
-		}
-	}
-	goto out;
-toobig:
-	rc = err_set(err, ERR_TOOBIG, "config file '%s' is larger than %d "
-	    "bytes", path, LIM_CONFIG_FILE);
-out:
-	close(fd);
-	return rc;
+	return sys_read_file(path, "config file", LIM_CONFIG_FILE, 0, out,
+	    err);
 }
 
 /* The variable for a key path: SLUICE_ + upper case, '.' -> '_'. */

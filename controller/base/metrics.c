@@ -19,6 +19,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "base/sys.h"
 
 const double metrics_duration_buckets[] = {
 	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
@@ -231,6 +232,7 @@ find_series(struct metric *f, const char *const *values, size_t n,
 {
 	uint64_t h;
 	struct series *s;
+	int grown;
 
 	BUG_ON(n != f->nlabels);
 	for (size_t i = 0; i < n; i++)
@@ -265,14 +267,10 @@ find_series(struct metric *f, const char *const *values, size_t n,
 		f->warned = 1;
 		return NULL;
 	}
-	if (f->nseries == f->alloc) {
-		size_t na = f->alloc ? f->alloc * 2 : 8;
-		struct series *ns = realloc(f->series, na * sizeof(*ns));
-
-		BUG_ON(ns == NULL);
-		f->series = ns;
-		f->alloc = na;
-	}
+	/* Within the series cap checked above, only memory can run out. */
+	grown = sys_grow((void **)&f->series, f->nseries, &f->alloc,
+	    sizeof(*f->series), 0);
+	BUG_ON(grown < 0);
 	s = &f->series[f->nseries++];
 	memset(s, 0, sizeof(*s));
 	s->hash = h;

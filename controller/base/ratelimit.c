@@ -64,15 +64,6 @@ ratelimit_free(struct ratelimit *rl)
 	free(rl);
 }
 
-int64_t
-ratelimit_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static size_t
 chain_of(const struct ratelimit *rl, const char *key)
 {

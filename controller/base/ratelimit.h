@@ -12,7 +12,7 @@
  * some buckets early but never grows memory.  Thread-safe (one mutex).
  *
  * Times are milliseconds of a monotonic clock, passed in so tests need no
- * sleeping: ratelimit_now_ms() gives the real one.
+ * sleeping: sys_now_ms() of base/sys.h gives the real one.
  */
 #ifndef SLUICE_RATELIMIT_H
 #define SLUICE_RATELIMIT_H
@@ -40,8 +40,5 @@ int	ratelimit_take(struct ratelimit *rl, const char *key, int64_t now_ms);
  */
 int	ratelimit_blocked(struct ratelimit *rl, const char *key,
 	    int64_t now_ms);
-
-/* Milliseconds of CLOCK_MONOTONIC. */
-int64_t	ratelimit_now_ms(void);
 
 #endif

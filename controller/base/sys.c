@@ -57,10 +57,25 @@ sys_cond_init_monotonic(pthread_cond_t *cond)
 	pthread_condattr_destroy(&ca);
 }
 
+/* mkdir path, or accept a directory already there (not another file). */
+static int
+mkdir_one(const char *path, mode_t mode, struct err *err)
+{
+	struct stat st;
+
+	if (mkdir(path, mode) == 0)
+		return 0;
+	if (errno == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	return err_set(err, ERR_GENERIC, "cannot create directory '%s': %s",
+	    path, errno == EEXIST ? "not a directory" : strerror(errno));
+}
+
 int
 sys_mkdir_p(const char *path, mode_t mode, struct err *err)
 {
 	char tmp[LIM_PATH];
+	int rc;
 
 	if (str_copy(tmp, sizeof(tmp), path) < 0)
 		return err_set(err, ERR_TOOBIG, "path too long '%s'", path);
@@ -68,16 +83,11 @@ sys_mkdir_p(const char *path, mode_t mode, struct err *err)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-			return err_set(err, ERR_GENERIC,
-			    "cannot create directory '%s': %s", tmp,
-			    strerror(errno));
+		if ((rc = mkdir_one(tmp, mode, err)) < 0)
+			return rc;
 		*p = '/';
 	}
-	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-		return err_set(err, ERR_GENERIC,
-		    "cannot create directory '%s': %s", tmp, strerror(errno));
-	return 0;
+	return mkdir_one(tmp, mode, err);
 }
 
 int
@@ -85,7 +95,7 @@ sys_read_file(const char *path, const char *what, size_t max, int text,
     struct buf *out, struct err *err)
 {
 	char chunk[16384];
-	size_t total = 0;
+	size_t total = 0, start = out->len;
 	ssize_t n;
 	int fd, rc = 0;
 
@@ -124,6 +134,11 @@ sys_read_file(const char *path, const char *what, size_t max, int text,
 		total += (size_t)n;
 	}
 	close(fd);
+	if (rc < 0 && out->len > start) {
+		/* Drop the part read, so out is as it was. */
+		out->len = start;
+		out->data[start] = '\0';
+	}
 	return rc;
 }
 

@@ -40,8 +40,9 @@ void	sys_cond_init_monotonic(pthread_cond_t *cond);
 
 /*
  * Create path and every missing parent with mode (like `mkdir -p`); an
- * existing directory is fine.  ERR_TOOBIG past LIM_PATH, ERR_GENERIC with
- * the directory and strerror otherwise.  Blocks on the file system.
+ * existing directory is fine, an existing file of another kind is not.
+ * ERR_TOOBIG past LIM_PATH, ERR_GENERIC with the directory and the reason
+ * otherwise.  Blocks on the file system.
  */
 int	sys_mkdir_p(const char *path, mode_t mode, struct err *err)
 	    __attribute__((warn_unused_result));
@@ -52,8 +53,9 @@ int	sys_mkdir_p(const char *path, mode_t mode, struct err *err)
  * read kubeconfig '/x': No such file or directory".  ERR_NOTFOUND when
  * the file does not exist, ERR_TOOBIG past max ("kubeconfig '/x' is
  * larger than N bytes"), ERR_INVALID when it holds a NUL byte and
- * text is set, ERR_GENERIC for other errors.  out keeps what it had on
- * error; the caller releases it.
+ * text is set, ERR_GENERIC for other errors (a directory, a read error).
+ * On error out holds what it held before the call (nothing of the file);
+ * the caller releases it in any case.  Blocks on the file system.
  */
 int	sys_read_file(const char *path, const char *what, size_t max, int text,
 	    struct buf *out, struct err *err)

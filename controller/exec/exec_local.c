@@ -39,6 +39,7 @@
 #include "base/caps.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/sys.h"
 #include "exec/exec_local.h"
 #include "exec/exec_local_int.h"
 
@@ -95,30 +96,6 @@ valid_claim(const char *claim)
 			return 0;
 	}
 	return 1;
-}
-
-/* mkdir -p. */
-static int
-mkdir_p(const char *path, struct err *err)
-{
-	char tmp[LIM_PATH];
-
-	if (str_copy(tmp, sizeof(tmp), path) < 0)
-		return err_set(err, ERR_TOOBIG, "path too long '%s'", path);
-	for (char *p = tmp + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return err_set(err, ERR_GENERIC,
-			    "cannot create directory '%s': %s", tmp,
-			    strerror(errno));
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-		return err_set(err, ERR_GENERIC,
-		    "cannot create directory '%s': %s", tmp, strerror(errno));
-	return 0;
 }
 
 static int
@@ -448,19 +425,19 @@ make_dirs(const struct exec_local *x, const struct exec_attempt *a,
 
 	if (exl_path(artdir, artlen, x->artifacts, a->name) < 0)
 		return err_set(err, ERR_TOOBIG, "state directory path too long");
-	if ((rc = mkdir_p(artdir, err)) < 0)
+	if ((rc = sys_mkdir_p(artdir, 0755, err)) < 0)
 		return rc;
 	for (size_t i = 0; i < a->nvolumes; i++) {
 		if (exl_path(path, sizeof(path), x->volumes,
 		    a->volumes[i].claim) < 0)
 			return err_set(err, ERR_TOOBIG, "path too long");
-		if ((rc = mkdir_p(path, err)) < 0)
+		if ((rc = sys_mkdir_p(path, 0755, err)) < 0)
 			return rc;
 	}
 	if (a->workdir == NULL) {
 		if (exl_path(path, sizeof(path), dir, EXL_WORK) < 0)
 			return err_set(err, ERR_TOOBIG, "path too long");
-		if ((rc = mkdir_p(path, err)) < 0)
+		if ((rc = sys_mkdir_p(path, 0755, err)) < 0)
 			return rc;
 	}
 	return 0;
@@ -556,7 +533,7 @@ settle_orphan(const char *dir, const char *name, int canceling,
 	if (!exl_exists(dir, EXL_STARTED)) {
 		if (!canceling)
 			return 0;
-		if (exl_status_write(dir, EXEC_CANCELED, -1, 0, exl_now_ms(),
+		if (exl_status_write(dir, EXEC_CANCELED, -1, 0, sys_wall_ms(),
 		    "canceled before it started") < 0)
 			return err_set(err, ERR_TRANSIENT,
 			    "cannot write the status of attempt '%s': %s", name,
@@ -566,10 +543,10 @@ settle_orphan(const char *dir, const char *name, int canceling,
 	killed = exl_kill_recorded_group(dir);
 	if (canceling || exl_exists(dir, EXL_CANCEL)) {
 		if (exl_status_write(dir, EXEC_CANCELED, -1, started,
-		    exl_now_ms(), "canceled") < 0)
+		    sys_wall_ms(), "canceled") < 0)
 			goto error;
 	} else if (exl_status_write(dir, EXEC_FAILED, -1, started,
-	    exl_now_ms(), killed ? "supervisor died; the stage's processes "
+	    sys_wall_ms(), killed ? "supervisor died; the stage's processes "
 	    "were killed" : "supervisor died") < 0) {
 		goto error;
 	}
@@ -838,7 +815,7 @@ exec_local_new_opts(struct executor *out, const struct exec_local_opts *opts,
 	out->impl = NULL;
 	if (opts->state_dir == NULL || opts->state_dir[0] == '\0')
 		return err_set(err, ERR_INVALID, "state_dir is empty");
-	if ((rc = mkdir_p(opts->state_dir, err)) < 0)
+	if ((rc = sys_mkdir_p(opts->state_dir, 0755, err)) < 0)
 		return rc;
 	if (realpath(opts->state_dir, abs) == NULL)
 		return err_set(err, ERR_GENERIC, "cannot resolve '%s': %s",
@@ -858,7 +835,7 @@ exec_local_new_opts(struct executor *out, const struct exec_local_opts *opts,
 		    abs);
 		goto out;
 	}
-	if ((rc = mkdir_p(x->attempts, err)) < 0)
+	if ((rc = sys_mkdir_p(x->attempts, 0755, err)) < 0)
 		goto out;
 	out->ops = &local_ops;
 	out->impl = x;

@@ -41,10 +41,6 @@
 /* The fd on which the supervisor receives the attempt's lock. */
 #define EXL_LOCK_FD	3
 
-/* Unix time in ms, and a monotonic clock in ms. */
-int64_t	exl_now_ms(void);
-int64_t	exl_mono_ms(void);
-
 /* dir/name into out; ERR_TOOBIG when it does not fit. */
 int	exl_path(char *out, size_t outlen, const char *dir, const char *name)
 	    __attribute__((warn_unused_result));

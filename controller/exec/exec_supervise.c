@@ -39,6 +39,7 @@
 #include "base/buf.h"
 #include "base/caps.h"
 #include "base/err.h"
+#include "base/sys.h"
 #include "base/units.h"
 #include "exec/exec_local.h"
 #include "exec/exec_local_int.h"
@@ -415,7 +416,7 @@ begin_stop(struct sup *s, enum stop_reason reason, int sig)
 		break;
 	}
 	(void)kill(-s->leader, SIGTERM);
-	s->kill_at = exl_mono_ms() + s->spec.grace_ms;
+	s->kill_at = sys_now_ms() + s->spec.grace_ms;
 }
 
 /* Run the command until it and everything it started are gone. */
@@ -426,7 +427,7 @@ watch(struct sup *s, int out_r, int sigfd)
 	char chunk[65536];
 
 	if (s->spec.timeout_ms > 0)
-		deadline = exl_mono_ms() + s->spec.timeout_ms;
+		deadline = sys_now_ms() + s->spec.timeout_ms;
 	for (;;) {
 		struct pollfd pfd[2];
 		int64_t now;
@@ -436,9 +437,9 @@ watch(struct sup *s, int out_r, int sigfd)
 		if (s->leader_done && drain_until == 0) {
 			/* the command ended: nothing of it may outlive it */
 			kill_all(s);
-			drain_until = exl_mono_ms() + DRAIN_MS;
+			drain_until = sys_now_ms() + DRAIN_MS;
 		}
-		now = exl_mono_ms();
+		now = sys_now_ms();
 		if (s->leader_done && (out_r < 0 || now >= drain_until))
 			break;
 		if (!s->leader_done && s->reason == STOP_NONE) {
@@ -533,7 +534,7 @@ finish(struct sup *s, int64_t started_at)
 		(void)snprintf(msg, sizeof(msg), "killed by signal %d (%s)",
 		    WTERMSIG(st), strsignal(WTERMSIG(st)));
 	}
-	return exl_status_write(s->dir, state, code, started_at, exl_now_ms(),
+	return exl_status_write(s->dir, state, code, started_at, sys_wall_ms(),
 	    msg);
 }
 
@@ -544,7 +545,7 @@ supervise(const char *dir)
 	struct sup s;
 	sigset_t mask;
 	char text[64];
-	int64_t started_at = exl_now_ms();
+	int64_t started_at = sys_wall_ms();
 	int sigfd = -1, out_r = -1, n, rc = 1;
 
 	memset(&s, 0, sizeof(s));
@@ -562,12 +563,12 @@ supervise(const char *dir)
 	if (exl_exists(dir, EXL_STARTED)) {
 		(void)exl_kill_recorded_group(dir);
 		note(&s, "a previous supervisor of this attempt died");
-		return exl_status_write(dir, EXEC_FAILED, -1, 0, exl_now_ms(),
+		return exl_status_write(dir, EXEC_FAILED, -1, 0, sys_wall_ms(),
 		    "supervisor died") < 0;
 	}
 	if (exl_exists(dir, EXL_CANCEL)) {
 		return exl_status_write(dir, EXEC_CANCELED, -1, 0,
-		    exl_now_ms(), "canceled before it started") < 0;
+		    sys_wall_ms(), "canceled before it started") < 0;
 	}
 	{
 		struct stat st;
@@ -578,14 +579,14 @@ supervise(const char *dir)
 	if (spec_load(&s.spec, dir, s.exec_error, sizeof(s.exec_error)) < 0) {
 		note(&s, "%s", s.exec_error);
 		rc = exl_status_write(dir, EXEC_FAILED, -1, started_at,
-		    exl_now_ms(), s.exec_error) < 0;
+		    sys_wall_ms(), s.exec_error) < 0;
 		goto out;
 	}
 	n = snprintf(text, sizeof(text), "%lld\n", (long long)started_at);
 	if (exl_write(dir, EXL_STARTED, text, (size_t)n) < 0) {
 		note(&s, "cannot write %s: %s", EXL_STARTED, strerror(errno));
 		rc = exl_status_write(dir, EXEC_FAILED, -1, started_at,
-		    exl_now_ms(), "cannot record the start") < 0;
+		    sys_wall_ms(), "cannot record the start") < 0;
 		goto out;
 	}
 
@@ -600,13 +601,13 @@ supervise(const char *dir)
 		    "cannot start the command: signalfd: %s", strerror(errno));
 		note(&s, "%s", s.exec_error);
 		rc = exl_status_write(dir, EXEC_FAILED, -1, started_at,
-		    exl_now_ms(), s.exec_error) < 0;
+		    sys_wall_ms(), s.exec_error) < 0;
 		goto out;
 	}
 	out_r = start_command(&s);
 	if (s.leader <= 0) {
 		rc = exl_status_write(dir, EXEC_FAILED, -1, started_at,
-		    exl_now_ms(), s.exec_error) < 0;
+		    sys_wall_ms(), s.exec_error) < 0;
 		goto out;
 	}
 	watch(&s, out_r, sigfd);

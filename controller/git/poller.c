@@ -22,6 +22,7 @@
 #include "pipeline/pipeline.h"
 #include "store/db.h"
 #include "store/store_commit.h"
+#include "store/store_event.h"
 #include "store/store_pipeline.h"
 #include "store/store_repo.h"
 #include "store/store_run.h"
@@ -175,16 +176,15 @@ static int
 append_event(struct db *db, int64_t repo_id, const char *action,
     const char *data, struct err *err)
 {
-	static const char sql[] =
-	    "INSERT INTO events (actor, entity_type, entity_id, action, data)"
-	    " VALUES ('poller', 'repository', $1, $2, $3::jsonb)";
-	struct db_args a;
+	struct event_in ev = {
+		.actor = "poller",
+		.entity_type = "repository",
+		.entity_id = repo_id,
+		.action = action,
+		.data = data,
+	};
 
-	db_args_init(&a);
-	db_args_int64(&a, repo_id);
-	db_args_str(&a, action);
-	db_args_str(&a, data);
-	return db_exec(db, sql, &a, NULL, err);
+	return store_event_append(db, &ev, NULL, err);
 }
 
 /*

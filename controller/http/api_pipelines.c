@@ -16,46 +16,39 @@
 #include "query/store_query_pipelines.h"
 #include "query/store_query_runs.h"
 
+/* The filters of GET /pipelines, as the query string gave them. */
+struct pipelines_query {
+	const char	*repository;
+	int		 deleted;
+};
+
+static int
+pipelines_query(struct db *db, void *arg, const struct page_in *in,
+    struct buf *out, struct err *err)
+{
+	const struct pipelines_query *q = arg;
+
+	return store_query_pipelines_list(db, q->repository, q->deleted, in,
+	    out, err);
+}
+
 void
 api_pipelines_list(void *ctx, struct http_request *rq,
     struct http_response *rs)
 {
-	struct ctl *ctl = ctx;
-	const char *repository = NULL;
-	int deleted = 0;
+	struct pipelines_query q = { .repository = NULL, .deleted = 0 };
 	struct api_page pg;
-	struct page_in in;
-	struct db *db = NULL;
-	struct buf out;
-	struct err err;
 	const struct jsonin_qparam params[] = {
 		API_PAGE_QPARAMS(&pg),
 		{ .name = "repository", .type = JSONIN_Q_STRING,
-		  .out = &repository, .max = LIM_NAME },
-		{ .name = "deleted", .type = JSONIN_Q_BOOL, .out = &deleted },
+		  .out = &q.repository, .max = LIM_NAME },
+		{ .name = "deleted", .type = JSONIN_Q_BOOL, .out = &q.deleted },
 		{ .name = NULL },
 	};
 
-	err_clear(&err);
-	buf_init(&out, LIM_HTTP_RESPONSE);
 	api_page_init(&pg, LIM_API_PAGE);
-	if (jsonin_query(rq, params, &err) < 0 ||
-	    api_page_after(&pg, "p1", 0, &err) < 0)
-		goto fail;
-	if ((db = api_db(ctl, rs)) == NULL)
-		goto out;
-	in.limit = pg.limit;
-	in.after = pg.after[0] != '\0' ? pg.after : NULL;
-	if (store_query_pipelines_list(db, repository, deleted, &in, &out,
-	    &err) < 0)
-		goto fail;
-	api_reply_json(rs, 200, out.data, out.len);
-	goto out;
-fail:
-	http_error_from(rs, &err);
-out:
-	api_db_done(ctl, db);
-	buf_release(&out);
+	api_list_reply(ctx, rq, rs, params, &pg, "p1", 0, pipelines_query,
+	    &q);
 }
 
 /*

@@ -11,6 +11,7 @@
 #include "base/caps.h"
 #include "base/cfg.h"
 #include "base/log.h"
+#include "base/sys.h"
 #include "exec/executor.h"
 #include "http/api_common.h"
 #include "http/api_runs.h"
@@ -20,48 +21,40 @@
 #include "query/store_query_runs.h"
 #include "store/dbpool.h"
 
+/* The filters of GET /runs, as the query string gave them. */
+struct runs_query {
+	const char	*pipeline;
+	int		 status;	/* of store_run_statuses; -1: any */
+};
+
+static int
+runs_query(struct db *db, void *arg, const struct page_in *in,
+    struct buf *out, struct err *err)
+{
+	const struct runs_query *q = arg;
+	struct runs_filter f;
+
+	f.pipeline = q->pipeline;
+	f.status = q->status >= 0 ? store_run_statuses[q->status] : NULL;
+	return store_query_runs_list(db, &f, in, out, err);
+}
+
 void
 api_runs_list(void *ctx, struct http_request *rq, struct http_response *rs)
 {
-	struct ctl *ctl = ctx;
-	const char *pipeline = NULL;
-	int status = -1;
-	struct runs_filter f;
+	struct runs_query q = { .pipeline = NULL, .status = -1 };
 	struct api_page pg;
-	struct page_in in;
-	struct db *db = NULL;
-	struct buf out;
-	struct err err;
 	const struct jsonin_qparam params[] = {
 		API_PAGE_QPARAMS(&pg),
 		{ .name = "pipeline", .type = JSONIN_Q_STRING,
-		  .out = &pipeline, .max = LIM_NAME },
-		{ .name = "status", .type = JSONIN_Q_ENUM, .out = &status,
+		  .out = &q.pipeline, .max = LIM_NAME },
+		{ .name = "status", .type = JSONIN_Q_ENUM, .out = &q.status,
 		  .choices = store_run_statuses },
 		{ .name = NULL },
 	};
 
-	err_clear(&err);
-	buf_init(&out, LIM_HTTP_RESPONSE);
 	api_page_init(&pg, LIM_API_PAGE_DEFAULT);
-	if (jsonin_query(rq, params, &err) < 0 ||
-	    api_page_after(&pg, "r1", 1, &err) < 0)
-		goto fail;
-	if ((db = api_db(ctl, rs)) == NULL)
-		goto out;
-	f.pipeline = pipeline;
-	f.status = status >= 0 ? store_run_statuses[status] : NULL;
-	in.limit = pg.limit;
-	in.after = pg.after[0] != '\0' ? pg.after : NULL;
-	if (store_query_runs_list(db, &f, &in, &out, &err) < 0)
-		goto fail;
-	api_reply_json(rs, 200, out.data, out.len);
-	goto out;
-fail:
-	http_error_from(rs, &err);
-out:
-	api_db_done(ctl, db);
-	buf_release(&out);
+	api_list_reply(ctx, rq, rs, params, &pg, "r1", 1, runs_query, &q);
 }
 
 /* GET of one run document (detail or lineage). */
@@ -118,19 +111,9 @@ struct logstream {
 	size_t			 pos;		/* sent of pending */
 	int64_t			 sent;
 	int			 final;		/* finished: drain, then end */
-	struct timespec		 started;
-	struct timespec		 checked;
+	int64_t			 started;	/* sys_now_ms() */
+	int64_t			 checked;	/* sys_now_ms() */
 };
-
-static double
-since(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - t->tv_sec) +
-	    (double)(now.tv_nsec - t->tv_nsec) / 1e9;
-}
 
 static void
 logstream_free(void *arg)
@@ -143,9 +126,12 @@ logstream_free(void *arg)
 	free(ls);
 }
 
-/* Read a log file from ls->offset into ls->pending; 0 when absent. */
+/*
+ * Read a log file from ls->offset into ls->pending, as much as it has
+ * room for (the part not read yet, not the whole file); 0 when absent.
+ */
 static int
-read_file(struct logstream *ls, const char *path, struct err *err)
+read_log_from(struct logstream *ls, const char *path, struct err *err)
 {
 	char chunk[8192];
 	size_t room = ls->pending.max - ls->pending.len;
@@ -200,14 +186,14 @@ read_more(struct logstream *ls, struct err *err)
 		return rc;
 	}
 	if (ls->src.log_path[0] != '\0')
-		return read_file(ls, ls->src.log_path, err);
+		return read_log_from(ls, ls->src.log_path, err);
 	if (strcmp(ls->src.executor, "local") == 0 &&
 	    ls->ctl->cfg != NULL && ls->ctl->cfg->state_dir != NULL) {
 		/* The job name is a checked DNS label: no path tricks. */
 		if (snprintf(path, sizeof(path), "%s/attempts/%s/log",
 		    ls->ctl->cfg->state_dir, ls->src.job) >= (int)sizeof(path))
 			return err_set(err, ERR_TOOBIG, "log path too long");
-		return read_file(ls, path, err);
+		return read_log_from(ls, path, err);
 	}
 	return 0;
 }
@@ -223,7 +209,7 @@ recheck(struct logstream *ls)
 	struct db *db = NULL;
 	struct err err;
 
-	clock_gettime(CLOCK_MONOTONIC, &ls->checked);
+	ls->checked = sys_now_ms();
 	if (dbpool_acquire(ls->ctl->dbpool, &db, &err) < 0)
 		return;		/* try again at the next check */
 	if (store_query_log_source(db, ls->run_id, ls->stage, ls->attempt,
@@ -259,7 +245,7 @@ logstream_read(void *arg, char *out, size_t max)
 		buf_reset(&ls->pending);
 		ls->pos = 0;
 		if (ls->sent >= LIM_STAGE_LOG ||
-		    since(&ls->started) > LIM_LOG_FOLLOW_S)
+		    sys_now_ms() - ls->started > (int64_t)LIM_LOG_FOLLOW_S * 1000)
 			return -1;
 		if (read_more(ls, &err) < 0) {
 			log_warn("log view", "run=%lld stage=%s error=\"%s\"",
@@ -269,7 +255,7 @@ logstream_read(void *arg, char *out, size_t max)
 		if (ls->pending.len == 0) {
 			if (!ls->follow || ls->final)
 				return -1;
-			if (since(&ls->checked) * 1000 >= LIM_LOG_POLL_MS)
+			if (sys_now_ms() - ls->checked >= LIM_LOG_POLL_MS)
 				recheck(ls);
 			return 0;	/* called again after a short wait */
 		}
@@ -319,7 +305,7 @@ api_runs_logs(void *ctx, struct http_request *rq, struct http_response *rs)
 	ls->step = (int)step;
 	ls->follow = follow;
 	buf_init(&ls->pending, LIM_LOG_STREAM_CHUNK);
-	clock_gettime(CLOCK_MONOTONIC, &ls->started);
+	ls->started = sys_now_ms();
 	ls->checked = ls->started;
 	if ((db = api_db(ctl, rs)) == NULL)
 		goto out;

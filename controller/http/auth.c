@@ -8,6 +8,7 @@
 #include "base/cfg.h"
 #include "base/log.h"
 #include "base/ratelimit.h"
+#include "base/sys.h"
 #include "http/auth.h"
 #include "http/ctl.h"
 #include "http/http.h"
@@ -52,7 +53,7 @@ auth_blocked(struct ctl *ctl, const struct http_request *rq,
 	if (ctl->auth_failures == NULL)
 		return 0;
 	wait = ratelimit_blocked(ctl->auth_failures, rq->client,
-	    ratelimit_now_ms());
+	    sys_now_ms());
 	if (wait == 0)
 		return 0;
 	auth_reply_rate_limited(rs, wait, "too many failed authentications "
@@ -67,7 +68,7 @@ auth_failed(struct ctl *ctl, const struct http_request *rq)
 	    rq->path);
 	if (ctl->auth_failures != NULL)
 		(void)ratelimit_take(ctl->auth_failures, rq->client,
-		    ratelimit_now_ms());
+		    sys_now_ms());
 }
 
 const struct principal *

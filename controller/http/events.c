@@ -15,6 +15,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/sys.h"
 #include "http/events.h"
 #include "http/jsonin.h"
 #include "query/store_query_events.h"
@@ -48,14 +49,10 @@ struct events_hub *
 events_hub_new(const char *conninfo)
 {
 	struct events_hub *h = xcalloc(1, sizeof(*h));
-	pthread_condattr_t ca;
 
 	h->conninfo = xstrdup(conninfo != NULL ? conninfo : "");
 	BUG_ON(pthread_mutex_init(&h->lock, NULL) != 0);
-	BUG_ON(pthread_condattr_init(&ca) != 0);
-	BUG_ON(pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0);
-	BUG_ON(pthread_cond_init(&h->cond, &ca) != 0);
-	pthread_condattr_destroy(&ca);
+	sys_cond_init_monotonic(&h->cond);
 	return h;
 }
 
@@ -328,16 +325,9 @@ int
 events_next(struct events_sub *s, int wait_ms, struct event *ev)
 {
 	struct events_hub *h = s->hub;
-	struct timespec until;
+	struct timespec until = sys_deadline_in(wait_ms);
 	int rc = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += wait_ms / 1000;
-	until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&h->lock);
 	for (;;) {
 		if (h->stopping) {

@@ -21,6 +21,7 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/ratelimit.h"
+#include "base/sys.h"
 #include "http/api_common.h"
 #include "http/auth.h"
 #include "http/ctl.h"
@@ -225,7 +226,7 @@ hook_begin(struct hook *h, const char *sig_header, const char *id_header)
 	if (auth_blocked(ctl, h->rq, h->rs))
 		goto rejected;
 	if (ctl->hook_calls != NULL && (wait = ratelimit_take(ctl->hook_calls,
-	    h->rq->client, ratelimit_now_ms())) > 0) {
+	    h->rq->client, sys_now_ms())) > 0) {
 		auth_reply_rate_limited(h->rs, wait, "too many webhook calls "
 		    "from this address");
 		goto rejected;

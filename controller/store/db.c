@@ -618,6 +618,45 @@ db_res_int64(const struct db_res *r, size_t row, int col, int64_t *out,
 }
 
 int
+db_exec_int64(struct db *db, const char *sql, const struct db_args *args,
+    int64_t *out, struct err *err)
+{
+	struct db_res *res = NULL;
+	int rc;
+
+	*out = 0;
+	if ((rc = db_exec(db, sql, args, &res, err)) < 0)
+		goto out;
+	if (db_res_rows(res) == 0 || db_res_cols(res) == 0)
+		rc = err_set(err, ERR_NOTFOUND, "database: no row");
+	else if (db_res_is_null(res, 0, 0))
+		rc = err_set(err, ERR_NOTFOUND, "database: column '%s' is null",
+		    PQfname(res->pg, 0));
+	else
+		rc = db_res_int64(res, 0, 0, out, err);
+out:
+	db_res_free(res);
+	return rc;
+}
+
+int
+db_exec_changed(struct db *db, const char *sql, const struct db_args *args,
+    int64_t *changed, struct err *err)
+{
+	struct db_res *res = NULL;
+	int rc;
+
+	if (changed != NULL)
+		*changed = 0;
+	if ((rc = db_exec(db, sql, args, &res, err)) < 0)
+		return rc;
+	if (changed != NULL)
+		*changed = db_res_affected(res);
+	db_res_free(res);
+	return 0;
+}
+
+int
 db_res_double(const struct db_res *r, size_t row, int col, double *out,
     struct err *err)
 {

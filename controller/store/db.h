@@ -112,6 +112,31 @@ int	db_exec(struct db *db, const char *sql, const struct db_args *args,
 	    __attribute__((warn_unused_result));
 
 /*
+ * Run one statement (as db_exec) that answers with an integer, and read it
+ * from the first column of the first row into *out: a count, an id from
+ * RETURNING, a flag.  Rows past the first and columns past the first are
+ * ignored.  *out is set to 0 first, so it is 0 on every error.
+ * Errors: those of db_exec; ERR_NOTFOUND ("database: no row" / "database:
+ * column 'x' is null") when the statement returned no row or a NULL there,
+ * which callers that name the missing thing replace with their own message;
+ * ERR_INVALID when the value is not a 64-bit integer.  Nothing to free.
+ * Blocks until the server answers.
+ */
+int	db_exec_int64(struct db *db, const char *sql,
+	    const struct db_args *args, int64_t *out, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Run one INSERT, UPDATE or DELETE (as db_exec) and set *changed (may be
+ * NULL) to the number of rows it inserted, updated or deleted (the
+ * command tag's count; 0 for other statements).  *changed is 0 on error.
+ * Errors: those of db_exec.  Blocks until the server answers.
+ */
+int	db_exec_changed(struct db *db, const char *sql,
+	    const struct db_args *args, int64_t *changed, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
  * db_exec for hot read statements: sql is prepared once per connection
  * (a server-side prepared statement, re-prepared after a reconnect) and
  * then only executed, so a large statement is parsed and planned once

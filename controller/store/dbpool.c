@@ -13,6 +13,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/sys.h"
 #include "store/db.h"
 #include "store/dbpool.h"
 
@@ -31,14 +32,10 @@ struct dbpool *
 dbpool_new(const char *conninfo, int size, int wait_ms)
 {
 	struct dbpool *p = xcalloc(1, sizeof(*p));
-	pthread_condattr_t ca;
 
 	BUG_ON(size < 1 || wait_ms < 0);
 	BUG_ON(pthread_mutex_init(&p->lock, NULL) != 0);
-	BUG_ON(pthread_condattr_init(&ca) != 0);
-	BUG_ON(pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0);
-	BUG_ON(pthread_cond_init(&p->cond, &ca) != 0);
-	pthread_condattr_destroy(&ca);
+	sys_cond_init_monotonic(&p->cond);
 	p->conninfo = xstrdup(conninfo);
 	p->size = size;
 	p->wait_ms = wait_ms;
@@ -66,18 +63,11 @@ dbpool_free(struct dbpool *p)
 int
 dbpool_acquire(struct dbpool *p, struct db **out, struct err *err)
 {
-	struct timespec deadline;
+	struct timespec deadline = sys_deadline_in(p->wait_ms);
 	struct db *db = NULL;
 	int rc = 0, open_new = 0;
 
 	*out = NULL;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += p->wait_ms / 1000;
-	deadline.tv_nsec += (long)(p->wait_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		if (p->nidle > 0) {

@@ -21,6 +21,7 @@
 #include "base/buf.h"
 #include "base/hash.h"
 #include "base/log.h"
+#include "base/sys.h"
 #include "store/db.h"
 #include "store/migrate.h"
 
@@ -137,42 +138,6 @@ parse_name(const char *name, int *version)
 	return 0;
 }
 
-/* Read a whole file of at most LIM_MIGRATION_FILE bytes into b. */
-static int
-read_file(const char *path, struct buf *b, struct err *err)
-{
-	char chunk[16384];
-	ssize_t n;
-	int fd, rc = 0;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return err_set(err, ERR_NOTFOUND, "cannot read '%s': %s", path,
-		    strerror(errno));
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = err_set(err, ERR_GENERIC, "cannot read '%s': %s",
-			    path, strerror(errno));
-			break;
-		}
-		if (n == 0)
-			break;
-		if (buf_append(b, chunk, (size_t)n) < 0) {
-			rc = err_set(err, ERR_TOOBIG,
-			    "migration '%s' is larger than %d bytes", path,
-			    LIM_MIGRATION_FILE);
-			break;
-		}
-	}
-	close(fd);
-	if (rc == 0 && b->len > 0 && memchr(b->data, '\0', b->len) != NULL)
-		rc = err_set(err, ERR_INVALID,
-		    "migration '%s' contains a NUL byte", path);
-	return rc;
-}
-
 static int
 sha256_hex(const void *data, size_t len, char out[65], struct err *err)
 {
@@ -190,7 +155,8 @@ load_file(const char *dir, const char *name, struct buf *content,
 	n = snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return err_set(err, ERR_TOOBIG, "migration path is too long");
-	if ((rc = read_file(path, content, err)) < 0)
+	if ((rc = sys_read_file(path, "migration", LIM_MIGRATION_FILE, 1,
+	    content, err)) < 0)
 		return rc;
 	return sha256_hex(content->len > 0 ? content->data : "", content->len,
 	    checksum, err);

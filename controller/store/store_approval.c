@@ -77,7 +77,6 @@ int
 store_approval_expire(struct db *db, int64_t approval_id, const char *actor,
     struct err *err)
 {
-	struct db_res *res = NULL;
 	struct db_args a;
 	int64_t n = 0;
 	int rc;
@@ -87,10 +86,7 @@ store_approval_expire(struct db *db, int64_t approval_id, const char *actor,
 	db_args_str(&a, actor);
 	db_args_str(&a, approval_status_name(APPROVAL_EXPIRED));
 	db_args_str(&a, approval_status_name(APPROVAL_PENDING));
-	if ((rc = db_exec(db, sql_expire, &a, &res, err)) < 0)
-		return rc;
-	rc = db_res_int64(res, 0, 0, &n, err);
-	db_res_free(res);
+	rc = db_exec_int64(db, sql_expire, &a, &n, err);
 	if (rc == 0 && n == 0)
 		rc = err_set(err, ERR_CONFLICT, "approval %lld is not pending "
 		    "or not due", (long long)approval_id);

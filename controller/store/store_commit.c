@@ -18,9 +18,7 @@ int
 store_commit_put(struct db *db, int64_t repo_id, const struct commit_in *c,
     int64_t *id, struct err *err)
 {
-	struct db_res *res = NULL;
 	struct db_args a;
-	int rc;
 
 	db_args_init(&a);
 	db_args_int64(&a, repo_id);
@@ -30,30 +28,20 @@ store_commit_put(struct db *db, int64_t repo_id, const struct commit_in *c,
 	db_args_str(&a, c->author_email ? c->author_email : "");
 	db_args_str(&a, c->message ? c->message : "");
 	db_args_int64(&a, c->committed_at);
-	if ((rc = db_exec(db, sql_put, &a, &res, err)) < 0)
-		return rc;
-	rc = db_res_int64(res, 0, 0, id, err);
-	db_res_free(res);
-	return rc;
+	return db_exec_int64(db, sql_put, &a, id, err);
 }
 
 int
 store_commit_find(struct db *db, int64_t repo_id, const char *sha,
     int64_t *id, struct err *err)
 {
-	struct db_res *res = NULL;
 	struct db_args a;
 	int rc;
 
 	db_args_init(&a);
 	db_args_int64(&a, repo_id);
 	db_args_str(&a, sha);
-	if ((rc = db_exec(db, sql_find, &a, &res, err)) < 0)
-		return rc;
-	if (db_res_rows(res) == 0)
+	if ((rc = db_exec_int64(db, sql_find, &a, id, err)) == ERR_NOTFOUND)
 		rc = err_set(err, ERR_NOTFOUND, "commit '%s' not found", sha);
-	else
-		rc = db_res_int64(res, 0, 0, id, err);
-	db_res_free(res);
 	return rc;
 }

@@ -164,16 +164,9 @@ store_snapshot_load(struct db *db, struct snapshot *s, struct err *err)
 	if ((rc = db_exec(db, sql_snapshot, NULL, &s->res, err)) < 0)
 		return rc;
 	n = db_res_rows(s->res);
-	if (n == 0) {
-		struct db_res *now = NULL;
-
-		/* the clock alone */
-		if ((rc = db_exec(db, "SELECT " SQL_MS("now()"), NULL, &now,
-		    err)) == 0)
-			rc = db_res_int64(now, 0, 0, &s->now_ms, err);
-		db_res_free(now);
-		return rc;
-	}
+	if (n == 0)	/* the clock alone */
+		return db_exec_int64(db, "SELECT " SQL_MS("now()"), NULL,
+		    &s->now_ms, err);
 	s->stages = xcalloc(n, sizeof(*s->stages));
 	s->runs = xcalloc(n, sizeof(*s->runs));
 	if ((rc = get_i64(s->res, 0, C_NOW, &s->now_ms, err)) < 0)

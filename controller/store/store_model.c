@@ -63,22 +63,19 @@ store_model_register(struct db *db, int64_t attempt_id, int64_t run_id,
     int64_t stage_id, const char *default_name, const char *actor,
     int64_t *model_id, struct err *err)
 {
-	struct db_res *res = NULL;
 	struct db_args a;
 	int rc;
 
-	*model_id = 0;
 	db_args_init(&a);
 	db_args_int64(&a, attempt_id);
 	db_args_int64(&a, run_id);
 	db_args_int64(&a, stage_id);
 	db_args_str(&a, actor);
 	db_args_str(&a, default_name);
-	if ((rc = db_exec(db, sql_register, &a, &res, err)) < 0)
-		return rc;
-	if (db_res_rows(res) > 0)
-		rc = db_res_int64(res, 0, 0, model_id, err);
-	db_res_free(res);
+	/* No row: nothing to register (*model_id stays 0). */
+	if ((rc = db_exec_int64(db, sql_register, &a, model_id, err)) ==
+	    ERR_NOTFOUND)
+		rc = 0;
 	return rc;
 }
 

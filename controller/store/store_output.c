@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "base/buf.h"
+#include "base/sys.h"
 #include "pipeline/stage_output.h"
 #include "store/db.h"
 #include "store/store_output.h"
@@ -131,7 +132,7 @@ read_values(struct db *db, const char *sql, const struct db_args *a,
 		struct output_value *v = &out->v[i];
 		const char *stage = db_res_text(res, i, 0);
 
-		v->stage = stage != NULL ? xstrdup(stage) : NULL;
+		v->stage = sys_strdup_or_null(stage);
 		v->metric = strcmp(db_res_text(res, i, 1), "t") == 0;
 		v->name = xstrdup(db_res_text(res, i, 2));
 		v->value = xstrdup(db_res_text(res, i, 3));

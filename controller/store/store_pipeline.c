@@ -5,6 +5,7 @@
 #include "base/buf.h"
 #include "store/db.h"
 #include "store/store_pipeline.h"
+#include "store/store_sql.h"
 
 static const char sql_upsert_pipeline[] =
     "INSERT INTO pipelines (repository_id, name, file_path) VALUES ($1, $2, $3)"
@@ -43,9 +44,9 @@ static const char sql_delete_missing[] =
     "    AND NOT (id = ANY (ARRAY(SELECT jsonb_array_elements_text($2::jsonb)"
     "      ::bigint)))"
     "  RETURNING id, name)"
-    " INSERT INTO events (actor, entity_type, entity_id, action, data)"
-    " SELECT $3, 'pipeline', id, 'deleted', jsonb_build_object('name', name)"
-    " FROM d";
+    " " SQL_EV_COLS
+    " SELECT $3, 'pipeline', id, NULL::bigint, 'deleted', NULL, NULL, NULL,"
+    "   jsonb_build_object('name', name) FROM d";
 
 int
 store_pipeline_version_put(struct db *db, const struct pipeline_version_in *v,
@@ -66,12 +67,9 @@ store_pipeline_version_put(struct db *db, const struct pipeline_version_in *v,
 		db_args_int64(&a, v->repo_id);
 		db_args_str(&a, v->name);
 		db_args_str(&a, v->file_path);
-		if ((rc = db_exec(db, sql_upsert_pipeline, &a, &res, err)) < 0)
+		if ((rc = db_exec_int64(db, sql_upsert_pipeline, &a, &pid,
+		    err)) < 0)
 			goto out;
-		if ((rc = db_res_int64(res, 0, 0, &pid, err)) < 0)
-			goto out;
-		db_res_free(res);
-		res = NULL;
 		db_args_init(&a);
 		db_args_int64(&a, pid);
 		db_args_int64(&a, v->commit_id);
@@ -101,13 +99,10 @@ store_pipeline_version_put(struct db *db, const struct pipeline_version_in *v,
 		db_args_init(&a);
 		db_args_int64(&a, v->repo_id);
 		db_args_str(&a, v->file_path);
-		if ((rc = db_exec(db, sql_by_path, &a, &res, err)) < 0)
+		/* A file no pipeline was found in yet: pid stays 0. */
+		if ((rc = db_exec_int64(db, sql_by_path, &a, &pid, err)) < 0 &&
+		    rc != ERR_NOTFOUND)
 			goto out;
-		if (db_res_rows(res) == 1 &&
-		    (rc = db_res_int64(res, 0, 0, &pid, err)) < 0)
-			goto out;
-		db_res_free(res);
-		res = NULL;
 	}
 	db_args_init(&a);
 	db_args_int64(&a, v->commit_id);
@@ -116,9 +111,8 @@ store_pipeline_version_put(struct db *db, const struct pipeline_version_in *v,
 	db_args_int64(&a, pid);
 	db_args_str(&a, definition);
 	db_args_str(&a, errors ? errors : "[]");
-	if ((rc = db_exec(db, sql_put_version, &a, &res, err)) < 0)
-		goto out;
-	if ((rc = db_res_int64(res, 0, 0, version_id, err)) < 0)
+	if ((rc = db_exec_int64(db, sql_put_version, &a, version_id,
+	    err)) < 0)
 		goto out;
 	if (pid != 0) {
 		db_args_init(&a);

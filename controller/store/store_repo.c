@@ -6,8 +6,10 @@
 
 #include "base/buf.h"
 #include "base/cfg.h"
+#include "base/sys.h"
 #include "store/db.h"
 #include "store/store_repo.h"
+#include "store/store_sql.h"
 
 #define REPO_COLS                                                           \
 	"id, name, url, array_to_json(branches)::text, path,"               \
@@ -52,13 +54,12 @@ static const char sql_upsert_config[] =
     "      ARRAY(SELECT jsonb_array_elements_text($3::jsonb)), $4,"
     "      $5::bigint, $6, $7, $8)"
     "  RETURNING r.id),"
-    " ev AS ("
-    "  INSERT INTO events (actor, entity_type, entity_id, action, data)"
-    "  SELECT 'config', 'repository', id, 'created',"
-    "    jsonb_build_object('name', $1::text) FROM ins"
+    " ev AS (" SQL_EV_COLS
+    "  SELECT 'config', 'repository', id, NULL::bigint, 'created', NULL,"
+    "    NULL, NULL, jsonb_build_object('name', $1::text) FROM ins"
     "  UNION ALL"
-    "  SELECT 'config', 'repository', id, 'updated',"
-    "    jsonb_build_object('name', $1::text) FROM upd)"
+    "  SELECT 'config', 'repository', id, NULL::bigint, 'updated', NULL,"
+    "    NULL, NULL, jsonb_build_object('name', $1::text) FROM upd)"
     " SELECT coalesce((SELECT source FROM old), 'new')";
 
 static const char sql_delete_unlisted[] =
@@ -67,9 +68,9 @@ static const char sql_delete_unlisted[] =
     "  WHERE source = 'config' AND deleted_at IS NULL"
     "    AND NOT (name = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb))))"
     "  RETURNING id, name)"
-    " INSERT INTO events (actor, entity_type, entity_id, action, data)"
-    " SELECT 'config', 'repository', id, 'deleted',"
-    "   jsonb_build_object('name', name) FROM d";
+    " " SQL_EV_COLS
+    " SELECT 'config', 'repository', id, NULL::bigint, 'deleted', NULL, NULL,"
+    "   NULL, jsonb_build_object('name', name) FROM d";
 
 static const char sql_add[] =
     "WITH ins AS ("
@@ -77,9 +78,8 @@ static const char sql_add[] =
     "    auth_token_env, auth_ssh_key_file, auth_known_hosts_file, source)"
     "  VALUES ($1, $2, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)),"
     "    $4, nullif($5::bigint, 0), $6, $7, $8, 'api') RETURNING id),"
-    " ev AS ("
-    "  INSERT INTO events (actor, entity_type, entity_id, action, data)"
-    "  SELECT $9, 'repository', id, 'created',"
+    " ev AS (" SQL_EV_COLS
+    "  SELECT $9, 'repository', id, NULL::bigint, 'created', NULL, NULL, NULL,"
     "    jsonb_build_object('name', $1::text) FROM ins)"
     " SELECT id FROM ins";
 
@@ -87,9 +87,9 @@ static const char sql_delete[] =
     "WITH d AS ("
     "  UPDATE repositories SET deleted_at = now()"
     "  WHERE name = $1 AND deleted_at IS NULL RETURNING id, name)"
-    " INSERT INTO events (actor, entity_type, entity_id, action, data)"
-    " SELECT $2, 'repository', id, 'deleted',"
-    "   jsonb_build_object('name', name) FROM d RETURNING entity_id";
+    " " SQL_EV_COLS
+    " SELECT $2, 'repository', id, NULL::bigint, 'deleted', NULL, NULL, NULL,"
+    "   jsonb_build_object('name', name) FROM d";
 
 static const char sql_polled[] =
     "UPDATE repositories SET last_poll_at = now(),"
@@ -157,12 +157,6 @@ repo_list_free(struct repo *list, size_t n)
 	free(list);
 }
 
-static char *
-dup_or_null(const char *s)
-{
-	return s != NULL ? xstrdup(s) : NULL;
-}
-
 /* Read row i of a REPO_COLS result into r. */
 static int
 repo_from_row(const struct db_res *res, size_t i, struct repo *r,
@@ -194,15 +188,15 @@ repo_from_row(const struct db_res *res, size_t i, struct repo *r,
 	r->path = xstrdup(db_res_text(res, i, 4));
 	if ((rc = db_res_int64(res, i, 5, &r->interval_ms, err)) < 0)
 		goto fail;
-	r->token_env = dup_or_null(db_res_text(res, i, 6));
-	r->ssh_key_file = dup_or_null(db_res_text(res, i, 7));
-	r->known_hosts_file = dup_or_null(db_res_text(res, i, 8));
+	r->token_env = sys_strdup_or_null(db_res_text(res, i, 6));
+	r->ssh_key_file = sys_strdup_or_null(db_res_text(res, i, 7));
+	r->known_hosts_file = sys_strdup_or_null(db_res_text(res, i, 8));
 	r->source = xstrdup(db_res_text(res, i, 9));
 	r->poll_status = xstrdup(db_res_text(res, i, 10));
-	r->last_poll_at = dup_or_null(db_res_text(res, i, 11));
-	r->last_success_at = dup_or_null(db_res_text(res, i, 12));
-	r->last_error = dup_or_null(db_res_text(res, i, 13));
-	r->next_poll_at = dup_or_null(db_res_text(res, i, 14));
+	r->last_poll_at = sys_strdup_or_null(db_res_text(res, i, 11));
+	r->last_success_at = sys_strdup_or_null(db_res_text(res, i, 12));
+	r->last_error = sys_strdup_or_null(db_res_text(res, i, 13));
+	r->next_poll_at = sys_strdup_or_null(db_res_text(res, i, 14));
 	if ((rc = db_res_int64(res, i, 15, &v, err)) < 0)
 		goto fail;
 	r->consecutive_failures = (int)v;
@@ -345,22 +339,17 @@ int
 store_repo_add(struct db *db, const struct cfg_repo *r, const char *actor,
     int64_t *id, struct err *err)
 {
-	struct db_res *res = NULL;
 	struct db_args a;
 	char *br = branches_json(r->branches, r->nbranches);
 	int rc;
 
 	repo_args(&a, r, br);
 	db_args_str(&a, actor);
-	rc = db_exec(db, sql_add, &a, &res, err);
+	rc = db_exec_int64(db, sql_add, &a, id, err);
 	free(br);
 	if (rc == ERR_CONFLICT)
 		return err_set(err, ERR_CONFLICT,
 		    "repository '%s' already exists", r->name);
-	if (rc < 0)
-		return rc;
-	rc = db_res_int64(res, 0, 0, id, err);
-	db_res_free(res);
 	return rc;
 }
 
@@ -368,19 +357,17 @@ int
 store_repo_delete(struct db *db, const char *name, const char *actor,
     struct err *err)
 {
-	struct db_res *res = NULL;
 	struct db_args a;
+	int64_t n;
 	int rc;
 
 	db_args_init(&a);
 	db_args_str(&a, name);
 	db_args_str(&a, actor);
-	if ((rc = db_exec(db, sql_delete, &a, &res, err)) < 0)
-		return rc;
-	if (db_res_rows(res) == 0)
+	if ((rc = db_exec_changed(db, sql_delete, &a, &n, err)) == 0 &&
+	    n == 0)
 		rc = err_set(err, ERR_NOTFOUND, "repository '%s' not found",
 		    name);
-	db_res_free(res);
 	return rc;
 }
 

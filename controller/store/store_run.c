@@ -22,10 +22,8 @@ static const char sql_create[] =
     "    ARRAY(SELECT jsonb_array_elements_text(st->'needs'))"
     "  FROM r, v, jsonb_array_elements(v.definition->'spec'->'stages')"
     "    WITH ORDINALITY AS x(st, o)),"
-    " e AS ("
-    "  INSERT INTO events (actor, entity_type, entity_id, run_id, action,"
-    "    to_state, reason, data)"
-    "  SELECT $6, 'run', r.id, r.id, 'created', r.status, $7,"
+    " e AS (" SQL_EV_COLS
+    "  SELECT $6, 'run', r.id, r.id, 'created', NULL, r.status, $7,"
     "    jsonb_build_object('trigger', $3::text) FROM r)"
     " SELECT r.id, true, pg_notify('sluice_runs', r.id::text) FROM r"
     " UNION ALL"
@@ -265,14 +263,10 @@ store_run_retry(struct db *db, int64_t run_id, const char *actor,
 	db_args_str(&a, actor);
 	db_args_str(&a, stage_status_name(STAGE_SUCCEEDED));
 	db_args_str(&a, stage_status_name(STAGE_PENDING));
-	if ((rc = db_exec(db, sql_retry, &a, &res, err)) < 0)
-		return rc;
-	if (db_res_rows(res) == 0)
+	if ((rc = db_exec_int64(db, sql_retry, &a, new_run_id, err)) ==
+	    ERR_NOTFOUND)
 		rc = err_set(err, ERR_CONFLICT, "run %lld can no longer be "
 		    "retried", (long long)run_id);
-	else
-		rc = db_res_int64(res, 0, 0, new_run_id, err);
-	db_res_free(res);
 	return rc;
 }
 
@@ -280,22 +274,17 @@ int
 store_run_admit(struct db *db, int limit, const char *actor, int *started,
     struct err *err)
 {
-	struct db_res *res = NULL;
 	struct db_args a;
 	int64_t n = 0;
 	int rc;
 
-	*started = 0;
 	db_args_init(&a);
 	db_args_int64(&a, limit);
 	db_args_str(&a, actor);
 	db_args_str(&a, run_status_name(RUN_QUEUED));
 	db_args_str(&a, run_status_name(RUN_RUNNING));
 	db_args_bool(&a, run_status_final(RUN_RUNNING));
-	if ((rc = db_exec(db, sql_admit, &a, &res, err)) < 0)
-		return rc;
-	rc = db_res_int64(res, 0, 0, &n, err);
-	db_res_free(res);
+	rc = db_exec_int64(db, sql_admit, &a, &n, err);
 	*started = (int)n;
 	return rc;
 }
@@ -305,7 +294,6 @@ store_run_transition(struct db *db, int64_t run_id, enum run_status from,
     enum run_status to, const char *message, const char *actor,
     struct err *err)
 {
-	struct db_res *res = NULL;
 	struct db_args a;
 	int64_t n = 0;
 	int rc;
@@ -317,10 +305,7 @@ store_run_transition(struct db *db, int64_t run_id, enum run_status from,
 	db_args_str(&a, message);
 	db_args_str(&a, actor);
 	db_args_bool(&a, run_status_final(to));
-	if ((rc = db_exec(db, sql_transition, &a, &res, err)) < 0)
-		return rc;
-	rc = db_res_int64(res, 0, 0, &n, err);
-	db_res_free(res);
+	rc = db_exec_int64(db, sql_transition, &a, &n, err);
 	if (rc == 0 && n == 0)
 		rc = err_set(err, ERR_CONFLICT, "run %lld is no longer %s",
 		    (long long)run_id, run_status_name(from));
@@ -334,17 +319,13 @@ store_run_is_active(struct db *db, int64_t run_id, int *active,
 	static const char sql[] =
 	    "SELECT count(*) FROM runs WHERE id = $1"
 	    " AND status IN ('queued', 'running', 'waiting_approval')";
-	struct db_res *res = NULL;
 	struct db_args a;
 	int64_t n = 0;
 	int rc;
 
-	*active = 0;
 	db_args_init(&a);
 	db_args_int64(&a, run_id);
-	if ((rc = db_exec(db, sql, &a, &res, err)) == 0 &&
-	    (rc = db_res_int64(res, 0, 0, &n, err)) == 0)
-		*active = n > 0;
-	db_res_free(res);
+	rc = db_exec_int64(db, sql, &a, &n, err);
+	*active = n > 0;
 	return rc;
 }

@@ -9,6 +9,7 @@
 #include "base/hash.h"
 #include "store/db.h"
 #include "store/store_session.h"
+#include "store/store_sql.h"
 
 
 /*
@@ -22,10 +23,10 @@ static const char sql_create[] =
     "  VALUES (decode($1, 'hex'), $2, decode($3, 'hex'),"
     "    now() + $4::float8 * interval '1 millisecond')"
     "  RETURNING token_id, expires_at),"
-    " e AS ("
-    "  INSERT INTO events (actor, entity_type, entity_id, action, data)"
-    "  SELECT $5, 'token', token_id, 'session.created',"
-    "    jsonb_build_object('expires_at', rfc3339(expires_at)) FROM s)"
+    " e AS (" SQL_EV_COLS
+    "  SELECT $5, 'token', token_id, NULL::bigint, 'session.created', NULL,"
+    "    NULL, NULL, jsonb_build_object('expires_at', rfc3339(expires_at))"
+    "  FROM s)"
     " SELECT rfc3339(expires_at) FROM s";
 
 static const char sql_lookup[] =
@@ -46,8 +47,9 @@ static const char sql_delete[] =
     "WITH d AS ("
     "  DELETE FROM sessions WHERE id_hash = decode($1, 'hex')"
     "  RETURNING token_id)"
-    " INSERT INTO events (actor, entity_type, entity_id, action)"
-    " SELECT $2, 'token', token_id, 'session.ended' FROM d";
+    " " SQL_EV_COLS
+    " SELECT $2, 'token', token_id, NULL::bigint, 'session.ended', NULL, NULL,"
+    "   NULL, '{}'::jsonb FROM d";
 
 static int
 sha256_hex(const char *text, char out[65], struct err *err)
@@ -204,9 +206,9 @@ int
 store_session_delete(struct db *db, const char *id, const char *actor,
     int *ended, struct err *err)
 {
-	struct db_res *res = NULL;
 	struct db_args a;
 	char hash[65];
+	int64_t n = 0;
 	int rc;
 
 	*ended = 0;
@@ -217,10 +219,7 @@ store_session_delete(struct db *db, const char *id, const char *actor,
 	db_args_init(&a);
 	db_args_str(&a, hash);
 	db_args_str(&a, actor != NULL && actor[0] != '\0' ? actor : "api");
-	if ((rc = db_exec(db, sql_delete, &a, &res, err)) < 0)
-		goto out;
-	*ended = db_res_affected(res) > 0;
-out:
-	db_res_free(res);
+	rc = db_exec_changed(db, sql_delete, &a, &n, err);
+	*ended = n > 0;
 	return rc;
 }

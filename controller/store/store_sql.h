@@ -1,5 +1,5 @@
 /*
- * store_sql.h - SQL fragments shared by the store_*.c files of the engine
+ * store_sql.h - SQL fragments shared by the store_*.c files
  * (constant text only; included by store modules, nothing else).
  */
 #ifndef SLUICE_STORE_SQL_H
@@ -46,7 +46,11 @@
 #define SQL_TS_OR_NOW(p)						\
 	"CASE WHEN " p "::bigint > 0 THEN " SQL_TS(p) " ELSE now() END"
 
-/* The columns an events CTE returns for SQL_NOTIFY(). */
+/*
+ * The one column list of every insert into events (store_event.h): the
+ * statement gives all nine values, in this order.  SQL_EV_RETURNING gives
+ * the columns SQL_NOTIFY() reads from the CTE.
+ */
 #define SQL_EV_COLS \
 	"INSERT INTO events (actor, entity_type, entity_id, run_id, action," \
 	" from_state, to_state, reason, data) "

@@ -145,15 +145,12 @@ static int
 exec_changed(struct db *db, const char *sql, const struct db_args *a,
     int64_t *first, const char *what, struct err *err)
 {
-	struct db_res *res = NULL;
 	int64_t v = 0;
 	int rc;
 
-	if ((rc = db_exec(db, sql, a, &res, err)) < 0)
-		return rc;
-	if (db_res_rows(res) == 1 && !db_res_is_null(res, 0, 0))
-		rc = db_res_int64(res, 0, 0, &v, err);
-	db_res_free(res);
+	/* No row or NULL reads as 0: nothing changed. */
+	if ((rc = db_exec_int64(db, sql, a, &v, err)) == ERR_NOTFOUND)
+		rc = 0;
 	if (rc == 0 && v == 0)
 		rc = err_set(err, ERR_CONFLICT, "%s: the state changed meanwhile",
 		    what);

@@ -7,6 +7,7 @@
 #include "base/buf.h"
 #include "base/hash.h"
 #include "store/db.h"
+#include "store/store_sql.h"
 #include "store/store_token.h"
 
 
@@ -15,8 +16,8 @@ static const char sql_create[] =
     "  INSERT INTO api_tokens (name, role, token_hash, created_by)"
     "  VALUES ($1, $2, decode($3, 'hex'), $4)"
     "  RETURNING id, name, role)"
-    " INSERT INTO events (actor, entity_type, entity_id, action, data)"
-    " SELECT $4, 'token', id, 'created',"
+    " " SQL_EV_COLS
+    " SELECT $4, 'token', id, NULL::bigint, 'created', NULL, NULL, NULL,"
     "   jsonb_build_object('name', name, 'role', role) FROM t";
 
 /*
@@ -45,8 +46,8 @@ static const char sql_revoke[] =
     "  WHERE name = $1 AND revoked_at IS NULL"
     "  RETURNING id, name, role),"
     " s AS (DELETE FROM sessions WHERE token_id IN (SELECT id FROM t))"
-    " INSERT INTO events (actor, entity_type, entity_id, action, data)"
-    " SELECT $2, 'token', id, 'revoked',"
+    " " SQL_EV_COLS
+    " SELECT $2, 'token', id, NULL::bigint, 'revoked', NULL, NULL, NULL,"
     "   jsonb_build_object('name', name, 'role', role) FROM t";
 
 int
@@ -209,18 +210,14 @@ int
 store_token_revoke(struct db *db, const char *name, const char *actor,
     struct err *err)
 {
-	struct db_res *res = NULL;
 	struct db_args a;
+	int64_t n;
 	int rc;
 
 	db_args_init(&a);
 	db_args_str(&a, name);
 	db_args_str(&a, actor != NULL && actor[0] != '\0' ? actor : "cli");
-	if ((rc = db_exec(db, sql_revoke, &a, &res, err)) < 0)
-		goto out;
-	if (db_res_affected(res) == 0)
+	if ((rc = db_exec_changed(db, sql_revoke, &a, &n, err)) == 0 && n == 0)
 		rc = err_set(err, ERR_NOTFOUND, "token '%s' not found", name);
-out:
-	db_res_free(res);
 	return rc;
 }

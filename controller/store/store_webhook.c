@@ -8,6 +8,7 @@
 
 #include "base/buf.h"
 #include "store/db.h"
+#include "store/store_sql.h"
 #include "store/store_webhook.h"
 
 static const char sql_find[] =
@@ -25,10 +26,8 @@ static const char sql_record[] =
     "  VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)"
     "  ON CONFLICT (source, delivery_id) DO NOTHING"
     "  RETURNING id, run_id, status_code, response),"
-    " e AS ("
-    "  INSERT INTO events (actor, entity_type, entity_id, run_id, action,"
-    "    data)"
-    "  SELECT $9, 'webhook', id, run_id, 'received',"
+    " e AS (" SQL_EV_COLS
+    "  SELECT $9, 'webhook', id, run_id, 'received', NULL, NULL, NULL,"
     "    jsonb_build_object('source', $1::text, 'delivery', $2::text,"
     "      'event', $3::text, 'status', status_code) FROM w)"
     " SELECT response::text FROM w";
