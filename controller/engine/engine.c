@@ -33,7 +33,6 @@
 #include "engine/engine.h"
 #include "engine/engine_int.h"
 #include "git/gitsrc.h"
-#include "git/poller.h"
 #include "pipeline/gates.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/stage_output.h"
@@ -592,7 +591,7 @@ mkdir_p(const char *path)
 /*
  * The run's checkout, state_dir/work/<run>: exported once (into a
  * temporary name, then renamed, so a crash never leaves half a tree under
- * the real name).  Errors: poller_checkout()'s.
+ * the real name).  Errors: gitsrc_checkout_commit()'s.
  */
 static int
 ensure_checkout(struct engine *e, const struct snap_run *r, const char *dir,
@@ -611,7 +610,8 @@ ensure_checkout(struct engine *e, const struct snap_run *r, const char *dir,
 		return err_set(err, ERR_INVALID, "path too long");
 	if ((rc = gitsrc_remove_dir(tmp, err)) < 0)
 		return rc;
-	if ((rc = poller_checkout(e->cfg, r->repo, r->commit, tmp, err)) < 0)
+	if ((rc = gitsrc_checkout_commit(e->cfg->state_dir, r->repo, r->commit,
+	    tmp, err)) < 0)
 		return rc;
 	if (rename(tmp, dir) < 0)
 		return err_set(err, ERR_TRANSIENT, "cannot rename '%s': %s", tmp,

@@ -279,6 +279,27 @@ int	gitsrc_export(struct gitsrc *src, const char *commit_hex,
 	    __attribute__((warn_unused_result));
 
 /*
+ * The mirror folder of repository name under state_dir,
+ * "state_dir/git/<name>.git", into out.  ERR_INVALID for a name that is
+ * not one folder name, ERR_TOOBIG when it does not fit.
+ */
+int	gitsrc_mirror_dir(char *out, size_t outlen, const char *state_dir,
+	    const char *name, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Export the tree of commit_hex of repository name from its mirror under
+ * state_dir (see gitsrc_mirror_dir) into dest_dir, as gitsrc_export (the
+ * checkout of a run).  The mirror is only read: never created, repaired
+ * or given another remote.  Initializes libgit2 when needed.  Errors as
+ * gitsrc_export(); ERR_NOTFOUND when there is no mirror yet or it lacks
+ * the commit.  Blocks on the disk.
+ */
+int	gitsrc_checkout_commit(const char *state_dir, const char *name,
+	    const char *commit_hex, const char *dest_dir, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
  * Remove dir and everything under it without following symbolic links
  * (for export folders when a run ends).  A missing dir is not an error.
  */

@@ -17,6 +17,7 @@
 #include "base/cfg.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "base/sys.h"
 #include "git/gitsrc.h"
 #include "git/poller.h"
 #include "pipeline/pipeline.h"
@@ -54,15 +55,6 @@ struct poller {
 	struct metric		*errors;	/* sluice_poll_errors_total, or NULL */
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A factor in [0.9, 1.1) so that repositories do not poll in lockstep. */
 static double
 jitter(void)
@@ -70,7 +62,7 @@ jitter(void)
 	unsigned int r = 0;
 
 	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		r = (unsigned int)now_ms();
+		r = (unsigned int)sys_now_ms();
 	return 0.9 + 0.2 * ((double)(r % 10000) / 10000.0);
 }
 
@@ -413,9 +405,9 @@ open_source(const struct cfg *cfg, struct slot *s, struct err *err)
 	s->src = NULL;
 	free(s->src_url);
 	s->src_url = NULL;
-	if (snprintf(dir, sizeof(dir), "%s/git/%s.git", cfg->state_dir,
-	    s->repo.name) >= (int)sizeof(dir))
-		return err_set(err, ERR_TOOBIG, "state_dir path too long");
+	if (gitsrc_mirror_dir(dir, sizeof(dir), cfg->state_dir, s->repo.name,
+	    err) < 0)
+		return err->code;
 	memset(&auth, 0, sizeof(auth));
 	if (s->repo.token_env != NULL) {
 		token = getenv(s->repo.token_env);
@@ -524,7 +516,7 @@ poller_poll_now(const struct cfg *cfg, struct db *db, const char *name,
     struct err *err)
 {
 	struct slot s;
-	int64_t started = now_ms() - 1;
+	int64_t started = sys_wall_ms() - 1;
 	struct err perr;
 	int rc;
 
@@ -544,28 +536,6 @@ poller_poll_now(const struct cfg *cfg, struct db *db, const char *name,
 	gitsrc_free(s.src);
 	free(s.src_url);
 	repo_release(&s.repo);
-	gitsrc_global_shutdown();
-	return rc;
-}
-
-int
-poller_checkout(const struct cfg *cfg, const char *name, const char *commit,
-    const char *dest_dir, struct err *err)
-{
-	struct gitsrc *src = NULL;
-	char dir[LIM_PATH];
-	int rc;
-
-	if (snprintf(dir, sizeof(dir), "%s/git/%s.git", cfg->state_dir,
-	    name) >= (int)sizeof(dir))
-		return err_set(err, ERR_TOOBIG, "state_dir path too long");
-	if ((rc = gitsrc_global_init(err)) < 0)
-		return rc;
-	/* The url only matters for fetching, which this never does. */
-	if ((rc = gitsrc_open(&src, dir, "file:///nonexistent.git", NULL,
-	    err)) == 0)
-		rc = gitsrc_export(src, commit, dest_dir, err);
-	gitsrc_free(src);
 	gitsrc_global_shutdown();
 	return rc;
 }
@@ -687,7 +657,7 @@ scheduler_main(void *arg)
 	if (db_listen(db, "sluice_refresh", &err) < 0)
 		log_warn("poller: cannot listen", "error=\"%s\"", err.msg);
 	while (!p->stopping) {
-		int64_t now = now_ms();
+		int64_t now = sys_wall_ms();
 		int rc;
 
 		if (p->kick || now >= due_at) {
@@ -747,7 +717,7 @@ worker_main(void *arg)
 		s->in_flight = 1;
 		pthread_mutex_unlock(&p->mu);
 
-		started = now_ms() - 1;
+		started = sys_wall_ms() - 1;
 		err_clear(&err);
 		rc = poll_slot(p->cfg, db, s, &err);
 		finish_poll(p->cfg, db, s, started, rc, &err, p->errors);

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "base/cfg.h"
+#include "git/gitsrc.h"
 #include "git/poller.h"
 #include "store/db.h"
 #include "store/store_repo.h"
@@ -504,7 +505,8 @@ poller__checkout_exports_the_commit(void **state)
 	head = q(f, "SELECT sha FROM branch_heads");
 	assert_non_null(head);
 	(void)snprintf(dest, sizeof(dest), "%s/state/work/1", f->dir);
-	assert_int_equal(poller_checkout(f->cfg, "alpha", head, dest, &err), 0);
+	assert_int_equal(gitsrc_checkout_commit(f->cfg->state_dir, "alpha", head,
+	    dest, &err), 0);
 	(void)snprintf(path, sizeof(path), "%s/models/weights.txt", dest);
 	fp = fopen(path, "r");
 	assert_non_null(fp);
