@@ -155,21 +155,97 @@ gitsrc_scrub_url(char *out, size_t outlen, const char *url)
 	return rc;
 }
 
-/* A scrubbed copy of text for a message, never NULL. */
+/* A scrubbed copy of text for a message (no token, no password), never NULL. */
 static char *
 scrub_dup(const struct gitsrc *src, const char *text)
 {
-	struct buf b;
+	struct buf b, b2;
 	char *s;
 
 	buf_init(&b, ERR_MSG_MAX);
-	if (scrub_append(&b, text, src != NULL ? src->token : NULL) < 0) {
+	buf_init(&b2, ERR_MSG_MAX);
+	if (scrub_append(&b, text, src != NULL ? src->token : NULL) < 0 ||
+	    scrub_append(&b2, b.data != NULL ? b.data : "", src != NULL ?
+	    src->password : NULL) < 0) {
 		buf_release(&b);
+		buf_release(&b2);
 		return xstrdup("(message withheld: too long to scrub)");
 	}
-	if ((s = buf_detach(&b)) == NULL)
+	buf_release(&b);
+	if ((s = buf_detach(&b2)) == NULL)
 		abort();
 	return s;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int
+gitsrc_url_split(const char *url, char **stripped, char **password)
+{
+	const char *sep, *auth = NULL, *at = NULL, *colon, *p;
+	struct buf b;
+	size_t alen;
+	int rc = 0;
+
+	*stripped = NULL;
+	*password = NULL;
+	if (url == NULL)
+		return ERR_INVALID;
+	if (strlen(url) > LIM_URL)
+		return ERR_TOOBIG;
+	if ((sep = strstr(url, "://")) != NULL) {
+		auth = sep + 3;
+		alen = strcspn(auth, "/?#");
+		for (p = auth; p < auth + alen; p++)
+			if (*p == '@')
+				at = p;
+	}
+	if (at == NULL || (colon = memchr(auth, ':', (size_t)(at - auth))) ==
+	    NULL) {
+		*stripped = xstrdup(url);
+		return 0;
+	}
+	/* the password, percent-decoded as git reads it */
+	buf_init(&b, LIM_URL);
+	for (p = colon + 1; p < at && rc == 0; p++) {
+		int hi, lo;
+
+		if (*p == '%' && p + 2 < at && (hi = hexval(p[1])) >= 0 &&
+		    (lo = hexval(p[2])) >= 0) {
+			rc = buf_putc(&b, (char)(hi * 16 + lo));
+			p += 2;
+		} else {
+			rc = buf_putc(&b, *p);
+		}
+	}
+	if (rc == 0 && b.data == NULL)
+		rc = buf_puts(&b, "");
+	if (rc < 0) {
+		if (b.data != NULL)
+			explicit_bzero(b.data, b.alloc);
+		buf_release(&b);
+		return ERR_TOOBIG;
+	}
+	*password = buf_detach(&b);
+	/* the url without ":password" (an empty user name goes too) */
+	buf_init(&b, LIM_URL);
+	if (buf_append(&b, url, (size_t)(colon == auth ? auth - url :
+	    colon - url)) < 0 || buf_puts(&b, colon == auth ? at + 1 : at) < 0) {
+		buf_release(&b);
+		explicit_bzero(*password, strlen(*password));
+		free(*password);
+		*password = NULL;
+		return ERR_TOOBIG;
+	}
+	*stripped = buf_detach(&b);
+	return 0;
 }
 
 /*
@@ -295,6 +371,7 @@ url_parse(struct gitsrc *src, const char *url, struct err *err)
 	src->host[0] = '\0';
 	src->port = 0;
 	src->is_ssh = 0;
+	src->is_plain_http = 0;
 	if (sep == NULL) {
 		/* scp-like [user@]host:path, unless it looks like a path */
 		const char *colon = strchr(url, ':');
@@ -321,8 +398,10 @@ url_parse(struct gitsrc *src, const char *url, struct err *err)
 		port = 22;
 	} else if (slen == 3 && strncasecmp(url, "git", 3) == 0)
 		port = 9418;
-	else if (slen == 4 && strncasecmp(url, "http", 4) == 0)
+	else if (slen == 4 && strncasecmp(url, "http", 4) == 0) {
 		port = 80;
+		src->is_plain_http = 1;
+	}
 	else if (slen == 5 && strncasecmp(url, "https", 5) == 0)
 		port = 443;
 	else
@@ -539,8 +618,8 @@ cb_credentials(git_credential **out, const char *url, const char *user,
     unsigned int allowed, void *payload)
 {
 	struct gitsrc *src = payload;
+	const char *secret;
 
-	(void)url;
 	*out = NULL;
 	if ((allowed & GIT_CREDENTIAL_SSH_KEY) && src->ssh_key_file != NULL) {
 		if (src->sshkey_tries++ > 0) {
@@ -555,15 +634,26 @@ cb_credentials(git_credential **out, const char *url, const char *user,
 	if (allowed & GIT_CREDENTIAL_USERNAME)
 		return git_credential_username_new(out, user != NULL ? user :
 		    "git");
-	if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) &&
-	    src->token != NULL) {
+	secret = src->token != NULL ? src->token : src->password;
+	if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && secret != NULL) {
+		/* url is where libgit2 is now, after any redirect */
+		if ((url != NULL ? strncasecmp(url, "http://", 7) == 0 :
+		    src->is_plain_http) && !src->allow_insecure_http) {
+			(void)snprintf(src->auth_msg, sizeof(src->auth_msg),
+			    "refusing to send credentials over plain http to "
+			    "'%s' (use https, or set auth.allow_insecure_http: "
+			    "true)", src->host);
+			goto refused;
+		}
 		if (src->userpass_tries++ > 0) {
 			(void)snprintf(src->auth_msg, sizeof(src->auth_msg),
-			    "the server rejected the token");
+			    "%s", src->token != NULL ? "the server rejected "
+			    "the token" : "the server rejected the credentials "
+			    "in the url");
 			goto refused;
 		}
 		return git_credential_userpass_plaintext_new(out, user != NULL ?
-		    user : "x-access-token", src->token);
+		    user : "x-access-token", secret);
 	}
 	(void)snprintf(src->auth_msg, sizeof(src->auth_msg), "%s",
 	    (allowed & GIT_CREDENTIAL_SSH_KEY) ? "the server asks for an ssh "
@@ -895,7 +985,6 @@ gitsrc_open(struct gitsrc **out, const char *mirror_dir, const char *url,
     const struct gitsrc_auth *auth, struct err *err)
 {
 	struct gitsrc *src = NULL;
-	pthread_condattr_t ca;
 	const char *p;
 	size_t len;
 	int rc;
@@ -914,12 +1003,17 @@ gitsrc_open(struct gitsrc **out, const char *mirror_dir, const char *url,
 
 	src = xcalloc(1, sizeof(*src));
 	pthread_mutex_init(&src->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&src->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	sys_cond_init_monotonic(&src->cv);
 	src->dir = xstrdup(mirror_dir);
-	src->url = xstrdup(url);
+	/* a password in the url stays in memory: never in the mirror */
+	if (gitsrc_url_split(url, &src->url, &src->password) < 0) {
+		rc = err_set(err, ERR_INVALID, "url is too long");
+		goto out;
+	}
+	if (src->password != NULL && src->password[0] == '\0') {
+		free(src->password);
+		src->password = NULL;
+	}
 	src->url_safe = xcalloc(1, LIM_URL + 1);
 	if (gitsrc_scrub_url(src->url_safe, LIM_URL + 1, url) < 0) {
 		rc = err_set(err, ERR_INVALID, "url is too long");
@@ -932,6 +1026,10 @@ gitsrc_open(struct gitsrc **out, const char *mirror_dir, const char *url,
 			src->ssh_key_file = xstrdup(auth->ssh_key_file);
 		if (auth->known_hosts_file != NULL)
 			src->known_hosts_file = xstrdup(auth->known_hosts_file);
+		if (src->password == NULL && auth->password != NULL &&
+		    auth->password[0] != '\0')
+			src->password = xstrdup(auth->password);
+		src->allow_insecure_http = auth->allow_insecure_http;
 	}
 	if ((rc = url_parse(src, url, err)) < 0)
 		goto out;
@@ -965,6 +1063,10 @@ gitsrc_free(struct gitsrc *src)
 	if (src->token != NULL) {
 		explicit_bzero(src->token, strlen(src->token));
 		free(src->token);
+	}
+	if (src->password != NULL) {
+		explicit_bzero(src->password, strlen(src->password));
+		free(src->password);
 	}
 	free(src->ssh_key_file);
 	free(src->known_hosts_file);

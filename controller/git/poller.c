@@ -392,12 +392,33 @@ head_of(const struct branch_head *heads, size_t n, const char *branch)
 	return NULL;
 }
 
+/* The configured repository called name, or NULL (one added by the API). */
+static const struct cfg_repo *
+cfg_repo_of(const struct cfg *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nrepositories; i++)
+		if (strcmp(cfg->repositories[i].name, name) == 0)
+			return &cfg->repositories[i];
+	return NULL;
+}
+
+static void
+wipe_free(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
 static int
 open_source(const struct cfg *cfg, struct slot *s, struct err *err)
 {
+	const struct cfg_repo *cr = cfg_repo_of(cfg, s->repo.name);
 	struct gitsrc_auth auth;
 	char dir[LIM_PATH];
-	const char *token = NULL;
+	char *url = NULL, *password = NULL;
+	int rc = 0;
 
 	if (s->src != NULL && strcmp(s->src_url, s->repo.url) == 0)
 		return 0;
@@ -410,19 +431,63 @@ open_source(const struct cfg *cfg, struct slot *s, struct err *err)
 		return err->code;
 	memset(&auth, 0, sizeof(auth));
 	if (s->repo.token_env != NULL) {
-		token = getenv(s->repo.token_env);
-		if (token == NULL || token[0] == '\0')
+		auth.token = getenv(s->repo.token_env);
+		if (auth.token == NULL || auth.token[0] == '\0')
 			return err_set(err, ERR_UNAUTHORIZED,
 			    "environment variable '%s' (auth.token_env) is "
 			    "not set", s->repo.token_env);
 	}
-	auth.token = token;
 	auth.ssh_key_file = s->repo.ssh_key_file;
 	auth.known_hosts_file = s->repo.known_hosts_file;
+	if (cr != NULL) {
+		/*
+		 * The database holds the url without its password (see
+		 * sync_config); the password is only in the configuration,
+		 * in memory.
+		 */
+		auth.allow_insecure_http = cr->allow_insecure_http;
+		if (gitsrc_url_split(cr->url, &url, &password) == 0 &&
+		    strcmp(url, s->repo.url) == 0)
+			auth.password = password;
+	}
 	if (gitsrc_open(&s->src, dir, s->repo.url, &auth, err) < 0)
-		return err->code;
-	s->src_url = xstrdup(s->repo.url);
-	return 0;
+		rc = err->code;
+	else
+		s->src_url = xstrdup(s->repo.url);
+	free(url);
+	wipe_free(password);
+	return rc;
+}
+
+/*
+ * Write the configured repositories to the database with their urls
+ * without passwords: a password stays in the configuration, in memory
+ * (open_source), never in a table.
+ */
+static int
+sync_config(struct db *db, const struct cfg *cfg, struct err *err)
+{
+	size_t n = cfg->nrepositories;
+	struct cfg_repo *repos = xcalloc(n + 1, sizeof(*repos));
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char *password = NULL;
+
+		repos[i] = cfg->repositories[i];
+		repos[i].url = NULL;
+		if (gitsrc_url_split(cfg->repositories[i].url, &repos[i].url,
+		    &password) < 0)
+			rc = err_set(err, ERR_INVALID, "repository '%s': url is "
+			    "too long", repos[i].name);
+		wipe_free(password);
+	}
+	if (rc == 0)
+		rc = store_repo_sync_config(db, repos, n, err);
+	for (size_t i = 0; i < n; i++)
+		free(repos[i].url);
+	free(repos);
+	return rc;
 }
 
 /*
@@ -743,8 +808,7 @@ poller_start(struct poller **out, const struct cfg *cfg, struct err *err)
 		return rc;
 	if ((rc = db_open(&db, cfg->database_url, err)) < 0)
 		goto fail;
-	rc = store_repo_sync_config(db, cfg->repositories, cfg->nrepositories,
-	    err);
+	rc = sync_config(db, cfg, err);
 	db_free(db);
 	if (rc < 0)
 		goto fail;
