@@ -51,6 +51,7 @@ enum ktype {
 #define CFG_NULLABLE	0x04	/* "" (or null) is stored as NULL */
 #define CFG_REQUIRED	0x08	/* must be given (inside a repository) */
 #define CFG_EMPTYLIST	0x10	/* K_LIST: [] is allowed */
+#define CFG_DUMP_SET	0x20	/* K_BOOL: in the dump only when true */
 
 struct key {
 	const char	*path;		/* dotted, relative to the table */
@@ -86,6 +87,7 @@ static const char *check_url(const char *v);
 static const char *check_branch(const char *v);
 static const char *check_relpath(const char *v);
 static int mask_dburl(const char *v, struct buf *out);
+static int mask_repo_url(const char *v, struct buf *out);
 
 static const char *const level_names[] = {
 	"debug", "info", "warn", "error", NULL
@@ -161,7 +163,8 @@ static const struct key repo_keys[] = {
 	{ .path = "name", .type = K_STR, .off = R(name), .check = check_label,
 	  .flags = CFG_REQUIRED | CFG_NONEMPTY },
 	{ .path = "url", .type = K_STR, .off = R(url), .max = LIM_URL,
-	  .check = check_url, .flags = CFG_REQUIRED | CFG_NONEMPTY },
+	  .check = check_url, .mask = mask_repo_url,
+	  .flags = CFG_REQUIRED | CFG_NONEMPTY },
 	{ .path = "branches", .type = K_LIST, .off = R(branches),
 	  .off2 = R(nbranches), .def = "main", .max = LIM_CONFIG_BRANCHES,
 	  .check = check_branch },
@@ -177,6 +180,9 @@ static const struct key repo_keys[] = {
 	{ .path = "auth.known_hosts_file", .type = K_STR,
 	  .off = R(known_hosts_file), .check = check_text,
 	  .flags = CFG_NULLABLE },
+	{ .path = "auth.allow_insecure_http", .type = K_BOOL,
+	  .off = R(allow_insecure_http), .def = "false",
+	  .flags = CFG_DUMP_SET },
 };
 #undef R
 
@@ -1609,6 +1615,13 @@ mask_dburl(const char *v, struct buf *o)
 	return mask_conninfo(v, o);
 }
 
+/* A repository url with the password of its userinfo as *** (dump only). */
+static int
+mask_repo_url(const char *v, struct buf *o)
+{
+	return strstr(v, "://") != NULL ? mask_uri(v, o) : buf_puts(o, v);
+}
+
 /* A YAML scalar, plain when that reads back as the same string. */
 static int
 put_scalar(struct buf *o, const char *v)
@@ -1658,7 +1671,7 @@ dump_value(struct buf *o, const struct key *k, const void *base)
 
 		if (v == NULL)
 			return buf_puts(o, "null");
-		if (!(k->flags & CFG_SECRET))
+		if (!(k->flags & CFG_SECRET) && k->mask == NULL)
 			return put_scalar(o, v);
 		if (k->mask == NULL)
 			return buf_puts(o, "\"***\"");
@@ -1698,6 +1711,17 @@ dump_value(struct buf *o, const struct key *k, const void *base)
 	return ERR_GENERIC;
 }
 
+/* Whether k is left out of the dump: an unset optional value. */
+static int
+dump_left_out(const struct key *k, const void *base)
+{
+	if (k->type == K_STR)
+		return (k->flags & CFG_NULLABLE) &&
+		    *FIELD(base, k, char *const) == NULL;
+	return k->type == K_BOOL && (k->flags & CFG_DUMP_SET) &&
+	    *FIELD(base, k, const int) == 0;
+}
+
 /*
  * Write the rows of tab under base, nested keys indented; first is what
  * comes before the first line (for "- " in a list), indent before others.
@@ -1722,8 +1746,9 @@ dump_table(struct buf *o, const struct key *tab, size_t ntab,
 			for (size_t j = i + 1; j < ntab &&
 			    strncmp(tab[j].path, k->path, strlen(k->path)) == 0;
 			    j++) {
-				if (tab[j].type != K_STR ||
-				    *FIELD(base, &tab[j], char *const) != NULL)
+				if (tab[j].type == K_STR ?
+				    *FIELD(base, &tab[j], char *const) != NULL :
+				    !dump_left_out(&tab[j], base))
 					any = 1;
 			}
 			if (!any) {
@@ -1732,8 +1757,7 @@ dump_table(struct buf *o, const struct key *tab, size_t ntab,
 					i++;
 				continue;
 			}
-		} else if (k->type == K_STR && (k->flags & CFG_NULLABLE) &&
-		    *FIELD(base, k, char *const) == NULL) {
+		} else if (dump_left_out(k, base)) {
 			continue;
 		}
 		rc = buf_printf(o, "%s%s%s:", line++ ? indent : first,

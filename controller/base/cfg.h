@@ -32,6 +32,8 @@ struct cfg_repo {
 	char	*token_env;		/* auth.token_env or NULL */
 	char	*ssh_key_file;		/* auth.ssh_key_file or NULL */
 	char	*known_hosts_file;	/* auth.known_hosts_file or NULL */
+	int	 allow_insecure_http;	/* auth.allow_insecure_http: send
+					   credentials over http:// (0) */
 };
 
 struct cfg_kube {

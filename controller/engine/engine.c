@@ -38,7 +38,6 @@
 #include "engine/spec_build.h"
 #include "exec/executor.h"
 #include "git/gitsrc.h"
-#include "git/poller.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/stage_output.h"
 #include "store/db.h"
@@ -289,7 +288,7 @@ remove_checkout_tmp(const char *dir)
 /*
  * The run's checkout, state_dir/work/<run>: exported once (into a
  * temporary name, then renamed, so a crash never leaves half a tree under
- * the real name).  Errors: poller_checkout()'s.
+ * the real name).  Errors: gitsrc_checkout_commit()'s.
  */
 static int
 ensure_checkout(struct engine *e, const struct snap_run *r, const char *dir,
@@ -309,7 +308,8 @@ ensure_checkout(struct engine *e, const struct snap_run *r, const char *dir,
 		return err_set(err, ERR_INVALID, "path too long");
 	if ((rc = gitsrc_remove_dir(tmp, err)) < 0)
 		return rc;
-	if ((rc = poller_checkout(e->cfg, r->repo, r->commit, tmp, err)) < 0)
+	if ((rc = gitsrc_checkout_commit(e->cfg->state_dir, r->repo, r->commit,
+	    tmp, err)) < 0)
 		return rc;
 	if (rename(tmp, dir) < 0)
 		return err_set(err, ERR_TRANSIENT, "cannot rename '%s': %s", tmp,

@@ -60,7 +60,16 @@ struct gitsrc;
  * https (and http): when the server asks for credentials, the user name
  * of the URL is sent if it has one, else "x-access-token", with token as
  * the password: GitHub, GitLab (any user name works with a personal or
- * project access token) and Gitea accept this.
+ * project access token) and Gitea accept this.  Without a token, the
+ * password of the URL (https://user:pass@host/...) or, when the URL has
+ * none, password is sent instead.  Credentials go over plain http:// (the
+ * configured URL's, or one a server redirected to) only when
+ * allow_insecure_http is set; otherwise the call fails with
+ * GITSRC_FAIL_AUTH before anything secret is sent.
+ *
+ * A password in the URL is taken out of it by gitsrc_open(): it stays in
+ * memory only (wiped by gitsrc_free), never in the mirror's config, in
+ * gitsrc_url() or in a message.
  *
  * ssh: ssh_key_file is the private key (unencrypted; its ".pub" beside it
  * is not needed), the user name comes from the URL (default "git").  The
@@ -71,6 +80,10 @@ struct gitsrc;
  */
 struct gitsrc_auth {
 	const char	*token;		/* the secret itself, not a variable name */
+	const char	*password;	/* for the URL's user, when the URL
+					   holds none */
+	int		 allow_insecure_http;	/* send credentials over
+						   http:// too */
 	const char	*ssh_key_file;
 	const char	*known_hosts_file;
 };
@@ -279,11 +292,41 @@ int	gitsrc_export(struct gitsrc *src, const char *commit_hex,
 	    __attribute__((warn_unused_result));
 
 /*
+ * The mirror folder of repository name under state_dir,
+ * "state_dir/git/<name>.git", into out.  ERR_INVALID for a name that is
+ * not one folder name, ERR_TOOBIG when it does not fit.
+ */
+int	gitsrc_mirror_dir(char *out, size_t outlen, const char *state_dir,
+	    const char *name, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Export the tree of commit_hex of repository name from its mirror under
+ * state_dir (see gitsrc_mirror_dir) into dest_dir, as gitsrc_export (the
+ * checkout of a run).  The mirror is only read: never created, repaired
+ * or given another remote.  Initializes libgit2 when needed.  Errors as
+ * gitsrc_export(); ERR_NOTFOUND when there is no mirror yet or it lacks
+ * the commit.  Blocks on the disk.
+ */
+int	gitsrc_checkout_commit(const char *state_dir, const char *name,
+	    const char *commit_hex, const char *dest_dir, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
  * Remove dir and everything under it without following symbolic links
  * (for export folders when a run ends).  A missing dir is not an error.
  */
 int	gitsrc_remove_dir(const char *dir, struct err *err)
 	    __attribute__((warn_unused_result));
+
+/*
+ * Split the password out of url ("https://user:p%40ss@host/x"): *stripped
+ * is url without it ("https://user@host/x"; an empty user name goes too),
+ * *password the password percent-decoded ("p@ss"), or NULL when url holds
+ * none.  Both owned by the caller (wipe the password before freeing it).
+ * ERR_INVALID for a NULL url, ERR_TOOBIG past LIM_URL.
+ */
+int	gitsrc_url_split(const char *url, char **stripped, char **password);
 
 /*
  * Copy url into out (size outlen) with any userinfo replaced by "***":

@@ -17,6 +17,7 @@
 #include "base/cfg.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "base/sys.h"
 #include "git/gitsrc.h"
 #include "git/poller.h"
 #include "pipeline/pipeline.h"
@@ -55,15 +56,6 @@ struct poller {
 	struct metric		*errors;	/* sluice_poll_errors_total, or NULL */
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A factor in [0.9, 1.1) so that repositories do not poll in lockstep. */
 static double
 jitter(void)
@@ -71,7 +63,7 @@ jitter(void)
 	unsigned int r = 0;
 
 	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		r = (unsigned int)now_ms();
+		r = (unsigned int)sys_now_ms();
 	return 0.9 + 0.2 * ((double)(r % 10000) / 10000.0);
 }
 
@@ -400,12 +392,33 @@ head_of(const struct branch_head *heads, size_t n, const char *branch)
 	return NULL;
 }
 
+/* The configured repository called name, or NULL (one added by the API). */
+static const struct cfg_repo *
+cfg_repo_of(const struct cfg *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nrepositories; i++)
+		if (strcmp(cfg->repositories[i].name, name) == 0)
+			return &cfg->repositories[i];
+	return NULL;
+}
+
+static void
+wipe_free(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
 static int
 open_source(const struct cfg *cfg, struct slot *s, struct err *err)
 {
+	const struct cfg_repo *cr = cfg_repo_of(cfg, s->repo.name);
 	struct gitsrc_auth auth;
 	char dir[LIM_PATH];
-	const char *token = NULL;
+	char *url = NULL, *password = NULL;
+	int rc = 0;
 
 	if (s->src != NULL && strcmp(s->src_url, s->repo.url) == 0)
 		return 0;
@@ -413,24 +426,68 @@ open_source(const struct cfg *cfg, struct slot *s, struct err *err)
 	s->src = NULL;
 	free(s->src_url);
 	s->src_url = NULL;
-	if (snprintf(dir, sizeof(dir), "%s/git/%s.git", cfg->state_dir,
-	    s->repo.name) >= (int)sizeof(dir))
-		return err_set(err, ERR_TOOBIG, "state_dir path too long");
+	if (gitsrc_mirror_dir(dir, sizeof(dir), cfg->state_dir, s->repo.name,
+	    err) < 0)
+		return err->code;
 	memset(&auth, 0, sizeof(auth));
 	if (s->repo.token_env != NULL) {
-		token = getenv(s->repo.token_env);
-		if (token == NULL || token[0] == '\0')
+		auth.token = getenv(s->repo.token_env);
+		if (auth.token == NULL || auth.token[0] == '\0')
 			return err_set(err, ERR_UNAUTHORIZED,
 			    "environment variable '%s' (auth.token_env) is "
 			    "not set", s->repo.token_env);
 	}
-	auth.token = token;
 	auth.ssh_key_file = s->repo.ssh_key_file;
 	auth.known_hosts_file = s->repo.known_hosts_file;
+	if (cr != NULL) {
+		/*
+		 * The database holds the url without its password (see
+		 * sync_config); the password is only in the configuration,
+		 * in memory.
+		 */
+		auth.allow_insecure_http = cr->allow_insecure_http;
+		if (gitsrc_url_split(cr->url, &url, &password) == 0 &&
+		    strcmp(url, s->repo.url) == 0)
+			auth.password = password;
+	}
 	if (gitsrc_open(&s->src, dir, s->repo.url, &auth, err) < 0)
-		return err->code;
-	s->src_url = xstrdup(s->repo.url);
-	return 0;
+		rc = err->code;
+	else
+		s->src_url = xstrdup(s->repo.url);
+	free(url);
+	wipe_free(password);
+	return rc;
+}
+
+/*
+ * Write the configured repositories to the database with their urls
+ * without passwords: a password stays in the configuration, in memory
+ * (open_source), never in a table.
+ */
+static int
+sync_config(struct db *db, const struct cfg *cfg, struct err *err)
+{
+	size_t n = cfg->nrepositories;
+	struct cfg_repo *repos = xcalloc(n + 1, sizeof(*repos));
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char *password = NULL;
+
+		repos[i] = cfg->repositories[i];
+		repos[i].url = NULL;
+		if (gitsrc_url_split(cfg->repositories[i].url, &repos[i].url,
+		    &password) < 0)
+			rc = err_set(err, ERR_INVALID, "repository '%s': url is "
+			    "too long", repos[i].name);
+		wipe_free(password);
+	}
+	if (rc == 0)
+		rc = store_repo_sync_config(db, repos, n, err);
+	for (size_t i = 0; i < n; i++)
+		free(repos[i].url);
+	free(repos);
+	return rc;
 }
 
 /*
@@ -524,7 +581,7 @@ poller_poll_now(const struct cfg *cfg, struct db *db, const char *name,
     struct err *err)
 {
 	struct slot s;
-	int64_t started = now_ms() - 1;
+	int64_t started = sys_wall_ms() - 1;
 	struct err perr;
 	int rc;
 
@@ -544,28 +601,6 @@ poller_poll_now(const struct cfg *cfg, struct db *db, const char *name,
 	gitsrc_free(s.src);
 	free(s.src_url);
 	repo_release(&s.repo);
-	gitsrc_global_shutdown();
-	return rc;
-}
-
-int
-poller_checkout(const struct cfg *cfg, const char *name, const char *commit,
-    const char *dest_dir, struct err *err)
-{
-	struct gitsrc *src = NULL;
-	char dir[LIM_PATH];
-	int rc;
-
-	if (snprintf(dir, sizeof(dir), "%s/git/%s.git", cfg->state_dir,
-	    name) >= (int)sizeof(dir))
-		return err_set(err, ERR_TOOBIG, "state_dir path too long");
-	if ((rc = gitsrc_global_init(err)) < 0)
-		return rc;
-	/* The url only matters for fetching, which this never does. */
-	if ((rc = gitsrc_open(&src, dir, "file:///nonexistent.git", NULL,
-	    err)) == 0)
-		rc = gitsrc_export(src, commit, dest_dir, err);
-	gitsrc_free(src);
 	gitsrc_global_shutdown();
 	return rc;
 }
@@ -687,7 +722,7 @@ scheduler_main(void *arg)
 	if (db_listen(db, "sluice_refresh", &err) < 0)
 		log_warn("poller: cannot listen", "error=\"%s\"", err.msg);
 	while (!p->stopping) {
-		int64_t now = now_ms();
+		int64_t now = sys_wall_ms();
 		int rc;
 
 		if (p->kick || now >= due_at) {
@@ -747,7 +782,7 @@ worker_main(void *arg)
 		s->in_flight = 1;
 		pthread_mutex_unlock(&p->mu);
 
-		started = now_ms() - 1;
+		started = sys_wall_ms() - 1;
 		err_clear(&err);
 		rc = poll_slot(p->cfg, db, s, &err);
 		finish_poll(p->cfg, db, s, started, rc, &err, p->errors);
@@ -773,8 +808,7 @@ poller_start(struct poller **out, const struct cfg *cfg, struct err *err)
 		return rc;
 	if ((rc = db_open(&db, cfg->database_url, err)) < 0)
 		goto fail;
-	rc = store_repo_sync_config(db, cfg->repositories, cfg->nrepositories,
-	    err);
+	rc = sync_config(db, cfg, err);
 	db_free(db);
 	if (rc < 0)
 		goto fail;

@@ -63,13 +63,4 @@ struct db;
 int	poller_poll_now(const struct cfg *cfg, struct db *db, const char *name,
 	    struct err *err) __attribute__((warn_unused_result));
 
-/*
- * Export the tree of commit (hex) of repository name into dest_dir, from
- * the mirror under cfg->state_dir (for the local executor).  Errors as
- * gitsrc_export(); ERR_NOTFOUND when the mirror lacks the commit.
- */
-int	poller_checkout(const struct cfg *cfg, const char *name,
-	    const char *commit, const char *dest_dir, struct err *err)
-	    __attribute__((warn_unused_result));
-
 #endif

@@ -32,6 +32,7 @@
 #include "base/cfg.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "base/sys.h"
 #include "base/units.h"
 #include "kube/exec_kube.h"
 #include "kube/kube_api.h"
@@ -182,24 +183,6 @@ textf(char *out, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-unix_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- the table (under mu) ---------------------------------------------------- */
 
 static size_t
@@ -274,7 +257,7 @@ add(struct kexec *x, const char *name)
 	e = xcalloc(1, sizeof(*e));
 	(void)str_copy(e->name, sizeof(e->name), name);
 	e->gen = ++x->gens;
-	e->first_ms = mono_ms();
+	e->first_ms = sys_now_ms();
 	e->exit_code = -1;
 	e->pod_phase = KUBE_POD_PENDING;
 	h = hash(name) & (x->nbuckets - 1);
@@ -343,7 +326,7 @@ static void
 sweep(struct kexec *x)
 {
 	struct kentry *e, *next;
-	int64_t now = mono_ms();
+	int64_t now = sys_now_ms();
 	size_t i;
 
 	if (now - x->sweep_ms < SWEEP_EVERY_MS)
@@ -376,7 +359,7 @@ keep_log(struct kexec *x, struct kentry *e, struct buf *b, int final)
 	if (e->log == NULL)
 		e->log_len = 0;
 	e->log_final = final;
-	e->log_ms = mono_ms();
+	e->log_ms = sys_now_ms();
 	x->log_bytes += e->log_len;
 	/* over budget: forget other finished logs (they can be read again) */
 	for (i = 0; i < x->nbuckets && x->log_bytes > LIM_KUBE_LOG_CACHE; i++) {
@@ -453,10 +436,10 @@ merge_job(struct kentry *e, const struct kube_job *j)
 		e->step = (int)step;
 	}
 	if (e->state == KUBE_JOB_PENDING && e->pending_since_ms == 0)
-		e->pending_since_ms = mono_ms();
+		e->pending_since_ms = sys_now_ms();
 	if ((e->state == KUBE_JOB_SUCCEEDED || e->state == KUBE_JOB_FAILED) &&
 	    e->done_ms == 0)
-		e->done_ms = mono_ms();
+		e->done_ms = sys_now_ms();
 }
 
 /* A Job of the same name but another uid: a new incarnation. */
@@ -514,8 +497,8 @@ on_job(void *arg, enum kube_watch_type type, const struct kube_job *j)
 		else if (e->job_seen)
 			e->state = j->state;	/* after a re-list */
 		e->job_deleted = 1;
-		e->deleted_ms = mono_ms();
-		e->deleted_unix_ms = unix_ms();
+		e->deleted_ms = sys_now_ms();
+		e->deleted_unix_ms = sys_wall_ms();
 		pthread_cond_broadcast(&x->cv);
 		goto out;
 	}
@@ -754,7 +737,7 @@ read_events(struct kexec *x, struct kentry *e)
 	size_t i;
 	int rc;
 
-	e->events_ms = mono_ms();
+	e->events_ms = sys_now_ms();
 	(void)str_copy(job, sizeof(job), e->name);
 	(void)str_copy(kind, sizeof(kind), e->pod[0] ? "Pod" : "Job");
 	(void)str_copy(name, sizeof(name), e->pod[0] ? e->pod : e->name);
@@ -791,7 +774,7 @@ check_unseen(struct kexec *x, struct kentry *e)
 	struct err err;
 	int rc;
 
-	e->unseen_check_ms = mono_ms();
+	e->unseen_check_ms = sys_now_ms();
 	(void)str_copy(name, sizeof(name), e->name);
 	pthread_mutex_unlock(&x->mu);
 	rc = kube_api_job_get(x->k, x->ns, name, j, &err);
@@ -802,8 +785,8 @@ check_unseen(struct kexec *x, struct kentry *e)
 			e->job_seen = 1;
 		} else if (rc == ERR_NOTFOUND) {
 			e->job_deleted = 1;
-			e->deleted_ms = mono_ms();
-			e->deleted_unix_ms = unix_ms();
+			e->deleted_ms = sys_now_ms();
+			e->deleted_unix_ms = sys_wall_ms();
 		}
 	}
 	free(j);
@@ -815,7 +798,7 @@ kx_status(void *impl, const char *name, struct exec_status *out,
 {
 	struct kexec *x = impl;
 	struct kentry *e;
-	int64_t now = mono_ms();
+	int64_t now = sys_now_ms();
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -979,7 +962,7 @@ kx_submit(void *impl, const struct exec_attempt *a, struct err *err)
 	pthread_mutex_lock(&x->mu);
 	if ((e = add(x, a->name)) != NULL) {
 		e->submitted = 1;
-		e->submitted_ms = mono_ms();
+		e->submitted_ms = sys_now_ms();
 		e->unseen_check_ms = 0;
 		e->timeout_ms = a->timeout_ms;
 	}
@@ -1107,7 +1090,7 @@ kx_logs(void *impl, const char *name, int64_t from, struct buf *out,
 	}
 	fin = finished(e);
 	if (e->log != NULL && (e->log_final || e->job_deleted ||
-	    e->pod_deleted || (!fin && mono_ms() - e->log_ms <
+	    e->pod_deleted || (!fin && sys_now_ms() - e->log_ms <
 	    LOG_REFRESH_MS))) {
 		serve(e->log, e->log_len, from, out, next);
 		goto out;
@@ -1251,7 +1234,7 @@ kx_release(void *impl, const char *name, struct err *err)
 		/* until the watch says it is gone (or the sweep) */
 		e->released = 1;
 		e->submitted = 0;
-		e->deleted_ms = mono_ms();
+		e->deleted_ms = sys_now_ms();
 		drop_log(x, e);
 	}
 	/* a worker deletes it: the engine's loop does not wait for that */
@@ -1307,7 +1290,7 @@ static struct task *
 next_task(struct kexec *x, int64_t *wait_ms)
 {
 	struct task *t, *prev = NULL;
-	int64_t now = mono_ms();
+	int64_t now = sys_now_ms();
 
 	*wait_ms = 1000;
 	for (t = x->tasks; t != NULL; prev = t, t = t->next) {
@@ -1341,10 +1324,7 @@ worker_main(void *arg)
 	pthread_mutex_lock(&x->mu);
 	while (!x->stopping) {
 		if ((t = next_task(x, &wait_ms)) == NULL) {
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += (long)wait_ms * 1000000;
-			ts.tv_sec += ts.tv_nsec / 1000000000;
-			ts.tv_nsec %= 1000000000;
+			ts = sys_deadline_in(wait_ms);
 			(void)pthread_cond_timedwait(&x->task_cv, &x->mu, &ts);
 			continue;
 		}
@@ -1359,7 +1339,7 @@ worker_main(void *arg)
 		pthread_mutex_lock(&x->mu);
 		x->busy_workers--;
 		if (rc < 0 && ++t->tries < DELETE_TRIES && !x->stopping) {
-			t->not_before = mono_ms() + DELETE_RETRY_MS;
+			t->not_before = sys_now_ms() + DELETE_RETRY_MS;
 			if (x->tasks_tail != NULL)
 				x->tasks_tail->next = t;
 			else
@@ -1396,15 +1376,12 @@ kx_free(void *impl)
 	pthread_mutex_lock(&x->mu);
 	/* let the deletes of released Jobs go out first, for a moment */
 	{
-		int64_t until = mono_ms() + DRAIN_MS;
+		int64_t until = sys_now_ms() + DRAIN_MS;
 		struct timespec ts;
 
 		while (x->nworkers > 0 && x->ntasks + (size_t)x->busy_workers >
-		    0 && mono_ms() < until) {
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 50 * 1000000;
-			ts.tv_sec += ts.tv_nsec / 1000000000;
-			ts.tv_nsec %= 1000000000;
+		    0 && sys_now_ms() < until) {
+			ts = sys_deadline_in(50);
 			(void)pthread_cond_timedwait(&x->cv, &x->mu, &ts);
 		}
 	}
@@ -1468,8 +1445,8 @@ start(struct executor *out, struct kube_api *k, int owns_k, const char *ns,
 	x->k = k;
 	x->owns_k = owns_k;
 	pthread_mutex_init(&x->mu, NULL);
-	pthread_cond_init(&x->cv, NULL);
-	pthread_cond_init(&x->task_cv, NULL);
+	sys_cond_init_monotonic(&x->cv);
+	sys_cond_init_monotonic(&x->task_cv);
 	pthread_mutex_init(&x->m_mu, NULL);
 	if (str_copy(x->ns, sizeof(x->ns), ns) < 0) {
 		rc = err_set(err, ERR_INVALID, "namespace '%s' is too long", ns);
@@ -1593,13 +1570,7 @@ exec_kube_wait_synced(void *impl, int64_t timeout_ms, struct err *err)
 	struct timespec ts;
 	int synced, rc;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	ts = sys_deadline_in(timeout_ms);
 	pthread_mutex_lock(&x->mu);
 	while (!(x->jobs_synced && x->pods_synced) &&
 	    pthread_cond_timedwait(&x->cv, &x->mu, &ts) == 0)
@@ -1621,13 +1592,7 @@ exec_kube_wait_change(void *impl, uint64_t *seen, int64_t timeout_ms)
 	struct timespec ts;
 	int changed;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	ts = sys_deadline_in(timeout_ms);
 	pthread_mutex_lock(&x->mu);
 	while (x->changes == *seen &&
 	    pthread_cond_timedwait(&x->cv, &x->mu, &ts) == 0)
@@ -1759,8 +1724,7 @@ exec_kube_follow(void *impl, const char *name, int64_t from,
 			pthread_mutex_unlock(&x->mu);
 			break;
 		}
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
+		ts = sys_deadline_in(1000);
 		(void)pthread_cond_timedwait(&x->cv, &x->mu, &ts);
 		pthread_mutex_unlock(&x->mu);
 		if (cb(arg, NULL, 0) != 0)

@@ -29,7 +29,8 @@
  *	verify ERR_GENERIC (not retried), other answers ERR_GENERIC.
  *  - Counts every request by verb and resource, for /metrics.
  *
- * JSON (jansson) stays inside kube_api.c: callers get our own structs.
+ * JSON (jansson) stays inside kube_decode.c, libcurl inside kube_transport.c
+ * and kube_stream.c: callers get our own structs.
  *
  * Threads: every function may be called from any thread at once, except
  * kube_api_free, which must come after every other call has returned and

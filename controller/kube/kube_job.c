@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "base/buf.h"
+#include "git/gitsrc.h"
 #include "kube/kube_job.h"
 #include "pipeline/k8s_names.h"
 
@@ -90,6 +91,7 @@ kube_job_manifest(const struct exec_attempt *a, const struct kube_job_opts *o,
 	json_t *job = NULL, *spec, *pod, *container, *env, *cmd, *containers;
 	json_t *volumes, *mounts;
 	int64_t uid = o->run_as_user > 0 ? o->run_as_user : DEFAULT_UID;
+	char *url = NULL, *password = NULL;
 	int rc = 0;
 
 	*out = NULL;
@@ -108,6 +110,14 @@ kube_job_manifest(const struct exec_attempt *a, const struct kube_job_opts *o,
 		return err_set(err, ERR_INVALID, "stage '%s' wants a checkout "
 		    "but the repository URL, commit or checkout image is "
 		    "unknown", a->stage);
+	/* a Job is readable by many: never a password in it */
+	if (a->checkout && gitsrc_url_split(a->repo_url, &url, &password) < 0)
+		return err_set(err, ERR_INVALID, "stage '%s': the repository "
+		    "URL is too long", a->stage);
+	if (password != NULL) {
+		explicit_bzero(password, strlen(password));
+		free(password);
+	}
 
 	cmd = json_array();
 	for (size_t i = 0; i < a->argc; i++)
@@ -155,7 +165,7 @@ kube_job_manifest(const struct exec_attempt *a, const struct kube_job_opts *o,
 		    "s:{s:{s:s, s:s}, s:{s:s, s:s}}}",
 		    "name", "checkout", "image", o->checkout_image,
 		    "command", "sh", "-c", checkout_script,
-		    "env", "name", "SLUICE_REPO_URL", "value", a->repo_url,
+		    "env", "name", "SLUICE_REPO_URL", "value", url,
 		    "name", "SLUICE_COMMIT", "value", a->commit,
 		    "name", "HOME", "value", "/tmp",
 		    "volumeMounts", "name", "workspace", "mountPath",
@@ -235,5 +245,6 @@ kube_job_manifest(const struct exec_attempt *a, const struct kube_job_opts *o,
 		rc = err_set(err, ERR_NOMEM, "cannot serialize the job");
 out:
 	json_decref(job);
+	free(url);
 	return rc;
 }

@@ -26,6 +26,7 @@
 
 #include "base/caps.h"
 #include "base/log.h"
+#include "base/sys.h"
 #include "kube/kube_api.h"
 #include "kube/kube_api_int.h"
 
@@ -115,13 +116,7 @@ pause_ms(struct kube_watch *w, int64_t ms)
 		kube_api_sleep_ms(w->k, ms);
 		return;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	ts = sys_deadline_in(ms);
 	pthread_mutex_lock(&w->mu);
 	while (!stopping(w) &&
 	    pthread_cond_timedwait(&w->cv, &w->mu, &ts) == 0)
@@ -243,8 +238,9 @@ deliver(struct kube_watch *w, enum kube_watch_type type,
 /* ---- list ------------------------------------------------------------------ */
 
 static int
-list_item(void *arg, const struct kube_job *j)
+list_item(void *arg, const void *obj)
 {
+	const struct kube_job *j = obj;
 	struct kube_watch *w = arg;
 	int rc, changed;
 
@@ -261,8 +257,9 @@ list_item(void *arg, const struct kube_job *j)
 }
 
 static int
-list_pod(void *arg, const struct kube_pod *p)
+list_pod(void *arg, const void *obj)
 {
+	const struct kube_pod *p = obj;
 	struct kube_watch *w = arg;
 	int rc, changed;
 
@@ -287,12 +284,9 @@ relist(struct kube_watch *w, struct err *err)
 
 	for (i = 0; i < w->nknown; i++)
 		w->known[i].seen = 0;
-	if (w->res == KUBE_RES_PODS)
-		rc = kube_api_pod_pages(w->k, w->ns, w->selector, list_pod, w,
-		    rv, sizeof(rv), err);
-	else
-		rc = kube_api_job_pages(w->k, w->ns, w->selector, list_item, w,
-		    rv, sizeof(rv), err);
+	rc = kube_api_pages(w->k, w->res, w->ns, w->selector, NULL,
+	    w->res == KUBE_RES_PODS ? list_pod : list_item, w, rv, sizeof(rv),
+	    err);
 	if (rc == 1 || stopping(w))
 		return 0;
 	if (rc == ERR_TOOBIG || rc == ERR_NOMEM)
@@ -450,7 +444,7 @@ watch_main(void *arg)
 	struct err err;
 	int need_list = 1, failures = 0, got, rc;
 	long status;
-	struct timespec t0, t1;
+	int64_t t0, t1;
 
 	buf_init(&path, LIM_URL + 4 * LIM_KUBE_SELECTOR);
 	while (!stopping(w)) {
@@ -478,11 +472,11 @@ watch_main(void *arg)
 		pthread_mutex_lock(&w->mu);
 		w->stats.watches++;
 		pthread_mutex_unlock(&w->mu);
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		t0 = sys_now_ms();
 		rc = kube_stream_get(w->stream, KUBE_VERB_WATCH, w->res,
 		    path.data, ((int64_t)w->timeout_s + 30) * 1000, on_data,
 		    NULL, w, &status, &got, &err);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
+		t1 = sys_now_ms();
 		if (stopping(w))
 			break;
 		if (w->gone || status == 410) {
@@ -510,7 +504,7 @@ watch_main(void *arg)
 		}
 		/* a clean end (timeoutSeconds): watch again at once, unless
 		 * the server ends watches right away */
-		if (got || t1.tv_sec - t0.tv_sec >= 1) {
+		if (got || t1 - t0 >= 1000) {
 			failures = 0;
 		} else {
 			pthread_mutex_lock(&w->mu);
@@ -557,7 +551,7 @@ kube_watch_start(struct kube_watch **out, struct kube_api *k,
 	atomic_init(&w->stop, 0);
 	buf_init(&w->line, LIM_KUBE_OBJECT);
 	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->cv, NULL);
+	sys_cond_init_monotonic(&w->cv);
 	if ((rc = kube_stream_new(&w->stream, k, err)) < 0) {
 		kube_watch_free(w);
 		return rc;

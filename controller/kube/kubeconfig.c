@@ -28,6 +28,7 @@
 
 #include "base/caps.h"
 #include "base/log.h"
+#include "base/sys.h"
 #include "kube/kubeconfig.h"
 
 struct kc_file {
@@ -94,45 +95,20 @@ env_get(char *const *envp, const char *name)
 }
 
 /*
- * Read a whole file into out (its cap applies).  ERR_NOTFOUND when it
- * does not exist, ERR_TOOBIG past the cap, ERR_GENERIC otherwise; what
- * names the file in messages ("certificate-authority of cluster 'c'").
+ * Read a whole file into out (its cap applies) with sys_read_file.
+ * ERR_NOTFOUND "what 'path' does not exist" when it does not exist,
+ * ERR_TOOBIG past the cap, ERR_GENERIC otherwise; what names the file in
+ * messages ("certificate-authority of cluster 'c'").
  */
 static int
 read_file(const char *path, struct buf *out, const char *what,
     struct err *err)
 {
-	char chunk[8192];
-	ssize_t n;
-	int fd, rc = 0;
+	int rc;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		if (errno == ENOENT)
-			return err_set(err, ERR_NOTFOUND, "%s '%s' does not exist",
-			    what, path);
-		return err_set(err, ERR_GENERIC, "%s '%s' cannot be read: %s",
-		    what, path, strerror(errno));
-	}
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = err_set(err, ERR_GENERIC, "%s '%s' cannot be read: %s",
-			    what, path, strerror(errno));
-			break;
-		}
-		if (n == 0)
-			break;
-		if (buf_append(out, chunk, (size_t)n) < 0) {
-			rc = err_set(err, ERR_TOOBIG,
-			    "%s '%s' is larger than %zu bytes", what, path,
-			    out->max);
-			break;
-		}
-	}
-	explicit_bzero(chunk, sizeof(chunk));
-	close(fd);
+	rc = sys_read_file(path, what, out->max, 0, out, err);
+	if (rc == ERR_NOTFOUND)
+		return err_set(err, rc, "%s '%s' does not exist", what, path);
 	if (rc == 0 && out->data == NULL && buf_puts(out, "") < 0)
 		rc = err_set(err, ERR_NOMEM, "out of memory");
 	return rc;

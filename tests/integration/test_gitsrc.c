@@ -27,6 +27,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "git/gitsrc.h"
+#include "testchild.h"
 
 #define TIMEOUT_MS	20000		/* generous: never hit on a good day */
 
@@ -240,75 +241,15 @@ port_accepts(int port)
 	return ok;
 }
 
-struct child {
-	pid_t	pid;
-	int	in;		/* its stdin: closing it stops fixture servers */
-	int	port;
-};
-
-/*
- * Start argv with stdin a pipe we hold; when read_port, read the port it
- * prints on its first line of stdout.
- */
+/* testchild_spawn, asserted. */
 static void
-spawn(struct child *c, const char *const argv[], int read_port)
+spawn(struct testchild *c, const char *const argv[], int read_port)
 {
-	int in[2], out[2];
-
-	assert_int_equal(pipe(in), 0);
-	assert_int_equal(pipe(out), 0);
-	c->pid = fork();
-	assert_true(c->pid >= 0);
-	if (c->pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(in[0], 0);
-		dup2(read_port ? out[1] : null, 1);
-		dup2(null, 2);
-		close(in[1]);
-		close(out[0]);
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	c->in = in[1];
-	if (read_port) {
-		char line[32];
-		FILE *fp = fdopen(out[0], "r");
-
-		assert_non_null(fp);
-		if (fgets(line, sizeof(line), fp) == NULL)
-			fail_msg("%s did not print its port", argv[0]);
-		c->port = (int)strtol(line, NULL, 10);
-		fclose(fp);
-	} else
-		close(out[0]);
-	assert_true(c->port > 0);
+	assert_int_equal(testchild_spawn(c, argv, read_port), 0);
 }
 
 static void
-stop(struct child *c)
-{
-	int status;
-
-	close(c->in);
-	kill(c->pid, SIGTERM);
-	waitpid(c->pid, &status, 0);
-}
-
-static const char *
-fixture(char *out, size_t len, const char *name)
-{
-	const char *top = getenv("SLUICE_TOP");
-
-	(void)snprintf(out, len, "%s/tests/fixtures/%s", top != NULL ? top :
-	    ".", name);
-	return out;
-}
-
-static void
-start_git_daemon(struct child *c, const char *root, const char *extra)
+start_git_daemon(struct testchild *c, const char *root, const char *extra)
 {
 	char bp[512], port[32];
 	int i;
@@ -928,7 +869,7 @@ gitsrc__git_daemon_serves_ls_remote_and_fetch(void **state)
 	struct fx *f = *state;
 	char c1[GITSRC_OID_HEX + 1], c2[GITSRC_OID_HEX + 1], url[600];
 	struct gitsrc_ref *refs = NULL;
-	struct child d;
+	struct testchild d;
 	struct err err;
 	size_t n = 0;
 
@@ -963,7 +904,7 @@ gitsrc__git_daemon_serves_ls_remote_and_fetch(void **state)
 	    ERR_NOTFOUND)
 		fail_msg("want not found, got: %s", err.msg);
 	assert_int_equal(gitsrc_last_failure(f->src), GITSRC_FAIL_NOTFOUND);
-	stop(&d);
+	testchild_stop(&d);
 }
 
 static void
@@ -972,7 +913,7 @@ gitsrc__fetch_reconnects_when_the_kept_connection_died(void **state)
 	struct fx *f = *state;
 	char c1[GITSRC_OID_HEX + 1], url[600];
 	struct gitsrc_ref *refs = NULL;
-	struct child d;
+	struct testchild d;
 	struct err err;
 	size_t n = 0;
 
@@ -987,7 +928,7 @@ gitsrc__fetch_reconnects_when_the_kept_connection_died(void **state)
 	sleep(3);		/* the server hangs up the kept connection */
 	fetch_main(f);
 	assert_head(f, "main", c1);
-	stop(&d);
+	testchild_stop(&d);
 }
 
 static void
@@ -1054,12 +995,12 @@ gitsrc__hanging_server_is_cut_by_the_timeout(void **state)
 {
 	struct fx *f = *state;
 	char script[600], log[600], url[600], seen[256];
-	struct child h;
+	struct testchild h;
 
 	alarm(120);	/* a broken timeout must not hang the whole suite */
 	(void)snprintf(log, sizeof(log), "%s/hang.log", f->dir);
 	{
-		const char *const argv[] = { "python3", fixture(script,
+		const char *const argv[] = { "python3", test_fixture(script,
 		    sizeof(script), "hang_server.py"), log, NULL };
 
 		spawn(&h, argv, 1);
@@ -1076,7 +1017,7 @@ gitsrc__hanging_server_is_cut_by_the_timeout(void **state)
 	(void)snprintf(url, sizeof(url), "ssh://git@127.0.0.1:%d/up.git",
 	    h.port);
 	expect_timeout(f, url);
-	stop(&h);
+	testchild_stop(&h);
 	alarm(0);
 	/* the ssh client did talk through our socket */
 	capture(seen, sizeof(seen), "grep -c 'SSH-2.0' '%s' || true", log);
@@ -1111,7 +1052,7 @@ gitsrc__interrupt_stops_a_call_from_another_thread(void **state)
 	char script[600], log[600], url[600];
 	struct gitsrc_ref *refs = NULL;
 	struct interrupter in;
-	struct child h;
+	struct testchild h;
 	pthread_t th;
 	struct err err;
 	size_t n = 0;
@@ -1119,7 +1060,7 @@ gitsrc__interrupt_stops_a_call_from_another_thread(void **state)
 	alarm(120);
 	(void)snprintf(log, sizeof(log), "%s/hang.log", f->dir);
 	{
-		const char *const argv[] = { "python3", fixture(script,
+		const char *const argv[] = { "python3", test_fixture(script,
 		    sizeof(script), "hang_server.py"), log, NULL };
 
 		spawn(&h, argv, 1);
@@ -1135,7 +1076,7 @@ gitsrc__interrupt_stops_a_call_from_another_thread(void **state)
 	pthread_join(th, NULL);
 	assert_int_equal(gitsrc_last_failure(f->src), GITSRC_FAIL_INTERRUPTED);
 	assert_non_null(strstr(err.msg, "interrupted"));
-	stop(&h);
+	testchild_stop(&h);
 	alarm(0);
 }
 
@@ -1146,15 +1087,18 @@ gitsrc__http_token_is_sent_and_never_shown(void **state)
 {
 	struct fx *f = *state;
 	char c1[GITSRC_OID_HEX + 1], script[600], url[600];
-	struct gitsrc_auth auth = { .token = "s3cr3t-t0ken" };
+	/* plain http: only because the configuration says so */
+	struct gitsrc_auth auth = { .token = "s3cr3t-t0ken",
+	    .allow_insecure_http = 1 };
+	struct gitsrc_auth url_only = { .allow_insecure_http = 1 };
 	struct gitsrc_ref *refs = NULL;
-	struct child h;
+	struct testchild h;
 	struct err err;
 	size_t n = 0;
 
 	commit_push(f, "one", c1);
 	{
-		const char *const argv[] = { "python3", fixture(script,
+		const char *const argv[] = { "python3", test_fixture(script,
 		    sizeof(script), "git_http_server.py"), f->dir,
 		    "s3cr3t-t0ken", NULL };
 
@@ -1195,13 +1139,14 @@ gitsrc__http_token_is_sent_and_never_shown(void **state)
 	/* a token in the URL itself never shows up either */
 	(void)snprintf(url, sizeof(url),
 	    "http://x-access-token:wrong-t0ken@127.0.0.1:%d/up.git", h.port);
-	open_src(f, url);
+	assert_int_equal(gitsrc_open(&f->src, f->mirror, url, &url_only, &err),
+	    0);
 	assert_int_equal(gitsrc_ls_remote(f->src, &refs, &n, TIMEOUT_MS,
 	    &err), ERR_UNAUTHORIZED);
 	assert_non_null(strstr(err.msg, "rejected the credentials in the url"));
 	assert_null(strstr(err.msg, "wrong-t0ken"));
 	assert_null(strstr(gitsrc_url(f->src), "wrong-t0ken"));
-	stop(&h);
+	testchild_stop(&h);
 }
 
 static void
@@ -1212,7 +1157,7 @@ gitsrc__https_with_an_unknown_certificate_is_refused(void **state)
 	char cert[600], key[600];
 	struct gitsrc_auth auth = { .token = "s3cr3t-t0ken" };
 	struct gitsrc_ref *refs = NULL;
-	struct child h;
+	struct testchild h;
 	struct err err;
 	size_t n = 0;
 
@@ -1224,7 +1169,7 @@ gitsrc__https_with_an_unknown_certificate_is_refused(void **state)
 	sh("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "
 	    "/CN=127.0.0.1 -keyout '%s' -out '%s' >/dev/null 2>&1", key, cert);
 	{
-		const char *const argv[] = { "python3", fixture(script,
+		const char *const argv[] = { "python3", test_fixture(script,
 		    sizeof(script), "git_http_server.py"), f->dir,
 		    "s3cr3t-t0ken", cert, key, NULL };
 
@@ -1238,7 +1183,132 @@ gitsrc__https_with_an_unknown_certificate_is_refused(void **state)
 	assert_int_equal(gitsrc_last_failure(f->src), GITSRC_FAIL_HOSTKEY);
 	assert_non_null(strstr(err.msg, "certificate"));
 	assert_null(strstr(err.msg, "s3cr3t"));
-	stop(&h);
+	testchild_stop(&h);
+}
+
+/*
+ * Start git_http_server.py on f->dir with the token "s3cr3t-t0ken",
+ * logging the Authorization header of every request to log (a file
+ * under f->dir, its name written into log).
+ */
+static void
+http_server_logging(struct fx *f, struct testchild *h, char *log,
+    size_t loglen)
+{
+	char script[600];
+
+	(void)snprintf(log, loglen, "%s/auth.log", f->dir);
+	assert_int_equal(setenv("GIT_HTTP_AUTH_LOG", log, 1), 0);
+	{
+		const char *const argv[] = { "python3", test_fixture(script,
+		    sizeof(script), "git_http_server.py"), f->dir,
+		    "s3cr3t-t0ken", NULL };
+
+		spawn(h, argv, 1);
+	}
+	assert_int_equal(unsetenv("GIT_HTTP_AUTH_LOG"), 0);
+}
+
+static void
+gitsrc__credentials_never_go_over_plain_http_unless_allowed(void **state)
+{
+	struct fx *f = *state;
+	char c1[GITSRC_OID_HEX + 1], url[600], log[600];
+	struct gitsrc_auth auth = { .token = "s3cr3t-t0ken" };
+	struct gitsrc_ref *refs = NULL;
+	struct testchild h;
+	struct err err;
+	size_t n = 0;
+
+	commit_push(f, "one", c1);
+	http_server_logging(f, &h, log, sizeof(log));
+
+	/* a token: the server asks, sluice refuses to answer in clear */
+	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d/up.git", h.port);
+	assert_int_equal(gitsrc_open(&f->src, f->mirror, url, &auth, &err), 0);
+	assert_int_equal(gitsrc_ls_remote(f->src, &refs, &n, TIMEOUT_MS,
+	    &err), ERR_UNAUTHORIZED);
+	assert_int_equal(gitsrc_last_failure(f->src), GITSRC_FAIL_AUTH);
+	assert_non_null(strstr(err.msg, "plain http"));
+	assert_non_null(strstr(err.msg, "allow_insecure_http"));
+	gitsrc_free(f->src);
+	f->src = NULL;
+
+	/* a password in the url: the same */
+	(void)snprintf(url, sizeof(url),
+	    "http://x-access-token:s3cr3t-t0ken@127.0.0.1:%d/up.git", h.port);
+	assert_int_equal(gitsrc_open(&f->src, f->mirror, url, NULL, &err), 0);
+	assert_int_equal(gitsrc_ls_remote(f->src, &refs, &n, TIMEOUT_MS,
+	    &err), ERR_UNAUTHORIZED);
+	assert_non_null(strstr(err.msg, "plain http"));
+	assert_null(strstr(err.msg, "s3cr3t"));
+	gitsrc_free(f->src);
+	f->src = NULL;
+
+	/*
+	 * The server was asked, but never got the token: no Authorization
+	 * header with it (libgit2 may try the url's user name alone).
+	 */
+	assert_true(test_file_has(log, "GET /up.git/info/refs"));
+	assert_false(test_file_has(log, "Basic eC1hY2Nlc3MtdG9rZW46czNjcjN0LXQwa2Vu"));
+	testchild_stop(&h);
+}
+
+static void
+gitsrc__a_password_in_the_url_stays_out_of_the_mirror(void **state)
+{
+	struct fx *f = *state;
+	char c1[GITSRC_OID_HEX + 1], url[600], log[600], config[600];
+	struct gitsrc_auth auth = { .allow_insecure_http = 1 };
+	struct gitsrc_ref *refs = NULL;
+	char *stripped = NULL, *password = NULL;
+	struct testchild h;
+	struct err err;
+	size_t n = 0;
+
+	commit_push(f, "one", c1);
+	http_server_logging(f, &h, log, sizeof(log));
+
+	/* percent-encoded in the url ("%2D" is '-'), as git reads it */
+	(void)snprintf(url, sizeof(url),
+	    "http://bot:s3cr3t%%2Dt0ken@127.0.0.1:%d/up.git", h.port);
+	assert_int_equal(gitsrc_open(&f->src, f->mirror, url, &auth, &err), 0);
+	if (gitsrc_ls_remote(f->src, &refs, &n, TIMEOUT_MS, &err) != 0)
+		fail_msg("ls-remote: %s", err.msg);
+	assert_string_equal(gitsrc_refs_branch(refs, n, "main")->oid, c1);
+	gitsrc_refs_free(refs, n);
+	fetch_main(f);
+	assert_head(f, "main", c1);
+	/* sent as Basic bot:s3cr3t-t0ken */
+	assert_true(test_file_has(log, "Basic Ym90OnMzY3IzdC10MGtlbg=="));
+
+	/* the mirror's config names the remote without the password */
+	(void)snprintf(config, sizeof(config), "%s/config", f->mirror);
+	assert_true(test_file_has(config, "url = http://bot@127.0.0.1:"));
+	assert_false(test_file_has(config, "s3cr3t"));
+	assert_null(strstr(gitsrc_url(f->src), "s3cr3t"));
+	gitsrc_free(f->src);
+	f->src = NULL;
+
+	/* the split itself */
+	assert_int_equal(gitsrc_url_split("https://u:p%40ss@h/x.git",
+	    &stripped, &password), 0);
+	assert_string_equal(stripped, "https://u@h/x.git");
+	assert_string_equal(password, "p@ss");
+	free(stripped);
+	free(password);
+	assert_int_equal(gitsrc_url_split("https://:tok@h:8443/x.git",
+	    &stripped, &password), 0);
+	assert_string_equal(stripped, "https://h:8443/x.git");
+	assert_string_equal(password, "tok");
+	free(stripped);
+	free(password);
+	assert_int_equal(gitsrc_url_split("git@h:x.git", &stripped,
+	    &password), 0);
+	assert_string_equal(stripped, "git@h:x.git");
+	assert_null(password);
+	free(stripped);
+	testchild_stop(&h);
 }
 
 /*
@@ -1253,7 +1323,7 @@ gitsrc__ssh_uses_the_key_and_checks_known_hosts(void **state)
 	char key[600], user[64], other[600];
 	struct gitsrc_auth auth = { 0 };
 	struct gitsrc_ref *refs = NULL;
-	struct child d;
+	struct testchild d;
 	struct err err;
 	size_t n = 0;
 	FILE *fp;
@@ -1342,7 +1412,7 @@ gitsrc__ssh_uses_the_key_and_checks_known_hosts(void **state)
 	assert_int_equal(gitsrc_ls_remote(f->src, &refs, &n, TIMEOUT_MS,
 	    &err), ERR_FORBIDDEN);
 	assert_non_null(strstr(err.msg, "has no ssh-ed25519 key"));
-	stop(&d);
+	testchild_stop(&d);
 	alarm(0);
 }
 
@@ -1371,6 +1441,8 @@ main(void)
 		T(gitsrc__hanging_server_is_cut_by_the_timeout),
 		T(gitsrc__interrupt_stops_a_call_from_another_thread),
 		T(gitsrc__http_token_is_sent_and_never_shown),
+		T(gitsrc__credentials_never_go_over_plain_http_unless_allowed),
+		T(gitsrc__a_password_in_the_url_stays_out_of_the_mirror),
 		T(gitsrc__https_with_an_unknown_certificate_is_refused),
 		T(gitsrc__ssh_uses_the_key_and_checks_known_hosts),
 #undef T

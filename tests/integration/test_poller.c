@@ -16,9 +16,11 @@
 #include <cmocka.h>
 
 #include "base/cfg.h"
+#include "git/gitsrc.h"
 #include "git/poller.h"
 #include "store/db.h"
 #include "store/store_repo.h"
+#include "testchild.h"
 #include "testdb.h"
 
 struct fx {
@@ -504,7 +506,8 @@ poller__checkout_exports_the_commit(void **state)
 	head = q(f, "SELECT sha FROM branch_heads");
 	assert_non_null(head);
 	(void)snprintf(dest, sizeof(dest), "%s/state/work/1", f->dir);
-	assert_int_equal(poller_checkout(f->cfg, "alpha", head, dest, &err), 0);
+	assert_int_equal(gitsrc_checkout_commit(f->cfg->state_dir, "alpha", head,
+	    dest, &err), 0);
 	(void)snprintf(path, sizeof(path), "%s/models/weights.txt", dest);
 	fp = fopen(path, "r");
 	assert_non_null(fp);
@@ -512,6 +515,52 @@ poller__checkout_exports_the_commit(void **state)
 	fclose(fp);
 	assert_string_equal(buf, "v1\n");
 	free(head);
+}
+
+static void
+poller__a_password_in_the_url_is_used_but_stored_nowhere(void **state)
+{
+	struct fx *f = *state;
+	char script[600], repos[1024], want[600], config[700], *url;
+	struct testchild h = { 0 };
+
+	make_remote(f, "alpha");
+	{
+		const char *const argv[] = { "python3", test_fixture(script,
+		    sizeof(script), "git_http_server.py"), f->dir,
+		    "s3cr3t-t0ken", NULL };
+
+		assert_int_equal(testchild_spawn(&h, argv, 1), 0);
+	}
+	(void)snprintf(repos, sizeof(repos), "[{name: alpha, url: "
+	    "\"http://bot:s3cr3t-t0ken@127.0.0.1:%d/alpha.git\", branches: "
+	    "[main], interval: 1h, auth: {allow_insecure_http: true}}]",
+	    h.port);
+	load_cfg(f, repos);
+	{
+		struct poller *p = NULL;
+		struct err err;
+
+		if (poller_start(&p, f->cfg, &err) < 0)
+			fail_msg("poller_start: %s", err.msg);
+		poller_stop(p);
+	}
+	/* the database has the url without the password */
+	url = q(f, "SELECT url FROM repositories WHERE name = 'alpha'");
+	(void)snprintf(want, sizeof(want), "http://bot@127.0.0.1:%d/alpha.git",
+	    h.port);
+	assert_non_null(url);
+	assert_string_equal(url, want);
+	free(url);
+	/* the password, kept in memory, still opens the repository */
+	poll_now(f, "alpha");
+	assert_q(f, "SELECT count(*) FROM branch_heads", "1");
+	/* and the mirror's config has none either */
+	(void)snprintf(config, sizeof(config), "%s/state/git/alpha.git/config",
+	    f->dir);
+	assert_true(test_file_has(config, want));
+	assert_false(test_file_has(config, "s3cr3t"));
+	testchild_stop(&h);
 }
 
 int
@@ -544,6 +593,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    poller__checkout_exports_the_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    poller__a_password_in_the_url_is_used_but_stored_nowhere,
+		    setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -213,6 +213,23 @@ kube_job__checkout_adds_an_init_container_and_workspace(void **state)
 }
 
 static void
+kube_job__checkout_url_never_carries_a_password(void **state)
+{
+	struct exec_attempt a = gpu_attempt();
+	struct err err;
+	char *x = NULL;
+
+	(void)state;
+	a.checkout = 1;
+	a.repo_url = "https://bot:s3cr3t@git.example.com/acme/fraud.git";
+	a.commit = "0123456789abcdef0123456789abcdef01234567";
+	assert_int_equal(kube_job_manifest(&a, &opts, &x, &err), 0);
+	assert_null(strstr(x, "s3cr3t"));
+	assert_non_null(strstr(x, "https://bot@git.example.com/acme/fraud.git"));
+	free(x);
+}
+
+static void
 kube_job__same_attempt_gives_the_same_bytes(void **state)
 {
 	struct exec_attempt a = gpu_attempt();
@@ -259,6 +276,7 @@ main(void)
 		cmocka_unit_test(kube_job__labels_and_gpu_resources),
 		cmocka_unit_test(
 		    kube_job__checkout_adds_an_init_container_and_workspace),
+		cmocka_unit_test(kube_job__checkout_url_never_carries_a_password),
 		cmocka_unit_test(kube_job__same_attempt_gives_the_same_bytes),
 		cmocka_unit_test(kube_job__refuses_what_cannot_be_a_job),
 	};
