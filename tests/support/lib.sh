@@ -4,7 +4,8 @@
 #
 #	. "$(dirname "$0")/../support/lib.sh"
 #
-#   t_free_port            a TCP port on 127.0.0.1 nobody listens on
+#   t_free_port            a TCP port on 127.0.0.1 nobody listens on (below
+#                          the ephemeral range)
 #   t_psql CONNINFO ARG... psql: quiet, unaligned, tuples only, no psqlrc,
 #                          stops at the first error
 #   t_db_create DB [empty] CREATE DATABASE DB on the test cluster: a copy of
@@ -21,8 +22,24 @@
 # Needs SLUICE_TEST_PG_URL and SLUICE_TEST_PG_BIN (from scripts/test.sh)
 # for the t_db_* and t_psql functions only.
 
+# Below Linux's ephemeral range (32768-60999), unlike a port from bind(0):
+# no client connection of a test running in parallel takes it meanwhile.
 t_free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+	python3 -c '
+import random, socket
+for _ in range(200):
+    p = random.randrange(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    break
+else:
+    raise SystemExit("no free port")'
 }
 
 t_psql() {

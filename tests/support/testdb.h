@@ -78,7 +78,10 @@ int	testpg_private(void);
 /* Stop and remove the cluster testpg_private made (else a no-op). */
 void	testpg_private_end(void);
 
-/* A TCP port on 127.0.0.1 nobody listened on a moment ago, or -1. */
+/*
+ * A TCP port on 127.0.0.1 nobody listened on a moment ago (below the
+ * ephemeral range, so no client connection takes it meanwhile), or -1.
+ */
 int	test_free_port(void);
 
 /* A child process with its stdout and stderr captured to files. */
