@@ -1,7 +1,8 @@
 # scripts/pg.sh - start and stop a private PostgreSQL cluster.  Sourced.
 #
 #   pg_start DIR PORT   initdb DIR/data when new, start it with its unix
-#                       socket in DIR/run; sets PG_URL (libpq conninfo)
+#                       socket in DIR/run; sets PG_URL (libpq conninfo).
+#                       PG_FSYNC=off: no fsync, in initdb nor in the server
 #   pg_stop DIR         stop it (fast), ignore a stopped cluster
 #   pg_ctl_cmd DIR ...  run pg_ctl on it as the right user
 #   pg_dir_for STATE    the DIR for a checkout's state directory
@@ -50,7 +51,8 @@ pg_ctl_cmd() {
 }
 
 pg_start() {
-	local dir=$1 port=$2
+	local dir=$1 port=$2 nosync=()
+	[ "${PG_FSYNC:-on}" = off ] && nosync=(--no-sync)
 	[ -n "$PG_BIN" ] || { echo "pg: PostgreSQL binaries not found" >&2; return 1; }
 	mkdir -p "$dir/run"
 	if [ "$(id -u)" = 0 ]; then
@@ -59,7 +61,7 @@ pg_start() {
 	fi
 	if [ ! -f "$dir/data/PG_VERSION" ]; then
 		pg_as "$PG_BIN/initdb" -D "$dir/data" -U sluice --auth=trust \
-		    -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+		    -E UTF8 --locale=C.UTF-8 "${nosync[@]}" >"$dir/initdb.log" 2>&1 ||
 		    { cat "$dir/initdb.log" >&2; return 1; }
 	fi
 	pg_ctl_cmd "$dir" status >/dev/null 2>&1 && pg_ctl_cmd "$dir" stop -m fast >/dev/null 2>&1

@@ -1,35 +1,123 @@
 #!/usr/bin/env bash
-# Run test programs (cmocka binaries or *.sh scripts), each with its output
-# shown, and end with one summary line: "N passed, N failed".
-# Counts come from cmocka's own summary lines; a script counts as one test.
+# Run test programs (cmocka binaries or *.sh scripts) in parallel and end
+# with the summary.
+#
+#   scripts/run-tests.sh PROGRAM...
+#
+# TEST_JOBS programs run at once (default: the number of CPUs).  Each one's
+# output is kept in a file and printed whole when it ends, under a header
+# "=== PROGRAM (ok|FAILED, N s)", so outputs never interleave.  Counts come
+# from cmocka's own summary lines; a script counts as one test; a program
+# that dies before cmocka's summary counts one failure more.
+#
+# TEST_TIMES, when set, names a file of "SECONDS PROGRAM" lines: programs
+# start longest first (unknown ones before known ones, in the order given),
+# and the file is updated with this run's times.
+#
+# The last two lines are the wall time and the summary, the line scripts
+# read, exactly "N passed, N failed":
+#
+#	elapsed: 163 s, 2 jobs at once
+#	412 passed, 0 failed
 set -uo pipefail
-passed=0 failed=0 failed_names=()
-for t in "$@"; do
-	echo "=== $t"
-	out=$(mktemp)
+
+jobs=${TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "run-tests: TEST_JOBS='$jobs' is not a positive number" >&2; exit 2; }
+
+now_ms() { local t=${EPOCHREALTIME/[.,]/}; echo $((t / 1000)); }
+secs() { printf '%d.%d' $(($1 / 1000)) $(($1 % 1000 / 100)); }
+
+# Longest first, by the previous run's times.
+order=("$@")
+if [ -n "${TEST_TIMES:-}" ] && [ -s "$TEST_TIMES" ] && [ $# -gt 1 ]; then
+	mapfile -t order < <(awk 'NR == FNR { t[$2] = $1; next }
+	    { printf "%s %d %s\n", ($0 in t) ? t[$0] : 1e9, FNR, $0 }' \
+	    "$TEST_TIMES" <(printf '%s\n' "$@") |
+	    sort -k1,1nr -k2,2n | cut -d' ' -f3-)
+fi
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/run-tests.XXXXXX")
+declare -A name_of=() start_of=()
+times=()
+cleanup() {
+	local p
+	for p in "${!name_of[@]}"; do kill "$p" 2>/dev/null; done
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+passed=0 failed=0 failed_names=() n=0 t0=$(now_ms)
+
+# Start one program; its output goes to $dir/N.
+start() {
+	local t=$1 out=$dir/$n
+	n=$((n + 1))
+	# a subshell, not a simple command: `cmd &` would ignore SIGINT
 	if [[ $t == *.sh ]]; then
-		bash "$t" 2>&1 | tee "$out"
-		rc=${PIPESTATUS[0]}
-		if [ "$rc" = 0 ]; then passed=$((passed + 1)); else
-			failed=$((failed + 1)); failed_names+=("$t"); fi
+		(exec bash "$t" >"$out" 2>&1 </dev/null) &
 	else
-		"$t" 2>&1 | tee "$out"
-		rc=${PIPESTATUS[0]}
+		(exec "$t" >"$out" 2>&1 </dev/null) &
+	fi
+	name_of[$!]=$t
+	start_of[$!]=$(now_ms):$out
+}
+
+# Wait for any program, print its output and count its tests.
+reap() {
+	local pid rc t out ms p f verdict
+	while :; do
+		wait -n -p pid
+		rc=$?
+		[ -n "${pid:-}" ] && [ -n "${name_of[$pid]:-}" ] && break
+	done
+	t=${name_of[$pid]}
+	out=${start_of[$pid]#*:}
+	ms=$(($(now_ms) - ${start_of[$pid]%%:*}))
+	unset "name_of[$pid]" "start_of[$pid]"
+	times+=("$(secs "$ms") $t")
+	if [[ $t == *.sh ]]; then
+		if [ "$rc" = 0 ]; then passed=$((passed + 1)); else
+			failed=$((failed + 1)); fi
+	else
 		p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
 		f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
 		passed=$((passed + ${p:-0}))
 		failed=$((failed + ${f:-0}))
-		if [ "$rc" != 0 ]; then
-			failed_names+=("$t")
-			# a crash before cmocka's summary still counts as a failure
-			[ -n "$f" ] || failed=$((failed + 1))
-		fi
+		# a crash before cmocka's summary still counts as a failure
+		[ "$rc" = 0 ] || [ -n "$f" ] || failed=$((failed + 1))
 	fi
+	verdict=ok
+	if [ "$rc" != 0 ]; then
+		verdict="FAILED, exit $rc"
+		failed_names+=("$t")
+	fi
+	echo "=== $t ($verdict, $(secs "$ms") s)"
+	cat "$out"
 	rm -f "$out"
+}
+
+for t in "${order[@]}"; do
+	[ ${#name_of[@]} -lt "$jobs" ] || reap
+	start "$t"
 done
+while [ ${#name_of[@]} -gt 0 ]; do
+	reap
+done
+
+if [ -n "${TEST_TIMES:-}" ] && [ ${#times[@]} -gt 0 ]; then
+	{
+		printf '%s\n' "${times[@]}"
+		if [ -f "$TEST_TIMES" ]; then cat "$TEST_TIMES"; fi
+	} | awk '!seen[$2]++' >"$TEST_TIMES.new" && mv "$TEST_TIMES.new" "$TEST_TIMES"
+fi
+
 echo
 if [ ${#failed_names[@]} -gt 0 ]; then
-	echo "failed programs: ${failed_names[*]}"
+	echo "failed programs:"
+	printf '  %s\n' "${failed_names[@]}"
 fi
+echo "elapsed: $(( ($(now_ms) - t0 + 500) / 1000 )) s, $jobs jobs at once"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ] && [ ${#failed_names[@]} = 0 ]

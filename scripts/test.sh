@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
 # `make test`: install what tests need, build, start a throwaway PostgreSQL
-# (free port, temp dir, removed afterwards even on failure), then run the
-# unit tests and the integration tests and print the summary.
+# (free port, temp dir, removed afterwards even on failure), migrate one
+# template database, then run the unit tests, the integration tests and the
+# shell tests in parallel (scripts/run-tests.sh) and print the summary.
+#
+#   make test                 everything
+#   make test T=engine        only the programs whose file name holds "engine"
+#   TEST_JOBS=4 make test     4 programs at once (default: the CPUs)
+#
+# Integration programs get their databases as copies of sluice_template
+# (CREATE DATABASE ... TEMPLATE, see tests/support/testdb.h and
+# tests/support/lib.sh), so the migrations run once per `make test`, not
+# once per test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -16,7 +26,11 @@ if [ "${SANITIZE:-}" = 1 ]; then B=build-san; BIN=bin-san; else B=build; BIN=bin
 tmp=$(mktemp -d /tmp/sluice-test.XXXXXX)
 chmod 755 "$tmp"
 cleanup() {
-	pg_stop "$tmp/pg"
+	local d
+	# the shared cluster, and any a crashed program's testpg_private left
+	for d in "$tmp"/pg*/; do
+		[ -d "$d" ] && pg_stop "${d%/}"
+	done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
@@ -31,6 +45,17 @@ export SLUICE_TEST_TMP="$tmp"
 export SLUICE_BIN="$top/$BIN/sluice"
 export SLUICE_TOP="$top"
 
+# The template every integration program copies: migrated by `sluice
+# migrate` itself, then closed to connections (a connection to a template
+# makes CREATE DATABASE ... TEMPLATE fail).
+export SLUICE_TEST_PG_TEMPLATE=sluice_template
+psql=("$PG_BIN/psql" -qAtX -v ON_ERROR_STOP=1)
+"${psql[@]}" "$SLUICE_TEST_PG_URL" -c "CREATE DATABASE $SLUICE_TEST_PG_TEMPLATE"
+SLUICE_DATABASE_URL="$PG_URL dbname=$SLUICE_TEST_PG_TEMPLATE" \
+    SLUICE_MIGRATIONS_DIR="$top/migrations" "$SLUICE_BIN" migrate >/dev/null
+"${psql[@]}" "$SLUICE_TEST_PG_URL" -c "ALTER DATABASE $SLUICE_TEST_PG_TEMPLATE
+    WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"
+
 units=$(ls $B/tests/unit/test_* 2>/dev/null | grep -v '\.[od]$' || true)
 ints=$(ls $B/tests/integration/test_* 2>/dev/null | grep -v '\.[od]$' || true)
 scripts=$(ls tests/integration/*.sh 2>/dev/null || true)
@@ -40,5 +65,7 @@ if [ -n "${T:-}" ]; then
 	# shellcheck disable=SC2086
 	units=$(pick $units) ints=$(pick $ints) scripts=$(pick $scripts)
 fi
+# Longest first: this run's order comes from the last run's times.
+export TEST_TIMES="$top/$B/tests/times"
 # shellcheck disable=SC2086
-scripts/run-tests.sh $units $ints $scripts
+scripts/run-tests.sh $ints $scripts $units

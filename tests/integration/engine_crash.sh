@@ -14,12 +14,12 @@
 set -euo pipefail
 : "${SLUICE_BIN:?}" "${SLUICE_TEST_PG_URL:?}" "${SLUICE_TEST_PG_BIN:?}" "${SLUICE_TOP:?}"
 fail() { echo "engine_crash.sh: FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/../support/lib.sh"
 
 RUNS=${ENGINE_CRASH_RUNS:-60}
 db=engine_crash_$$
-conn=${SLUICE_TEST_PG_URL/dbname=postgres/dbname=$db}
-psql=("$SLUICE_TEST_PG_BIN/psql" -qAtX -v ON_ERROR_STOP=1)
-"${psql[@]}" "$SLUICE_TEST_PG_URL" -c "CREATE DATABASE $db"
+conn=$(t_db_url "$db")
+t_db_create "$db"
 tmp=$(mktemp -d "${SLUICE_TEST_TMP:-/tmp}/engine-crash.XXXXXX")
 pid=
 cleanup() {
@@ -30,17 +30,15 @@ cleanup() {
 	done
 	sleep 0.3
 	pkill -9 -f "$tmp/state" 2>/dev/null || true
-	"${psql[@]}" "$SLUICE_TEST_PG_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" || true
+	t_db_drop "$db"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-q() { "${psql[@]}" "$conn" -c "$1"; }
+q() { t_psql "$conn" -c "$1"; }
 
 # The repository: one pipeline, three short stages.
-git=(git -c user.name=T -c user.email=t@example.com -c init.defaultBranch=main)
 export GIT_CONFIG_NOSYSTEM=1 HOME=$tmp
-"${git[@]}" init -q --bare "$tmp/repo.git"
-"${git[@]}" clone -q "$tmp/repo.git" "$tmp/work" 2>/dev/null
+t_git_remote "$tmp"
 mkdir -p "$tmp/work/pipelines"
 cat >"$tmp/work/pipelines/crash.yaml" <<YAML
 apiVersion: sluice/v1
@@ -63,11 +61,10 @@ spec:
       retries: 1
       command: ["sh", "-c", "echo \"\$SLUICE_RUN_ID \$SLUICE_STAGE \$SLUICE_ATTEMPT\" >> \"\$LEDGER\"; sleep 0.2; [ \$((SLUICE_RUN_ID % 2)) = 0 ] || [ \$SLUICE_ATTEMPT -ge 2 ]"]
 YAML
-(cd "$tmp/work" && "${git[@]}" add -A && "${git[@]}" commit -qm seed &&
-    "${git[@]}" push -q origin main)
+t_git_push "$tmp/work" seed
 : >"$tmp/ledger"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(t_free_port)
 export SLUICE_DATABASE_URL="$conn" SLUICE_LISTEN="127.0.0.1:$port"
 export SLUICE_MIGRATIONS_DIR="$SLUICE_TOP/migrations" SLUICE_STATE_DIR="$tmp/state"
 export SLUICE_MAX_PARALLEL_STAGES=12 SLUICE_LOG_LEVEL=warn

@@ -32,22 +32,22 @@ fail() {
 	[ -f "$tmp/serve.log" ] && tail -40 "$tmp/serve.log" >&2
 	exit 1
 }
+. "$(dirname "$0")/../support/lib.sh"
 
 db=engine_kube_$$
-conn=${SLUICE_TEST_PG_URL/dbname=postgres/dbname=$db}
-psql=("$SLUICE_TEST_PG_BIN/psql" -qAtX -v ON_ERROR_STOP=1)
+conn=$(t_db_url "$db")
 tmp=$(mktemp -d "${SLUICE_TEST_TMP:-/tmp}/engine-kube.XXXXXX")
 pid=
 cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	: >"$tmp/go/all" 2>/dev/null || true
 	"$SLUICE_TOP/tests/fakes/kube_fake.sh" stop "$tmp/kube" || true
-	"${psql[@]}" "$SLUICE_TEST_PG_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" || true
+	t_db_drop "$db"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-"${psql[@]}" "$SLUICE_TEST_PG_URL" -c "CREATE DATABASE $db"
-q() { "${psql[@]}" "$conn" -c "$1"; }
+t_db_create "$db"
+q() { t_psql "$conn" -c "$1"; }
 mkdir -p "$tmp/go" "$tmp/exec"
 
 # The fake: HTTPS, one node with one GPU, running the Jobs' commands.
@@ -60,10 +60,8 @@ fake() { curl -sS --fail --cacert "$KUBE_FAKE_DIR/ca.crt" "$KUBE_FAKE_URL/_fake/
 py() { python3 -c 'import json,sys; d=json.load(sys.stdin); v=eval(sys.argv[1]); print("" if v is None else v)' "$1"; }
 
 # The repository: prep -> train (1 GPU, waits for its gate file) -> evaluate.
-git=(git -c user.name=T -c user.email=t@example.com -c init.defaultBranch=main)
 export GIT_CONFIG_NOSYSTEM=1 HOME=$tmp
-"${git[@]}" init -q --bare "$tmp/repo.git"
-"${git[@]}" clone -q "$tmp/repo.git" "$tmp/work" 2>/dev/null
+t_git_remote "$tmp"
 mkdir -p "$tmp/work/pipelines"
 cat >"$tmp/work/pipelines/kube.yaml" <<YAML
 apiVersion: sluice/v1
@@ -89,10 +87,9 @@ spec:
       gates: [{metric: auc, op: ">=", value: 0.9}]
       command: ["sh", "-c", "echo '::metric auc=0.9'"]
 YAML
-(cd "$tmp/work" && "${git[@]}" add -A && "${git[@]}" commit -qm seed &&
-    "${git[@]}" push -q origin main)
+t_git_push "$tmp/work" seed
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(t_free_port)
 base=http://127.0.0.1:$port
 cat >"$tmp/sluice.yaml" <<YAML
 listen: 127.0.0.1:$port
@@ -145,8 +142,7 @@ wait_for "the pipeline" 'test "$(q "SELECT count(*) FROM pipeline_versions WHERE
 
 # 1. A push makes run 1.
 echo data >"$tmp/work/data.txt"
-(cd "$tmp/work" && "${git[@]}" add -A && "${git[@]}" commit -qm data &&
-    "${git[@]}" push -q origin main)
+t_git_push "$tmp/work" data
 wait_for "a run from the push" 'test "$(q "SELECT count(*) FROM runs")" = 1'
 r1=$(q "SELECT id FROM runs")
 [ "$(q "SELECT trigger FROM runs WHERE id = $r1")" = push ] || fail "run $r1 not triggered by push"

@@ -6,20 +6,21 @@
 set -euo pipefail
 : "${SLUICE_BIN:?}" "${SLUICE_TEST_PG_URL:?}" "${SLUICE_TEST_PG_BIN:?}"
 fail() { echo "serve.sh: FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/../support/lib.sh"
 
+# empty: this test is about pending migrations
 db=serve_sh_$$
-conn=${SLUICE_TEST_PG_URL/dbname=postgres/dbname=$db}
-psql=("$SLUICE_TEST_PG_BIN/psql" -qAt -v ON_ERROR_STOP=1)
-"${psql[@]}" "$SLUICE_TEST_PG_URL" -c "CREATE DATABASE $db"
+conn=$(t_db_url "$db")
+t_db_create "$db" empty
 tmp=$(mktemp -d)
 pid=
 cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	"${psql[@]}" "$SLUICE_TEST_PG_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" || true
+	t_db_drop "$db"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(t_free_port)
 export SLUICE_DATABASE_URL="$conn" SLUICE_LISTEN="127.0.0.1:$port"
 export SLUICE_MIGRATIONS_DIR="$SLUICE_TOP/migrations"
 
@@ -37,7 +38,7 @@ for _ in $(seq 1 100); do
 done
 [ "$(curl -s "http://127.0.0.1:$port/healthz")" = ok ] || fail "/healthz"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")" = 200 ] || fail "/readyz not 200"
-[ "$("${psql[@]}" "$conn" -c 'SELECT count(*) FROM schema_migrations')" -ge 1 ] || fail "migrations not recorded"
+[ "$(t_psql "$conn" -c 'SELECT count(*) FROM schema_migrations')" -ge 1 ] || fail "migrations not recorded"
 
 # 3. SIGTERM: clean exit 0
 kill -TERM "$pid"

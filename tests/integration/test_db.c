@@ -1,7 +1,8 @@
 /*
  * test_db.c - the PostgreSQL connection against a real server: parameters,
  * results, error codes, transactions, advisory locks and reconnection.
- * The restart test stops the shared test cluster, so it runs last.
+ * The restart test stops the cluster, so this program has a cluster of its
+ * own (testpg_private): the other programs run meanwhile.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,25 +16,17 @@
 #include "store/db.h"
 
 static int
-setup(void **state)
+group_setup(void **state)
 {
-	struct testdb *t = calloc(1, sizeof(*t));
-
-	if (t == NULL || testdb_create(t) < 0) {
-		free(t);
-		return -1;
-	}
-	*state = t;
-	return 0;
+	(void)state;
+	return testpg_private();
 }
 
 static int
-teardown(void **state)
+group_teardown(void **state)
 {
-	struct testdb *t = *state;
-
-	testdb_drop(t);
-	free(t);
+	(void)state;
+	testpg_private_end();
 	return 0;
 }
 
@@ -305,7 +298,7 @@ db__does_not_hide_a_lost_transaction(void **state)
 	db_free(db);
 }
 
-/* Last: it stops and starts the cluster every test shares. */
+/* Last: it stops and starts the (private) cluster. */
 static void
 db__next_call_succeeds_after_postgresql_restarts(void **state)
 {
@@ -483,40 +476,24 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(
-		    db__prepared_statements_are_made_once_and_again_after_a_reconnect,
-		    setup, teardown),
+#define T(name) \
+    cmocka_unit_test_setup_teardown(name, testdb_setup, testdb_teardown)
+		T(db__prepared_statements_are_made_once_and_again_after_a_reconnect),
 		cmocka_unit_test(db__open_rejects_a_malformed_conninfo),
 		cmocka_unit_test(
 		    db__open_fails_as_transient_when_the_server_is_unreachable),
-		cmocka_unit_test_setup_teardown(
-		    db__passes_parameters_and_reads_typed_values, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    db__maps_server_errors_to_codes_callers_branch_on, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    db__scripts_report_the_failing_line, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    db__transactions_commit_and_roll_back, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    db__advisory_lock_excludes_another_session, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    db__reconnects_when_the_server_ended_the_session, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    db__does_not_hide_a_lost_transaction, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    db__exec_int64_reads_one_integer_and_names_what_is_missing,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    db__exec_changed_counts_the_rows_a_statement_changed, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    db__next_call_succeeds_after_postgresql_restarts, setup,
-		    teardown),
+		T(db__passes_parameters_and_reads_typed_values),
+		T(db__maps_server_errors_to_codes_callers_branch_on),
+		T(db__scripts_report_the_failing_line),
+		T(db__transactions_commit_and_roll_back),
+		T(db__advisory_lock_excludes_another_session),
+		T(db__reconnects_when_the_server_ended_the_session),
+		T(db__does_not_hide_a_lost_transaction),
+		T(db__exec_int64_reads_one_integer_and_names_what_is_missing),
+		T(db__exec_changed_counts_the_rows_a_statement_changed),
+		T(db__next_call_succeeds_after_postgresql_restarts),
+#undef T
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

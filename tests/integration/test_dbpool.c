@@ -19,27 +19,6 @@
 #include "store/dbpool.h"
 
 static int
-setup(void **state)
-{
-	struct testdb *t = calloc(1, sizeof(*t));
-
-	if (t == NULL || testdb_create(t) < 0)
-		return -1;
-	*state = t;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct testdb *t = *state;
-
-	testdb_drop(t);
-	free(t);
-	return 0;
-}
-
-static int
 backend_pid(struct db *db)
 {
 	struct db_res *res = NULL;
@@ -157,7 +136,8 @@ dbpool__a_connection_given_back_in_a_transaction_is_rolled_back(void **state)
 int
 main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) \
+    cmocka_unit_test_setup_teardown(name, testdb_setup, testdb_teardown)
 	const struct CMUnitTest tests[] = {
 		T(dbpool__connections_are_reused_and_capped),
 		T(dbpool__a_waiter_gets_the_connection_given_back),

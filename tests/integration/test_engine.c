@@ -102,8 +102,8 @@ setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 	char *id;
 
-	if (f == NULL || testdb_create(&f->t) < 0 ||
-	    testdb_migrate(&f->t) < 0 || test_tmpdir(f->dir, sizeof(f->dir)) < 0)
+	if (f == NULL || testdb_create_migrated(&f->t) < 0 ||
+	    test_tmpdir(f->dir, sizeof(f->dir)) < 0)
 		return -1;
 	f->db = testdb_open(&f->t);
 	f->fake = fake_executor_new(&f->ex);

@@ -24,6 +24,7 @@
 #include "store/db.h"
 #include "store/store_approval.h"
 #include "testdb.h"
+#include "testsh.h"
 
 struct fx {
 	struct testdb	 t;
@@ -33,27 +34,6 @@ struct fx {
 	struct engine	*e;
 	char		 dir[512];
 };
-
-static void
-sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void
-sh(const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc != 0)
-		fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
-	assert_int_equal(rc, 0);
-}
-
-#define GIT "git -c user.name=T -c user.email=t@example.com " \
-    "-c init.defaultBranch=main -c advice.detachedHead=false "
 
 static void
 sleep_ms(int ms)
@@ -67,25 +47,27 @@ static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	char dburl[2200], st[600], repos[1024];
+	char dburl[2200], st[600], repos[1024], bare[600], work[600];
 	char *envp[6];
 	struct exec_local_opts o;
 	struct engine_opts eo = { .poll_ms = 100, .sweep_ms = 2000 };
 	struct poller *p = NULL;
 	struct err err;
 
-	if (f == NULL || testdb_create(&f->t) < 0 ||
-	    testdb_migrate(&f->t) < 0 || test_tmpdir(f->dir, sizeof(f->dir)) < 0)
+	if (f == NULL || testdb_create_migrated(&f->t) < 0 ||
+	    test_tmpdir(f->dir, sizeof(f->dir)) < 0)
 		return -1;
 	f->db = testdb_open(&f->t);
 	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
 	setenv("HOME", f->dir, 1);
 	/* the demo repository, as scripts/demo-repo.sh makes it */
-	sh("cd %s && " GIT "init -q --bare demo.git && " GIT "clone -q demo.git "
-	    "demo 2>/dev/null && mkdir -p demo/pipelines && cp -R %s/pipelines/. "
-	    "demo/pipelines/ && sed -i 's/duration: 10s/duration: 2s/' "
-	    "demo/pipelines/demo.yaml && cd demo && " GIT "add -A && " GIT
-	    "commit -qm seed && " GIT "push -q origin main", f->dir,
+	(void)snprintf(bare, sizeof(bare), "%s/demo.git", f->dir);
+	(void)snprintf(work, sizeof(work), "%s/demo", f->dir);
+	test_git_remote(bare, work);
+	test_sh("cd %s && mkdir -p pipelines && cp -R %s/pipelines/. "
+	    "pipelines/ && sed -i 's/duration: 10s/duration: 2s/' "
+	    "pipelines/demo.yaml && " TEST_GIT "add -A && "
+	    TEST_GIT "commit -qm seed && " TEST_GIT "push -q origin main", work,
 	    test_env("SLUICE_TOP"));
 	(void)snprintf(dburl, sizeof(dburl), "SLUICE_DATABASE_URL=%s",
 	    f->t.url);
@@ -141,9 +123,9 @@ push(struct fx *f, const char *line)
 	char *id;
 	int64_t r;
 
-	sh("cd %s/demo && echo '%s' >> pipelines/demo/RUNS.md && " GIT
-	    "add -A && " GIT "commit -qm '%s' && " GIT "push -q origin main",
-	    f->dir, line, line);
+	test_sh("cd %s/demo && echo '%s' >> pipelines/demo/RUNS.md && "
+	    TEST_GIT "add -A && " TEST_GIT "commit -qm '%s' && "
+	    TEST_GIT "push -q origin main", f->dir, line, line);
 	if (poller_poll_now(f->cfg, f->db, "demo", &err) < 0)
 		fail_msg("poll: %s", err.msg);
 	id = testdb_value(&f->t, "SELECT max(id) FROM runs");
@@ -313,7 +295,7 @@ engine_local__a_failed_checkout_leaves_no_temporary_folder(void **state)
 	struct stat sb;
 	int64_t r;
 
-	sh("cd %s/demo && p=pipelines/demo/deep && i=0 && while [ $i -lt 300 ];"
+	test_sh("cd %s/demo && p=pipelines/demo/deep && i=0 && while [ $i -lt 300 ];"
 	    " do p=$p/d; i=$((i + 1)); done && mkdir -p $p && echo x > $p/f",
 	    f->dir);
 	r = push(f, "too deep");

@@ -28,6 +28,8 @@
 #include "base/log.h"
 #include "git/gitsrc.h"
 #include "testchild.h"
+#include "testdb.h"
+#include "testsh.h"
 
 #define TIMEOUT_MS	20000		/* generous: never hit on a good day */
 
@@ -66,45 +68,6 @@ struct fx {
 
 /* ---- helpers ----------------------------------------------------------- */
 
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-sh(const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	assert_true(n > 0 && (size_t)n < sizeof(cmd));
-	if (system(cmd) != 0)
-		fail_msg("command failed: %s", cmd);
-}
-
-/* The first line printed by a command, without its newline. */
-static void capture(char *out, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-capture(char *out, size_t len, const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-	FILE *p;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	if (fgets(out, (int)len, p) == NULL)
-		out[0] = '\0';
-	out[strcspn(out, "\n")] = '\0';
-	assert_int_equal(pclose(p), 0);
-}
-
 static void write_file(struct fx *f, const char *rel, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -115,7 +78,7 @@ write_file(struct fx *f, const char *rel, const char *fmt, ...)
 	va_list ap;
 	FILE *fp;
 
-	sh("mkdir -p \"$(dirname '%s/%s')\"", f->work, rel);
+	test_sh("mkdir -p \"$(dirname '%s/%s')\"", f->work, rel);
 	(void)snprintf(path, sizeof(path), "%s/%s", f->work, rel);
 	fp = fopen(path, "w");
 	assert_non_null(fp);
@@ -129,9 +92,10 @@ write_file(struct fx *f, const char *rel, const char *fmt, ...)
 static void
 commit_push(struct fx *f, const char *msg, char hex[GITSRC_OID_HEX + 1])
 {
-	sh("cd '%s' && git add -A && git commit -q --allow-empty -m '%s' && "
-	    "git push -q origin HEAD:main 2>/dev/null", f->work, msg);
-	capture(hex, GITSRC_OID_HEX + 1, "git -C '%s' rev-parse HEAD",
+	test_sh("cd '%s' && git add -A && git commit -q --allow-empty "
+	    "-m '%s' && git push -q origin HEAD:main 2>/dev/null", f->work,
+	    msg);
+	test_capture(hex, GITSRC_OID_HEX + 1, "git -C '%s' rev-parse HEAD",
 	    f->work);
 	assert_int_equal(strlen(hex), GITSRC_OID_HEX);
 }
@@ -153,8 +117,7 @@ fx_setup(void **state)
 	(void)snprintf(f->url, sizeof(f->url), "file://%s", f->up);
 	if (system("true") != 0)
 		return -1;
-	sh("git init -q --bare '%s' && git clone -q '%s' '%s' 2>/dev/null",
-	    f->up, f->up, f->work);
+	test_git_remote(f->up, f->work);
 	*state = f;
 	return 0;
 }
@@ -213,22 +176,6 @@ assert_head(struct fx *f, const char *branch, const char *want)
 }
 
 static int
-free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof(a);
-	int s = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	assert_true(s >= 0);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
-	port = ntohs(a.sin_port);
-	close(s);
-	return port;
-}
-
-static int
 port_accepts(int port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
@@ -254,7 +201,7 @@ start_git_daemon(struct testchild *c, const char *root, const char *extra)
 	char bp[512], port[32];
 	int i;
 
-	c->port = free_port();
+	c->port = test_free_port();
 	(void)snprintf(bp, sizeof(bp), "--base-path=%s", root);
 	(void)snprintf(port, sizeof(port), "--port=%d", c->port);
 	{
@@ -366,12 +313,12 @@ gitsrc__deleted_branch_is_pruned_from_the_mirror(void **state)
 	size_t n = 0;
 
 	commit_push(f, "one", c1);
-	sh("cd '%s' && git push -q origin HEAD:dev 2>/dev/null", f->work);
+	test_sh("cd '%s' && git push -q origin HEAD:dev 2>/dev/null", f->work);
 	open_src(f, NULL);
 	fetch(f, both, 2);
 	assert_head(f, "dev", c1);
 
-	sh("cd '%s' && git push -q origin :dev 2>/dev/null", f->work);
+	test_sh("cd '%s' && git push -q origin :dev 2>/dev/null", f->work);
 	assert_int_equal(gitsrc_ls_remote(f->src, &refs, &n, TIMEOUT_MS,
 	    &err), 0);
 	assert_null(gitsrc_refs_branch(refs, n, "dev"));
@@ -417,11 +364,11 @@ gitsrc__force_push_is_not_a_descendant(void **state)
 	open_src(f, NULL);
 	fetch_main(f);
 
-	sh("cd '%s' && git reset -q --hard HEAD~1", f->work);
+	test_sh("cd '%s' && git reset -q --hard HEAD~1", f->work);
 	write_file(f, "f", "c\n");
-	sh("cd '%s' && git commit -qam C && git push -qf origin HEAD:main "
+	test_sh("cd '%s' && git commit -qam C && git push -qf origin HEAD:main "
 	    "2>/dev/null", f->work);
-	capture(c, sizeof(c), "git -C '%s' rev-parse HEAD", f->work);
+	test_capture(c, sizeof(c), "git -C '%s' rev-parse HEAD", f->work);
 	fetch_main(f);
 	assert_head(f, "main", c);
 
@@ -516,10 +463,10 @@ gitsrc__commit_text_is_valid_utf8_and_capped(void **state)
 	for (i = 0; i < 1000; i++)
 		fputs("\xe2\x82\xac long body ", fp);	/* euro signs */
 	fclose(fp);
-	sh("cd '%s' && git -c i18n.commitEncoding=latin1 commit -q "
+	test_sh("cd '%s' && git -c i18n.commitEncoding=latin1 commit -q "
 	    "--allow-empty --cleanup=verbatim -F '%s' && git push -q origin "
 	    "HEAD:main 2>/dev/null", f->work, path);
-	capture(hex, sizeof(hex), "git -C '%s' rev-parse HEAD", f->work);
+	test_capture(hex, sizeof(hex), "git -C '%s' rev-parse HEAD", f->work);
 	open_src(f, NULL);
 	fetch_main(f);
 	assert_int_equal(gitsrc_new_commits(f->src, hex, NULL, 1, &commits, &n,
@@ -554,9 +501,9 @@ gitsrc__read_dir_returns_pipeline_files_and_skips_bad_ones(void **state)
 	write_file(f, "pipelines/notes.txt", "not yaml\n");
 	write_file(f, "pipelines/sub/deep.yaml", "kind: Pipeline\n");
 	write_file(f, "pipelines/bin.yaml", "a%cb\n", 0);
-	sh("head -c %d /dev/zero | tr '\\0' 'x' > '%s/pipelines/big.yaml'",
+	test_sh("head -c %d /dev/zero | tr '\\0' 'x' > '%s/pipelines/big.yaml'",
 	    2 * 1024 * 1024, f->work);
-	sh("ln -s a.yaml '%s/pipelines/link.yaml'", f->work);
+	test_sh("ln -s a.yaml '%s/pipelines/link.yaml'", f->work);
 	write_file(f, "top.yaml", "kind: Pipeline\n");
 	commit_push(f, "files", hex);
 	open_src(f, NULL);
@@ -647,7 +594,8 @@ gitsrc__changed_paths_cover_add_modify_delete_rename(void **state)
 	commit_push(f, "one", c1);
 	write_file(f, "a.txt", "a changed\n");
 	write_file(f, "e.txt", "e\n");
-	sh("cd '%s' && git rm -q b.txt && git mv c.txt dir/c2.txt", f->work);
+	test_sh("cd '%s' && git rm -q b.txt && git mv c.txt dir/c2.txt",
+	    f->work);
 	commit_push(f, "two", c2);
 	open_src(f, NULL);
 	fetch_main(f);
@@ -679,11 +627,12 @@ gitsrc__export_writes_the_tree_with_modes_and_links(void **state)
 	FILE *fp;
 
 	write_file(f, "run.sh", "#!/bin/sh\necho hi\n");
-	sh("chmod +x '%s/run.sh'", f->work);
+	test_sh("chmod +x '%s/run.sh'", f->work);
 	write_file(f, "data/x.txt", "x\n");
 	write_file(f, "data/deeper/y.txt", "y\n");
-	sh("cd '%s' && ln -s data/x.txt link && ln -s ../../../etc escape && "
-	    "mkdir -p ln && ln -s /tmp ln/abs", f->work);
+	test_sh("cd '%s' && ln -s data/x.txt link && "
+	    "ln -s ../../../etc escape && mkdir -p ln && ln -s /tmp ln/abs",
+	    f->work);
 	commit_push(f, "tree", hex);
 	open_src(f, NULL);
 	fetch_main(f);
@@ -736,13 +685,13 @@ gitsrc__export_refuses_a_tree_entry_named_dot_git(void **state)
 	struct err err;
 
 	/* git itself refuses to check this out; build it by hand */
-	capture(blob, sizeof(blob), "printf 'evil\\n' | git -C '%s' "
+	test_capture(blob, sizeof(blob), "printf 'evil\\n' | git -C '%s' "
 	    "hash-object -w --stdin", f->up);
-	capture(tree, sizeof(tree), "printf '100644 blob %s\\t.git\\n' | "
+	test_capture(tree, sizeof(tree), "printf '100644 blob %s\\t.git\\n' | "
 	    "git -C '%s' mktree", blob, f->up);
-	capture(commit, sizeof(commit), "git -C '%s' commit-tree %s -m evil",
-	    f->up, tree);
-	sh("git -C '%s' update-ref refs/heads/main %s", f->up, commit);
+	test_capture(commit, sizeof(commit),
+	    "git -C '%s' commit-tree %s -m evil", f->up, tree);
+	test_sh("git -C '%s' update-ref refs/heads/main %s", f->up, commit);
 	open_src(f, NULL);
 	fetch_main(f);
 	(void)snprintf(dest, sizeof(dest), "%s/state/work/7", f->dir);
@@ -774,7 +723,8 @@ gitsrc__corrupt_mirror_is_recreated(void **state)
 	f->src = NULL;
 
 	/* every object truncated: the head commit cannot be read */
-	sh("find '%s/objects' -type f -exec truncate -s 0 {} +", f->mirror);
+	test_sh("find '%s/objects' -type f -exec truncate -s 0 {} +",
+	    f->mirror);
 	open_src(f, NULL);
 	assert_int_equal(gitsrc_recreated(f->src), 1);
 	fetch_main(f);
@@ -784,7 +734,7 @@ gitsrc__corrupt_mirror_is_recreated(void **state)
 
 	/* a config file that is not a config file */
 	(void)snprintf(path, sizeof(path), "%s/config", f->mirror);
-	sh("printf '[[[ not a config\\n' > '%s'", path);
+	test_sh("printf '[[[ not a config\\n' > '%s'", path);
 	open_src(f, NULL);
 	assert_int_equal(gitsrc_recreated(f->src), 1);
 	fetch_main(f);
@@ -805,8 +755,8 @@ gitsrc__changed_url_updates_the_remote(void **state)
 
 	commit_push(f, "one", c1);
 	(void)snprintf(other, sizeof(other), "%s/other.git", f->dir);
-	sh("git clone -q --bare '%s' '%s'", f->up, other);
-	sh("cd '%s' && git commit -q --allow-empty -m two && git push -q "
+	test_sh("git clone -q --bare '%s' '%s'", f->up, other);
+	test_sh("cd '%s' && git commit -q --allow-empty -m two && git push -q "
 	    "'%s' HEAD:main 2>/dev/null", f->work, other);
 	open_src(f, NULL);
 	fetch_main(f);
@@ -818,7 +768,7 @@ gitsrc__changed_url_updates_the_remote(void **state)
 	open_src(f, url);
 	assert_string_equal(gitsrc_url(f->src), url);
 	fetch_main(f);
-	capture(c1, sizeof(c1), "git -C '%s' rev-parse main", other);
+	test_capture(c1, sizeof(c1), "git -C '%s' rev-parse main", other);
 	assert_head(f, "main", c1);
 }
 
@@ -939,7 +889,7 @@ gitsrc__unreachable_remote_fails_fast_and_clearly(void **state)
 	char url[600], want[800];
 	struct err err;
 	size_t n = 0;
-	int port = free_port();		/* nobody listens there */
+	int port = test_free_port();		/* nobody listens there */
 
 	(void)snprintf(url, sizeof(url), "git://127.0.0.1:%d/up.git", port);
 	open_src(f, url);
@@ -987,7 +937,7 @@ expect_timeout(struct fx *f, const char *url)
 	assert_int_equal(gitsrc_last_failure(f->src), GITSRC_FAIL_TIMEOUT);
 	gitsrc_free(f->src);
 	f->src = NULL;
-	sh("rm -rf '%s'", f->mirror);
+	test_sh("rm -rf '%s'", f->mirror);
 }
 
 static void
@@ -1020,10 +970,10 @@ gitsrc__hanging_server_is_cut_by_the_timeout(void **state)
 	testchild_stop(&h);
 	alarm(0);
 	/* the ssh client did talk through our socket */
-	capture(seen, sizeof(seen), "grep -c 'SSH-2.0' '%s' || true", log);
+	test_capture(seen, sizeof(seen), "grep -c 'SSH-2.0' '%s' || true", log);
 	assert_true(strtol(seen, NULL, 10) >= 1);
-	capture(seen, sizeof(seen), "grep -c 'GET /up.git/info/refs' '%s' || "
-	    "true", log);
+	test_capture(seen, sizeof(seen),
+	    "grep -c 'GET /up.git/info/refs' '%s' || true", log);
 	assert_true(strtol(seen, NULL, 10) >= 1);
 }
 
@@ -1166,7 +1116,7 @@ gitsrc__https_with_an_unknown_certificate_is_refused(void **state)
 	commit_push(f, "one", c1);
 	(void)snprintf(cert, sizeof(cert), "%s/cert.pem", f->dir);
 	(void)snprintf(key, sizeof(key), "%s/key.pem", f->dir);
-	sh("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "
+	test_sh("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "
 	    "/CN=127.0.0.1 -keyout '%s' -out '%s' >/dev/null 2>&1", key, cert);
 	{
 		const char *const argv[] = { "python3", test_fixture(script,
@@ -1334,8 +1284,8 @@ gitsrc__ssh_uses_the_key_and_checks_known_hosts(void **state)
 		skip();
 	alarm(120);
 	commit_push(f, "one", c1);
-	capture(user, sizeof(user), "id -un");
-	sh("cd '%s' && ssh-keygen -q -t ed25519 -N '' -f host && "
+	test_capture(user, sizeof(user), "id -un");
+	test_sh("cd '%s' && ssh-keygen -q -t ed25519 -N '' -f host && "
 	    "ssh-keygen -q -t ed25519 -N '' -f client && "
 	    "ssh-keygen -q -t ed25519 -N '' -f stranger && "
 	    "cp client.pub authorized_keys && mkdir -p /run/sshd 2>/dev/null; "
@@ -1345,7 +1295,7 @@ gitsrc__ssh_uses_the_key_and_checks_known_hosts(void **state)
 		skip();		/* sshd needs root for privilege separation */
 	}
 	(void)snprintf(cfg, sizeof(cfg), "%s/sshd_config", f->dir);
-	d.port = free_port();
+	d.port = test_free_port();
 	fp = fopen(cfg, "w");
 	assert_non_null(fp);
 	fprintf(fp, "Port %d\nListenAddress 127.0.0.1\nHostKey %s/host\n"
@@ -1367,8 +1317,8 @@ gitsrc__ssh_uses_the_key_and_checks_known_hosts(void **state)
 	assert_true(port_accepts(d.port));
 
 	(void)snprintf(kh, sizeof(kh), "%s/known_hosts", f->dir);
-	capture(pub, sizeof(pub), "cut -d' ' -f1,2 '%s/host.pub'", f->dir);
-	sh("echo '[127.0.0.1]:%d %s' > '%s'", d.port, pub, kh);
+	test_capture(pub, sizeof(pub), "cut -d' ' -f1,2 '%s/host.pub'", f->dir);
+	test_sh("echo '[127.0.0.1]:%d %s' > '%s'", d.port, pub, kh);
 	(void)snprintf(key, sizeof(key), "%s/client", f->dir);
 	(void)snprintf(url, sizeof(url), "ssh://%s@127.0.0.1:%d%s", user,
 	    d.port, f->up);
@@ -1396,8 +1346,9 @@ gitsrc__ssh_uses_the_key_and_checks_known_hosts(void **state)
 
 	/* a host key that changed */
 	auth.ssh_key_file = key;
-	capture(pub, sizeof(pub), "cut -d' ' -f1,2 '%s/stranger.pub'", f->dir);
-	sh("echo '[127.0.0.1]:%d %s' > '%s'", d.port, pub, kh);
+	test_capture(pub, sizeof(pub), "cut -d' ' -f1,2 '%s/stranger.pub'",
+	    f->dir);
+	test_sh("echo '[127.0.0.1]:%d %s' > '%s'", d.port, pub, kh);
 	assert_int_equal(gitsrc_open(&f->src, f->mirror, url, &auth, &err), 0);
 	assert_int_equal(gitsrc_ls_remote(f->src, &refs, &n, TIMEOUT_MS,
 	    &err), ERR_FORBIDDEN);
@@ -1407,7 +1358,7 @@ gitsrc__ssh_uses_the_key_and_checks_known_hosts(void **state)
 	f->src = NULL;
 
 	/* an unknown host */
-	sh(": > '%s'", kh);
+	test_sh(": > '%s'", kh);
 	assert_int_equal(gitsrc_open(&f->src, f->mirror, url, &auth, &err), 0);
 	assert_int_equal(gitsrc_ls_remote(f->src, &refs, &n, TIMEOUT_MS,
 	    &err), ERR_FORBIDDEN);

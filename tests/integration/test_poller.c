@@ -22,6 +22,7 @@
 #include "store/store_repo.h"
 #include "testchild.h"
 #include "testdb.h"
+#include "testsh.h"
 
 struct fx {
 	struct testdb	 t;
@@ -42,38 +43,20 @@ static const char demo_yaml[] =
     "    - {name: train, command: [\"true\"]}\n"
     "    - {name: evaluate, needs: [train], command: [\"true\"]}\n";
 
-/* Run a shell command built like printf; assert it succeeds. */
-static void
-sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void
-sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc != 0)
-		fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
-	assert_int_equal(rc, 0);
-}
-
-#define GIT "git -c user.name=T -c user.email=t@example.com " \
-    "-c init.defaultBranch=main -c advice.detachedHead=false "
-
 /* A bare remote NAME.git with one clone NAME, seeded with the demo. */
 static void
 make_remote(struct fx *f, const char *name)
 {
-	sh("cd %s && " GIT "init -q --bare %s.git && " GIT "clone -q %s.git "
-	    "%s 2>/dev/null && mkdir -p %s/pipelines %s/models && "
-	    "printf '%%s' \"$DEMO\" > %s/pipelines/demo.yaml && "
-	    "echo v1 > %s/models/weights.txt && cd %s && " GIT "add -A && "
-	    GIT "commit -qm seed && " GIT "push -q origin main",
-	    f->dir, name, name, name, name, name, name, name, name);
+	char bare[600], work[600];
+
+	(void)snprintf(bare, sizeof(bare), "%s/%s.git", f->dir, name);
+	(void)snprintf(work, sizeof(work), "%s/%s", f->dir, name);
+	test_git_remote(bare, work);
+	test_sh("cd %s && mkdir -p pipelines models && "
+	    "printf '%%s' \"$DEMO\" > pipelines/demo.yaml && "
+	    "echo v1 > models/weights.txt && " TEST_GIT "add -A && "
+	    TEST_GIT "commit -qm seed && " TEST_GIT "push -q origin main",
+	    work);
 }
 
 /* Commit a change in the clone NAME and push it. */
@@ -81,9 +64,11 @@ static void
 push(struct fx *f, const char *name, const char *file, const char *text,
     const char *msg)
 {
-	sh("cd %s/%s && mkdir -p \"$(dirname '%s')\" && printf '%%s' '%s' > "
-	    "'%s' && " GIT "add -A && " GIT "commit -qm '%s' && " GIT
-	    "push -q -f origin HEAD:main", f->dir, name, file, text, file, msg);
+	test_sh("cd %s/%s && mkdir -p \"$(dirname '%s')\" && "
+	    "printf '%%s' '%s' > '%s' && " TEST_GIT "add -A && "
+	    TEST_GIT "commit -qm '%s' && "
+	    TEST_GIT "push -q -f origin HEAD:main", f->dir, name, file, text,
+	    file, msg);
 }
 
 static void
@@ -115,7 +100,7 @@ setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	if (f == NULL || testdb_create(&f->t) < 0 || testdb_migrate(&f->t) < 0 ||
+	if (f == NULL || testdb_create_migrated(&f->t) < 0 ||
 	    test_tmpdir(f->dir, sizeof(f->dir)) < 0)
 		return -1;
 	f->db = testdb_open(&f->t);
@@ -298,14 +283,15 @@ poller__force_push_and_branch_deletion_are_recorded(void **state)
 	make_remote(f, "alpha");
 	sync_cfg(f, "[{name: alpha, url: \"file://%s/alpha.git\", "
 	    "branches: [main, dev], interval: 1h}]");
-	sh("cd %s/alpha && " GIT "push -q origin main:dev", f->dir);
+	test_sh("cd %s/alpha && " TEST_GIT "push -q origin main:dev", f->dir);
 	poll_now(f, "alpha");
 	assert_q(f, "SELECT count(*) FROM branch_heads", "2");
 	/* rewrite main's history */
-	sh("cd %s/alpha && " GIT "checkout -q --orphan fresh && "
-	    "echo v9 > models/weights.txt && " GIT "add -A && "
-	    GIT "commit -qm rewritten && " GIT "push -q -f origin fresh:main && "
-	    GIT "push -q origin :dev", f->dir);
+	test_sh("cd %s/alpha && " TEST_GIT "checkout -q --orphan fresh && "
+	    "echo v9 > models/weights.txt && " TEST_GIT "add -A && "
+	    TEST_GIT "commit -qm rewritten && "
+	    TEST_GIT "push -q -f origin fresh:main && "
+	    TEST_GIT "push -q origin :dev", f->dir);
 	poll_now(f, "alpha");
 	assert_q(f, "SELECT string_agg(action, ',' ORDER BY id) FROM events "
 	    "WHERE entity_type = 'repository' AND action LIKE 'branch.%'",
@@ -325,9 +311,9 @@ poller__a_removed_pipeline_is_marked_deleted_and_keeps_its_runs(void **state)
 	poll_now(f, "alpha");
 	push(f, "alpha", "models/weights.txt", "v2", "train");
 	poll_now(f, "alpha");
-	sh("cd %s/alpha && " GIT "rm -q pipelines/demo.yaml && " GIT
-	    "commit -qm 'remove pipeline' && " GIT "push -q origin main",
-	    f->dir);
+	test_sh("cd %s/alpha && " TEST_GIT "rm -q pipelines/demo.yaml && "
+	    TEST_GIT "commit -qm 'remove pipeline' && "
+	    TEST_GIT "push -q origin main", f->dir);
 	poll_now(f, "alpha");
 	assert_q(f, "SELECT (deleted_at IS NOT NULL)::text FROM pipelines",
 	    "true");

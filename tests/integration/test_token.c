@@ -28,8 +28,7 @@ setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	if (f == NULL || testdb_create(&f->t) < 0 ||
-	    testdb_migrate(&f->t) < 0)
+	if (f == NULL || testdb_create_migrated(&f->t) < 0)
 		return -1;
 	f->db = testdb_open(&f->t);
 	(void)snprintf(f->url_env, sizeof(f->url_env),

@@ -40,7 +40,7 @@ testapi_start(const struct route *routes, const char *const *settings,
 	if (a == NULL)
 		return NULL;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (testdb_create(&a->t) < 0 || testdb_migrate(&a->t) < 0)
+	if (testdb_create_migrated(&a->t) < 0)
 		goto out;
 	ov[n].key = "database_url";
 	ov[n++].value = a->t.url;

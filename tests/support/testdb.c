@@ -3,16 +3,20 @@
  * to libpq directly to create and drop databases (identifiers cannot be
  * parameters, so names are escaped with PQescapeIdentifier).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <netinet/in.h>
 #include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -60,11 +64,16 @@ out:
 	return rc;
 }
 
+/*
+ * Run "VERB name[ TEMPLATE tmpl]suffix" on the admin database, the
+ * identifiers escaped; tmpl may be NULL.
+ */
 static int
-db_statement(const char *verb, const char *name, const char *suffix)
+db_statement(const char *verb, const char *name, const char *tmpl,
+    const char *suffix)
 {
 	PGconn *c = PQconnectdb(test_env("SLUICE_TEST_PG_URL"));
-	char *ident = NULL, sql[512];
+	char *ident = NULL, *tident = NULL, sql[512];
 	int rc = -1;
 
 	if (PQstatus(c) != CONNECTION_OK) {
@@ -73,20 +82,26 @@ db_statement(const char *verb, const char *name, const char *suffix)
 	}
 	if ((ident = PQescapeIdentifier(c, name, strlen(name))) == NULL)
 		goto out;
-	if (snprintf(sql, sizeof(sql), "%s %s%s", verb, ident, suffix) >=
-	    (int)sizeof(sql))
+	if (tmpl != NULL &&
+	    (tident = PQescapeIdentifier(c, tmpl, strlen(tmpl))) == NULL)
+		goto out;
+	if (snprintf(sql, sizeof(sql), "%s %s%s%s%s", verb, ident,
+	    tident != NULL ? " TEMPLATE " : "", tident != NULL ? tident : "",
+	    suffix) >= (int)sizeof(sql))
 		goto out;
 	PQfinish(c);
 	c = NULL;
 	rc = admin_exec(sql);
 out:
 	PQfreemem(ident);
+	PQfreemem(tident);
 	PQfinish(c);
 	return rc;
 }
 
-int
-testdb_create(struct testdb *t)
+/* Fill t with a new unique name and its conninfo.  0 or -1. */
+static int
+testdb_name(struct testdb *t)
 {
 	static int counter;
 	int n;
@@ -99,7 +114,27 @@ testdb_create(struct testdb *t)
 	    test_env("SLUICE_TEST_PG_URL"), t->name);
 	if (n < 0 || (size_t)n >= sizeof(t->url))
 		return -1;
-	return db_statement("CREATE DATABASE", t->name, "");
+	return 0;
+}
+
+int
+testdb_create(struct testdb *t)
+{
+	if (testdb_name(t) < 0)
+		return -1;
+	return db_statement("CREATE DATABASE", t->name, NULL, "");
+}
+
+int
+testdb_create_migrated(struct testdb *t)
+{
+	const char *tmpl = getenv("SLUICE_TEST_PG_TEMPLATE");
+
+	if (tmpl == NULL || tmpl[0] == '\0')
+		return testdb_create(t) < 0 ? -1 : testdb_migrate(t);
+	if (testdb_name(t) < 0)
+		return -1;
+	return db_statement("CREATE DATABASE", t->name, tmpl, "");
 }
 
 void
@@ -107,10 +142,33 @@ testdb_drop(struct testdb *t)
 {
 	if (t->name[0] == '\0')
 		return;
-	if (db_statement("DROP DATABASE IF EXISTS", t->name,
+	if (db_statement("DROP DATABASE IF EXISTS", t->name, NULL,
 	    " WITH (FORCE)") < 0)
 		fprintf(stderr, "test: could not drop %s\n", t->name);
 	t->name[0] = '\0';
+}
+
+int
+testdb_setup(void **state)
+{
+	struct testdb *t = calloc(1, sizeof(*t));
+
+	if (t == NULL || testdb_create(t) < 0) {
+		free(t);
+		return -1;
+	}
+	*state = t;
+	return 0;
+}
+
+int
+testdb_teardown(void **state)
+{
+	struct testdb *t = *state;
+
+	testdb_drop(t);
+	free(t);
+	return 0;
 }
 
 struct db *
@@ -192,6 +250,14 @@ testdb_value(const struct testdb *t, const char *sql)
 	return v;
 }
 
+static const char *
+tmp_root(void)
+{
+	const char *t = getenv("SLUICE_TEST_TMP");
+
+	return t != NULL && t[0] != '\0' ? t : "/tmp";
+}
+
 static int
 pg_script(const char *what)
 {
@@ -226,12 +292,69 @@ testpg_start(void)
 	    "\"$SLUICE_TEST_PG_PORT\"");
 }
 
-static const char *
-tmp_root(void)
+/*
+ * A random port below Linux's ephemeral range (32768-60999 by default), so
+ * that no outgoing connection of a test running in parallel takes it
+ * between our check and the server's bind, as a port from bind(0) can.
+ */
+int
+test_free_port(void)
 {
-	const char *t = getenv("SLUICE_TEST_TMP");
+	static unsigned seed;
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int s, port, tries, ok;
 
-	return t != NULL && t[0] != '\0' ? t : "/tmp";
+	if (seed == 0)
+		seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (tries = 0; tries < 200; tries++) {
+		port = 20000 + rand_r(&seed) % 12000;
+		if ((s = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+			break;
+		a.sin_port = htons((uint16_t)port);
+		ok = bind(s, (struct sockaddr *)&a, sizeof(a)) == 0;
+		close(s);
+		if (ok)
+			return port;
+	}
+	fprintf(stderr, "test: no free port: %s\n", strerror(errno));
+	return -1;
+}
+
+int
+testpg_private(void)
+{
+	char dir[512], port[16], url[1024];
+	int p, n;
+
+	if ((p = test_free_port()) < 0)
+		return -1;
+	n = snprintf(dir, sizeof(dir), "%s/pg-private-%ld", tmp_root(),
+	    (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof(dir))
+		return -1;
+	(void)snprintf(port, sizeof(port), "%d", p);
+	n = snprintf(url, sizeof(url), "host=%s/run port=%d user=sluice "
+	    "dbname=postgres", dir, p);
+	if (n < 0 || (size_t)n >= sizeof(url))
+		return -1;
+	if (setenv("SLUICE_TEST_PG_DIR", dir, 1) < 0 ||
+	    setenv("SLUICE_TEST_PG_PORT", port, 1) < 0 ||
+	    setenv("SLUICE_TEST_PG_URL", url, 1) < 0 ||
+	    unsetenv("SLUICE_TEST_PG_TEMPLATE") < 0)
+		return -1;
+	return testpg_start();
+}
+
+void
+testpg_private_end(void)
+{
+	const char *dir = getenv("SLUICE_TEST_PG_DIR");
+
+	if (dir == NULL || strstr(dir, "/pg-private-") == NULL)
+		return;
+	(void)testpg_stop();
+	test_rmtree(dir);
 }
 
 int

@@ -5,7 +5,8 @@
  *
  * They read the environment scripts/test.sh exports: SLUICE_TEST_PG_URL
  * (conninfo of the "postgres" database, superuser), SLUICE_TEST_PG_DIR,
- * SLUICE_TEST_PG_PORT, SLUICE_TEST_TMP, SLUICE_BIN, SLUICE_TOP.  Failures
+ * SLUICE_TEST_PG_PORT, SLUICE_TEST_PG_TEMPLATE (the migrated template
+ * database), SLUICE_TEST_TMP, SLUICE_BIN, SLUICE_TOP.  Failures
  * print why on stderr and return -1, so a test can assert_int_equal(..., 0).
  */
 #ifndef SLUICE_TESTDB_H
@@ -24,11 +25,25 @@ struct testdb {
 /* The value of an environment variable the tests need; aborts if unset. */
 const char *test_env(const char *name);
 
-/* CREATE DATABASE with a unique name; fills t.  0 or -1. */
+/* CREATE DATABASE with a unique name, empty; fills t.  0 or -1. */
 int	testdb_create(struct testdb *t);
+
+/*
+ * A database with the project's migrations applied: a copy of the
+ * template scripts/test.sh migrates once per run ($SLUICE_TEST_PG_TEMPLATE),
+ * or, without one, testdb_create + testdb_migrate.  0 or -1.
+ */
+int	testdb_create_migrated(struct testdb *t);
 
 /* DROP DATABASE ... WITH (FORCE); ignores a database that is gone. */
 void	testdb_drop(struct testdb *t);
+
+/*
+ * cmocka setup and teardown for a test that wants an empty database of its
+ * own: *state is a struct testdb * (testdb_create, testdb_drop).
+ */
+int	testdb_setup(void **state);
+int	testdb_teardown(void **state);
 
 /* Open a struct db on t (aborts on failure: the server must be up). */
 struct db *testdb_open(const struct testdb *t);
@@ -51,6 +66,23 @@ char	*testdb_value(const struct testdb *t, const char *sql);
 /* Stop and start the test cluster (scripts/pg.sh).  0 or -1. */
 int	testpg_stop(void);
 int	testpg_start(void);
+
+/*
+ * For a program that stops or reconfigures the cluster: a cluster of its
+ * own (initdb, start) under $SLUICE_TEST_TMP, free port; the SLUICE_TEST_PG_*
+ * variables then name it, so testdb_* and testpg_* use it, and it has no
+ * template (testdb_create_migrated migrates).  The shared cluster other
+ * programs use in parallel is left alone.  0 or -1.
+ */
+int	testpg_private(void);
+/* Stop and remove the cluster testpg_private made (else a no-op). */
+void	testpg_private_end(void);
+
+/*
+ * A TCP port on 127.0.0.1 nobody listened on a moment ago (below the
+ * ephemeral range, so no client connection takes it meanwhile), or -1.
+ */
+int	test_free_port(void);
 
 /* A child process with its stdout and stderr captured to files. */
 struct testproc {
