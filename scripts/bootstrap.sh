@@ -59,4 +59,10 @@ if [ "$what" != build ] && [ -f tests/browser/package.json ] &&
     [ ! -d tests/browser/node_modules/playwright-core ]; then
 	(cd tests/browser && npm install --no-audit --no-fund --silent)
 fi
+
+# The API contract checks (make lint, tests/api) use redocly and ajv.
+if [ "$what" != build ] && [ -f tests/api/package.json ] &&
+    [ ! -d tests/api/node_modules/ajv ]; then
+	(cd tests/api && npm install --no-audit --no-fund --silent)
+fi
 exit 0

@@ -27,6 +27,7 @@ struct testapi {
 	struct testdb	 t;
 	struct ctl	 ctl;
 	char		 base[64];	/* http://127.0.0.1:PORT */
+	int		 record;	/* the real routes: answers are recorded */
 };
 
 /*
