@@ -336,6 +336,27 @@ contract__a_body_over_the_cap_is_413_on_every_route(void **state)
 	free(big);
 }
 
+static void
+contract__readiness_and_the_event_stream_answer_200(void **state)
+{
+	struct fixture *f = *state;
+	struct testreply rp;
+	char ctype[128];
+
+	testapi_request(f->a, &rp, "GET", "/readyz", NULL, 0, NULL);
+	assert_int_equal(rp.status, 200);
+	testreply_free(&rp);
+	/* a stream never ends by itself: read its head, then hang up */
+	f->a->timeout_ms = 1500;
+	testapi_as(f->a, &rp, f->viewer, "GET", "/api/v1/events", NULL);
+	f->a->timeout_ms = 0;
+	assert_int_equal(rp.status, 200);
+	assert_int_equal(testreply_header(&rp, "Content-Type", ctype,
+	    sizeof(ctype)), 0);
+	assert_int_equal(strncmp(ctype, "text/event-stream", 17), 0);
+	testreply_free(&rp);
+}
+
 /* Last on its server: it spends the address's budgets. */
 static void
 contract__an_address_that_failed_too_often_gets_429(void **state)
@@ -447,6 +468,8 @@ main(void)
 		    contract__a_method_the_path_does_not_have_is_405_with_allow),
 		cmocka_unit_test(
 		    contract__a_body_over_the_cap_is_413_on_every_route),
+		cmocka_unit_test(
+		    contract__readiness_and_the_event_stream_answer_200),
 		cmocka_unit_test(
 		    contract__an_address_that_failed_too_often_gets_429),
 		cmocka_unit_test(

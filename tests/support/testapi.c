@@ -143,6 +143,28 @@ header_cb(char *p, size_t sz, size_t n, void *arg)
  */
 static pthread_mutex_t record_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Whether path (query ignored) matches a pattern of the real route table. */
+static int
+real_route(const char *path)
+{
+	for (const struct route *r = ctl_routes; r->method != NULL; r++) {
+		const char *p = r->pattern, *q = path;
+
+		while (*p != '\0' && *q != '\0' && *q != '?') {
+			if (*p == '{') {
+				p = strchr(p, '}') + 1;
+				while (*q != '\0' && *q != '/' && *q != '?')
+					q++;
+			} else if (*p++ != *q++) {
+				break;
+			}
+		}
+		if (*p == '\0' && (*q == '\0' || *q == '?'))
+			return 1;
+	}
+	return 0;
+}
+
 static void
 record_answer(const struct testapi *a, const char *method, const char *path,
     const char *const *headers, const struct testreply *r)
@@ -154,8 +176,9 @@ record_answer(const struct testapi *a, const char *method, const char *path,
 	char *line;
 	int fd;
 
-	if (dir == NULL || dir[0] == '\0' || !a->record ||
-	    r->curl_code != 0 || r->status <= 0)
+	if (dir == NULL || dir[0] == '\0' || (r->curl_code != 0 &&
+	    r->curl_code != CURLE_OPERATION_TIMEDOUT) ||
+	    r->status <= 0 || (!a->record && !real_route(path)))
 		return;
 	for (size_t i = 0; headers != NULL && headers[i] != NULL; i++) {
 		if (strncasecmp(headers[i], "Authorization:", 14) == 0)
@@ -212,7 +235,8 @@ testapi_request(struct testapi *a, struct testreply *r, const char *method,
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, a->timeout_ms > 0 ?
+	    a->timeout_ms : 60000L);
 	if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	if (body != NULL) {
