@@ -14,8 +14,12 @@ pkgs="jansson yaml-0.1"
 flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined
 	-iquote controller $(pkg-config --cflags $pkgs))
-srcs=(controller/pipeline/pipeline.c controller/pipeline/k8s_names.c controller/base/units.c
-	controller/base/buf.c controller/base/err.c)
+srcs=(controller/pipeline/pipeline.c controller/pipeline/parse.c
+	controller/pipeline/schema.c controller/pipeline/checks.c
+	controller/pipeline/json.c controller/pipeline/subst.c
+	controller/pipeline/glob.c controller/pipeline/k8s_names.c
+	controller/base/units.c controller/base/buf.c controller/base/err.c
+	controller/base/sys.c)
 
 command -v "$CC" >/dev/null || { echo "fuzz: $CC not found" >&2; exit 1; }
 mkdir -p "$B/obj" "$B/corpus" "$B/seed" "$B/artifacts"

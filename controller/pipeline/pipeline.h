@@ -376,8 +376,9 @@ extern const char *const pipeline_run_fields[];
  * Find the next reference in s at or after *pos (start with *pos = 0).
  * Return 1 with *ref filled and *pos moved past it, 0 when there is none
  * left, or ERR_INVALID when the text from ref->off is not a well-formed
- * reference (unterminated, or not of the four forms above; err says why;
- * *pos is moved past it so that iteration may go on).  "$${" is skipped
+ * reference (unterminated, or not of the four forms above; err says why,
+ * and how to escape a shell ${VAR} when it looks like one; *pos is moved
+ * past it so that iteration may go on).  "$${" is skipped
  * as an escape.  Syntax only: whether the names exist is the caller's
  * business.
  */

@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/caps.h"
+#include "base/sys.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/stage_output.h"
 
@@ -95,15 +97,9 @@ add_metric(struct stage_output *o, const char *name, size_t nlen, double v)
 		o->ignored++;
 		return;
 	}
-	if (o->nmetrics == o->ametrics) {
-		size_t na = o->ametrics ? o->ametrics * 2 : 16;
-		struct output_metric *g = realloc(o->metrics, na * sizeof(*g));
-
-		if (g == NULL)
-			abort();
-		o->metrics = g;
-		o->ametrics = na;
-	}
+	if (sys_grow((void **)&o->metrics, o->nmetrics, &o->ametrics,
+	    sizeof(*o->metrics), LIM_OUTPUT_METRICS) < 0)
+		abort();	/* out of memory */
 	m = &o->metrics[o->nmetrics++];
 	memcpy(m->name, name, nlen);
 	m->name[nlen] = '\0';
@@ -140,16 +136,10 @@ add_artifact(struct stage_output *o, const char *name, size_t nlen,
 			o->ignored++;
 			return;
 		}
-		if (o->nartifacts == o->aartifacts) {
-			size_t na = o->aartifacts ? o->aartifacts * 2 : 4;
-			struct output_artifact *g =
-			    realloc(o->artifacts, na * sizeof(*g));
-
-			if (g == NULL)
-				abort();
-			o->artifacts = g;
-			o->aartifacts = na;
-		}
+		if (sys_grow((void **)&o->artifacts, o->nartifacts,
+		    &o->aartifacts, sizeof(*o->artifacts),
+		    LIM_OUTPUT_ARTIFACTS) < 0)
+			abort();	/* out of memory */
 		a = &o->artifacts[o->nartifacts++];
 		memcpy(a->name, name, nlen);
 		a->name[nlen] = '\0';

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { launch, newPage, signIn, shot, call, until, firstLoadBytes,
-    BUDGET } from './lib.mjs';
+    overflows, BUDGET } from './lib.mjs';
 
 const BASE = process.env.SLUICE_URL;
 const ADMIN = process.env.SLUICE_ADMIN_TOKEN;
@@ -83,8 +83,7 @@ function pushDemoCommit(message) {
 async function runsOfCommit(sha) {
 	const r = await call(BASE, ADMIN, 'GET', '/api/v1/runs?pipeline=demo&limit=20');
 	assert.equal(r.status, 200, r.text);
-	return r.body.runs.filter(x => (typeof x.commit === 'string' ? x.commit :
-	    x.commit && x.commit.sha) === sha);
+	return r.body.runs.filter(x => x.commit.sha === sha);
 }
 
 async function pendingApproval(runId) {
@@ -219,8 +218,10 @@ test('no console errors and no other host', async t => {
 	await context.close();
 });
 
-// The demo run of the tests below: pushed once, approved once.
+// The demo run of the tests below: pushed once, approved once; and the
+// run whose canary was rejected.
 let demo = null;
+let rejected = null;
 
 test('a pushed commit appears as a run and progresses live', SLOW, async () => {
 	const { context, page } = await newPage(chrome.browser, BASE);
@@ -338,6 +339,7 @@ test('rejecting a canary step rolls the run back', SLOW, async () => {
 	}, 'a run of the second push', 60000);
 	const pending = await until(() => pendingApproval(run.id),
 	    'a pending approval to reject', 180000, 500);
+	rejected = run.id;
 	const { context, page } = await newPage(chrome.browser, BASE);
 	await signIn(page, APPROVER);
 	await page.goto('/#/runs/' + run.id);
@@ -419,4 +421,48 @@ test('a viewer sees no approve button, and the API refuses it anyway',
 	});
 	assert.deepEqual(page.errors, []);
 	await context.close();
+});
+
+test('every page at 1280 and 390 px: screenshots, no table wider than ' +
+    'its card, the run page says where the run is', async () => {
+	assert.ok(demo && rejected, 'needs the runs of the tests before');
+	const pages = [...PAGES, '#/runs/' + demo.id, '#/runs/' + demo.id +
+	    '/stages/train', '#/runs/' + rejected, '#/models/demo'];
+	for (const width of [1280, 390]) {
+		const { context, page } = await newPage(chrome.browser, BASE,
+		    { width, height: width > 500 ? 900 : 844 });
+		await signIn(page, ADMIN);
+		for (const hash of pages) {
+			await page.goto('/' + hash);
+			await page.locator('main h1').first().waitFor();
+			await page.waitForLoadState('load');
+			await page.waitForTimeout(500);	// the lists' answers
+			await page.waitForFunction(() =>
+			    ![...document.querySelectorAll('main .muted')].some(e =>
+				/^(Loading|…)/.test(e.textContent)));
+			assert.ok(await page.evaluate(() =>
+			    document.documentElement.scrollWidth <=
+			    document.documentElement.clientWidth),
+			    `${hash} at ${width} px is wider than the screen`);
+			assert.deepEqual(await overflows(page), [],
+			    `${hash} at ${width} px`);
+			await shot(page, `page-${width}-` +
+			    hash.replace(/[#/]+/g, '-').slice(1));
+		}
+		// The rejected run: failed at its rollout, one link away.
+		await page.goto('/#/runs/' + rejected);
+		const glance = page.locator('#run-glance');
+		await glance.getByText(/^Failed at stage rollout/).waitFor();
+		await glance.getByRole('link', { name: 'Go to rollout' }).click();
+		await page.waitForURL(new RegExp('#/runs/' + rejected +
+		    '/stages/rollout$'));
+		await page.locator('#stage-rollout').waitFor();
+		await page.waitForFunction(() => {
+			const top = document.getElementById('stage-rollout')
+			    .getBoundingClientRect().top;
+			return top >= 0 && top < innerHeight / 2;
+		});
+		assert.deepEqual(page.errors, []);
+		await context.close();
+	}
 });

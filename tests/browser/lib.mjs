@@ -119,3 +119,52 @@ export async function firstLoadBytes(browser, base, hash, token) {
 	await context.close();
 	return { total: [...sizes.values()].reduce((a, b) => a + b, 0), sizes };
 }
+
+// What does not fit on the page: each visible table whose right edge is
+// past the visible area of its card (or of main) without a scroll wrapper
+// (overflow-x auto or scroll) that itself fits, and each card whose
+// content is wider than the card.  An empty list when everything fits.
+export async function overflows(page) {
+	return page.evaluate(() => {
+		const out = [];
+		const main = document.querySelector('main');
+		const scrolls = el => /^(auto|scroll)$/.test(
+		    getComputedStyle(el).overflowX);
+		const name = el => el.id ? '#' + el.id : el.tagName.toLowerCase() +
+		    (el.className && typeof el.className === 'string' ?
+		    '.' + el.className.trim().split(/\s+/).join('.') : '');
+		const where = el => {
+			const c = el.querySelector('caption');
+			return c ? `table "${c.textContent}"` : name(el);
+		};
+		// The right edge of what el shows: its padding box.
+		const visibleRight = el => el.getBoundingClientRect().left +
+		    el.clientLeft + el.clientWidth;
+		for (const t of main.querySelectorAll('table')) {
+			if (!t.getClientRects().length)
+				continue;	// not shown
+			const box = t.closest('.card') || main;
+			let wrap = null;
+			for (let e = t.parentElement; e && e !== box; e = e.parentElement)
+				if (scrolls(e)) {
+					wrap = e;
+					break;
+				}
+			const limit = visibleRight(box) + 0.5;
+			const el = wrap || t;
+			const right = el.getBoundingClientRect().right;
+			if (right > limit)
+				out.push(`${where(t)}${wrap ? ' (in its scroll wrapper)' :
+				    ''} ends ${Math.round(right - limit)} px past ` +
+				    name(box));
+		}
+		for (const c of main.querySelectorAll('.card')) {
+			if (!c.getClientRects().length || !c.querySelector('table'))
+				continue;
+			if (c.scrollWidth > c.clientWidth + 1)
+				out.push(`${name(c)} holds content ` +
+				    `${c.scrollWidth - c.clientWidth} px wider than itself`);
+		}
+		return out;
+	});
+}

@@ -1,18 +1,25 @@
-// mock-api.mjs - a stand-in for the controller's REST API (docs/api.yaml
-// shapes), serving web/ with the controller's security headers.  The
-// console tests use it to check rendering that the real controller cannot
-// easily be made to produce (hostile strings, every status at once), and
-// it previews the console without PostgreSQL:
+// mock-api.mjs - a stand-in for the controller's REST API, serving web/
+// with the controller's security headers.  The console tests use it to
+// check rendering that the real controller cannot easily be made to
+// produce (hostile strings, every status at once), and it previews the
+// console without PostgreSQL:
 //
 //   node tests/browser/mock-api.mjs [PORT]     then sign in with "admin"
 //
 // Tokens: "admin", "approver", "operator", "viewer" (the role's name).
 // One run (#3) progresses by itself; GET /mock/step advances it by hand.
+//
+// Every JSON answer is checked against its operation's response schema in
+// docs/api.yaml (openapi.mjs) as it is sent; what does not match is kept
+// in `violations` (and printed when run by hand), and the tests fail on
+// it.  So the mock, and the console the tests drive with it, can only use
+// the field names the document gives.
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { loadApi } from './openapi.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const WEB = path.resolve(here, '../../web');
@@ -32,12 +39,15 @@ function stage(name, needs, status, extra = {}) {
 	const done = ['succeeded', 'failed', 'canceled', 'skipped'].includes(status);
 	const started = status === 'pending' ? null : iso(T0 + 60e3);
 	return {
-		name, type: extra.type ?? 'job', status, needs,
+		name, type: extra.type ?? 'job', status, needs, position: 0,
 		started_at: started, finished_at: done ? iso(T0 + 120e3) : null,
 		waiting_reason: extra.waiting_reason ?? null,
+		message: extra.message ?? null, reused_from_run: null,
 		attempts: status === 'pending' ? [] : [{
-			attempt: 1, status: status === 'waiting_approval' ?
-			    'running' : status, job: 'sluice-' + name + '-1',
+			attempt: 1, kind: 'job', step: 0, weight: null,
+			status: status === 'waiting_approval' ? 'running' : status,
+			job: 'sluice-' + name + '-1', executor: 'local', gpus: 0,
+			node: null, submitted_at: started,
 			started_at: started, finished_at: done ? iso(T0 + 120e3) : null,
 			exit_code: done ? (status === 'failed' ? 1 : 0) : null,
 			message: status === 'failed' ? 'exit status 1' : null,
@@ -46,21 +56,47 @@ function stage(name, needs, status, extra = {}) {
 	};
 }
 
+const COMMIT_TIME = iso(T0 - 600e3);
+
 function makeRun(id, status, stages, extra = {}) {
+	stages.forEach((s, i) => { s.position = i; });
 	return {
-		id, pipeline: 'demo', status,
+		id, pipeline: 'demo', repository: 'demo', pipeline_version: 1,
+		status, message: extra.runMessage ?? null,
 		commit: { sha: crypto.createHash('sha1').update('c' + id)
 		    .digest('hex'), message: extra.message ?? 'Retrain ' + id,
-		    author: 'Ada <ada@example.com>' },
+		    author: 'Ada', author_email: 'ada@example.com',
+		    time: COMMIT_TIME },
 		branch: 'main', trigger: 'push', params: { seed: '42', epochs: '100' },
-		parent_run: null, created_at: iso(T0 + id * 60e3),
+		parent_run: null, created_by: 'poller', reason: null,
+		cancel_requested_at: null, cancel_requested_by: null,
+		created_at: iso(T0 + id * 60e3),
 		started_at: status === 'queued' ? null : iso(T0 + id * 60e3 + 5e3),
 		finished_at: ['succeeded', 'failed', 'canceled'].includes(status) ?
 		    iso(T0 + id * 60e3 + 300e3) : null,
-		stages, approvals: extra.approvals ?? [],
-		model_versions: extra.model_versions ?? [], rollouts: [],
-		message: extra.runMessage ?? null,
+		stages, model_versions: extra.model_versions ?? [], rollouts: [],
 	};
+}
+
+// The fields of an approval in a run (the inbox has the rest).
+const APPROVAL_FIELDS = ['id', 'run', 'stage', 'step', 'weight', 'target',
+    'status', 'requested_at', 'expires_at', 'decided_by', 'decided_at',
+    'comment'];
+
+// GET /api/v1/runs/{id}: the run with its approvals and retries.
+function runDoc(r) {
+	return { ...r,
+	    approvals: [...st.approvals.values()].filter(a => a.run === r.id)
+		.map(a => Object.fromEntries(APPROVAL_FIELDS.map(k => [k, a[k]]))),
+	    retries: [...st.runs.values()].filter(x => x.parent_run === r.id)
+		.map(x => x.id) };
+}
+
+// In a list: stages as name and status only.
+function runSummary(r) {
+	const { stages, model_versions, rollouts, ...rest } = r;
+	return { ...rest, stages: stages.map(s => ({ name: s.name,
+	    status: s.status })) };
 }
 
 const st = {
@@ -84,7 +120,10 @@ function seed() {
 			stage('rollout', ['evaluate'], 'succeeded', { type: 'canary' }),
 		], { model_versions: [{ name: 'demo', version: id, status: id === 2 ?
 		    'production' : 'retired', target: 'demo-api', uri:
-		    'file:///m/' + id }] }));
+		    'file:///m/' + id, stage: 'train', metrics: { loss: 0.3 - id *
+		    0.02 }, created_at: iso(T0 + id * 60e3 + 200e3), promoted_at:
+		    iso(T0 + id * 60e3 + 250e3), retired_at: id === 2 ? null :
+		    iso(T0 + 400e3) }] }));
 	}
 	const def = JSON.parse(fs.readFileSync(path.join(here,
 	    'fixtures/demo-definition.json'), 'utf8'));
@@ -114,17 +153,38 @@ function seed() {
 		    artifacts: { model: 'file:///m/3' } }),
 		stage('evaluate', ['train'], 'succeeded', { metrics: { auc: 0.934 } }),
 		stage('rollout', ['evaluate'], 'waiting_approval', { type: 'canary',
-		    waiting_reason: 'approval' }),
-		stage('report', ['train'], 'pending', { waiting_reason: 'gpu' }),
-	], { message: HOSTILE + '\n\nSecond line of the message.',
-	    approvals: [a] }));
+		    waiting_reason: 'waiting for approval of step 2 (weight 50%)' }),
+		stage('report', ['train'], 'pending', { waiting_reason:
+		    'waiting for 1 GPUs (2 of kubernetes.max_gpus 2 in use)' }),
+	], { message: HOSTILE + '\n\nSecond line of the message.' }));
+	st.runs.set(4, makeRun(4, 'failed', [
+		stage('prepare', [], 'succeeded'),
+		stage('train', ['prepare'], 'failed', { message:
+		    'attempt 2 of 2 failed: exit status 1' }),
+		stage('evaluate', ['train'], 'skipped'),
+	], { runMessage: 'stage train failed' }));
+	Object.assign(st.runs.get(4).stages[2], { attempts: [], started_at: null,
+	    finished_at: null });
+	st.logs.set('4/train', 'epoch 1\nTraceback (most recent call last):\n' +
+	    'ValueError: ' + HOSTILE + '\n');
 	st.logs.set('3/prepare', 'rows=4000\n::artifact dataset=file:///tmp/d\n' +
 	    HOSTILE + '\n');
 }
 seed();
 
+// What the mock answered that docs/api.yaml does not allow.
+export const violations = [];
+let spec = null;
+
 function send(res, status, body, headers = {}) {
 	const data = body === undefined ? '' : JSON.stringify(body);
+	if (res.apiCall && spec) {
+		const bad = spec.check(res.apiCall.method, res.apiCall.path, status,
+		    body);
+		violations.push(...bad);
+		if (bad.length && res.apiCall.loud)
+			console.error(bad.join('\n'));
+	}
 	res.writeHead(status, { 'Content-Type': 'application/json',
 	    'Content-Security-Policy': CSP, 'Content-Length':
 	    Buffer.byteLength(data), ...headers });
@@ -133,9 +193,15 @@ function send(res, status, body, headers = {}) {
 const fail = (res, status, code, message, h) =>
     send(res, status, { error: { code, message } }, h);
 
-function emit(type, data) {
+// An event as GET /api/v1/events sends it: {id, type, run, entity, ...}.
+let eventSeq = 0;
+function emit(type, run, entity = run) {
+	const data = { id: ++eventSeq, type, run, entity, action: 'transition',
+	    from: null, to: null, actor: 'mock', reason: null,
+	    at: iso(Date.now()) };
 	for (const c of st.clients)
-		c.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+		c.write(`id: ${data.id}\nevent: ${type}\n` +
+		    `data: ${JSON.stringify(data)}\n\n`);
 }
 
 function who(req) {
@@ -177,12 +243,13 @@ function step() {
 	const r = st.runs.get(3);
 	const report = r.stages.find(s => s.name === 'report');
 	if (report.status === 'pending') {
-		Object.assign(report, stage('report', ['train'], 'running'));
+		Object.assign(report, { ...stage('report', ['train'], 'running'),
+		    position: report.position });
 		st.logs.set('3/report', 'starting report\n');
 	} else if (report.status === 'running') {
 		st.logs.set('3/report', st.logs.get('3/report') + 'step\n');
 	}
-	emit('stage', { run: 3, stage: 'report' });
+	emit('stage', 3, 97);
 }
 
 async function api(req, res, url) {
@@ -241,22 +308,15 @@ async function api(req, res, url) {
 		list = list.filter(r => r.id < cursor);
 		const limit = Number(url.searchParams.get('limit') || 25);
 		const page = list.slice(0, limit);
-		return send(res, 200, { runs: page.map(({ stages, approvals,
-		    ...r }) => ({ ...r, stages: stages.map(s => ({ name: s.name,
-		    status: s.status })) })), next_cursor: list.length > limit ?
+		return send(res, 200, { runs: page.map(runSummary),
+		    next_cursor: list.length > limit ?
 		    String(page[page.length - 1].id) : null });
 	}
 	if ((g = /^\/api\/v1\/runs\/(\d+)$/.exec(p))) {
 		const r = st.runs.get(Number(g[1]));
 		if (!r)
 			return fail(res, 404, 'not_found', 'no run ' + g[1]);
-		// The run carries the plain approval; the inbox has the rest.
-		const BASIC = ['id', 'run', 'stage', 'step', 'weight', 'target',
-		    'status', 'requested_at', 'expires_at', 'decided_by',
-		    'decided_at', 'comment'];
-		r.approvals = [...st.approvals.values()].filter(a => a.run === r.id)
-		    .map(a => Object.fromEntries(BASIC.map(k => [k, a[k]])));
-		return send(res, 200, r);
+		return send(res, 200, runDoc(r));
 	}
 	if ((g = /^\/api\/v1\/runs\/(\d+)\/(cancel|retry)$/.exec(p)) && m === 'POST') {
 		if (need('operator'))
@@ -265,16 +325,16 @@ async function api(req, res, url) {
 		if (g[2] === 'cancel') {
 			r.status = 'canceled';
 			r.finished_at = iso(Date.now());
-			emit('run', { id: r.id });
-			return send(res, 202, r);
+			emit('run', r.id);
+			return send(res, 202, runDoc(r));
 		}
 		const id = Math.max(...st.runs.keys()) + 1;
 		const n = { ...structuredClone(r), id, status: 'queued',
 		    trigger: 'retry', parent_run: r.id, started_at: null,
 		    finished_at: null, created_at: iso(Date.now()) };
 		st.runs.set(id, n);
-		emit('run', { id });
-		return send(res, 201, n);
+		emit('run', id);
+		return send(res, 201, runDoc(n));
 	}
 	if ((g = /^\/api\/v1\/runs\/(\d+)\/stages\/([^/]+)\/logs$/.exec(p))) {
 		const key = g[1] + '/' + g[2];
@@ -296,21 +356,29 @@ async function api(req, res, url) {
 		return;
 	}
 	if ((g = /^\/api\/v1\/runs\/(\d+)\/lineage$/.exec(p))) {
-		const id = g[1];
-		return send(res, 200, { nodes: [
+		const id = Number(g[1]);
+		return send(res, 200, { run: id, nodes: [
 			{ id: 'commit:abc', type: 'commit', label: 'abc1234' },
 			{ id: 'pipeline_version:1', type: 'pipeline_version',
-			    label: 'demo@abc1234', pipeline: 'demo' },
-			{ id: 'run:' + id, type: 'run', label: 'run #' + id },
+			    label: 'demo (pipelines/demo.yaml)', pipeline: 'demo' },
+			{ id: 'run:' + id, type: 'run', label: 'run ' + id, run: id },
+			{ id: 'stage:' + id, type: 'stage', label: 'train',
+			    name: 'train', status: 'succeeded' },
+			{ id: 'artifact:' + id, type: 'artifact', label: 'model',
+			    name: 'model', uri: 'file:///m/' + id },
 			{ id: 'model_version:' + id, type: 'model_version', label:
-			    'demo v' + id, model: 'demo' },
-			{ id: 'rollout:' + id, type: 'rollout', label: 'demo-api',
+			    'demo v' + id, name: 'demo', version: id },
+			{ id: 'rollout:' + id, type: 'rollout', label: 'demo-api 50%',
 			    status: 'progressing' },
 		], edges: [
-			{ from: 'commit:abc', to: 'pipeline_version:1' },
-			{ from: 'pipeline_version:1', to: 'run:' + id },
-			{ from: 'run:' + id, to: 'model_version:' + id },
-			{ from: 'model_version:' + id, to: 'rollout:' + id },
+			{ from: 'commit:abc', to: 'pipeline_version:1', kind: 'defines' },
+			{ from: 'pipeline_version:1', to: 'run:' + id, kind: 'runs' },
+			{ from: 'run:' + id, to: 'stage:' + id, kind: 'stage' },
+			{ from: 'stage:' + id, to: 'artifact:' + id, kind: 'produced' },
+			{ from: 'artifact:' + id, to: 'model_version:' + id,
+			    kind: 'registered' },
+			{ from: 'model_version:' + id, to: 'rollout:' + id,
+			    kind: 'candidate' },
 		] });
 	}
 	if ((g = /^\/api\/v1\/approvals\/(\d+)$/.exec(p))) {
@@ -342,8 +410,8 @@ async function api(req, res, url) {
 		Object.assign(ro, { status: g[2] === 'approve' ? 'running' :
 		    'failed', waiting_reason: null });
 		r.status = g[2] === 'approve' ? 'running' : 'failed';
-		emit('approval', { id: a.id, run: a.run });
-		emit('run', { id: a.run });
+		emit('approval', a.run, a.id);
+		emit('run', a.run);
 		return send(res, 200, a);
 	}
 	const COMMIT = { sha: 'a'.repeat(40), message: 'Demo pipelines',
@@ -390,53 +458,66 @@ async function api(req, res, url) {
 		const id = Math.max(...st.runs.keys()) + 1;
 		const n = makeRun(id, 'queued', [stage('prepare', [], 'pending')]);
 		n.trigger = 'api';
+		n.created_by = w.name;
 		n.params = b.params || {};
 		st.runs.set(id, n);
-		emit('run', { id });
-		return send(res, 201, n);
+		emit('run', id);
+		return send(res, 201, runDoc(n));
 	}
 	if (p === '/api/v1/repositories' && m === 'GET')
 		return send(res, 200, { repositories: [
 			{ name: 'demo', url: 'file:///var/demo.git', branches: ['main'],
-			    path: 'pipelines', source: 'config', poll_status: 'ok',
+			    path: 'pipelines', interval_ms: 15000, auth: {},
+			    source: 'config', poll_status: 'ok',
 			    last_poll_at: iso(Date.now() - 5e3), last_success_at:
-			    iso(Date.now() - 5e3), next_poll_at: iso(Date.now() + 10e3),
-			    consecutive_failures: 0, last_error: null },
+			    iso(Date.now() - 5e3), last_error: null,
+			    next_poll_at: iso(Date.now() + 10e3),
+			    consecutive_failures: 0, refresh_requested_at: null,
+			    heads: { main: 'a'.repeat(40) }, pipelines: 2,
+			    created_at: iso(T0) },
 			{ name: 'flaky', url: 'https://git.invalid/x.git', branches:
-			    ['main', 'dev'], path: 'ml', source: 'api', poll_status:
-			    'failing', last_poll_at: iso(Date.now() - 20e3),
-			    last_success_at: null, next_poll_at: iso(Date.now() + 60e3),
-			    consecutive_failures: 3, last_error: 'cannot resolve ' +
-			    HOSTILE },
+			    ['main', 'dev'], path: 'ml', interval_ms: null,
+			    auth: { token_env: 'GIT_TOKEN' }, source: 'api',
+			    poll_status: 'failing', last_poll_at: iso(Date.now() - 20e3),
+			    last_success_at: null, last_error: 'cannot resolve ' +
+			    HOSTILE, next_poll_at: iso(Date.now() + 60e3),
+			    consecutive_failures: 3, refresh_requested_at: null,
+			    heads: {}, pipelines: 0, created_at: iso(T0) },
 		], next_cursor: null });
 	if ((g = /^\/api\/v1\/repositories\/([^/]+)\/refresh$/.exec(p))) {
 		if (need('operator'))
 			return;
-		return send(res, 202, { refreshed: decodeURIComponent(g[1]) });
+		return send(res, 202, { refresh_requested: decodeURIComponent(g[1]) });
 	}
 	if (p === '/api/v1/models')
-		return send(res, 200, { models: [{ name: 'demo', versions_count: 2,
-		    latest_version: 2, production: [{ target: 'demo-api',
-		    version: 2 }], updated_at: iso(T0) }], next_cursor: null });
-	if ((g = /^\/api\/v1\/models\/([^/]+)\/versions$/.exec(p)))
-		return send(res, 200, { versions: [1, 2].map(v => ({ name: 'demo',
-		    version: v, status: v === 2 ? 'production' : 'retired', target:
-		    'demo-api', run: v, uri: 'file:///m/' + v, metrics: { auc: 0.9 +
-		    v / 100 }, created_at: iso(T0 + v * 60e3) })),
+		return send(res, 200, { models: [{ name: 'demo', versions: 2,
+		    latest: { version: 2, status: 'production', uri: 'file:///m/2',
+		    created_at: iso(T0 + 120e3) }, production: { 'demo-api': 2 } }],
 		    next_cursor: null });
+	if ((g = /^\/api\/v1\/models\/([^/]+)\/versions$/.exec(p)))
+		return send(res, 200, { versions: [2, 1].map(v => ({ name: 'demo',
+		    version: v, uri: 'file:///m/' + v, status: v === 2 ?
+		    'production' : 'retired', target: 'demo-api', run: v,
+		    pipeline: 'demo', stage: 'train', metrics: { auc: 0.9 +
+		    v / 100 }, created_at: iso(T0 + v * 60e3), promoted_at:
+		    iso(T0 + v * 60e3 + 50e3), retired_at: v === 2 ? null :
+		    iso(T0 + 400e3) })), next_cursor: null });
 	return fail(res, 404, 'not_found', `no route for '${p}'`);
 }
 
-export function start(port = 0) {
+export async function start(port = 0, { loud = false } = {}) {
+	spec = spec || await loadApi();
 	const server = http.createServer((req, res) => {
 		const url = new URL(req.url, 'http://x');
 		if (url.pathname === '/mock/step') {
 			step();
 			return send(res, 200, { ok: true });
 		}
-		if (url.pathname.startsWith('/api/'))
+		if (url.pathname.startsWith('/api/')) {
+			res.apiCall = { method: req.method, path: url.pathname, loud };
 			return api(req, res, url).catch(e => fail(res, 500, 'internal',
 			    String(e)));
+		}
 		if (req.method !== 'GET' && req.method !== 'HEAD')
 			return fail(res, 405, 'method_not_allowed', 'no');
 		return serveStatic(req, res, url.pathname);
@@ -452,7 +533,8 @@ export function start(port = 0) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-	const { url } = await start(Number(process.argv[2] || 8081));
+	const { url } = await start(Number(process.argv[2] || 8081),
+	    { loud: true });
 	console.log('mock console at ' + url + ' (tokens: admin, approver, ' +
 	    'operator, viewer)');
 }

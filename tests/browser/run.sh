@@ -28,14 +28,27 @@ if [ ! -x "$chromium" ]; then
 	echo "browser: SKIP: $chromium is not installed (scripts/bootstrap.sh installs it)"
 	exit 0
 fi
-if [ ! -d "$here/node_modules/playwright-core" ]; then
-	(cd "$here" && npm install --no-audit --no-fund --silent) ||
-	    fail "cannot install playwright-core (npm install in tests/browser)"
+# Every dependency of package.json installed (playwright-core, and ajv
+# with yaml for checking the mock API against docs/api.yaml)?
+installed() {
+	(cd "$here" && node -e 'const p = require("./package.json"),
+	    fs = require("fs"); process.exit(Object.keys(p.dependencies)
+	    .every(d => fs.existsSync("node_modules/" + d + "/package.json")) ?
+	    0 : 1)')
+}
+if ! installed; then
+	(cd "$here" && npm ci --no-audit --no-fund --silent) ||
+	    fail "cannot install the test dependencies (npm ci in tests/browser)"
 fi
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 18 ] || fail "node $node_major is too old (need 18 or later)"
 
 export SLUICE_CHROMIUM="$chromium"
+# The tests run in tests/browser: a path given from the top stays right.
+case ${SLUICE_DOCS_SCREENSHOT:-} in
+/* | "") ;;
+*) export SLUICE_DOCS_SCREENSHOT="$top/$SLUICE_DOCS_SCREENSHOT" ;;
+esac
 export SLUICE_SCREENSHOTS=${SLUICE_SCREENSHOTS:-$here/screenshots}
 mkdir -p "$SLUICE_SCREENSHOTS"
 tests=("$here/mock.test.mjs")

@@ -616,6 +616,97 @@ pipeline__substitute_replaces_references(void **state)
 	buf_release(&b);
 }
 
+/* A pipeline up to its one stage's name; the stage's fields follow. */
+#define ONE_STAGE_HEAD							\
+	"apiVersion: sluice/v1\n"					\
+	"kind: Pipeline\n"						\
+	"metadata: { name: shell }\n"					\
+	"spec:\n"							\
+	"  defaults: { image: alpine }\n"				\
+	"  stages:\n"							\
+	"    - name: build\n"
+
+/*
+ * A shell ${VAR} in a command is not one of ours: the error says how to
+ * write it literally, and $${VAR} reaches the stage as ${VAR}.
+ */
+static void
+pipeline__shell_variable_error_suggests_the_escape(void **state)
+{
+	static const char text[] =
+	    ONE_STAGE_HEAD
+	    "      command: [sh, -c, 'echo ${HOME}']\n";
+	struct pipeline_ref r;
+	struct pipeline *p = NULL;
+	struct err err;
+	char *msgs = NULL;
+	size_t pos = 0;
+
+	(void)state;
+	assert_int_equal(pipeline_refs_next("echo ${HOME}", &pos, &r, &err),
+	    ERR_INVALID);
+	assert_string_equal(err.msg, "invalid reference \"${HOME}\" (expected "
+	    "${params.NAME}, ${run.FIELD}, ${stages.STAGE.artifacts.NAME} or "
+	    "${stages.STAGE.metrics.NAME}); for a literal shell ${VAR}, write "
+	    "$${VAR}");
+	pos = 0;
+	assert_int_equal(pipeline_refs_next("${USER:-nobody}", &pos, &r, &err),
+	    ERR_INVALID);
+	assert_non_null(strstr(err.msg, "; for a literal shell ${VAR}, write "
+	    "$${VAR}"));
+
+	/* a misspelt reference of ours gets no shell hint */
+	pos = 0;
+	assert_int_equal(pipeline_refs_next("${stages.a.outputs.b}", &pos, &r,
+	    &err), ERR_INVALID);
+	assert_null(strstr(err.msg, "shell"));
+	pos = 0;
+	assert_int_equal(pipeline_refs_next("${run.Id}", &pos, &r, &err),
+	    ERR_INVALID);
+	assert_null(strstr(err.msg, "shell"));
+
+	assert_int_equal(parse_text(text, strlen(text), &p, &msgs),
+	    ERR_INVALID);
+	assert_null(p);
+	assert_string_equal(msgs, "p.yaml:8:25: spec.stages[0].command[2]: "
+	    "invalid reference \"${HOME}\" (expected ${params.NAME}, "
+	    "${run.FIELD}, ${stages.STAGE.artifacts.NAME} or "
+	    "${stages.STAGE.metrics.NAME}); for a literal shell ${VAR}, write "
+	    "$${VAR}\n");
+	free(msgs);
+}
+
+static void
+pipeline__escaped_shell_variable_reaches_the_stage_literally(void **state)
+{
+	static const char text[] =
+	    ONE_STAGE_HEAD
+	    "      command: [sh, -c,\n"
+	    "        'echo $${HOME} $${X:-1} ${run.id} $$$${Y}']\n"
+	    "      env: { GREETING: \"hi $${USER}\" }\n";
+	struct pipeline *p = parse_ok(text);
+	const struct pipeline_stage *st = &p->stages[0];
+	struct err err;
+	struct buf b;
+	int calls = 0;
+
+	(void)state;
+	assert_int_equal(st->command.n, 3);
+	buf_init(&b, 1024);
+	assert_int_equal(pipeline_substitute(st->command.v[2], lookup, &calls,
+	    &b, &err), 0);
+	assert_string_equal(b.data, "echo ${HOME} ${X:-1} 42 $$${Y}");
+	assert_int_equal(calls, 1);
+	buf_reset(&b);
+	assert_int_equal(st->env.n, 1);
+	assert_int_equal(pipeline_substitute(st->env.v[0].value, lookup,
+	    &calls, &b, &err), 0);
+	assert_string_equal(b.data, "hi ${USER}");
+	assert_int_equal(calls, 1);
+	buf_release(&b);
+	pipeline_free(p);
+}
+
 static void
 pipeline__globs_match_whole_segments(void **state)
 {
@@ -919,6 +1010,10 @@ main(void)
 		    pipeline__topological_order_keeps_source_order_for_ties),
 		cmocka_unit_test(pipeline__refs_iterate_over_a_template),
 		cmocka_unit_test(pipeline__substitute_replaces_references),
+		cmocka_unit_test(
+		    pipeline__shell_variable_error_suggests_the_escape),
+		cmocka_unit_test(
+		    pipeline__escaped_shell_variable_reaches_the_stage_literally),
 		cmocka_unit_test(pipeline__globs_match_whole_segments),
 		cmocka_unit_test(
 		    pipeline__push_trigger_matches_branches_and_paths),

@@ -199,10 +199,7 @@ async function pendingCount() {
 	const el = $('pending-count');
 	try {
 		const data = await api.get('/api/v1/approvals?status=pending&limit=100');
-		const list = data && Array.isArray(data.approvals) ?
-		    data.approvals : [];
-		const n = list.filter(a => !a.status || a.status === 'pending')
-		    .length;
+		const n = data.approvals.length;
 		el.hidden = n === 0;
 		el.textContent = n > 99 ? '99+' : String(n);
 		el.setAttribute('aria-label', n + ' pending');

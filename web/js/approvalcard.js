@@ -2,10 +2,8 @@
 // analysis, the candidate's metrics next to production's, and (for
 // approvers, while pending) approve / reject with a comment.
 import * as api from './api.js';
-import { h, badge, ago, dl, entries, fmtNumber, table, errorBox, idPart }
+import { h, badge, ago, dl, fmtNumber, table, errorBox, idPart }
     from './render.js';
-
-const obj = v => v && typeof v === 'object' && !Array.isArray(v) ? v : null;
 
 const OPS = {
 	'>=': (x, y) => x >= y, '>': (x, y) => x > y, '<=': (x, y) => x <= y,
@@ -13,16 +11,15 @@ const OPS = {
 };
 
 // The canary's analysis gates (from the pipeline's canary steps) against
-// the latest metrics its steps reported.
-function gatesFromSteps(a) {
-	const metrics = obj(a.canary_metrics) ?? {};
-	const prod = obj(obj(a.production) && a.production.metrics) ?? {};
+// the latest metrics its steps reported: [{gate, observed, ok, message}].
+// The fields of the inbox (canary_steps, canary_metrics, production) may
+// be missing on the run page when the inbox could not be read.
+function analysisRows(a) {
+	const metrics = a.canary_metrics ?? {};
+	const prod = a.production ? a.production.metrics : {};
 	const rows = [];
-	(Array.isArray(a.canary_steps) ? a.canary_steps : []).forEach((st, i) => {
-		const an = obj(st) && obj(st.analysis);
-		for (const g of an && Array.isArray(an.gates) ? an.gates : []) {
-			if (!obj(g))
-				continue;
+	(a.canary_steps ?? []).forEach((st, i) => {
+		for (const g of st.analysis ? st.analysis.gates : []) {
 			let threshold = g.value;
 			let shown = fmtNumber(g.value);
 			if (g.baseline !== undefined) {
@@ -35,7 +32,7 @@ function gatesFromSteps(a) {
 			const observed = metrics[g.metric];
 			const cmp = OPS[g.op];
 			rows.push({
-				gate: `step ${i + 1} (${st.weight ?? '?'}%): ` +
+				gate: `step ${i + 1} (${st.weight}%): ` +
 				    `${g.metric} ${g.op} ${shown}`,
 				observed: observed ?? '—',
 				ok: typeof observed === 'number' && typeof threshold ===
@@ -48,77 +45,26 @@ function gatesFromSteps(a) {
 	return rows;
 }
 
-// Gate results of the step's analysis, as [{gate, observed, ok}].
-function analysisRows(a) {
-	const an = a.analysis ?? a.analysis_results ?? null;
-	const gates = Array.isArray(an) ? an : obj(an) && (an.gates ??
-	    an.results ?? an.checks);
-	if (!Array.isArray(gates))
-		return gatesFromSteps(a);
-	return gates.filter(obj).map(g => {
-		const threshold = g.value ?? g.threshold ??
-		    (g.baseline ? g.baseline + (g.tolerance !== undefined ?
-		    ' − ' + fmtNumber(g.tolerance) : '') : '');
-		const ok = g.passed ?? g.ok ?? g.pass ??
-		    (g.result ? g.result === 'passed' || g.result === 'pass' :
-		    undefined);
-		return {
-			gate: [g.metric ?? g.name, g.op, typeof threshold ===
-			    'number' ? fmtNumber(threshold) : threshold]
-			    .filter(x => x !== undefined && x !== null && x !== '')
-			    .join(' '),
-			observed: g.observed ?? g.actual ?? g.measured ??
-			    g.current,
-			ok,
-			message: g.message,
-		};
-	});
-}
-
+// Where the canary's rollout is.
 function analysisSummary(a) {
-	const an = obj(a.analysis ?? a.analysis_results);
-	const ro = obj(a.rollout);
-	if (!an && ro)
-		return h('p', { class: 'analysis-summary' }, 'Rollout ',
-		    badge(ro.status), ro.current_weight !== undefined ?
-		    ' at ' + ro.current_weight + '%' : '', ro.current_step ?
-		    ', step ' + ro.current_step + ' of ' + (ro.steps ?? '?') : '',
-		    ro.message ? ' — ' + ro.message : '');
-	if (!an)
+	const ro = a.rollout;
+	if (!ro)
 		return null;
-	const bits = [];
-	if (an.status)
-		bits.push(badge(an.status));
-	if (an.duration)
-		bits.push(' over ', String(an.duration));
-	if (an.message)
-		bits.push(' — ', String(an.message));
-	return bits.length ? h('p', { class: 'analysis-summary' }, bits) : null;
+	return h('p', { class: 'analysis-summary' }, 'Rollout ',
+	    badge(ro.status), ' at ' + ro.current_weight + '%',
+	    ro.current_step ? ', step ' + ro.current_step + ' of ' + ro.steps :
+	    '', ro.message ? ' — ' + ro.message : '');
 }
 
-// {candidate: {metric: n}, production: {metric: n}} wherever it lives.
-function metricSides(a) {
-	const m = obj(a.metrics);
-	const cand = obj(a.candidate_metrics) ?? obj(m && m.candidate) ??
-	    obj(obj(a.candidate) && a.candidate.metrics) ?? {};
-	const prod = obj(a.production_metrics) ?? obj(m && m.production) ??
-	    obj(obj(a.production) && a.production.metrics) ?? {};
-	return { cand, prod };
-}
-
-function modelLabel(side) {
-	const o = obj(side);
-	if (!o)
-		return null;
-	const name = o.name ?? o.model, v = o.version;
-	if (name && v !== undefined)
-		return h('a', { href: '#/models/' + api.seg(name) }, String(name),
-		    ' v', String(v));
-	return o.uri ? h('code', {}, String(o.uri)) : null;
+// A model of the inbox ({name, version, uri, metrics}) as a link.
+function modelLabel(m) {
+	return m ? h('a', { href: '#/models/' + api.seg(m.name) }, m.name,
+	    ' v', String(m.version)) : null;
 }
 
 function comparison(a) {
-	const { cand, prod } = metricSides(a);
+	const cand = a.candidate ? a.candidate.metrics : {};
+	const prod = a.production ? a.production.metrics : {};
 	const names = [...new Set([...Object.keys(cand), ...Object.keys(prod)])]
 	    .sort();
 	if (!names.length)
@@ -159,30 +105,25 @@ export function approvalCard(a, { canDecide = false, showRun = true,
     onDecided = () => {} } = {}) {
 	const id = String(a.id);
 	const pid = idPart(id);
-	const pending = (a.status ?? 'pending') === 'pending';
+	const pending = a.status === 'pending';
 	const card = h('article', { class: ['card', 'approval',
 	    pending ? 'pending' : 'decided'], id: 'approval-' + pid,
 	    'aria-labelledby': 'approval-title-' + pid });
-	const weight = a.weight ?? (obj(a.step) && a.step.weight);
-	const steps = a.steps ?? a.total_steps ?? (obj(a.rollout) &&
-	    a.rollout.steps) ?? (Array.isArray(a.canary_steps) ?
-	    a.canary_steps.length || undefined : undefined);
 	card.append(
 	    h('header', { class: 'card-head' },
 		h('h3', { id: 'approval-title-' + pid },
-		    'Promote ', h('strong', {}, String(a.target ?? '?')),
-		    ' to ', String(weight ?? '?'), '%'),
-		badge(a.status ?? 'pending')),
+		    'Promote ', h('strong', {}, a.target),
+		    ' to ', String(a.weight), '%'),
+		badge(a.status)),
 	    dl([
-		['Run', showRun && a.run !== undefined ? h('a', { href: '#/runs/' +
+		['Run', showRun ? h('a', { href: '#/runs/' +
 		    api.seg(a.run) }, '#' + a.run) : null],
 		['Pipeline', a.pipeline ? h('a', { href: '#/pipelines/' +
-		    api.seg(a.pipeline) }, String(a.pipeline)) : null],
-		['Stage', a.stage ?? null],
-		['Step', a.step !== undefined && !obj(a.step) ? String(a.step) +
-		    (steps ? ' of ' + steps : '') : null],
-		['Candidate', modelLabel(a.candidate) ?? (a.model_version ?
-		    String(a.model_version) : null)],
+		    api.seg(a.pipeline) }, a.pipeline) : null],
+		['Stage', a.stage],
+		['Step', String(a.step) + (a.rollout ? ' of ' + a.rollout.steps :
+		    '')],
+		['Candidate', modelLabel(a.candidate)],
 		['In production', modelLabel(a.production)],
 		['Requested', ago(a.requested_at)],
 		['Expires', pending && a.expires_at ? ago(a.expires_at) : null],
@@ -192,10 +133,10 @@ export function approvalCard(a, { canDecide = false, showRun = true,
 	if (!pending) {
 		card.append(h('p', { class: 'decision' },
 		    a.status === 'expired' ? 'Expired ' :
-		    [String(a.status ?? '').replace(/^./, c => c.toUpperCase()),
-			' by ', h('strong', {}, String(a.decided_by ?? '?')), ' '],
+		    [a.status.replace(/^./, c => c.toUpperCase()),
+			' by ', h('strong', {}, a.decided_by), ' '],
 		    ago(a.decided_at),
-		    a.comment ? [': ', h('q', {}, String(a.comment))] : null));
+		    a.comment ? [': ', h('q', {}, a.comment)] : null));
 	} else if (canDecide) {
 		const comment = h('textarea', { id: 'comment-' + pid, rows: 2,
 		    maxlength: 1000, name: 'comment' });
@@ -208,12 +149,9 @@ export function approvalCard(a, { canDecide = false, showRun = true,
 			approve.disabled = reject.disabled = true;
 			status.replaceChildren();
 			try {
-				const res = await api.post('/api/v1/approvals/' +
+				onDecided(await api.post('/api/v1/approvals/' +
 				    api.seg(id) + '/' + verb,
-				    { comment: comment.value.trim() });
-				onDecided(res && res.id !== undefined ? res :
-				    { ...a, status: verb === 'approve' ?
-					'approved' : 'rejected' });
+				    { comment: comment.value.trim() }));
 			} catch (e) {
 				status.replaceChildren(errorBox(e));
 				approve.disabled = reject.disabled = false;
@@ -242,13 +180,12 @@ export function keyedCards(cache, approvals, opts) {
 		const old = cache.get(key);
 		// A pending card stays as it is while it stays pending.
 		if (old && (old.sig === sig || (old.pending &&
-		    (a.status ?? 'pending') === 'pending'))) {
+		    a.status === 'pending'))) {
 			out.push(old.el);
 			continue;
 		}
 		const el = approvalCard(a, opts);
-		cache.set(key, { sig, el, pending: (a.status ?? 'pending') ===
-		    'pending' });
+		cache.set(key, { sig, el, pending: a.status === 'pending' });
 		out.push(el);
 	}
 	for (const k of [...cache.keys()])

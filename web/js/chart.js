@@ -1,7 +1,7 @@
 // chart.js - a small inline SVG chart of one metric across a pipeline's
 // recent runs, and the bounded loader of those runs.
 import * as api from './api.js';
-import { s, fmtNumber, listOf } from './render.js';
+import { s, fmtNumber } from './render.js';
 
 const W = 132, H = 30, P = 3;
 export const HISTORY_RUNS = 20;
@@ -54,37 +54,31 @@ export function history(pipeline, { fresh = false } = {}) {
 async function load(pipeline) {
 	const data = await api.get(api.withQuery('/api/v1/runs',
 	    { pipeline, limit: HISTORY_RUNS }));
-	let runs = listOf(data, 'runs').slice(0, HISTORY_RUNS);
-	// A list answer may carry stages with metrics; else (the usual case:
-	// stages as name and status only) fetch each run, a few at a time.
-	if (!runs.every(r => Array.isArray(r.stages) && r.stages.every(s =>
-	    s && typeof s.metrics === 'object'))) {
-		const out = new Array(runs.length);
-		let next = 0;
-		const worker = async () => {
-			while (next < runs.length) {
-				const i = next++;
-				try {
-					out[i] = await api.get('/api/v1/runs/' +
-					    api.seg(runs[i].id));
-				} catch {
-					out[i] = null;
-				}
+	const list = data.runs.slice(0, HISTORY_RUNS);
+	// A list has stages as name and status only: fetch each run (its
+	// metrics), a few at a time.
+	const out = new Array(list.length);
+	let next = 0;
+	const worker = async () => {
+		while (next < list.length) {
+			const i = next++;
+			try {
+				out[i] = await api.get('/api/v1/runs/' +
+				    api.seg(list[i].id));
+			} catch {
+				out[i] = null;
 			}
-		};
-		await Promise.all(Array.from({ length: Math.min(CONCURRENCY,
-		    runs.length) }, worker));
-		runs = out.filter(Boolean);
-	}
-	runs.sort((a, b) => Number(a.id) - Number(b.id));
+		}
+	};
+	await Promise.all(Array.from({ length: Math.min(CONCURRENCY,
+	    list.length) }, worker));
+	const runs = out.filter(Boolean);
+	runs.sort((a, b) => a.id - b.id);
 	const series = new Map();
 	for (const r of runs) {
-		for (const st of Array.isArray(r.stages) ? r.stages : []) {
-			const m = st && st.metrics;
-			if (!m || typeof m !== 'object')
-				continue;
-			for (const [k, v] of Object.entries(m)) {
-				if (typeof v !== 'number' || !Number.isFinite(v))
+		for (const st of r.stages) {
+			for (const [k, v] of Object.entries(st.metrics)) {
+				if (!Number.isFinite(v))
 					continue;
 				const key = st.name + '.' + k;
 				if (!series.has(key))

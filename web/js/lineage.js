@@ -3,33 +3,25 @@
 // rollouts.  Nodes {id, type, label} link to their page when there is one.
 import * as api from './api.js';
 import { graph } from './dag.js';
-import { h, replace, errorBox, statusText } from './render.js';
+import { h, replace, errorBox, statusText, statusClass } from './render.js';
 
 const TYPE_RE = /^[a-z][a-z_]{0,31}$/;
 
-function digits(v) {
-	const m = /(\d+)\s*$/.exec(String(v ?? ''));
-	return m ? m[1] : null;
-}
-
+// The console's page of a node: a run's, a model's, a pipeline's, and a
+// stage of the run shown (the graph's stages are all of that run).
 function hrefOf(n, runId) {
-	const type = String(n.type ?? '');
-	if (type === 'run') {
-		const id = n.run ?? digits(n.id);
-		return id ? '#/runs/' + api.seg(id) : null;
+	switch (n.type) {
+	case 'run':
+		return '#/runs/' + api.seg(n.run);
+	case 'model_version':
+		return '#/models/' + api.seg(n.name);
+	case 'pipeline_version':
+		return '#/pipelines/' + api.seg(n.pipeline);
+	case 'stage':
+		return '#/runs/' + api.seg(runId) + '/stages/' + api.seg(n.name);
+	default:
+		return null;
 	}
-	if (type === 'model_version' || type === 'model') {
-		const name = n.model ?? n.name;
-		return name ? '#/models/' + api.seg(name) : null;
-	}
-	if (type === 'pipeline' || type === 'pipeline_version') {
-		const name = n.pipeline;
-		return name ? '#/pipelines/' + api.seg(name) : null;
-	}
-	if (type === 'stage' && (n.stage ?? n.name))
-		return '#/runs/' + api.seg(n.run ?? runId) + '/stages/' +
-		    api.seg(n.stage ?? n.name);
-	return null;
 }
 
 // The lineage graph of run, filled into box (which says it is loading).
@@ -43,27 +35,22 @@ export async function showLineage(box, runId, { signal } = {}) {
 			replace(box, errorBox(e));
 		return;
 	}
-	const nodes = (Array.isArray(data && data.nodes) ? data.nodes : [])
-	    .filter(n => n && n.id !== undefined)
-	    .map(n => {
-		const type = TYPE_RE.test(String(n.type)) ? n.type : 'other';
+	const nodes = data.nodes.map(n => {
+		const type = TYPE_RE.test(n.type) ? n.type : 'other';
 		return {
-			id: String(n.id),
-			label: String(n.label ?? n.id),
+			id: n.id,
+			label: n.label,
 			sub: statusText(type) + (n.status ? ' · ' +
 			    statusText(n.status) : ''),
-			cls: ['t-' + type, n.status ? 'st-' + (TYPE_RE.test(
-			    String(n.status)) ? n.status : 'unknown') : null]
+			cls: ['t-' + type, n.status ? statusClass(n.status) : null]
 			    .filter(Boolean).join(' '),
-			href: hrefOf(n, data.run ?? runId),
-			title: statusText(type) + ' ' + String(n.label ?? n.id) +
+			href: hrefOf(n, data.run),
+			title: statusText(type) + ' ' + n.label +
 			    (n.status ? ', ' + statusText(n.status) : ''),
 		};
 	});
-	const edges = (Array.isArray(data && data.edges) ? data.edges : [])
-	    .filter(e => e && e.from !== undefined && e.to !== undefined)
-	    .map(e => ({ from: String(e.from), to: String(e.to),
-		cls: TYPE_RE.test(String(e.kind)) ? 'k-' + e.kind : null }));
+	const edges = data.edges.map(e => ({ from: e.from, to: e.to,
+	    cls: TYPE_RE.test(e.kind) ? 'k-' + e.kind : null }));
 	if (!nodes.length) {
 		replace(box, h('p', { class: 'muted' }, 'No lineage recorded.'));
 		return;

@@ -21,7 +21,8 @@ export function safeHref(v) {
 
 function appendAll(el, children) {
 	for (const c of children) {
-		if (c === null || c === undefined || c === false || c === true)
+		if (c === null || c === undefined || c === false || c === true ||
+		    c === '')
 			continue;
 		if (Array.isArray(c))
 			appendAll(el, c);
@@ -106,24 +107,15 @@ export function firstLine(text) {
 	return String(text ?? '').split('\n', 1)[0];
 }
 
-// Commit details wherever the API put them: run.commit may be the sha or
-// an object {sha, message, author}; the details may also be top-level.
-export function commitOf(obj) {
-	if (!obj)
-		return { sha: '', message: '', author: '' };
-	const c = obj.commit;
-	const d = c && typeof c === 'object' ? c :
-	    (obj.commit_details && typeof obj.commit_details === 'object' ?
-	    obj.commit_details : {});
-	const author = d.author && typeof d.author === 'object' ?
-	    [d.author.name, d.author.email && '<' + d.author.email + '>']
-	    .filter(Boolean).join(' ') :
-	    d.author ?? d.author_name ?? obj.commit_author ?? '';
-	return {
-		sha: (typeof c === 'string' ? c : d.sha) ?? obj.commit_sha ?? '',
-		message: d.message ?? obj.commit_message ?? '',
-		author: String(author ?? ''),
-	};
+// A commit ({sha, message, author}) on one line: the short sha, the
+// first line of the message, the author.
+export function commitLine(c, id) {
+	return h('span', { class: 'commit', id },
+	    h('code', { title: c.sha }, shortSha(c.sha)),
+	    c.message ? [' ', h('span', { class: 'commit-msg' },
+		firstLine(c.message))] : null,
+	    c.author ? [' ', h('span', { class: 'muted' }, 'by ', c.author)] :
+	    null);
 }
 
 export function parseTime(iso) {
@@ -219,30 +211,24 @@ export function entries(obj) {
 	    x[0] > y[0] ? 1 : 0);
 }
 
-// A list from a list answer ({"runs": [...]}) or a bare array.
-export function listOf(data, key) {
-	if (Array.isArray(data))
-		return data;
-	if (data && Array.isArray(data[key]))
-		return data[key];
-	if (data && Array.isArray(data.items))
-		return data.items;
-	return [];
-}
-
-// A table; columns are [header, cell(row) → node|text, class?].
-export function table(rows, columns, { caption, empty, rowClass } = {}) {
+// A table; columns are [header, cell(row) → node|text, class?].  On a
+// narrow screen each row becomes a block of label/value pairs (the label
+// from data-label), so no column is cut off, unless stack is false (a
+// table of a few narrow columns that fits); the wrapper scrolls if a
+// value still cannot fit.
+export function table(rows, columns, { caption, empty, rowClass,
+    stack = true } = {}) {
 	if (!rows.length && empty)
 		return h('p', { class: 'empty' }, empty);
 	return h('div', { class: 'table-wrap' },
-	    h('table', {},
+	    h('table', { class: stack ? 'stack' : null },
 		caption ? h('caption', {}, caption) : null,
 		h('thead', {}, h('tr', {}, columns.map(([head, , cls]) =>
 		    h('th', { scope: 'col', class: cls }, head)))),
 		h('tbody', {}, rows.map(r => h('tr',
 		    { class: rowClass ? rowClass(r) : null },
-		    columns.map(([, cell, cls]) => h('td', { class: cls },
-			cell(r))))))));
+		    columns.map(([head, cell, cls]) => h('td', { class: cls,
+			'data-label': head }, cell(r))))))));
 }
 
 // A definition list from [term, value] pairs, skipping empty values.

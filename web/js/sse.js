@@ -1,7 +1,7 @@
 // sse.js - one EventSource on GET /api/v1/events for the whole console.
 //
-// Events are "run", "stage" and "approval", each with JSON data holding
-// ids ({"run": 42, "stage": "train", ...}).  Pages subscribe with on() and
+// Events are "run", "stage" and "approval", each with JSON data naming
+// the run ({"id": 1234, "type": "stage", "run": 42, "entity": 97, ...}).  Pages subscribe with on() and
 // refetch what they show; they never patch the page from an event.  The
 // browser reconnects by itself after a dropped connection; when it gives
 // up (an error answer), we try again with backoff up to 30 s.  After any
@@ -94,9 +94,7 @@ export function stop() {
 }
 
 // The run id an event is about, as a string ("" when none).
-export function runOf(data, type) {
-	if (!data)
-		return '';
-	const v = data.run ?? data.run_id ?? (type === 'run' ? data.id : null);
-	return v === null || v === undefined ? '' : String(v);
+export function runOf(data) {
+	return data && data.run !== null && data.run !== undefined ?
+	    String(data.run) : '';
 }

@@ -2,9 +2,9 @@
 // (approve / reject with a comment, approvers only), then the decided
 // ones with who, when and the comment.  Live over SSE.
 import * as api from '../api.js';
-import * as sse from '../sse.js';
+import { live } from '../live.js';
 import { keyedCards } from '../approvalcard.js';
-import { h, replace, listOf, errorBox, debounce, keepFocus, append }
+import { h, replace, errorBox, keepFocus, append }
     from '../render.js';
 
 const DECIDED_LIMIT = 20;
@@ -16,7 +16,7 @@ export function mount(ctx) {
 	const pendingBox = h('div', { class: 'cards', id: 'pending-approvals' });
 	const decidedBox = h('div', { class: 'cards', id: 'decided-approvals' });
 	const more = h('div', { class: 'pager' });
-	let decided = [], cursor = null, abort = null;
+	let decided = [], cursor = null;
 
 	append(ctx.el, 
 	    h('div', { class: 'page-head' }, h('h1', {}, 'Approvals')),
@@ -32,44 +32,32 @@ export function mount(ctx) {
 		canDecide,
 		onDecided: a => {
 			ctx.toast((a.status === 'approved' ? 'Approved' : 'Rejected') +
-			    ' the promotion of ' + (a.target ?? '?') + ' to ' +
-			    (a.weight ?? '?') + '%.');
-			load();
+			    ' the promotion of ' + a.target + ' to ' + a.weight + '%.');
+			life.now();
 		},
 	};
 
-	async function load() {
-		if (abort)
-			abort.abort();
-		const ac = abort = new AbortController();
-		try {
-			const [p, d] = await Promise.all([
-				api.get('/api/v1/approvals?status=pending&limit=100',
-				    { signal: ac.signal }),
-				api.get(api.withQuery('/api/v1/approvals',
-				    { limit: DECIDED_LIMIT }), { signal: ac.signal }),
-			]);
-			if (ac !== abort)
-				return;
-			const pending = listOf(p, 'approvals').filter(a =>
-			    (a.status ?? 'pending') === 'pending');
-			decided = listOf(d, 'approvals').filter(a =>
-			    (a.status ?? 'pending') !== 'pending');
-			cursor = d && d.next_cursor;
-			render(pending);
-		} catch (e) {
-			if (e.name !== 'AbortError')
-				replace(pendingBox, errorBox(e));
-		}
+	async function load(signal) {
+		const [p, d] = await Promise.all([
+			api.get('/api/v1/approvals?status=pending&limit=100',
+			    { signal }),
+			api.get(api.withQuery('/api/v1/approvals',
+			    { limit: DECIDED_LIMIT }), { signal }),
+		]);
+		if (signal.aborted)
+			return;
+		decided = d.approvals.filter(a => a.status !== 'pending');
+		cursor = d.next_cursor;
+		render(p.approvals);
 	}
 
 	async function loadMore() {
 		try {
 			const d = await api.get(api.withQuery('/api/v1/approvals',
-			    { limit: DECIDED_LIMIT, cursor }));
-			decided = decided.concat(listOf(d, 'approvals').filter(a =>
-			    (a.status ?? 'pending') !== 'pending'));
-			cursor = d && d.next_cursor;
+			    { limit: DECIDED_LIMIT, cursor }), { signal: life.signal });
+			decided = decided.concat(d.approvals.filter(a =>
+			    a.status !== 'pending'));
+			cursor = d.next_cursor;
 			renderDecided();
 		} catch (e) {
 			replace(more, errorBox(e));
@@ -97,15 +85,8 @@ export function mount(ctx) {
 		    onclick: loadMore }, 'Older decisions') : null);
 	}
 
-	const refresh = debounce(load, 300);
-	const offs = [sse.on('approval', refresh), sse.on('open', refresh)];
-	load();
-	return {
-		unmount() {
-			refresh.cancel();
-			offs.forEach(off => off());
-			if (abort)
-				abort.abort();
-		},
-	};
+	const life = live(load, { events: ['approval'], wait: 300,
+	    fail: e => replace(pendingBox, errorBox(e)) });
+	life.now();
+	return { unmount: life.stop };
 }

@@ -2,18 +2,12 @@
 // success, last error, next poll; refresh now (operators); add and remove
 // (admins).
 import * as api from '../api.js';
-import { h, replace, badge, ago, listOf, errorBox, idPart, fmtDuration,
-    keepFocus, append }
+import { live } from '../live.js';
+import { h, replace, badge, ago, errorBox, idPart, fmtDuration,
+    keepFocus, append, shortSha }
     from '../render.js';
 
 const REFRESH_MS = 5000;
-
-function field(r, ...names) {
-	for (const n of names)
-		if (r[n] !== undefined && r[n] !== null)
-			return r[n];
-	return null;
-}
 
 export function mount(ctx) {
 	ctx.title('Repositories');
@@ -24,16 +18,11 @@ export function mount(ctx) {
 	append(ctx.el, h('div', { class: 'page-head' },
 	    h('h1', {}, 'Repositories')), status, box,
 	    isAdmin ? addForm() : null);
-	let timer = null, abort = null, confirmDelete = null;
+	let confirmDelete = null;
 
 	function card(r) {
-		const name = String(r.name ?? '');
+		const name = r.name;
 		const pid = idPart(name);
-		const st = field(r, 'poll_status', 'status') ?? 'pending';
-		const lastErr = field(r, 'last_error');
-		const interval = field(r, 'interval_ms', 'poll_interval_ms');
-		const branches = Array.isArray(r.branches) ? r.branches.join(', ') :
-		    '';
 		const buttons = [];
 		if (canRefresh)
 			buttons.push(h('button', { type: 'button', class: 'btn',
@@ -49,14 +38,14 @@ export function mount(ctx) {
 				h('button', { type: 'button', class: 'btn',
 				    onclick: () => {
 					confirmDelete = null;
-					load();
+					life.now();
 				} }, 'Keep it'));
 			} else {
 				buttons.push(h('button', { type: 'button',
 				    class: 'btn', id: 'delete-' + pid,
 				    onclick: () => {
 					confirmDelete = name;
-					load().then(() => document.getElementById(
+					life.now().then(() => document.getElementById(
 					    'delete-confirm-' + pid)?.focus());
 				} }, 'Remove'));
 			}
@@ -65,34 +54,32 @@ export function mount(ctx) {
 		    'aria-labelledby': 'repo-title-' + pid },
 		    h('header', { class: 'card-head' },
 			h('h2', { id: 'repo-title-' + pid }, name),
-			badge(st === 'ok' ? 'ok' : st),
+			badge(r.poll_status),
 			h('div', { class: 'actions' }, buttons)),
-		    h('p', {}, h('code', { class: 'uri' },
-			String(field(r, 'url') ?? ''))),
+		    h('p', {}, h('code', { class: 'uri' }, r.url)),
 		    h('dl', { class: 'facts' },
-			pair('Branches', branches),
-			pair('Path', field(r, 'path')),
-			pair('Interval', interval ? fmtDuration(Number(interval)) :
-			    field(r, 'interval') ?? 'configured default'),
-			pair('Last poll', ago(field(r, 'last_poll_at', 'last_poll'))),
-			pair('Last success', ago(field(r, 'last_success_at',
-			    'last_success'))),
-			pair('Next poll', ago(field(r, 'next_poll_at', 'next_poll'))),
-			pair('Failures in a row', field(r, 'consecutive_failures')),
-			pair('Pipelines', field(r, 'pipelines')),
+			pair('Branches', r.branches.join(', ')),
+			pair('Path', r.path),
+			pair('Interval', r.interval_ms !== null ?
+			    fmtDuration(r.interval_ms) : 'configured default'),
+			pair('Last poll', ago(r.last_poll_at)),
+			pair('Last success', ago(r.last_success_at)),
+			pair('Next poll', ago(r.next_poll_at)),
+			pair('Failures in a row', r.consecutive_failures),
+			pair('Pipelines', r.pipelines),
 			pair('Heads', heads(r.heads)),
 			pair('From', r.source === 'config' ? 'configuration file' :
-			    r.source === 'api' ? 'added through the API' : null)),
-		    lastErr ? h('p', { class: 'error-text' }, h('strong', {},
-			'Last error: '), String(lastErr)) : null);
+			    'added through the API')),
+		    r.last_error ? h('p', { class: 'error-text' }, h('strong', {},
+			'Last error: '), r.last_error) : null);
 	}
 
 	// The last processed commit of each branch.
 	function heads(hd) {
-		const list = hd && typeof hd === 'object' ? Object.entries(hd) : [];
+		const list = Object.entries(hd);
 		return list.length ? h('ul', { class: 'plain' }, list.map(([b, sha]) =>
-		    h('li', {}, b, ' ', h('code', { title: String(sha) },
-			String(sha).slice(0, 8))))) : null;
+		    h('li', {}, b, ' ', h('code', { title: sha }, shortSha(sha))))) :
+		    null;
 	}
 
 	function pair(k, v) {
@@ -102,28 +89,21 @@ export function mount(ctx) {
 		    v instanceof Node ? v : String(v)));
 	}
 
-	async function load() {
-		clearTimeout(timer);
-		if (abort)
-			abort.abort();
-		const ac = abort = new AbortController();
-		try {
-			const data = await api.get('/api/v1/repositories?limit=200',
-			    { signal: ac.signal });
-			const list = listOf(data, 'repositories');
-			keepFocus(() => replace(box, list.length ?
-			    list.map(card) : h('p', { class: 'empty' },
-			    'No repositories are watched. Add one to the ' +
-			    'configuration file' + (isAdmin ? ' or below.' : '.'))));
-		} catch (e) {
-			if (e.name === 'AbortError')
-				return;
-			replace(box, errorBox(e));
-		}
-		// Polls are not events: look again every few seconds.
-		if (ac === abort)
-			timer = setTimeout(load, REFRESH_MS);
+	async function load(signal) {
+		const data = await api.get('/api/v1/repositories?limit=200',
+		    { signal });
+		if (signal.aborted)
+			return;
+		const list = data.repositories;
+		keepFocus(() => replace(box, list.length ?
+		    list.map(card) : h('p', { class: 'empty' },
+		    'No repositories are watched. Add one to the ' +
+		    'configuration file' + (isAdmin ? ' or below.' : '.'))));
 	}
+
+	// Polls are not events: look again every few seconds.
+	const life = live(load, { every: REFRESH_MS,
+	    fail: e => replace(box, errorBox(e)) });
 
 	async function refresh(name) {
 		replace(status);
@@ -131,7 +111,7 @@ export function mount(ctx) {
 			await api.post('/api/v1/repositories/' + api.seg(name) +
 			    '/refresh', {});
 			ctx.toast('Polling ' + name + ' now.');
-			setTimeout(load, 800);
+			setTimeout(life.now, 800);
 		} catch (e) {
 			replace(status, errorBox(e));
 		}
@@ -146,7 +126,7 @@ export function mount(ctx) {
 		} catch (e) {
 			replace(status, errorBox(e));
 		}
-		load();
+		life.now();
 	}
 
 	function addForm() {
@@ -190,7 +170,7 @@ export function mount(ctx) {
 				await api.post('/api/v1/repositories', body);
 				ctx.toast('Watching ' + body.name + '.');
 				form.reset();
-				load();
+				life.now();
 			} catch (err) {
 				replace(st, errorBox(err));
 			}
@@ -198,12 +178,6 @@ export function mount(ctx) {
 		return form;
 	}
 
-	load();
-	return {
-		unmount() {
-			clearTimeout(timer);
-			if (abort)
-				abort.abort();
-		},
-	};
+	life.now();
+	return { unmount: life.stop };
 }

@@ -5,13 +5,14 @@
 // refetch it (debounced); nothing is patched from event payloads.
 import * as api from '../api.js';
 import * as sse from '../sse.js';
+import { live } from '../live.js';
 import { graph } from '../dag.js';
 import { sparkline, history, HISTORY_RUNS } from '../chart.js';
 import { keyedCards } from '../approvalcard.js';
 import { showLineage } from '../lineage.js';
-import { h, replace, badge, ago, duration, table, dl, entries, commitOf,
-    shortSha, firstLine, fmtNumber, statusText, statusClass, errorBox,
-    debounce, idPart, listOf, fmtDuration, parseTime, keepFocus }
+import { h, replace, badge, ago, duration, table, dl, entries, commitLine,
+    fmtNumber, statusText, statusClass, errorBox, idPart, fmtDuration,
+    parseTime, keepFocus }
     from '../render.js';
 
 const ACTIVE = new Set(['queued', 'running', 'waiting_approval']);
@@ -21,26 +22,15 @@ const LOG_CAP = 512 * 1024;	// characters kept in the log view
 
 const stageId = name => 'stage-' + idPart(name);
 
-// Why a stage is not running yet, for people.
+// Why a stage is not running yet, for people: the controller's reason
+// (free GPUs, a slot, an approval...), else the stages it still needs.
 function waitingText(st, stages) {
-	const reason = st.waiting_reason;
-	if (reason) {
-		const r = String(reason);
-		const known = {
-			gpu: 'GPU capacity: waiting for free GPUs',
-			gpu_capacity: 'GPU capacity: waiting for free GPUs',
-			queue: 'Queued: waiting for its turn in the queue',
-			concurrency: 'Waiting for other runs of this pipeline',
-			approval: 'Waiting for approval',
-			capacity: 'Waiting for a free stage slot',
-		};
-		return known[r] || r;
-	}
+	if (st.waiting_reason)
+		return st.waiting_reason;
 	if (st.status === 'waiting_approval')
 		return 'Waiting for approval';
 	if (st.status === 'pending') {
-		const needs = Array.isArray(st.needs) ? st.needs : [];
-		const open = needs.filter(n => {
+		const open = st.needs.filter(n => {
 			const dep = stages.find(x => x.name === n);
 			return !dep || !STAGE_DONE.has(dep.status);
 		});
@@ -48,10 +38,6 @@ function waitingText(st, stages) {
 			return 'Waiting for ' + open.join(', ');
 	}
 	return null;
-}
-
-function attemptsOf(st) {
-	return Array.isArray(st.attempts) ? st.attempts : [];
 }
 
 // ---- the log view -------------------------------------------------------
@@ -80,7 +66,7 @@ class LogView {
 
 	// Show stage st's log; follow it while the stage is active.
 	open(st) {
-		const sig = st.status + ':' + attemptsOf(st).length;
+		const sig = st.status + ':' + st.attempts.length;
 		if (this.stage === st.name && (this.streaming || this.sig === sig))
 			return;
 		this.stop();
@@ -95,7 +81,7 @@ class LogView {
 	// A new state of the shown stage: reopen when it moved on.
 	refresh(st) {
 		if (this.stage === st.name && !this.streaming &&
-		    this.sig !== st.status + ':' + attemptsOf(st).length)
+		    this.sig !== st.status + ':' + st.attempts.length)
 			this.open(st);
 	}
 
@@ -145,7 +131,7 @@ class LogView {
 			    .join(', ');
 			this.which = which ? ' (' + which + ')' : '';
 			this.state.textContent = (!follow ? '' : st.status ===
-			    'pending' && !attemptsOf(st).length ?
+			    'pending' && !st.attempts.length ?
 			    'Waiting for the stage to start' : 'Following') +
 			    this.which;
 			for (;;) {
@@ -177,18 +163,20 @@ class LogView {
 export function mount(ctx) {
 	const id = ctx.params.id;
 	let selected = ctx.params.stage || null;
-	let run = null, abort = null, confirming = false, lastStatus = null;
+	let run = null, confirming = false, lastStatus = null;
 	let trends = null;		// Map "stage.metric" → points of other runs
 	let trendsFor = null;
 	const approvalCache = new Map();
 	const inboxCache = new Map();	// "id:status:run status" → inbox's
-	const life = new AbortController();
 	const canOperate = ctx.can('operator');
+	let jump = false;		// the next stage route scrolls to its card
 
 	ctx.title('Run #' + id);
 	const head = h('div', { class: 'page-head' });
 	const actions = h('div', { class: 'actions', id: 'run-actions' });
 	const actionStatus = h('div', { class: 'form-status' });
+	const glance = h('section', { class: 'glance', id: 'run-glance',
+	    'aria-label': 'Where the run is', hidden: true });
 	const summary = h('div', { class: 'summary' });
 	const graphBox = h('div', { class: 'graph-box' });
 	const stageList = h('div', { class: 'stages' });
@@ -202,7 +190,7 @@ export function mount(ctx) {
 	const lineageBox = h('div', { class: 'graph-box' },
 	    h('p', { class: 'muted' }, 'Loading lineage…'));
 	const body = h('div', { class: 'run-page' },
-	    head, actionStatus, summary,
+	    head, glance, actionStatus, summary,
 	    h('section', { 'aria-labelledby': 'h-stages' },
 		h('h2', { id: 'h-stages' }, 'Stages'), graphBox, stageList),
 	    approvalsSec, modelsSec,
@@ -216,8 +204,8 @@ export function mount(ctx) {
 
 	function renderHead() {
 		replace(head,
-		    h('h1', {}, 'Run #', String(run.id ?? id), ' ',
-			h('span', { class: 'muted' }, String(run.pipeline ?? ''))),
+		    h('h1', {}, 'Run #', String(run.id), ' ',
+			h('span', { class: 'muted' }, run.pipeline)),
 		    badge(run.status), actions);
 		const items = [];
 		if (canOperate && ACTIVE.has(run.status)) {
@@ -260,51 +248,102 @@ export function mount(ctx) {
 		try {
 			const res = await api.post('/api/v1/runs/' + api.seg(id) +
 			    '/' + verb, {});
-			if (verb === 'retry' && res && res.id !== undefined &&
-			    String(res.id) !== String(id)) {
+			if (verb === 'retry') {
 				ctx.toast('Started run #' + res.id + ', a retry of #' +
 				    id + '.');
 				ctx.navigate('#/runs/' + api.seg(res.id));
 				return;
 			}
-			ctx.toast(verb === 'cancel' ? 'Canceling run #' + id + '…' :
-			    'Retrying run #' + id + '…');
-			await load();
+			ctx.toast('Canceling run #' + id + '…');
+			await life.now();
 		} catch (e) {
 			replace(actionStatus, errorBox(e));
 			renderHead();
 		}
 	}
 
+	// -- at a glance: where the run is, and the stage that matters
+
+	// {text, stage}: a sentence about the run and the stage it names.
+	function whereTheRunIs() {
+		const stages = run.stages;
+		const named = (st, what, rest) => ({ stage: st.name,
+		    text: [what, ' ', h('strong', {}, st.name), rest ? [': ', rest] :
+			null] });
+		if (run.status === 'failed') {
+			const st = stages.find(x => x.status === 'failed');
+			if (st)
+				return named(st, 'Failed at stage',
+				    st.message);
+			return { text: ['Failed', run.message ? ': ' + run.message :
+			    ''] };
+		}
+		if (run.status === 'canceled')
+			return { text: ['Canceled', run.cancel_requested_by ? ' by ' +
+			    run.cancel_requested_by : ''] };
+		if (run.status === 'succeeded')
+			return { text: ['Succeeded', run.started_at && run.finished_at ?
+			    [' in ', duration(run.started_at, run.finished_at)] :
+			    ''] };
+		const waiting = stages.find(x => !STAGE_DONE.has(x.status) &&
+		    (x.waiting_reason || x.status === 'waiting_approval'));
+		if (waiting)
+			return named(waiting, 'Waiting at stage',
+			    waitingText(waiting, stages));
+		const running = stages.filter(x => STAGE_ACTIVE.has(x.status));
+		if (running.length)
+			return named(running[0], 'Running stage', running.length > 1 ?
+			    'and ' + (running.length - 1) + ' more' : null);
+		const next = stages.find(x => x.status === 'pending');
+		if (next && waitingText(next, stages))
+			return named(next, 'Next: stage', waitingText(next, stages));
+		return { text: [statusText(run.status)
+		    .replace(/^./, c => c.toUpperCase())] };
+	}
+
+	function renderGlance() {
+		const where = whereTheRunIs();
+		const done = run.stages.filter(x => x.status === 'succeeded').length;
+		const href = where.stage ? '#/runs/' + api.seg(id) + '/stages/' +
+		    api.seg(where.stage) : null;
+		glance.hidden = false;
+		glance.className = 'glance ' + statusClass(run.status);
+		replace(glance,
+		    h('p', { class: 'glance-text' }, where.text),
+		    h('p', { class: 'glance-meta muted' }, done + ' of ' +
+			run.stages.length + ' stages succeeded'),
+		    href ? h('a', { href, class: 'btn btn-small', id: 'glance-stage',
+			onclick: e => {
+				jump = true;
+				if (location.hash === href) {
+					e.preventDefault();
+					showStage();
+				}
+			} }, 'Go to ' + where.stage) : null);
+	}
+
 	// -- summary
 
 	function renderSummary() {
-		const c = commitOf(run);
+		const c = run.commit;
 		const params = entries(run.params);
 		replace(summary, dl([
 			['Pipeline', h('a', { href: '#/pipelines/' +
-			    api.seg(run.pipeline) }, String(run.pipeline ?? ''))],
-			['Commit', c.sha ? h('span', { class: 'commit', id:
-			    'run-commit' }, h('code', { title: c.sha },
-			    shortSha(c.sha)),
-			    c.message ? [' ', h('span', { class: 'commit-msg' },
-				firstLine(c.message))] : null,
-			    c.author ? [' ', h('span', { class: 'muted' }, 'by ',
-				c.author)] : null) : null],
-			['Branch', run.branch ?? null],
-			['Trigger', run.trigger ? [String(run.trigger),
-			    run.parent_run !== null && run.parent_run !== undefined ?
+			    api.seg(run.pipeline) }, run.pipeline)],
+			['Commit', commitLine(c, 'run-commit')],
+			['Branch', run.branch],
+			['Trigger', [run.trigger, run.parent_run !== null ?
 			    [' of ', h('a', { href: '#/runs/' +
 				api.seg(run.parent_run) }, '#' + run.parent_run)] :
-			    null] : null],
-			['Retried as', Array.isArray(run.retries) && run.retries.length ?
+			    null]],
+			['Retried as', run.retries.length ?
 			    run.retries.map((r, i) => [i ? ', ' : '', h('a',
 				{ href: '#/runs/' + api.seg(r) }, '#' + r)]) : null],
-			['Started by', run.created_by ?? null],
+			['Started by', run.created_by],
 			['Cancel requested', run.cancel_requested_at && !run.finished_at ?
 			    [ago(run.cancel_requested_at), run.cancel_requested_by ?
 				' by ' + run.cancel_requested_by : ''] : null],
-			['Reason', run.reason ?? null],
+			['Reason', run.reason],
 			['Params', params.length ? h('ul', { class: 'chips' },
 			    params.map(([k, v]) => h('li', {}, h('code', {},
 				k + '=' + (typeof v === 'string' ? v :
@@ -314,7 +353,7 @@ export function mount(ctx) {
 			['Finished', run.finished_at ? ago(run.finished_at) : null],
 			['Duration', run.started_at ? duration(run.started_at,
 			    run.finished_at) : null],
-			['Message', run.message ?? null],
+			['Message', run.message],
 		]),
 		c.message.trim().includes('\n') ? h('details',
 		    { class: 'commit-full' }, h('summary', {},
@@ -325,11 +364,7 @@ export function mount(ctx) {
 	// -- stages
 
 	function stageDuration(st) {
-		const at = attemptsOf(st);
-		const start = st.started_at ?? (at[0] && at[0].started_at);
-		const end = st.finished_at ?? (STAGE_DONE.has(st.status) &&
-		    at.length ? at[at.length - 1].finished_at : null);
-		const a = parseTime(start), b = parseTime(end);
+		const a = parseTime(st.started_at), b = parseTime(st.finished_at);
 		if (a === null)
 			return '';
 		return fmtDuration((b ?? Date.now()) - a);
@@ -337,12 +372,12 @@ export function mount(ctx) {
 
 	function renderGraph(stages) {
 		const nodes = stages.map(st => {
-			const at = attemptsOf(st);
+			const at = st.attempts;
 			const sub = [statusText(st.status), stageDuration(st),
 			    at.length > 1 ? at.length + ' attempts' : '']
 			    .filter(Boolean).join(' · ');
 			return {
-				id: String(st.name), label: String(st.name),
+				id: st.name, label: st.name,
 				sub, cls: statusClass(st.status),
 				href: '#/runs/' + api.seg(id) + '/stages/' +
 				    api.seg(st.name),
@@ -354,8 +389,8 @@ export function mount(ctx) {
 		});
 		const edges = [];
 		for (const st of stages)
-			for (const n of Array.isArray(st.needs) ? st.needs : [])
-				edges.push({ from: String(n), to: String(st.name) });
+			for (const n of st.needs)
+				edges.push({ from: n, to: st.name });
 		replace(graphBox, graph(nodes, edges, { label: 'Stage graph of run ' +
 		    id, room: graphBox.clientWidth || window.innerWidth - 32 }));
 	}
@@ -370,7 +405,7 @@ export function mount(ctx) {
 			['Value', ([, v]) => fmtNumber(v), 'num'],
 			[`Last ${HISTORY_RUNS} runs`, ([k, v]) => trendCell(st.name,
 			    k, v), 'trend'],
-		], { caption: 'Metrics of ' + st.name });
+		], { caption: 'Metrics of ' + st.name, stack: false });
 	}
 
 	function trendCell(stage, metric, value) {
@@ -394,27 +429,27 @@ export function mount(ctx) {
 	}
 
 	function attemptsTable(st) {
-		const at = attemptsOf(st);
+		const at = st.attempts;
 		if (!at.length)
 			return null;
 		return table(at, [
-			['Attempt', a => [String(a.attempt ?? ''), a.kind &&
-			    a.kind !== 'job' ? h('span', { class: 'muted' }, ' ' +
+			['Attempt', a => [String(a.attempt), a.kind !== 'job' ?
+			    h('span', { class: 'muted' }, ' ' +
 			    statusText(a.kind) + (a.step ? ' ' + a.step : '') +
 			    (a.weight !== undefined && a.weight !== null ?
 			    ' @' + a.weight + '%' : '')) : null]],
 			['Status', a => badge(a.status)],
-			['Job', a => h('code', {}, String(a.job ?? '')), 'wide-only'],
+			['Job', a => h('code', {}, a.job), 'wide-only'],
 			['Started', a => ago(a.started_at)],
 			['Duration', a => duration(a.started_at, a.finished_at)],
-			['Exit', a => a.exit_code === null || a.exit_code ===
-			    undefined ? '' : String(a.exit_code), 'num'],
-			['Message', a => String(a.message ?? '')],
+			['Exit', a => a.exit_code === null ? '' : String(a.exit_code),
+			    'num'],
+			['Message', a => a.message ?? ''],
 		], { caption: 'Attempts of ' + st.name });
 	}
 
 	function stageCard(st, stages) {
-		const name = String(st.name);
+		const name = st.name;
 		const wait = STAGE_DONE.has(st.status) ? null :
 		    waitingText(st, stages);
 		const open = selected === name;
@@ -423,8 +458,8 @@ export function mount(ctx) {
 		    id: sid, 'aria-labelledby': sid + '-title' },
 		    h('header', { class: 'card-head' },
 			h('h3', { id: sid + '-title' }, name),
-			st.type && st.type !== 'job' ? h('span', { class: 'chip' },
-			    String(st.type)) : null,
+			st.type !== 'job' ? h('span', { class: 'chip' }, st.type) :
+			    null,
 			badge(st.status),
 			h('span', { class: 'muted' }, stageDuration(st)),
 			h('a', { href: open ? '#/runs/' + api.seg(id) :
@@ -435,9 +470,8 @@ export function mount(ctx) {
 			    open ? 'Hide log' : 'Show log')),
 		    wait ? h('p', { class: 'waiting' }, h('strong', {},
 			'Waiting: '), wait) : null,
-		    st.message ? h('p', { class: 'stage-msg' },
-			String(st.message)) : null,
-		    st.reused_from_run !== null && st.reused_from_run !== undefined ?
+		    st.message ? h('p', { class: 'stage-msg' }, st.message) : null,
+		    st.reused_from_run !== null ?
 			h('p', { class: 'stage-msg' }, 'Reused from ', h('a', {
 			    href: '#/runs/' + api.seg(st.reused_from_run) + '/stages/' +
 			    api.seg(name) }, 'run #' + st.reused_from_run),
@@ -448,7 +482,7 @@ export function mount(ctx) {
 	}
 
 	function renderStages() {
-		const stages = Array.isArray(run.stages) ? run.stages : [];
+		const stages = run.stages;
 		renderGraph(stages);
 		// The log opens right under its stage's card; the same element
 		// moves, so a log being followed keeps streaming.
@@ -476,64 +510,49 @@ export function mount(ctx) {
 	// -- approvals, models, rollouts
 
 	function renderApprovals() {
-		const list = Array.isArray(run.approvals) ? run.approvals : [];
-		approvalsSec.hidden = list.length === 0;
-		const sorted = [...list].sort((a, b) => Number(a.id) -
-		    Number(b.id));
-		replace(approvalsBox, keyedCards(approvalCache, sorted, {
+		approvalsSec.hidden = run.approvals.length === 0;
+		replace(approvalsBox, keyedCards(approvalCache, run.approvals, {
 			canDecide: ctx.can('approver'), showRun: false,
 			onDecided: a => {
 				ctx.toast((a.status === 'approved' ? 'Approved' :
-				    'Rejected') + ' the promotion to ' +
-				    (a.weight ?? '?') + '%.');
-				refresh();
+				    'Rejected') + ' the promotion to ' + a.weight + '%.');
+				life.soon();
 			},
 		}));
 	}
 
 	function modelRef(m) {
-		if (!m || typeof m !== 'object' || !m.name)
-			return null;
-		return h('a', { href: '#/models/' + api.seg(m.name) },
-		    String(m.name), ' v', String(m.version ?? '?'));
+		return m ? h('a', { href: '#/models/' + api.seg(m.name) }, m.name,
+		    ' v', String(m.version)) : '';
 	}
 
 	function renderModels() {
-		const mv = listOf(run.model_versions ?? run.models, 'model_versions');
-		const ro = listOf(run.rollouts, 'rollouts');
+		const mv = run.model_versions, ro = run.rollouts;
 		modelsSec.hidden = !mv.length && !ro.length;
 		replace(modelsSec, h('h2', { id: 'h-models' }, 'Models and rollouts'),
 		    mv.length ? table(mv, [
-			['Model', m => h('a', { href: '#/models/' +
-			    api.seg(m.name ?? m.model) }, String(m.name ?? m.model ??
-			    ''))],
-			['Version', m => String(m.version ?? ''), 'num'],
+			['Model', m => h('a', { href: '#/models/' + api.seg(m.name) },
+			    m.name)],
+			['Version', m => String(m.version), 'num'],
 			['Status', m => badge(m.status)],
-			['Target', m => String(m.target ?? '')],
-			['URI', m => h('code', { class: 'uri' }, String(m.uri ?? '')),
-			    'wide-only'],
+			['Target', m => m.target ?? ''],
+			['URI', m => h('code', { class: 'uri' }, m.uri), 'wide-only'],
 		    ], { caption: 'Model versions registered by this run' }) : null,
 		    ro.length ? table(ro, [
-			['Target', r => String(r.target ?? '')],
+			['Target', r => r.target],
 			['Status', r => badge(r.status)],
-			['Step', r => r.current_step !== undefined ?
-			    `${r.current_step} of ${r.steps ?? '?'}` : '', 'num'],
-			['Weight', r => r.current_weight !== undefined ?
-			    r.current_weight + '%' : '', 'num'],
-			['Model', r => modelRef(r.model) ?? String(r.model_version ??
-			    '')],
-			['Replacing', r => modelRef(r.previous_model) ?? '',
-			    'wide-only'],
-			['Message', r => String(r.message ?? '')],
+			['Step', r => `${r.current_step} of ${r.steps}`, 'num'],
+			['Weight', r => r.current_weight + '%', 'num'],
+			['Model', r => modelRef(r.model)],
+			['Replacing', r => modelRef(r.previous_model), 'wide-only'],
+			['Message', r => r.message ?? ''],
 		    ], { caption: 'Rollouts' }) : null);
 	}
 
 	// -- loading
 
 	async function loadTrends(fresh) {
-		const pipeline = run && run.pipeline;
-		if (!pipeline)
-			return;
+		const pipeline = run.pipeline;
 		trendsFor = pipeline;
 		try {
 			trends = await history(pipeline, { fresh });
@@ -545,52 +564,37 @@ export function mount(ctx) {
 		keepFocus(renderStages);
 	}
 
-	async function load() {
-		if (abort)
-			abort.abort();
-		const ac = abort = new AbortController();
-		let data;
-		try {
-			data = await api.get('/api/v1/runs/' + api.seg(id),
-			    { signal: ac.signal });
-		} catch (e) {
-			if (e.name === 'AbortError')
-				return;
-			if (!run)
-				replace(head, h('h1', {}, 'Run #' + id));
-			replace(actionStatus, errorBox(e.status === 404 ?
-			    new Error('There is no run #' + id + '.') : e));
-			return;
-		}
-		if (ac !== abort || life.signal.aborted)
+	async function load(signal) {
+		const data = await api.get('/api/v1/runs/' + api.seg(id),
+		    { signal });
+		if (signal.aborted)
 			return;
 		// An approval's analysis and metrics come from the inbox, one
 		// request per approval not seen yet in this state.
-		if (Array.isArray(data && data.approvals) && data.approvals.length) {
-			await Promise.all(data.approvals.map(async a => {
-				const key = a.id + ':' + a.status + ':' + data.status;
-				if (inboxCache.has(key))
-					return;
-				try {
-					inboxCache.set(key, await api.get('/api/v1/approvals/' +
-					    api.seg(a.id), { signal: ac.signal }));
-				} catch (e) {
-					if (e.name !== 'AbortError')
-						inboxCache.set(key, {});
-				}
-			}));
-			if (ac !== abort || life.signal.aborted)
+		await Promise.all(data.approvals.map(async a => {
+			const key = a.id + ':' + a.status + ':' + data.status;
+			if (inboxCache.has(key))
 				return;
-			data.approvals = data.approvals.map(a => ({
-			    ...inboxCache.get(a.id + ':' + a.status + ':' + data.status),
-			    ...a }));
-		}
+			try {
+				inboxCache.set(key, await api.get('/api/v1/approvals/' +
+				    api.seg(a.id), { signal }));
+			} catch (e) {
+				if (e.name !== 'AbortError')
+					inboxCache.set(key, {});
+			}
+		}));
+		if (signal.aborted)
+			return;
+		data.approvals = data.approvals.map(a => ({
+		    ...inboxCache.get(a.id + ':' + a.status + ':' + data.status),
+		    ...a }));
 		replace(actionStatus);
 		const first = !run;
-		run = data || {};
+		run = data;
 		ctx.title('Run #' + id + ' ' + statusText(run.status));
 		keepFocus(() => {
 			renderHead();
+			renderGlance();
 			renderSummary();
 			renderStages();
 			renderApprovals();
@@ -603,31 +607,38 @@ export function mount(ctx) {
 		}
 		lastStatus = run.status;
 		if (first && selected)
-			scrollToStage();
+			showStage();
 	}
 
-	function scrollToStage() {
+	// Bring the selected stage into view: its card, from the summary's
+	// link; else its log, right under the card.
+	function showStage() {
+		const card = jump && selected &&
+		    document.getElementById(stageId(selected));
+		jump = false;
+		if (card) {
+			card.scrollIntoView({ block: 'start' });
+			return;
+		}
 		const el = document.getElementById('log-panel');
 		if (el && !el.hidden)
 			el.scrollIntoView({ block: 'nearest' });
 	}
 
-	const refresh = debounce(load, 250);
-	const mine = (data, type) => sse.runOf(data, type) === String(id);
-	const offs = [
-		sse.on('*', (data, type) => {
-			if (mine(data, type))
-				refresh();
-		}),
-		sse.on('open', refresh),
-	];
-	const media = window.matchMedia('(max-width: 700px)');
-	const relayout = () => {
+	const life = live(load, { events: ['*'], wait: 250,
+	    match: data => sse.runOf(data) === String(id),
+	    fail: e => {
+		if (!run)
+			replace(head, h('h1', {}, 'Run #' + id));
+		replace(actionStatus, errorBox(e.status === 404 ?
+		    new Error('There is no run #' + id + '.') : e));
+	    } });
+	life.listen(window.matchMedia('(max-width: 700px)'), 'change', () => {
 		if (run)
 			keepFocus(renderStages);
-	};
-	media.addEventListener('change', relayout);
-	load();
+	});
+	life.onStop(() => log.stop());
+	life.now();
 
 	return {
 		update(next) {
@@ -637,17 +648,9 @@ export function mount(ctx) {
 			if (run)
 				keepFocus(renderStages);
 			if (selected)
-				scrollToStage();
+				showStage();
 			return true;
 		},
-		unmount() {
-			life.abort();
-			refresh.cancel();
-			offs.forEach(off => off());
-			media.removeEventListener('change', relayout);
-			log.stop();
-			if (abort)
-				abort.abort();
-		},
+		unmount: life.stop,
 	};
 }

@@ -2,9 +2,9 @@
 // keyset paging (next_cursor), live over SSE (a change refetches the page
 // on screen).
 import * as api from '../api.js';
-import * as sse from '../sse.js';
+import { live } from '../live.js';
 import { h, replace, badge, statusText, statusClass, ago, duration, table,
-    listOf, commitOf, shortSha, firstLine, errorBox, debounce, append }
+    shortSha, firstLine, errorBox, append }
     from '../render.js';
 
 export const STATUSES = ['queued', 'running', 'waiting_approval', 'succeeded',
@@ -18,13 +18,12 @@ export function runLink(id) {
 
 // A run's stages as a row of small status marks, in order.
 function stageDots(stages) {
-	const list = Array.isArray(stages) ? stages.filter(s => s && s.name) : [];
-	if (!list.length)
+	if (!stages.length)
 		return '';
-	const label = list.map(s => s.name + ' ' + statusText(s.status))
+	const label = stages.map(s => s.name + ' ' + statusText(s.status))
 	    .join(', ');
 	return h('span', { class: 'dots', role: 'img', 'aria-label': label,
-	    title: label }, list.map(s => h('span', { class: ['dot',
+	    title: label }, stages.map(s => h('span', { class: ['dot',
 	    statusClass(s.status)] })));
 }
 
@@ -33,16 +32,13 @@ export function runsTable(runs, { showPipeline = true, fresh } = {}) {
 	return table(runs, [
 		['Run', r => runLink(r.id)],
 		showPipeline ? ['Pipeline', r => h('a', { href: '#/pipelines/' +
-		    api.seg(r.pipeline) }, String(r.pipeline ?? ''))] : null,
+		    api.seg(r.pipeline) }, r.pipeline)] : null,
 		['Status', r => badge(r.status)],
 		['Stages', r => stageDots(r.stages), 'wide-only'],
-		['Commit', r => {
-			const c = commitOf(r);
-			return h('span', { class: 'commit' },
-			    h('code', {}, shortSha(c.sha)),
-			    c.message ? h('span', { class: 'commit-msg' },
-				' ', firstLine(c.message)) : null);
-		}, 'wide-only'],
+		['Commit', r => h('span', { class: 'commit' },
+		    h('code', {}, shortSha(r.commit.sha)),
+		    r.commit.message ? h('span', { class: 'commit-msg' },
+			' ', firstLine(r.commit.message)) : null), 'wide-only'],
 		['Branch', r => r.branch ?? '', 'wide-only'],
 		['Trigger', r => r.trigger ?? '', 'wide-only'],
 		['Created', r => ago(r.created_at)],
@@ -60,7 +56,6 @@ export function mount(ctx) {
 	let q = readQuery(ctx.query);
 	let prev = [];			// cursors of the pages before this one
 	let seen = null;		// run ids shown before (to mark new ones)
-	let abort = null;
 
 	const pipelineSel = h('select', { id: 'f-pipeline', name: 'pipeline' },
 	    h('option', { value: '' }, 'All pipelines'));
@@ -111,9 +106,9 @@ export function mount(ctx) {
 
 	async function loadPipelines() {
 		try {
-			const data = await api.get('/api/v1/pipelines?limit=200');
-			const names = [...new Set(listOf(data, 'pipelines')
-			    .map(p => String(p.name ?? '')).filter(Boolean))]
+			const data = await api.get('/api/v1/pipelines?limit=200',
+			    { signal: life.signal });
+			const names = [...new Set(data.pipelines.map(p => p.name))]
 			    .sort();
 			for (const n of names)
 				if (![...pipelineSel.options].some(o => o.value === n))
@@ -124,23 +119,13 @@ export function mount(ctx) {
 		}
 	}
 
-	async function load() {
-		if (abort)
-			abort.abort();
-		const ac = abort = new AbortController();
-		let data;
-		try {
-			data = await api.get(api.withQuery('/api/v1/runs', {
-			    pipeline: q.pipeline, status: q.status, limit: LIMIT,
-			    cursor: q.cursor }), { signal: ac.signal });
-		} catch (e) {
-			if (e.name !== 'AbortError')
-				replace(list, errorBox(e));
+	async function load(signal) {
+		const data = await api.get(api.withQuery('/api/v1/runs', {
+		    pipeline: q.pipeline, status: q.status, limit: LIMIT,
+		    cursor: q.cursor }), { signal });
+		if (signal.aborted)
 			return;
-		}
-		if (ac !== abort)
-			return;
-		const runs = listOf(data, 'runs');
+		const runs = data.runs;
 		const ids = new Set(runs.map(r => String(r.id)));
 		const fresh = new Set();
 		if (seen)
@@ -149,7 +134,7 @@ export function mount(ctx) {
 					fresh.add(id);
 		seen = ids;
 		replace(list, runsTable(runs, { fresh }));
-		renderPager(data && data.next_cursor);
+		renderPager(data.next_cursor);
 	}
 
 	function renderPager(next) {
@@ -173,11 +158,11 @@ export function mount(ctx) {
 		replace(pager, items);
 	}
 
-	const refresh = debounce(load, 400);
-	const offs = [sse.on('run', refresh), sse.on('open', refresh)];
+	const life = live(load, { events: ['run'], wait: 400,
+	    fail: e => replace(list, errorBox(e)) });
 	syncForm();
 	loadPipelines();
-	load();
+	life.now();
 
 	return {
 		update(next) {
@@ -187,14 +172,9 @@ export function mount(ctx) {
 			q = nq;
 			seen = null;
 			syncForm();
-			load();
+			life.now();
 			return true;
 		},
-		unmount() {
-			refresh.cancel();
-			offs.forEach(off => off());
-			if (abort)
-				abort.abort();
-		},
+		unmount: life.stop,
 	};
 }

@@ -1,0 +1,298 @@
+/*
+ * json.c - the canonical JSON form of a parsed pipeline
+ * (pipeline_to_json): what the controller stores and serves.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "base/buf.h"
+#include "base/caps.h"
+#include "base/err.h"
+#include "base/units.h"
+#include "pipeline/pipeline_int.h"
+
+/*
+ * Canonical JSON
+ */
+
+static json_t *
+jstrs(const struct pipeline_strs *s)
+{
+	json_t *a = json_array();
+
+	if (a == NULL)
+		return NULL;
+	for (size_t i = 0; i < s->n; i++) {
+		if (json_array_append_new(a, json_string(s->v[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+static json_t *
+jmap(const struct pipeline_map *m)
+{
+	json_t *o = json_object();
+
+	if (o == NULL)
+		return NULL;
+	for (size_t i = 0; i < m->n; i++) {
+		if (json_object_set_new(o, m->v[i].key,
+		    json_string(m->v[i].value)) < 0) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+static json_t *
+jduration(int64_t ms)
+{
+	char s[32];
+
+	units_format_duration(ms, s, sizeof(s));
+	return json_string(s);
+}
+
+/* Set key of o to v (stolen, NULL allowed); -1 on any failure. */
+static int
+jset(json_t *o, const char *key, json_t *v)
+{
+	return json_object_set_new(o, key, v);
+}
+
+static json_t *
+jgates(const struct pipeline_gate *g, size_t n)
+{
+	json_t *a = json_array(), *o;
+
+	if (a == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if ((o = json_object()) == NULL ||
+		    json_array_append_new(a, o) < 0 ||
+		    jset(o, "metric", json_string(g[i].metric)) < 0 ||
+		    jset(o, "op", json_string(pipeline_op_name(g[i].op))) < 0)
+			goto fail;
+		if (g[i].baseline) {
+			if (jset(o, "baseline", json_string("production")) < 0 ||
+			    jset(o, "tolerance", json_real(g[i].tolerance)) < 0)
+				goto fail;
+		} else if (jset(o, "value", json_real(g[i].value)) < 0) {
+			goto fail;
+		}
+	}
+	return a;
+fail:
+	json_decref(a);
+	return NULL;
+}
+
+static json_t *
+jcanary(const struct pipeline_canary *cn)
+{
+	json_t *o = json_object(), *steps, *s, *an;
+
+	if (o == NULL)
+		return NULL;
+	if (jset(o, "target", json_string(cn->target)) < 0 ||
+	    jset(o, "approval_timeout",
+	    jduration(cn->approval_timeout_ms)) < 0 ||
+	    (cn->rollback_command.n > 0 && jset(o, "rollback_command",
+	    jstrs(&cn->rollback_command)) < 0) ||
+	    jset(o, "steps", steps = json_array()) < 0)
+		goto fail;
+	for (size_t i = 0; i < cn->nsteps; i++) {
+		const struct pipeline_step *st = &cn->steps[i];
+
+		if ((s = json_object()) == NULL ||
+		    json_array_append_new(steps, s) < 0 ||
+		    jset(s, "weight", json_integer(st->weight)) < 0 ||
+		    jset(s, "approval", json_string(st->approval ?
+		    "required" : "none")) < 0)
+			goto fail;
+		if (st->analysis &&
+		    (jset(s, "analysis", an = json_object()) < 0 ||
+		    jset(an, "duration", jduration(st->analysis_ms)) < 0 ||
+		    jset(an, "gates", jgates(st->gates, st->ngates)) < 0))
+			goto fail;
+	}
+	return o;
+fail:
+	json_decref(o);
+	return NULL;
+}
+
+static json_t *
+jstage(const struct pipeline_stage *st)
+{
+	json_t *o = json_object(), *r, *a, *t;
+
+	if (o == NULL)
+		return NULL;
+	if (jset(o, "name", json_string(st->name)) < 0 ||
+	    jset(o, "type", json_string(st->type == PIPELINE_STAGE_CANARY ?
+	    "canary" : "job")) < 0 ||
+	    jset(o, "needs", jstrs(&st->needs)) < 0 ||
+	    jset(o, "image", json_string(st->image)) < 0 ||
+	    jset(o, "command", jstrs(&st->command)) < 0 ||
+	    jset(o, "env", jmap(&st->env)) < 0 ||
+	    jset(o, "node_selector", jmap(&st->node_selector)) < 0 ||
+	    jset(o, "retries", json_integer(st->retries)) < 0 ||
+	    jset(o, "gates", jgates(st->gates, st->ngates)) < 0 ||
+	    jset(o, "resources", r = json_object()) < 0 ||
+	    jset(r, "gpu", json_integer(st->resources.gpu)) < 0 ||
+	    jset(r, "gpu_resource",
+	    json_string(st->resources.gpu_resource)) < 0 ||
+	    (st->resources.cpu != NULL &&
+	    jset(r, "cpu", json_string(st->resources.cpu)) < 0) ||
+	    (st->resources.memory != NULL &&
+	    jset(r, "memory", json_string(st->resources.memory)) < 0) ||
+	    (st->queue != NULL &&
+	    jset(o, "queue", json_string(st->queue)) < 0) ||
+	    (st->priority_class != NULL &&
+	    jset(o, "priority_class", json_string(st->priority_class)) < 0) ||
+	    (st->timeout_ms > 0 &&
+	    jset(o, "timeout", jduration(st->timeout_ms)) < 0) ||
+	    (st->canary != NULL &&
+	    jset(o, "canary", jcanary(st->canary)) < 0) ||
+	    jset(o, "tolerations", a = json_array()) < 0)
+		goto fail;
+	for (size_t i = 0; i < st->ntolerations; i++) {
+		const struct pipeline_toleration *x = &st->tolerations[i];
+
+		if ((t = json_object()) == NULL ||
+		    json_array_append_new(a, t) < 0 ||
+		    jset(t, "key", json_string(x->key)) < 0 ||
+		    jset(t, "operator", json_string(x->op ==
+		    PIPELINE_TOLERATION_EXISTS ? "Exists" : "Equal")) < 0 ||
+		    jset(t, "value", json_string(x->value)) < 0 ||
+		    jset(t, "effect", json_string(x->effect)) < 0 ||
+		    (x->has_seconds && jset(t, "toleration_seconds",
+		    json_integer(x->seconds)) < 0))
+			goto fail;
+	}
+	if (jset(o, "volumes", a = json_array()) < 0)
+		goto fail;
+	for (size_t i = 0; i < st->nvolumes; i++) {
+		const struct pipeline_volume *v = &st->volumes[i];
+
+		if ((t = json_object()) == NULL ||
+		    json_array_append_new(a, t) < 0 ||
+		    jset(t, "claim", json_string(v->claim)) < 0 ||
+		    jset(t, "mount", json_string(v->mount)) < 0 ||
+		    jset(t, "read_only", json_boolean(v->read_only)) < 0)
+			goto fail;
+	}
+	return o;
+fail:
+	json_decref(o);
+	return NULL;
+}
+
+static int
+json_to_buf(const char *s, size_t n, void *arg)
+{
+	return buf_append(arg, s, n) < 0 ? -1 : 0;
+}
+
+/*
+ * jansson leaves characters unescaped that YAML reads differently or not
+ * at all: U+0085, U+2028 and U+2029 are line breaks to YAML 1.1, and DEL,
+ * the C1 controls, U+FFFE and U+FFFF are not printable.  Escape them, so
+ * that the JSON parses back through libyaml to the same pipeline.  They
+ * only occur inside strings.
+ */
+static int
+json_yaml_safe(const struct buf *in, struct buf *out)
+{
+	const unsigned char *s = (const unsigned char *)in->data;
+	size_t i = 0, start = 0, k;
+	uint32_t cp;
+	int rc;
+
+	while (i < in->len) {
+		if (s[i] < 0x7f) {
+			i++;
+			continue;
+		}
+		if ((k = utf8_decode(s + i, in->len - i, &cp)) == 0)
+			return ERR_INVALID;	/* jansson writes valid UTF-8 */
+		if (cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 ||
+		    cp == 0x2029 || cp == 0xfffe || cp == 0xffff) {
+			if ((rc = buf_append(out, s + start, i - start)) < 0 ||
+			    (rc = buf_printf(out, "\\u%04x", (unsigned)cp)) < 0)
+				return rc;
+			start = i + k;
+		}
+		i += k;
+	}
+	return buf_append(out, s + start, in->len - start);
+}
+
+int
+pipeline_to_json(const struct pipeline *p, char **out, struct err *err)
+{
+	json_t *o = NULL, *m, *spec, *tr, *push, *stages;
+	struct buf b, safe;
+	int rc = ERR_NOMEM;
+
+	*out = NULL;
+	buf_init(&b, LIM_PIPELINE_JSON);
+	buf_init(&safe, LIM_PIPELINE_JSON);
+	if ((o = json_object()) == NULL ||
+	    jset(o, "apiVersion", json_string(PIPELINE_API_VERSION)) < 0 ||
+	    jset(o, "kind", json_string(PIPELINE_KIND)) < 0 ||
+	    jset(o, "metadata", m = json_object()) < 0 ||
+	    jset(m, "name", json_string(p->name)) < 0 ||
+	    jset(o, "spec", spec = json_object()) < 0 ||
+	    jset(spec, "concurrency", json_integer(p->concurrency)) < 0 ||
+	    jset(spec, "checkout", json_boolean(p->checkout)) < 0 ||
+	    jset(spec, "params", jmap(&p->params)) < 0 ||
+	    jset(spec, "triggers", tr = json_object()) < 0 ||
+	    jset(tr, "webhook", json_boolean(p->triggers.webhook)) < 0 ||
+	    jset(spec, "stages", stages = json_array()) < 0)
+		goto out;
+	if (p->triggers.push) {
+		if (jset(tr, "push", push = json_object()) < 0 ||
+		    (p->triggers.branches.n > 0 && jset(push, "branches",
+		    jstrs(&p->triggers.branches)) < 0) ||
+		    (p->triggers.paths.n > 0 && jset(push, "paths",
+		    jstrs(&p->triggers.paths)) < 0))
+			goto out;
+	}
+	for (size_t i = 0; i < p->nstages; i++) {
+		if (json_array_append_new(stages, jstage(&p->stages[i])) < 0)
+			goto out;
+	}
+	if (json_dump_callback(o, json_to_buf, &b, JSON_COMPACT |
+	    JSON_SORT_KEYS | JSON_REAL_PRECISION(15)) < 0) {
+		if (b.len + 4096 > b.max)
+			rc = ERR_TOOBIG;
+		goto out;
+	}
+	if ((rc = json_yaml_safe(&b, &safe)) < 0)
+		goto out;
+	rc = ERR_NOMEM;
+	if ((*out = buf_detach(&safe)) == NULL)
+		goto out;
+	rc = 0;
+out:
+	json_decref(o);
+	buf_release(&b);
+	buf_release(&safe);
+	if (rc == ERR_TOOBIG)
+		err_set(err, rc, "pipeline '%s': canonical JSON is larger than "
+		    "%d bytes", p->name, LIM_PIPELINE_JSON);
+	else if (rc < 0)
+		err_set(err, rc, "pipeline '%s': cannot serialize: out of "
+		    "memory", p->name);
+	return rc;
+}
