@@ -62,7 +62,7 @@ fi
 
 # The API contract checks (make lint, tests/api) use redocly and ajv.
 if [ "$what" != build ] && [ -f tests/api/package.json ] &&
-    [ ! -d tests/api/node_modules/ajv ]; then
+    [ ! -d tests/api/node_modules/@redocly ]; then
 	(cd tests/api && npm install --no-audit --no-fund --silent)
 fi
 exit 0
