@@ -56,7 +56,8 @@ fi
 
 # Browser tests drive Debian's chromium with playwright-core from npm.
 if [ "$what" != build ] && [ -f tests/browser/package.json ] &&
-    [ ! -d tests/browser/node_modules/playwright-core ]; then
+    { [ ! -d tests/browser/node_modules/playwright-core ] ||
+      [ ! -d tests/browser/node_modules/ajv ]; }; then
 	(cd tests/browser && npm install --no-audit --no-fund --silent)
 fi
 
