@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/pg.sh
 state=$PWD/var
+pgdir=$(pg_dir_for "$state")
 port=${SLUICE_DEMO_PG_PORT:-5432}
 q() {
-	pg_as "$PG_BIN/psql" -h "$state/pg/run" -p "$port" -U sluice -d sluice \
+	pg_as "$PG_BIN/psql" -h "$pgdir/run" -p "$port" -U sluice -d sluice \
 	    -X -P pager=off -v ON_ERROR_STOP=1 -c "$1"
 }
 q "SELECT r.id AS run, p.name AS pipeline, r.status, r.trigger,

@@ -4,6 +4,7 @@
 #                       socket in DIR/run; sets PG_URL (libpq conninfo)
 #   pg_stop DIR         stop it (fast), ignore a stopped cluster
 #   pg_ctl_cmd DIR ...  run pg_ctl on it as the right user
+#   pg_dir_for STATE    the DIR for a checkout's state directory
 #
 # initdb refuses to run as root, so as root the cluster belongs to the
 # unprivileged user "postgres" (created by the postgresql package).  The
@@ -21,9 +22,24 @@ fi
 
 pg_as() {
 	if [ "$(id -u)" = 0 ]; then
-		runuser -u postgres -- "$@"
+		# from /: the caller's directory may be closed to postgres
+		(cd / && runuser -u postgres -- "$@")
 	else
 		"$@"
+	fi
+}
+
+# pg_dir_for STATE: where the cluster of a checkout whose state is STATE
+# lives: STATE/pg, unless root runs it and the postgres user cannot enter
+# STATE (a clone under /root, mode 0700): then a directory of its own under
+# /var/tmp, named after STATE.
+pg_dir_for() {
+	local state=$1
+	if [ "$(id -u)" != 0 ] || runuser -u postgres -- test -x "$state" 2>/dev/null; then
+		printf '%s\n' "$state/pg"
+	else
+		printf '/var/tmp/sluice-%s/pg\n' \
+		    "$(printf '%s' "$state" | sha256sum | cut -c1-16)"
 	fi
 }
 

@@ -12,6 +12,21 @@ make -s -j"$(nproc 2>/dev/null || echo 2)"
 
 state=$top/var
 mkdir -p "$state"
+# As root, PostgreSQL runs as the postgres user, who may not be able to
+# enter this checkout (under /root, say): its cluster then lives under
+# /var/tmp, and var/pg is a link to it.
+pgdir=$(pg_dir_for "$state")
+if [ "$pgdir" != "$state/pg" ]; then
+	mkdir -p -m 755 "$(dirname "$pgdir")"
+	# A var/pg left by a start that could not work holds no cluster.
+	if [ -d "$state/pg" ] && [ ! -L "$state/pg" ] &&
+	    [ ! -f "$state/pg/data/PG_VERSION" ]; then
+		rm -rf "$state/pg"
+	fi
+	if [ -L "$state/pg" ] || [ ! -e "$state/pg" ]; then
+		ln -sfn "$pgdir" "$state/pg"
+	fi
+fi
 port=${SLUICE_DEMO_PG_PORT:-5432}
 listen=${SLUICE_LISTEN:-127.0.0.1:8080}
 
@@ -32,15 +47,19 @@ cleanup() {
 			fi
 		done
 	fi
-	pg_stop "$state/pg"
+	pg_stop "$pgdir"
 	echo "demo stopped"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+# A signal stops the script too, wherever it was (cleanup alone would
+# return into the start-up loop below).
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
 
-pg_start "$state/pg" "$port"
-pg_as "$PG_BIN/psql" -h "$state/pg/run" -p "$port" -U sluice -d postgres -qAt \
+pg_start "$pgdir" "$port"
+pg_as "$PG_BIN/psql" -h "$pgdir/run" -p "$port" -U sluice -d postgres -qAt \
     -c "SELECT 1 FROM pg_database WHERE datname='sluice'" | grep -q 1 ||
-    pg_as "$PG_BIN/createdb" -h "$state/pg/run" -p "$port" -U sluice sluice
+    pg_as "$PG_BIN/createdb" -h "$pgdir/run" -p "$port" -U sluice sluice
 
 # The demo configuration, regenerated each run (see docs/operations.md).
 cat >"$state/sluice.yaml" <<YAML
@@ -67,7 +86,7 @@ bin/sluice serve --config "$state/sluice.yaml" &
 pids+=($!)
 
 psql_demo() {
-	pg_as "$PG_BIN/psql" -h "$state/pg/run" -p "$port" -U sluice -d sluice \
+	pg_as "$PG_BIN/psql" -h "$pgdir/run" -p "$port" -U sluice -d sluice \
 	    -qAtX -v ON_ERROR_STOP=1 "$@"
 }
 

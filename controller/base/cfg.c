@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -48,6 +49,7 @@ enum ktype {
 #define CFG_NONEMPTY	0x02	/* "" is an error */
 #define CFG_NULLABLE	0x04	/* "" (or null) is stored as NULL */
 #define CFG_REQUIRED	0x08	/* must be given (inside a repository) */
+#define CFG_EMPTYLIST	0x10	/* K_LIST: [] is allowed */
 
 struct key {
 	const char	*path;		/* dotted, relative to the table */
@@ -77,6 +79,7 @@ static const char *check_text(const char *v);
 static const char *check_namespace(const char *v);
 static const char *check_image(const char *v);
 static const char *check_envname(const char *v);
+static const char *check_envpattern(const char *v);
 static const char *check_label(const char *v);
 static const char *check_url(const char *v);
 static const char *check_branch(const char *v);
@@ -144,6 +147,10 @@ static const struct key top_keys[] = {
 	  .def = "false" },
 	{ .path = "web_dir", .type = K_STR, .off = C(web_dir), .def = "web",
 	  .check = check_text, .flags = CFG_NONEMPTY },
+	{ .path = "api_env_allowlist", .type = K_LIST,
+	  .off = C(api_env_allowlist), .off2 = C(napi_env_allowlist),
+	  .def = "SLUICE_GIT_*", .max = LIM_CONFIG_ENV_PATTERNS,
+	  .check = check_envpattern, .flags = CFG_EMPTYLIST },
 };
 #undef C
 
@@ -376,6 +383,19 @@ check_envname(const char *v)
 bad:
 	return "is not an environment variable name (letters, digits and "
 	    "'_', not starting with a digit)";
+}
+
+/* A variable name, where '*' stands for any run of characters. */
+static const char *
+check_envpattern(const char *v)
+{
+	for (const char *p = v; *p != '\0'; p++) {
+		if (!(*p >= 'A' && *p <= 'Z') && !(*p >= 'a' && *p <= 'z') &&
+		    !is_digit(*p) && *p != '_' && *p != '*')
+			return "is not a variable name pattern (letters, "
+			    "digits, '_' and '*' for any run of characters)";
+	}
+	return NULL;
 }
 
 /* host:port, host empty, a name, IPv4 or [IPv6]; port 1..65535. */
@@ -772,6 +792,10 @@ walk_list(struct ld *ld, const struct key *k, void *base, const char *label,
 	if (!is_null(seq))
 		n = (size_t)(seq->data.sequence.items.top -
 		    seq->data.sequence.items.start);
+	if (n == 0 && (k->flags & CFG_EMPTYLIST)) {
+		list_store(k, base, xcalloc(1, sizeof(char *)), 0);
+		return 0;
+	}
 	if (n == 0)
 		return fail(ld, &seq->start_mark, label,
 		    "must be a non-empty list");
@@ -939,6 +963,26 @@ repo_cross(struct ld *ld, const struct cfg_repo *r, const char *label,
 	return 0;
 }
 
+/* Set k of base to its default, if it has one (a list: one entry). */
+static void
+set_default(struct ld *ld, const struct key *k, void *base,
+    const char *label)
+{
+	int rc;
+
+	if (k->def == NULL)
+		return;
+	if (k->type == K_LIST) {
+		char **l = xcalloc(2, sizeof(*l));
+
+		l[0] = xstrdup(k->def);
+		list_store(k, base, l, 1);
+		return;
+	}
+	rc = set_text(ld, k, base, label, k->def, strlen(k->def), NULL);
+	BUG_ON(rc < 0);
+}
+
 /* After repos[i] was walked from item: required keys, defaults, cross. */
 static int
 repo_finish(struct ld *ld, yaml_node_t *item, struct cfg_repo *repos,
@@ -957,16 +1001,7 @@ repo_finish(struct ld *ld, yaml_node_t *item, struct cfg_repo *repos,
 		if (k->flags & CFG_REQUIRED)
 			return fail(ld, &item->start_mark, label,
 			    "\"%s\" is required", k->path);
-		if (k->type == K_LIST && k->def != NULL) {
-			char **l = xcalloc(2, sizeof(*l));
-
-			l[0] = xstrdup(k->def);
-			list_store(k, r, l, 1);
-		} else if (k->def != NULL) {
-			rc = set_text(ld, k, r, label, k->def, strlen(k->def),
-			    NULL);
-			BUG_ON(rc < 0);
-		}
+		set_default(ld, k, r, label);
 	}
 	n = map_get(ld, item, "auth");
 	labelf(alabel, sizeof(alabel), "%s.auth", label);
@@ -1145,8 +1180,11 @@ load_yaml(struct ld *ld, struct cfg *c, const char *text, size_t len,
 		goto out;
 	ld->doc = &doc;
 	if ((root = yaml_document_get_root_node(&doc)) == NULL) {
-		if (as != NULL)		/* an empty list */
+		if (as != NULL && as->type == K_REPOS)	/* an empty list */
 			repos_store(c, NULL, 0);
+		else if (as != NULL)
+			rc = fail(ld, NULL, as->path, "expected a sequence "
+			    "such as [A, B] or []");
 	} else if (as != NULL) {
 		rc = walk_value(ld, as, top_keys, NKEYS(top_keys), c, "", NULL,
 		    root);
@@ -1276,7 +1314,7 @@ apply_env(struct ld *ld, struct cfg *c, char *const *envp)
 		env_name(k->path, name, sizeof(name));
 		if ((v = env_get(envp, name)) == NULL)
 			continue;
-		if (k->type == K_REPOS) {
+		if (k->type == K_REPOS || k->type == K_LIST) {
 			ld->src = name;
 			if (strlen(v) > LIM_CONFIG_FILE)
 				rc = fail(ld, NULL, NULL, "larger than %d "
@@ -1315,7 +1353,7 @@ apply_overrides(struct ld *ld, struct cfg *c, const struct cfg_override *ov,
 		else if (k->type == K_MAP)
 			rc = fail(ld, NULL, label, "is a mapping, set one of "
 			    "its keys (%s.KEY)", k->path);
-		else if (k->type == K_REPOS)
+		else if (k->type == K_REPOS || k->type == K_LIST)
 			rc = load_yaml(ld, c, ov[i].value,
 			    strlen(ov[i].value), k);
 		else
@@ -1340,13 +1378,8 @@ cfg_load(struct cfg **out, const char *path, char *const *envp,
 
 	*out = NULL;
 	buf_init(&text, LIM_CONFIG_FILE);
-	for (size_t i = 0; i < NKEYS(top_keys); i++) {
-		if (top_keys[i].def == NULL)
-			continue;
-		rc = set_text(&ld, &top_keys[i], c, top_keys[i].path,
-		    top_keys[i].def, strlen(top_keys[i].def), NULL);
-		BUG_ON(rc < 0);
-	}
+	for (size_t i = 0; i < NKEYS(top_keys); i++)
+		set_default(&ld, &top_keys[i], c, top_keys[i].path);
 	if ((rc = read_file(file, path != NULL, &text, &found, err)) < 0)
 		goto out;
 	if (found) {
@@ -1396,6 +1429,8 @@ cfg_free(struct cfg *c)
 	for (size_t i = 0; i < NKEYS(top_keys); i++) {
 		if (top_keys[i].type == K_STR)
 			free(*FIELD(c, &top_keys[i], char *));
+		else if (top_keys[i].type == K_LIST)
+			list_free(*FIELD(c, &top_keys[i], char **));
 	}
 	for (size_t i = 0; i < c->nrepositories; i++)
 		cfg_repo_release(&c->repositories[i]);
@@ -1461,6 +1496,39 @@ cfg_repo_check(const struct cfg_repo *r, struct err *err)
 		}
 	}
 	return repo_cross(&ld, r, "auth", NULL);
+}
+
+int
+cfg_api_env_allowed(const struct cfg *c, const char *name)
+{
+	for (size_t i = 0; i < c->napi_env_allowlist; i++) {
+		if (fnmatch(c->api_env_allowlist[i], name, 0) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+void
+cfg_api_env_allowlist_text(const struct cfg *c, char *out, size_t outlen)
+{
+	size_t o = 0;
+	int n;
+
+	BUG_ON(outlen < 8);
+	out[0] = '\0';
+	if (c->napi_env_allowlist == 0) {
+		(void)snprintf(out, outlen, "none");
+		return;
+	}
+	for (size_t i = 0; i < c->napi_env_allowlist; i++) {
+		n = snprintf(out + o, outlen - o, "%s%s", i ? ", " : "",
+		    c->api_env_allowlist[i]);
+		if (n < 0 || (size_t)n >= outlen - o) {
+			memcpy(out + outlen - 4, "...", 4);
+			return;
+		}
+		o += (size_t)n;
+	}
 }
 
 /* ---- dump ---- */

@@ -61,6 +61,8 @@ struct cfg {
 	struct cfg_repo	*repositories;
 	size_t		 nrepositories;
 	char		*webhook_secret_env;	/* SLUICE_WEBHOOK_SECRET */
+	char		**api_env_allowlist;	/* patterns; [SLUICE_GIT_*] */
+	size_t		 napi_env_allowlist;
 	int		 anonymous_read;	/* 0 */
 	char		*web_dir;		/* console files, default "web" */
 };
@@ -116,6 +118,20 @@ void	cfg_repo_release(struct cfg_repo *r);
  */
 int	cfg_repo_check(const struct cfg_repo *r, struct err *err)
 	    __attribute__((warn_unused_result));
+
+/*
+ * Whether the API may name the environment variable name (auth.token_env
+ * of POST /api/v1/repositories): it matches one pattern of
+ * api_env_allowlist, where '*' stands for any run of characters.  1 or 0.
+ */
+int	cfg_api_env_allowed(const struct cfg *c, const char *name);
+
+/*
+ * The allowlist as text for messages ("SLUICE_GIT_*, X_*", or "none")
+ * into out (outlen bytes, truncated with "..." when longer).
+ */
+void	cfg_api_env_allowlist_text(const struct cfg *c, char *out,
+	    size_t outlen);
 
 /* Durations and sizes are parsed by units.h. */
 

@@ -6,24 +6,19 @@
 
 #include "base/buf.h"
 #include "base/caps.h"
+#include "base/sys.h"
 #include "engine/attempt_spec.h"
 #include "pipeline/pipeline.h"
 
-static char *
-dup_or_null(const char *s)
-{
-	return s != NULL ? xstrdup(s) : NULL;
-}
-
-static void *
-grow(void *p, size_t n, size_t size)
-{
-	void *g = realloc(p, (n + 1) * size);
-
-	if (g == NULL)
-		abort();
-	return g;
-}
+/*
+ * Room for one more element in the array a holding n of cap; out of
+ * memory aborts, as xstrdup() does for the strings that go in.
+ */
+#define GROW(a, n, cap)							\
+	do {								\
+		if (sys_grow((void **)&(a), (n), &(cap), sizeof(*(a)), 0) < 0) \
+			abort();					\
+	} while (0)
 
 void
 attempt_spec_init(struct attempt_spec *s)
@@ -72,14 +67,14 @@ attempt_spec_release(struct attempt_spec *s)
 void
 attempt_spec_arg(struct attempt_spec *s, const char *arg)
 {
-	s->argv = grow(s->argv, s->argc, sizeof(*s->argv));
+	GROW(s->argv, s->argc, s->argv_cap);
 	s->argv[s->argc++] = xstrdup(arg);
 }
 
 void
 attempt_spec_env(struct attempt_spec *s, const char *name, const char *value)
 {
-	s->env = grow(s->env, s->nenv, sizeof(*s->env));
+	GROW(s->env, s->nenv, s->env_cap);
 	s->env[s->nenv].name = xstrdup(name);
 	s->env[s->nenv].value = xstrdup(value);
 	s->nenv++;
@@ -88,8 +83,7 @@ attempt_spec_env(struct attempt_spec *s, const char *name, const char *value)
 static void
 add_kv(struct attempt_spec *s, const char *k, const char *v)
 {
-	s->node_selector = grow(s->node_selector, s->nnode_selector,
-	    sizeof(*s->node_selector));
+	GROW(s->node_selector, s->nnode_selector, s->node_selector_cap);
 	s->node_selector[s->nnode_selector].key = xstrdup(k);
 	s->node_selector[s->nnode_selector].value = xstrdup(v);
 	s->nnode_selector++;
@@ -101,13 +95,12 @@ add_toleration(struct attempt_spec *s, const char *key, const char *op,
 {
 	struct exec_toleration *t;
 
-	s->tolerations = grow(s->tolerations, s->ntolerations,
-	    sizeof(*s->tolerations));
+	GROW(s->tolerations, s->ntolerations, s->tolerations_cap);
 	t = &s->tolerations[s->ntolerations++];
 	t->key = xstrdup(key != NULL ? key : "");
 	t->op = xstrdup(op);
-	t->value = dup_or_null(value);
-	t->effect = dup_or_null(effect);
+	t->value = sys_strdup_or_null(value);
+	t->effect = sys_strdup_or_null(effect);
 	t->seconds = seconds;
 }
 
@@ -115,7 +108,7 @@ static void
 add_volume(struct attempt_spec *s, const char *claim, const char *mount,
     int ro)
 {
-	s->volumes = grow(s->volumes, s->nvolumes, sizeof(*s->volumes));
+	GROW(s->volumes, s->nvolumes, s->volumes_cap);
 	s->volumes[s->nvolumes].claim = xstrdup(claim);
 	s->volumes[s->nvolumes].mount = xstrdup(mount);
 	s->volumes[s->nvolumes].read_only = ro;
@@ -126,10 +119,10 @@ void
 attempt_spec_schedule(struct attempt_spec *s, const struct pipeline_stage *ps)
 {
 	s->timeout_ms = ps->timeout_ms;
-	s->cpu = dup_or_null(ps->resources.cpu);
-	s->memory = dup_or_null(ps->resources.memory);
+	s->cpu = sys_strdup_or_null(ps->resources.cpu);
+	s->memory = sys_strdup_or_null(ps->resources.memory);
 	s->gpus = ps->resources.gpu;
-	s->gpu_resource = dup_or_null(ps->resources.gpu_resource);
+	s->gpu_resource = sys_strdup_or_null(ps->resources.gpu_resource);
 	for (size_t i = 0; i < ps->node_selector.n; i++)
 		add_kv(s, ps->node_selector.v[i].key,
 		    ps->node_selector.v[i].value);
@@ -142,8 +135,8 @@ attempt_spec_schedule(struct attempt_spec *s, const struct pipeline_stage *ps)
 		    t->effect != NULL && t->effect[0] != '\0' ? t->effect : NULL,
 		    t->has_seconds ? t->seconds : -1);
 	}
-	s->queue = dup_or_null(ps->queue);
-	s->priority_class = dup_or_null(ps->priority_class);
+	s->queue = sys_strdup_or_null(ps->queue);
+	s->priority_class = sys_strdup_or_null(ps->priority_class);
 	for (size_t i = 0; i < ps->nvolumes; i++)
 		add_volume(s, ps->volumes[i].claim, ps->volumes[i].mount,
 		    ps->volumes[i].read_only);
@@ -271,7 +264,7 @@ attempt_spec_from_json(struct attempt_spec *s, const char *json,
 		goto invalid;
 	if (get_str(root, "image", &x) < 0)
 		goto invalid;
-	s->image = dup_or_null(x);
+	s->image = sys_strdup_or_null(x);
 	if (!json_is_array(a = json_object_get(root, "command")))
 		goto invalid;
 	json_array_foreach(a, i, v) {
@@ -292,11 +285,11 @@ attempt_spec_from_json(struct attempt_spec *s, const char *json,
 	if (!json_is_object(res = json_object_get(root, "resources")))
 		goto invalid;
 	bad |= get_str(res, "cpu", &x);
-	s->cpu = dup_or_null(x);
+	s->cpu = sys_strdup_or_null(x);
 	bad |= get_str(res, "memory", &x);
-	s->memory = dup_or_null(x);
+	s->memory = sys_strdup_or_null(x);
 	bad |= get_str(res, "gpu_resource", &x);
-	s->gpu_resource = dup_or_null(x);
+	s->gpu_resource = sys_strdup_or_null(x);
 	if (bad || !json_is_integer(v = json_object_get(res, "gpu")))
 		goto invalid;
 	s->gpus = (int)json_integer_value(v);
@@ -321,10 +314,10 @@ attempt_spec_from_json(struct attempt_spec *s, const char *json,
 	}
 	if (get_str(root, "queue", &x) < 0)
 		goto invalid;
-	s->queue = dup_or_null(x);
+	s->queue = sys_strdup_or_null(x);
 	if (get_str(root, "priority_class", &x) < 0)
 		goto invalid;
-	s->priority_class = dup_or_null(x);
+	s->priority_class = sys_strdup_or_null(x);
 	if (!json_is_array(a = json_object_get(root, "volumes")))
 		goto invalid;
 	json_array_foreach(a, i, v) {
@@ -338,7 +331,7 @@ attempt_spec_from_json(struct attempt_spec *s, const char *json,
 	}
 	if (get_str(root, "workdir", &x) < 0)
 		goto invalid;
-	s->workdir = dup_or_null(x);
+	s->workdir = sys_strdup_or_null(x);
 	s->checkout = json_is_true(json_object_get(root, "checkout"));
 	json_decref(root);
 	return 0;

@@ -7,9 +7,9 @@
  *
  * canary_advance() is called for a canary stage that has no active
  * attempt.  The rollout row says where the stage is; every decision is
- * written (store_rollout_*, store_approval_*) before anything it leads to,
- * and a new attempt is only requested here: engine.c writes its row and
- * submits it under the caps.
+ * written (store_rollout_*, store_approval_*) before anything it leads
+ * to, and a new attempt is only requested here (pass_request): engine.c
+ * writes its row and submits it under the caps.
  */
 #include <stdio.h>
 #include <string.h>
@@ -17,13 +17,12 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/units.h"
-#include "engine/engine_int.h"
+#include "engine/canary.h"
+#include "engine/pass.h"
 #include "pipeline/pipeline.h"
 #include "store/store_approval.h"
 #include "store/store_output.h"
 #include "store/store_rollout.h"
-
-#define SET(dst, s)	(void)str_copy((dst), sizeof(dst), (s))
 
 struct canary {
 	struct eng_pass			*ps;
@@ -43,44 +42,44 @@ log_fail(const struct canary *k, const char *what, const struct err *err)
 
 /* The rollout is abandoned (rollout in status from) for reason. */
 static void
-rollback(struct canary *k, const char *from, const char *reason)
+rollback(struct canary *k, enum rollout_status from, const char *reason)
 {
 	struct snap_stage *st = k->st;
-	const char *to = k->er->r->cancel ? "canceled" : "failed";
+	enum stage_status to = k->er->r->cancel ? STAGE_CANCELED : STAGE_FAILED;
 	char msg[1200];
 	struct err err;
 
 	log_info("canary rolling back", "run=%lld stage=%s reason=\"%s\"",
 	    (long long)k->er->r->id, st->name, reason);
 	if (k->c->rollback_command.n > 0) {
-		eng_request(k->ps, k->er, k->idx, REQ_ROLLBACK, from, reason);
+		pass_request(k->ps, k->er, k->idx, REQ_ROLLBACK, from, reason);
 		return;
 	}
 	(void)snprintf(msg, sizeof(msg), "%s (no rollback_command)", reason);
-	if (store_rollout_end(eng_db(k->ps->e), st->ro.id, k->er->r->id,
-	    st->id, from, "rolled_back", st->status, to, msg, ENGINE_ACTOR,
-	    &err) < 0) {
+	if (store_rollout_end(pass_db(k->ps), st->ro.id, k->er->r->id,
+	    st->id, from, ROLLOUT_ROLLED_BACK, st->status, to, msg,
+	    ENGINE_ACTOR, &err) < 0) {
 		log_fail(k, "cannot end rollout", &err);
 		return;
 	}
-	SET(st->ro.status, "rolled_back");
-	SET(st->status, to);
-	eng_note(k->er, k->idx, msg);
-	eng_changed(k->ps);
+	st->ro.status = ROLLOUT_ROLLED_BACK;
+	st->status = to;
+	pass_note(k->er, k->idx, msg);
+	pass_changed(k->ps);
 }
 
 /* The current step is through (rollout in status from): next or done. */
 static void
-next_or_promote(struct canary *k, const char *from)
+next_or_promote(struct canary *k, enum rollout_status from)
 {
 	struct snap_stage *st = k->st;
 	struct err err;
 
 	if ((size_t)st->ro.step < k->c->nsteps) {
-		eng_request(k->ps, k->er, k->idx, REQ_CANARY_NEXT, from, NULL);
+		pass_request(k->ps, k->er, k->idx, REQ_CANARY_NEXT, from, NULL);
 		return;
 	}
-	if (store_rollout_promote(eng_db(k->ps->e), st->ro.id, k->er->r->id,
+	if (store_rollout_promote(pass_db(k->ps), st->ro.id, k->er->r->id,
 	    st->id, from, st->status, ENGINE_ACTOR, &err) < 0) {
 		log_fail(k, "cannot promote", &err);
 		return;
@@ -88,14 +87,14 @@ next_or_promote(struct canary *k, const char *from)
 	log_info("canary promoted", "run=%lld stage=%s target=%s "
 	    "model_version=%lld", (long long)k->er->r->id, st->name,
 	    k->c->target, (long long)st->ro.model_id);
-	SET(st->ro.status, "succeeded");
-	SET(st->status, "succeeded");
-	eng_changed(k->ps);
+	st->ro.status = ROLLOUT_SUCCEEDED;
+	st->status = STAGE_SUCCEEDED;
+	pass_changed(k->ps);
 }
 
 /* The step's Job (and analysis) passed: ask for approval or go on. */
 static void
-after_analysis(struct canary *k, const char *from)
+after_analysis(struct canary *k, enum rollout_status from)
 {
 	struct snap_stage *st = k->st;
 	char why[200];
@@ -108,7 +107,7 @@ after_analysis(struct canary *k, const char *from)
 	}
 	(void)snprintf(why, sizeof(why), "waiting for approval of step %d "
 	    "(weight %d)", st->ro.step, k->step->weight);
-	if (store_rollout_await(eng_db(k->ps->e), st->ro.id, k->er->r->id,
+	if (store_rollout_await(pass_db(k->ps), st->ro.id, k->er->r->id,
 	    st->id, from, st->ro.step, k->step->weight, k->c->target,
 	    k->c->approval_timeout_ms, why, ENGINE_ACTOR, &ap, &err) < 0) {
 		log_fail(k, "cannot request approval", &err);
@@ -117,12 +116,12 @@ after_analysis(struct canary *k, const char *from)
 	log_info("canary waiting for approval", "run=%lld stage=%s step=%d "
 	    "approval=%lld", (long long)k->er->r->id, st->name, st->ro.step,
 	    (long long)ap);
-	SET(st->ro.status, "waiting_approval");
-	SET(st->status, "waiting_approval");
+	st->ro.status = ROLLOUT_WAITING_APPROVAL;
+	st->status = STAGE_WAITING_APPROVAL;
 	st->ap.id = ap;
-	SET(st->ap.status, "pending");
+	st->ap.status = APPROVAL_PENDING;
 	st->ap.expires_ms = k->ps->snap.now_ms + k->c->approval_timeout_ms;
-	eng_changed(k->ps);
+	pass_changed(k->ps);
 }
 
 static void
@@ -134,35 +133,35 @@ progressing(struct canary *k)
 	struct err err;
 	int64_t from;
 
-	if (!eng_is(att->kind, "canary_step") || att->step != st->ro.step) {
+	if (att->kind != ATTEMPT_CANARY_STEP || att->step != st->ro.step) {
 		log_warn("canary state unexpected", "run=%lld stage=%s step=%d",
 		    (long long)k->er->r->id, st->name, st->ro.step);
 		return;
 	}
 	if (k->er->r->cancel) {
-		rollback(k, "progressing", "run canceled");
+		rollback(k, ROLLOUT_PROGRESSING, "run canceled");
 		return;
 	}
-	if (!eng_is(att->status, "succeeded")) {
+	if (att->status != ATTEMPT_SUCCEEDED) {
 		(void)snprintf(why, sizeof(why), "step %d (weight %d) failed: %s",
-		    st->ro.step, k->step->weight,
-		    att->message ? att->message : att->status);
-		rollback(k, "progressing", why);
+		    st->ro.step, k->step->weight, att->message ? att->message :
+		    attempt_status_name(att->status));
+		rollback(k, ROLLOUT_PROGRESSING, why);
 		return;
 	}
 	if (!k->step->analysis) {
-		after_analysis(k, "progressing");
+		after_analysis(k, ROLLOUT_PROGRESSING);
 		return;
 	}
 	from = att->started_ms > 0 ? att->started_ms : k->ps->snap.now_ms;
-	if (store_rollout_analyzing(eng_db(k->ps->e), st->ro.id, k->er->r->id,
+	if (store_rollout_analyzing(pass_db(k->ps), st->ro.id, k->er->r->id,
 	    st->ro.step, from, ENGINE_ACTOR, &err) < 0) {
 		log_fail(k, "cannot start analysis", &err);
 		return;
 	}
-	SET(st->ro.status, "analyzing");
+	st->ro.status = ROLLOUT_ANALYZING;
 	st->ro.analysis_ms = from;
-	eng_changed(k->ps);
+	pass_changed(k->ps);
 }
 
 static void
@@ -176,7 +175,7 @@ analyzing(struct canary *k)
 	int rc;
 
 	if (k->er->r->cancel) {
-		rollback(k, "analyzing", "run canceled");
+		rollback(k, ROLLOUT_ANALYZING, "run canceled");
 		return;
 	}
 	/*
@@ -184,15 +183,15 @@ analyzing(struct canary *k)
 	 * Job, and never ends before that Job did: what the Job reported
 	 * while it ran always counts, however long it took.
 	 */
-	if (eng_is(st->att.kind, "canary_step") && st->att.finished_ms > end)
+	if (st->att.kind == ATTEMPT_CANARY_STEP && st->att.finished_ms > end)
 		end = st->att.finished_ms;
 	if (k->ps->snap.now_ms < end) {
-		eng_wake_in(k->ps, end - k->ps->snap.now_ms);
+		pass_wake_in(k->ps, end - k->ps->snap.now_ms);
 		return;
 	}
-	if ((rc = store_output_window(eng_db(k->ps->e), st->id, st->ro.step,
+	if ((rc = store_output_window(pass_db(k->ps), st->id, st->ro.step,
 	    st->ro.analysis_ms, end, &vals, &err)) == 0)
-		rc = eng_gates(k->ps, k->er, k->idx, k->step->gates,
+		rc = pass_gates(k->ps, k->er, k->idx, k->step->gates,
 		    k->step->ngates, NULL, &vals, msg, sizeof(msg), &err);
 	output_values_release(&vals);
 	if (rc < 0) {
@@ -202,12 +201,12 @@ analyzing(struct canary *k)
 	if (rc == 0) {
 		(void)snprintf(why, sizeof(why), "analysis of step %d (weight %d)"
 		    " failed: %s", st->ro.step, k->step->weight, msg);
-		rollback(k, "analyzing", why);
+		rollback(k, ROLLOUT_ANALYZING, why);
 		return;
 	}
 	log_info("canary analysis passed", "run=%lld stage=%s step=%d",
 	    (long long)k->er->r->id, st->name, st->ro.step);
-	after_analysis(k, "analyzing");
+	after_analysis(k, ROLLOUT_ANALYZING);
 }
 
 static void
@@ -223,53 +222,54 @@ waiting(struct canary *k)
 		    (long long)k->er->r->id, st->name);
 		return;
 	}
-	if (eng_is(ap->status, "pending")) {
+	if (ap->status == APPROVAL_PENDING) {
 		if (k->er->r->cancel) {
 			const char *by = k->er->r->cancel_by ?
 			    k->er->r->cancel_by : ENGINE_ACTOR;
 
-			if (store_approval_decide(eng_db(k->ps->e), ap->id, 0,
+			if (store_approval_decide(pass_db(k->ps), ap->id, 0,
 			    by, "run canceled", &err) < 0 &&
-			    store_approval_expire(eng_db(k->ps->e), ap->id,
+			    store_approval_expire(pass_db(k->ps), ap->id,
 			    ENGINE_ACTOR, &err) < 0) {
 				log_fail(k, "cannot close approval", &err);
 				return;
 			}
-			eng_changed(k->ps);
-			rollback(k, "waiting_approval", "run canceled");
+			pass_changed(k->ps);
+			rollback(k, ROLLOUT_WAITING_APPROVAL, "run canceled");
 			return;
 		}
 		if (k->ps->snap.now_ms < ap->expires_ms) {
-			eng_wake_in(k->ps, ap->expires_ms - k->ps->snap.now_ms);
+			pass_wake_in(k->ps,
+			    ap->expires_ms - k->ps->snap.now_ms);
 			return;
 		}
-		if (store_approval_expire(eng_db(k->ps->e), ap->id,
+		if (store_approval_expire(pass_db(k->ps), ap->id,
 		    ENGINE_ACTOR, &err) < 0) {
 			log_fail(k, "cannot expire approval", &err);
 			return;
 		}
-		SET(ap->status, "expired");
-		eng_changed(k->ps);
+		ap->status = APPROVAL_EXPIRED;
+		pass_changed(k->ps);
 	}
-	if (eng_is(ap->status, "approved")) {
+	if (ap->status == APPROVAL_APPROVED) {
 		if (k->er->r->cancel)
-			rollback(k, "waiting_approval", "run canceled");
+			rollback(k, ROLLOUT_WAITING_APPROVAL, "run canceled");
 		else
-			next_or_promote(k, "waiting_approval");
+			next_or_promote(k, ROLLOUT_WAITING_APPROVAL);
 		return;
 	}
-	if (eng_is(ap->status, "rejected")) {
+	if (ap->status == APPROVAL_REJECTED) {
 		(void)snprintf(why, sizeof(why), "approval of step %d (weight %d)"
 		    " rejected by %s%s%s", st->ro.step, k->step->weight,
 		    ap->decided_by ? ap->decided_by : "?",
 		    ap->comment ? ": " : "", ap->comment ? ap->comment : "");
-		rollback(k, "waiting_approval", why);
+		rollback(k, ROLLOUT_WAITING_APPROVAL, why);
 		return;
 	}
 	units_format_duration(k->c->approval_timeout_ms, dur, sizeof(dur));
 	(void)snprintf(why, sizeof(why), "approval of step %d (weight %d) "
 	    "expired after %s", st->ro.step, k->step->weight, dur);
-	rollback(k, "waiting_approval", why);
+	rollback(k, ROLLOUT_WAITING_APPROVAL, why);
 }
 
 static void
@@ -277,12 +277,13 @@ rolling_back(struct canary *k)
 {
 	struct snap_stage *st = k->st;
 	struct snap_attempt *att = &st->att;
-	const char *to = k->er->r->cancel ? "canceled" : "failed";
-	int ok = eng_is(att->status, "succeeded");
+	enum stage_status to = k->er->r->cancel ? STAGE_CANCELED : STAGE_FAILED;
+	enum rollout_status end;
+	int ok = att->status == ATTEMPT_SUCCEEDED;
 	char msg[1400];
 	struct err err;
 
-	if (!eng_is(att->kind, "rollback")) {
+	if (att->kind != ATTEMPT_ROLLBACK) {
 		log_warn("rollback attempt missing", "run=%lld stage=%s",
 		    (long long)k->er->r->id, st->name);
 		return;
@@ -293,19 +294,21 @@ rolling_back(struct canary *k)
 	else
 		(void)snprintf(msg, sizeof(msg), "%s; the rollback failed: %s",
 		    st->ro.message ? st->ro.message : "rollback",
-		    att->message ? att->message : att->status);
-	if (store_rollout_end(eng_db(k->ps->e), st->ro.id, k->er->r->id,
-	    st->id, "rolling_back", ok ? "rolled_back" : "failed", st->status,
-	    to, msg, ENGINE_ACTOR, &err) < 0) {
+		    att->message ? att->message :
+		    attempt_status_name(att->status));
+	end = ok ? ROLLOUT_ROLLED_BACK : ROLLOUT_FAILED;
+	if (store_rollout_end(pass_db(k->ps), st->ro.id, k->er->r->id,
+	    st->id, ROLLOUT_ROLLING_BACK, end, st->status, to, msg,
+	    ENGINE_ACTOR, &err) < 0) {
 		log_fail(k, "cannot end rollout", &err);
 		return;
 	}
 	log_info("canary rolled back", "run=%lld stage=%s ok=%d",
 	    (long long)k->er->r->id, st->name, ok);
-	SET(st->ro.status, ok ? "rolled_back" : "failed");
-	SET(st->status, to);
-	eng_note(k->er, k->idx, msg);
-	eng_changed(k->ps);
+	st->ro.status = end;
+	st->status = to;
+	pass_note(k->er, k->idx, msg);
+	pass_changed(k->ps);
 }
 
 void
@@ -326,12 +329,23 @@ canary_advance(struct eng_pass *ps, struct eng_run *er, size_t idx)
 		return;
 	}
 	k.step = &k.c->steps[st->ro.step - 1];
-	if (eng_is(st->ro.status, "progressing"))
+	/* progressing may move on to analyzing at once */
+	if (st->ro.status == ROLLOUT_PROGRESSING)
 		progressing(&k);
-	if (eng_is(st->ro.status, "analyzing"))
+	switch (st->ro.status) {
+	case ROLLOUT_ANALYZING:
 		analyzing(&k);
-	else if (eng_is(st->ro.status, "waiting_approval"))
+		break;
+	case ROLLOUT_WAITING_APPROVAL:
 		waiting(&k);
-	else if (eng_is(st->ro.status, "rolling_back"))
+		break;
+	case ROLLOUT_ROLLING_BACK:
 		rolling_back(&k);
+		break;
+	case ROLLOUT_PROGRESSING:
+	case ROLLOUT_SUCCEEDED:
+	case ROLLOUT_ROLLED_BACK:
+	case ROLLOUT_FAILED:
+		break;
+	}
 }

@@ -19,17 +19,6 @@
 #include "store/store_approval.h"
 #include "store/store_run.h"
 
-/* An empty body or {}: these actions take no fields. */
-static int
-no_body(const struct http_request *rq, struct err *err)
-{
-	const struct jsonin_field none[] = { { .name = NULL } };
-
-	if (rq->body.len == 0)
-		return 0;
-	return jsonin_parse(rq->body.data, rq->body.len, none, 0, err);
-}
-
 /* Answer status with run id as GET /api/v1/runs/{id} shows it. */
 static void
 reply_run(struct db *db, struct http_response *rs, int status, int64_t id)
@@ -59,7 +48,7 @@ api_runs_cancel(void *ctx, struct http_request *rq, struct http_response *rs)
 	err_clear(&err);
 	if (jsonin_query(rq, (const struct jsonin_qparam[]){ { .name = NULL } },
 	    &err) < 0 || api_path_id(rq->params[0], "run", &id, &err) < 0 ||
-	    no_body(rq, &err) < 0) {
+	    api_no_body(rq, &err) < 0) {
 		http_error_from(rs, &err);
 		return;
 	}
@@ -86,7 +75,7 @@ api_runs_retry(void *ctx, struct http_request *rq, struct http_response *rs)
 	err_clear(&err);
 	if (jsonin_query(rq, (const struct jsonin_qparam[]){ { .name = NULL } },
 	    &err) < 0 || api_path_id(rq->params[0], "run", &id, &err) < 0 ||
-	    no_body(rq, &err) < 0) {
+	    api_no_body(rq, &err) < 0) {
 		http_error_from(rs, &err);
 		return;
 	}

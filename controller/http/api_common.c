@@ -55,6 +55,16 @@ api_no_query(const struct http_request *rq, struct http_response *rs)
 }
 
 int
+api_no_body(const struct http_request *rq, struct err *err)
+{
+	const struct jsonin_field none[] = { { .name = NULL } };
+
+	if (rq->body.len == 0)
+		return 0;
+	return jsonin_parse(rq->body.data, rq->body.len, none, 0, err);
+}
+
+int
 api_path_id(const char *s, const char *what, int64_t *id, struct err *err)
 {
 	char *end;

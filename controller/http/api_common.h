@@ -42,6 +42,14 @@ int	api_no_query(const struct http_request *rq, struct http_response *rs)
 	    __attribute__((warn_unused_result));
 
 /*
+ * For routes whose body takes no fields: an empty body or {} is 0, any
+ * other body ERR_INVALID naming the problem (invalid JSON, unknown field
+ * "x", expected a JSON object), as jsonin_parse() words it.
+ */
+int	api_no_body(const struct http_request *rq, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
  * A decimal id from a path segment into *id: 1 to INT64_MAX, digits only.
  * Anything else is ERR_NOTFOUND "<what> '<s>' not found", since no such
  * resource can exist.

@@ -1,6 +1,7 @@
 /* api_health.c - liveness and readiness; see api_health.h. */
 #include <string.h>
 
+#include "base/err.h"
 #include "base/log.h"
 #include "http/api_health.h"
 #include "http/ctl.h"
@@ -19,19 +20,22 @@ void
 api_readyz(void *ctx, struct http_request *rq, struct http_response *rs)
 {
 	struct ctl *ctl = ctx;
-	const char *what = NULL;
+	const char *what = NULL, *why = ctl->not_ready_reason;
 
 	(void)rq;
-	if (!ctl->db_ready)
-		what = "database unreachable";
-	else if (!ctl->migrations_ready)
+	/* The database's own words stay in the log (they name its socket). */
+	if (!ctl->db_ready) {
+		what = "database unavailable";
+		why = "";
+	} else if (!ctl->migrations_ready) {
 		what = "migrations pending";
-	else if (!ctl->executor_ready)
+	} else if (!ctl->executor_ready) {
 		what = "executor not ready";
+	}
 	if (what != NULL) {
+		why = http_client_message(ERR_TRANSIENT, why);
 		http_error(rs, 503, "not_ready", "%s%s%s", what,
-		    ctl->not_ready_reason[0] ? ": " : "",
-		    ctl->not_ready_reason);
+		    why[0] ? ": " : "", why);
 		return;
 	}
 	if (http_reply(rs, 200, "text/plain; charset=utf-8", "ready\n", 6) < 0)

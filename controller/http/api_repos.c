@@ -95,6 +95,25 @@ url_without_credentials(const char *url, struct err *err)
 	return 0;
 }
 
+/*
+ * The controller's environment holds its own secrets (the webhook secret,
+ * PGPASSWORD): the API may name only variables the configuration allows,
+ * else an admin could have any of them sent to a URL of their choosing.
+ */
+static int
+env_allowed(const struct cfg *c, const char *field, const char *name,
+    struct err *err)
+{
+	char list[256];
+
+	if (name == NULL || cfg_api_env_allowed(c, name))
+		return 0;
+	cfg_api_env_allowlist_text(c, list, sizeof(list));
+	return err_set(err, ERR_INVALID, "%s: \"%s\" is not allowed: the API "
+	    "may name only variables matching api_env_allowlist (%s)", field,
+	    name, list);
+}
+
 void
 api_repos_add(void *ctx, struct http_request *rq, struct http_response *rs)
 {
@@ -163,7 +182,8 @@ api_repos_add(void *ctx, struct http_request *rq, struct http_response *rs)
 	r.ssh_key_file = ssh_key;
 	r.known_hosts_file = known_hosts;
 	if (cfg_repo_check(&r, &err) < 0 ||
-	    url_without_credentials(url, &err) < 0)
+	    url_without_credentials(url, &err) < 0 ||
+	    env_allowed(ctl->cfg, "auth.token_env", token_env, &err) < 0)
 		goto fail;
 	if ((db = api_db(ctl, rs)) == NULL)
 		goto out;
@@ -246,7 +266,7 @@ api_repos_refresh(void *ctx, struct http_request *rq, struct http_response *rs)
 
 	err_clear(&err);
 	if (jsonin_query(rq, (const struct jsonin_qparam[]){ { .name = NULL } },
-	    &err) < 0) {
+	    &err) < 0 || api_no_body(rq, &err) < 0) {
 		http_error_from(rs, &err);
 		return;
 	}

@@ -191,6 +191,7 @@ http_error(struct http_response *rs, int status, const char *code,
 void
 http_error_from(struct http_response *rs, const struct err *err)
 {
+	const char *msg;
 	int status;
 
 	switch (err->code) {
@@ -204,7 +205,30 @@ http_error_from(struct http_response *rs, const struct err *err)
 	case ERR_UNPROCESSABLE:	status = 422; break;
 	default:		status = 500; break;
 	}
-	http_error(rs, status, err_code_name(err->code), "%s", err->msg);
+	msg = http_client_message(err->code, err->msg);
+	if (msg != err->msg)
+		log_warn("database error", "status=%d error=%s", status,
+		    err->msg);
+	http_error(rs, status, err_code_name(err->code), "%s", msg);
+}
+
+/*
+ * The store layer words every error of its own as "database: ...",
+ * "database unavailable: ..." or "database busy: ..."; after the colon
+ * comes libpq's or the server's text.
+ */
+const char *
+http_client_message(int code, const char *msg)
+{
+	if (strncmp(msg, "database", 8) != 0 ||
+	    (msg[8] != ':' && msg[8] != ' '))
+		return msg;
+	if (code == ERR_TRANSIENT)
+		return strncmp(msg, "database busy", 13) == 0 ?
+		    "database busy" : "database unavailable";
+	if (code == ERR_GENERIC || code == ERR_NOMEM)
+		return "database error";
+	return msg;
 }
 
 void

@@ -86,8 +86,22 @@ int	http_reply(struct http_response *rs, int status, const char *ctype,
 void	http_error(struct http_response *rs, int status, const char *code,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* Map an err code to an HTTP status and answer with http_error. */
+/*
+ * Map an err code to an HTTP status and answer with http_error.  An
+ * outage or failure of the database (a 503 or 500 whose message comes
+ * from the store layer, "database ...") is answered with a fixed message
+ * ("database unavailable", "database busy", "database error") and the
+ * detail, which may hold libpq's text with host names and socket paths,
+ * goes to the log only.
+ */
 void	http_error_from(struct http_response *rs, const struct err *err);
+
+/*
+ * The text a client may see for an error of code with message msg: msg
+ * itself, or for the database errors above the fixed message.  Borrowed:
+ * msg or a constant.
+ */
+const char *http_client_message(int code, const char *msg);
 
 /* Stream the body through fn (see http_stream_fn); arg freed by free_fn. */
 void	http_stream(struct http_response *rs, const char *ctype,

@@ -1370,9 +1370,9 @@ worker_main(void *arg)
 		}
 		if (rc < 0)
 			log_warn("kubernetes job not deleted", "job=%s "
-			    "namespace=%s error=\"%s\" (its "
-			    "ttlSecondsAfterFinished will)", t->name, x->ns,
-			    err.msg);
+			    "namespace=%s error=\"%s\" "
+			    "deleted_by=ttlSecondsAfterFinished", t->name,
+			    x->ns, err.msg);
 		free(t);
 		pthread_cond_broadcast(&x->cv);	/* exec_kube_stats waiters */
 	}
@@ -1415,8 +1415,9 @@ kx_free(void *impl)
 		pthread_join(x->workers[w], NULL);
 	if (x->ntasks > 0)
 		log_warn("kubernetes executor stopped with work left",
-		    "namespace=%s tasks=%zu (finished jobs are deleted by "
-		    "their ttlSecondsAfterFinished)", x->ns, x->ntasks);
+		    "namespace=%s tasks=%zu "
+		    "finished_deleted_by=ttlSecondsAfterFinished", x->ns,
+		    x->ntasks);
 	while ((t = x->tasks) != NULL) {
 		x->tasks = t->next;
 		free(t);
@@ -1551,7 +1552,7 @@ exec_kube_new(struct executor *out, const struct cfg *cfg, struct err *err)
 	jo.checkout_image = c->checkout_image;
 	buf_init(&desc, 1024);
 	if (kube_auth_describe(auth, &desc) == 0)
-		log_info("kubernetes executor", "%s", desc.data);
+		log_info("kubernetes executor", "config=%s", desc.data);
 	buf_release(&desc);
 	rc = start(out, k, 1, auth->namespace, &jo, err);
 	k = NULL;	/* the executor owns it, or start freed it */

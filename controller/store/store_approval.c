@@ -1,8 +1,7 @@
 /* store_approval.c - approvals; see store_approval.h. */
-#include <string.h>
-
 #include "base/buf.h"
 #include "store/db.h"
+#include "store/status.h"
 #include "store/store_approval.h"
 #include "store/store_sql.h"
 
@@ -10,13 +9,12 @@ static const char sql_decide[] =
     "WITH old AS (SELECT id, status, expires_at <= now() AS due"
     "  FROM approvals WHERE id = $1),"
     " ap AS ("
-    "  UPDATE approvals SET status = CASE WHEN $2::boolean THEN 'approved'"
-    "    ELSE 'rejected' END, decided_by = $3, decided_at = now(),"
-    "    comment = $4"
-    "  WHERE id = $1 AND status = 'pending' AND expires_at > now()"
+    "  UPDATE approvals SET status = $2::text, decided_by = $3,"
+    "    decided_at = now(), comment = $4"
+    "  WHERE id = $1 AND status = $5 AND expires_at > now()"
     "  RETURNING id, run_id, status),"
     " e AS (" SQL_EV_COLS
-    "  SELECT $3, 'approval', id, run_id, 'transition', 'pending', status,"
+    "  SELECT $3, 'approval', id, run_id, 'transition', $5::text, status,"
     "    $4, jsonb_build_object('comment', $4::text) FROM ap"
     SQL_EV_RETURNING ")"
     " SELECT (SELECT status FROM old), (SELECT due FROM old),"
@@ -26,12 +24,12 @@ static const char sql_decide[] =
 
 static const char sql_expire[] =
     "WITH ap AS ("
-    "  UPDATE approvals SET status = 'expired', decided_at = now()"
-    "  WHERE id = $1 AND status = 'pending' AND expires_at <= now()"
+    "  UPDATE approvals SET status = $3::text, decided_at = now()"
+    "  WHERE id = $1 AND status = $4 AND expires_at <= now()"
     "  RETURNING id, run_id),"
     " e AS (" SQL_EV_COLS
-    "  SELECT $2, 'approval', id, run_id, 'transition', 'pending',"
-    "    'expired', 'approval_timeout passed', '{}'::jsonb FROM ap"
+    "  SELECT $2, 'approval', id, run_id, 'transition', $4::text,"
+    "    $3::text, 'approval_timeout passed', '{}'::jsonb FROM ap"
     SQL_EV_RETURNING ")"
     " SELECT (SELECT count(*) FROM ap), " SQL_NOTIFY("e");
 
@@ -41,15 +39,18 @@ store_approval_decide(struct db *db, int64_t approval_id, int approve,
 {
 	struct db_res *res = NULL;
 	struct db_args a;
+	enum approval_status old = APPROVAL_PENDING;
 	const char *status;
 	int64_t n = 0;
 	int rc;
 
 	db_args_init(&a);
 	db_args_int64(&a, approval_id);
-	db_args_bool(&a, approve);
+	db_args_str(&a, approval_status_name(approve ? APPROVAL_APPROVED :
+	    APPROVAL_REJECTED));
 	db_args_str(&a, actor);
 	db_args_str(&a, comment != NULL && comment[0] != '\0' ? comment : NULL);
+	db_args_str(&a, approval_status_name(APPROVAL_PENDING));
 	if ((rc = db_exec(db, sql_decide, &a, &res, err)) < 0)
 		return rc;
 	status = db_res_text(res, 0, 0);
@@ -58,7 +59,9 @@ store_approval_decide(struct db *db, int64_t approval_id, int approve,
 	if (status == NULL) {
 		rc = err_set(err, ERR_NOTFOUND, "approval %lld not found",
 		    (long long)approval_id);
-	} else if (n == 0 && strcmp(status, "pending") == 0) {
+	} else if ((rc = approval_status_parse(status, &old, err)) < 0) {
+		goto out;
+	} else if (n == 0 && old == APPROVAL_PENDING) {
 		rc = err_set(err, ERR_CONFLICT, "approval %lld has expired",
 		    (long long)approval_id);
 	} else if (n == 0) {
@@ -82,6 +85,8 @@ store_approval_expire(struct db *db, int64_t approval_id, const char *actor,
 	db_args_init(&a);
 	db_args_int64(&a, approval_id);
 	db_args_str(&a, actor);
+	db_args_str(&a, approval_status_name(APPROVAL_EXPIRED));
+	db_args_str(&a, approval_status_name(APPROVAL_PENDING));
 	if ((rc = db_exec(db, sql_expire, &a, &res, err)) < 0)
 		return rc;
 	rc = db_res_int64(res, 0, 0, &n, err);

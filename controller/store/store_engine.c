@@ -82,12 +82,6 @@ get_int(const struct db_res *res, size_t row, int col, int *out,
 	return 0;
 }
 
-static void
-copy_status(char *dst, size_t len, const char *src)
-{
-	(void)str_copy(dst, len, src != NULL ? src : "");
-}
-
 static int
 read_stage(const struct db_res *res, size_t i, struct snap_stage *st,
     struct err *err)
@@ -97,26 +91,30 @@ read_stage(const struct db_res *res, size_t i, struct snap_stage *st,
 	rc |= get_i64(res, i, C_STAGE, &st->id, err);
 	st->name = db_res_text(res, i, C_SNAME);
 	st->type = db_res_text(res, i, C_STYPE);
-	copy_status(st->status, sizeof(st->status),
-	    db_res_text(res, i, C_SSTATUS));
+	rc |= stage_status_parse(db_res_text(res, i, C_SSTATUS), &st->status,
+	    err);
 	st->waiting_reason = db_res_text(res, i, C_SWAIT);
 	st->message = db_res_text(res, i, C_SMSG);
 	rc |= get_i64(res, i, C_REUSED, &st->reused_from, err);
 	rc |= get_i64(res, i, C_AID, &st->att.id, err);
-	st->att.kind = db_res_text(res, i, C_AKIND);
+	if (rc == 0 && st->att.id != 0) {
+		rc |= attempt_kind_parse(db_res_text(res, i, C_AKIND),
+		    &st->att.kind, err);
+		rc |= attempt_status_parse(db_res_text(res, i, C_ASTATUS),
+		    &st->att.status, err);
+	}
 	rc |= get_int(res, i, C_ASTEP, &st->att.step, err);
 	rc |= get_int(res, i, C_AATT, &st->att.attempt, err);
 	rc |= get_int(res, i, C_AWEIGHT, &st->att.weight, err);
 	rc |= get_int(res, i, C_AGPUS, &st->att.gpus, err);
-	copy_status(st->att.status, sizeof(st->att.status),
-	    db_res_text(res, i, C_ASTATUS));
 	st->att.job_name = db_res_text(res, i, C_AJOB);
 	rc |= get_i64(res, i, C_ASTART, &st->att.started_ms, err);
 	rc |= get_i64(res, i, C_AFINISH, &st->att.finished_ms, err);
 	st->att.message = db_res_text(res, i, C_AMSG);
 	rc |= get_i64(res, i, C_ROID, &st->ro.id, err);
-	copy_status(st->ro.status, sizeof(st->ro.status),
-	    db_res_text(res, i, C_ROSTATUS));
+	if (rc == 0 && st->ro.id != 0)
+		rc |= rollout_status_parse(db_res_text(res, i, C_ROSTATUS),
+		    &st->ro.status, err);
 	rc |= get_int(res, i, C_ROSTEP, &st->ro.step, err);
 	rc |= get_int(res, i, C_ROWEIGHT, &st->ro.weight, err);
 	rc |= get_i64(res, i, C_ROANALYSIS, &st->ro.analysis_ms, err);
@@ -124,8 +122,9 @@ read_stage(const struct db_res *res, size_t i, struct snap_stage *st,
 	st->ro.prev_uri = db_res_text(res, i, C_ROPREV);
 	st->ro.message = db_res_text(res, i, C_ROMSG);
 	rc |= get_i64(res, i, C_APID, &st->ap.id, err);
-	copy_status(st->ap.status, sizeof(st->ap.status),
-	    db_res_text(res, i, C_APSTATUS));
+	if (rc == 0 && st->ap.id != 0)
+		rc |= approval_status_parse(db_res_text(res, i, C_APSTATUS),
+		    &st->ap.status, err);
 	rc |= get_i64(res, i, C_APEXPIRES, &st->ap.expires_ms, err);
 	st->ap.decided_by = db_res_text(res, i, C_APBY);
 	st->ap.comment = db_res_text(res, i, C_APCOMMENT);
@@ -139,8 +138,8 @@ read_run(const struct db_res *res, size_t i, struct snap_run *r,
 	int rc = 0, cancel = 0;
 
 	rc |= get_i64(res, i, C_RUN, &r->id, err);
-	copy_status(r->status, sizeof(r->status),
-	    db_res_text(res, i, C_RSTATUS));
+	rc |= run_status_parse(db_res_text(res, i, C_RSTATUS), &r->status,
+	    err);
 	rc |= get_i64(res, i, C_PIPELINE_ID, &r->pipeline_id, err);
 	rc |= get_i64(res, i, C_VERSION, &r->version_id, err);
 	r->pipeline = db_res_text(res, i, C_PIPELINE);
@@ -198,8 +197,11 @@ store_snapshot_load(struct db *db, struct snapshot *s, struct err *err)
 	return 0;
 fail:
 	store_snapshot_release(s);
-	return err_set(err, ERR_INVALID, "unreadable engine snapshot: %s",
-	    err != NULL ? err->msg : "");
+	if (err != NULL) {
+		err->code = ERR_INVALID;
+		(void)err_prefix(err, "unreadable engine snapshot");
+	}
+	return ERR_INVALID;
 }
 
 void

@@ -6,7 +6,9 @@
  * and decides from it alone (docs/engine.md).
  *
  * Strings are borrowed from the snapshot until store_snapshot_release();
- * the status fields are copies the engine may update as it goes.
+ * the statuses are enums (store/status.h) the engine updates as it goes.
+ * The kind and status of an attempt, rollout or approval whose id is 0
+ * (none) are 0 and mean nothing.
  */
 #ifndef SLUICE_STORE_ENGINE_H
 #define SLUICE_STORE_ENGINE_H
@@ -15,18 +17,19 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "store/status.h"
 
 struct db;
 struct db_res;
 
 struct snap_attempt {
 	int64_t		 id;		/* 0: the stage has no attempt */
-	const char	*kind;		/* job | canary_step | rollback */
+	enum attempt_kind kind;
 	int		 step;
 	int		 attempt;
 	int		 weight;	/* -1 when NULL */
 	int		 gpus;
-	char		 status[16];
+	enum attempt_status status;
 	const char	*job_name;
 	int64_t		 started_ms;	/* 0 when not yet */
 	int64_t		 finished_ms;
@@ -35,7 +38,7 @@ struct snap_attempt {
 
 struct snap_rollout {
 	int64_t		 id;		/* 0: none */
-	char		 status[20];
+	enum rollout_status status;
 	int		 step;		/* current_step */
 	int		 weight;
 	int64_t		 analysis_ms;	/* analysis_started_at, 0 = none */
@@ -46,7 +49,7 @@ struct snap_rollout {
 
 struct snap_approval {
 	int64_t		 id;		/* 0: none for the current step */
-	char		 status[12];
+	enum approval_status status;
 	int64_t		 expires_ms;
 	const char	*decided_by;
 	const char	*comment;
@@ -56,7 +59,7 @@ struct snap_stage {
 	int64_t			 id;
 	const char		*name;
 	const char		*type;
-	char			 status[20];
+	enum stage_status	 status;
 	const char		*waiting_reason;
 	const char		*message;
 	int64_t			 reused_from;	/* 0 = none */
@@ -69,7 +72,7 @@ struct snap_run {
 	int64_t			 id;
 	int64_t			 pipeline_id;
 	int64_t			 version_id;
-	char			 status[20];
+	enum run_status		 status;
 	const char		*pipeline;	/* name */
 	const char		*repo;		/* repository name */
 	const char		*commit;	/* sha */
@@ -93,7 +96,7 @@ struct snapshot {
 
 /*
  * Load the snapshot into *s.  Errors as db_exec(); ERR_INVALID for a row
- * the engine cannot read.  Blocks on the database.
+ * the engine cannot read (a status or kind not in status.h among them).  Blocks on the database.
  */
 int	store_snapshot_load(struct db *db, struct snapshot *s,
 	    struct err *err) __attribute__((warn_unused_result));

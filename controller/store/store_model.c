@@ -5,6 +5,7 @@
 #include "base/buf.h"
 #include "pipeline/gates.h"
 #include "store/db.h"
+#include "store/status.h"
 #include "store/store_model.h"
 #include "store/store_sql.h"
 
@@ -20,9 +21,9 @@ static const char sql_register[] =
     "    coalesce((SELECT jsonb_object_agg(n, v) FROM (SELECT DISTINCT ON"
     "      (name) name AS n, value AS v FROM metrics WHERE attempt_id = $1"
     "      ORDER BY name, source_line DESC) x), '{}')"
-    "  FROM art ON CONFLICT DO NOTHING RETURNING id, name, version),"
+    "  FROM art ON CONFLICT DO NOTHING RETURNING id, name, version, status),"
     " e AS (" SQL_EV_COLS
-    "  SELECT $4, 'model_version', id, $2, 'created', NULL, 'registered',"
+    "  SELECT $4, 'model_version', id, $2, 'created', NULL, status,"
     "    NULL, jsonb_build_object('name', name, 'version', version)"
     "  FROM mv)"
     " SELECT id FROM mv"
@@ -32,15 +33,15 @@ static const char sql_register[] =
 
 static const char sql_production[] =
     "SELECT id, uri FROM model_versions"
-    " WHERE target = $1 AND status = 'production'";
+    " WHERE target = $1 AND status = $2";
 
 static const char sql_baseline[] =
     "WITH prod AS ("
     "  SELECT run_id, name, version FROM model_versions"
-    "  WHERE $1::text IS NOT NULL AND target = $1 AND status = 'production'),"
+    "  WHERE $1::text IS NOT NULL AND target = $1 AND status = $6),"
     " last AS ("
     "  SELECT id AS run_id FROM runs WHERE pipeline_id = $2"
-    "    AND status = 'succeeded' AND id <> $3 ORDER BY id DESC LIMIT 1),"
+    "    AND status = $7 AND id <> $3 ORDER BY id DESC LIMIT 1),"
     " base AS ("
     "  SELECT run_id, 'production model ' || name || ' v' || version ||"
     "    ' (run ' || run_id || ')' AS src FROM prod"
@@ -49,8 +50,8 @@ static const char sql_baseline[] =
     "  WHERE NOT EXISTS (SELECT 1 FROM prod))"
     " SELECT b.src, (SELECT m.value FROM stages s"
     "   JOIN stage_attempts a ON a.stage_id = coalesce("
-    "     s.reused_from_stage_id, s.id) AND a.status = 'succeeded'"
-    "     AND a.kind = 'job'"
+    "     s.reused_from_stage_id, s.id) AND a.status = $8"
+    "     AND a.kind = $9"
     "   JOIN metrics m ON m.attempt_id = a.id AND m.name = $5"
     "   WHERE s.run_id = b.run_id"
     "   ORDER BY (s.name = $4) DESC, s.position DESC, m.source_line DESC"
@@ -93,6 +94,7 @@ store_model_production(struct db *db, const char *target, int64_t *id,
 	*uri = NULL;
 	db_args_init(&a);
 	db_args_str(&a, target);
+	db_args_str(&a, model_status_name(MODEL_PRODUCTION));
 	if ((rc = db_exec(db, sql_production, &a, &res, err)) < 0)
 		return rc;
 	if (db_res_rows(res) > 0 &&
@@ -118,6 +120,10 @@ store_model_baseline(struct db *db, const char *target, int64_t pipeline_id,
 	db_args_int64(&a, run_id);
 	db_args_str(&a, stage);
 	db_args_str(&a, metric);
+	db_args_str(&a, model_status_name(MODEL_PRODUCTION));
+	db_args_str(&a, run_status_name(RUN_SUCCEEDED));
+	db_args_str(&a, attempt_status_name(ATTEMPT_SUCCEEDED));
+	db_args_str(&a, attempt_kind_name(ATTEMPT_JOB));
 	if ((rc = db_exec(db, sql_baseline, &a, &res, err)) < 0)
 		return rc;
 	if (db_res_rows(res) > 0 && !db_res_is_null(res, 0, 1)) {

@@ -14,17 +14,17 @@
 	" executor, job_name, gpus, gpu_resource, spec)"                    \
 	" SELECT $1::bigint, $3::text, $4::int, $5::int,"                   \
 	" nullif($6::int, -1), $7::text, $8::text, $9::int, $10::text,"     \
-	" $11::jsonb FROM " from " RETURNING id"
+	" $11::jsonb FROM " from " RETURNING id, status"
 #define ATT_EVENT                                                           \
 	"SELECT $12::text, 'attempt', a.id, $2::bigint, 'created', NULL,"   \
-	" 'pending', NULL, jsonb_build_object('job', $8::text, 'kind',"     \
+	" a.status, NULL, jsonb_build_object('job', $8::text, 'kind',"      \
 	" $3::text, 'step', $4::int, 'attempt', $5::int) FROM a"
 
 static const char sql_start[] =
     "WITH s AS ("
-    "  UPDATE stages SET status = 'submitted',"
-    "    started_at = coalesce(started_at, now()), waiting_reason = NULL"
-    "  WHERE id = $1 AND status = 'pending' RETURNING id, run_id),"
+    "  UPDATE stages SET " SQL_SET_STATUS("$17", "$18") ","
+    "    " SQL_STARTED_AT("now()") ", waiting_reason = NULL"
+    "  WHERE id = $1 AND status = $16 RETURNING id, run_id),"
     " cand AS ("
     "  SELECT mv.id FROM model_versions mv JOIN stages st"
     "    ON mv.stage_id = coalesce(st.reused_from_stage_id, st.id)"
@@ -35,118 +35,121 @@ static const char sql_start[] =
     "    current_weight)"
     "  SELECT s.run_id, s.id, 1, $13, (SELECT id FROM cand),"
     "    nullif($15::bigint, 0), $14, 1, $6::int FROM s"
-    "  RETURNING id, model_version_id),"
+    "  RETURNING id, model_version_id, status),"
     " mv AS ("
-    "  UPDATE model_versions m SET status = 'candidate', target = $13"
+    "  UPDATE model_versions m SET status = $19::text, target = $13"
     "  FROM ro WHERE m.id = ro.model_version_id"
     "    AND m.status IN ('registered', 'rejected') RETURNING m.id),"
     " a AS (" ATT_INSERT("s") "),"
     " e AS (" SQL_EV_COLS
-    "  SELECT $12, 'stage', s.id, $2::bigint, 'transition', 'pending',"
-    "    'submitted', NULL, jsonb_build_object('attempt', $5::int,"
+    "  SELECT $12, 'stage', s.id, $2::bigint, 'transition', $16::text,"
+    "    $17::text, NULL, jsonb_build_object('attempt', $5::int,"
     "    'job', $8::text) FROM s"
     "  UNION ALL"
     "  SELECT $12, 'rollout', ro.id, $2::bigint, 'created', NULL,"
-    "    'progressing', NULL, jsonb_build_object('target', $13::text,"
+    "    ro.status, NULL, jsonb_build_object('target', $13::text,"
     "    'model_version', ro.model_version_id, 'previous',"
     "    nullif($15::bigint, 0)) FROM ro"
     "  UNION ALL"
     "  SELECT $12, 'model_version', mv.id, $2::bigint, 'transition', NULL,"
-    "    'candidate', NULL, jsonb_build_object('target', $13::text) FROM mv"
+    "    $19::text, NULL, jsonb_build_object('target', $13::text) FROM mv"
     "  UNION ALL " ATT_EVENT SQL_EV_RETURNING ")"
     " SELECT (SELECT id FROM a), " SQL_NOTIFY("e");
 
 static const char sql_analyzing[] =
     "WITH ro AS ("
-    "  UPDATE rollouts SET status = 'analyzing',"
+    "  UPDATE rollouts SET " SQL_SET_STATUS("$7", "$8") ","
     "    analysis_started_at = " SQL_TS("$4")
-    "  WHERE id = $1 AND status = 'progressing' AND current_step = $3"
+    "  WHERE id = $1 AND status = $6 AND current_step = $3"
     "  RETURNING id),"
     " e AS (" SQL_EV_COLS
-    "  SELECT $5, 'rollout', ro.id, $2, 'transition', 'progressing',"
-    "    'analyzing', NULL, jsonb_build_object('step', $3::int) FROM ro)"
+    "  SELECT $5, 'rollout', ro.id, $2, 'transition', $6::text,"
+    "    $7::text, NULL, jsonb_build_object('step', $3::int) FROM ro)"
     " SELECT count(*) FROM ro";
 
 static const char sql_await[] =
     "WITH ro AS ("
-    "  UPDATE rollouts SET status = 'waiting_approval'"
+    "  UPDATE rollouts SET " SQL_SET_STATUS("$11", "$12")
     "  WHERE id = $1 AND status = $4 AND current_step = $5 RETURNING id),"
     " ap AS ("
     "  INSERT INTO approvals (rollout_id, run_id, stage_id, step, weight,"
     "    target, expires_at)"
     "  SELECT $1, $2, $3, $5, $6, $7, now() + make_interval(secs =>"
     "    $8::bigint / 1000.0) FROM ro"
-    "  ON CONFLICT (rollout_id, step) DO NOTHING RETURNING id),"
+    "  ON CONFLICT (rollout_id, step) DO NOTHING RETURNING id, status),"
     " s AS ("
-    "  UPDATE stages t SET status = 'waiting_approval', waiting_reason = $9"
+    "  UPDATE stages t SET " SQL_SET_STATUS("$13", "$14") ","
+    "    waiting_reason = $9"
     "  FROM (SELECT id, status AS old FROM stages WHERE id = $3) o"
     "  WHERE t.id = o.id AND t.status IN ('running', 'submitted')"
     "    AND EXISTS (SELECT 1 FROM ro) RETURNING t.id, o.old),"
     " e AS (" SQL_EV_COLS
     "  SELECT $10, 'rollout', ro.id, $2::bigint, 'transition', $4::text,"
-    "    'waiting_approval', NULL, jsonb_build_object('step', $5::int) FROM ro"
+    "    $11::text, NULL, jsonb_build_object('step', $5::int) FROM ro"
     "  UNION ALL"
-    "  SELECT $10, 'approval', ap.id, $2::bigint, 'created', NULL, 'pending',"
-    "    NULL, jsonb_build_object('step', $5::int, 'weight', $6::int,"
-    "    'target', $7::text) FROM ap"
+    "  SELECT $10, 'approval', ap.id, $2::bigint, 'created', NULL,"
+    "    ap.status, NULL, jsonb_build_object('step', $5::int, 'weight',"
+    "    $6::int, 'target', $7::text) FROM ap"
     "  UNION ALL"
     "  SELECT $10, 'stage', s.id, $2::bigint, 'transition', s.old,"
-    "    'waiting_approval', $9::text, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
+    "    $13::text, $9::text, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
     " SELECT (SELECT count(*) FROM ro), (SELECT id FROM ap), "
     SQL_NOTIFY("e");
 
 static const char sql_next[] =
     "WITH ro AS ("
     "  UPDATE rollouts SET current_step = $4::int, current_weight = $6::int,"
-    "    status = 'progressing', analysis_started_at = NULL"
+    "    " SQL_SET_STATUS("$16", "$17") ", analysis_started_at = NULL"
     "  WHERE id = $13 AND status = $14 AND current_step = $15 RETURNING id),"
     " a AS (" ATT_INSERT("ro") "),"
     " s AS ("
-    "  UPDATE stages SET status = 'running', waiting_reason = NULL"
-    "  WHERE id = $1 AND status = 'waiting_approval'"
+    "  UPDATE stages SET " SQL_SET_STATUS("$19", "$20") ","
+    "    waiting_reason = NULL"
+    "  WHERE id = $1 AND status = $18"
     "    AND EXISTS (SELECT 1 FROM ro) RETURNING id),"
     " e AS (" SQL_EV_COLS
     "  SELECT $12, 'rollout', ro.id, $2::bigint, 'transition', $14::text,"
-    "    'progressing', NULL, jsonb_build_object('step', $4::int,"
+    "    $16::text, NULL, jsonb_build_object('step', $4::int,"
     "    'weight', $6::int) FROM ro"
     "  UNION ALL " ATT_EVENT
     "  UNION ALL"
-    "  SELECT $12, 'stage', s.id, $2::bigint, 'transition',"
-    "    'waiting_approval', 'running', NULL, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
+    "  SELECT $12, 'stage', s.id, $2::bigint, 'transition', $18::text,"
+    "    $19::text, NULL, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
     " SELECT (SELECT id FROM a), " SQL_NOTIFY("e");
 
 static const char sql_rollback[] =
     "WITH ro AS ("
-    "  UPDATE rollouts SET status = 'rolling_back', message = $15"
+    "  UPDATE rollouts SET " SQL_SET_STATUS("$16", "$17") ", message = $15"
     "  WHERE id = $13 AND status = $14 RETURNING id),"
     " a AS (" ATT_INSERT("ro") "),"
     " s AS ("
-    "  UPDATE stages t SET status = 'running', waiting_reason = NULL"
+    "  UPDATE stages t SET " SQL_SET_STATUS("$18", "$19") ","
+    "    waiting_reason = NULL"
     "  FROM (SELECT id, status AS old FROM stages WHERE id = $1) o"
     "  WHERE t.id = o.id AND t.status IN ('waiting_approval', 'submitted')"
     "    AND EXISTS (SELECT 1 FROM ro) RETURNING t.id, o.old),"
     " e AS (" SQL_EV_COLS
     "  SELECT $12, 'rollout', ro.id, $2::bigint, 'transition', $14::text,"
-    "    'rolling_back', $15::text, '{}'::jsonb FROM ro"
+    "    $16::text, $15::text, '{}'::jsonb FROM ro"
     "  UNION ALL " ATT_EVENT
     "  UNION ALL"
     "  SELECT $12, 'stage', s.id, $2::bigint, 'transition', s.old,"
-    "    'running', $15::text, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
+    "    $18::text, $15::text, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
     " SELECT (SELECT id FROM a), " SQL_NOTIFY("e");
 
 static const char sql_end[] =
     "WITH ro AS ("
-    "  UPDATE rollouts SET status = $5, finished_at = now(),"
+    "  UPDATE rollouts SET " SQL_SET_STATUS("$5", "$10") ","
     "    message = coalesce(message, $8)"
     "  WHERE id = $1 AND status = $4 AND EXISTS (SELECT 1 FROM stages"
     "    WHERE id = $3 AND status = $6) RETURNING id, model_version_id),"
     " mv AS ("
-    "  UPDATE model_versions m SET status = 'rejected' FROM ro"
-    "  WHERE m.id = ro.model_version_id AND m.status = 'candidate'"
+    "  UPDATE model_versions m SET status = $12::text FROM ro"
+    "  WHERE m.id = ro.model_version_id AND m.status = $13"
     "  RETURNING m.id),"
     " s AS ("
-    "  UPDATE stages SET status = $7, message = $8, waiting_reason = NULL,"
-    "    finished_at = now()"
+    "  UPDATE stages SET " SQL_SET_STATUS("$7", "$11") ","
+    "    message = $8, waiting_reason = NULL"
     "  WHERE id = $3 AND status = $6 AND EXISTS (SELECT 1 FROM ro)"
     "  RETURNING id),"
     " e AS (" SQL_EV_COLS
@@ -154,7 +157,7 @@ static const char sql_end[] =
     "    $5::text, $8::text, '{}'::jsonb FROM ro"
     "  UNION ALL"
     "  SELECT $9, 'model_version', mv.id, $2::bigint, 'transition',"
-    "    'candidate', 'rejected', $8::text, '{}'::jsonb FROM mv"
+    "    $13::text, $12::text, $8::text, '{}'::jsonb FROM mv"
     "  UNION ALL"
     "  SELECT $9, 'stage', s.id, $2::bigint, 'transition', $6::text,"
     "    $7::text, $8::text, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
@@ -166,40 +169,56 @@ static const char sql_retire[] =
     "  SELECT id, model_version_id, target FROM rollouts"
     "  WHERE id = $1 AND status = $2 FOR UPDATE),"
     " old AS ("
-    "  UPDATE model_versions m SET status = 'retired', retired_at = now()"
-    "  FROM ro WHERE m.target = ro.target AND m.status = 'production'"
+    "  UPDATE model_versions m SET status = $5::text, retired_at = now()"
+    "  FROM ro WHERE m.target = ro.target AND m.status = $6"
     "    AND m.id IS DISTINCT FROM ro.model_version_id RETURNING m.id),"
     " e AS (" SQL_EV_COLS
-    "  SELECT $4, 'model_version', old.id, $3, 'transition', 'production',"
-    "    'retired', 'replaced by a new production model', '{}'::jsonb FROM old)"
+    "  SELECT $4, 'model_version', old.id, $3, 'transition', $6::text,"
+    "    $5::text, 'replaced by a new production model', '{}'::jsonb"
+    "    FROM old)"
     " SELECT count(*) FROM ro";
 
 /* Promotion, part 2: the candidate, the rollout and the stage. */
 static const char sql_promote[] =
     "WITH ro AS ("
-    "  UPDATE rollouts SET status = 'succeeded', finished_at = now()"
+    "  UPDATE rollouts SET " SQL_SET_STATUS("$7", "$8")
     "  WHERE id = $1 AND status = $2 AND EXISTS (SELECT 1 FROM stages"
     "    WHERE id = $4 AND status = $5) RETURNING id, model_version_id),"
     " mv AS ("
-    "  UPDATE model_versions m SET status = 'production',"
+    "  UPDATE model_versions m SET status = $9::text,"
     "    promoted_at = now() FROM ro WHERE m.id = ro.model_version_id"
     "  RETURNING m.id),"
     " s AS ("
-    "  UPDATE stages SET status = 'succeeded', finished_at = now(),"
+    "  UPDATE stages SET " SQL_SET_STATUS("$11", "$12") ","
     "    waiting_reason = NULL"
     "  WHERE id = $4 AND status = $5 AND EXISTS (SELECT 1 FROM ro)"
     "  RETURNING id),"
     " e AS (" SQL_EV_COLS
     "  SELECT $6, 'rollout', ro.id, $3::bigint, 'transition', $2::text,"
-    "    'succeeded', NULL, '{}'::jsonb FROM ro"
+    "    $7::text, NULL, '{}'::jsonb FROM ro"
     "  UNION ALL"
     "  SELECT $6, 'model_version', mv.id, $3::bigint, 'transition',"
-    "    'candidate', 'production', NULL, '{}'::jsonb FROM mv"
+    "    $10::text, $9::text, NULL, '{}'::jsonb FROM mv"
     "  UNION ALL"
     "  SELECT $6, 'stage', s.id, $3::bigint, 'transition', $5::text,"
-    "    'succeeded', NULL, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
+    "    $11::text, NULL, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
     " SELECT (SELECT count(*) FROM ro), (SELECT count(*) FROM s), "
     SQL_NOTIFY("e");
+
+/* A rollout's new status and whether it is final: SQL_SET_STATUS's args. */
+static void
+args_rollout_status(struct db_args *a, enum rollout_status s)
+{
+	db_args_str(a, rollout_status_name(s));
+	db_args_bool(a, rollout_status_final(s));
+}
+
+static void
+args_stage_status(struct db_args *a, enum stage_status s)
+{
+	db_args_str(a, stage_status_name(s));
+	db_args_bool(a, stage_status_final(s));
+}
 
 static void
 att_args(struct db_args *a, const struct attempt_new *an)
@@ -207,7 +226,7 @@ att_args(struct db_args *a, const struct attempt_new *an)
 	db_args_init(a);
 	db_args_int64(a, an->stage_id);
 	db_args_int64(a, an->run_id);
-	db_args_str(a, an->kind);
+	db_args_str(a, attempt_kind_name(an->kind));
 	db_args_int64(a, an->step);
 	db_args_int64(a, an->attempt);
 	db_args_int64(a, an->weight);
@@ -255,6 +274,9 @@ store_rollout_start(struct db *db, const struct attempt_new *att,
 	db_args_str(&a, target);
 	db_args_int64(&a, steps);
 	db_args_int64(&a, prev_model_id);
+	db_args_str(&a, stage_status_name(STAGE_PENDING));
+	args_stage_status(&a, STAGE_SUBMITTED);
+	db_args_str(&a, model_status_name(MODEL_CANDIDATE));
 	return exec_first(db, sql_start, &a, attempt_id, "start rollout", err);
 }
 
@@ -270,12 +292,14 @@ store_rollout_analyzing(struct db *db, int64_t rollout_id, int64_t run_id,
 	db_args_int64(&a, step);
 	db_args_int64(&a, from_ms);
 	db_args_str(&a, actor);
+	db_args_str(&a, rollout_status_name(ROLLOUT_PROGRESSING));
+	args_rollout_status(&a, ROLLOUT_ANALYZING);
 	return exec_first(db, sql_analyzing, &a, NULL, "analysis", err);
 }
 
 int
 store_rollout_await(struct db *db, int64_t rollout_id, int64_t run_id,
-    int64_t stage_id, const char *from, int step, int weight,
+    int64_t stage_id, enum rollout_status from, int step, int weight,
     const char *target, int64_t timeout_ms, const char *waiting_reason,
     const char *actor, int64_t *approval_id, struct err *err)
 {
@@ -289,7 +313,7 @@ store_rollout_await(struct db *db, int64_t rollout_id, int64_t run_id,
 	db_args_int64(&a, rollout_id);
 	db_args_int64(&a, run_id);
 	db_args_int64(&a, stage_id);
-	db_args_str(&a, from);
+	db_args_str(&a, rollout_status_name(from));
 	db_args_int64(&a, step);
 	db_args_int64(&a, weight);
 	db_args_str(&a, target);
@@ -297,6 +321,8 @@ store_rollout_await(struct db *db, int64_t rollout_id, int64_t run_id,
 	    INT64_C(100) * 365 * 24 * 3600 * 1000);
 	db_args_str(&a, waiting_reason);
 	db_args_str(&a, actor);
+	args_rollout_status(&a, ROLLOUT_WAITING_APPROVAL);
+	args_stage_status(&a, STAGE_WAITING_APPROVAL);
 	if ((rc = db_exec(db, sql_await, &a, &res, err)) < 0)
 		return rc;
 	if ((rc = db_res_int64(res, 0, 0, &n, err)) == 0 &&
@@ -310,38 +336,43 @@ store_rollout_await(struct db *db, int64_t rollout_id, int64_t run_id,
 }
 
 int
-store_rollout_next(struct db *db, int64_t rollout_id, const char *from,
-    int from_step, const struct attempt_new *att, int64_t *attempt_id,
-    struct err *err)
+store_rollout_next(struct db *db, int64_t rollout_id,
+    enum rollout_status from, int from_step, const struct attempt_new *att,
+    int64_t *attempt_id, struct err *err)
 {
 	struct db_args a;
 
 	att_args(&a, att);
 	db_args_int64(&a, rollout_id);
-	db_args_str(&a, from);
+	db_args_str(&a, rollout_status_name(from));
 	db_args_int64(&a, from_step);
+	args_rollout_status(&a, ROLLOUT_PROGRESSING);
+	db_args_str(&a, stage_status_name(STAGE_WAITING_APPROVAL));
+	args_stage_status(&a, STAGE_RUNNING);
 	return exec_first(db, sql_next, &a, attempt_id, "next step", err);
 }
 
 int
-store_rollout_rollback(struct db *db, int64_t rollout_id, const char *from,
-    const char *reason, const struct attempt_new *att, int64_t *attempt_id,
-    struct err *err)
+store_rollout_rollback(struct db *db, int64_t rollout_id,
+    enum rollout_status from, const char *reason,
+    const struct attempt_new *att, int64_t *attempt_id, struct err *err)
 {
 	struct db_args a;
 
 	att_args(&a, att);
 	db_args_int64(&a, rollout_id);
-	db_args_str(&a, from);
+	db_args_str(&a, rollout_status_name(from));
 	db_args_str(&a, reason);
+	args_rollout_status(&a, ROLLOUT_ROLLING_BACK);
+	args_stage_status(&a, STAGE_RUNNING);
 	return exec_first(db, sql_rollback, &a, attempt_id, "rollback", err);
 }
 
 int
 store_rollout_end(struct db *db, int64_t rollout_id, int64_t run_id,
-    int64_t stage_id, const char *from, const char *to,
-    const char *stage_from, const char *stage_to, const char *message,
-    const char *actor, struct err *err)
+    int64_t stage_id, enum rollout_status from, enum rollout_status to,
+    enum stage_status stage_from, enum stage_status stage_to,
+    const char *message, const char *actor, struct err *err)
 {
 	struct db_args a;
 
@@ -349,18 +380,22 @@ store_rollout_end(struct db *db, int64_t rollout_id, int64_t run_id,
 	db_args_int64(&a, rollout_id);
 	db_args_int64(&a, run_id);
 	db_args_int64(&a, stage_id);
-	db_args_str(&a, from);
-	db_args_str(&a, to);
-	db_args_str(&a, stage_from);
-	db_args_str(&a, stage_to);
+	db_args_str(&a, rollout_status_name(from));
+	db_args_str(&a, rollout_status_name(to));
+	db_args_str(&a, stage_status_name(stage_from));
+	db_args_str(&a, stage_status_name(stage_to));
 	db_args_str(&a, message);
 	db_args_str(&a, actor);
+	db_args_bool(&a, rollout_status_final(to));
+	db_args_bool(&a, stage_status_final(stage_to));
+	db_args_str(&a, model_status_name(MODEL_REJECTED));
+	db_args_str(&a, model_status_name(MODEL_CANDIDATE));
 	return exec_first(db, sql_end, &a, NULL, "end rollout", err);
 }
 
 int
 store_rollout_promote(struct db *db, int64_t rollout_id, int64_t run_id,
-    int64_t stage_id, const char *from, const char *stage_from,
+    int64_t stage_id, enum rollout_status from, enum stage_status stage_from,
     const char *actor, struct err *err)
 {
 	struct db_args a;
@@ -370,18 +405,24 @@ store_rollout_promote(struct db *db, int64_t rollout_id, int64_t run_id,
 		return rc;
 	db_args_init(&a);
 	db_args_int64(&a, rollout_id);
-	db_args_str(&a, from);
+	db_args_str(&a, rollout_status_name(from));
 	db_args_int64(&a, run_id);
 	db_args_str(&a, actor);
+	db_args_str(&a, model_status_name(MODEL_RETIRED));
+	db_args_str(&a, model_status_name(MODEL_PRODUCTION));
 	if ((rc = exec_first(db, sql_retire, &a, NULL, "promote", err)) < 0)
 		goto out;
 	db_args_init(&a);
 	db_args_int64(&a, rollout_id);
-	db_args_str(&a, from);
+	db_args_str(&a, rollout_status_name(from));
 	db_args_int64(&a, run_id);
 	db_args_int64(&a, stage_id);
-	db_args_str(&a, stage_from);
+	db_args_str(&a, stage_status_name(stage_from));
 	db_args_str(&a, actor);
+	args_rollout_status(&a, ROLLOUT_SUCCEEDED);
+	db_args_str(&a, model_status_name(MODEL_PRODUCTION));
+	db_args_str(&a, model_status_name(MODEL_CANDIDATE));
+	args_stage_status(&a, STAGE_SUCCEEDED);
 	if ((rc = exec_first(db, sql_promote, &a, NULL, "promote", err)) < 0)
 		goto out;
 	rc = db_commit(db, err);

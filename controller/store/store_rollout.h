@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "store/status.h"
 #include "store/store_stage.h"
 
 struct db;
@@ -42,7 +43,7 @@ int	store_rollout_analyzing(struct db *db, int64_t rollout_id,
  * with waiting_reason.  *approval_id receives the approval's id.
  */
 int	store_rollout_await(struct db *db, int64_t rollout_id, int64_t run_id,
-	    int64_t stage_id, const char *from, int step, int weight,
+	    int64_t stage_id, enum rollout_status from, int step, int weight,
 	    const char *target, int64_t timeout_ms, const char *waiting_reason,
 	    const char *actor, int64_t *approval_id, struct err *err)
 	    __attribute__((warn_unused_result));
@@ -53,7 +54,7 @@ int	store_rollout_await(struct db *db, int64_t rollout_id, int64_t run_id,
  * stage waiting for approval runs again.
  */
 int	store_rollout_next(struct db *db, int64_t rollout_id,
-	    const char *from, int from_step, const struct attempt_new *att,
+	    enum rollout_status from, int from_step, const struct attempt_new *att,
 	    int64_t *attempt_id, struct err *err)
 	    __attribute__((warn_unused_result));
 
@@ -63,7 +64,7 @@ int	store_rollout_next(struct db *db, int64_t rollout_id,
  * created; a stage waiting for approval runs again.
  */
 int	store_rollout_rollback(struct db *db, int64_t rollout_id,
-	    const char *from, const char *reason, const struct attempt_new *att,
+	    enum rollout_status from, const char *reason, const struct attempt_new *att,
 	    int64_t *attempt_id, struct err *err)
 	    __attribute__((warn_unused_result));
 
@@ -74,8 +75,9 @@ int	store_rollout_rollback(struct db *db, int64_t rollout_id,
  * message.
  */
 int	store_rollout_end(struct db *db, int64_t rollout_id, int64_t run_id,
-	    int64_t stage_id, const char *from, const char *to,
-	    const char *stage_from, const char *stage_to, const char *message,
+	    int64_t stage_id, enum rollout_status from, enum rollout_status to,
+	    enum stage_status stage_from, enum stage_status stage_to,
+	    const char *message,
 	    const char *actor, struct err *err)
 	    __attribute__((warn_unused_result));
 
@@ -85,8 +87,8 @@ int	store_rollout_end(struct db *db, int64_t rollout_id, int64_t run_id,
  * rollout `succeeded` and the stage (in stage_from) `succeeded`.
  */
 int	store_rollout_promote(struct db *db, int64_t rollout_id,
-	    int64_t run_id, int64_t stage_id, const char *from,
-	    const char *stage_from, const char *actor, struct err *err)
+	    int64_t run_id, int64_t stage_id, enum rollout_status from,
+	    enum stage_status stage_from, const char *actor, struct err *err)
 	    __attribute__((warn_unused_result));
 
 #endif

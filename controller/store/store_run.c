@@ -1,7 +1,6 @@
 /* store_run.c - runs and stages; see store_run.h. */
-#include <string.h>
-
 #include "store/db.h"
+#include "store/status.h"
 #include "store/store_run.h"
 #include "store/store_sql.h"
 
@@ -16,7 +15,7 @@ static const char sql_create[] =
     "    coalesce(v.definition->'spec'->'params', '{}') ||"
     "      coalesce($4::jsonb, '{}'),"
     "    nullif($5::bigint, 0), $6, $7, $8 FROM v"
-    "  ON CONFLICT (idempotency_key) DO NOTHING RETURNING id),"
+    "  ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, status),"
     " s AS ("
     "  INSERT INTO stages (run_id, name, type, position, needs)"
     "  SELECT r.id, st->>'name', st->>'type', (o - 1)::int,"
@@ -26,12 +25,39 @@ static const char sql_create[] =
     " e AS ("
     "  INSERT INTO events (actor, entity_type, entity_id, run_id, action,"
     "    to_state, reason, data)"
-    "  SELECT $6, 'run', r.id, r.id, 'created', 'queued', $7,"
+    "  SELECT $6, 'run', r.id, r.id, 'created', r.status, $7,"
     "    jsonb_build_object('trigger', $3::text) FROM r)"
     " SELECT r.id, true, pg_notify('sluice_runs', r.id::text) FROM r"
     " UNION ALL"
     " SELECT id, false, NULL FROM runs WHERE idempotency_key = $8"
     "   AND NOT EXISTS (SELECT 1 FROM r)";
+
+/*
+ * A concurrent caller with the same key: ON CONFLICT waited for its commit,
+ * but the statement's snapshot predates it, so sql_create sees no row.  A
+ * new statement takes a new snapshot (READ COMMITTED) and finds the run.
+ */
+static const char sql_by_key[] =
+    "SELECT id FROM runs WHERE idempotency_key = $1";
+
+static int
+run_by_key(struct db *db, const char *key, int64_t *run_id, struct err *err)
+{
+	struct db_res *res = NULL;
+	struct db_args a;
+	int rc;
+
+	db_args_init(&a);
+	db_args_str(&a, key);
+	if ((rc = db_exec(db, sql_by_key, &a, &res, err)) < 0)
+		return rc;
+	if (db_res_rows(res) == 0)
+		rc = ERR_NOTFOUND;
+	else
+		rc = db_res_int64(res, 0, 0, run_id, err);
+	db_res_free(res);
+	return rc;
+}
 
 int
 store_run_create(struct db *db, const struct run_new *rn, int64_t *run_id,
@@ -54,7 +80,11 @@ store_run_create(struct db *db, const struct run_new *rn, int64_t *run_id,
 	db_args_str(&a, rn->idempotency_key);
 	if ((rc = db_exec(db, sql_create, &a, &res, err)) < 0)
 		return rc;
-	if (db_res_rows(res) == 0) {
+	if (db_res_rows(res) == 0 && rn->idempotency_key != NULL &&
+	    (rc = run_by_key(db, rn->idempotency_key, run_id, err)) !=
+	    ERR_NOTFOUND) {
+		/* the run of a concurrent caller, or an error */
+	} else if (db_res_rows(res) == 0) {
 		rc = err_set(err, ERR_INVALID,
 		    "pipeline version %lld is not valid or does not exist",
 		    (long long)rn->version_id);
@@ -69,28 +99,30 @@ static const char sql_cancel[] =
     "WITH r0 AS (SELECT id, status, cancel_requested_at IS NOT NULL AS asked"
     "  FROM runs WHERE id = $1),"
     " u AS ("
+    /* a queued run ends at once ($3 -> $4); a started one is asked */
     "  UPDATE runs SET cancel_requested_at = now(), cancel_requested_by = $2,"
-    "    status = CASE WHEN status = 'queued' THEN 'canceled' ELSE status END,"
-    "    finished_at = CASE WHEN status = 'queued' THEN now()"
+    "    status = CASE WHEN status = $3 THEN $4::text ELSE status END,"
+    "    finished_at = CASE WHEN status = $3 THEN now()"
     "      ELSE finished_at END,"
-    "    message = CASE WHEN status = 'queued'"
+    "    message = CASE WHEN status = $3"
     "      THEN 'canceled before it started' ELSE message END"
     "  WHERE id = $1 AND status IN ('queued', 'running', 'waiting_approval')"
     "    AND cancel_requested_at IS NULL RETURNING id, status),"
     " s AS ("
-    "  UPDATE stages SET status = 'canceled', finished_at = now(),"
+    "  UPDATE stages SET " SQL_SET_STATUS("$6", "$7") ","
     "    message = 'run canceled'"
-    "  WHERE run_id = $1 AND status = 'pending'"
-    "    AND EXISTS (SELECT 1 FROM u WHERE u.status = 'canceled')"
+    "  WHERE run_id = $1 AND status = $5"
+    "    AND EXISTS (SELECT 1 FROM u WHERE u.status = $4)"
     "  RETURNING id),"
     " e AS (" SQL_EV_COLS
     "  SELECT $2, 'run', u.id, u.id, 'cancel_requested', r0.status,"
-    "    r0.status, NULL, '{}'::jsonb FROM u, r0 WHERE u.status <> 'canceled'"
+    "    r0.status, NULL, '{}'::jsonb FROM u, r0 WHERE u.status <> $4"
     "  UNION ALL"
-    "  SELECT $2, 'run', u.id, u.id, 'transition', 'queued', 'canceled',"
-    "    'canceled before it started', '{}'::jsonb FROM u WHERE u.status = 'canceled'"
+    "  SELECT $2, 'run', u.id, u.id, 'transition', $3::text, $4::text,"
+    "    'canceled before it started', '{}'::jsonb FROM u"
+    "  WHERE u.status = $4"
     "  UNION ALL"
-    "  SELECT $2, 'stage', s.id, $1, 'transition', 'pending', 'canceled',"
+    "  SELECT $2, 'stage', s.id, $1, 'transition', $5::text, $6::text,"
     "    'run canceled', '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
     " SELECT (SELECT status FROM r0), (SELECT count(*) FROM u),"
     "  (SELECT count(pg_notify('sluice_runs', id::text)) FROM u), "
@@ -106,22 +138,22 @@ static const char sql_retry[] =
     "  INSERT INTO runs (pipeline_id, pipeline_version_id, commit_id, branch,"
     "    trigger, params, parent_run_id, created_by, reason)"
     "  SELECT pipeline_id, pipeline_version_id, commit_id, branch, 'retry',"
-    "    params, id, $2, 'retry of run ' || id FROM p RETURNING id),"
+    "    params, id, $2, 'retry of run ' || id FROM p RETURNING id, status),"
     " s AS ("
     "  INSERT INTO stages (run_id, name, type, position, needs, status,"
     "    reused_from_stage_id, started_at, finished_at, message)"
     "  SELECT r.id, ps.name, ps.type, ps.position, ps.needs,"
-    "    CASE WHEN ps.status = 'succeeded' THEN 'succeeded'"
-    "      ELSE 'pending' END,"
-    "    CASE WHEN ps.status = 'succeeded'"
+    /* a stage that succeeded ($3) is reused, the others are $4 */
+    "    CASE WHEN ps.status = $3 THEN $3::text ELSE $4::text END,"
+    "    CASE WHEN ps.status = $3"
     "      THEN coalesce(ps.reused_from_stage_id, ps.id) END,"
-    "    CASE WHEN ps.status = 'succeeded' THEN ps.started_at END,"
-    "    CASE WHEN ps.status = 'succeeded' THEN ps.finished_at END,"
-    "    CASE WHEN ps.status = 'succeeded'"
+    "    CASE WHEN ps.status = $3 THEN ps.started_at END,"
+    "    CASE WHEN ps.status = $3 THEN ps.finished_at END,"
+    "    CASE WHEN ps.status = $3"
     "      THEN 'reused from run ' || $1::bigint END"
     "  FROM r, stages ps WHERE ps.run_id = $1),"
     " e AS (" SQL_EV_COLS
-    "  SELECT $2, 'run', r.id, r.id, 'created', NULL, 'queued',"
+    "  SELECT $2, 'run', r.id, r.id, 'created', NULL, r.status,"
     "    'retry of run ' || $1::bigint, jsonb_build_object('trigger',"
     "    'retry', 'parent_run', $1::bigint) FROM r" SQL_EV_RETURNING ")"
     " SELECT r.id, pg_notify('sluice_runs', r.id::text), " SQL_NOTIFY("e")
@@ -134,7 +166,7 @@ static const char sql_admit[] =
     " q AS ("
     "  SELECT r.id, r.pipeline_id, r.pipeline_version_id,"
     "    row_number() OVER (PARTITION BY r.pipeline_id ORDER BY r.id) AS rn"
-    "  FROM runs r WHERE r.status = 'queued'),"
+    "  FROM runs r WHERE r.status = $3),"
     /* read each version's definition once, not once per queued run */
     " conc AS ("
     "  SELECT v.id, coalesce((v.definition->'spec'->>'concurrency')::int, 1)"
@@ -146,22 +178,23 @@ static const char sql_admit[] =
     "  WHERE conc.c = 0 OR coalesce(act.n, 0) + q.rn <= conc.c"
     "  ORDER BY q.id LIMIT $1),"
     " u AS ("
-    "  UPDATE runs r SET status = 'running', started_at = now()"
-    "  FROM pick WHERE r.id = pick.id AND r.status = 'queued'"
+    "  UPDATE runs r SET " SQL_SET_STATUS("$4", "$5") ","
+    "    " SQL_STARTED_AT("now()")
+    "  FROM pick WHERE r.id = pick.id AND r.status = $3"
     "  RETURNING r.id),"
     " e AS (" SQL_EV_COLS
-    "  SELECT $2, 'run', id, id, 'transition', 'queued', 'running', NULL,"
+    "  SELECT $2, 'run', id, id, 'transition', $3::text, $4::text, NULL,"
     "    '{}'::jsonb FROM u" SQL_EV_RETURNING ")"
     " SELECT (SELECT count(*) FROM u), " SQL_NOTIFY("e");
 
 static const char sql_transition[] =
     "WITH r AS ("
-    "  UPDATE runs SET status = $3, message = coalesce($4, message),"
-    "    finished_at = CASE WHEN $3 IN ('succeeded', 'failed', 'canceled')"
-    "      THEN now() END"
+    "  UPDATE runs SET " SQL_SET_STATUS("$3", "$6") ","
+    "    message = coalesce($4, message)"
     "  WHERE id = $1 AND status = $2 RETURNING id),"
     " e AS (" SQL_EV_COLS
-    "  SELECT $5, 'run', id, id, 'transition', $2, $3, $4, '{}'::jsonb FROM r"
+    "  SELECT $5, 'run', id, id, 'transition', $2::text, $3::text, $4,"
+    "    '{}'::jsonb FROM r"
     SQL_EV_RETURNING ")"
     " SELECT (SELECT count(*) FROM r), " SQL_NOTIFY("e");
 
@@ -171,6 +204,7 @@ store_run_request_cancel(struct db *db, int64_t run_id, const char *actor,
 {
 	struct db_res *res = NULL;
 	struct db_args a;
+	enum run_status old = RUN_QUEUED;
 	const char *status;
 	int64_t n = 0;
 	int rc;
@@ -178,6 +212,11 @@ store_run_request_cancel(struct db *db, int64_t run_id, const char *actor,
 	db_args_init(&a);
 	db_args_int64(&a, run_id);
 	db_args_str(&a, actor);
+	db_args_str(&a, run_status_name(RUN_QUEUED));
+	db_args_str(&a, run_status_name(RUN_CANCELED));
+	db_args_str(&a, stage_status_name(STAGE_PENDING));
+	db_args_str(&a, stage_status_name(STAGE_CANCELED));
+	db_args_bool(&a, stage_status_final(STAGE_CANCELED));
 	if ((rc = db_exec(db, sql_cancel, &a, &res, err)) < 0)
 		return rc;
 	status = db_res_text(res, 0, 0);
@@ -186,8 +225,9 @@ store_run_request_cancel(struct db *db, int64_t run_id, const char *actor,
 	if (status == NULL)
 		rc = err_set(err, ERR_NOTFOUND, "run %lld not found",
 		    (long long)run_id);
-	else if (n == 0 && (strcmp(status, "succeeded") == 0 ||
-	    strcmp(status, "failed") == 0 || strcmp(status, "canceled") == 0))
+	else if ((rc = run_status_parse(status, &old, err)) < 0)
+		goto out;
+	else if (n == 0 && run_status_final(old))
 		rc = err_set(err, ERR_CONFLICT, "run %lld has already finished "
 		    "(%s)", (long long)run_id, status);
 out:
@@ -201,6 +241,7 @@ store_run_retry(struct db *db, int64_t run_id, const char *actor,
 {
 	struct db_res *res = NULL;
 	struct db_args a;
+	enum run_status old = RUN_QUEUED;
 	const char *status;
 	int rc;
 
@@ -213,8 +254,8 @@ store_run_retry(struct db *db, int64_t run_id, const char *actor,
 	if (status == NULL)
 		rc = err_set(err, ERR_NOTFOUND, "run %lld not found",
 		    (long long)run_id);
-	else if (strcmp(status, "failed") != 0 &&
-	    strcmp(status, "canceled") != 0)
+	else if ((rc = run_status_parse(status, &old, err)) == 0 &&
+	    old != RUN_FAILED && old != RUN_CANCELED)
 		rc = err_set(err, ERR_CONFLICT, "run %lld is %s: only a failed "
 		    "or canceled run can be retried", (long long)run_id, status);
 	db_res_free(res);
@@ -222,6 +263,8 @@ store_run_retry(struct db *db, int64_t run_id, const char *actor,
 	if (rc < 0)
 		return rc;
 	db_args_str(&a, actor);
+	db_args_str(&a, stage_status_name(STAGE_SUCCEEDED));
+	db_args_str(&a, stage_status_name(STAGE_PENDING));
 	if ((rc = db_exec(db, sql_retry, &a, &res, err)) < 0)
 		return rc;
 	if (db_res_rows(res) == 0)
@@ -246,6 +289,9 @@ store_run_admit(struct db *db, int limit, const char *actor, int *started,
 	db_args_init(&a);
 	db_args_int64(&a, limit);
 	db_args_str(&a, actor);
+	db_args_str(&a, run_status_name(RUN_QUEUED));
+	db_args_str(&a, run_status_name(RUN_RUNNING));
+	db_args_bool(&a, run_status_final(RUN_RUNNING));
 	if ((rc = db_exec(db, sql_admit, &a, &res, err)) < 0)
 		return rc;
 	rc = db_res_int64(res, 0, 0, &n, err);
@@ -255,8 +301,9 @@ store_run_admit(struct db *db, int limit, const char *actor, int *started,
 }
 
 int
-store_run_transition(struct db *db, int64_t run_id, const char *from,
-    const char *to, const char *message, const char *actor, struct err *err)
+store_run_transition(struct db *db, int64_t run_id, enum run_status from,
+    enum run_status to, const char *message, const char *actor,
+    struct err *err)
 {
 	struct db_res *res = NULL;
 	struct db_args a;
@@ -265,17 +312,18 @@ store_run_transition(struct db *db, int64_t run_id, const char *from,
 
 	db_args_init(&a);
 	db_args_int64(&a, run_id);
-	db_args_str(&a, from);
-	db_args_str(&a, to);
+	db_args_str(&a, run_status_name(from));
+	db_args_str(&a, run_status_name(to));
 	db_args_str(&a, message);
 	db_args_str(&a, actor);
+	db_args_bool(&a, run_status_final(to));
 	if ((rc = db_exec(db, sql_transition, &a, &res, err)) < 0)
 		return rc;
 	rc = db_res_int64(res, 0, 0, &n, err);
 	db_res_free(res);
 	if (rc == 0 && n == 0)
 		rc = err_set(err, ERR_CONFLICT, "run %lld is no longer %s",
-		    (long long)run_id, from);
+		    (long long)run_id, run_status_name(from));
 	return rc;
 }
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "store/status.h"
 
 struct db;
 
@@ -27,17 +28,19 @@ struct run_new {
 };
 
 /*
- * Queue a run.  *run_id receives its id; *created is 1 when this call
- * created it, 0 when a run with the same idempotency key existed (then
- * *run_id is that run).  ERR_INVALID when the version is not valid.
- */
-/*
  * *active = 1 when the run exists and is not finished (queued, running,
  * waiting_approval), else 0.  For start-up reconciliation of executors.
  */
 int	store_run_is_active(struct db *db, int64_t run_id, int *active,
 	    struct err *err) __attribute__((warn_unused_result));
 
+/*
+ * Queue a run.  *run_id receives its id; *created is 1 when this call
+ * created it, 0 when a run with the same idempotency key existed or was
+ * being created by a concurrent call (then *run_id is that run).
+ * ERR_INVALID when the version is not valid.  Not for use inside a
+ * REPEATABLE READ transaction (the concurrent run would stay unseen).
+ */
 int	store_run_create(struct db *db, const struct run_new *rn,
 	    int64_t *run_id, int *created, struct err *err)
 	    __attribute__((warn_unused_result));
@@ -86,8 +89,9 @@ int	store_run_admit(struct db *db, int limit, const char *actor,
  * state, which sets finished_at) with a message (or NULL), and an event.
  * ERR_CONFLICT when the run is no longer in from.
  */
-int	store_run_transition(struct db *db, int64_t run_id, const char *from,
-	    const char *to, const char *message, const char *actor,
-	    struct err *err) __attribute__((warn_unused_result));
+int	store_run_transition(struct db *db, int64_t run_id,
+	    enum run_status from, enum run_status to, const char *message,
+	    const char *actor, struct err *err)
+	    __attribute__((warn_unused_result));
 
 #endif

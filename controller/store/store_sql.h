@@ -11,6 +11,41 @@
 /* Unix milliseconds $n (bigint) as a timestamptz. */
 #define SQL_TS(p)	"to_timestamp(" p "::bigint / 1000.0)"
 
+/*
+ * Writing a status.  Every UPDATE of the store that moves a run, stage,
+ * stage attempt, rollout, approval or model version follows one
+ * convention:
+ *
+ *  - The new status is a parameter, never a literal: the C side binds
+ *    xxx_status_name() of store/status.h, so the name table is the one
+ *    place a status is spelt.  The status the statement requires (the one
+ *    the engine saw) is a parameter too, "WHERE status = $n"; a fixed set
+ *    a transition may leave from is written out in the statement.  The
+ *    transition's event takes its from_state and to_state from the same
+ *    parameters.
+ *  - On a table with finished_at (runs, stages, stage_attempts,
+ *    rollouts), the status is written with SQL_SET_STATUS(status, final):
+ *    finished_at becomes now() when the boolean parameter `final`
+ *    (xxx_status_final() of the new status) is true, NULL otherwise, as
+ *    the tables' *_finished_when_done checks want.  An attempt's end
+ *    uses the time its executor reported instead of now()
+ *    (SQL_SET_STATUS_AT).
+ *  - started_at is written once, when the row starts (a stage submitted,
+ *    a run admitted, an attempt running), with SQL_STARTED_AT(when): an
+ *    earlier start is never moved.
+ *  - A new row (INSERT) starts in its column's default status, the first
+ *    value of its enum (queued, pending, progressing, registered).
+ */
+#define SQL_SET_STATUS_AT(s, final, when)				\
+	"status = " s "::text, finished_at = CASE WHEN " final "::boolean" \
+	" THEN " when " END"
+#define SQL_SET_STATUS(s, final)	SQL_SET_STATUS_AT(s, final, "now()")
+#define SQL_STARTED_AT(when)	"started_at = coalesce(started_at, " when ")"
+
+/* Unix milliseconds $n from an executor (0: unknown), else now(). */
+#define SQL_TS_OR_NOW(p)						\
+	"CASE WHEN " p "::bigint > 0 THEN " SQL_TS(p) " ELSE now() END"
+
 /* The columns an events CTE returns for SQL_NOTIFY(). */
 #define SQL_EV_COLS \
 	"INSERT INTO events (actor, entity_type, entity_id, run_id, action," \

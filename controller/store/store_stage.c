@@ -8,97 +8,95 @@
 
 static const char sql_attempt_create[] =
     "WITH s AS ("
-    "  UPDATE stages SET status = 'submitted',"
-    "    started_at = coalesce(started_at, now()), waiting_reason = NULL"
-    "  WHERE id = $1 AND status = 'pending' RETURNING id, run_id),"
+    "  UPDATE stages SET " SQL_SET_STATUS("$14", "$15") ","
+    "    " SQL_STARTED_AT("now()") ", waiting_reason = NULL"
+    "  WHERE id = $1 AND status = $13 RETURNING id, run_id),"
     " a AS ("
     "  INSERT INTO stage_attempts (stage_id, kind, step, attempt, weight,"
     "    executor, job_name, gpus, gpu_resource, spec)"
     "  SELECT s.id, $2, $3, $4, nullif($5::int, -1), $6, $7, $8, $9,"
-    "    $10::jsonb FROM s RETURNING id),"
+    "    $10::jsonb FROM s RETURNING id, status),"
     " e AS (" SQL_EV_COLS
-    "  SELECT $11, 'stage', s.id, s.run_id, 'transition', 'pending',"
-    "    'submitted', NULL, jsonb_build_object('attempt', $4::int,"
+    "  SELECT $11, 'stage', s.id, s.run_id, 'transition', $13::text,"
+    "    $14::text, NULL, jsonb_build_object('attempt', $4::int,"
     "    'job', $7::text) FROM s"
     "  UNION ALL"
-    "  SELECT $11, 'attempt', a.id, $12::bigint, 'created', NULL, 'pending',"
+    "  SELECT $11, 'attempt', a.id, $12::bigint, 'created', NULL, a.status,"
     "    NULL, jsonb_build_object('job', $7::text, 'kind', $2::text,"
     "    'attempt', $4::int) FROM a" SQL_EV_RETURNING ")"
     " SELECT (SELECT id FROM a), " SQL_NOTIFY("e");
 
 static const char sql_attempt_submitted[] =
     "WITH a AS ("
-    "  UPDATE stage_attempts SET status = 'submitted', submitted_at = now()"
-    "  WHERE id = $1 AND status = 'pending' RETURNING id),"
+    "  UPDATE stage_attempts SET " SQL_SET_STATUS("$5", "$6") ","
+    "    submitted_at = now()"
+    "  WHERE id = $1 AND status = $4 RETURNING id),"
     " e AS (" SQL_EV_COLS
-    "  SELECT $3, 'attempt', a.id, $2, 'transition', 'pending', 'submitted',"
+    "  SELECT $3, 'attempt', a.id, $2, 'transition', $4::text, $5::text,"
     "    NULL, '{}'::jsonb FROM a)"
     " SELECT count(*) FROM a";
 
 static const char sql_attempt_running[] =
     "WITH a AS ("
-    "  UPDATE stage_attempts t SET status = 'running',"
+    "  UPDATE stage_attempts t SET " SQL_SET_STATUS("$5", "$6") ","
     "    submitted_at = coalesce(t.submitted_at, now()),"
-    "    started_at = CASE WHEN $3::bigint > 0 THEN " SQL_TS("$3")
-    "      ELSE now() END"
+    "    " SQL_STARTED_AT(SQL_TS_OR_NOW("$3"))
     "  FROM (SELECT id, status AS old FROM stage_attempts WHERE id = $1) o"
     "  WHERE t.id = o.id AND t.status IN ('pending', 'submitted')"
     "  RETURNING t.id, t.stage_id, o.old),"
     " s AS ("
-    "  UPDATE stages st SET status = 'running', waiting_reason = NULL"
-    "  FROM a WHERE st.id = a.stage_id AND st.status = 'submitted'"
+    "  UPDATE stages st SET " SQL_SET_STATUS("$8", "$9") ","
+    "    waiting_reason = NULL"
+    "  FROM a WHERE st.id = a.stage_id AND st.status = $7"
     "  RETURNING st.id),"
     " e AS (" SQL_EV_COLS
     "  SELECT $4, 'attempt', a.id, $2::bigint, 'transition', a.old,"
-    "    'running',"
-    "    NULL, '{}'::jsonb FROM a"
+    "    $5::text, NULL, '{}'::jsonb FROM a"
     "  UNION ALL"
-    "  SELECT $4, 'stage', s.id, $2::bigint, 'transition', 'submitted',"
-    "    'running',"
-    "    NULL, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
+    "  SELECT $4, 'stage', s.id, $2::bigint, 'transition', $7::text,"
+    "    $8::text, NULL, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
     " SELECT (SELECT count(*) FROM a), " SQL_NOTIFY("e");
+
+/* The executor's end, never before the start: $6 ms, 0 = now. */
+#define ATTEMPT_END							\
+    "CASE WHEN $6::bigint > 0 THEN greatest(" SQL_TS("$6") ","		\
+    " coalesce(t.started_at, " SQL_TS("$6") ")) ELSE now() END"
 
 static const char sql_attempt_finish[] =
     "WITH a AS ("
-    "  UPDATE stage_attempts t SET status = $2,"
+    "  UPDATE stage_attempts t SET"
+    "    " SQL_SET_STATUS_AT("$2", "$14", ATTEMPT_END) ","
     "    exit_code = nullif($3::int, -1), message = $4,"
-    "    submitted_at = CASE WHEN $2 = 'succeeded' OR $5::bigint > 0"
+    "    submitted_at = CASE WHEN $16::boolean"
     "      THEN coalesce(t.submitted_at, now()) ELSE t.submitted_at END,"
-    "    started_at = coalesce(t.started_at, CASE WHEN $5::bigint > 0"
-    "      THEN " SQL_TS("$5") " END),"
-    "    finished_at = CASE WHEN $6::bigint > 0 THEN"
-    "      greatest(" SQL_TS("$6") ", coalesce(t.started_at, "
-    SQL_TS("$6") ")) ELSE now() END"
+    "    " SQL_STARTED_AT("CASE WHEN $5::bigint > 0 THEN " SQL_TS("$5")
+    " END")
     "  FROM (SELECT id, status AS old FROM stage_attempts WHERE id = $1) o"
     "  WHERE t.id = o.id"
     "    AND t.status IN ('pending', 'submitted', 'running')"
     "  RETURNING t.id, o.old),"
     " s AS ("
-    "  UPDATE stages SET status = $9, message = $10, waiting_reason = $11,"
-    "    finished_at = CASE WHEN $9 IN ('succeeded', 'failed', 'canceled',"
-    "      'skipped') THEN now() END"
+    "  UPDATE stages SET " SQL_SET_STATUS("$9", "$15") ","
+    "    message = $10, waiting_reason = $11"
     "  WHERE id = $7 AND status = $8 AND $9::text IS NOT NULL"
     "    AND EXISTS (SELECT 1 FROM a) RETURNING id),"
     " e AS (" SQL_EV_COLS
-    "  SELECT $12, 'attempt', a.id, $13::bigint, 'transition', a.old, $2,"
-    "    $4, jsonb_build_object('exit_code', nullif($3::int, -1)) FROM a"
+    "  SELECT $12, 'attempt', a.id, $13::bigint, 'transition', a.old,"
+    "    $2::text, $4, jsonb_build_object('exit_code', nullif($3::int, -1))"
+    "    FROM a"
     "  UNION ALL"
-    "  SELECT $12, 'stage', s.id, $13::bigint, 'transition', $8, $9,"
-    "    coalesce($10, $11), '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
+    "  SELECT $12, 'stage', s.id, $13::bigint, 'transition', $8::text,"
+    "    $9::text, coalesce($10, $11), '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
     " SELECT (SELECT count(*) FROM a), " SQL_NOTIFY("e");
 
 static const char sql_stage_transition[] =
     "WITH s AS ("
-    "  UPDATE stages SET status = $4, message = coalesce($5, message),"
-    "    waiting_reason = $6,"
-    "    started_at = CASE WHEN $4 IN ('submitted', 'running')"
-    "      THEN coalesce(started_at, now()) ELSE started_at END,"
-    "    finished_at = CASE WHEN $4 IN ('succeeded', 'failed', 'canceled',"
-    "      'skipped') THEN now() END"
+    "  UPDATE stages SET " SQL_SET_STATUS("$4", "$8") ","
+    "    message = coalesce($5, message), waiting_reason = $6"
     "  WHERE id = $1 AND status = $3 RETURNING id),"
     " e AS (" SQL_EV_COLS
-    "  SELECT $7, 'stage', s.id, $2, 'transition', $3, $4, coalesce($5, $6),"
-    "    '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
+    "  SELECT $7, 'stage', s.id, $2, 'transition', $3::text, $4::text,"
+    "    coalesce($5, $6), '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
     " SELECT (SELECT count(*) FROM s), " SQL_NOTIFY("e");
 
 static const char sql_stage_waiting[] =
@@ -107,16 +105,40 @@ static const char sql_stage_waiting[] =
 
 static const char sql_cancel_pending[] =
     "WITH s AS ("
-    "  UPDATE stages SET status = 'canceled', finished_at = now(),"
+    "  UPDATE stages SET " SQL_SET_STATUS("$4", "$5") ","
     "    message = 'run canceled', waiting_reason = NULL"
-    "  WHERE run_id = $1 AND status = 'pending' RETURNING id),"
+    "  WHERE run_id = $1 AND status = $3 RETURNING id),"
     " e AS (" SQL_EV_COLS
-    "  SELECT $2, 'stage', s.id, $1, 'transition', 'pending', 'canceled',"
+    "  SELECT $2, 'stage', s.id, $1, 'transition', $3::text, $4::text,"
     "    'run canceled', '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
     " SELECT (SELECT count(*) FROM s), " SQL_NOTIFY("e");
 
 static const char sql_attempt_spec[] =
     "SELECT spec::text FROM stage_attempts WHERE id = $1";
+
+/* A stage's new status and whether it is final: SQL_SET_STATUS's $n, $n+1. */
+static void
+args_stage_status(struct db_args *a, enum stage_status s)
+{
+	db_args_str(a, stage_status_name(s));
+	db_args_bool(a, stage_status_final(s));
+}
+
+/* The status a stage must be in, then args_stage_status() of to. */
+static void
+args_stage_move(struct db_args *a, enum stage_status from,
+    enum stage_status to)
+{
+	db_args_str(a, stage_status_name(from));
+	args_stage_status(a, to);
+}
+
+static void
+args_attempt_status(struct db_args *a, enum attempt_status s)
+{
+	db_args_str(a, attempt_status_name(s));
+	db_args_bool(a, attempt_status_final(s));
+}
 
 /* Run sql; ERR_CONFLICT when the first column of its one row is 0/NULL. */
 static int
@@ -148,7 +170,7 @@ store_attempt_create(struct db *db, const struct attempt_new *an,
 
 	db_args_init(&a);
 	db_args_int64(&a, an->stage_id);
-	db_args_str(&a, an->kind);
+	db_args_str(&a, attempt_kind_name(an->kind));
 	db_args_int64(&a, an->step);
 	db_args_int64(&a, an->attempt);
 	db_args_int64(&a, an->weight);
@@ -159,6 +181,7 @@ store_attempt_create(struct db *db, const struct attempt_new *an,
 	db_args_str(&a, an->spec);
 	db_args_str(&a, an->actor);
 	db_args_int64(&a, an->run_id);
+	args_stage_move(&a, STAGE_PENDING, STAGE_SUBMITTED);
 	return exec_changed(db, sql_attempt_create, &a, attempt_id,
 	    "start attempt", err);
 }
@@ -173,6 +196,8 @@ store_attempt_submitted(struct db *db, int64_t attempt_id, int64_t run_id,
 	db_args_int64(&a, attempt_id);
 	db_args_int64(&a, run_id);
 	db_args_str(&a, actor);
+	db_args_str(&a, attempt_status_name(ATTEMPT_PENDING));
+	args_attempt_status(&a, ATTEMPT_SUBMITTED);
 	return exec_changed(db, sql_attempt_submitted, &a, NULL,
 	    "attempt submitted", err);
 }
@@ -188,6 +213,8 @@ store_attempt_running(struct db *db, int64_t attempt_id, int64_t run_id,
 	db_args_int64(&a, run_id);
 	db_args_int64(&a, started_ms);
 	db_args_str(&a, actor);
+	args_attempt_status(&a, ATTEMPT_RUNNING);
+	args_stage_move(&a, STAGE_SUBMITTED, STAGE_RUNNING);
 	return exec_changed(db, sql_attempt_running, &a, NULL,
 	    "attempt running", err);
 }
@@ -199,38 +226,46 @@ store_attempt_finish(struct db *db, const struct attempt_end *ae,
 	struct db_args a;
 
 	db_args_init(&a);
+	BUG_ON(!attempt_status_final(ae->status));
 	db_args_int64(&a, ae->attempt_id);
-	db_args_str(&a, ae->status);
+	db_args_str(&a, attempt_status_name(ae->status));
 	db_args_int64(&a, ae->exit_code);
 	db_args_str(&a, ae->message);
 	db_args_int64(&a, ae->started_ms);
 	db_args_int64(&a, ae->finished_ms);
 	db_args_int64(&a, ae->stage_id);
-	db_args_str(&a, ae->stage_from);
-	db_args_str(&a, ae->stage_to);
+	db_args_str(&a, stage_status_name(ae->stage_from));
+	db_args_str(&a, ae->stage_moves ? stage_status_name(ae->stage_to) :
+	    NULL);
 	db_args_str(&a, ae->stage_message);
 	db_args_str(&a, ae->waiting_reason);
 	db_args_str(&a, ae->actor);
 	db_args_int64(&a, ae->run_id);
+	db_args_bool(&a, 1);
+	db_args_bool(&a, ae->stage_moves && stage_status_final(ae->stage_to));
+	/* an attempt that ran was submitted, whatever its row says */
+	db_args_bool(&a, ae->status == ATTEMPT_SUCCEEDED || ae->started_ms > 0);
 	return exec_changed(db, sql_attempt_finish, &a, NULL,
 	    "attempt finished", err);
 }
 
 int
 store_stage_transition(struct db *db, int64_t stage_id, int64_t run_id,
-    const char *from, const char *to, const char *message,
+    enum stage_status from, enum stage_status to, const char *message,
     const char *waiting_reason, const char *actor, struct err *err)
 {
 	struct db_args a;
 
+	BUG_ON(to == STAGE_SUBMITTED || to == STAGE_RUNNING);
 	db_args_init(&a);
 	db_args_int64(&a, stage_id);
 	db_args_int64(&a, run_id);
-	db_args_str(&a, from);
-	db_args_str(&a, to);
+	db_args_str(&a, stage_status_name(from));
+	db_args_str(&a, stage_status_name(to));
 	db_args_str(&a, message);
 	db_args_str(&a, waiting_reason);
 	db_args_str(&a, actor);
+	db_args_bool(&a, stage_status_final(to));
 	return exec_changed(db, sql_stage_transition, &a, NULL,
 	    "stage transition", err);
 }
@@ -256,6 +291,7 @@ store_stage_cancel_pending(struct db *db, int64_t run_id, const char *actor,
 	db_args_init(&a);
 	db_args_int64(&a, run_id);
 	db_args_str(&a, actor);
+	args_stage_move(&a, STAGE_PENDING, STAGE_CANCELED);
 	return db_exec(db, sql_cancel_pending, &a, NULL, err);
 }
 

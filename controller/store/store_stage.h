@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "store/status.h"
 
 struct db;
 
@@ -21,7 +22,7 @@ struct db;
 struct attempt_new {
 	int64_t		 stage_id;
 	int64_t		 run_id;
-	const char	*kind;		/* job | canary_step | rollback */
+	enum attempt_kind kind;
 	int		 step;		/* canary step, else 0 */
 	int		 attempt;
 	int		 weight;	/* -1 for NULL (job) */
@@ -60,14 +61,15 @@ int	store_attempt_running(struct db *db, int64_t attempt_id,
 struct attempt_end {
 	int64_t		 attempt_id;
 	int64_t		 run_id;
-	const char	*status;	/* succeeded | failed | canceled */
+	enum attempt_status status;	/* a final one */
 	int		 exit_code;	/* -1 for NULL */
 	const char	*message;	/* or NULL */
 	int64_t		 started_ms;	/* 0 = unknown */
 	int64_t		 finished_ms;	/* 0 = now */
 	int64_t		 stage_id;
-	const char	*stage_from;	/* the stage's status as seen */
-	const char	*stage_to;	/* NULL: the stage does not change */
+	enum stage_status stage_from;	/* the stage's status as seen */
+	int		 stage_moves;	/* 0: the stage does not change */
+	enum stage_status stage_to;	/* when it does */
 	const char	*stage_message;
 	const char	*waiting_reason;
 	const char	*actor;
@@ -79,10 +81,13 @@ int	store_attempt_finish(struct db *db, const struct attempt_end *ae,
 
 /*
  * Move a stage from -> to with a message and a waiting reason (either may
- * be NULL), setting finished_at for a final state.  ERR_CONFLICT.
+ * be NULL), setting finished_at for a final state.  A stage starts
+ * (submitted, running) only with its attempt (store_attempt_create,
+ * store_attempt_running): to is pending, waiting_approval or final.
+ * ERR_CONFLICT.
  */
 int	store_stage_transition(struct db *db, int64_t stage_id, int64_t run_id,
-	    const char *from, const char *to, const char *message,
+	    enum stage_status from, enum stage_status to, const char *message,
 	    const char *waiting_reason, const char *actor, struct err *err)
 	    __attribute__((warn_unused_result));
 

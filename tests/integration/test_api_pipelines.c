@@ -4,6 +4,7 @@
  * repositories, starting runs (at a branch, at a commit, and every reason
  * not to), idempotency, and the retrain webhook's runs.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -449,6 +450,81 @@ runs__an_idempotency_key_gives_the_first_run_again(void **state)
 	testreply_free(&first);
 }
 
+#define RACERS	20
+
+struct racer {
+	struct testapi		*a;
+	pthread_barrier_t	*start;
+	const char		*headers[3];
+	struct testreply	 rp;
+	pthread_t		 thread;
+};
+
+static void *
+race(void *arg)
+{
+	struct racer *r = arg;
+
+	(void)pthread_barrier_wait(r->start);
+	testapi_request(r->a, &r->rp, "POST", "/api/v1/pipelines/quiet/runs",
+	    "{}", 2, r->headers);
+	return NULL;
+}
+
+/*
+ * Retries that arrive together: one creates the run (201), every other
+ * one gets that run (200), none an error.
+ */
+static void
+runs__concurrent_callers_with_one_idempotency_key_get_one_run(void **state)
+{
+	struct fixture *x = *state;
+	struct racer r[RACERS];
+	pthread_barrier_t start;
+	char auth[128], key[64], got[64], want[64];
+	int created;
+
+	(void)snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
+	    x->f->operator);
+	for (int round = 0; round < 3; round++) {
+		(void)snprintf(key, sizeof(key), "Idempotency-Key: race-%d",
+		    round);
+		assert_int_equal(pthread_barrier_init(&start, NULL, RACERS), 0);
+		for (int i = 0; i < RACERS; i++) {
+			memset(&r[i], 0, sizeof(r[i]));
+			r[i].a = x->f->a;
+			r[i].start = &start;
+			r[i].headers[0] = auth;
+			r[i].headers[1] = key;
+			assert_int_equal(pthread_create(&r[i].thread, NULL,
+			    race, &r[i]), 0);
+		}
+		for (int i = 0; i < RACERS; i++)
+			assert_int_equal(pthread_join(r[i].thread, NULL), 0);
+		(void)pthread_barrier_destroy(&start);
+		created = 0;
+		for (int i = 0; i < RACERS; i++) {
+			json_t *j;
+
+			if (r[i].rp.status != 201 && r[i].rp.status != 200)
+				fail_msg("round %d caller %d: %ld %s", round,
+				    i, r[i].rp.status, r[i].rp.body);
+			created += r[i].rp.status == 201;
+			j = tj_parse(r[i].rp.body);
+			(void)snprintf(got, sizeof(got), "%lld",
+			    (long long)tj_int(j, "id"));
+			json_decref(j);
+			if (i == 0)
+				(void)snprintf(want, sizeof(want), "%s", got);
+			assert_string_equal(got, want);
+		}
+		assert_int_equal(created, 1);
+		for (int i = 0; i < RACERS; i++)
+			testreply_free(&r[i].rp);
+	}
+	assert_value(x, "SELECT count(*) FROM runs", "3");
+}
+
 static void
 retrain(struct fixture *x, struct testreply *rp, const char *pipeline,
     const char *delivery, const char *body)
@@ -536,6 +612,7 @@ main(void)
 		T(runs__operator_starts_a_run_at_a_branch_head),
 		T(runs__requests_that_cannot_run_say_why),
 		T(runs__an_idempotency_key_gives_the_first_run_again),
+		T(runs__concurrent_callers_with_one_idempotency_key_get_one_run),
 		T(retrain__the_webhook_starts_a_run_once_per_delivery),
 		T(retrain__a_name_in_two_repositories_is_409_ambiguous),
 	};

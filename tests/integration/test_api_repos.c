@@ -20,10 +20,15 @@
 #include "http/routes.h"
 #include "store/db.h"
 
+/* VISION_TOKEN is allowed here so the add test can name it. */
+static const char *const settings[] = {
+	"api_env_allowlist=[SLUICE_GIT_*, VISION_TOKEN]", NULL
+};
+
 static int
 setup(void **state)
 {
-	struct apifix *f = apifix_start(NULL, NULL);
+	struct apifix *f = apifix_start(settings, NULL);
 
 	if (f == NULL)
 		return -1;
@@ -365,6 +370,96 @@ repos__refresh_asks_the_poller_at_once(void **state)
 	db_free(listener);
 }
 
+/*
+ * auth.token_env names a variable of the controller's environment whose
+ * value is sent to the URL: only the allowlist of the configuration may
+ * be named, never SLUICE_WEBHOOK_SECRET or PGPASSWORD.
+ */
+static void
+repos__token_env_must_match_the_allowlist(void **state)
+{
+	struct apifix *f = *state, *d;
+	static const char *const refused[] = {
+		"SLUICE_WEBHOOK_SECRET", "PGPASSWORD", "SLUICE_DATABASE_URL",
+		"VISION_TOKEN_X", "HOME",
+	};
+	char body[512];
+	struct testreply rp;
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		(void)snprintf(body, sizeof(body), "{\"name\":\"leak\","
+		    "\"url\":\"https://attacker.example/x.git\",\"auth\":"
+		    "{\"token_env\":\"%s\"}}", refused[i]);
+		testapi_as(f->a, &rp, f->admin, "POST", "/api/v1/repositories",
+		    body);
+		if (rp.status != 400 ||
+		    strstr(rp.body, refused[i]) == NULL ||
+		    strstr(rp.body, "auth.token_env") == NULL ||
+		    strstr(rp.body, "api_env_allowlist (SLUICE_GIT_*, "
+		    "VISION_TOKEN)") == NULL)
+			fail_msg("%s: %ld %s", refused[i], rp.status, rp.body);
+		testreply_free(&rp);
+	}
+	assert_value(f, "SELECT count(*) FROM repositories", "0");
+	testapi_as(f->a, &rp, f->admin, "POST", "/api/v1/repositories",
+	    "{\"name\":\"ok\",\"url\":\"https://git.example/x.git\","
+	    "\"auth\":{\"token_env\":\"SLUICE_GIT_OK\"}}");
+	assert_int_equal(rp.status, 201);
+	testreply_free(&rp);
+
+	/* the default allows SLUICE_GIT_* alone */
+	d = apifix_start(NULL, NULL);
+	assert_non_null(d);
+	testapi_as(d->a, &rp, d->admin, "POST", "/api/v1/repositories",
+	    "{\"name\":\"v\",\"url\":\"https://git.example/x.git\","
+	    "\"auth\":{\"token_env\":\"VISION_TOKEN\"}}");
+	if (rp.status != 400 || strstr(rp.body, "\\\"VISION_TOKEN\\\" is "
+	    "not allowed") == NULL || strstr(rp.body,
+	    "api_env_allowlist (SLUICE_GIT_*)") == NULL)
+		fail_msg("%ld %s", rp.status, rp.body);
+	testreply_free(&rp);
+	testapi_as(d->a, &rp, d->admin, "POST", "/api/v1/repositories",
+	    "{\"name\":\"v\",\"url\":\"https://git.example/x.git\","
+	    "\"auth\":{\"token_env\":\"SLUICE_GIT_VISION\"}}");
+	assert_int_equal(rp.status, 201);
+	testreply_free(&rp);
+	apifix_stop(d);
+}
+
+/* The refresh body is strict JSON: nothing, {} or nothing else. */
+static void
+repos__refresh_takes_an_empty_body_or_an_empty_object(void **state)
+{
+	struct apifix *f = *state;
+	static const struct { const char *body, *want; } bad[] = {
+		{ "{", "invalid JSON" },
+		{ "{\"force\":true}", "unknown field \\\"force\\\"" },
+		{ "[]", "body: expected a JSON object" },
+		{ "null", "invalid JSON" },
+		{ "{} x", "invalid JSON" },
+	};
+	struct testreply rp;
+
+	seed_repo(f->db, "demo", "{main}");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		testapi_as(f->a, &rp, f->operator, "POST",
+		    "/api/v1/repositories/demo/refresh", bad[i].body);
+		if (rp.status != 400 || strstr(rp.body, bad[i].want) == NULL)
+			fail_msg("%s: %ld %s", bad[i].body, rp.status, rp.body);
+		testreply_free(&rp);
+	}
+	assert_value(f, "SELECT refresh_requested_at IS NULL FROM"
+	    " repositories WHERE name = 'demo'", "t");
+	testapi_as(f->a, &rp, f->operator, "POST",
+	    "/api/v1/repositories/demo/refresh", "{}");
+	assert_int_equal(rp.status, 202);
+	testreply_free(&rp);
+	testapi_as(f->a, &rp, f->operator, "POST",
+	    "/api/v1/repositories/demo/refresh", " { } ");
+	assert_int_equal(rp.status, 202);
+	testreply_free(&rp);
+}
+
 /* Every route but health and metrics refuses a query it does not take. */
 static void
 api__every_route_refuses_unknown_query_parameters(void **state)
@@ -417,6 +512,8 @@ main(void)
 		T(repos__bad_bodies_are_400_naming_the_field),
 		T(repos__delete_removes_api_repositories_and_keeps_history),
 		T(repos__refresh_asks_the_poller_at_once),
+		T(repos__token_env_must_match_the_allowlist),
+		T(repos__refresh_takes_an_empty_body_or_an_empty_object),
 		T(api__every_route_refuses_unknown_query_parameters),
 	};
 #undef T

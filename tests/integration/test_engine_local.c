@@ -299,6 +299,37 @@ engine_local__the_demo_goes_from_push_to_production(void **state)
 	    "BY version) FROM model_versions WHERE %lld > 0", r2);
 }
 
+/*
+ * A commit the local checkout cannot export (folders nested deeper than
+ * the export allows: it fails half way through, after writing some of
+ * the tree under work/<run>.tmp): the stage fails naming the checkout,
+ * and neither the checkout nor its temporary copy stays behind.
+ */
+static void
+engine_local__a_failed_checkout_leaves_no_temporary_folder(void **state)
+{
+	struct fx *f = *state;
+	char path[1024];
+	struct stat sb;
+	int64_t r;
+
+	sh("cd %s/demo && p=pipelines/demo/deep && i=0 && while [ $i -lt 300 ];"
+	    " do p=$p/d; i=$((i + 1)); done && mkdir -p $p && echo x > $p/f",
+	    f->dir);
+	r = push(f, "too deep");
+	until(f, r, "failed");
+	expect(f, "prepare:failed:true", "SELECT name || ':' || status || ':' || "
+	    "(message LIKE 'cannot check out commit %') FROM stages WHERE "
+	    "run_id = %lld AND position = 0", r);
+	(void)snprintf(path, sizeof(path), "%s/state/work/%lld.tmp", f->dir,
+	    (long long)r);
+	if (stat(path, &sb) == 0)
+		fail_msg("%s is left behind", path);
+	(void)snprintf(path, sizeof(path), "%s/state/work/%lld", f->dir,
+	    (long long)r);
+	assert_int_not_equal(stat(path, &sb), 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -306,6 +337,9 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(
 		    engine_local__the_demo_goes_from_push_to_production, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    engine_local__a_failed_checkout_leaves_no_temporary_folder,
+		    setup, teardown),
 	};
 
 	(void)argc;

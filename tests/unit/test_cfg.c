@@ -826,6 +826,68 @@ cfg__repo_check_applies_the_loader_rules(void **state)
 	assert_string_equal(err.msg, "name: is required");
 }
 
+/*
+ * api_env_allowlist: the variables the API may name (auth.token_env);
+ * SLUICE_GIT_* by default, '*' for any run, [] for none.
+ */
+static void
+cfg__api_env_allowlist_limits_what_the_api_may_name(void **state)
+{
+	char *const env[] = { E("SLUICE_API_ENV_ALLOWLIST=[GIT_*, "
+	    "VISION_TOKEN]"), NULL };
+	char *const none[] = { E("SLUICE_API_ENV_ALLOWLIST=[]"), NULL };
+	char *const scalar[] = { E("SLUICE_API_ENV_ALLOWLIST=GIT_*"), NULL };
+	char text[128];
+	struct cfg *c = NULL;
+	struct err err;
+	char *d;
+
+	(void)state;
+	assert_int_equal(load_text(&c, "", no_env, NULL, 0, &err), 0);
+	assert_int_equal(c->napi_env_allowlist, 1);
+	assert_true(cfg_api_env_allowed(c, "SLUICE_GIT_TOKEN"));
+	assert_false(cfg_api_env_allowed(c, "SLUICE_WEBHOOK_SECRET"));
+	assert_false(cfg_api_env_allowed(c, "PGPASSWORD"));
+	assert_false(cfg_api_env_allowed(c, "X_SLUICE_GIT_TOKEN"));
+	cfg_api_env_allowlist_text(c, text, sizeof(text));
+	assert_string_equal(text, "SLUICE_GIT_*");
+	cfg_free(c);
+
+	assert_int_equal(load_text(&c, "api_env_allowlist: [A_*_TOKEN, B]\n",
+	    no_env, NULL, 0, &err), 0);
+	assert_true(cfg_api_env_allowed(c, "A_X_TOKEN"));
+	assert_true(cfg_api_env_allowed(c, "B"));
+	assert_false(cfg_api_env_allowed(c, "BB"));
+	assert_false(cfg_api_env_allowed(c, "SLUICE_GIT_TOKEN"));
+	cfg_api_env_allowlist_text(c, text, sizeof(text));
+	assert_string_equal(text, "A_*_TOKEN, B");
+	cfg_free(c);
+
+	assert_int_equal(load_text(&c, "", env, NULL, 0, &err), 0);
+	assert_true(cfg_api_env_allowed(c, "GIT_X"));
+	assert_true(cfg_api_env_allowed(c, "VISION_TOKEN"));
+	cfg_free(c);
+	assert_int_equal(load_text(&c, "", none, NULL, 0, &err), 0);
+	assert_int_equal(c->napi_env_allowlist, 0);
+	assert_false(cfg_api_env_allowed(c, "SLUICE_GIT_TOKEN"));
+	cfg_api_env_allowlist_text(c, text, sizeof(text));
+	assert_string_equal(text, "none");
+	cfg_free(c);
+
+	expect_error("api_env_allowlist: [\"A-B\"]\n", no_env,
+	    "api_env_allowlist[0]: \"A-B\" is not a variable name pattern "
+	    "(letters, digits, '_' and '*' for any run of characters) "
+	    "(%s/sluice.yaml:1:21)");
+	expect_error("", scalar, "api_env_allowlist: expected a sequence, "
+	    "found a scalar (SLUICE_API_ENV_ALLOWLIST:1:1)");
+	d = dump_of("api_env_allowlist: [X_*, ZZ]\n");
+	assert_non_null(strstr(d, "\napi_env_allowlist: [X_*, ZZ]\n"));
+	free(d);
+	d = dump_of("api_env_allowlist: []\n");
+	assert_non_null(strstr(d, "\napi_env_allowlist: []\n"));
+	free(d);
+}
+
 int
 main(void)
 {
@@ -847,6 +909,7 @@ main(void)
 		cmocka_unit_test(cfg__dump_prints_the_effective_config),
 		cmocka_unit_test(cfg__dump_reads_back_as_the_same_config),
 		cmocka_unit_test(cfg__repo_check_applies_the_loader_rules),
+		cmocka_unit_test(cfg__api_env_allowlist_limits_what_the_api_may_name),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

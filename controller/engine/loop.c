@@ -1,0 +1,300 @@
+/*
+ * loop.c - the engine's loop and lifecycle (engine.h): the thread that
+ * runs a pass when woken or due, the listener that wakes it, the
+ * advisory lock, and making and freeing an engine.  What a pass does is
+ * engine.c.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/caps.h"
+#include "base/cfg.h"
+#include "base/log.h"
+#include "base/sys.h"
+#include "engine/engine.h"
+#include "engine/engine_int.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/stage_output.h"
+#include "store/db.h"
+
+#define DEFAULT_POLL_MS		1000
+#define DEFAULT_SWEEP_MS	30000
+#define DEFAULT_BACKOFF_MS	2000
+#define DEFAULT_BACKOFF_MAX_MS	300000
+#define DEFAULT_MARGIN_MS	30000
+
+/* --- the loop ---------------------------------------------------------- */
+
+int
+engine_tick(struct engine *e, struct err *err)
+{
+	int rc, got = 0;
+
+	e->pass++;
+	e->changed = 0;
+	e->next_ms = e->o.sweep_ms;
+	if (!e->o.no_lock && !e->locked) {
+		if ((rc = db_advisory_try_lock(e->db, DB_LOCK_ENGINE, &got,
+		    err)) < 0)
+			return rc;
+		if (!got)
+			return err_set(err, ERR_CONFLICT, "another controller's "
+			    "engine holds the engine lock");
+		e->locked = 1;
+		log_info("engine active", "executor=%s", e->ex.ops->name);
+	}
+	if (!e->cleaned) {
+		engine_cleanup(e);
+		e->cleaned = 1;
+	}
+	rc = engine_pass(e, err);
+	e->st.passes++;
+	if (rc == ERR_TRANSIENT && e->locked) {
+		struct err ignored;
+
+		/* the lock may have gone with the connection: take it again */
+		if (db_advisory_unlock(e->db, DB_LOCK_ENGINE, &ignored) < 0)
+			log_debug("engine lock released with its connection",
+			    "error=\"%s\"", ignored.msg);
+		e->locked = 0;
+	}
+	return rc;
+}
+
+static void
+wait_for(struct engine *e, int64_t ms)
+{
+	struct timespec ts;
+
+	pthread_mutex_lock(&e->mu);
+	if (!e->wake && !e->stop && ms > 0) {
+		ts = sys_deadline_in(ms);
+		while (!e->wake && !e->stop &&
+		    pthread_cond_timedwait(&e->cv, &e->mu, &ts) == 0)
+			;
+	}
+	e->wake = 0;
+	pthread_mutex_unlock(&e->mu);
+}
+
+static int
+stopping(struct engine *e)
+{
+	int s;
+
+	pthread_mutex_lock(&e->mu);
+	s = e->stop;
+	pthread_mutex_unlock(&e->mu);
+	return s;
+}
+
+/* The listener: LISTEN sluice_runs and sluice_approvals, wake the loop. */
+static void *
+listen_main(void *arg)
+{
+	struct engine *e = arg;
+	char ch[64], payload[256];
+	struct err err;
+	int listening = 0;
+
+	while (!stopping(e)) {
+		int rc;
+
+		if (!listening) {
+			if (db_listen(e->ldb, "sluice_runs", &err) < 0 ||
+			    db_listen(e->ldb, "sluice_approvals", &err) < 0) {
+				wait_for(e, 1000);
+				continue;
+			}
+			listening = 1;
+			engine_wake(e);
+		}
+		rc = db_wait_notify(e->ldb, 250, ch, sizeof(ch), payload,
+		    sizeof(payload), &err);
+		if (rc > 0) {
+			engine_wake(e);
+		} else if (rc < 0) {
+			struct timespec ts = { 0, 500 * 1000 * 1000 };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	return NULL;
+}
+
+int
+engine_run(struct engine *e)
+{
+	pthread_t lt;
+	int64_t backoff = 250;
+	int have_listener, standby = 0;
+
+	have_listener = pthread_create(&lt, NULL, listen_main, e) == 0;
+	if (!have_listener)
+		log_warn("no notification listener, polling", "sweep_ms=%lld",
+		    (long long)e->o.poll_ms);
+	while (!stopping(e)) {
+		struct err err;
+		int64_t delay;
+		int rc = engine_tick(e, &err);
+
+		if (rc == ERR_CONFLICT) {
+			if (!standby)
+				log_info("engine standby", "reason=\"%s\"",
+				    err.msg);
+			standby = 1;
+			delay = 2000;
+		} else if (rc < 0) {
+			log_warn("engine pass failed, retrying", "error=\"%s\" "
+			    "retry_ms=%lld", err.msg, (long long)backoff);
+			delay = backoff;
+			if (backoff < 5000)
+				backoff *= 2;
+		} else {
+			standby = 0;
+			backoff = 250;
+			delay = e->changed ? 0 : e->next_ms;
+			if (!have_listener && delay > e->o.poll_ms)
+				delay = e->o.poll_ms;
+		}
+		wait_for(e, delay);
+	}
+	if (have_listener)
+		pthread_join(lt, NULL);
+	return 0;
+}
+
+static void *
+run_main(void *arg)
+{
+	(void)engine_run(arg);
+	return NULL;
+}
+
+int
+engine_start(struct engine *e, struct err *err)
+{
+	int rc;
+
+	if (e->started)
+		return 0;
+	if ((rc = pthread_create(&e->thread, NULL, run_main, e)) != 0)
+		return err_set(err, ERR_GENERIC, "cannot start the engine "
+		    "thread: %s", strerror(rc));
+	e->started = 1;
+	return 0;
+}
+
+void
+engine_stop(struct engine *e)
+{
+	if (e == NULL)
+		return;
+	pthread_mutex_lock(&e->mu);
+	e->stop = 1;
+	pthread_cond_broadcast(&e->cv);
+	pthread_mutex_unlock(&e->mu);
+	if (e->started) {
+		pthread_join(e->thread, NULL);
+		e->started = 0;
+	}
+}
+
+void
+engine_wake(struct engine *e)
+{
+	pthread_mutex_lock(&e->mu);
+	e->wake = 1;
+	pthread_cond_broadcast(&e->cv);
+	pthread_mutex_unlock(&e->mu);
+}
+
+void
+engine_stats(struct engine *e, struct engine_stats *out)
+{
+	pthread_mutex_lock(&e->mu);
+	*out = e->st;
+	pthread_mutex_unlock(&e->mu);
+}
+
+void
+engine_set_opts(struct engine *e, const struct engine_opts *o)
+{
+	if (o->poll_ms > 0)
+		e->o.poll_ms = o->poll_ms;
+	if (o->sweep_ms > 0)
+		e->o.sweep_ms = o->sweep_ms;
+	if (o->backoff_ms > 0)
+		e->o.backoff_ms = o->backoff_ms;
+	if (o->backoff_max_ms > 0)
+		e->o.backoff_max_ms = o->backoff_max_ms;
+	if (o->timeout_margin_ms > 0)
+		e->o.timeout_margin_ms = o->timeout_margin_ms;
+	e->o.no_lock = o->no_lock;
+}
+
+int
+engine_new(struct engine **out, const struct cfg *cfg, struct executor ex,
+    struct err *err)
+{
+	struct engine *e;
+	char cwd[LIM_PATH];
+	int rc, n;
+
+	*out = NULL;
+	e = xcalloc(1, sizeof(*e));
+	e->cfg = cfg;
+	e->ex = ex;
+	e->executor_name = cfg->executor == EXECUTOR_KUBERNETES ?
+	    "kubernetes" : "local";
+	e->o.poll_ms = DEFAULT_POLL_MS;
+	e->o.sweep_ms = DEFAULT_SWEEP_MS;
+	e->o.backoff_ms = DEFAULT_BACKOFF_MS;
+	e->o.backoff_max_ms = DEFAULT_BACKOFF_MAX_MS;
+	e->o.timeout_margin_ms = DEFAULT_MARGIN_MS;
+	e->admit_budget = cfg->max_parallel_stages;
+	pthread_mutex_init(&e->mu, NULL);
+	sys_cond_init_monotonic(&e->cv);
+	if (cfg->state_dir[0] == '/')
+		n = snprintf(e->workroot, sizeof(e->workroot), "%s/work",
+		    cfg->state_dir);
+	else if (getcwd(cwd, sizeof(cwd)) != NULL)
+		n = snprintf(e->workroot, sizeof(e->workroot), "%s/%s/work",
+		    cwd, cfg->state_dir);
+	else
+		n = -1;
+	if (n < 0 || n >= (int)sizeof(e->workroot)) {
+		rc = err_set(err, ERR_INVALID, "state_dir path too long");
+		goto fail;
+	}
+	if ((rc = db_open(&e->db, cfg->database_url, err)) < 0 ||
+	    (rc = db_open(&e->ldb, cfg->database_url, err)) < 0)
+		goto fail;
+	*out = e;
+	return 0;
+fail:
+	engine_free(e);
+	return rc;
+}
+
+void
+engine_free(struct engine *e)
+{
+	if (e == NULL)
+		return;
+	engine_stop(e);
+	for (size_t i = 0; i < e->npipes; i++)
+		pipeline_free(e->pipes[i].p);
+	free(e->pipes);
+	for (size_t i = 0; i < e->ntails; i++)
+		stage_output_release(&e->tails[i].out);
+	free(e->tails);
+	db_free(e->ldb);
+	db_free(e->db);
+	pthread_cond_destroy(&e->cv);
+	pthread_mutex_destroy(&e->mu);
+	free(e);
+}
