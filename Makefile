@@ -89,6 +89,7 @@ fuzz:
 
 lint:
 	@scripts/lint-layers.sh
+	@scripts/lint-api.sh
 	@! grep -nE '\b(sprintf|strcpy|strcat|strtok|atoi|sscanf)\s*\(' \
 	    controller/*.c controller/*/*.c || { echo "lint: banned function above"; exit 1; }
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \

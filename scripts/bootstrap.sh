@@ -56,7 +56,14 @@ fi
 
 # Browser tests drive Debian's chromium with playwright-core from npm.
 if [ "$what" != build ] && [ -f tests/browser/package.json ] &&
-    [ ! -d tests/browser/node_modules/playwright-core ]; then
+    { [ ! -d tests/browser/node_modules/playwright-core ] ||
+      [ ! -d tests/browser/node_modules/ajv ]; }; then
 	(cd tests/browser && npm install --no-audit --no-fund --silent)
+fi
+
+# The API contract checks (make lint, tests/api) use redocly and ajv.
+if [ "$what" != build ] && [ -f tests/api/package.json ] &&
+    [ ! -d tests/api/node_modules/@redocly ]; then
+	(cd tests/api && npm install --no-audit --no-fund --silent)
 fi
 exit 0

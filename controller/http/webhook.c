@@ -709,6 +709,11 @@ retrain_work(struct hook *h, const char *pipeline)
 	req.delivery_id = h->rec.delivery_id;
 	req.actor = "webhook";
 	rc = ctl->retrain(ctl, h->db, &req, &res, &h->err);
+	if (rc == ERR_CONFLICT) {
+		/* A name two repositories use, as POST .../runs says it. */
+		http_error(h->rs, 409, "ambiguous", "%s", h->err.msg);
+		goto out;
+	}
 	if (rc < 0) {
 		http_error_from(h->rs, &h->err);
 		goto out;

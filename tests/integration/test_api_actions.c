@@ -93,6 +93,11 @@ api_actions__approve_records_who_when_and_the_comment(void **state)
 	request(x, &r, x->f->approver, "approvals", x->approval, "reject", "{}");
 	assert_int_equal(r.status, 409);
 	testreply_free(&r);
+	request(x, &r, x->f->approver, "approvals", x->approval, "approve",
+	    "{}");
+	assert_int_equal(r.status, 409);
+	assert_non_null(strstr(r.body, "is already approved"));
+	testreply_free(&r);
 	assert_int_equal(seed_sql(x->f->db, "SELECT count(*) FROM events "
 	    "WHERE entity_type = 'approval' AND entity_id = %lld AND "
 	    "actor = 'amy-approver'", (long long)x->approval), 1);
@@ -145,6 +150,11 @@ api_actions__cancel_then_retry(void **state)
 	assert_int_equal(seed_sql(x->f->db, "SELECT count(*) FROM runs WHERE "
 	    "id = %lld AND status = 'canceled' AND cancel_requested_by = "
 	    "'oli-operator'", (long long)queued), 1);
+	/* a finished run cannot be canceled again */
+	request(x, &r, x->f->operator, "runs", queued, "cancel", NULL);
+	assert_int_equal(r.status, 409);
+	assert_non_null(strstr(r.body, "already finished"));
+	testreply_free(&r);
 	/* a canceled run can be retried: a new run linked to its parent */
 	request(x, &r, x->f->operator, "runs", queued,
 	    "retry", NULL);

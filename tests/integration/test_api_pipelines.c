@@ -587,6 +587,20 @@ retrain__the_webhook_starts_a_run_once_per_delivery(void **state)
 	    "d-1:202,d-2:422,d-3:422,d-4:404");
 }
 
+static void
+retrain__a_name_in_two_repositories_is_409_ambiguous(void **state)
+{
+	struct fixture *x = *state;
+	struct testreply rp;
+
+	retrain(x, &rp, "demo", "amb-1", "{}");
+	assert_int_equal(rp.status, 409);
+	if (strstr(rp.body, "\"code\": \"ambiguous\"") == NULL)
+		fail_msg("got %s", rp.body);
+	testreply_free(&rp);
+	assert_value(x, "SELECT count(*) FROM runs", "0");
+}
+
 int
 main(void)
 {
@@ -600,6 +614,7 @@ main(void)
 		T(runs__an_idempotency_key_gives_the_first_run_again),
 		T(runs__concurrent_callers_with_one_idempotency_key_get_one_run),
 		T(retrain__the_webhook_starts_a_run_once_per_delivery),
+		T(retrain__a_name_in_two_repositories_is_409_ambiguous),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

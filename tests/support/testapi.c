@@ -2,6 +2,7 @@
  * testapi.c - an API server and client for integration tests; see
  * testapi.h.  Test code: it may abort on the impossible.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,10 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/caps.h"
@@ -67,6 +72,7 @@ testapi_start(const struct route *routes, const char *const *settings,
 	memset(&o, 0, sizeof(o));
 	o.listen = a->ctl.cfg->listen;
 	o.routes = routes != NULL ? routes : ctl_routes;
+	a->record = routes == NULL;
 	o.guard = auth_guard;
 	o.observe = api_observe;
 	o.ctx = &a->ctl;
@@ -129,6 +135,86 @@ header_cb(char *p, size_t sz, size_t n, void *arg)
 	return sz * n;
 }
 
+/*
+ * With SLUICE_TEST_API_RECORD=DIR, every answer of the real route table is
+ * appended as one JSON line to DIR/<program>-<pid>.jsonl: method, path,
+ * status, Content-Type, the raw head and the body.  tests/api/contract.mjs
+ * validates them all against docs/api.yaml after the integration tests.
+ */
+static pthread_mutex_t record_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Whether path (query ignored) matches a pattern of the real route table. */
+static int
+real_route(const char *path)
+{
+	for (const struct route *r = ctl_routes; r->method != NULL; r++) {
+		const char *p = r->pattern, *q = path;
+
+		while (*p != '\0' && *q != '\0' && *q != '?') {
+			if (*p == '{') {
+				p = strchr(p, '}') + 1;
+				while (*q != '\0' && *q != '/' && *q != '?')
+					q++;
+			} else if (*p++ != *q++) {
+				break;
+			}
+		}
+		if (*p == '\0' && (*q == '\0' || *q == '?'))
+			return 1;
+	}
+	return 0;
+}
+
+static void
+record_answer(const struct testapi *a, const char *method, const char *path,
+    const char *const *headers, const struct testreply *r)
+{
+	const char *dir = getenv("SLUICE_TEST_API_RECORD");
+	char file[1024], ctype[256] = "";
+	const char *auth = "none";
+	json_t *o;
+	char *line;
+	int fd;
+
+	if (dir == NULL || dir[0] == '\0' || (r->curl_code != 0 &&
+	    r->curl_code != CURLE_OPERATION_TIMEDOUT) ||
+	    r->status <= 0 || (!a->record && !real_route(path)))
+		return;
+	for (size_t i = 0; headers != NULL && headers[i] != NULL; i++) {
+		if (strncasecmp(headers[i], "Authorization:", 14) == 0)
+			auth = "bearer";
+		else if (strncasecmp(headers[i], "Cookie:", 7) == 0 &&
+		    strcmp(auth, "none") == 0)
+			auth = "cookie";
+	}
+	(void)testreply_header(r, "Content-Type", ctype, sizeof(ctype));
+	o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "method", method,
+	    "path", path, "status", (int)r->status, "content_type", ctype,
+	    "auth", auth, "head", r->headers);
+	if (o == NULL)
+		return;
+	json_object_set_new(o, "body", json_stringn(r->body, r->len));
+	line = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (line == NULL)
+		return;
+	(void)snprintf(file, sizeof(file), "%s/%s-%ld.jsonl", dir,
+	    program_invocation_short_name, (long)getpid());
+	pthread_mutex_lock(&record_lock);
+	fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		size_t n = strlen(line);
+
+		line[n] = '\n';
+		if (write(fd, line, n + 1) != (ssize_t)(n + 1))
+			fprintf(stderr, "testapi: short write to %s\n", file);
+		line[n] = '\0';
+		close(fd);
+	}
+	pthread_mutex_unlock(&record_lock);
+	free(line);
+}
+
 void
 testapi_request(struct testapi *a, struct testreply *r, const char *method,
     const char *path, const char *body, size_t len,
@@ -149,7 +235,8 @@ testapi_request(struct testapi *a, struct testreply *r, const char *method,
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, a->timeout_ms > 0 ?
+	    a->timeout_ms : 60000L);
 	if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	if (body != NULL) {
@@ -187,6 +274,7 @@ testapi_request(struct testapi *a, struct testreply *r, const char *method,
 	}
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
+	record_answer(a, method, path, headers, r);
 }
 
 void

@@ -27,6 +27,8 @@ struct testapi {
 	struct testdb	 t;
 	struct ctl	 ctl;
 	char		 base[64];	/* http://127.0.0.1:PORT */
+	int		 record;	/* the real route table: record every answer */
+	long		 timeout_ms;	/* of each request; 0: 60 s */
 };
 
 /*
