@@ -14,6 +14,10 @@
 # start longest first (unknown ones before known ones, in the order given),
 # and the file is updated with this run's times.
 #
+# TEST_AFTER, when set, names programs (space-separated) that run once
+# every other program has ended, counted in the same summary: checks of
+# what the others left behind (tests/api/contract.sh).
+#
 # The last two lines are the wall time and the summary, the line scripts
 # read, exactly "N passed, N failed":
 #
@@ -103,6 +107,10 @@ for t in "${order[@]}"; do
 	start "$t"
 done
 while [ ${#name_of[@]} -gt 0 ]; do
+	reap
+done
+for t in ${TEST_AFTER:-}; do
+	start "$t"
 	reap
 done
 
