@@ -10,7 +10,7 @@ build_pkgs=(build-essential pkg-config git libgit2-dev libmicrohttpd-dev
 	libpq-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev
 	postgresql postgresql-client python3 ca-certificates)
 test_pkgs=(libcmocka-dev valgrind clang curl openssl procps iproute2 wrk
-	chromium nodejs npm openssh-server)
+	chromium nodejs npm openssh-server cppcheck)
 
 pkgs=("${build_pkgs[@]}")
 [ "$what" = build ] || pkgs+=("${test_pkgs[@]}")
