@@ -719,3 +719,21 @@ db_res_free(struct db_res *r)
 	PQclear(r->pg);
 	free(r);
 }
+
+int
+db_exec_guarded(struct db *db, const char *sql, const struct db_args *args,
+    int64_t *first, const char *what, struct err *err)
+{
+	int64_t v = 0;
+	int rc;
+
+	/* No row or NULL reads as 0: nothing changed. */
+	if ((rc = db_exec_int64(db, sql, args, &v, err)) == ERR_NOTFOUND)
+		rc = 0;
+	if (rc == 0 && v == 0)
+		rc = err_set(err, ERR_CONFLICT, "%s: the state changed meanwhile",
+		    what);
+	if (first != NULL)
+		*first = v;
+	return rc;
+}

@@ -137,6 +137,17 @@ int	db_exec_changed(struct db *db, const char *sql,
 	    __attribute__((warn_unused_result));
 
 /*
+ * Run sql, a guarded change whose one row's first column says how much it
+ * changed (a count, or an id): that value into *first (may be NULL).
+ * When it is 0, NULL or there is no row, the guard did not hold: the row
+ * was not in the state the caller saw, and the answer is ERR_CONFLICT
+ * "<what>: the state changed meanwhile".  Other errors as db_exec.
+ */
+int	db_exec_guarded(struct db *db, const char *sql,
+	    const struct db_args *args, int64_t *first, const char *what,
+	    struct err *err) __attribute__((warn_unused_result));
+
+/*
  * db_exec for hot read statements: sql is prepared once per connection
  * (a server-side prepared statement, re-prepared after a reconnect) and
  * then only executed, so a large statement is parsed and planned once

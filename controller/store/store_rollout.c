@@ -238,28 +238,6 @@ att_args(struct db_args *a, const struct attempt_new *an)
 	db_args_str(a, an->actor);
 }
 
-/*
- * Run sql; *first gets the first column of the one row (0 for NULL);
- * ERR_CONFLICT when it is 0.
- */
-static int
-exec_first(struct db *db, const char *sql, const struct db_args *a,
-    int64_t *first, const char *what, struct err *err)
-{
-	int64_t v = 0;
-	int rc;
-
-	/* No row or NULL reads as 0: nothing changed. */
-	if ((rc = db_exec_int64(db, sql, a, &v, err)) == ERR_NOTFOUND)
-		rc = 0;
-	if (rc == 0 && v == 0)
-		rc = err_set(err, ERR_CONFLICT, "%s: the rollout changed "
-		    "meanwhile", what);
-	if (first != NULL)
-		*first = v;
-	return rc;
-}
-
 int
 store_rollout_start(struct db *db, const struct attempt_new *att,
     const char *target, int steps, int64_t prev_model_id,
@@ -274,7 +252,8 @@ store_rollout_start(struct db *db, const struct attempt_new *att,
 	db_args_str(&a, stage_status_name(STAGE_PENDING));
 	args_stage_status(&a, STAGE_SUBMITTED);
 	db_args_str(&a, model_status_name(MODEL_CANDIDATE));
-	return exec_first(db, sql_start, &a, attempt_id, "start rollout", err);
+	return db_exec_guarded(db, sql_start, &a, attempt_id, "start rollout",
+	    err);
 }
 
 int
@@ -291,7 +270,7 @@ store_rollout_analyzing(struct db *db, int64_t rollout_id, int64_t run_id,
 	db_args_str(&a, actor);
 	db_args_str(&a, rollout_status_name(ROLLOUT_PROGRESSING));
 	args_rollout_status(&a, ROLLOUT_ANALYZING);
-	return exec_first(db, sql_analyzing, &a, NULL, "analysis", err);
+	return db_exec_guarded(db, sql_analyzing, &a, NULL, "analysis", err);
 }
 
 int
@@ -346,7 +325,7 @@ store_rollout_next(struct db *db, int64_t rollout_id,
 	args_rollout_status(&a, ROLLOUT_PROGRESSING);
 	db_args_str(&a, stage_status_name(STAGE_WAITING_APPROVAL));
 	args_stage_status(&a, STAGE_RUNNING);
-	return exec_first(db, sql_next, &a, attempt_id, "next step", err);
+	return db_exec_guarded(db, sql_next, &a, attempt_id, "next step", err);
 }
 
 int
@@ -362,7 +341,8 @@ store_rollout_rollback(struct db *db, int64_t rollout_id,
 	db_args_str(&a, reason);
 	args_rollout_status(&a, ROLLOUT_ROLLING_BACK);
 	args_stage_status(&a, STAGE_RUNNING);
-	return exec_first(db, sql_rollback, &a, attempt_id, "rollback", err);
+	return db_exec_guarded(db, sql_rollback, &a, attempt_id, "rollback",
+	    err);
 }
 
 int
@@ -387,7 +367,7 @@ store_rollout_end(struct db *db, int64_t rollout_id, int64_t run_id,
 	db_args_bool(&a, stage_status_final(stage_to));
 	db_args_str(&a, model_status_name(MODEL_REJECTED));
 	db_args_str(&a, model_status_name(MODEL_CANDIDATE));
-	return exec_first(db, sql_end, &a, NULL, "end rollout", err);
+	return db_exec_guarded(db, sql_end, &a, NULL, "end rollout", err);
 }
 
 int
@@ -407,7 +387,8 @@ store_rollout_promote(struct db *db, int64_t rollout_id, int64_t run_id,
 	db_args_str(&a, actor);
 	db_args_str(&a, model_status_name(MODEL_RETIRED));
 	db_args_str(&a, model_status_name(MODEL_PRODUCTION));
-	if ((rc = exec_first(db, sql_retire, &a, NULL, "promote", err)) < 0)
+	if ((rc = db_exec_guarded(db, sql_retire, &a, NULL, "promote",
+	    err)) < 0)
 		goto out;
 	db_args_init(&a);
 	db_args_int64(&a, rollout_id);
@@ -420,7 +401,8 @@ store_rollout_promote(struct db *db, int64_t rollout_id, int64_t run_id,
 	db_args_str(&a, model_status_name(MODEL_PRODUCTION));
 	db_args_str(&a, model_status_name(MODEL_CANDIDATE));
 	args_stage_status(&a, STAGE_SUCCEEDED);
-	if ((rc = exec_first(db, sql_promote, &a, NULL, "promote", err)) < 0)
+	if ((rc = db_exec_guarded(db, sql_promote, &a, NULL, "promote",
+	    err)) < 0)
 		goto out;
 	rc = db_commit(db, err);
 out:

@@ -140,25 +140,6 @@ args_attempt_status(struct db_args *a, enum attempt_status s)
 	db_args_bool(a, attempt_status_final(s));
 }
 
-/* Run sql; ERR_CONFLICT when the first column of its one row is 0/NULL. */
-static int
-exec_changed(struct db *db, const char *sql, const struct db_args *a,
-    int64_t *first, const char *what, struct err *err)
-{
-	int64_t v = 0;
-	int rc;
-
-	/* No row or NULL reads as 0: nothing changed. */
-	if ((rc = db_exec_int64(db, sql, a, &v, err)) == ERR_NOTFOUND)
-		rc = 0;
-	if (rc == 0 && v == 0)
-		rc = err_set(err, ERR_CONFLICT, "%s: the state changed meanwhile",
-		    what);
-	if (first != NULL)
-		*first = v;
-	return rc;
-}
-
 int
 store_attempt_create(struct db *db, const struct attempt_new *an,
     int64_t *attempt_id, struct err *err)
@@ -179,7 +160,7 @@ store_attempt_create(struct db *db, const struct attempt_new *an,
 	db_args_str(&a, an->actor);
 	db_args_int64(&a, an->run_id);
 	args_stage_move(&a, STAGE_PENDING, STAGE_SUBMITTED);
-	return exec_changed(db, sql_attempt_create, &a, attempt_id,
+	return db_exec_guarded(db, sql_attempt_create, &a, attempt_id,
 	    "start attempt", err);
 }
 
@@ -195,7 +176,7 @@ store_attempt_submitted(struct db *db, int64_t attempt_id, int64_t run_id,
 	db_args_str(&a, actor);
 	db_args_str(&a, attempt_status_name(ATTEMPT_PENDING));
 	args_attempt_status(&a, ATTEMPT_SUBMITTED);
-	return exec_changed(db, sql_attempt_submitted, &a, NULL,
+	return db_exec_guarded(db, sql_attempt_submitted, &a, NULL,
 	    "attempt submitted", err);
 }
 
@@ -212,7 +193,7 @@ store_attempt_running(struct db *db, int64_t attempt_id, int64_t run_id,
 	db_args_str(&a, actor);
 	args_attempt_status(&a, ATTEMPT_RUNNING);
 	args_stage_move(&a, STAGE_SUBMITTED, STAGE_RUNNING);
-	return exec_changed(db, sql_attempt_running, &a, NULL,
+	return db_exec_guarded(db, sql_attempt_running, &a, NULL,
 	    "attempt running", err);
 }
 
@@ -242,7 +223,7 @@ store_attempt_finish(struct db *db, const struct attempt_end *ae,
 	db_args_bool(&a, ae->stage_moves && stage_status_final(ae->stage_to));
 	/* an attempt that ran was submitted, whatever its row says */
 	db_args_bool(&a, ae->status == ATTEMPT_SUCCEEDED || ae->started_ms > 0);
-	return exec_changed(db, sql_attempt_finish, &a, NULL,
+	return db_exec_guarded(db, sql_attempt_finish, &a, NULL,
 	    "attempt finished", err);
 }
 
@@ -263,7 +244,7 @@ store_stage_transition(struct db *db, int64_t stage_id, int64_t run_id,
 	db_args_str(&a, waiting_reason);
 	db_args_str(&a, actor);
 	db_args_bool(&a, stage_status_final(to));
-	return exec_changed(db, sql_stage_transition, &a, NULL,
+	return db_exec_guarded(db, sql_stage_transition, &a, NULL,
 	    "stage transition", err);
 }
 

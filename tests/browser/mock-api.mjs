@@ -449,7 +449,8 @@ async function api(req, res, url) {
 		    latest: { version: 1, valid: true, file: 'pipelines/demo.yaml',
 		    commit: COMMIT, errors: [], created_at: iso(T0) },
 		    heads: [{ branch: 'main', commit: COMMIT.sha, version: 1,
-		    valid: true }], last_run: { id: 3, status: 'waiting_approval' } });
+		    valid: true }], last_run: { id: 3, status: 'waiting_approval',
+		    created_at: iso(T0) } });
 	}
 	if ((g = /^\/api\/v1\/pipelines\/([^/]+)\/runs$/.exec(p)) && m === 'POST') {
 		if (need('operator'))
