@@ -86,7 +86,6 @@ for t in $targets; do
 done
 
 # The pipeline target also starts from every pipeline of the fixtures.
-rm -rf "$B/seed"
 mkdir -p "$B/seed/pipeline"
 for f in tests/fixtures/*/*.yaml tests/fixtures/*/*.json pipelines/*.yaml \
     pipelines/*.yml; do
