@@ -83,9 +83,12 @@ valgrind: $(UNITBIN)
 bench: $(BIN)/sluice $(BENCHBIN)
 	@scripts/bench.sh
 
+# Every libFuzzer target (tests/fuzz/) for FUZZ_SECONDS each;
+# FUZZ_TARGETS=name,name chooses some.
 FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?=
 fuzz:
-	@scripts/fuzz.sh $(FUZZ_SECONDS)
+	@FUZZ_TARGETS='$(FUZZ_TARGETS)' scripts/fuzz.sh $(FUZZ_SECONDS)
 
 lint:
 	@scripts/lint-layers.sh

@@ -439,6 +439,21 @@ jsonin_query(const struct http_request *rq,
 	return qs.rc;
 }
 
+int
+jsonin_query_pairs(const char *const *keys, const char *const *values,
+    size_t n, const struct jsonin_qparam *params, struct err *err)
+{
+	struct qstate qs;
+
+	memset(&qs, 0, sizeof(qs));
+	qs.params = params;
+	qs.err = err;
+	for (size_t i = 0; i < n; i++)
+		if (query_cb(&qs, keys[i], values[i]) != 0)
+			break;
+	return qs.rc;
+}
+
 /* --- replies ---------------------------------------------------------- */
 
 int

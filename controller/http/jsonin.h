@@ -136,6 +136,15 @@ int	jsonin_query(const struct http_request *rq,
 	    const struct jsonin_qparam *params, struct err *err)
 	    __attribute__((warn_unused_result));
 
+/*
+ * The same checks on n decoded pairs keys[i]=values[i] (values "" when
+ * absent), in order, as a request without a connection (the fuzz target).
+ * values are borrowed by the JSONIN_Q_STRING outs.
+ */
+int	jsonin_query_pairs(const char *const *keys, const char *const *values,
+	    size_t n, const struct jsonin_qparam *params, struct err *err)
+	    __attribute__((warn_unused_result));
+
 /* Replies ---------------------------------------------------------------- */
 
 /*

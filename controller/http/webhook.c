@@ -403,13 +403,8 @@ hook_release(struct hook *h)
 
 /* --- GitHub ----------------------------------------------------------- */
 
-/*
- * The "payload" field of a form-encoded body (GitHub's
- * application/x-www-form-urlencoded content type), decoded into *out.
- * Returns 0 or -1 when there is none or it is malformed.
- */
-static int
-form_payload(const char *body, size_t len, struct buf *out)
+int
+webhook_form_payload(const char *body, size_t len, struct buf *out)
 {
 	const char *p = body, *end = body + len;
 
@@ -462,13 +457,19 @@ github_ping(struct hook *h, const char *body, size_t len)
 	free(zen);
 }
 
-#define PUSH_URLS	5
-
-static void
-github_push(struct hook *h, const char *body, size_t len)
+void
+webhook_push_release(struct webhook_push *p)
 {
-	char *ref = NULL, *urls[PUSH_URLS] = { NULL };
-	char keys[PUSH_URLS][LIM_URL + 1];
+	free(p->ref);
+	p->ref = NULL;
+	p->nkeys = 0;
+}
+
+int
+webhook_push_parse(struct webhook_push *p, const char *body, size_t len,
+    struct err *err)
+{
+	char *urls[WEBHOOK_PUSH_URLS] = { NULL };
 	const struct jsonin_field repo_fields[] = {
 		{ .name = "clone_url", .type = JSONIN_STRING,
 		  .flags = JSONIN_NULLABLE, .out = &urls[0], .maxlen = LIM_URL },
@@ -484,40 +485,56 @@ github_push(struct hook *h, const char *body, size_t len)
 	};
 	const struct jsonin_field fields[] = {
 		{ .name = "ref", .type = JSONIN_STRING,
-		  .flags = JSONIN_REQUIRED, .out = &ref, .maxlen = 1024 },
+		  .flags = JSONIN_REQUIRED, .out = &p->ref, .maxlen = 1024 },
 		{ .name = "repository", .type = JSONIN_OBJECT,
 		  .flags = JSONIN_REQUIRED | JSONIN_OPEN,
 		  .fields = repo_fields },
 		{ .name = NULL },
 	};
+	int rc;
+
+	p->nkeys = 0;
+	if ((rc = jsonin_parse(body, len, fields, JSONIN_OPEN, err)) < 0)
+		goto out;
+	for (int i = 0; i < WEBHOOK_PUSH_URLS; i++)
+		if (urls[i] != NULL && webhook_url_key(urls[i],
+		    p->keys[p->nkeys], sizeof(p->keys[p->nkeys])) == 0)
+			p->nkeys++;
+	if (p->nkeys == 0)
+		rc = err_set(err, ERR_INVALID, "field \"repository\": no "
+		    "clone_url, ssh_url, git_url or html_url");
+out:
+	if (rc < 0)
+		webhook_push_release(p);
+	for (int i = 0; i < WEBHOOK_PUSH_URLS; i++)
+		free(urls[i]);
+	return rc;
+}
+
+static void
+github_push(struct hook *h, const char *body, size_t len)
+{
+	struct webhook_push push;
 	struct repo_watch *repos = NULL;
 	struct buf names;
-	size_t nrepos = 0, nkeys = 0, matched = 0, refreshed = 0;
+	size_t nrepos = 0, matched = 0, refreshed = 0;
 	const char *branch;
 	char reason[2 * LIM_URL];
 
+	memset(&push, 0, sizeof(push));
 	buf_init(&names, LIM_HTTP_RESPONSE);
-	if (jsonin_parse(body, len, fields, JSONIN_OPEN, &h->err) < 0) {
+	if (webhook_push_parse(&push, body, len, &h->err) < 0) {
 		http_error_from(h->rs, &h->err);
 		h->result = "rejected";
 		goto out;
 	}
-	for (int i = 0; i < PUSH_URLS; i++)
-		if (urls[i] != NULL && webhook_url_key(urls[i], keys[nkeys],
-		    sizeof(keys[nkeys])) == 0)
-			nkeys++;
-	if (nkeys == 0) {
-		http_error(h->rs, 400, "invalid", "field \"repository\": no "
-		    "clone_url, ssh_url, git_url or html_url");
-		h->result = "rejected";
-		goto out;
-	}
-	if (strncmp(ref, "refs/heads/", 11) != 0 || ref[11] == '\0') {
+	if (strncmp(push.ref, "refs/heads/", 11) != 0 ||
+	    push.ref[11] == '\0') {
 		(void)snprintf(reason, sizeof(reason), "ref '%.1024s' is not "
-		    "a branch", ref);
+		    "a branch", push.ref);
 		goto ignored;
 	}
-	branch = ref + 11;
+	branch = push.ref + 11;
 	if (store_repo_watching(h->db, branch, &repos, &nrepos,
 	    &h->err) < 0) {
 		http_error_from(h->rs, &h->err);
@@ -529,10 +546,10 @@ github_push(struct hook *h, const char *body, size_t len)
 
 		if (webhook_url_key(repos[i].url, key, sizeof(key)) < 0)
 			continue;
-		for (k = 0; k < nkeys; k++)
-			if (strcmp(key, keys[k]) == 0)
+		for (k = 0; k < push.nkeys; k++)
+			if (strcmp(key, push.keys[k]) == 0)
 				break;
-		if (k == nkeys)
+		if (k == push.nkeys)
 			continue;
 		matched++;
 		if (!repos[i].watches_branch)
@@ -568,19 +585,17 @@ github_push(struct hook *h, const char *body, size_t len)
 	if (matched > 0)
 		(void)snprintf(reason, sizeof(reason), "branch '%.255s' is "
 		    "not watched by the repository with URL '%s'", branch,
-		    keys[0]);
+		    push.keys[0]);
 	else
 		(void)snprintf(reason, sizeof(reason), "no repository is "
-		    "configured with URL '%s'", keys[0]);
+		    "configured with URL '%s'", push.keys[0]);
 ignored:
 	(void)jsonin_reply(h->rs, 202, "{s:s}", "ignored", reason);
 	h->result = "ignored";
 out:
 	buf_release(&names);
 	repo_watch_free(repos, nrepos);
-	free(ref);
-	for (int i = 0; i < PUSH_URLS; i++)
-		free(urls[i]);
+	webhook_push_release(&push);
 }
 
 static int
@@ -625,7 +640,7 @@ api_hook_github(void *ctx, struct http_request *rq, struct http_response *rs)
 	ctype = http_header(rq, "Content-Type");
 	if (ctype != NULL && strncasecmp(ctype,
 	    "application/x-www-form-urlencoded", 33) == 0) {
-		if (form_payload(body, len, &form) < 0) {
+		if (webhook_form_payload(body, len, &form) < 0) {
 			http_error(rs, 400, "invalid", "form body without a "
 			    "valid payload field");
 			count(&h, "rejected");
@@ -670,28 +685,45 @@ valid_pipeline_name(const char *s)
 	return 1;
 }
 
+void
+webhook_retrain_release(struct webhook_retrain *r)
+{
+	free(r->reason);
+	r->reason = NULL;
+	jsonin_map_release(&r->params);
+}
+
+int
+webhook_retrain_parse(struct webhook_retrain *r, const char *body,
+    size_t len, struct err *err)
+{
+	const struct jsonin_field fields[] = {
+		{ .name = "params", .type = JSONIN_STRMAP, .out = &r->params,
+		  .maxn = LIM_HOOK_PARAMS },
+		{ .name = "reason", .type = JSONIN_STRING, .out = &r->reason,
+		  .maxlen = LIM_HOOK_REASON },
+		{ .name = NULL },
+	};
+
+	memset(r, 0, sizeof(*r));
+	if (len == 0)
+		return 0;
+	return jsonin_parse(body, len, fields, 0, err);
+}
+
 static void
 retrain_work(struct hook *h, const char *pipeline)
 {
 	struct ctl *ctl = h->ctl;
-	struct jsonin_map params;
+	struct webhook_retrain body;
 	struct retrain_request req;
 	struct retrain_result res;
-	char *reason = NULL;
-	const struct jsonin_field fields[] = {
-		{ .name = "params", .type = JSONIN_STRMAP, .out = &params,
-		  .maxn = LIM_HOOK_PARAMS },
-		{ .name = "reason", .type = JSONIN_STRING, .out = &reason,
-		  .maxlen = LIM_HOOK_REASON },
-		{ .name = NULL },
-	};
 	int rc;
 
-	memset(&params, 0, sizeof(params));
 	memset(&res, 0, sizeof(res));
 	h->result = "rejected";
-	if (h->rq->body.len > 0 && jsonin_parse(h->rq->body.data,
-	    h->rq->body.len, fields, 0, &h->err) < 0) {
+	if (webhook_retrain_parse(&body, h->rq->body.data, h->rq->body.len,
+	    &h->err) < 0) {
 		http_error_from(h->rs, &h->err);
 		return;
 	}
@@ -702,10 +734,10 @@ retrain_work(struct hook *h, const char *pipeline)
 	}
 	memset(&req, 0, sizeof(req));
 	req.pipeline = pipeline;
-	req.reason = reason != NULL ? reason : "";
-	req.param_names = (const char *const *)params.keys;
-	req.param_values = (const char *const *)params.values;
-	req.nparams = params.n;
+	req.reason = body.reason != NULL ? body.reason : "";
+	req.param_names = (const char *const *)body.params.keys;
+	req.param_values = (const char *const *)body.params.values;
+	req.nparams = body.params.n;
 	req.delivery_id = h->rec.delivery_id;
 	req.actor = "webhook";
 	rc = ctl->retrain(ctl, h->db, &req, &res, &h->err);
@@ -724,8 +756,7 @@ retrain_work(struct hook *h, const char *pipeline)
 	    (long long)res.run_id, "pipeline", pipeline);
 	h->result = "accepted";
 out:
-	free(reason);
-	jsonin_map_release(&params);
+	webhook_retrain_release(&body);
 }
 
 void

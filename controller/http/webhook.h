@@ -54,8 +54,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "base/caps.h"
 #include "base/err.h"
+#include "http/jsonin.h"
 
 struct ctl;
 struct db;
@@ -119,5 +121,52 @@ int	webhook_sign(const char *secret, const void *body, size_t len,
  */
 int	webhook_url_key(const char *url, char *out, size_t outlen)
 	    __attribute__((warn_unused_result));
+
+/* Payloads, parsed without I/O (the handlers and the fuzz target) ---- */
+
+/*
+ * The "payload" field of a form-encoded body (GitHub's
+ * application/x-www-form-urlencoded content type), percent- and
+ * '+'-decoded into out.  Returns 0, or -1 when there is none, it is
+ * malformed or it passes out's cap.
+ */
+int	webhook_form_payload(const char *body, size_t len, struct buf *out)
+	    __attribute__((warn_unused_result));
+
+/*
+ * What a push event says: its ref (1..1024 bytes) and the webhook_url_key
+ * of each usable repository URL (clone_url, ssh_url, git_url, html_url,
+ * url).  Owned; webhook_push_release frees it.
+ */
+#define WEBHOOK_PUSH_URLS	5
+struct webhook_push {
+	char	*ref;
+	char	 keys[WEBHOOK_PUSH_URLS][LIM_URL + 1];
+	size_t	 nkeys;		/* at least 1 after a parse */
+};
+
+/*
+ * Parse a push payload (JSON, unknown fields ignored).  Errors:
+ * ERR_INVALID naming the field, also when no URL gives a key; then
+ * nothing needs releasing.
+ */
+int	webhook_push_parse(struct webhook_push *p, const char *body,
+	    size_t len, struct err *err) __attribute__((warn_unused_result));
+void	webhook_push_release(struct webhook_push *p);
+
+/*
+ * The retrain hook's body {"params": {NAME: "value"}, "reason": "..."}
+ * (strict; LIM_HOOK_PARAMS params, reason LIM_HOOK_REASON bytes); an
+ * empty body is an empty request.  Owned; webhook_retrain_release.
+ */
+struct webhook_retrain {
+	struct jsonin_map	 params;
+	char			*reason;	/* NULL when not given */
+};
+
+/* Errors: ERR_INVALID as jsonin_parse; then nothing needs releasing. */
+int	webhook_retrain_parse(struct webhook_retrain *r, const char *body,
+	    size_t len, struct err *err) __attribute__((warn_unused_result));
+void	webhook_retrain_release(struct webhook_retrain *r);
 
 #endif
