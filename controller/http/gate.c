@@ -248,6 +248,14 @@ gate_head_check(const char *head, size_t len, struct gate_verdict *v)
 	if (lengths > 0 && chunked > 0)
 		return verdict(v, 400, "invalid",
 		    "Content-Length and Transfer-Encoding together");
+	/*
+	 * Request bodies are small JSON; a chunked one would be parsed by
+	 * libmicrohttpd, whose errors for it are HTML.  Ask for a length.
+	 */
+	if (chunked > 0)
+		return verdict(v, 411, "length_required",
+		    "a request body needs a Content-Length (Transfer-Encoding "
+		    "is not accepted)");
 	if (cred && v->cls == GATE_ANON)
 		v->cls = GATE_CRED;
 	return 0;

@@ -406,6 +406,9 @@ http__malformed_heads_get_json_errors_not_html(void **state)
 		{ "POST /api/v1/things/1 HTTP/1.1\r\nHost: a\r\n"
 		    "Content-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"
 		    "x", "400", "invalid" },
+		{ "POST /api/v1/things/1 HTTP/1.1\r\nHost: a\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\nzz\r\nbad\r\n0\r\n\r\n",
+		    "411", "length_required" },
 	};
 	size_t big = LIM_HTTP_HEAD + 100;
 	char *head = malloc(big + 64);
