@@ -611,6 +611,7 @@ reason_phrase(int status)
 	switch (status) {
 	case 400: return "Bad Request";
 	case 408: return "Request Timeout";
+	case 411: return "Length Required";
 	case 413: return "Content Too Large";
 	case 431: return "Request Header Fields Too Large";
 	case 503: return "Service Unavailable";
