@@ -14,11 +14,21 @@ buf_init(struct buf *b, size_t max)
 	b->len = 0;
 	b->alloc = 0;
 	b->max = max;
+	b->secret = 0;
+}
+
+void
+buf_init_secret(struct buf *b, size_t max)
+{
+	buf_init(b, max);
+	b->secret = 1;
 }
 
 void
 buf_release(struct buf *b)
 {
+	if (b->secret && b->data != NULL)
+		explicit_bzero(b->data, b->alloc);
 	free(b->data);
 	b->data = NULL;
 	b->len = 0;
@@ -50,8 +60,18 @@ buf_grow(struct buf *b, size_t extra)
 	}
 	if (n > b->max + 1)
 		n = b->max + 1;
-	if ((p = realloc(b->data, n)) == NULL)
+	if (b->secret) {
+		/* realloc would free the old block unwiped */
+		if ((p = malloc(n)) == NULL)
+			return ERR_NOMEM;
+		if (b->data != NULL) {
+			memcpy(p, b->data, b->len + 1);
+			explicit_bzero(b->data, b->alloc);
+			free(b->data);
+		}
+	} else if ((p = realloc(b->data, n)) == NULL) {
 		return ERR_NOMEM;
+	}
 	b->data = p;
 	b->alloc = n;
 	return 0;

@@ -21,10 +21,19 @@ struct buf {
 	size_t	 len;		/* bytes used, not counting the NUL */
 	size_t	 alloc;		/* bytes allocated */
 	size_t	 max;		/* cap on len */
+	int	 secret;	/* wiped on growth and release */
 };
 
 /* Initialize an empty buffer with cap max (no allocation). */
 void	buf_init(struct buf *b, size_t max);
+
+/*
+ * Like buf_init, for a buffer that will hold a secret (a password, a
+ * token): every block it leaves behind, on growth or release, is wiped
+ * first, so no copy lingers in freed memory.  buf_detach hands the
+ * secret to the caller, who wipes it.
+ */
+void	buf_init_secret(struct buf *b, size_t max);
 
 /* Free the contents; the buffer may be used again after buf_init. */
 void	buf_release(struct buf *b);

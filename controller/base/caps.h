@@ -49,7 +49,7 @@
 #define LIM_HTTP_PENDING	4096		/* connections still sending
 						   their head (no thread);
 						   the oldest gives way */
-#define LIM_HTTP_PER_ADDRESS	64		/* waiting or anonymous
+#define LIM_HTTP_PER_ADDRESS	64		/* open
 						   connections of one client
 						   address (IPv6: one /64) */
 #define LIM_HTTP_HEAD		(16 * 1024)	/* a request head, 431 past it */

@@ -126,16 +126,19 @@ sys_read_file(const char *path, const char *what, size_t max, int text,
 			    "%s '%s' contains a NUL byte", what, path);
 			break;
 		}
-		if (buf_append(out, chunk, (size_t)n) < 0) {
-			rc = err_set(err, ERR_TOOBIG,
+		if ((rc = buf_append(out, chunk, (size_t)n)) < 0) {
+			rc = err_set(err, rc,
 			    "%s '%s' does not fit in its buffer", what, path);
 			break;
 		}
 		total += (size_t)n;
 	}
 	close(fd);
+	/* The file may hold a secret (a token, a key): leave no copy here. */
+	explicit_bzero(chunk, sizeof(chunk));
 	if (rc < 0 && out->len > start) {
-		/* Drop the part read, so out is as it was. */
+		/* Drop (and wipe) the part read, so out is as it was. */
+		explicit_bzero(out->data + start, out->len - start);
 		out->len = start;
 		out->data[start] = '\0';
 	}

@@ -288,7 +288,8 @@ remove_checkout_tmp(const char *dir)
 /*
  * The run's checkout, state_dir/work/<run>: exported once (into a
  * temporary name, then renamed, so a crash never leaves half a tree under
- * the real name).  Errors: gitsrc_checkout_commit()'s.
+ * the real name; a failed export removes what it wrote).  Errors:
+ * gitsrc_checkout_commit()'s.
  */
 static int
 ensure_checkout(struct engine *e, const struct snap_run *r, const char *dir,
@@ -309,11 +310,16 @@ ensure_checkout(struct engine *e, const struct snap_run *r, const char *dir,
 	if ((rc = gitsrc_remove_dir(tmp, err)) < 0)
 		return rc;
 	if ((rc = gitsrc_checkout_commit(e->cfg->state_dir, r->repo, r->commit,
-	    tmp, err)) < 0)
+	    tmp, err)) < 0) {
+		remove_work_dir(tmp);	/* what the export wrote before failing */
 		return rc;
-	if (rename(tmp, dir) < 0)
-		return err_set(err, ERR_TRANSIENT, "cannot rename '%s': %s", tmp,
+	}
+	if (rename(tmp, dir) < 0) {
+		rc = err_set(err, ERR_TRANSIENT, "cannot rename '%s': %s", tmp,
 		    strerror(errno));
+		remove_work_dir(tmp);
+		return rc;
+	}
 	log_info("checkout exported", "run=%lld commit=%s dir=%s",
 	    (long long)r->id, r->commit, dir);
 	return 0;
@@ -388,7 +394,6 @@ submit_now(struct eng_pass *ps, struct eng_run *er, size_t idx,
 	}
 	if (spec->workdir != NULL &&
 	    (rc = ensure_checkout(e, er->r, spec->workdir, &err)) < 0) {
-		remove_checkout_tmp(spec->workdir);
 		if (rc == ERR_TRANSIENT)
 			goto transient;
 		err_prefix(&err, "cannot check out commit %s", er->r->commit);

@@ -162,8 +162,8 @@ scrub_dup(const struct gitsrc *src, const char *text)
 	struct buf b, b2;
 	char *s;
 
-	buf_init(&b, ERR_MSG_MAX);
-	buf_init(&b2, ERR_MSG_MAX);
+	buf_init_secret(&b, ERR_MSG_MAX);
+	buf_init_secret(&b2, ERR_MSG_MAX);
 	if (scrub_append(&b, text, src != NULL ? src->token : NULL) < 0 ||
 	    scrub_append(&b2, b.data != NULL ? b.data : "", src != NULL ?
 	    src->password : NULL) < 0) {
@@ -213,7 +213,7 @@ gitsrc_url_split(const char *url, char **stripped, char **password)
 		return 0;
 	}
 	/* the password, percent-decoded as git reads it */
-	buf_init(&b, LIM_URL);
+	buf_init_secret(&b, LIM_URL);
 	for (p = colon + 1; p < at && rc == 0; p++) {
 		int hi, lo;
 
@@ -228,8 +228,6 @@ gitsrc_url_split(const char *url, char **stripped, char **password)
 	if (rc == 0 && b.data == NULL)
 		rc = buf_puts(&b, "");
 	if (rc < 0) {
-		if (b.data != NULL)
-			explicit_bzero(b.data, b.alloc);
 		buf_release(&b);
 		return ERR_TOOBIG;
 	}

@@ -172,7 +172,7 @@ check_request_line(const char *p, size_t len, struct gate_verdict *v,
 int
 gate_head_check(const char *head, size_t len, struct gate_verdict *v)
 {
-	const char *p = head, *end = head + len, *next, *colon, *t;
+	const char *p = head, *end = head + len, *next, *colon, *t, *eol;
 	int http11 = 0, hosts = 0, lengths = 0, chunked = 0, cred = 0;
 	size_t ll;
 
@@ -209,6 +209,7 @@ gate_head_check(const char *head, size_t len, struct gate_verdict *v)
 				return verdict(v, 400, "invalid",
 				    "control character in a header value");
 		}
+		eol = p + ll;
 		ll = (size_t)(colon - p);
 		if (name_is(p, ll, "Host")) {
 			hosts++;
@@ -217,13 +218,13 @@ gate_head_check(const char *head, size_t len, struct gate_verdict *v)
 
 			lengths++;
 			t = colon + 1;
-			while (*t == ' ' || *t == '\t')
+			while (t < eol && (*t == ' ' || *t == '\t'))
 				t++;
-			for (; *t >= '0' && *t <= '9'; t++)
+			for (; t < eol && *t >= '0' && *t <= '9'; t++)
 				digits++;
-			while (*t == ' ' || *t == '\t')
+			while (t < eol && (*t == ' ' || *t == '\t'))
 				t++;
-			if (digits == 0 || (*t != '\r' && *t != '\n'))
+			if (digits == 0 || (t < eol && *t != '\r' && *t != '\n'))
 				return verdict(v, 400, "invalid",
 				    "Content-Length is not a number");
 			if (digits > 18)
@@ -399,8 +400,11 @@ addr_count(const struct gate *g, const unsigned char key[17])
 static int
 counted(const struct slot *sl)
 {
-	return sl->state == SLOT_WAITING ||
-	    (sl->state != SLOT_FREE && sl->cls == GATE_ANON);
+	/*
+	 * Every connection of the address: a Cookie or Authorization header
+	 * is not checked until the guard runs, so it cannot buy more.
+	 */
+	return sl->state != SLOT_FREE;
 }
 
 /*

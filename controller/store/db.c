@@ -180,8 +180,8 @@ db_result_error(struct db *db, const PGresult *res, struct err *err)
 
 /*
  * Server notices (RAISE NOTICE, "relation already exists, skipping") go to
- * the log instead of libpq's default, stderr.  Quotes and control
- * characters are replaced so the log line stays one parseable line.
+ * the log instead of libpq's default, stderr (the logger escapes the
+ * text, so it stays one parseable line).
  */
 static void
 notice_receiver(void *arg, const PGresult *res)
@@ -192,10 +192,6 @@ notice_receiver(void *arg, const PGresult *res)
 
 	(void)arg;
 	one_line(msg, sizeof(msg), text);
-	for (char *p = msg; *p != '\0'; p++) {
-		if (*p == '"' || (unsigned char)*p < 0x20)
-			*p = '\'';
-	}
 	if (sev != NULL && strcmp(sev, "WARNING") == 0)
 		log_warn("database warning", "text=\"%s\"", msg);
 	else

@@ -44,18 +44,15 @@ function deref(obj) {
 	return obj;
 }
 
-// Path templates, literal segments first so /runs/{id} never shadows a
-// literal sibling.
-const paths = Object.keys(doc.paths).map((p) => {
-	const names = [];
-	const re = new RegExp("^" + p.replace(/[.*+?^$()|[\]\\]/g, "\\$&")
-		.replace(/\{([^}]+)\}/g, (_, n) => { names.push(n); return "([^/]+)"; }) + "$");
-	return { template: p, re, literal: names.length === 0 };
-}).sort((a, b) => (b.literal - a.literal));
+// The path template of a request path, from the operations openapi.mjs
+// already matches (a literal template before one with parameters).
+const templates = [...new Map(api.operations.map((o) => [o.path,
+	{ template: o.path, re: o.re }])).values()]
+	.sort((x, y) => x.template.includes("{") - y.template.includes("{"));
 
 function findPath(path) {
 	const bare = path.split("?")[0];
-	return paths.find((p) => p.re.test(bare));
+	return templates.find((p) => p.re.test(bare));
 }
 
 function headerOf(head, name) {

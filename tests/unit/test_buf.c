@@ -71,12 +71,35 @@ err__prefix_keeps_code_and_adds_context(void **state)
 	assert_string_equal(err_code_name(ERR_NOTFOUND), "not_found");
 }
 
+static void
+buf__a_secret_buffer_grows_and_keeps_its_contents(void **state)
+{
+	struct buf b;
+	char *s;
+
+	(void)state;
+	buf_init_secret(&b, 4096);
+	for (int i = 0; i < 300; i++)
+		assert_int_equal(buf_putc(&b, (char)('a' + i % 26)), 0);
+	assert_int_equal(b.len, 300);
+	assert_int_equal(b.data[0], 'a');
+	assert_int_equal(b.data[299], 'a' + 299 % 26);
+	assert_int_equal(b.data[300], '\0');
+	assert_int_equal(buf_append(&b, "x", 4096), ERR_TOOBIG);
+	assert_int_equal(b.len, 300);
+	s = buf_detach(&b);
+	assert_int_equal(strlen(s), 300);
+	free(s);
+	buf_release(&b);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(buf__appends_up_to_its_cap_then_refuses),
 		cmocka_unit_test(buf__detach_transfers_ownership),
+		cmocka_unit_test(buf__a_secret_buffer_grows_and_keeps_its_contents),
 		cmocka_unit_test(str_copy__truncates_and_reports),
 		cmocka_unit_test(err__prefix_keeps_code_and_adds_context),
 	};
