@@ -2,8 +2,8 @@
 # The engine survives `kill -9`: `sluice serve` (local executor) runs 60
 # runs of a 3-stage pipeline (a -> b, a -> c; c fails its first attempt in
 # odd runs and is retried) while the test SIGKILLs it at random moments
-# (0-1.5 s after its start, or every other time after it is ready) and
-# starts it again, until every run has ended.  Then:
+# (0-1.5 s after its start, or, every other time, after it has recorded
+# an event) and starts it again, until every run has ended.  Then:
 #   - every run is terminal (and succeeded);
 #   - each stage attempt ran exactly once: every command appends
 #     "run stage attempt" to a ledger; no line twice, and the ledger is
@@ -104,6 +104,7 @@ q "WITH v AS (SELECT id, pipeline_id, commit_id, definition FROM pipeline_versio
 # without a run ending).
 kills=0
 ended=0
+last=0
 deadline=$((SECONDS + 120))
 while :; do
 	active=$(q "SELECT count(*) FROM runs WHERE status NOT IN ('succeeded', 'failed', 'canceled')")
@@ -113,14 +114,14 @@ while :; do
 		deadline=$((SECONDS + 120))
 	fi
 	[ $SECONDS -lt $deadline ] || { tail -30 "$tmp/serve.log"; fail "no run ended in 120 s ($active still active)"; }
-	# Every other controller is killed only once it answers /readyz: on
-	# a loaded machine a start may take longer than any delay, and the
-	# runs would never move on; the others die wherever they are.
+	# Every other controller is killed only once it has recorded an
+	# event: on a loaded machine a start may take longer than any delay,
+	# and the runs would never move on; the others die wherever they are.
 	if [ $((kills % 2)) = 1 ]; then
-		ready=$((SECONDS + 60))
-		until curl -sf -o /dev/null "http://127.0.0.1:$port/readyz"; do
+		moved=$((SECONDS + 60))
+		until [ "$(q "SELECT coalesce(max(id), 0) > $last FROM events")" = t ]; do
 			kill -0 "$pid" 2>/dev/null || { tail -30 "$tmp/serve.log"; fail "sluice serve exited"; }
-			[ $SECONDS -lt $ready ] || { tail -30 "$tmp/serve.log"; fail "sluice serve not ready in 60 s"; }
+			[ $SECONDS -lt $moved ] || { tail -30 "$tmp/serve.log"; fail "sluice serve recorded nothing in 60 s"; }
 			sleep 0.05
 		done
 	fi
@@ -128,6 +129,7 @@ while :; do
 	kill -9 "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	kills=$((kills + 1))
+	last=$(q "SELECT coalesce(max(id), 0) FROM events")
 	start
 done
 kill -TERM "$pid"

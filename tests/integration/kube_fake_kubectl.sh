@@ -185,7 +185,8 @@ grep -q '"type": "ERROR"' <<<"$stale" && grep -q '"code": 410' <<<"$stale" ||
 ok "a watch from a compacted resourceVersion gets a 410 ERROR event"
 
 # --- logs -f ------------------------------------------------------------------------------------
-job slow '{name: FAKE_LOG, value: "a\\nb\\nc"}, {name: FAKE_DURATION_MS, value: "600"}' >"$tmp/slow.yaml"
+# (it runs 3 s: time for a loaded machine's kubectl to see it running)
+job slow '{name: FAKE_LOG, value: "a\\nb\\nc"}, {name: FAKE_DURATION_MS, value: "3000"}' >"$tmp/slow.yaml"
 k create -n ml -f "$tmp/slow.yaml" >/dev/null
 running() { [ "$(k get pods -n ml -l job-name=slow -o 'jsonpath={.items[0].status.phase}')" = Running ]; }
 wait_for "slow running" running
