@@ -169,15 +169,17 @@ export async function firstLoadBytes(browser, base, hash, token) {
 		await signIn(page, token);
 	await page.goto('about:blank');
 	const sizes = new Map();
-	page.on('response', async r => {
+	const reading = [];	// the handlers still reading a body
+	page.on('response', r => reading.push((async () => {
 		const u = new URL(r.url());
 		if (u.origin !== new URL(base).origin || u.pathname.startsWith('/api/'))
 			return;
 		const len = Number(r.headers()['content-length']);
 		sizes.set(u.pathname, Number.isFinite(len) ? len :
 		    (await r.body()).length);
-	});
+	})()));
 	await page.goto(base + '/' + hash, { waitUntil: 'networkidle' });
+	await Promise.allSettled(reading);
 	await context.close();
 	return { total: [...sizes.values()].reduce((a, b) => a + b, 0), sizes };
 }

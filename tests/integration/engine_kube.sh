@@ -115,10 +115,10 @@ start() {
 	"$SLUICE_BIN" serve --config "$tmp/sluice.yaml" --migrate >>"$tmp/serve.log" 2>&1 &
 	pid=$!
 }
-# wait_for WHAT CMD: eval CMD until it succeeds (at most 120 s: a bound
+# wait_for WHAT CMD: eval CMD until it succeeds (at most 300 s: a bound
 # against a hang on a loaded machine, not a measure)
 wait_for() {
-	local what=$1 end=$((SECONDS + 120))
+	local what=$1 end=$((SECONDS + 300))
 	shift
 	until eval "$1" >/dev/null 2>&1; do
 		[ $SECONDS -lt $end ] || fail "timed out waiting for $what"
