@@ -104,13 +104,15 @@ q "WITH v AS (SELECT id, pipeline_id, commit_id, definition FROM pipeline_versio
 # most 120 s without a new event, 900 s in all).
 kills=0
 last=0
+seen=0
 deadline=$((SECONDS + 120))
 limit=$((SECONDS + 900))
 while :; do
 	active=$(q "SELECT count(*) FROM runs WHERE status NOT IN ('succeeded', 'failed', 'canceled')")
 	[ "$active" != 0 ] || break
 	now=$(q "SELECT coalesce(max(id), 0) FROM events")
-	if [ "$now" -gt "$last" ]; then
+	if [ "$now" -gt "$seen" ]; then
+		seen=$now
 		deadline=$((SECONDS + 120))
 	fi
 	[ $SECONDS -lt $deadline ] || { tail -30 "$tmp/serve.log"; fail "no event in 120 s ($active runs still active)"; }
