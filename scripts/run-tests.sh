@@ -4,7 +4,9 @@
 #
 #   scripts/run-tests.sh PROGRAM...
 #
-# TEST_JOBS programs run at once (default: the number of CPUs).  Each one's
+# TEST_JOBS programs run at once (default: twice the number of CPUs, as
+# most programs spend their time waiting on child processes, PostgreSQL,
+# servers and timers rather than on a CPU).  Each one's
 # output is kept in a file and printed whole when it ends, under a header
 # "=== PROGRAM (ok|FAILED, N s)", so outputs never interleave.  Counts come
 # from cmocka's own summary lines; a script counts as one test; a program
@@ -21,11 +23,11 @@
 # The last two lines are the wall time and the summary, the line scripts
 # read, exactly "N passed, N failed":
 #
-#	elapsed: 163 s, 2 jobs at once
+#	elapsed: 163 s, 4 jobs at once
 #	412 passed, 0 failed
 set -uo pipefail
 
-jobs=${TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}
+jobs=${TEST_JOBS:-$((2 * $(nproc 2>/dev/null || echo 2)))}
 [[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "run-tests: TEST_JOBS='$jobs' is not a positive number" >&2; exit 2; }
 
 now_ms() { local t=${EPOCHREALTIME/[.,]/}; echo $((t / 1000)); }

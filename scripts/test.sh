@@ -6,7 +6,7 @@
 #
 #   make test                 everything
 #   make test T=engine        only the programs whose file name holds "engine"
-#   TEST_JOBS=4 make test     4 programs at once (default: the CPUs)
+#   TEST_JOBS=8 make test     8 programs at once (default: twice the CPUs)
 #
 # Integration programs get their databases as copies of sluice_template
 # (CREATE DATABASE ... TEMPLATE, see tests/support/testdb.h and

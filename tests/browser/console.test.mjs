@@ -1,55 +1,23 @@
 // console.test.mjs - the console against a real controller and
 // PostgreSQL with the demo pipeline and the local executor (started by
 // run.sh, which passes the URL, tokens and the demo clone in the
-// environment): sign in and out; a run appears and progresses live after
-// a `git push`; a stage's log; approve a canary step and see the run go
-// on; reject one and see the rollback; a viewer sees no approve button
-// and the API refuses it; no console errors; the first-load budget.
+// environment): a run appears and progresses live after a `git push`; a
+// stage's log; approve a canary step and see the run go on; reject one
+// and see the rollback; a viewer sees no approve button and the API
+// refuses it; every page at two widths.  These follow the demo's runs one
+// after the other; console-session.test.mjs runs beside them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { launch, newPage, signIn, shot, call, until, firstLoadBytes,
-    overflows, BUDGET } from './lib.mjs';
+import { controllerEnv, launch, newPage, signIn, shot, call, until,
+    settled, overflows, PAGES } from './lib.mjs';
 
-const BASE = process.env.SLUICE_URL;
-const ADMIN = process.env.SLUICE_ADMIN_TOKEN;
-const OPERATOR = process.env.SLUICE_OPERATOR_TOKEN;
-const APPROVER = process.env.SLUICE_APPROVER_TOKEN;
-const VIEWER = process.env.SLUICE_VIEWER_TOKEN;
-const WORK = process.env.SLUICE_DEMO_WORK;
+const { BASE, ADMIN, OPERATOR, APPROVER, VIEWER, WORK } = controllerEnv();
 const DOCS_SHOT = process.env.SLUICE_DOCS_SCREENSHOT;
 const HOSTILE = 'Retrain <img src=x onerror="window.__xss=1"> & <b>"bold"</b>';
 const SLOW = { timeout: 240000 };
-const PAGES = ['#/runs', '#/approvals', '#/pipelines', '#/pipelines/demo',
-    '#/repositories', '#/models'];
-
-assert.ok(BASE && ADMIN && APPROVER && VIEWER && OPERATOR && WORK,
-    'run through tests/browser/run.sh');
-
-// Is a route of the console in the build?  A missing one is answered 404
-// "no route"; a present one 403 to a viewer's write, or 200, 404 "no
-// such run"...
-async function route(method, p) {
-	const r = await call(BASE, VIEWER, method, p, method === 'GET' ?
-	    undefined : {});
-	return r.status === 404 && /no route/.test(r.text) ?
-	    `${method} ${p} is missing` : null;
-}
-
-async function eventsRoute() {
-	const ac = new AbortController();
-	try {
-		const res = await fetch(BASE + '/api/v1/events', { signal: ac.signal,
-		    headers: { Authorization: 'Bearer ' + VIEWER } });
-		const ok = res.status === 200 && /text\/event-stream/.test(
-		    res.headers.get('content-type') || '');
-		return ok ? null : `GET /api/v1/events answers ${res.status}`;
-	} finally {
-		ac.abort();
-	}
-}
 
 let chrome;
 before(async () => {
@@ -115,108 +83,6 @@ async function docsShot(runId, approvalId) {
 }
 
 // ---- tests ---------------------------------------------------------------
-
-test('the controller has every route the console uses', async () => {
-	const missing = [
-		await route('GET', '/api/v1/session'),
-		await route('GET', '/api/v1/runs?limit=1'),
-		await route('GET', '/api/v1/runs/1'),
-		await route('GET', '/api/v1/runs/1/lineage'),
-		await route('POST', '/api/v1/runs/1/cancel'),
-		await route('POST', '/api/v1/runs/1/retry'),
-		await route('GET', '/api/v1/approvals?limit=1'),
-		await route('GET', '/api/v1/approvals/1'),
-		await route('POST', '/api/v1/approvals/1/approve'),
-		await route('POST', '/api/v1/approvals/1/reject'),
-		await route('GET', '/api/v1/pipelines?limit=1'),
-		await route('GET', '/api/v1/pipelines/demo'),
-		await route('POST', '/api/v1/pipelines/demo/runs'),
-		await route('GET', '/api/v1/repositories?limit=1'),
-		await route('POST', '/api/v1/repositories/demo/refresh'),
-		await route('GET', '/api/v1/models?limit=1'),
-		await route('GET', '/api/v1/models/demo/versions'),
-		await eventsRoute(),
-	].filter(Boolean);
-	assert.deepEqual(missing, []);
-});
-
-test('sign in shows the name and role; sign out ends the session',
-    async () => {
-	const { context, page } = await newPage(chrome.browser, BASE);
-	await page.goto('/');
-	await page.getByRole('heading', { name: 'Sign in to Sluice' }).waitFor();
-	await shot(page, 'signin');
-
-	await page.getByLabel('API token').fill('slc_not_a_real_token');
-	await page.getByRole('button', { name: 'Sign in' }).click();
-	await page.getByText('That token was not accepted.').waitFor();
-
-	await page.getByLabel('API token').fill(APPROVER);
-	await page.getByRole('button', { name: 'Sign in' }).click();
-	await page.locator('#who-name').waitFor({ state: 'visible' });
-	assert.equal(await page.locator('#who-name').textContent(),
-	    'browser-approver');
-	assert.equal(await page.locator('#who-role').textContent(), 'approver');
-
-	// The session is an HttpOnly, SameSite=Strict cookie that scripts
-	// cannot read, and it survives a reload.
-	const cookie = (await context.cookies()).find(c =>
-	    c.name === 'sluice_session');
-	assert.ok(cookie, 'no session cookie');
-	assert.equal(cookie.httpOnly, true);
-	assert.equal(cookie.sameSite, 'Strict');
-	assert.ok(!(await page.evaluate(() => document.cookie))
-	    .includes('sluice_session'));
-	await page.reload();
-	await page.locator('#who-name').waitFor({ state: 'visible' });
-	assert.equal(await page.locator('#who-role').textContent(), 'approver');
-
-	await page.getByRole('button', { name: 'Sign out' }).click();
-	await page.getByText('You are signed out.').waitFor();
-	assert.equal(await page.locator('#who').isVisible(), false);
-	const after = await page.evaluate(async () =>
-	    (await fetch('/api/v1/session')).status);
-	assert.equal(after, 401, 'the session still works after signing out');
-	await context.close();
-});
-
-test('the console is served with a strict CSP and loads under 150 KB',
-    async () => {
-	const res = await fetch(BASE + '/');
-	assert.equal(res.status, 200);
-	const csp = res.headers.get('content-security-policy');
-	assert.match(csp, /script-src 'self'/);
-	assert.match(csp, /style-src 'self'/);
-	for (const [hash, token] of [['#/runs', null], ['#/runs', VIEWER]]) {
-		const { total, sizes } = await firstLoadBytes(chrome.browser, BASE,
-		    hash, token);
-		assert.ok(sizes.has('/app.css') && sizes.has('/js/app.js') &&
-		    sizes.has('/js/render.js'), JSON.stringify([...sizes]));
-		assert.ok(total < BUDGET, `first load of ${hash} is ${total} ` +
-		    `bytes: ${JSON.stringify([...sizes])}`);
-	}
-});
-
-test('no console errors and no other host', async t => {
-	const { context, page } = await newPage(chrome.browser, BASE);
-	await t.test('the sign-in page', async () => {
-		await page.goto('/');
-		await page.getByLabel('API token').waitFor();
-		assert.deepEqual(page.errors, []);
-	});
-	await t.test('every page, signed in', async () => {
-		await signIn(page, ADMIN);
-		for (const hash of PAGES) {
-			await page.goto('/' + hash);
-			await page.locator('main h1').first().waitFor();
-			await page.waitForLoadState('load');
-			await shot(page, 'page-' + hash.replace(/[#/]+/g, '-').slice(1));
-		}
-		assert.deepEqual(page.errors, []);
-	});
-	assert.deepEqual(page.foreign, []);
-	await context.close();
-});
 
 // The demo run of the tests below: pushed once, approved once; and the
 // run whose canary was rejected.
@@ -428,7 +294,8 @@ test('every page at 1280 and 390 px: screenshots, no table wider than ' +
 	assert.ok(demo && rejected, 'needs the runs of the tests before');
 	const pages = [...PAGES, '#/runs/' + demo.id, '#/runs/' + demo.id +
 	    '/stages/train', '#/runs/' + rejected, '#/models/demo'];
-	for (const width of [1280, 390]) {
+	// both widths at once, each in its own context
+	await Promise.all([1280, 390].map(async width => {
 		const { context, page } = await newPage(chrome.browser, BASE,
 		    { width, height: width > 500 ? 900 : 844 });
 		await signIn(page, ADMIN);
@@ -436,10 +303,7 @@ test('every page at 1280 and 390 px: screenshots, no table wider than ' +
 			await page.goto('/' + hash);
 			await page.locator('main h1').first().waitFor();
 			await page.waitForLoadState('load');
-			await page.waitForTimeout(500);	// the lists' answers
-			await page.waitForFunction(() =>
-			    ![...document.querySelectorAll('main .muted')].some(e =>
-				/^(Loading|…)/.test(e.textContent)));
+			await settled(page);	// the lists' answers
 			assert.ok(await page.evaluate(() =>
 			    document.documentElement.scrollWidth <=
 			    document.documentElement.clientWidth),
@@ -464,5 +328,5 @@ test('every page at 1280 and 390 px: screenshots, no table wider than ' +
 		});
 		assert.deepEqual(page.errors, []);
 		await context.close();
-	}
+	}));
 });

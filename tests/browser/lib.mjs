@@ -8,6 +8,21 @@ export const CHROMIUM = process.env.SLUICE_CHROMIUM || '/usr/bin/chromium';
 export const SHOTS = process.env.SLUICE_SCREENSHOTS ||
     path.join(path.dirname(new URL(import.meta.url).pathname), 'screenshots');
 export const BUDGET = 150 * 1024;	// first load, bytes uncompressed
+// The console's pages that need no run (against the real controller).
+export const PAGES = ['#/runs', '#/approvals', '#/pipelines',
+    '#/pipelines/demo', '#/repositories', '#/models'];
+
+// What run.sh passes to the tests against the real controller: its URL,
+// a token per role and the clone of the demo repository to push from.
+export function controllerEnv() {
+	const e = process.env;
+	const env = { BASE: e.SLUICE_URL, ADMIN: e.SLUICE_ADMIN_TOKEN,
+	    OPERATOR: e.SLUICE_OPERATOR_TOKEN, APPROVER: e.SLUICE_APPROVER_TOKEN,
+	    VIEWER: e.SLUICE_VIEWER_TOKEN, WORK: e.SLUICE_DEMO_WORK };
+	if (!Object.values(env).every(Boolean))
+		throw new Error('run through tests/browser/run.sh');
+	return env;
+}
 
 // Debian's chromium, headless.  playwright-core starts it with a fresh
 // profile of its own (a temporary --user-data-dir, removed on close; it
@@ -33,6 +48,19 @@ export async function newPage(browser, base, { width = 1280, height = 900,
 	const origin = new URL(base).origin;
 	page.errors = [];
 	page.foreign = [];
+	// API requests on their way (not the event stream, which stays open)
+	page.inflight = new Set();
+	const api = r => {
+		const u = new URL(r.url());
+		return u.origin === origin && u.pathname.startsWith('/api/') &&
+		    u.pathname !== '/api/v1/events';
+	};
+	page.on('request', r => {
+		if (api(r))
+			page.inflight.add(r);
+	});
+	for (const ev of ['requestfinished', 'requestfailed'])
+		page.on(ev, r => page.inflight.delete(r));
 	page.on('console', m => {
 		if (m.type() === 'error')
 			page.errors.push(m.text());
@@ -43,8 +71,42 @@ export async function newPage(browser, base, { width = 1280, height = 900,
 		if (!u.startsWith(origin) && !u.startsWith('data:'))
 			page.foreign.push(u);
 	});
-	page.setDefaultTimeout(15000);
+	page.setDefaultTimeout(30000);	// a deadline for a loaded machine
 	return { context, page };
+}
+
+// Wait until the page has its answers: no API request on its way for
+// 100 ms, and no list, card or error still "Loading" or "…".
+export async function settled(page, timeoutMs = 30000) {
+	const end = Date.now() + timeoutMs;
+	let quietSince = null;
+	for (;;) {
+		const loading = await page.evaluate(() =>
+		    [...document.querySelectorAll('main .muted')].some(e =>
+			/^(Loading|…)/.test(e.textContent)));
+		if (page.inflight.size || loading)
+			quietSince = null;
+		else if (quietSince === null)
+			quietSince = Date.now();
+		else if (Date.now() - quietSince >= 100)
+			return;
+		if (Date.now() > end)
+			throw new Error(`the page is not settled after ${timeoutMs} ms ` +
+			    `(${page.inflight.size} API requests on their way, ` +
+			    `${loading ? 'something' : 'nothing'} loading)`);
+		await new Promise(r => setTimeout(r, 25));
+	}
+}
+
+// Go to a page of the console and wait for its answers: every list, card
+// or error of the page has arrived.
+export async function visit(page, hash) {
+	await page.goto('/' + hash);
+	await page.locator('main h1').first().waitFor();
+	// every list, card or error of the page has arrived
+	await page.waitForFunction(() => !document.querySelector('main .muted') ||
+	    ![...document.querySelectorAll('main .muted')].some(e =>
+		/^(Loading|…)/.test(e.textContent)));
 }
 
 export async function signIn(page, token) {
@@ -107,15 +169,17 @@ export async function firstLoadBytes(browser, base, hash, token) {
 		await signIn(page, token);
 	await page.goto('about:blank');
 	const sizes = new Map();
-	page.on('response', async r => {
+	const reading = [];	// the handlers still reading a body
+	page.on('response', r => reading.push((async () => {
 		const u = new URL(r.url());
 		if (u.origin !== new URL(base).origin || u.pathname.startsWith('/api/'))
 			return;
 		const len = Number(r.headers()['content-length']);
 		sizes.set(u.pathname, Number.isFinite(len) ? len :
 		    (await r.body()).length);
-	});
+	})()));
 	await page.goto(base + '/' + hash, { waitUntil: 'networkidle' });
+	await Promise.allSettled(reading);
 	await context.close();
 	return { total: [...sizes.values()].reduce((a, b) => a + b, 0), sizes };
 }

@@ -30,6 +30,10 @@ const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; " +
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js':
     'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
     '.svg': 'image/svg+xml', '.png': 'image/png' };
+// Every page of the console the mock has something for.
+export const PAGES = ['#/runs', '#/runs/3', '#/runs/3/stages/prepare', '#/runs/4',
+    '#/approvals', '#/pipelines', '#/pipelines/demo', '#/pipelines/broken',
+    '#/repositories', '#/models', '#/models/demo'];
 export const HOSTILE = '<img src=x onerror="window.__xss=1"> & <b>"bold"</b>';
 
 const iso = ms => new Date(ms).toISOString();

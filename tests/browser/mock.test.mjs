@@ -1,30 +1,24 @@
 // mock.test.mjs - the console against the mock API (mock-api.mjs), which
 // answers in docs/api.yaml's shapes with hostile strings in every free-text
 // field and every status at once.  What is checked here is rendering:
-// escaping, role-aware controls, layout at 390 and 1280 px (no table
-// wider than its card), light and dark, keyboard use, live updates from
-// SSE, the size budget; and that every answer the mock gave matches
-// docs/api.yaml, so the console reads the documented field names.
+// escaping, role-aware controls, keyboard use, live updates from SSE, a
+// hidden tab's silence, the size budget; and that every answer the mock
+// gave matches docs/api.yaml, so the console reads the documented field
+// names.  Layout, light and dark are in mock-layout.test.mjs, which runs
+// beside this with a mock of its own.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { start, HOSTILE, violations } from './mock-api.mjs';
+import { start, HOSTILE, PAGES, violations } from './mock-api.mjs';
 import { loadApi } from './openapi.mjs';
-import { launch, newPage, signIn, shot, firstLoadBytes, overflows,
+import { launch, newPage, signIn, visit, firstLoadBytes,
     BUDGET } from './lib.mjs';
 
-const PAGES = ['#/runs', '#/runs/3', '#/runs/3/stages/prepare', '#/runs/4',
-    '#/approvals', '#/pipelines', '#/pipelines/demo', '#/pipelines/broken',
-    '#/repositories', '#/models', '#/models/demo'];
 let mock, chrome;
 
 before(async () => {
 	mock = await start(0);
 	chrome = await launch();
 });
-
-// A screenshot's name: "mock-390-runs-3-stages-prepare".
-const shotName = (width, hash) => `mock-${width}-` +
-    hash.replace(/[#/]+/g, '-').slice(1);
 
 test('the schemas of docs/api.yaml catch a renamed field', async () => {
 	const api = await loadApi();
@@ -122,15 +116,6 @@ async function plainText(page, hash) {
 	const text = await page.locator('main').innerText();
 	assert.doesNotMatch(text, /\b(null|undefined|NaN)\b|\[object /,
 	    hash + ' shows a JavaScript value instead of a fact');
-}
-
-async function visit(page, hash) {
-	await page.goto('/' + hash);
-	await page.locator('main h1').first().waitFor();
-	// every list, card or error of the page has arrived
-	await page.waitForFunction(() => !document.querySelector('main .muted') ||
-	    ![...document.querySelectorAll('main .muted')].some(e =>
-		/^(Loading|…)/.test(e.textContent)));
 }
 
 test('mock: every page renders API values as text, with no console error',
@@ -245,94 +230,6 @@ test('mock: a stage starts and logs live, without reloading', async () => {
 	assert.equal(await page.evaluate(() => window.__same), true,
 	    'the page was reloaded');
 	assert.deepEqual(page.errors, []);
-	await context.close();
-});
-
-test('mock: readable at 390 px and 1280 px, light and dark', async () => {
-	for (const [width, colorScheme] of [[1280, 'light'], [390, 'light'],
-	    [390, 'dark'], [1280, 'dark']]) {
-		const { context, page } = await newPage(chrome.browser, mock.url,
-		    { width, colorScheme });
-		await signIn(page, 'admin');
-		const bg = await page.evaluate(() =>
-		    getComputedStyle(document.body).backgroundColor);
-		const [r, g, b] = bg.match(/\d+/g).map(Number);
-		const dark = r + g + b < 3 * 128;
-		assert.equal(dark, colorScheme === 'dark', 'background ' + bg);
-		for (const hash of PAGES) {
-			await visit(page, hash);
-			const over = await page.evaluate(() =>
-			    document.documentElement.scrollWidth -
-			    document.documentElement.clientWidth);
-			assert.ok(over <= 0, `${hash} at ${width} px is ${over} px ` +
-			    'too wide');
-			assert.deepEqual(await overflows(page), [],
-			    `${hash} at ${width} px, ${colorScheme}`);
-			if (colorScheme === 'light')
-				await shot(page, shotName(width, hash));
-		}
-		if (colorScheme === 'dark') {
-			await visit(page, '#/runs/3');
-			await shot(page, `mock-${width}-dark-runs-3`);
-		}
-		assert.deepEqual(page.errors, []);
-		await context.close();
-	}
-});
-
-test('mock: controls have accessible names', async () => {
-	const { context, page } = await newPage(chrome.browser, mock.url);
-	await signIn(page, 'admin');
-	for (const hash of PAGES) {
-		await visit(page, hash);
-		const unnamed = await page.evaluate(() => {
-			const out = [];
-			for (const el of document.querySelectorAll(
-			    'button, a[href], input, select, textarea')) {
-				if (el.closest('[hidden]'))
-					continue;
-				const labelled = el.labels && el.labels.length ||
-				    el.getAttribute('aria-label') ||
-				    el.getAttribute('aria-labelledby') ||
-				    el.textContent.trim();
-				if (!labelled)
-					out.push(el.outerHTML.slice(0, 80));
-			}
-			return out;
-		});
-		assert.deepEqual(unnamed, [], hash);
-	}
-	await context.close();
-});
-
-test('mock: the layout check sees a table wider than its card', async () => {
-	const { context, page } = await newPage(chrome.browser, mock.url,
-	    { width: 390 });
-	await signIn(page, 'admin');
-	await visit(page, '#/runs/3');
-	assert.deepEqual(await overflows(page), []);
-	// A wide table straight in a card is caught; in a scroll wrapper that
-	// fits the card it is not.
-	await page.evaluate(() => {
-		const card = document.querySelector('main .card');
-		const t = document.createElement('table');
-		t.id = 'too-wide';
-		const td = t.insertRow().insertCell();
-		td.textContent = 'x'.repeat(200);
-		td.className = 'nowrap-test';
-		td.setAttribute('nowrap', '');
-		card.append(t);
-	});
-	const found = await overflows(page);
-	assert.ok(found.some(m => m.includes('#too-wide')), found.join('\n'));
-	await page.evaluate(() => {
-		const t = document.getElementById('too-wide');
-		const wrap = document.createElement('div');
-		wrap.className = 'table-wrap';
-		t.replaceWith(wrap);
-		wrap.append(t);
-	});
-	assert.deepEqual(await overflows(page), []);
 	await context.close();
 });
 

@@ -3,12 +3,24 @@
 # (headless) against a real `sluice serve` on a throwaway database of the
 # test PostgreSQL, with the demo repository and the local executor.
 #
-# Started by `make test` through tests/integration/browser.sh, which has
+#   tests/browser/run.sh [console] [mock]
+#
+# console: console.test.mjs and console-session.test.mjs against the real
+# controller; mock: mock.test.mjs and mock-layout.test.mjs against the mock
+# API (no PostgreSQL needed).  Default: both.  The files of a run go at
+# once, each in a node process with a chromium of its own.
+#
+# `make test` starts it twice, beside the other programs:
+# tests/integration/browser.sh (console) and browser_mock.sh (mock), with
 # the SLUICE_TEST_* variables of scripts/test.sh.  By hand, from the top:
 #
-#   make test                       (all of it), or
-#   SLUICE_BROWSER_ONLY=mock tests/browser/run.sh   (mock API tests only,
-#                                   no PostgreSQL needed)
+#   make test T=browser             (both), or
+#   tests/browser/run.sh mock       (mock API tests only; also
+#                                   SLUICE_BROWSER_ONLY=mock)
+#
+# The demo pipeline is pushed with its canary analysis shortened from 10 s
+# to 1 s: the tests wait for three runs one after the other, and what they
+# check does not depend on how long the analysis watches.
 #
 # Screenshots of every page go to tests/browser/screenshots/ (not
 # committed).  SLUICE_DOCS_SCREENSHOT=docs/console-run.png also writes the
@@ -36,8 +48,10 @@ installed() {
 	    .every(d => fs.existsSync("node_modules/" + d + "/package.json")) ?
 	    0 : 1)')
 }
+# Two of us may start at once: one installs, the other waits for it.
 if ! installed; then
-	(cd "$here" && npm ci --no-audit --no-fund --silent) ||
+	(cd "$here" && flock 9 && { installed ||
+	    npm ci --no-audit --no-fund --silent; }) 9>"${TMPDIR:-/tmp}/sluice-browser-npm.lock" ||
 	    fail "cannot install the test dependencies (npm ci in tests/browser)"
 fi
 node_major=$(node -p 'process.versions.node.split(".")[0]')
@@ -51,7 +65,18 @@ case ${SLUICE_DOCS_SCREENSHOT:-} in
 esac
 export SLUICE_SCREENSHOTS=${SLUICE_SCREENSHOTS:-$here/screenshots}
 mkdir -p "$SLUICE_SCREENSHOTS"
-tests=("$here/mock.test.mjs")
+console=0 mock=0
+[ $# -gt 0 ] || set -- console mock
+[ "${SLUICE_BROWSER_ONLY:-}" != mock ] || set -- mock
+for a; do
+	case $a in
+	console) console=1 ;;
+	mock) mock=1 ;;
+	*) fail "unknown suite '$a' (console or mock)" ;;
+	esac
+done
+tests=()
+[ "$mock" = 0 ] || tests+=("$here/mock.test.mjs" "$here/mock-layout.test.mjs")
 
 pid=
 db=
@@ -75,8 +100,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ "${SLUICE_BROWSER_ONLY:-}" != mock ]; then
-	: "${SLUICE_BIN:?run through make test, or set SLUICE_BROWSER_ONLY=mock}"
+if [ "$console" = 1 ]; then
+	: "${SLUICE_BIN:?run through make test, or run the mock suite alone}"
 	: "${SLUICE_TEST_PG_URL:?}" "${SLUICE_TEST_PG_BIN:?}"
 	psql=("$SLUICE_TEST_PG_BIN/psql" -qAt -v ON_ERROR_STOP=1)
 	db=browser_$$
@@ -93,7 +118,17 @@ executor: local
 log_level: info
 web_dir: $top/web
 YAML
-	"$top/scripts/demo-repo.sh" "$state" >>"$tmp/sluice.yaml" 2>/dev/null
+	"$top/scripts/demo-repo.sh" "$state" 2>/dev/null |
+	    sed 's/^    interval: .*/    interval: 1s/' >>"$tmp/sluice.yaml"
+	# The same single commit, with the canary's analysis at 1 s.
+	demo_yaml=$state/demo/pipelines/demo.yaml
+	grep -q '^              duration: 10s$' "$demo_yaml" ||
+	    fail "pipelines/demo.yaml has no 10 s canary analysis to shorten"
+	sed -i 's/^              duration: 10s$/              duration: 1s/' "$demo_yaml"
+	(cd "$state/demo" && git -c user.name="Sluice Demo" \
+	    -c user.email=demo@sluice.invalid commit -qa --amend --no-edit &&
+	    git push -qf origin HEAD:main) ||
+	    fail "cannot shorten the demo's canary analysis"
 	export SLUICE_MIGRATIONS_DIR="$top/migrations"
 	export SLUICE_WEBHOOK_SECRET=browser-test-secret
 	"$SLUICE_BIN" serve --config "$tmp/sluice.yaml" --migrate \
@@ -117,12 +152,12 @@ YAML
 	export SLUICE_VIEWER_TOKEN=$(token browser-viewer viewer)
 	export SLUICE_DEMO_WORK="$state/demo"
 	export SLUICE_TOP="$top"
-	tests+=("$here/console.test.mjs")
+	tests+=("$here/console.test.mjs" "$here/console-session.test.mjs")
 fi
 
 rc=0
-(cd "$here" && node --test --test-concurrency=1 --test-reporter=spec \
-    "${tests[@]}") || rc=$?
+(cd "$here" && node --test --test-concurrency=${#tests[@]} \
+    --test-reporter=spec "${tests[@]}") || rc=$?
 if [ "$rc" != 0 ] && [ -f "$tmp/serve.log" ]; then
 	echo "--- last lines of the controller's log" >&2
 	tail -n 40 "$tmp/serve.log" >&2

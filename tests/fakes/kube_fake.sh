@@ -174,7 +174,8 @@ start)
 	KUBE_FAKE_WATCH_PID=${KUBE_FAKE_WATCH_PID:-$PPID} \
 	    "$0" run "$dir" "$@" >/dev/null 2>"$dir/run.log" </dev/null &
 	echo $! >"$dir/pid"
-	for _ in $(seq 200); do
+	end=$((SECONDS + 60))	# a bound against a hang on a loaded machine
+	while [ $SECONDS -lt $end ]; do
 		[ -e "$dir/ready" ] && break
 		alive "$(cat "$dir/pid")" || break
 		sleep 0.05

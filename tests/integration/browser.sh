@@ -1,3 +1,5 @@
 #!/usr/bin/env bash
-# The console's browser tests (tests/browser/run.sh) as part of `make test`.
-exec "$(dirname "$0")/../browser/run.sh"
+# The console's browser tests against the real controller
+# (tests/browser/run.sh console) as part of `make test`; browser_mock.sh
+# runs the mock API's beside it.
+exec "$(dirname "$0")/../browser/run.sh" console

@@ -115,15 +115,15 @@ start() {
 	"$SLUICE_BIN" serve --config "$tmp/sluice.yaml" --migrate >>"$tmp/serve.log" 2>&1 &
 	pid=$!
 }
-# wait_for WHAT CMD: eval CMD until it succeeds (at most 30 s)
+# wait_for WHAT CMD: eval CMD until it succeeds (at most 300 s: a bound
+# against a hang on a loaded machine, not a measure)
 wait_for() {
-	local what=$1
+	local what=$1 end=$((SECONDS + 300))
 	shift
-	for _ in $(seq 1 150); do
-		eval "$1" >/dev/null 2>&1 && return 0
-		sleep 0.2
+	until eval "$1" >/dev/null 2>&1; do
+		[ $SECONDS -lt $end ] || fail "timed out waiting for $what"
+		sleep 0.1
 	done
-	fail "timed out waiting for $what"
 }
 http_code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 api() { curl -sS --fail -H "Authorization: Bearer $token" "$base/api/v1/$1"; }

@@ -47,7 +47,8 @@ fail() {
 KUBE_FAKE_WATCH_PID=$$ tests/fakes/kube_fake.sh run "$tmp/fake" \
     --gpus nvidia.com/gpu=4 --nodes 4 >/dev/null 2>"$tmp/run.log" &
 fake_pid=$!
-for _ in $(seq 200); do
+end=$((SECONDS + 60))	# a bound against a hang on a loaded machine
+while [ $SECONDS -lt $end ]; do
 	[ -e "$tmp/fake/ready" ] && break
 	kill -0 "$fake_pid" 2>/dev/null || break
 	sleep 0.05
@@ -59,15 +60,15 @@ control() { # METHOD PATH [JSON]
 }
 kc=$tmp/fake/kubeconfig
 k() { kubectl --kubeconfig "$kc" --cache-dir "$tmp/cache" --request-timeout=20s "$@"; }
-# wait_for DESCRIPTION COMMAND...: retry a command for up to 10 s
+# wait_for DESCRIPTION COMMAND...: retry a command for up to 60 s (a bound
+# against a hang on a loaded machine, not a measure)
 wait_for() {
-	local what=$1
+	local what=$1 end=$((SECONDS + 60))
 	shift
-	for _ in $(seq 200); do
-		"$@" >/dev/null 2>&1 && return 0
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -lt $end ] || fail "timed out: $what"
 		sleep 0.05
 	done
-	fail "timed out: $what"
 }
 
 job() { # NAME [ENV-JSON-ITEMS] [RESOURCES]
@@ -184,7 +185,8 @@ grep -q '"type": "ERROR"' <<<"$stale" && grep -q '"code": 410' <<<"$stale" ||
 ok "a watch from a compacted resourceVersion gets a 410 ERROR event"
 
 # --- logs -f ------------------------------------------------------------------------------------
-job slow '{name: FAKE_LOG, value: "a\\nb\\nc"}, {name: FAKE_DURATION_MS, value: "600"}' >"$tmp/slow.yaml"
+# (it runs 3 s: time for a loaded machine's kubectl to see it running)
+job slow '{name: FAKE_LOG, value: "a\\nb\\nc"}, {name: FAKE_DURATION_MS, value: "3000"}' >"$tmp/slow.yaml"
 k create -n ml -f "$tmp/slow.yaml" >/dev/null
 running() { [ "$(k get pods -n ml -l job-name=slow -o 'jsonpath={.items[0].status.phase}')" = Running ]; }
 wait_for "slow running" running

@@ -26,6 +26,7 @@
 #include "base/caps.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/sys.h"
 #include "git/gitsrc.h"
 #include "testchild.h"
 #include "testdb.h"
@@ -214,6 +215,48 @@ start_git_daemon(struct testchild *c, const char *root, const char *extra)
 	for (i = 0; i < 200 && !port_accepts(c->port); i++)
 		usleep(50 * 1000);
 	assert_true(port_accepts(c->port));
+}
+
+/*
+ * The processes under pid (its children, theirs, ...): the git daemon
+ * forks one for each connection it serves.
+ */
+static int
+descendants(pid_t pid)
+{
+	char path[64];
+	int n = 0;
+	long child;
+	FILE *fp;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/task/%d/children",
+	    (int)pid, (int)pid);
+	fp = fopen(path, "r");
+	if (fp == NULL)
+		return 0;	/* it has just ended */
+	while (fscanf(fp, "%ld", &child) == 1)
+		n += 1 + descendants((pid_t)child);
+	(void)fclose(fp);
+	return n;
+}
+
+/*
+ * Wait until the git daemon c is back to idle processes under it: the
+ * server side of the connection it kept has hung up.  At most 60 s (a
+ * bound against a hang on a loaded machine, not a measure).
+ */
+static void
+wait_daemon_idle(const struct testchild *c, int idle)
+{
+	int64_t end = sys_now_ms() + 60000;
+	int n;
+
+	while ((n = descendants(c->pid)) > idle) {
+		if (sys_now_ms() > end)
+			fail_msg("the git daemon still has %d processes, %d when "
+			    "idle", n, idle);
+		usleep(50 * 1000);
+	}
 }
 
 /* ---- tests: file:// ---------------------------------------------------- */
@@ -866,16 +909,20 @@ gitsrc__fetch_reconnects_when_the_kept_connection_died(void **state)
 	struct testchild d;
 	struct err err;
 	size_t n = 0;
+	int idle;
 
 	commit_push(f, "one", c1);
 	/* upload-pack gives up after one idle second */
 	start_git_daemon(&d, f->dir, "--timeout=1");
+	idle = descendants(d.pid);
 	(void)snprintf(url, sizeof(url), "git://127.0.0.1:%d/up.git", d.port);
 	open_src(f, url);
 	assert_int_equal(gitsrc_ls_remote(f->src, &refs, &n, TIMEOUT_MS,
 	    &err), 0);
 	gitsrc_refs_free(refs, n);
-	sleep(3);		/* the server hangs up the kept connection */
+	assert_true(descendants(d.pid) > idle);	/* the connection is kept */
+	/* the server hangs up the kept connection */
+	wait_daemon_idle(&d, idle);
 	fetch_main(f);
 	assert_head(f, "main", c1);
 	testchild_stop(&d);

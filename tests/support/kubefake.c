@@ -14,6 +14,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "base/sys.h"
+
 #include "kubefake.h"
 #include "testdb.h"
 
@@ -51,7 +53,8 @@ kubefake_start(struct kubefake *f, const char *const *args)
 	const char *top = getenv("SLUICE_TOP");
 	char script[1024], watch[32];
 	const char *argv[64];
-	int n = 0, i, status;
+	int n = 0, ready = 0, status;
+	int64_t end;
 	pid_t pid;
 
 	memset(f, 0, sizeof(f[0]));
@@ -81,9 +84,12 @@ kubefake_start(struct kubefake *f, const char *const *args)
 		_exit(127);
 	}
 	f->pid = pid;
-	for (i = 0; i < 400; i++) {
-		if (access(kubefake_path(f, "ready"), F_OK) == 0)
+	/* at most 60 s: a bound against a hang on a loaded machine */
+	for (end = sys_now_ms() + 60000; sys_now_ms() < end;) {
+		if (access(kubefake_path(f, "ready"), F_OK) == 0) {
+			ready = 1;
 			break;
+		}
 		if (waitpid(pid, &status, WNOHANG) == pid) {
 			f->pid = 0;
 			fprintf(stderr, "kubefake: %s run exited\n", script);
@@ -92,7 +98,7 @@ kubefake_start(struct kubefake *f, const char *const *args)
 		usleep(25000);
 	}
 	f->port = (int)read_number(kubefake_path(f, "port"));
-	if (i == 400 || f->port <= 0) {
+	if (!ready || f->port <= 0) {
 		fprintf(stderr, "kubefake: the fake did not start in %s\n",
 		    f->dir);
 		kubefake_stop(f);
