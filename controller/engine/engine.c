@@ -521,6 +521,9 @@ finish_attempt(struct eng_pass *ps, struct eng_run *er, size_t idx,
 	ae.stage_id = st->id;
 	ae.stage_from = st->status;
 	ae.actor = ENGINE_ACTOR;
+	ae.facts.image_id = xs->image_id;
+	ae.facts.node_name = xs->node_name;
+	ae.facts.gpu_product = xs->gpu_product;
 	smsg[0] = wait[0] = '\0';
 	if (!job) {
 		/* canary: the stage runs on (canary_advance decides) */
@@ -608,6 +611,21 @@ out:
 	stage_output_release(&out);
 }
 
+/* Where a running attempt runs, as far as its executor knows yet. */
+static void
+record_facts(struct eng_pass *ps, const struct snap_attempt *att,
+    const struct exec_status *xs)
+{
+	struct attempt_facts f = { xs->image_id, xs->node_name,
+	    xs->gpu_product };
+	struct err err;
+
+	if ((xs->image_id[0] != '\0' || xs->node_name[0] != '\0') &&
+	    store_attempt_facts(pass_db(ps), att->id, &f, &err) < 0)
+		log_warn("cannot record where the attempt runs", "job=%s "
+		    "error=\"%s\"", att->job_name, err.msg);
+}
+
 /*
  * Look at an active attempt: submit it if it never got to the executor
  * (or the executor lost it), record that it runs, read its log as it
@@ -666,6 +684,7 @@ poll_attempt(struct eng_pass *ps, struct eng_run *er, size_t idx)
 		if (att->status != ATTEMPT_RUNNING) {
 			if (store_attempt_running(pass_db(ps), att->id, er->r->id,
 			    xs.started_at, ENGINE_ACTOR, &err) == 0) {
+				record_facts(ps, att, &xs);
 				att->status = ATTEMPT_RUNNING;
 				att->started_ms = xs.started_at;
 				if (st->status == STAGE_SUBMITTED)

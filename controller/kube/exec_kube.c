@@ -322,6 +322,7 @@ kx_free(void *impl)
 		}
 	}
 	free(x->buckets);
+	free(x->nodes);
 	if (x->owns_k)
 		kube_api_free(x->k);
 	free(x->checkout_image);
