@@ -339,12 +339,13 @@ remove_checkout(struct engine *e, int64_t run_id)
 	remove_checkout_tmp(dir);
 }
 
-static const char *
-repo_url(const struct cfg *cfg, const char *name)
+/* The configured repository called name, or NULL. */
+static const struct cfg_repo *
+repo_of(const struct cfg *cfg, const char *name)
 {
 	for (size_t i = 0; i < cfg->nrepositories; i++)
 		if (same(cfg->repositories[i].name, name))
-			return cfg->repositories[i].url;
+			return &cfg->repositories[i];
 	return NULL;
 }
 
@@ -377,6 +378,7 @@ submit_now(struct eng_pass *ps, struct eng_run *er, size_t idx,
 	struct snap_attempt *att = &st->att;
 	struct attempt_spec loaded;
 	const struct attempt_spec *spec = spec_in;
+	const struct cfg_repo *repo;
 	struct exec_attempt a;
 	struct exec_status xs;
 	struct err err;
@@ -408,7 +410,10 @@ submit_now(struct eng_pass *ps, struct eng_run *er, size_t idx,
 	a.step = att->step;
 	a.kind = attempt_kind_name(att->kind);
 	attempt_spec_to_exec(spec, &a);
-	a.repo_url = repo_url(e->cfg, er->r->repo);
+	if ((repo = repo_of(e->cfg, er->r->repo)) != NULL) {
+		a.repo_url = repo->url;
+		a.checkout_secret = repo->kubernetes_secret;
+	}
 	a.commit = er->r->commit;
 	e->st.submits++;
 	rc = e->ex.ops->submit(e->ex.impl, &a, &err);

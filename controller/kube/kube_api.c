@@ -200,6 +200,7 @@ get_object(struct kube_api *k, const char *path, enum kube_resource res,
 
 	buf_init(&resp, LIM_KUBE_OBJECT);
 	kube_api_req_init(&r, "GET", KUBE_VERB_GET, res, path, &resp);
+	r.optional = res == KUBE_RES_NODES;
 	snprintf(r.what, sizeof(r.what), "%s", what);
 	if ((rc = kube_api_do(k, &r, err)) == 0)
 		rc = kube_decode_object(resp.data, resp.len, res, what, o, err);
@@ -285,6 +286,7 @@ kube_api_secret_exists(struct kube_api *k, const char *ns, const char *name,
 	    path.data, &resp);
 	r.accept = "application/json;as=PartialObjectMetadata;"
 	    "g=meta.k8s.io;v=v1,application/json";
+	r.optional = 1;
 	snprintf(r.what, sizeof(r.what), "get secret '%.200s' in namespace "
 	    "'%.63s'", name, ns);
 	rc = kube_api_do(k, &r, err);

@@ -93,6 +93,10 @@ struct kreq {
 	size_t		 body_len;
 	int64_t		 timeout_ms;	/* 0: opts.request_timeout_ms */
 	const char	*accept;	/* NULL: application/json */
+	int		 optional;	/* a 403 is the caller's business:
+					   it does not make the client not
+					   ready (a grant Sluice can do
+					   without, such as get on nodes) */
 	char		 what[300];	/* "create job 'x' in namespace 'y'" */
 
 	struct buf	*resp;		/* a 2xx answer's body goes here */

@@ -633,7 +633,8 @@ kube_api_classify(struct kube_api *k, struct kreq *r, CURLcode cc,
 		err_set(err, ERR_FORBIDDEN, "%s: forbidden (403): %s; grant "
 		    "sluice's service account the Role in deploy/", r->what,
 		    msg);
-		kube_api_set_ready(k, ERR_FORBIDDEN, err->msg);
+		if (!r->optional)
+			kube_api_set_ready(k, ERR_FORBIDDEN, err->msg);
 		return KUBE_V_FAIL;
 	default:
 		break;
