@@ -74,7 +74,7 @@ kx_fetch_node(struct kexec *x, const char *node)
 	pthread_mutex_unlock(&x->mu);
 	if (say)
 		log_warn("cannot read nodes: GPU products stay unknown (grant "
-		    "get on nodes, see deploy/22-clusterrole.yaml)",
+		    "get on nodes: deploy/optional/rbac-gpu-nodes.yaml)",
 		    "node=%s error=\"%s\"", node, err.msg);
 	else if (rc < 0 && rc != ERR_FORBIDDEN)
 		log_info("cannot read node, its GPU product stays unknown",
