@@ -160,5 +160,7 @@
 #define LIM_EVENTS_CLIENTS	256		/* SSE clients at once */
 #define LIM_EVENTS_PING_S	15		/* SSE heartbeat */
 #define LIM_HTTP_STREAM_IDLE_S	3600		/* a streamed answer sending nothing */
+#define LIM_KUBE_NODES_CACHED	8192		/* nodes whose GPU product the
+						   Kubernetes executor keeps */
 
 #endif

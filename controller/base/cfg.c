@@ -83,6 +83,19 @@ const struct key cfg_top_keys[] = {
 	{ .path = "kubernetes.checkout_image", .type = K_STR,
 	  .off = C(kubernetes.checkout_image), .def = "alpine/git:2.45.2",
 	  .check = cfg_check_image, .flags = CFG_NONEMPTY },
+	{ .path = "kubernetes.security_context", .type = K_MAP },
+	{ .path = "kubernetes.security_context.run_as_user", .type = K_INT,
+	  .off = C(kubernetes.sc_run_as_user), .def = "65532", .min = -1,
+	  .max = PODSEC_ID_MAX, .flags = CFG_DUMP_CHANGED },
+	{ .path = "kubernetes.security_context.run_as_group", .type = K_INT,
+	  .off = C(kubernetes.sc_run_as_group), .def = "-1", .min = -1,
+	  .max = PODSEC_ID_MAX, .flags = CFG_DUMP_CHANGED },
+	{ .path = "kubernetes.security_context.fs_group", .type = K_INT,
+	  .off = C(kubernetes.sc_fs_group), .def = "65532", .min = -1,
+	  .max = PODSEC_ID_MAX, .flags = CFG_DUMP_CHANGED },
+	{ .path = "kubernetes.security_context.run_as_non_root", .type = K_BOOL,
+	  .off = C(kubernetes.sc_run_as_non_root), .def = "true",
+	  .flags = CFG_DUMP_CHANGED },
 	{ .path = "poll_interval", .type = K_DUR, .off = C(poll_interval_ms),
 	  .def = "30s", .min = SEC, .max = DUR_MAX },
 	{ .path = "poll_workers", .type = K_INT, .off = C(poll_workers),
@@ -340,6 +353,8 @@ cfg_load(struct cfg **out, const char *path, char *const *envp,
 	struct cfg *c = xcalloc(1, sizeof(*c));
 	struct ld ld = { .err = err };
 	struct buf text;
+	struct podsec sc;
+	const char *why;
 	int rc = 0, found = 0;
 
 	*out = NULL;
@@ -365,12 +380,29 @@ cfg_load(struct cfg **out, const char *path, char *const *envp,
 		if (c->repositories[i].interval_ms == 0)
 			c->repositories[i].interval_ms = c->poll_interval_ms;
 	}
+	cfg_kube_podsec(&c->kubernetes, &sc);
+	if ((why = podsec_contradiction(&sc)) != NULL) {
+		rc = err_set(err, ERR_INVALID, "kubernetes.security_context: %s",
+		    why);
+		goto out;
+	}
 	*out = c;
 	c = NULL;
 out:
 	cfg_free(c);
 	buf_release(&text);
 	return rc;
+}
+
+void
+cfg_kube_podsec(const struct cfg_kube *k, struct podsec *out)
+{
+	podsec_init(out);
+	out->set = 1;
+	out->id[PODSEC_RUN_AS_USER] = k->sc_run_as_user;
+	out->id[PODSEC_RUN_AS_GROUP] = k->sc_run_as_group;
+	out->id[PODSEC_FS_GROUP] = k->sc_fs_group;
+	out->run_as_non_root = k->sc_run_as_non_root;
 }
 
 void

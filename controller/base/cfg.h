@@ -19,6 +19,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "base/podsec.h"
 
 enum cfg_executor { EXECUTOR_LOCAL = 0, EXECUTOR_KUBERNETES };
 
@@ -34,6 +35,9 @@ struct cfg_repo {
 	char	*known_hosts_file;	/* auth.known_hosts_file or NULL */
 	int	 allow_insecure_http;	/* auth.allow_insecure_http: send
 					   credentials over http:// (0) */
+	char	*kubernetes_secret;	/* Secret with the credentials the
+					   checkout init container uses, or
+					   NULL (docs/kubernetes.md) */
 };
 
 struct cfg_kube {
@@ -45,6 +49,12 @@ struct cfg_kube {
 	int	 max_gpus;		/* 0 = no cap */
 	int64_t	 ttl_after_finished_ms;	/* 1h */
 	char	*checkout_image;	/* alpine/git:2.45.2 */
+	/* security_context: the identity of stage pods that set none
+	   (-1 = left unset) */
+	int	 sc_run_as_user;	/* 65532 */
+	int	 sc_run_as_group;	/* -1 */
+	int	 sc_fs_group;		/* 65532 */
+	int	 sc_run_as_non_root;	/* 1 */
 };
 
 struct cfg {
@@ -103,6 +113,9 @@ struct cfg_override {
 int	cfg_load(struct cfg **out, const char *path, char *const *envp,
 	    const struct cfg_override *overrides, size_t n, struct err *err)
 	    __attribute__((warn_unused_result));
+
+/* kubernetes.security_context as a podsec (set 1, -1 keys unset). */
+void	cfg_kube_podsec(const struct cfg_kube *k, struct podsec *out);
 
 /* Free a configuration; NULL is a no-op. */
 void	cfg_free(struct cfg *c);

@@ -52,6 +52,29 @@ bad:
 	    "digit)";
 }
 
+/* A DNS-1123 subdomain (a Secret's name): labels joined by '.'. */
+const char *
+cfg_check_subdomain(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > 253 || v[0] == '-' || v[0] == '.' ||
+	    v[n - 1] == '-' || v[n - 1] == '.')
+		goto bad;
+	for (size_t i = 0; i < n; i++) {
+		if (!is_lower_alnum(v[i]) && v[i] != '-' && v[i] != '.')
+			goto bad;
+		if (v[i] == '.' && (v[i + 1] == '.' || v[i + 1] == '-' ||
+		    v[i - 1] == '-'))
+			goto bad;
+	}
+	return NULL;
+bad:
+	return "is not a DNS-1123 subdomain (lowercase letters, digits, '-' "
+	    "and '.', at most 253 characters, each part starting and ending "
+	    "with a letter or digit)";
+}
+
 const char *
 cfg_check_namespace(const char *v)
 {

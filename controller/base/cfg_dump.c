@@ -3,6 +3,7 @@
  * masked: the password of database_url and of repository URLs.
  */
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -228,6 +229,11 @@ dump_left_out(const struct key *k, const void *base)
 	if (k->type == K_STR)
 		return (k->flags & CFG_NULLABLE) &&
 		    *FIELD(base, k, char *const) == NULL;
+	if ((k->flags & CFG_DUMP_CHANGED) && k->def != NULL &&
+	    (k->type == K_INT || k->type == K_BOOL))
+		return *FIELD(base, k, const int) == (k->type == K_BOOL ?
+		    strcmp(k->def, "true") == 0 : (int)strtol(k->def, NULL,
+		    10));
 	return k->type == K_BOOL && (k->flags & CFG_DUMP_SET) &&
 	    *FIELD(base, k, const int) == 0;
 }
@@ -246,8 +252,10 @@ dump_table(struct buf *o, const struct key *tab, size_t ntab,
 	for (size_t i = 0; rc == 0 && i < ntab; i++) {
 		const struct key *k = &tab[i];
 		const char *name = strrchr(k->path, '.');
-		int depth = name != NULL ? 1 : 0;
+		int depth = 0;
 
+		for (const char *p = k->path; *p != '\0'; p++)
+			depth += *p == '.';
 		name = name != NULL ? name + 1 : k->path;
 		if (k->type == K_MAP) {
 			/* a map with nothing set inside (auth) is left out */
@@ -270,8 +278,8 @@ dump_table(struct buf *o, const struct key *tab, size_t ntab,
 		} else if (dump_left_out(k, base)) {
 			continue;
 		}
-		rc = buf_printf(o, "%s%s%s:", line++ ? indent : first,
-		    depth ? "  " : "", name);
+		rc = buf_printf(o, "%s%.*s%s:", line++ ? indent : first,
+		    2 * depth, "        ", name);
 		if (rc < 0)
 			break;
 		if (k->type == K_MAP) {

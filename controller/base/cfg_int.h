@@ -44,6 +44,8 @@ enum ktype {
 #define CFG_REQUIRED	0x08	/* must be given (inside a repository) */
 #define CFG_EMPTYLIST	0x10	/* K_LIST: [] is allowed */
 #define CFG_DUMP_SET	0x20	/* K_BOOL: in the dump only when true */
+#define CFG_DUMP_CHANGED 0x40	/* K_INT, K_BOOL: in the dump only when
+				   not the default */
 
 struct key {
 	const char	*path;		/* dotted, relative to the table */
@@ -116,6 +118,7 @@ const char *cfg_check_image(const char *v);
 const char *cfg_check_envname(const char *v);
 const char *cfg_check_envpattern(const char *v);
 const char *cfg_check_label(const char *v);
+const char *cfg_check_subdomain(const char *v);
 const char *cfg_check_url(const char *v);
 const char *cfg_check_branch(const char *v);
 const char *cfg_check_relpath(const char *v);

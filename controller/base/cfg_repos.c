@@ -40,6 +40,9 @@ const struct key cfg_repo_keys[] = {
 	{ .path = "auth.allow_insecure_http", .type = K_BOOL,
 	  .off = R(allow_insecure_http), .def = "false",
 	  .flags = CFG_DUMP_SET },
+	{ .path = "kubernetes_secret", .type = K_STR,
+	  .off = R(kubernetes_secret), .check = cfg_check_subdomain,
+	  .flags = CFG_NULLABLE },
 };
 #undef R
 

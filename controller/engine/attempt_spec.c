@@ -24,6 +24,7 @@ void
 attempt_spec_init(struct attempt_spec *s)
 {
 	memset(s, 0, sizeof(*s));
+	podsec_init(&s->security_context);
 }
 
 void
@@ -61,7 +62,8 @@ attempt_spec_release(struct attempt_spec *s)
 	}
 	free(s->volumes);
 	free(s->workdir);
-	memset(s, 0, sizeof(*s));
+	free(s->service_account);
+	attempt_spec_init(s);
 }
 
 void
@@ -140,6 +142,56 @@ attempt_spec_schedule(struct attempt_spec *s, const struct pipeline_stage *ps)
 	for (size_t i = 0; i < ps->nvolumes; i++)
 		add_volume(s, ps->volumes[i].claim, ps->volumes[i].mount,
 		    ps->volumes[i].read_only);
+	s->service_account = sys_strdup_or_null(ps->service_account);
+	s->security_context = ps->security_context;
+}
+
+/* The security context as JSON: null when none was given. */
+static json_t *
+podsec_json(const struct podsec *sc)
+{
+	json_t *o;
+
+	if (!sc->set)
+		return json_null();
+	o = json_object();
+	for (size_t i = 0; i < PODSEC_RUN_AS_NON_ROOT; i++) {
+		if (sc->id[i] >= 0)
+			json_object_set_new(o, podsec_keys[i],
+			    json_integer(sc->id[i]));
+	}
+	if (sc->run_as_non_root >= 0)
+		json_object_set_new(o, "run_as_non_root",
+		    json_boolean(sc->run_as_non_root));
+	return o;
+}
+
+/* Read podsec_json()'s output (absent: none given); -1 when malformed. */
+static int
+podsec_from_json(json_t *v, struct podsec *sc)
+{
+	json_t *x;
+
+	podsec_init(sc);
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_object(v))
+		return -1;
+	sc->set = 1;
+	for (size_t i = 0; i < PODSEC_RUN_AS_NON_ROOT; i++) {
+		if ((x = json_object_get(v, podsec_keys[i])) == NULL)
+			continue;
+		if (!json_is_integer(x) || json_integer_value(x) < 0 ||
+		    json_integer_value(x) > PODSEC_ID_MAX)
+			return -1;
+		sc->id[i] = json_integer_value(x);
+	}
+	if ((x = json_object_get(v, "run_as_non_root")) != NULL) {
+		if (!json_is_boolean(x))
+			return -1;
+		sc->run_as_non_root = json_is_true(x);
+	}
+	return 0;
 }
 
 /* json_object_set_new with NULL for a NULL string. */
@@ -208,6 +260,9 @@ attempt_spec_to_json(const struct attempt_spec *s, char **out,
 	bad |= set_str(root, "workdir", s->workdir);
 	bad |= json_object_set_new(root, "checkout",
 	    json_boolean(s->checkout));
+	bad |= set_str(root, "service_account", s->service_account);
+	bad |= json_object_set_new(root, "security_context",
+	    podsec_json(&s->security_context));
 	if (!bad)
 		*out = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
@@ -333,6 +388,13 @@ attempt_spec_from_json(struct attempt_spec *s, const char *json,
 		goto invalid;
 	s->workdir = sys_strdup_or_null(x);
 	s->checkout = json_is_true(json_object_get(root, "checkout"));
+	/* both absent in the specs of older controllers: none given */
+	if (get_str(root, "service_account", &x) < 0)
+		goto invalid;
+	s->service_account = sys_strdup_or_null(x);
+	if (podsec_from_json(json_object_get(root, "security_context"),
+	    &s->security_context) < 0)
+		goto invalid;
 	json_decref(root);
 	return 0;
 invalid:
@@ -364,4 +426,7 @@ attempt_spec_to_exec(const struct attempt_spec *s, struct exec_attempt *a)
 	a->nvolumes = s->nvolumes;
 	a->workdir = s->workdir;
 	a->checkout = s->checkout;
+	a->service_account = s->service_account;
+	a->security_context = s->security_context.set ? &s->security_context :
+	    NULL;
 }

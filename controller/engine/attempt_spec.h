@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "base/podsec.h"
 #include "exec/executor.h"
 
 struct pipeline_stage;
@@ -41,6 +42,8 @@ struct attempt_spec {
 	size_t			 nvolumes;
 	char			*workdir;	/* local checkout, or NULL */
 	int			 checkout;
+	char			*service_account;	/* or NULL */
+	struct podsec		 security_context;	/* set 0: none given */
 	/* room in the arrays above (sys_grow) */
 	size_t			 argv_cap, env_cap, node_selector_cap;
 	size_t			 tolerations_cap, volumes_cap;
@@ -58,7 +61,8 @@ void	attempt_spec_env(struct attempt_spec *s, const char *name,
 
 /*
  * Copy the scheduling fields of a pipeline stage: timeout, resources,
- * node selector, tolerations, queue, priority class, volumes.  (Image,
+ * node selector, tolerations, queue, priority class, volumes, service
+ * account and security context.  (Image,
  * command and env need substitution: the caller sets them.)
  */
 void	attempt_spec_schedule(struct attempt_spec *s,

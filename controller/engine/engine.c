@@ -339,12 +339,13 @@ remove_checkout(struct engine *e, int64_t run_id)
 	remove_checkout_tmp(dir);
 }
 
-static const char *
-repo_url(const struct cfg *cfg, const char *name)
+/* The configured repository called name, or NULL. */
+static const struct cfg_repo *
+repo_of(const struct cfg *cfg, const char *name)
 {
 	for (size_t i = 0; i < cfg->nrepositories; i++)
 		if (same(cfg->repositories[i].name, name))
-			return cfg->repositories[i].url;
+			return &cfg->repositories[i];
 	return NULL;
 }
 
@@ -377,6 +378,7 @@ submit_now(struct eng_pass *ps, struct eng_run *er, size_t idx,
 	struct snap_attempt *att = &st->att;
 	struct attempt_spec loaded;
 	const struct attempt_spec *spec = spec_in;
+	const struct cfg_repo *repo;
 	struct exec_attempt a;
 	struct exec_status xs;
 	struct err err;
@@ -408,7 +410,10 @@ submit_now(struct eng_pass *ps, struct eng_run *er, size_t idx,
 	a.step = att->step;
 	a.kind = attempt_kind_name(att->kind);
 	attempt_spec_to_exec(spec, &a);
-	a.repo_url = repo_url(e->cfg, er->r->repo);
+	if ((repo = repo_of(e->cfg, er->r->repo)) != NULL) {
+		a.repo_url = repo->url;
+		a.checkout_secret = repo->kubernetes_secret;
+	}
 	a.commit = er->r->commit;
 	e->st.submits++;
 	rc = e->ex.ops->submit(e->ex.impl, &a, &err);
@@ -521,6 +526,9 @@ finish_attempt(struct eng_pass *ps, struct eng_run *er, size_t idx,
 	ae.stage_id = st->id;
 	ae.stage_from = st->status;
 	ae.actor = ENGINE_ACTOR;
+	ae.facts.image_id = xs->image_id;
+	ae.facts.node_name = xs->node_name;
+	ae.facts.gpu_product = xs->gpu_product;
 	smsg[0] = wait[0] = '\0';
 	if (!job) {
 		/* canary: the stage runs on (canary_advance decides) */
@@ -608,6 +616,21 @@ out:
 	stage_output_release(&out);
 }
 
+/* Where a running attempt runs, as far as its executor knows yet. */
+static void
+record_facts(struct eng_pass *ps, const struct snap_attempt *att,
+    const struct exec_status *xs)
+{
+	struct attempt_facts f = { xs->image_id, xs->node_name,
+	    xs->gpu_product };
+	struct err err;
+
+	if ((xs->image_id[0] != '\0' || xs->node_name[0] != '\0') &&
+	    store_attempt_facts(pass_db(ps), att->id, &f, &err) < 0)
+		log_warn("cannot record where the attempt runs", "job=%s "
+		    "error=\"%s\"", att->job_name, err.msg);
+}
+
 /*
  * Look at an active attempt: submit it if it never got to the executor
  * (or the executor lost it), record that it runs, read its log as it
@@ -666,6 +689,7 @@ poll_attempt(struct eng_pass *ps, struct eng_run *er, size_t idx)
 		if (att->status != ATTEMPT_RUNNING) {
 			if (store_attempt_running(pass_db(ps), att->id, er->r->id,
 			    xs.started_at, ENGINE_ACTOR, &err) == 0) {
+				record_facts(ps, att, &xs);
 				att->status = ATTEMPT_RUNNING;
 				att->started_ms = xs.started_at;
 				if (st->status == STAGE_SUBMITTED)

@@ -559,6 +559,23 @@ error:
 	    strerror(errno));
 }
 
+static int local_status(void *impl, const char *name,
+    struct exec_status *out, struct err *err);
+
+/* The status, and the node: this machine, for an attempt it knows. */
+static int
+local_status_here(void *impl, const char *name, struct exec_status *out,
+    struct err *err)
+{
+	int rc = local_status(impl, name, out, err);
+
+	if (rc == 0 && out->state != EXEC_UNKNOWN &&
+	    gethostname(out->node_name, sizeof(out->node_name) - 1) < 0)
+		out->node_name[0] = '\0';
+	out->node_name[sizeof(out->node_name) - 1] = '\0';
+	return rc;
+}
+
 static int
 local_status(void *impl, const char *name, struct exec_status *out,
     struct err *err)
@@ -786,7 +803,7 @@ local_free(void *impl)
 static const struct executor_ops local_ops = {
 	.name = "local",
 	.submit = local_submit,
-	.status = local_status,
+	.status = local_status_here,
 	.logs = local_logs,
 	.cancel = local_cancel,
 	.release = local_release,

@@ -30,6 +30,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/podsec.h"
 
 /* One NAME=VALUE of the stage's environment (docs/pipeline-reference.md, "Stage protocol"). */
 struct exec_env {
@@ -99,6 +100,13 @@ struct exec_attempt {
 	const char	*repo_url;	/* kubernetes checkout: clone URL */
 	const char	*commit;	/* the pinned commit (hex) */
 	int		 checkout;	/* pipeline's checkout: true */
+
+	/* pod identity (Kubernetes; the local executor ignores them) */
+	const char	*service_account;	/* NULL: the namespace's */
+	const struct podsec *security_context;	/* NULL or set 0: the
+						   cluster default */
+	const char	*checkout_secret;	/* Secret with the repository's
+						   credentials, or NULL */
 };
 
 enum exec_state {
@@ -117,6 +125,13 @@ struct exec_status {
 	int64_t		 finished_at;	/* unix ms, 0 = not yet */
 	char		 message[512];	/* why it failed ("timeout after 5m") */
 	char		 waiting_reason[512];	/* why it is pending, if known */
+
+	/* where it ran, as the executor saw it ("" = not known) */
+	char		 image_id[256];	/* the image the container really ran
+					   (Kubernetes imageID: a digest) */
+	char		 node_name[256];	/* the node (a host name locally) */
+	char		 gpu_product[128];	/* the node's nvidia.com/gpu.product
+						   label, for a GPU stage */
 };
 
 struct executor_ops {

@@ -322,6 +322,7 @@ kx_free(void *impl)
 		}
 	}
 	free(x->buckets);
+	free(x->nodes);
 	if (x->owns_k)
 		kube_api_free(x->k);
 	free(x->checkout_image);
@@ -403,6 +404,35 @@ fail:
 }
 
 int
+exec_kube_check_secrets(void *impl, const struct cfg *cfg, struct err *err)
+{
+	struct kexec *x = impl;
+	struct err e2;
+	int rc;
+
+	for (size_t i = 0; i < cfg->nrepositories; i++) {
+		const struct cfg_repo *r = &cfg->repositories[i];
+
+		if (r->kubernetes_secret == NULL)
+			continue;
+		rc = kube_api_secret_exists(x->k, x->ns, r->kubernetes_secret,
+		    &e2);
+		if (rc == ERR_NOTFOUND)
+			return err_set(err, ERR_INVALID, "repositories[%zu]."
+			    "kubernetes_secret: Secret '%s' not found in "
+			    "namespace '%s' (the checkout of repository '%s' "
+			    "needs it; create it or fix the name)", i,
+			    r->kubernetes_secret, x->ns, r->name);
+		if (rc < 0)
+			log_warn("cannot check the checkout Secret; a missing "
+			    "one will show as the pod's FailedMount event",
+			    "repository=%s secret=%s namespace=%s error=\"%s\"",
+			    r->name, r->kubernetes_secret, x->ns, e2.msg);
+	}
+	return 0;
+}
+
+int
 exec_kube_new_with(struct executor *out, struct kube_api *k, const char *ns,
     const struct kube_job_opts *jo, struct err *err)
 {
@@ -440,12 +470,19 @@ exec_kube_new(struct executor *out, const struct cfg *cfg, struct err *err)
 	jo.ttl_after_finished_s = c->ttl_after_finished_ms < 0 ? -1 :
 	    c->ttl_after_finished_ms / 1000;
 	jo.checkout_image = c->checkout_image;
+	cfg_kube_podsec(c, &jo.security_context);
 	buf_init(&desc, 1024);
 	if (kube_auth_describe(auth, &desc) == 0)
 		log_info("kubernetes executor", "config=%s", desc.data);
 	buf_release(&desc);
 	rc = start(out, k, 1, auth->namespace, &jo, err);
 	k = NULL;	/* the executor owns it, or start freed it */
+	if (rc == 0 && (rc = exec_kube_check_secrets(out->impl, cfg,
+	    err)) < 0) {
+		out->ops->free(out->impl);
+		out->ops = NULL;
+		out->impl = NULL;
+	}
 out:
 	kube_api_free(k);
 	kube_auth_free(auth);

@@ -82,11 +82,12 @@ struct metrics;
  * The executor of cfg->kubernetes: access from kube_auth_load (the
  * kubeconfig, context and namespace of the configuration, the process
  * environment), a client with its qps and burst, Jobs with its
- * ttl_after_finished and checkout_image, and the watches started.  Does
- * not wait for the API server: a cluster that cannot be reached shows in
- * exec_kube_ready and as ERR_TRANSIENT.  Errors of kube_auth_load and
- * kube_api_new.  out->ops->free stops the watches and frees it all;
- * freeing never touches a Job.
+ * ttl_after_finished, checkout_image and security_context, and the
+ * watches started.  Does not wait for the API server (beyond the check
+ * below): a cluster that cannot be reached shows in exec_kube_ready and as
+ * ERR_TRANSIENT.  Errors of kube_auth_load and kube_api_new, and of
+ * exec_kube_check_secrets.  out->ops->free stops the watches and frees it
+ * all; freeing never touches a Job.
  */
 int	exec_kube_new(struct executor *out, const struct cfg *cfg,
 	    struct err *err) __attribute__((warn_unused_result));
@@ -97,6 +98,18 @@ int	exec_kube_new(struct executor *out, const struct cfg *cfg,
  * options jo (copied; its namespace is replaced by ns).  For tests and
  * benchmarks.
  */
+/*
+ * Check that the Secret each repository names (kubernetes_secret) exists
+ * in the executor's namespace, one GET of its metadata each: ERR_INVALID
+ * naming the repository, the Secret and the namespace when one does not,
+ * so that a controller with a mistyped name refuses to start instead of
+ * leaving checkouts hanging in ContainerCreating.  A 403 (no get on
+ * secrets) or an unreachable API is logged and passes: the pod's
+ * FailedMount event then says it.  Blocks for the calls.
+ */
+int	exec_kube_check_secrets(void *impl, const struct cfg *cfg,
+	    struct err *err) __attribute__((warn_unused_result));
+
 int	exec_kube_new_with(struct executor *out, struct kube_api *k,
 	    const char *ns, const struct kube_job_opts *jo, struct err *err)
 	    __attribute__((warn_unused_result));

@@ -13,6 +13,8 @@
  *   exec_kube_worker.c  the worker threads and the extras of exec_kube.h
  *                       (ready, wait_synced, wait_change, reconcile,
  *                       metrics, stats)
+ *   exec_kube_nodes.c   the GPU product of the nodes pods ran on: one GET
+ *                       per node, cached
  *
  * The table.  Every name the executor hears of (a submit, a Job from the
  * watch, a pod from the pod watch) has an entry in a hash table under one
@@ -119,6 +121,11 @@ struct kentry {
 	char			 term_reason[64];
 	char			 pod_reason[64];	/* Evicted ... */
 	char			 pod_message[256];
+	char			 image_id[256];	/* what the container ran */
+	char			 node[KUBE_NAME_MAX];	/* spec.nodeName */
+	int64_t			 c_started_ms;	/* the container's own times */
+	int64_t			 c_finished_ms;
+	int			 nvidia;	/* asks for an nvidia.com/ resource */
 
 	/* a pending reason from the events */
 	char			 event_why[600];
@@ -133,14 +140,23 @@ struct kentry {
 };
 
 /* Work for the worker threads, so that the engine's loop does not wait. */
-enum task_kind { TASK_PREFETCH, TASK_DELETE };
+enum task_kind { TASK_PREFETCH, TASK_DELETE, TASK_NODE };
 
 struct task {
 	struct task	*next;
 	enum task_kind	 kind;
-	char		 name[64];
+	char		 name[KUBE_NAME_MAX];	/* a Job, or a node */
 	int		 tries;
 	int64_t		 not_before;	/* monotonic */
+};
+
+/* A node's GPU product, as far as it is known. */
+enum knode_state { KNODE_ASKING = 0, KNODE_KNOWN, KNODE_UNKNOWN };
+
+struct knode {
+	char			name[KUBE_NAME_MAX];
+	char			product[128];	/* "" = no label */
+	enum knode_state	state;
 };
 
 struct kexec {
@@ -171,6 +187,11 @@ struct kexec {
 	size_t			 ntasks;
 	int			 busy_workers;
 	int			 stopping;
+
+	/* the nodes pods ran on (exec_kube_nodes.c), under mu */
+	struct knode		*nodes;
+	size_t			 nnodes, anodes;
+	int			 nodes_forbidden;	/* said once */
 
 	pthread_mutex_t		 m_mu;		/* the metrics collector */
 	struct metric		*m_calls;
@@ -276,5 +297,14 @@ int	kx_read_log(struct kexec *x, const char *job, char *pod,
 void	kx_prefetch(struct kexec *x, const char *name);
 int	kx_delete_job(struct kexec *x, const char *name, struct err *err);
 void	*kx_worker_main(void *arg);
+
+/* ---- the nodes (exec_kube_nodes.c) ---------------------------------------- */
+
+/* Under mu: ask the workers for node's labels once (NULL/"": nothing). */
+void	kx_want_node(struct kexec *x, const char *node);
+/* Under mu: node's GPU product, "" while not known or when it has none. */
+const char *kx_node_product(struct kexec *x, const char *node);
+/* A worker, no lock held: GET the node and keep its product. */
+void	kx_fetch_node(struct kexec *x, const char *node);
 
 #endif

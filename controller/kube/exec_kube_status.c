@@ -85,9 +85,11 @@ fill(const struct kentry *e, struct exec_status *out, int64_t now)
 	running = e->state == KUBE_JOB_RUNNING ||
 	    (e->state == KUBE_JOB_PENDING && e->pod_phase == KUBE_POD_RUNNING) ||
 	    pod_lags(e, now);
+	/* the container's own start (not the pod's, which includes pulling
+	   the image and the checkout), else the pod's, else the Job's */
 	if (running || job_done(e))
-		out->started_at = e->pod_started_ms > 0 ? e->pod_started_ms :
-		    e->started_ms;
+		out->started_at = e->c_started_ms > 0 ? e->c_started_ms :
+		    e->pod_started_ms > 0 ? e->pod_started_ms : e->started_ms;
 	if (pod_lags(e, now)) {
 		out->state = EXEC_RUNNING;
 		return;
@@ -96,12 +98,14 @@ fill(const struct kentry *e, struct exec_status *out, int64_t now)
 	case KUBE_JOB_SUCCEEDED:
 		out->state = EXEC_SUCCEEDED;
 		out->exit_code = 0;
-		out->finished_at = e->finished_ms;
+		out->finished_at = e->c_finished_ms > 0 ? e->c_finished_ms :
+		    e->finished_ms;
 		return;
 	case KUBE_JOB_FAILED:
 		out->state = EXEC_FAILED;
 		out->exit_code = e->exit_code;
-		out->finished_at = e->finished_ms;
+		out->finished_at = e->c_finished_ms > 0 ? e->c_finished_ms :
+		    e->finished_ms;
 		failure_message(e, out->message, sizeof(out->message));
 		return;
 	case KUBE_JOB_SUSPENDED:
@@ -244,6 +248,12 @@ kx_status(void *impl, const char *name, struct exec_status *out,
 		}
 	}
 	fill(e, out, now);
+	/* where it ran, as far as the pod has told */
+	(void)str_copy(out->image_id, sizeof(out->image_id), e->image_id);
+	(void)str_copy(out->node_name, sizeof(out->node_name), e->node);
+	if (e->nvidia && e->node[0] != '\0')
+		(void)str_copy(out->gpu_product, sizeof(out->gpu_product),
+		    kx_node_product(x, e->node));
 out:
 	pthread_mutex_unlock(&x->mu);
 	return rc;

@@ -158,7 +158,20 @@ merge_pod(struct kentry *e, const struct kube_pod *p)
 		e->pod_deleted = 0;
 		e->exit_code = -1;
 		e->term_reason[0] = '\0';
+		e->image_id[0] = e->node[0] = '\0';
+		e->c_started_ms = e->c_finished_ms = 0;
 	}
+	/* where and what it ran: kept once known (a later event may be a
+	   pod the kubelet no longer reports on) */
+	if (p->image_id[0] != '\0')
+		(void)str_copy(e->image_id, sizeof(e->image_id), p->image_id);
+	if (p->node[0] != '\0')
+		(void)str_copy(e->node, sizeof(e->node), p->node);
+	if (p->c_started_ms > 0)
+		e->c_started_ms = p->c_started_ms;
+	if (p->finished_ms > 0)
+		e->c_finished_ms = p->finished_ms;
+	e->nvidia = p->nvidia;
 	e->pod_created_ms = p->created_ms;
 	e->pod_phase = p->phase;
 	e->pod_started_ms = p->started_ms;
@@ -214,6 +227,8 @@ kx_on_pod(void *arg, enum kube_watch_type type, const struct kube_pod *p)
 	    !e->pod_deleted && p->created_ms < e->pod_created_ms)
 		goto out;
 	merge_pod(e, p);
+	if (e->nvidia)
+		kx_want_node(x, e->node);
 	pthread_cond_broadcast(&x->cv);
 out:
 	pthread_mutex_unlock(&x->mu);

@@ -62,6 +62,9 @@ kx_worker_main(void *arg)
 		if (t->kind == TASK_PREFETCH) {
 			kx_prefetch(x, t->name);
 			rc = 0;
+		} else if (t->kind == TASK_NODE) {
+			kx_fetch_node(x, t->name);
+			rc = 0;
 		} else {
 			rc = kx_delete_job(x, t->name, &err);
 		}

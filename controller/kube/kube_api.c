@@ -24,7 +24,7 @@ static const char *const verb_names[KUBE_VERB_N] = {
 	"get", "list", "watch", "create", "delete"
 };
 static const char *const res_names[KUBE_RES_N] = {
-	"jobs", "pods", "pods/log", "events"
+	"jobs", "pods", "pods/log", "events", "nodes", "secrets"
 };
 
 const char *
@@ -186,18 +186,39 @@ out:
 	return rc;
 }
 
+/*
+ * GET path (a resource of kind res), decoded into *o (the caller's,
+ * large: not on the stack); what names it in messages.
+ */
+static int
+get_object(struct kube_api *k, const char *path, enum kube_resource res,
+    const char *what, union kube_object *o, struct err *err)
+{
+	struct buf resp;
+	struct kreq r;
+	int rc;
+
+	buf_init(&resp, LIM_KUBE_OBJECT);
+	kube_api_req_init(&r, "GET", KUBE_VERB_GET, res, path, &resp);
+	r.optional = res == KUBE_RES_NODES;
+	snprintf(r.what, sizeof(r.what), "%s", what);
+	if ((rc = kube_api_do(k, &r, err)) == 0)
+		rc = kube_decode_object(resp.data, resp.len, res, what, o, err);
+	buf_release(&resp);
+	return rc;
+}
+
 int
 kube_api_job_get(struct kube_api *k, const char *ns, const char *name,
     struct kube_job *out, struct err *err)
 {
-	struct buf path, resp;
-	struct kreq r;
+	struct buf path;
 	union kube_object *o = NULL;
+	char what[300];
 	int rc;
 
 	ns = kube_api_ns(k, ns);
 	buf_init(&path, LIM_URL);
-	buf_init(&resp, LIM_KUBE_OBJECT);
 	if ((rc = kube_check_name("job", name, err)) < 0 ||
 	    (rc = kube_api_jobs_path(k, ns, &path, err)) < 0)
 		goto out;
@@ -205,17 +226,74 @@ kube_api_job_get(struct kube_api *k, const char *ns, const char *name,
 		rc = err_set(err, ERR_TOOBIG, "request path too long");
 		goto out;
 	}
-	kube_api_req_init(&r, "GET", KUBE_VERB_GET, KUBE_RES_JOBS, path.data, &resp);
-	snprintf(r.what, sizeof(r.what), "get job '%.63s' in namespace '%s'",
+	snprintf(what, sizeof(what), "get job '%.63s' in namespace '%s'",
 	    name, ns);
-	if ((rc = kube_api_do(k, &r, err)) < 0)
-		goto out;
 	o = xcalloc(1, sizeof(*o));
-	if ((rc = kube_decode_object(resp.data, resp.len, KUBE_RES_JOBS,
-	    r.what, o, err)) == 0)
+	if ((rc = get_object(k, path.data, KUBE_RES_JOBS, what, o, err)) == 0)
 		*out = o->job;
 out:
 	free(o);
+	buf_release(&path);
+	return rc;
+}
+
+int
+kube_api_node_get(struct kube_api *k, const char *name,
+    struct kube_node *out, struct err *err)
+{
+	struct buf path;
+	union kube_object *o = NULL;
+	char what[300];
+	int rc;
+
+	buf_init(&path, LIM_URL);
+	if ((rc = kube_check_name("node", name, err)) < 0)
+		goto out;
+	if (buf_printf(&path, "/api/v1/nodes/%s", name) < 0) {
+		rc = err_set(err, ERR_TOOBIG, "request path too long");
+		goto out;
+	}
+	snprintf(what, sizeof(what), "get node '%.200s'", name);
+	o = xcalloc(1, sizeof(*o));
+	if ((rc = get_object(k, path.data, KUBE_RES_NODES, what, o, err)) == 0)
+		*out = o->node;
+out:
+	free(o);
+	buf_release(&path);
+	return rc;
+}
+
+int
+kube_api_secret_exists(struct kube_api *k, const char *ns, const char *name,
+    struct err *err)
+{
+	struct buf path, resp;
+	struct kreq r;
+	int rc;
+
+	ns = kube_api_ns(k, ns);
+	buf_init(&path, LIM_URL);
+	buf_init(&resp, LIM_KUBE_OBJECT);
+	if ((rc = kube_check_name("secret", name, err)) < 0 ||
+	    (rc = kube_check_name("namespace", ns, err)) < 0)
+		goto out;
+	if (buf_printf(&path, "/api/v1/namespaces/%s/secrets/%s", ns,
+	    name) < 0) {
+		rc = err_set(err, ERR_TOOBIG, "request path too long");
+		goto out;
+	}
+	kube_api_req_init(&r, "GET", KUBE_VERB_GET, KUBE_RES_SECRETS,
+	    path.data, &resp);
+	r.accept = "application/json;as=PartialObjectMetadata;"
+	    "g=meta.k8s.io;v=v1,application/json";
+	r.optional = 1;
+	snprintf(r.what, sizeof(r.what), "get secret '%.200s' in namespace "
+	    "'%.63s'", name, ns);
+	rc = kube_api_do(k, &r, err);
+out:
+	/* a server that ignores the Accept may have sent the data: wipe it */
+	if (resp.data != NULL)
+		explicit_bzero(resp.data, resp.alloc);
 	buf_release(&path);
 	buf_release(&resp);
 	return rc;

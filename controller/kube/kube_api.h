@@ -153,6 +153,18 @@ struct kube_pod {
 	int64_t			 started_ms;
 	int64_t			 finished_ms;
 	int			 deleting;
+	/* where and what it ran (the first container) */
+	char			 image_id[256];	/* imageID: the digest run */
+	int64_t			 c_started_ms;	/* state.running.startedAt,
+						   else terminated.startedAt */
+	int			 nvidia;	/* asks for an nvidia.com/
+						   resource (GPU, MIG) */
+};
+
+/* A node, as much as Sluice reads of it. */
+struct kube_node {
+	char	name[KUBE_NAME_MAX];
+	char	gpu_product[128];	/* label nvidia.com/gpu.product */
 };
 
 struct kube_event {
@@ -200,10 +212,13 @@ enum kube_resource {
 	KUBE_RES_PODS,
 	KUBE_RES_PODS_LOG,
 	KUBE_RES_EVENTS,
+	KUBE_RES_NODES,
+	KUBE_RES_SECRETS,
 	KUBE_RES_N
 };
 
-/* "get", "list", ...; "jobs", "pods", "pods/log", "events". */
+/* "get", "list", ...; "jobs", "pods", "pods/log", "events", "nodes",
+   "secrets". */
 const char *kube_verb_name(enum kube_verb v);
 const char *kube_resource_name(enum kube_resource r);
 
@@ -336,6 +351,24 @@ int	kube_api_event_list(struct kube_api *k, const char *ns,
  */
 int	kube_api_job_pending_reason(struct kube_api *k, const char *ns,
 	    const char *job, char *out, size_t outlen, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Get one Node (cluster-scoped: needs a ClusterRole with get on nodes).
+ * ERR_NOTFOUND, ERR_FORBIDDEN (no such grant) and the codes above.
+ */
+int	kube_api_node_get(struct kube_api *k, const char *name,
+	    struct kube_node *out, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Whether Secret name exists in ns: 0 when it does, ERR_NOTFOUND when it
+ * does not, ERR_FORBIDDEN without get on secrets.  Asks for the metadata
+ * only (PartialObjectMetadata), so the Secret's data never reaches this
+ * process from a server that honours it, and is not decoded otherwise.
+ */
+int	kube_api_secret_exists(struct kube_api *k, const char *ns,
+	    const char *name, struct err *err)
 	    __attribute__((warn_unused_result));
 
 /* ---- the watch ----------------------------------------------------------- */

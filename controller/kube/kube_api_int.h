@@ -92,6 +92,11 @@ struct kreq {
 	const char	*body;
 	size_t		 body_len;
 	int64_t		 timeout_ms;	/* 0: opts.request_timeout_ms */
+	const char	*accept;	/* NULL: application/json */
+	int		 optional;	/* a 403 is the caller's business:
+					   it does not make the client not
+					   ready (a grant Sluice can do
+					   without, such as get on nodes) */
 	char		 what[300];	/* "create job 'x' in namespace 'y'" */
 
 	struct buf	*resp;		/* a 2xx answer's body goes here */
@@ -196,6 +201,7 @@ union kube_object {
 	struct kube_job		job;
 	struct kube_pod		pod;
 	struct kube_event	event;
+	struct kube_node	node;
 };
 
 /*

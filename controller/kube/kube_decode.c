@@ -228,6 +228,40 @@ decode_job(json_t *o, struct kube_job *j, struct err *err)
 	return 0;
 }
 
+/* Whether container c limits an nvidia.com/ resource (a GPU or MIG slice). */
+static int
+wants_nvidia(json_t *c)
+{
+	json_t *lim = jobj(jobj(c, "resources"), "limits"), *v;
+	const char *key;
+
+	json_object_foreach(lim, key, v) {
+		if (strncmp(key, "nvidia.com/", 11) == 0 &&
+		    !(json_is_string(v) && strcmp(json_string_value(v),
+		    "0") == 0) &&
+		    !(json_is_integer(v) && json_integer_value(v) == 0))
+			return 1;
+	}
+	return 0;
+}
+
+static int
+decode_node(json_t *o, struct kube_node *n, struct err *err)
+{
+	json_t *md;
+	const char *name;
+
+	memset(n, 0, sizeof(*n));
+	if (!json_is_object(o) || (md = jobj(o, "metadata")) == NULL ||
+	    (name = jstr(md, "name")) == NULL)
+		return err_set(err, ERR_INVALID,
+		    "kubernetes API answered a Node without metadata.name");
+	kube_fld(n->name, sizeof(n->name), name);
+	kube_fld(n->gpu_product, sizeof(n->gpu_product),
+	    jstr(jobj(md, "labels"), "nvidia.com/gpu.product"));
+	return 0;
+}
+
 static int
 decode_pod(json_t *o, struct kube_pod *p, struct err *err)
 {
@@ -282,11 +316,16 @@ decode_pod(json_t *o, struct kube_pod *p, struct err *err)
 		kube_fld(p->sched_message, sizeof(p->sched_message),
 		    jstr(c, "message"));
 	}
+	p->nvidia = wants_nvidia(json_array_get(json_object_get(jobj(o,
+	    "spec"), "containers"), 0));
 	cs = json_object_get(st, "containerStatuses");
 	if (json_is_array(cs) && json_array_size(cs) > 0) {
 		json_t *s0 = json_array_get(cs, 0), *t;
 
+		kube_fld(p->image_id, sizeof(p->image_id), jstr(s0, "imageID"));
 		state = jobj(s0, "state");
+		if ((t = jobj(state, "running")) != NULL)
+			p->c_started_ms = parse_time(jstr(t, "startedAt"));
 		if ((t = jobj(state, "waiting")) != NULL) {
 			kube_fld(p->waiting_reason, sizeof(p->waiting_reason),
 			    jstr(t, "reason"));
@@ -303,6 +342,7 @@ decode_pod(json_t *o, struct kube_pod *p, struct err *err)
 			kube_fld(p->term_message, sizeof(p->term_message),
 			    jstr(t, "message"));
 			p->finished_ms = parse_time(jstr(t, "finishedAt"));
+			p->c_started_ms = parse_time(jstr(t, "startedAt"));
 		}
 	}
 	return 0;
@@ -397,6 +437,8 @@ decode_any(json_t *o, enum kube_resource res, union kube_object *out,
 		return decode_job(o, &out->job, err);
 	case KUBE_RES_PODS:
 		return decode_pod(o, &out->pod, err);
+	case KUBE_RES_NODES:
+		return decode_node(o, &out->node, err);
 	case KUBE_RES_EVENTS:
 		if (decode_event(o, &out->event) < 0)
 			return err_set(err, ERR_INVALID, "kubernetes API "

@@ -13,8 +13,6 @@
 #include "kube/kube_job.h"
 #include "pipeline/k8s_names.h"
 
-#define DEFAULT_UID	65532	/* "nonroot" of distroless images */
-
 static json_t *
 labels_of(const struct exec_attempt *a)
 {
@@ -64,25 +62,89 @@ resources_of(const struct exec_attempt *a)
 	return r;
 }
 
+/* The security context of a container: hardening, never identity. */
 static json_t *
-security_context(int64_t uid)
+container_security(const struct podsec *sc)
 {
-	return json_pack("{s:b, s:b, s:I, s:{s:[s]}, s:{s:s}}",
-	    "runAsNonRoot", 1, "allowPrivilegeEscalation", 0,
-	    "runAsUser", (json_int_t)uid,
-	    "capabilities", "drop", "ALL",
+	json_t *o = json_pack("{s:b, s:{s:[s]}, s:{s:s}}",
+	    "allowPrivilegeEscalation", 0, "capabilities", "drop", "ALL",
 	    "seccompProfile", "type", "RuntimeDefault");
+
+	if (sc->run_as_non_root >= 0)
+		json_object_set_new(o, "runAsNonRoot",
+		    json_boolean(sc->run_as_non_root));
+	return o;
 }
 
-/* The clone script of the checkout init container; values come as env. */
+/* The pod's securityContext: exactly the keys given, and seccomp. */
+static json_t *
+pod_security(const struct podsec *sc)
+{
+	static const char *const names[] = { "runAsUser", "runAsGroup",
+	    "fsGroup" };
+	json_t *o = json_pack("{s:{s:s}}", "seccompProfile", "type",
+	    "RuntimeDefault");
+
+	for (size_t i = 0; i < 3; i++) {
+		if (sc->id[i] >= 0)
+			json_object_set_new(o, names[i],
+			    json_integer(sc->id[i]));
+	}
+	if (sc->run_as_non_root >= 0)
+		json_object_set_new(o, "runAsNonRoot",
+		    json_boolean(sc->run_as_non_root));
+	return o;
+}
+
+/*
+ * The clone script of the checkout init container; values come as env.
+ * With the credentials Secret mounted at KUBE_JOB_CREDENTIALS_DIR, git
+ * asks a credential helper that reads its files (https), or ssh uses its
+ * key and known_hosts; nothing is copied or printed.
+ */
 static const char checkout_script[] =
     "set -eu\n"
+    "c=" KUBE_JOB_CREDENTIALS_DIR "\n"
+    "h=\n"
+    "if [ -d \"$c\" ]; then\n"
+    "  if [ -f \"$c/ssh-privatekey\" ]; then\n"
+    "    if [ ! -f \"$c/known_hosts\" ]; then\n"
+    "      echo \"checkout: the credentials Secret has ssh-privatekey but "
+    "no known_hosts\" >&2\n"
+    "      exit 1\n"
+    "    fi\n"
+    "    export GIT_SSH_COMMAND=\"ssh -i $c/ssh-privatekey "
+    "-o IdentitiesOnly=yes -o UserKnownHostsFile=$c/known_hosts "
+    "-o StrictHostKeyChecking=yes\"\n"
+    "  fi\n"
+    "  h='!f() { test \"$1\" = get || exit 0; c=" KUBE_JOB_CREDENTIALS_DIR "; "
+    "if [ -f $c/token ]; then "
+    "echo username=$(cat $c/username 2>/dev/null || echo x-access-token); "
+    "echo password=$(cat $c/token); "
+    "elif [ -f $c/password ]; then "
+    "echo username=$(cat $c/username); echo password=$(cat $c/password); "
+    "fi; }; f'\n"
+    "fi\n"
     "git init -q /workspace\n"
     "cd /workspace\n"
     "git remote add origin \"$SLUICE_REPO_URL\"\n"
-    "git fetch -q --depth 1 origin \"$SLUICE_COMMIT\" || "
-    "git fetch -q origin\n"
+    "git -c credential.helper=\"$h\" fetch -q --depth 1 origin "
+    "\"$SLUICE_COMMIT\" || "
+    "git -c credential.helper=\"$h\" fetch -q origin\n"
     "git -c advice.detachedHead=false checkout -q \"$SLUICE_COMMIT\"\n";
+
+/* The identity the pod runs with: the stage's, the cluster's, built in. */
+static const struct podsec *
+identity_of(const struct exec_attempt *a, const struct kube_job_opts *o,
+    struct podsec *def)
+{
+	if (a->security_context != NULL && a->security_context->set)
+		return a->security_context;
+	if (o->security_context.set)
+		return &o->security_context;
+	podsec_default(def);
+	return def;
+}
 
 int
 kube_job_manifest(const struct exec_attempt *a, const struct kube_job_opts *o,
@@ -90,7 +152,8 @@ kube_job_manifest(const struct exec_attempt *a, const struct kube_job_opts *o,
 {
 	json_t *job = NULL, *spec, *pod, *container, *env, *cmd, *containers;
 	json_t *volumes, *mounts;
-	int64_t uid = o->run_as_user > 0 ? o->run_as_user : DEFAULT_UID;
+	struct podsec def;
+	const struct podsec *sc = identity_of(a, o, &def);
 	char *url = NULL, *password = NULL;
 	int rc = 0;
 
@@ -110,6 +173,14 @@ kube_job_manifest(const struct exec_attempt *a, const struct kube_job_opts *o,
 		return err_set(err, ERR_INVALID, "stage '%s' wants a checkout "
 		    "but the repository URL, commit or checkout image is "
 		    "unknown", a->stage);
+	if (a->service_account != NULL &&
+	    k8s_check_dns1123_subdomain(a->service_account) != NULL)
+		return err_set(err, ERR_INVALID, "stage '%s': service account "
+		    "'%s' is not a valid name", a->stage, a->service_account);
+	if (a->checkout && a->checkout_secret != NULL &&
+	    k8s_check_dns1123_subdomain(a->checkout_secret) != NULL)
+		return err_set(err, ERR_INVALID, "stage '%s': Secret name '%s' "
+		    "is not a valid name", a->stage, a->checkout_secret);
 	/* a Job is readable by many: never a password in it */
 	if (a->checkout && gitsrc_url_split(a->repo_url, &url, &password) < 0)
 		return err_set(err, ERR_INVALID, "stage '%s': the repository "
@@ -129,16 +200,21 @@ kube_job_manifest(const struct exec_attempt *a, const struct kube_job_opts *o,
 	container = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:s}",
 	    "name", "stage", "image", a->image, "command", cmd, "env", env,
 	    "resources", resources_of(a), "securityContext",
-	    security_context(uid), "terminationMessagePolicy",
+	    container_security(sc), "terminationMessagePolicy",
 	    "FallbackToLogsOnError");
 	containers = json_array();
 	json_array_append_new(containers, container);
-	pod = json_pack("{s:s, s:o, s:b}", "restartPolicy", "Never",
-	    "containers", containers, "automountServiceAccountToken", 0);
-	json_object_set_new(pod, "securityContext", json_pack("{s:b, s:I, "
-	    "s:I, s:{s:s}}", "runAsNonRoot", 1, "runAsUser", (json_int_t)uid,
-	    "fsGroup", (json_int_t)uid, "seccompProfile", "type",
-	    "RuntimeDefault"));
+	pod = json_pack("{s:s, s:o}", "restartPolicy", "Never",
+	    "containers", containers);
+	/* a named account brings its token (its own automount setting
+	   decides); the namespace's default account never does */
+	if (a->service_account != NULL)
+		json_object_set_new(pod, "serviceAccountName",
+		    json_string(a->service_account));
+	else
+		json_object_set_new(pod, "automountServiceAccountToken",
+		    json_false());
+	json_object_set_new(pod, "securityContext", pod_security(sc));
 
 	volumes = json_array();
 	mounts = json_array();
@@ -169,9 +245,21 @@ kube_job_manifest(const struct exec_attempt *a, const struct kube_job_opts *o,
 		    "name", "SLUICE_COMMIT", "value", a->commit,
 		    "name", "HOME", "value", "/tmp",
 		    "volumeMounts", "name", "workspace", "mountPath",
-		    "/workspace", "securityContext", security_context(uid),
+		    "/workspace", "securityContext", container_security(sc),
 		    "resources", "requests", "cpu", "100m", "memory", "128Mi",
 		    "limits", "cpu", "1", "memory", "512Mi");
+		/* the credentials: a volume only the init container mounts */
+		if (init != NULL && a->checkout_secret != NULL) {
+			json_array_append_new(volumes, json_pack("{s:s, "
+			    "s:{s:s, s:i}}", "name",
+			    KUBE_JOB_CREDENTIALS_VOLUME, "secret",
+			    "secretName", a->checkout_secret, "defaultMode",
+			    0400));
+			json_array_append_new(json_object_get(init,
+			    "volumeMounts"), json_pack("{s:s, s:s, s:b}",
+			    "name", KUBE_JOB_CREDENTIALS_VOLUME, "mountPath",
+			    KUBE_JOB_CREDENTIALS_DIR, "readOnly", 1));
+		}
 		json_object_set_new(pod, "initContainers", json_pack("[o]",
 		    init));
 		json_object_set_new(container, "workingDir",

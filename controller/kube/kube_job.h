@@ -13,13 +13,25 @@
  *   timeout, ttlSecondsAfterFinished from the configuration;
  * - one container "stage" with the image, the command, the environment of
  *   stage protocol, resources (cpu, memory as requests; GPUs of gpu_resource as
- *   equal requests and limits), a non-root, no-privilege-escalation,
- *   all-capabilities-dropped security context with the RuntimeDefault
- *   seccomp profile; restartPolicy Never; node selector, tolerations,
- *   priority class and PersistentVolumeClaim volumes as given;
+ *   equal requests and limits), a no-privilege-escalation,
+ *   all-capabilities-dropped container security context with the
+ *   RuntimeDefault seccomp profile; restartPolicy Never; node selector,
+ *   tolerations, priority class and PersistentVolumeClaim volumes as given;
+ * - the pod's identity: the stage's security context (else the cluster
+ *   default of the options, else base/podsec.h's default) as the pod
+ *   securityContext, exactly the keys given (runAsUser, runAsGroup,
+ *   fsGroup, runAsNonRoot; runAsNonRoot is repeated on the containers);
+ *   serviceAccountName when the stage names one (the ServiceAccount's own
+ *   automountServiceAccountToken then decides about the token; without
+ *   one the token is not mounted);
  * - with checkout, an init container (checkout_image) that clones the
  *   repository at the pinned commit into an emptyDir mounted at /workspace,
- *   which is also the stage container's working directory.
+ *   which is also the stage container's working directory.  With a
+ *   checkout_secret, the Secret is a volume (mode 0400) mounted read-only
+ *   at /etc/sluice/git into the init container only, and the clone script
+ *   reads the credentials from its files (a git credential helper for
+ *   username/password/token, GIT_SSH_COMMAND with ssh-privatekey and
+ *   known_hosts); the manifest itself never holds a credential.
  */
 #ifndef SLUICE_KUBE_JOB_H
 #define SLUICE_KUBE_JOB_H
@@ -27,14 +39,19 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "base/podsec.h"
 #include "exec/executor.h"
 
 struct kube_job_opts {
 	const char	*namespace;
 	int64_t		 ttl_after_finished_s;	/* < 0: leave unset */
 	const char	*checkout_image;	/* for checkout: true */
-	int64_t		 run_as_user;		/* 0: 65532 */
+	struct podsec	 security_context;	/* the cluster default; set 0:
+						   podsec_default() */
 };
+
+#define KUBE_JOB_CREDENTIALS_DIR	"/etc/sluice/git"
+#define KUBE_JOB_CREDENTIALS_VOLUME	"git-credentials"
 
 /*
  * Build the Job manifest of a into *out (JSON text, owned by the caller,

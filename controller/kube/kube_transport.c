@@ -440,7 +440,17 @@ kube_api_setup(struct kube_api *k, CURL *h, struct kreq *r,
 	}
 	if (k->proxy != NULL)
 		curl_easy_setopt(h, CURLOPT_PROXY, k->proxy);
-	if ((t = curl_slist_append(l, "Accept: application/json")) == NULL)
+	if (r->accept != NULL) {
+		if (buf_printf(&line, "Accept: %s", r->accept) < 0) {
+			rc = err_set(err, ERR_TOOBIG, "Accept header too long");
+			goto out;
+		}
+		t = curl_slist_append(l, line.data);
+		buf_reset(&line);
+	} else {
+		t = curl_slist_append(l, "Accept: application/json");
+	}
+	if (t == NULL)
 		goto nomem;
 	l = t;
 	if ((t = curl_slist_append(l, "Expect:")) == NULL)
@@ -623,7 +633,8 @@ kube_api_classify(struct kube_api *k, struct kreq *r, CURLcode cc,
 		err_set(err, ERR_FORBIDDEN, "%s: forbidden (403): %s; grant "
 		    "sluice's service account the Role in deploy/", r->what,
 		    msg);
-		kube_api_set_ready(k, ERR_FORBIDDEN, err->msg);
+		if (!r->optional)
+			kube_api_set_ready(k, ERR_FORBIDDEN, err->msg);
 		return KUBE_V_FAIL;
 	default:
 		break;

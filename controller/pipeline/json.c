@@ -130,6 +130,28 @@ fail:
 	return NULL;
 }
 
+/* A security_context with the keys that were given, or NULL on no memory. */
+static json_t *
+jpodsec(const struct podsec *sc)
+{
+	json_t *o = json_object();
+
+	if (o == NULL)
+		return NULL;
+	for (size_t i = 0; i < PODSEC_RUN_AS_NON_ROOT; i++) {
+		if (sc->id[i] >= 0 && jset(o, podsec_keys[i],
+		    json_integer(sc->id[i])) < 0)
+			goto fail;
+	}
+	if (sc->run_as_non_root >= 0 && jset(o, "run_as_non_root",
+	    json_boolean(sc->run_as_non_root)) < 0)
+		goto fail;
+	return o;
+fail:
+	json_decref(o);
+	return NULL;
+}
+
 static json_t *
 jstage(const struct pipeline_stage *st)
 {
@@ -163,6 +185,10 @@ jstage(const struct pipeline_stage *st)
 	    jset(o, "timeout", jduration(st->timeout_ms)) < 0) ||
 	    (st->canary != NULL &&
 	    jset(o, "canary", jcanary(st->canary)) < 0) ||
+	    (st->service_account != NULL && jset(o, "service_account",
+	    json_string(st->service_account)) < 0) ||
+	    (st->security_context.set && jset(o, "security_context",
+	    jpodsec(&st->security_context)) < 0) ||
 	    jset(o, "tolerations", a = json_array()) < 0)
 		goto fail;
 	for (size_t i = 0; i < st->ntolerations; i++) {

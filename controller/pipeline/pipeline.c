@@ -609,6 +609,7 @@ pipeline_parse(struct pipeline **out, struct pipeline_errors *errs,
 
 	*out = NULL;
 	memset(&c, 0, sizeof(c));
+	podsec_init(&c.default_security_context);
 	c.file = file;
 	c.data = data;
 	c.len = len;

@@ -83,6 +83,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/podsec.h"
 
 #define PIPELINE_API_VERSION	"sluice/v1"
 #define PIPELINE_KIND		"Pipeline"
@@ -228,6 +229,11 @@ struct pipeline_stage {
 	size_t				 ngates;
 	struct pipeline_canary		*canary; /* type canary only, else NULL */
 	struct pipeline_pos		 pos;	/* the stage's mapping */
+	char				*service_account; /* defaults applied;
+						   NULL: the namespace's */
+	struct podsec			 security_context; /* the stage's, else
+						   spec.defaults'; set 0:
+						   the cluster default */
 };
 
 struct pipeline_triggers {

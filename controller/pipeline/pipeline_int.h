@@ -157,6 +157,8 @@ struct vctx {
 	const char		*default_image;
 	struct pipeline_map	 default_env;
 	size_t			 default_env_cost;	/* to inherit it */
+	const char		*default_service_account;
+	struct podsec		 default_security_context;
 	struct tmpl		*tmpls;
 	size_t			 ntmpls;
 	size_t			 atmpls;

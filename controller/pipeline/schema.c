@@ -995,6 +995,59 @@ walk_canary(struct vctx *c, const struct ynode *n, const struct vpath *path,
 	}
 }
 
+/*
+ * security_context: the keys of base/podsec.h, each checked; unknown keys
+ * are errors like every other field's.
+ */
+static void
+walk_security_context(struct vctx *c, const struct ynode *n,
+    const struct vpath *path, struct podsec *out)
+{
+	struct field f[PODSEC_NKEYS];
+	const char *why;
+	long long v;
+	int b;
+
+	podsec_init(out);
+	for (size_t i = 0; i < PODSEC_NKEYS; i++) {
+		f[i].name = podsec_keys[i];
+		f[i].key = f[i].val = NULL;
+	}
+	if (get_fields(c, n, path, f, PODSEC_NKEYS) < 0)
+		return;
+	out->set = 1;
+	for (size_t i = 0; i < PODSEC_RUN_AS_NON_ROOT; i++) {
+		if (f[i].val == NULL)
+			continue;
+		PKEY(p, path, podsec_keys[i]);
+		if (get_int(c, f[i].val, &p, 0, PODSEC_ID_MAX, &v) == 0)
+			out->id[i] = v;
+	}
+	if (f[PODSEC_RUN_AS_NON_ROOT].val != NULL) {
+		PKEY(p, path, "run_as_non_root");
+		if (get_bool(c, f[PODSEC_RUN_AS_NON_ROOT].val, &p, &b) == 0)
+			out->run_as_non_root = b;
+	}
+	if ((why = podsec_contradiction(out)) != NULL)
+		verr(c, n, path, "%s", why);
+}
+
+/* service_account: a ServiceAccount name (a DNS-1123 subdomain). */
+static void
+walk_service_account(struct vctx *c, const struct ynode *n,
+    const struct vpath *path, char **out)
+{
+	const char *why;
+	char *s;
+
+	if (get_str(c, n, path, &s) < 0)
+		return;
+	if ((why = k8s_check_dns1123_subdomain(s)) != NULL)
+		verr(c, n, path, "invalid service account name %s: %s",
+		    QS(c, s), why);
+	*out = s;
+}
+
 static int
 kv_cmp(const void *a, const void *b)
 {
@@ -1046,7 +1099,7 @@ walk_stage(struct vctx *c, const struct ynode *n, const struct vpath *path,
 	enum { S_NAME, S_TYPE, S_NEEDS, S_IMAGE, S_COMMAND, S_ENV,
 	    S_RESOURCES, S_NODE_SELECTOR, S_TOLERATIONS, S_QUEUE,
 	    S_PRIORITY_CLASS, S_VOLUMES, S_TIMEOUT, S_RETRIES, S_GATES,
-	    S_CANARY, S_N };
+	    S_CANARY, S_SERVICE_ACCOUNT, S_SECURITY_CONTEXT, S_N };
 	struct field f[S_N] = {
 		{ "name", NULL, NULL }, { "type", NULL, NULL },
 		{ "needs", NULL, NULL }, { "image", NULL, NULL },
@@ -1056,6 +1109,8 @@ walk_stage(struct vctx *c, const struct ynode *n, const struct vpath *path,
 		{ "priority_class", NULL, NULL }, { "volumes", NULL, NULL },
 		{ "timeout", NULL, NULL }, { "retries", NULL, NULL },
 		{ "gates", NULL, NULL }, { "canary", NULL, NULL },
+		{ "service_account", NULL, NULL },
+		{ "security_context", NULL, NULL },
 	};
 	const char *why;
 	long long v;
@@ -1063,6 +1118,7 @@ walk_stage(struct vctx *c, const struct ynode *n, const struct vpath *path,
 	int e;
 
 	st->pos = pos_of(n);
+	podsec_init(&st->security_context);
 	st->resources.gpu_resource = (char *)PIPELINE_GPU_RESOURCE;
 	c->stage_node[idx] = n;
 	if (get_fields(c, n, path, f, S_N) < 0)
@@ -1197,6 +1253,22 @@ walk_stage(struct vctx *c, const struct ynode *n, const struct vpath *path,
 	} else if (st->type == PIPELINE_STAGE_CANARY) {
 		missing(c, n, path, "canary");
 	}
+	if (f[S_SERVICE_ACCOUNT].val != NULL) {
+		PKEY(p, path, "service_account");
+		walk_service_account(c, f[S_SERVICE_ACCOUNT].val, &p,
+		    &st->service_account);
+	} else if (c->default_service_account != NULL) {
+		(void)add_bytes(c, strlen(c->default_service_account), n);
+		st->service_account = (char *)c->default_service_account;
+	}
+	/* a stage's security_context replaces the defaults' as a whole */
+	if (f[S_SECURITY_CONTEXT].val != NULL) {
+		PKEY(p, path, "security_context");
+		walk_security_context(c, f[S_SECURITY_CONTEXT].val, &p,
+		    &st->security_context);
+	} else {
+		st->security_context = c->default_security_context;
+	}
 	if (st->image == NULL)
 		verr(c, n, path, "missing required field \"image\" (set it here "
 		    "or in spec.defaults)");
@@ -1239,9 +1311,11 @@ walk_stages(struct vctx *c, const struct ynode *n, const struct vpath *path)
 static void
 walk_defaults(struct vctx *c, const struct ynode *n, const struct vpath *path)
 {
-	enum { D_IMAGE, D_ENV, D_N };
+	enum { D_IMAGE, D_ENV, D_SERVICE_ACCOUNT, D_SECURITY_CONTEXT, D_N };
 	struct field f[D_N] = {
 		{ "image", NULL, NULL }, { "env", NULL, NULL },
+		{ "service_account", NULL, NULL },
+		{ "security_context", NULL, NULL },
 	};
 	const char *why;
 	char *s;
@@ -1272,6 +1346,18 @@ walk_defaults(struct vctx *c, const struct ynode *n, const struct vpath *path)
 			c->default_env_cost += strlen(c->default_env.v[i].key) +
 			    strlen(c->default_env.v[i].value) +
 			    sizeof(struct pipeline_kv);
+	}
+	if (f[D_SERVICE_ACCOUNT].val != NULL) {
+		PKEY(p, path, "service_account");
+		char *sa = NULL;
+
+		walk_service_account(c, f[D_SERVICE_ACCOUNT].val, &p, &sa);
+		c->default_service_account = sa;
+	}
+	if (f[D_SECURITY_CONTEXT].val != NULL) {
+		PKEY(p, path, "security_context");
+		walk_security_context(c, f[D_SECURITY_CONTEXT].val, &p,
+		    &c->default_security_context);
 	}
 }
 

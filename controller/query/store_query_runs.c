@@ -71,7 +71,8 @@ const char *const store_run_statuses[] = { "queued", "running",
 	"   'submitted_at', rfc3339(a.submitted_at),"                       \
 	"   'started_at', rfc3339(a.started_at),"                           \
 	"   'finished_at', rfc3339(a.finished_at),"                         \
-	"   'exit_code', a.exit_code, 'message', a.message)"                \
+	"   'exit_code', a.exit_code, 'message', a.message,"                \
+	"   'image_id', a.image_id, 'gpu_product', a.gpu_product)"          \
 	"   ORDER BY a.id), '[]')"                                          \
 	"   FROM stage_attempts a WHERE a.stage_id = " EFFECTIVE_STAGE "),"   \
 	" 'metrics', (SELECT coalesce(json_object_agg(m.name, m.value), '{}')" \
@@ -208,7 +209,15 @@ static const char sql_lineage[] =
     "   FROM runs_shown x"
     "   UNION ALL SELECT 4, st.position, json_build_object("
     "     'id', 'stage:' || st.id, 'type', 'stage', 'label', st.name,"
-    "     'name', st.name, 'stage_type', st.type, 'status', st.status)"
+    "     'name', st.name, 'stage_type', st.type, 'status', st.status,"
+    "     'attempts', (SELECT coalesce(json_agg(json_build_object("
+    "       'attempt', a.attempt, 'kind', a.kind, 'step', a.step,"
+    "       'status', a.status, 'executor', a.executor,"
+    "       'image_id', a.image_id, 'node', a.node_name,"
+    "       'gpu_product', a.gpu_product,"
+    "       'started_at', rfc3339(a.started_at),"
+    "       'finished_at', rfc3339(a.finished_at)) ORDER BY a.id), '[]')"
+    "       FROM stage_attempts a WHERE a.stage_id = st.eff))"
     "   FROM st"
     "   UNION ALL SELECT 5, ar.id, json_build_object("
     "     'id', 'artifact:' || ar.id, 'type', 'artifact',"
@@ -218,10 +227,12 @@ static const char sql_lineage[] =
     "     'id', 'model_version:' || m.id, 'type', 'model_version',"
     "     'label', m.name || ' v' || m.version, 'name', m.name,"
     "     'version', m.version, 'uri', m.uri, 'status', m.status,"
-    "     'target', m.target)"
-    "   FROM (SELECT id, name, version, uri, status, target FROM mv"
-    "     UNION ALL SELECT id, name, version, uri, status, target"
-    "     FROM prev) m"
+    "     'target', m.target, 'image_id', ma.image_id,"
+    "     'node', ma.node_name, 'gpu_product', ma.gpu_product)"
+    "   FROM (SELECT id, name, version, uri, status, target, attempt_id"
+    "     FROM mv UNION ALL SELECT id, name, version, uri, status, target,"
+    "     attempt_id FROM prev) m"
+    "   LEFT JOIN stage_attempts ma ON ma.id = m.attempt_id"
     "   UNION ALL SELECT 7, ro.id, json_build_object("
     "     'id', 'rollout:' || ro.id, 'type', 'rollout',"
     "     'label', ro.target || ' ' || ro.current_weight || '%',"

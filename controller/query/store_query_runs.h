@@ -15,7 +15,8 @@
  *	 "message", "reused_from_run", "started_at", "finished_at",
  *	 "attempts": [{"attempt", "kind", "step", "weight", "status", "job",
  *	   "executor", "gpus", "node", "submitted_at", "started_at",
- *	   "finished_at", "exit_code", "message"}],
+ *	   "finished_at", "exit_code", "message", "image_id",
+ *	   "gpu_product"}],
  *	 "metrics": {NAME: latest value}, "artifacts": {NAME: latest URI}}
  * (a stage a retry reused shows the attempts, metrics and artifacts of
  * the stage it reused), plus
@@ -81,6 +82,9 @@ extern const char store_query_run_sql[];
  *	 "edges": [{"from", "to", "kind"}]}
  * Node ids: "commit:<sha>", "pipeline_version:<id>", "run:<id>",
  * "stage:<id>", "artifact:<id>", "model_version:<id>", "rollout:<id>".
+ * A stage node lists its attempts with where they ran ("image_id",
+ * "node", "gpu_product"); a model version node says the same of the
+ * attempt that registered it.
  * Edges run from cause to effect: commit → pipeline version → run →
  * stages (and stage → stage for needs, kind "needs") → artifacts → model
  * versions → rollouts; a retry's parent run → run (kind "retry"); the

@@ -57,6 +57,19 @@ static const char sql_attempt_running[] =
     "    $8::text, NULL, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
     " SELECT (SELECT count(*) FROM a), " SQL_NOTIFY("e");
 
+/* Where it ran: a known value replaces, an unknown ("") keeps. */
+#define ATTEMPT_FACTS(image, node, gpu)					\
+    "image_id = coalesce(nullif(" image "::text, ''), t.image_id),"	\
+    " node_name = coalesce(nullif(" node "::text, ''), t.node_name),"	\
+    " gpu_product = coalesce(nullif(" gpu "::text, ''), t.gpu_product)"
+
+static const char sql_attempt_facts[] =
+    "UPDATE stage_attempts t SET " ATTEMPT_FACTS("$2", "$3", "$4")
+    " WHERE t.id = $1 AND (coalesce(nullif($2::text, ''), t.image_id),"
+    "   coalesce(nullif($3::text, ''), t.node_name),"
+    "   coalesce(nullif($4::text, ''), t.gpu_product)) IS DISTINCT FROM"
+    "   (t.image_id, t.node_name, t.gpu_product)";
+
 /* The executor's end, never before the start: $6 ms, 0 = now. */
 #define ATTEMPT_END							\
     "CASE WHEN $6::bigint > 0 THEN greatest(" SQL_TS("$6") ","		\
@@ -69,8 +82,9 @@ static const char sql_attempt_finish[] =
     "    exit_code = nullif($3::int, -1), message = $4,"
     "    submitted_at = CASE WHEN $16::boolean"
     "      THEN coalesce(t.submitted_at, now()) ELSE t.submitted_at END,"
-    "    " SQL_STARTED_AT("CASE WHEN $5::bigint > 0 THEN " SQL_TS("$5")
-    " END")
+    "    started_at = CASE WHEN $5::bigint > 0 THEN greatest(" SQL_TS("$5")
+    ", coalesce(t.started_at, " SQL_TS("$5") ")) ELSE t.started_at END,"
+    "    " ATTEMPT_FACTS("$17", "$18", "$19")
     "  FROM (SELECT id, status AS old FROM stage_attempts WHERE id = $1) o"
     "  WHERE t.id = o.id"
     "    AND t.status IN ('pending', 'submitted', 'running')"
@@ -138,6 +152,15 @@ args_attempt_status(struct db_args *a, enum attempt_status s)
 {
 	db_args_str(a, attempt_status_name(s));
 	db_args_bool(a, attempt_status_final(s));
+}
+
+/* The three facts as text, "" for unknown (ATTEMPT_FACTS's $n). */
+static void
+args_facts(struct db_args *a, const struct attempt_facts *f)
+{
+	db_args_str(a, f->image_id != NULL ? f->image_id : "");
+	db_args_str(a, f->node_name != NULL ? f->node_name : "");
+	db_args_str(a, f->gpu_product != NULL ? f->gpu_product : "");
 }
 
 int
@@ -223,8 +246,21 @@ store_attempt_finish(struct db *db, const struct attempt_end *ae,
 	db_args_bool(&a, ae->stage_moves && stage_status_final(ae->stage_to));
 	/* an attempt that ran was submitted, whatever its row says */
 	db_args_bool(&a, ae->status == ATTEMPT_SUCCEEDED || ae->started_ms > 0);
+	args_facts(&a, &ae->facts);
 	return db_exec_guarded(db, sql_attempt_finish, &a, NULL,
 	    "attempt finished", err);
+}
+
+int
+store_attempt_facts(struct db *db, int64_t attempt_id,
+    const struct attempt_facts *facts, struct err *err)
+{
+	struct db_args a;
+
+	db_args_init(&a);
+	db_args_int64(&a, attempt_id);
+	args_facts(&a, facts);
+	return db_exec(db, sql_attempt_facts, &a, NULL, err);
 }
 
 int

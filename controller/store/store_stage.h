@@ -57,6 +57,24 @@ int	store_attempt_running(struct db *db, int64_t attempt_id,
 	    int64_t run_id, int64_t started_ms, const char *actor,
 	    struct err *err) __attribute__((warn_unused_result));
 
+/*
+ * Where an attempt ran, as its executor saw it (exec_status); NULL or ""
+ * = not known.  A value once recorded is never cleared.
+ */
+struct attempt_facts {
+	const char	*image_id;	/* the image digest the container ran */
+	const char	*node_name;
+	const char	*gpu_product;	/* the node's nvidia.com/gpu.product */
+};
+
+/*
+ * Record what is known of where an attempt runs (what facts leaves
+ * unknown stays as it was).  0 also when nothing changed.
+ */
+int	store_attempt_facts(struct db *db, int64_t attempt_id,
+	    const struct attempt_facts *facts, struct err *err)
+	    __attribute__((warn_unused_result));
+
 /* How an attempt ended, and what its stage becomes. */
 struct attempt_end {
 	int64_t		 attempt_id;
@@ -73,9 +91,16 @@ struct attempt_end {
 	const char	*stage_message;
 	const char	*waiting_reason;
 	const char	*actor;
+	struct attempt_facts facts;	/* recorded with the end */
 };
 
-/* Record the end of an attempt (and its stage's transition).  ERR_CONFLICT. */
+/*
+ * Record the end of an attempt (and its stage's transition).  The
+ * executor's start (started_ms), when given, replaces an earlier one
+ * recorded while it ran: the container's own start is later than the
+ * pod's or the Job's, which is all that may have been known then.
+ * ERR_CONFLICT.
+ */
 int	store_attempt_finish(struct db *db, const struct attempt_end *ae,
 	    struct err *err) __attribute__((warn_unused_result));
 

@@ -21,12 +21,22 @@ static const char sql_repos[] =
     " coalesce(extract(epoch FROM last_success_at), 0)"
     " FROM repositories WHERE deleted_at IS NULL";
 
+/*
+ * A job stage's duration is its last attempt's run time, as the executor
+ * reported it (the container's start and end on Kubernetes), not the
+ * time it waited for a node or for Kueue; a canary stage's is its own.
+ */
 static const char sql_durations[] =
     "SELECT p.name, s.name,"
-    " extract(epoch FROM s.finished_at - s.started_at),"
+    " extract(epoch FROM coalesce(a.finished_at - a.started_at,"
+    "   s.finished_at - s.started_at)),"
     " (extract(epoch FROM s.finished_at) * 1000000)::bigint"
     " FROM stages s JOIN runs r ON r.id = s.run_id"
     " JOIN pipelines p ON p.id = r.pipeline_id"
+    " LEFT JOIN LATERAL (SELECT t.started_at, t.finished_at"
+    "   FROM stage_attempts t WHERE t.stage_id = s.id AND t.kind = 'job'"
+    "     AND t.started_at IS NOT NULL AND t.finished_at IS NOT NULL"
+    "   ORDER BY t.attempt DESC LIMIT 1) a ON true"
     " WHERE s.status IN ('succeeded', 'failed') AND s.started_at IS NOT NULL"
     "   AND s.reused_from_stage_id IS NULL"
     "   AND s.finished_at > to_timestamp($1::bigint / 1000000.0)"

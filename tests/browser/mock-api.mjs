@@ -38,6 +38,8 @@ export const HOSTILE = '<img src=x onerror="window.__xss=1"> & <b>"bold"</b>';
 
 const iso = ms => new Date(ms).toISOString();
 const T0 = Date.now() - 3600e3;
+const IMAGE_ID = 'ghcr.io/acme/train@sha256:' +
+    '2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae';
 
 function stage(name, needs, status, extra = {}) {
 	const done = ['succeeded', 'failed', 'canceled', 'skipped'].includes(status);
@@ -51,16 +53,19 @@ function stage(name, needs, status, extra = {}) {
 			attempt: 1, kind: 'job', step: 0, weight: null,
 			status: status === 'waiting_approval' ? 'running' : status,
 			job: 'sluice-' + name + '-1', executor: 'local', gpus: 0,
-			node: null, submitted_at: started,
+			node: started ? 'gpu-node-7' : null, submitted_at: started,
 			started_at: started, finished_at: done ? iso(T0 + 120e3) : null,
 			exit_code: done ? (status === 'failed' ? 1 : 0) : null,
 			message: status === 'failed' ? 'exit status 1' : null,
+			image_id: started ? IMAGE_ID : null,
+			gpu_product: started ? 'NVIDIA-H100-80GB-HBM3' : null,
 		}],
 		metrics: extra.metrics ?? {}, artifacts: extra.artifacts ?? {},
 	};
 }
 
 const COMMIT_TIME = iso(T0 - 600e3);
+
 
 function makeRun(id, status, stages, extra = {}) {
 	stages.forEach((s, i) => { s.position = i; });
@@ -371,7 +376,9 @@ async function api(req, res, url) {
 			{ id: 'artifact:' + id, type: 'artifact', label: 'model',
 			    name: 'model', uri: 'file:///m/' + id },
 			{ id: 'model_version:' + id, type: 'model_version', label:
-			    'demo v' + id, name: 'demo', version: id },
+			    'demo v' + id, name: 'demo', version: id,
+			    image_id: IMAGE_ID, node: 'gpu-node-7',
+			    gpu_product: 'NVIDIA-H100-80GB-HBM3' },
 			{ id: 'rollout:' + id, type: 'rollout', label: 'demo-api 50%',
 			    status: 'progressing' },
 		], edges: [

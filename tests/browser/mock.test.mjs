@@ -112,6 +112,20 @@ test('mock: the run page starts with where the run is, and a link there',
 	await context.close();
 });
 
+test('mock: the run page and the lineage say where an attempt ran',
+    async () => {
+	const { context, page } = await newPage(chrome.browser, mock.url,
+	    { width: 1280, height: 900 });
+	const ran = 'image sha256:2c26b46b68ff… on node gpu-node-7 ' +
+	    '(NVIDIA-H100-80GB-HBM3)';
+	await signIn(page, 'viewer');
+	await visit(page, '#/runs/4');
+	await page.locator('#stage-train').getByText(ran).first().waitFor();
+	await page.locator('dl.ran-on').getByText(ran).first().waitFor();
+	assert.deepEqual(page.errors, []);
+	await context.close();
+});
+
 async function plainText(page, hash) {
 	const text = await page.locator('main').innerText();
 	assert.doesNotMatch(text, /\b(null|undefined|NaN)\b|\[object /,

@@ -10,6 +10,9 @@ real client) uses, following the API conventions:
               (propagationPolicy Background | Foreground | Orphan)
   core/v1     pods (made by the fake job controller), pods/log (follow too),
               events; list, get, watch, delete
+  core/v1     nodes (the simulated ones, with labels): get, list, watch;
+              secrets: create, get (also as PartialObjectMetadata), list,
+              delete
   errors      Status objects: 401, 403, 404, 409 AlreadyExists, 410
               Expired/Gone, 422 Invalid with causes, 429 with Retry-After
   lists       resourceVersion, labelSelector, fieldSelector, limit/continue
@@ -31,7 +34,16 @@ first container decides the outcome through its environment:
                     value is a newline; lines appear spread over the run
 
 and an image whose name contains "does-not-exist" is never pulled: the pod
-stays Pending in ImagePullBackOff, with a Warning event.
+stays Pending in ImagePullBackOff, with a Warning event.  A pod with a
+secret volume whose Secret does not exist stays Pending in
+ContainerCreating with a Warning event FailedMount ('MountVolume.SetUp
+failed for volume "V" : secret "S" not found'), as the kubelet does, and
+starts once the Secret is created.  Container statuses carry an imageID
+with a digest (REPO@sha256:..., derived from the image name) and
+startedAt/finishedAt; pods carry spec.nodeName.  Nodes are labelled
+kubernetes.io/hostname and, with --gpu-product NODE=PRODUCT (NODE "*" for
+every node) or --node-labels FILE (JSON {"node": {"label": "value"}}),
+nvidia.com/gpu.product and whatever else is given.
 
 or, with --exec, by running the container's command on this machine (no
 image; cwd --exec-dir) with its env.  Job status follows the real job
@@ -66,13 +78,16 @@ Control API (no auth), JSON in and out:
 Usage:
   kube_apiserver.py [--port 0] [--port-file F] [--cert C --key K]
       [--client-ca CA] [--token T]... [--forbidden-token T]...
-      [--nodes 4] [--gpus nvidia.com/gpu=4] [--auto-admit] [--exec]
+      [--nodes 4] [--gpus nvidia.com/gpu=4] [--gpu-product NODE=PRODUCT]...
+      [--node-labels FILE] [--auto-admit] [--exec]
       [--http] [-v]
 It prints "listening on https://127.0.0.1:PORT" as its first line.
 """
 import argparse
+import base64
 import bisect
 import copy
+import hashlib
 import http.server
 import json
 import os
@@ -100,13 +115,16 @@ RESOURCES = {
     "pods": ("", "v1", "Pod", True, RW),
     "events": ("", "v1", "Event", True, RW),
     "namespaces": ("", "v1", "Namespace", False, ["get", "list"]),
+    "nodes": ("", "v1", "Node", False, ["get", "list", "watch"]),
+    "secrets": ("", "v1", "Secret", True, RW),
 }
 SUBRESOURCES = {
     "jobs/status": ("batch", "v1", "Job", True, ["get"]),
     "pods/log": ("", "v1", "Pod", True, ["get"]),
     "pods/status": ("", "v1", "Pod", True, ["get"]),
 }
-GROUP_NAMES = {"jobs": "batch", "pods": "", "events": "", "namespaces": ""}
+GROUP_NAMES = {"jobs": "batch", "pods": "", "events": "", "namespaces": "",
+               "nodes": "", "secrets": ""}
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(
@@ -307,10 +325,80 @@ class Store:
                 cap[res] = total // args.nodes + (1 if i < total % args.nodes else 0)
             self.nodes.append({"name": "fake-node-%d" % (i + 1), "capacity": cap,
                                "used": {r: 0 for r in cap}})
+        with self.lock:
+            self.node_objects(args)
         self.event_index = {}       # event_key -> Event, to fold repeats
         self.sim = {}               # (ns, pod name) -> simulation state
         self.finishing = {}         # (ns, job name) -> pending final condition
         self.stopping = False
+
+    def node_objects(self, args):
+        """The simulated nodes as Node objects, labelled as configured."""
+        extra = {}
+        if getattr(args, "node_labels", None):
+            with open(args.node_labels) as f:
+                extra = json.load(f)
+        for spec in getattr(args, "gpu_product", None) or []:
+            node, _, product = spec.partition("=")
+            extra.setdefault(node, {})["nvidia.com/gpu.product"] = product
+        for n in self.nodes:
+            labels = {"kubernetes.io/hostname": n["name"],
+                      "kubernetes.io/os": "linux"}
+            labels.update(extra.get("*", {}))
+            labels.update(extra.get(n["name"], {}))
+            cap = {"cpu": "32", "memory": "128Gi", "pods": "110"}
+            cap.update({r: str(v) for r, v in n["capacity"].items()})
+            obj = {"apiVersion": "v1", "kind": "Node",
+                   "metadata": self.new_meta("", n["name"], labels),
+                   "spec": {},
+                   "status": {"capacity": cap, "allocatable": dict(cap),
+                              "conditions": [{"type": "Ready", "status": "True",
+                                              "reason": "KubeletReady"}]}}
+            del obj["metadata"]["namespace"]
+            self.put("nodes", obj, "ADDED")
+
+    @staticmethod
+    def image_id(image):
+        """What a kubelet reports as imageID: the repository and a digest."""
+        if "@sha256:" in image:
+            return image
+        repo = image
+        if ":" in repo.rsplit("/", 1)[-1]:
+            repo = repo.rsplit(":", 1)[0]
+        return "%s@sha256:%s" % (repo, hashlib.sha256(image.encode()).hexdigest())
+
+    def missing_secret(self, ns, pod):
+        """(volume, secret) of the first secret volume whose Secret is
+        missing, or None."""
+        for v in pod["spec"].get("volumes") or []:
+            sec = v.get("secret")
+            if not isinstance(sec, dict) or sec.get("optional"):
+                continue
+            if (ns, sec.get("secretName", "")) not in self.objs["secrets"]:
+                return v.get("name", ""), sec.get("secretName", "")
+        return None
+
+    def create_secret(self, ns, body):
+        md = body.setdefault("metadata", {})
+        name = md.get("name", "")
+        if not name or len(name) > 253 or not DNS1123_SUBDOMAIN.match(name):
+            raise APIError(422, "Invalid", 'Secret "%s" is invalid' % name,
+                           {"causes": [{"reason": "FieldValueInvalid",
+                                        "field": "metadata.name",
+                                        "message": "Invalid value: %r" % name}]})
+        with self.lock:
+            if (ns, name) in self.objs["secrets"]:
+                raise APIError(409, "AlreadyExists",
+                               'secrets "%s" already exists' % name,
+                               {"name": name, "kind": "secrets"})
+            obj = {"apiVersion": "v1", "kind": "Secret",
+                   "metadata": self.new_meta(ns, name, md.get("labels")),
+                   "type": body.get("type", "Opaque"),
+                   "data": dict(body.get("data") or {})}
+            for k, v in (body.get("stringData") or {}).items():
+                obj["data"][k] = base64.b64encode(v.encode()).decode()
+            self.put("secrets", obj, "ADDED")
+            return copy.deepcopy(obj)
 
     # -- resourceVersion and history -------------------------------------
     def bump(self, plural, etype, obj):
@@ -650,7 +738,7 @@ class Store:
         st["startTime"] = st.get("startTime") or ts(now)
         st["containerStatuses"] = [{
             "name": c["name"], "image": c.get("image", ""),
-            "imageID": "fake://" + c.get("image", ""), "ready": True,
+            "imageID": self.image_id(c.get("image", "")), "ready": True,
             "restartCount": 0, "started": True,
             "state": {"running": {"startedAt": ts(now)}}}]
         self.set_cond(pod, "Initialized", "True")
@@ -709,7 +797,7 @@ class Store:
         started = sim.get("started", now)
         st["containerStatuses"] = [{
             "name": c["name"], "image": c.get("image", ""),
-            "imageID": "fake://" + c.get("image", ""), "ready": False,
+            "imageID": self.image_id(c.get("image", "")), "ready": False,
             "restartCount": 0, "started": False,
             "state": {"terminated": {
                 "exitCode": exit_code,
@@ -764,6 +852,16 @@ class Store:
                                "Warning", "FailedScheduling", why,
                                "default-scheduler")
             elif sim["state"] == "scheduled" and now >= sim["start_at"]:
+                miss = self.missing_secret(ns, pod)
+                if miss is not None:
+                    # the kubelet cannot mount it: ContainerCreating, and
+                    # a FailedMount event (folded when repeated)
+                    self.event(ns, "Pod", name, pod["metadata"]["uid"],
+                               "Warning", "FailedMount",
+                               'MountVolume.SetUp failed for volume "%s" : '
+                               'secret "%s" not found' % miss, "kubelet")
+                    sim["start_at"] = now + 1.0
+                    continue
                 image = pod["spec"]["containers"][0].get("image", "")
                 if "does-not-exist" in image:
                     # an image that cannot be pulled: Pending for good
@@ -1085,6 +1183,8 @@ TABLE_COLUMNS = {
     "pods": ["Name", "Ready", "Status", "Restarts", "Age", "IP", "Node"],
     "events": ["Last Seen", "Type", "Reason", "Object", "Message"],
     "namespaces": ["Name", "Status", "Age"],
+    "nodes": ["Name", "Status", "Roles", "Age", "Version"],
+    "secrets": ["Name", "Type", "Data", "Age"],
 }
 
 
@@ -1110,6 +1210,12 @@ def table_cells(plural, o):
         io = o.get("involvedObject", {})
         return [age(o.get("lastTimestamp")), o.get("type"), o.get("reason"),
                 "%s/%s" % (io.get("kind", "").lower(), io.get("name")), o.get("message")]
+    if plural == "nodes":
+        return [md["name"], "Ready", "<none>", age(md.get("creationTimestamp")),
+                "v1.31.0-fake"]
+    if plural == "secrets":
+        return [md["name"], o.get("type", "Opaque"), len(o.get("data") or {}),
+                age(md.get("creationTimestamp"))]
     return [md["name"], "Active", age(md.get("creationTimestamp"))]
 
 
@@ -1120,7 +1226,7 @@ def wants_table(headers):
 def to_table(plural, objs, rv, include_object):
     cols = []
     for i, c in enumerate(TABLE_COLUMNS[plural]):
-        cols.append({"name": c, "type": "integer" if c == "Restarts" else "string",
+        cols.append({"name": c, "type": "integer" if c in ("Restarts", "Data") else "string",
                      "format": "name" if c == "Name" else "", "description": c,
                      "priority": 1 if c in ("IP", "Node") else 0})
     rows = []
@@ -1370,6 +1476,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.do_log(ns, name)
         elif verb == "get":
             self.do_get(plural, ns, name)
+        elif verb == "create" and plural == "secrets" and name is None:
+            body = self.read_json()
+            if not isinstance(body, dict) or body.get("kind") not in (None, "Secret"):
+                raise APIError(400, "BadRequest", "expected a Secret object")
+            self.send_json(201, st.create_secret(ns or "default", body))
         elif verb == "create" and plural == "jobs" and name is None:
             body = self.read_json()
             if not isinstance(body, dict):
@@ -1513,6 +1624,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if wants_table(self.headers):
             obj = to_table(plural, [obj], obj["metadata"]["resourceVersion"],
                            self.q.get("includeObject"))
+        elif "as=PartialObjectMetadata" in (self.headers.get("Accept") or ""):
+            obj = {"kind": "PartialObjectMetadata",
+                   "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]}
         self.send_json(200, obj)
 
     def do_delete(self, plural, ns, name):
@@ -1849,6 +1963,9 @@ def main():
     ap.add_argument("--forbidden-token", action="append")
     ap.add_argument("--nodes", type=int, default=4)
     ap.add_argument("--gpus", action="append", help="RESOURCE=TOTAL, e.g. nvidia.com/gpu=4")
+    ap.add_argument("--gpu-product", action="append",
+                    help="NODE=PRODUCT: label nvidia.com/gpu.product ('*' = every node)")
+    ap.add_argument("--node-labels", help="JSON file {node: {label: value}}")
     ap.add_argument("--auto-admit", action="store_true")
     ap.add_argument("--exec", action="store_true")
     ap.add_argument("--exec-dir")

@@ -104,6 +104,31 @@ expect_names deploy/examples/ \
 	secret/sluice-webhook \
 	service/postgres \
 	statefulset.apps/postgres
+expect_names deploy/optional/ \
+	clusterrole.rbac.authorization.k8s.io/sluice-read-nodes \
+	clusterrolebinding.rbac.authorization.k8s.io/sluice-read-nodes \
+	role.rbac.authorization.k8s.io/sluice-checkout-secrets \
+	rolebinding.rbac.authorization.k8s.io/sluice-checkout-secrets
+if ! k create --dry-run=client --validate=false -f deploy/optional/ -o json >"$tmp/optional.json" 2>"$tmp/err"; then
+	cat "$tmp/err" >&2
+	fail "kubectl create --dry-run=client -o json -f deploy/optional/"
+fi
+python3 - "$tmp/optional.json" <<'PY' || fail "deploy/optional grants more than get on nodes and one named Secret"
+import json, sys
+text, objs, i = open(sys.argv[1]).read(), [], 0
+dec = json.JSONDecoder()
+while i < len(text):
+    if text[i].isspace():
+        i += 1
+        continue
+    o, i = dec.raw_decode(text, i)
+    objs.extend(o["items"] if o.get("kind") == "List" else [o])
+rules = {o["metadata"]["name"]: o.get("rules") for o in objs if o["kind"] in ("ClusterRole", "Role")}
+assert rules["sluice-read-nodes"] == [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}], rules
+r = rules["sluice-checkout-secrets"]
+assert len(r) == 1 and r[0]["resources"] == ["secrets"] and r[0]["verbs"] == ["get"] and r[0].get("resourceNames"), r
+PY
+ok "deploy/optional: get on nodes (cluster-wide) and on named Secrets only"
 
 # The namespace must be created before the objects in it: kubectl applies
 # the files of a folder in name order.

@@ -12,6 +12,11 @@
 #  - kubectl get -w sees a new Job; a stale watch gets 410 Expired
 #  - token, token file and client certificate auth; 401 and 403
 #  - 429 with Retry-After is retried by kubectl's client
+#  - Nodes with their GPU product label; a finished pod's imageID digest,
+#    nodeName and container times
+#  - Secrets: kubectl create secret / get; a pod whose secret volume is
+#    missing stays Pending (ContainerCreating) with a FailedMount event,
+#    and starts once the Secret exists
 # Needs bash, kubectl, python3 and openssl; skips without kubectl.
 set -euo pipefail
 top=${SLUICE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -45,7 +50,8 @@ fail() {
 
 # --- the fake, as our child ---------------------------------------------------
 KUBE_FAKE_WATCH_PID=$$ tests/fakes/kube_fake.sh run "$tmp/fake" \
-    --gpus nvidia.com/gpu=4 --nodes 4 >/dev/null 2>"$tmp/run.log" &
+    --gpus nvidia.com/gpu=4 --nodes 4 --gpu-product 'fake-node-1=NVIDIA-H100-80GB-HBM3' \
+    --gpu-product 'fake-node-2=NVIDIA-A100-SXM4-80GB' >/dev/null 2>"$tmp/run.log" &
 fake_pid=$!
 end=$((SECONDS + 60))	# a bound against a hang on a loaded machine
 while [ $SECONDS -lt $end ]; do
@@ -221,5 +227,75 @@ grep -q job.batch/hello <<<"$out" || fail "kubectl after a 429: $out"
 after=$(control GET /_fake/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"].get("list jobs", 0))')
 [ $((after - before)) = 2 ] || fail "kubectl sent $((after - before)) lists, want 2 (one 429, one retry)"
 ok "429 with Retry-After is retried by kubectl"
+
+# --- nodes, and what a finished pod says about where it ran ---------------------------
+out=$(k get nodes -o name) || fail "kubectl get nodes"
+[ "$(echo "$out" | wc -l)" = 4 ] && grep -q '^node/fake-node-1$' <<<"$out" || fail "nodes: $out"
+[ "$(k get node fake-node-1 -o 'jsonpath={.metadata.labels.nvidia\.com/gpu\.product}')" = NVIDIA-H100-80GB-HBM3 ] ||
+    fail "fake-node-1 has no GPU product label"
+out=$(k get nodes -l nvidia.com/gpu.product=NVIDIA-A100-SXM4-80GB -o name)
+[ "$out" = node/fake-node-2 ] || fail "nodes by GPU product: $out"
+ok "kubectl get nodes, with the nvidia.com/gpu.product label"
+
+pod=$(k get pods -n ml -l job-name=hello -o name)
+k get "$pod" -n ml -o json >"$tmp/hello-pod.json"
+python3 - "$tmp/hello-pod.json" <<'PY' || fail "hello's pod facts"
+import json, re, sys
+pod = json.load(open(sys.argv[1]))
+cs = pod["status"]["containerStatuses"][0]
+assert re.fullmatch(r"python@sha256:[0-9a-f]{64}", cs["imageID"]), cs["imageID"]
+t = cs["state"]["terminated"]
+assert t["startedAt"] and t["finishedAt"] and t["startedAt"] <= t["finishedAt"], t
+assert pod["spec"]["nodeName"].startswith("fake-node-"), pod["spec"]
+PY
+ok "a finished pod has an imageID digest, a nodeName and container start/finish times"
+
+# --- secrets ------------------------------------------------------------------------------
+cat >"$tmp/needs-secret.yaml" <<EOF
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: needs-secret
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      volumes:
+        - { name: git-credentials, secret: { secretName: repo-creds, defaultMode: 256 } }
+      initContainers:
+        - name: checkout
+          image: alpine/git:2.45.2
+          command: [sh, -c, "true"]
+          volumeMounts: [{ name: git-credentials, mountPath: /etc/sluice/git, readOnly: true }]
+      containers:
+        - { name: stage, image: python:3.12, command: [python, train.py] }
+EOF
+k create -n ml -f "$tmp/needs-secret.yaml" >/dev/null || fail "create needs-secret"
+failed_mount() {
+	k get events -n ml --field-selector reason=FailedMount -o json | python3 -c '
+import json, sys
+evs = json.load(sys.stdin)["items"]
+assert any("secret \"repo-creds\" not found" in e["message"] for e in evs), evs
+'
+}
+wait_for "a FailedMount event for repo-creds" failed_mount
+[ "$(k get pods -n ml -l job-name=needs-secret -o 'jsonpath={.items[0].status.phase}')" = Pending ] ||
+    fail "needs-secret's pod is not Pending"
+ok "a pod whose Secret is missing stays Pending with a FailedMount event"
+
+# (kubectl create secret would send protobuf, which the fake does not read:
+# the manifest goes through create -f as JSON)
+out=$(k create secret generic repo-creds -n ml --from-literal=username=bot \
+    --from-literal=token=s3cr3t-token --dry-run=client -o json | k create -f -) ||
+    fail "kubectl create secret"
+[ "$out" = "secret/repo-creds created" ] || fail "kubectl create secret said: $out"
+[ "$(k get secret repo-creds -n ml -o 'jsonpath={.data.token}' | base64 -d)" = s3cr3t-token ] ||
+    fail "kubectl get secret"
+wait_for "job needs-secret Complete" complete needs-secret
+ok "kubectl create secret generic; the waiting pod starts once it exists"
+if k get secret nope -n ml 2>"$tmp/err"; then fail "a missing secret was found"; fi
+grep -q 'secrets "nope" not found' "$tmp/err" || fail "404 secret: $(cat "$tmp/err")"
+ok "a missing Secret is 404 NotFound"
 
 echo "kube_fake_kubectl: $checks checks passed"

@@ -322,6 +322,7 @@ group_setup(void **state)
 {
 	/* one GPU in all, so that a second GPU stage has to wait */
 	const char *args[] = { "--gpus", "nvidia.com/gpu=1", "--nodes", "1",
+		"--gpu-product", "*=NVIDIA-A100-SXM4-80GB",
 		getenv("KUBE_FAKE_VERBOSE") ? "-v" : NULL, NULL };
 
 	(void)state;
@@ -800,6 +801,63 @@ exec_kube__retry_after_past_the_budget_is_transient_and_retried(void **state)
 	env_stop(&v);
 }
 
+/*
+ * One GPU attempt on a fresh executor, run to its end: its status once
+ * the node's labels were asked for (a product arrived, or the fake served
+ * a fault to the GET of the node).
+ */
+static struct exec_status
+gpu_attempt_ends(const char *ns, int64_t run, int forbidden)
+{
+	struct exec_status s;
+	struct env v;
+	struct att t;
+	struct err err;
+	long faults = kubefake_stat(&fake, "faults_served");
+
+	env_start(&v, ns);
+	att_init(&t, run, "train", 1, "facts", 0, 1200);
+	t.a.gpus = 1;
+	t.a.image = "ghcr.io/acme/train:1.4";
+	submit_ok(&v, &t);
+	WAIT_UNTIL(terminal(&v, t.name));
+	if (forbidden)
+		WAIT_UNTIL(kubefake_stat(&fake, "faults_served") > faults);
+	else
+		WAIT_UNTIL(st(&v, t.name).gpu_product[0] != '\0');
+	s = st(&v, t.name);
+	/* a 403 on nodes is not a 403 on what Sluice needs */
+	assert_int_equal(exec_kube_ready(v.ex.impl, &err), 0);
+	release_ok(&v, t.name);
+	env_stop(&v);
+	return s;
+}
+
+static void
+exec_kube__status_says_where_the_attempt_ran(void **state)
+{
+	struct exec_status s;
+
+	(void)state;
+	s = gpu_attempt_ends("t-facts", 31, 0);
+	assert_int_equal(s.state, EXEC_SUCCEEDED);
+	assert_non_null(strstr(s.image_id, "ghcr.io/acme/train@sha256:"));
+	assert_string_equal(s.node_name, "fake-node-1");
+	assert_string_equal(s.gpu_product, "NVIDIA-A100-SXM4-80GB");
+	/* the container's own times: a 1.2 s run spans at least a second */
+	assert_true(s.started_at > 0);
+	assert_true(s.finished_at - s.started_at >= 1000);
+
+	/* without get on nodes: the product is unknown, and still ready */
+	kubefake_post(&fake, "/_fake/faults", "{\"path_regex\": "
+	    "\"/api/v1/nodes/\", \"status\": 403, \"count\": -1}");
+	s = gpu_attempt_ends("t-facts-403", 32, 1);
+	assert_int_equal(s.state, EXEC_SUCCEEDED);
+	assert_string_equal(s.node_name, "fake-node-1");
+	assert_string_equal(s.gpu_product, "");
+	assert_non_null(strstr(s.image_id, "@sha256:"));
+}
+
 static void
 exec_kube__forbidden_is_clear_and_not_ready(void **state)
 {
@@ -1120,6 +1178,7 @@ main(void)
 		T(exec_kube__429_500_and_dropped_connections_leave_one_job),
 		T(exec_kube__retry_after_past_the_budget_is_transient_and_retried),
 		T(exec_kube__forbidden_is_clear_and_not_ready),
+		T(exec_kube__status_says_where_the_attempt_ran),
 		T(exec_kube__stale_watch_recovers_and_sees_the_end),
 		T(exec_kube__cancel_deletes_the_job_and_keeps_its_log),
 		T(exec_kube__release_of_a_running_attempt_is_a_conflict),

@@ -28,22 +28,31 @@ has_line(const char *body, const char *line)
 		fail_msg("no line '%s' in /metrics", line);
 }
 
+/* The demo pipeline's version in repository "demo"; *repo its id. */
+static int64_t
+demo_version(struct apifix *f, int64_t *repo)
+{
+	char *demo = seed_file("pipelines/demo.yaml");
+	int64_t commit, version;
+
+	*repo = seed_repo(f->db, "demo", "{main}");
+	commit = seed_commit(f->db, *repo, SHA_A, "m", "Ada");
+	version = seed_version(f->db, *repo, commit, "pipelines/demo.yaml",
+	    demo, NULL, NULL);
+	free(demo);
+	return version;
+}
+
 static void
 metrics__lineage_numbers_come_from_the_database(void **state)
 {
 	struct apifix *f = apifix_start(NULL, NULL);
 	struct testreply r;
-	int64_t repo, commit, version, done, ro, a;
-	char *demo;
+	int64_t repo, version, done, ro, a;
 
 	(void)state;
 	assert_non_null(f);
-	demo = seed_file("pipelines/demo.yaml");
-	repo = seed_repo(f->db, "demo", "{main}");
-	commit = seed_commit(f->db, repo, SHA_A, "m", "Ada");
-	version = seed_version(f->db, repo, commit, "pipelines/demo.yaml", demo,
-	    NULL, NULL);
-	free(demo);
+	version = demo_version(f, &repo);
 	(void)seed_run(f->db, version, "push", "main", NULL);	/* queued */
 	(void)seed_run(f->db, version, "push", "main", NULL);	/* queued */
 	done = seed_run(f->db, version, "push", "main", NULL);
@@ -87,12 +96,46 @@ metrics__lineage_numbers_come_from_the_database(void **state)
 	apifix_stop(f);
 }
 
+/*
+ * A job stage that waited 10 minutes for a node and then ran 7 s counts
+ * 7 s: its last attempt's run time, not the stage's wall time.
+ */
+static void
+metrics__stage_duration_is_the_attempts_run_time(void **state)
+{
+	struct apifix *f = apifix_start(NULL, NULL);
+	struct testreply r;
+	int64_t repo, version, run, a;
+
+	(void)state;
+	assert_non_null(f);
+	version = demo_version(f, &repo);
+	run = seed_run(f->db, version, "push", "main", NULL);
+	a = seed_attempt(f->db, run, "train", 1, 0, "running");
+	seed_sql(f->db, "UPDATE stage_attempts SET status = 'succeeded', "
+	    "started_at = now() - interval '7 seconds', finished_at = now() "
+	    "WHERE id = %lld", (long long)a);
+	seed_sql(f->db, "UPDATE stages SET status = 'succeeded', started_at = "
+	    "now() - interval '600 seconds', finished_at = now() WHERE run_id = "
+	    "%lld AND name = 'train'", (long long)run);
+	testapi_as(f->a, &r, NULL, "GET", "/metrics", NULL);
+	assert_int_equal(r.status, 200);
+	has_line(r.body, "sluice_stage_duration_seconds_bucket{pipeline="
+	    "\"demo\",stage=\"train\",le=\"5\"} 0");
+	has_line(r.body, "sluice_stage_duration_seconds_bucket{pipeline="
+	    "\"demo\",stage=\"train\",le=\"15\"} 1");
+	testreply_free(&r);
+	apifix_stop(f);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(
 		    metrics__lineage_numbers_come_from_the_database),
+		cmocka_unit_test(
+		    metrics__stage_duration_is_the_attempts_run_time),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

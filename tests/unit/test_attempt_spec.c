@@ -66,12 +66,60 @@ attempt_spec__refuses_malformed_json(void **state)
 	assert_int_equal(attempt_spec_from_json(&s, "[]", &err), ERR_INVALID);
 }
 
+static void
+attempt_spec__pod_identity_round_trips_and_old_specs_have_none(void **state)
+{
+	struct attempt_spec s, back;
+	struct exec_attempt a;
+	struct err err;
+	char *json = NULL;
+
+	(void)state;
+	attempt_spec_init(&s);
+	attempt_spec_arg(&s, "true");
+	s.service_account = strdup("trainer");
+	s.security_context.set = 1;
+	s.security_context.id[PODSEC_RUN_AS_USER] = 0;
+	s.security_context.id[PODSEC_FS_GROUP] = 1000;
+	assert_int_equal(attempt_spec_to_json(&s, &json, &err), 0);
+	assert_int_equal(attempt_spec_from_json(&back, json, &err), 0);
+	memset(&a, 0, sizeof(a));
+	attempt_spec_to_exec(&back, &a);
+	assert_string_equal(a.service_account, "trainer");
+	assert_non_null(a.security_context);
+	assert_int_equal(a.security_context->id[PODSEC_RUN_AS_USER], 0);
+	assert_int_equal(a.security_context->id[PODSEC_FS_GROUP], 1000);
+	assert_int_equal(a.security_context->id[PODSEC_RUN_AS_GROUP], -1);
+	assert_int_equal(a.security_context->run_as_non_root, -1);
+	attempt_spec_release(&back);
+	free(json);
+	/* a spec recorded before these fields existed: none given */
+	assert_int_equal(attempt_spec_from_json(&back, "{\"image\": null, "
+	    "\"command\": [\"true\"], \"env\": [], \"timeout_ms\": 0, "
+	    "\"resources\": {\"gpu\": 0}, \"node_selector\": [], "
+	    "\"tolerations\": [], \"volumes\": []}", &err), 0);
+	memset(&a, 0, sizeof(a));
+	attempt_spec_to_exec(&back, &a);
+	assert_null(a.service_account);
+	assert_null(a.security_context);
+	attempt_spec_release(&back);
+	/* a mistyped key is malformed */
+	assert_int_equal(attempt_spec_from_json(&back, "{\"image\": null, "
+	    "\"command\": [\"true\"], \"env\": [], \"timeout_ms\": 0, "
+	    "\"resources\": {\"gpu\": 0}, \"node_selector\": [], "
+	    "\"tolerations\": [], \"volumes\": [], \"security_context\": "
+	    "{\"run_as_user\": \"root\"}}", &err), ERR_INVALID);
+	attempt_spec_release(&s);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(attempt_spec__round_trips_through_json),
 		cmocka_unit_test(attempt_spec__refuses_malformed_json),
+		cmocka_unit_test(
+		    attempt_spec__pod_identity_round_trips_and_old_specs_have_none),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

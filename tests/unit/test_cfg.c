@@ -428,6 +428,74 @@ static const struct {
 };
 
 static void
+cfg__pod_identity_and_checkout_secrets(void **state)
+{
+	static char var[] = "SLUICE_KUBERNETES_SECURITY_CONTEXT_RUN_AS_GROUP=3000";
+	char *const env[] = { var, NULL };
+	struct cfg *c = NULL;
+	struct podsec sc;
+	struct err err;
+	struct buf b;
+
+	(void)state;
+	/* the default is today's: non-root 65532 */
+	assert_int_equal(load_text(&c, "", no_env, NULL, 0, &err), 0);
+	cfg_kube_podsec(&c->kubernetes, &sc);
+	assert_true(sc.set);
+	assert_int_equal(sc.id[PODSEC_RUN_AS_USER], 65532);
+	assert_int_equal(sc.id[PODSEC_RUN_AS_GROUP], -1);
+	assert_int_equal(sc.id[PODSEC_FS_GROUP], 65532);
+	assert_int_equal(sc.run_as_non_root, 1);
+	cfg_free(c);
+	/* keys given replace their defaults; -1 leaves one unset */
+	assert_int_equal(load_text(&c, "kubernetes:\n  security_context:\n"
+	    "    run_as_user: 1000\n    fs_group: -1\n"
+	    "repositories:\n  - name: private\n"
+	    "    url: https://git.example.com/acme/ml.git\n"
+	    "    kubernetes_secret: acme-git\n", env, NULL, 0, &err), 0);
+	cfg_kube_podsec(&c->kubernetes, &sc);
+	assert_int_equal(sc.id[PODSEC_RUN_AS_USER], 1000);
+	assert_int_equal(sc.id[PODSEC_RUN_AS_GROUP], 3000);
+	assert_int_equal(sc.id[PODSEC_FS_GROUP], -1);
+	assert_int_equal(sc.run_as_non_root, 1);
+	assert_string_equal(c->repositories[0].kubernetes_secret, "acme-git");
+	/* the dump says what differs from the default, nested */
+	buf_init(&b, 1 << 16);
+	assert_int_equal(cfg_dump(c, &b), 0);
+	assert_non_null(strstr(b.data, "\n  security_context:\n"
+	    "    run_as_user: 1000\n    run_as_group: 3000\n"
+	    "    fs_group: -1\n"));
+	assert_null(strstr(b.data, "run_as_non_root"));
+	assert_non_null(strstr(b.data, "    kubernetes_secret: acme-git\n"));
+	buf_release(&b);
+	cfg_free(c);
+	/* root must be said twice */
+	assert_int_equal(load_text(&c, "kubernetes:\n  security_context:\n"
+	    "    run_as_user: 0\n    run_as_non_root: false\n", no_env, NULL,
+	    0, &err), 0);
+	cfg_free(c);
+	expect_error("kubernetes:\n  security_context:\n    run_as_user: 0\n",
+	    no_env, "kubernetes.security_context: run_as_non_root: true "
+	    "contradicts run_as_user: 0 (the kubelet would refuse to start "
+	    "the pod)");
+	expect_error("kubernetes:\n  security_context:\n    run_as_usr: 1\n",
+	    no_env, "kubernetes.security_context.run_as_usr: unknown key "
+	    "(%s/sluice.yaml:3:5)");
+	expect_error("kubernetes:\n  security_context: {run_as_user: root}\n",
+	    no_env, "kubernetes.security_context.run_as_user: \"root\" is not "
+	    "an integer (%s/sluice.yaml:2:35)");
+	expect_error("kubernetes:\n  security_context: {fs_group: -2}\n",
+	    no_env, "kubernetes.security_context.fs_group: \"-2\" is out of "
+	    "range (at least -1) (%s/sluice.yaml:2:32)");
+	expect_error("repositories:\n  - name: a\n    url: https://x.org/a.git\n"
+	    "    kubernetes_secret: Acme_Git\n", no_env,
+	    "repositories[0].kubernetes_secret: \"Acme_Git\" is not a DNS-1123 "
+	    "subdomain (lowercase letters, digits, '-' and '.', at most 253 "
+	    "characters, each part starting and ending with a letter or "
+	    "digit) (%s/sluice.yaml:4:24)");
+}
+
+static void
 cfg__bad_files_fail_with_the_key_path(void **state)
 {
 	(void)state;
@@ -897,6 +965,7 @@ main(void)
 		cmocka_unit_test(cfg__full_file_sets_every_key),
 		cmocka_unit_test(cfg__empty_file_and_nulls_keep_defaults),
 		cmocka_unit_test(cfg__bad_files_fail_with_the_key_path),
+		cmocka_unit_test(cfg__pod_identity_and_checkout_secrets),
 		cmocka_unit_test(cfg__deep_nesting_is_refused_before_parsing_it_all),
 		cmocka_unit_test(cfg__database_url_is_never_echoed_in_errors),
 		cmocka_unit_test(cfg__missing_explicit_file_is_not_found),

@@ -61,8 +61,8 @@ gpu_attempt(void)
 	return a;
 }
 
-static const struct kube_job_opts opts = { "ml", 3600, "alpine/git:2.45.2",
-    0 };
+static const struct kube_job_opts opts = { .namespace = "ml",
+    .ttl_after_finished_s = 3600, .checkout_image = "alpine/git:2.45.2" };
 
 static json_t *
 build(const struct exec_attempt *a)
@@ -268,6 +268,174 @@ kube_job__refuses_what_cannot_be_a_job(void **state)
 	assert_null(out);
 }
 
+static json_t *
+pod_of(json_t *j)
+{
+	return json_object_get(json_object_get(json_object_get(j, "spec"),
+	    "template"), "spec");
+}
+
+static void
+kube_job__default_identity_is_non_root_65532_without_token(void **state)
+{
+	struct exec_attempt a = gpu_attempt();
+	json_t *j = build(&a), *pod = pod_of(j);
+
+	(void)state;
+	EXPECT(j, "spec/template/spec/securityContext/runAsUser", "65532");
+	EXPECT(j, "spec/template/spec/securityContext/fsGroup", "65532");
+	EXPECT(j, "spec/template/spec/securityContext/runAsNonRoot", "true");
+	EXPECT(j, "spec/template/spec/securityContext/runAsGroup",
+	    "(missing)");
+	EXPECT(j, "spec/template/spec/automountServiceAccountToken", "false");
+	assert_null(json_object_get(pod, "serviceAccountName"));
+	EXPECT(j, "spec/template/spec/containers/0/securityContext/"
+	    "capabilities/drop/0", "ALL");
+	EXPECT(j, "spec/template/spec/containers/0/securityContext/"
+	    "seccompProfile/type", "RuntimeDefault");
+	json_decref(j);
+}
+
+static void
+kube_job__stage_identity_sets_exactly_what_is_given(void **state)
+{
+	struct exec_attempt a = gpu_attempt();
+	struct podsec sc;
+	json_t *j, *pod;
+
+	(void)state;
+	podsec_init(&sc);
+	sc.set = 1;
+	sc.id[PODSEC_RUN_AS_USER] = 1000;
+	sc.id[PODSEC_RUN_AS_GROUP] = 1001;
+	sc.id[PODSEC_FS_GROUP] = 1002;
+	sc.run_as_non_root = 1;
+	a.security_context = &sc;
+	a.service_account = "trainer";
+	j = build(&a);
+	pod = pod_of(j);
+	EXPECT(j, "spec/template/spec/serviceAccountName", "trainer");
+	/* the account's own automount setting decides */
+	assert_null(json_object_get(pod, "automountServiceAccountToken"));
+	EXPECT(j, "spec/template/spec/securityContext/runAsUser", "1000");
+	EXPECT(j, "spec/template/spec/securityContext/runAsGroup", "1001");
+	EXPECT(j, "spec/template/spec/securityContext/fsGroup", "1002");
+	EXPECT(j, "spec/template/spec/securityContext/runAsNonRoot", "true");
+	/* the container keeps its hardening and carries no identity */
+	EXPECT(j, "spec/template/spec/containers/0/securityContext/"
+	    "allowPrivilegeEscalation", "false");
+	EXPECT(j, "spec/template/spec/containers/0/securityContext/"
+	    "capabilities/drop/0", "ALL");
+	EXPECT(j, "spec/template/spec/containers/0/securityContext/"
+	    "runAsUser", "(missing)");
+	json_decref(j);
+
+	/* root, and nothing else: no runAsNonRoot, no groups */
+	podsec_init(&sc);
+	sc.set = 1;
+	sc.id[PODSEC_RUN_AS_USER] = 0;
+	j = build(&a);
+	EXPECT(j, "spec/template/spec/securityContext/runAsUser", "0");
+	EXPECT(j, "spec/template/spec/securityContext/runAsNonRoot",
+	    "(missing)");
+	EXPECT(j, "spec/template/spec/securityContext/fsGroup", "(missing)");
+	EXPECT(j, "spec/template/spec/containers/0/securityContext/"
+	    "runAsNonRoot", "(missing)");
+	EXPECT(j, "spec/template/spec/containers/0/securityContext/"
+	    "allowPrivilegeEscalation", "false");
+	json_decref(j);
+}
+
+static void
+kube_job__cluster_default_applies_when_the_stage_gives_none(void **state)
+{
+	struct exec_attempt a = gpu_attempt();
+	struct kube_job_opts o = opts;
+	struct err err;
+	json_error_t jerr;
+	char *text = NULL;
+	json_t *j;
+
+	(void)state;
+	podsec_init(&o.security_context);
+	o.security_context.set = 1;
+	o.security_context.id[PODSEC_RUN_AS_USER] = 2000;
+	o.security_context.run_as_non_root = 1;
+	assert_int_equal(kube_job_manifest(&a, &o, &text, &err), 0);
+	j = json_loads(text, 0, &jerr);
+	free(text);
+	EXPECT(j, "spec/template/spec/securityContext/runAsUser", "2000");
+	EXPECT(j, "spec/template/spec/securityContext/fsGroup", "(missing)");
+	json_decref(j);
+}
+
+static void
+kube_job__credentials_secret_is_mounted_only_into_the_init_container(
+    void **state)
+{
+	struct exec_attempt a = gpu_attempt();
+	json_t *j, *pod, *vols, *v, *init;
+	struct err err;
+	char *text = NULL;
+	size_t i;
+	int found = 0;
+
+	(void)state;
+	a.checkout = 1;
+	a.repo_url = "https://git.example.com/acme/private.git";
+	a.commit = "0123456789abcdef0123456789abcdef01234567";
+	a.checkout_secret = "acme-git";
+	j = build(&a);
+	pod = pod_of(j);
+	vols = json_object_get(pod, "volumes");
+	json_array_foreach(vols, i, v) {
+		json_t *sec = json_object_get(v, "secret");
+
+		if (sec == NULL)
+			continue;
+		found++;
+		assert_string_equal(json_string_value(json_object_get(v,
+		    "name")), "git-credentials");
+		assert_string_equal(json_string_value(json_object_get(sec,
+		    "secretName")), "acme-git");
+		assert_int_equal(json_integer_value(json_object_get(sec,
+		    "defaultMode")), 0400);
+	}
+	assert_int_equal(found, 1);
+	init = json_array_get(json_object_get(pod, "initContainers"), 0);
+	EXPECT(init, "volumeMounts/1/name", "git-credentials");
+	EXPECT(init, "volumeMounts/1/mountPath", "/etc/sluice/git");
+	EXPECT(init, "volumeMounts/1/readOnly", "true");
+	/* the stage container never sees it */
+	json_array_foreach(json_object_get(json_array_get(json_object_get(pod,
+	    "containers"), 0), "volumeMounts"), i, v)
+		assert_string_not_equal(json_string_value(json_object_get(v,
+		    "name")), "git-credentials");
+	/* no credential reaches the spec: no env from Secrets either */
+	assert_int_equal(kube_job_manifest(&a, &opts, &text, &err), 0);
+	assert_null(strstr(text, "secretKeyRef"));
+	assert_null(strstr(text, "valueFrom"));
+	assert_non_null(strstr(text, "GIT_SSH_COMMAND"));
+	free(text);
+	json_decref(j);
+
+	/* without a secret, no volume and no mount */
+	a.checkout_secret = NULL;
+	assert_int_equal(kube_job_manifest(&a, &opts, &text, &err), 0);
+	assert_null(strstr(text, "git-credentials"));
+	free(text);
+	/* a name Kubernetes would refuse is refused here */
+	a.checkout_secret = "Not_A_Name";
+	assert_int_equal(kube_job_manifest(&a, &opts, &text, &err),
+	    ERR_INVALID);
+	assert_non_null(strstr(err.msg, "Not_A_Name"));
+	a.checkout_secret = NULL;
+	a.service_account = "bad/name";
+	assert_int_equal(kube_job_manifest(&a, &opts, &text, &err),
+	    ERR_INVALID);
+	assert_non_null(strstr(err.msg, "service account"));
+}
+
 int
 main(void)
 {
@@ -278,6 +446,14 @@ main(void)
 		    kube_job__checkout_adds_an_init_container_and_workspace),
 		cmocka_unit_test(kube_job__checkout_url_never_carries_a_password),
 		cmocka_unit_test(kube_job__same_attempt_gives_the_same_bytes),
+		cmocka_unit_test(
+		    kube_job__default_identity_is_non_root_65532_without_token),
+		cmocka_unit_test(
+		    kube_job__stage_identity_sets_exactly_what_is_given),
+		cmocka_unit_test(
+		    kube_job__cluster_default_applies_when_the_stage_gives_none),
+		cmocka_unit_test(
+		    kube_job__credentials_secret_is_mounted_only_into_the_init_container),
 		cmocka_unit_test(kube_job__refuses_what_cannot_be_a_job),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

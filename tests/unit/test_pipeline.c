@@ -427,6 +427,53 @@ pipeline__defaults_apply_when_fields_are_absent(void **state)
 }
 
 static void
+pipeline__pod_identity_comes_from_the_stage_else_the_defaults(void **state)
+{
+	struct pipeline *p = parse_ok(
+	    "apiVersion: sluice/v1\n"
+	    "kind: Pipeline\n"
+	    "metadata: {name: d}\n"
+	    "spec:\n"
+	    "  defaults:\n"
+	    "    image: 'img:1'\n"
+	    "    service_account: ml\n"
+	    "    security_context: {run_as_user: 1000, fs_group: 2000,"
+	    " run_as_non_root: true}\n"
+	    "  stages:\n"
+	    "    - {name: a, command: [x]}\n"
+	    "    - {name: b, command: [x], service_account: trainer,"
+	    " security_context: {run_as_user: 0}}\n"
+	    "    - {name: c, command: [x], security_context: {}}\n");
+	const struct pipeline_stage *a = &p->stages[0], *b = &p->stages[1],
+	    *c = &p->stages[2];
+	char *json = NULL;
+	struct err err;
+
+	(void)state;
+	assert_string_equal(a->service_account, "ml");
+	assert_true(a->security_context.set);
+	assert_int_equal(a->security_context.id[PODSEC_RUN_AS_USER], 1000);
+	assert_int_equal(a->security_context.id[PODSEC_FS_GROUP], 2000);
+	assert_int_equal(a->security_context.id[PODSEC_RUN_AS_GROUP], -1);
+	assert_int_equal(a->security_context.run_as_non_root, 1);
+	/* a stage's security_context replaces the defaults' whole */
+	assert_string_equal(b->service_account, "trainer");
+	assert_int_equal(b->security_context.id[PODSEC_RUN_AS_USER], 0);
+	assert_int_equal(b->security_context.id[PODSEC_FS_GROUP], -1);
+	assert_int_equal(b->security_context.run_as_non_root, -1);
+	/* {} is given too: it sets nothing, and the cluster default is off */
+	assert_true(c->security_context.set);
+	assert_int_equal(c->security_context.id[PODSEC_RUN_AS_USER], -1);
+	assert_int_equal(pipeline_to_json(p, &json, &err), 0);
+	assert_non_null(strstr(json, "\"security_context\":{\"fs_group\":2000,"
+	    "\"run_as_non_root\":true,\"run_as_user\":1000}"));
+	assert_non_null(strstr(json, "\"security_context\":{}"));
+	assert_non_null(strstr(json, "\"service_account\":\"trainer\""));
+	free(json);
+	pipeline_free(p);
+}
+
+static void
 pipeline__canonical_json_ignores_spelling(void **state)
 {
 	struct pipeline *a, *b;
@@ -1005,6 +1052,8 @@ main(void)
 		cmocka_unit_test(pipeline__example_pipelines_validate),
 		cmocka_unit_test(pipeline__struct_holds_values_and_defaults),
 		cmocka_unit_test(pipeline__defaults_apply_when_fields_are_absent),
+		cmocka_unit_test(
+		    pipeline__pod_identity_comes_from_the_stage_else_the_defaults),
 		cmocka_unit_test(pipeline__canonical_json_ignores_spelling),
 		cmocka_unit_test(
 		    pipeline__topological_order_keeps_source_order_for_ties),

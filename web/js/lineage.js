@@ -3,7 +3,8 @@
 // rollouts.  Nodes {id, type, label} link to their page when there is one.
 import * as api from './api.js';
 import { graph } from './dag.js';
-import { h, replace, errorBox, statusText, statusClass } from './render.js';
+import { h, replace, errorBox, statusText, statusClass, ranOn } from
+    './render.js';
 
 const TYPE_RE = /^[a-z][a-z_]{0,31}$/;
 
@@ -37,6 +38,10 @@ export async function showLineage(box, runId, { signal } = {}) {
 	}
 	const nodes = data.nodes.map(n => {
 		const type = TYPE_RE.test(n.type) ? n.type : 'other';
+		// where it ran: a model version's own attempt, a stage's last
+		const ran = ranOn(type === 'stage' && Array.isArray(n.attempts) ?
+		    n.attempts[n.attempts.length - 1] : type === 'model_version' ?
+		    n : null);
 		return {
 			id: n.id,
 			label: n.label,
@@ -46,7 +51,9 @@ export async function showLineage(box, runId, { signal } = {}) {
 			    .filter(Boolean).join(' '),
 			href: hrefOf(n, data.run),
 			title: statusText(type) + ' ' + n.label +
-			    (n.status ? ', ' + statusText(n.status) : ''),
+			    (n.status ? ', ' + statusText(n.status) : '') +
+			    (ran ? ', ' + ran : ''),
+			ran,
 		};
 	});
 	const edges = data.edges.map(e => ({ from: e.from, to: e.to,
@@ -55,6 +62,9 @@ export async function showLineage(box, runId, { signal } = {}) {
 		replace(box, h('p', { class: 'muted' }, 'No lineage recorded.'));
 		return;
 	}
+	const ran = nodes.filter(n => n.ran);
 	replace(box, graph(nodes, edges, { label: 'Lineage of run ' + runId,
-	    room: box.clientWidth || window.innerWidth - 32 }));
+	    room: box.clientWidth || window.innerWidth - 32 }),
+	    ran.length ? h('dl', { class: 'ran-on' }, ...ran.flatMap(n => [
+		h('dt', {}, n.label), h('dd', {}, n.ran)])) : null);
 }

@@ -102,6 +102,25 @@ export function shortSha(sha) {
 	return typeof sha === 'string' ? sha.slice(0, 8) : '';
 }
 
+// Where an attempt ran ({image_id, node, gpu_product}, each may be null):
+// "image sha256:2c26b46b68ff… on node gpu-7 (NVIDIA-H100-80GB-HBM3)", or
+// '' when nothing is known.  Text: callers put it through h().
+export function ranOn(a) {
+	if (!a)
+		return '';
+	const parts = [];
+	if (typeof a.image_id === 'string' && a.image_id) {
+		const m = /(sha256:[0-9a-f]{12})[0-9a-f]*$/.exec(a.image_id);
+		parts.push('image ' + (m ? m[1] + '…' : a.image_id));
+	}
+	if (typeof a.node === 'string' && a.node)
+		parts.push('on node ' + a.node + (a.gpu_product ?
+		    ' (' + a.gpu_product + ')' : ''));
+	else if (a.gpu_product)
+		parts.push('on ' + a.gpu_product);
+	return parts.join(' ');
+}
+
 // The first line of a commit message.
 export function firstLine(text) {
 	return String(text ?? '').split('\n', 1)[0];

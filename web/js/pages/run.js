@@ -11,6 +11,7 @@ import { sparkline, history, HISTORY_RUNS } from '../chart.js';
 import { keyedCards } from '../approvalcard.js';
 import { showLineage } from '../lineage.js';
 import { h, replace, badge, ago, duration, table, dl, entries, commitLine,
+    ranOn,
     fmtNumber, statusText, statusClass, errorBox, idPart, fmtDuration,
     parseTime, keepFocus }
     from '../render.js';
@@ -444,6 +445,8 @@ export function mount(ctx) {
 			['Duration', a => duration(a.started_at, a.finished_at)],
 			['Exit', a => a.exit_code === null ? '' : String(a.exit_code),
 			    'num'],
+			['Ran on', a => ranOn(a) ? h('span', { class: 'ran-on',
+			    title: a.image_id ?? '' }, ranOn(a)) : '', 'wide-only'],
 			['Message', a => a.message ?? ''],
 		], { caption: 'Attempts of ' + st.name });
 	}
