@@ -117,6 +117,15 @@ struct exec_status {
 	int64_t		 finished_at;	/* unix ms, 0 = not yet */
 	char		 message[512];	/* why it failed ("timeout after 5m") */
 	char		 waiting_reason[512];	/* why it is pending, if known */
+	/* Kueue (a Kubernetes stage with a queue; empty / 0 otherwise) */
+	char		 queue[64];	/* the LocalQueue of its Job */
+	char		 flavor[128];	/* ResourceFlavor(s) admitted on */
+	int64_t		 admitted_at;	/* unix ms of the latest admission,
+					   0 = not admitted */
+	int		 evicted;	/* pending because Kueue evicted it:
+					   not a failure, it waits to be
+					   admitted again */
+	int		 evictions;	/* how many times Kueue evicted it */
 };
 
 struct executor_ops {

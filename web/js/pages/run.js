@@ -445,8 +445,20 @@ export function mount(ctx) {
 			['Exit', a => a.exit_code === null ? '' : String(a.exit_code),
 			    'num'],
 			['Message', a => a.message ?? ''],
-		], { caption: 'Attempts of ' + st.name });
+		].concat(at.some(a => a.queue) ? [kueueColumn] : []),
+		    { caption: 'Attempts of ' + st.name });
 	}
+
+	// Kueue: the queue, the flavor it was admitted on, when, evictions
+	const kueueColumn = ['Kueue', a => !a.queue ? '' : [
+		h('code', {}, a.queue),
+		a.flavor ? h('span', {}, ' on ', h('code', {}, a.flavor)) : null,
+		a.admitted_at ? h('span', { class: 'muted' }, ' admitted ',
+		    ago(a.admitted_at)) : h('span', { class: 'muted' },
+		    ' not admitted'),
+		a.evictions ? h('span', { class: 'chip' }, 'evicted ' +
+		    a.evictions + (a.evictions === 1 ? ' time' : ' times')) :
+		    null]];
 
 	function stageCard(st, stages) {
 		const name = st.name;
