@@ -106,6 +106,8 @@ fill(const struct kentry *e, struct exec_status *out, int64_t now)
 		return;
 	case KUBE_JOB_SUSPENDED:
 		out->state = EXEC_PENDING;
+		if (kx_kueue_waiting(e, out))
+			return;
 		if (e->queue[0] != '\0')
 			textf(out->waiting_reason,
 			    sizeof(out->waiting_reason), "waiting for Kueue "
@@ -244,6 +246,7 @@ kx_status(void *impl, const char *name, struct exec_status *out,
 		}
 	}
 	fill(e, out, now);
+	kx_kueue_facts(e, out);
 out:
 	pthread_mutex_unlock(&x->mu);
 	return rc;

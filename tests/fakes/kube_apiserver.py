@@ -86,7 +86,8 @@ Control API (no auth), JSON in and out:
   POST /_fake/kueue/quota    {"flavor", "quota": {"nvidia.com/gpu": 8}}
   POST /_fake/tokens         {"tokens": [...], "forbidden": [...]}
   POST /_fake/config         {"gone_as_http": bool, "bookmark_interval_ms",
-                             "auto_admit": bool, "duration_ms"}
+                             "auto_admit": bool, "duration_ms",
+                             "kueue_versions": ["v1beta1"]}
   GET  /_fake/objects        every stored object
 
 Usage:
@@ -1393,7 +1394,12 @@ DISCOVERY = {
 
 
 def add_kueue_discovery(versions):
-    """Offer kueue.x-k8s.io in discovery, preferring the first version."""
+    """Offer kueue.x-k8s.io in discovery (only versions), preferring the
+    first version."""
+    DISCOVERY["/apis"]["groups"] = [g for g in DISCOVERY["/apis"]["groups"]
+                                    if g["name"] != KUEUE_GROUP]
+    for v in KUEUE_VERSIONS:
+        DISCOVERY.pop("/apis/%s/%s" % (KUEUE_GROUP, v), None)
     gvs = [{"groupVersion": KUEUE_GROUP + "/" + v, "version": v} for v in versions]
     group = {"name": KUEUE_GROUP, "versions": gvs, "preferredVersion": gvs[0]}
     DISCOVERY["/apis"]["groups"].append(group)
@@ -2220,6 +2226,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     st.auto_admit = bool(body["auto_admit"])
                 if "duration_ms" in body:
                     st.duration_ms = int(body["duration_ms"])
+                if body.get("kueue_versions") and st.kueue is not None:
+                    vs = list(body["kueue_versions"])
+                    if any(v not in KUEUE_VERSIONS for v in vs):
+                        raise APIError(400, "BadRequest", "unknown Kueue version")
+                    st.kueue["versions"] = vs
+                    add_kueue_discovery(vs)
                 st.cond.notify_all()
             self.send_json(200, {"ok": True})
         elif p == "/_fake/objects":
