@@ -135,8 +135,9 @@ cmd_validate(int argc, char **argv)
 			    "", b.len, name, &err);
 			if (rc == ERR_INVALID)
 				rc = 0;
-			if (p != NULL && (rc = pipeline_warnings(p, name,
-			    &warns)) < 0)
+			/* warnings only about a file with no error */
+			if (p != NULL && rc == 0 && errs.n == before &&
+			    (rc = pipeline_warnings(p, name, &warns)) < 0)
 				err_set(&err, rc, "out of memory");
 		}
 		buf_release(&b);
