@@ -51,6 +51,8 @@ function stage(name, needs, status, extra = {}) {
 			started_at: started, finished_at: done ? iso(T0 + 120e3) : null,
 			exit_code: done ? (status === 'failed' ? 1 : 0) : null,
 			message: status === 'failed' ? 'exit status 1' : null,
+			queue: null, flavor: null, admitted_at: null, evictions: 0,
+			...extra.attempt,
 		}],
 		metrics: extra.metrics ?? {}, artifacts: extra.artifacts ?? {},
 	};
@@ -150,7 +152,9 @@ function seed() {
 		stage('prepare', [], 'succeeded', { artifacts:
 		    { dataset: 'file:///tmp/<script>alert(1)</script>' } }),
 		stage('train', ['prepare'], 'succeeded', { metrics: { loss: 0.21 },
-		    artifacts: { model: 'file:///m/3' } }),
+		    artifacts: { model: 'file:///m/3' }, attempt: { executor:
+		    'kubernetes', queue: 'ml-training', flavor: 'h100',
+		    admitted_at: iso(T0 + 50e3), evictions: 1 } }),
 		stage('evaluate', ['train'], 'succeeded', { metrics: { auc: 0.934 } }),
 		stage('rollout', ['evaluate'], 'waiting_approval', { type: 'canary',
 		    waiting_reason: 'waiting for approval of step 2 (weight 50%)' }),

@@ -456,8 +456,8 @@ export function mount(ctx) {
 		a.admitted_at ? h('span', { class: 'muted' }, ' admitted ',
 		    ago(a.admitted_at)) : h('span', { class: 'muted' },
 		    ' not admitted'),
-		a.evictions ? h('span', { class: 'chip' }, 'evicted ' +
-		    a.evictions + (a.evictions === 1 ? ' time' : ' times')) :
+		a.evictions ? [' ', h('span', { class: 'chip' }, 'evicted ' +
+		    a.evictions + (a.evictions === 1 ? ' time' : ' times'))] :
 		    null]];
 
 	function stageCard(st, stages) {
