@@ -641,10 +641,12 @@ requeue_evicted(struct eng_pass *ps, struct eng_run *er, size_t idx,
 {
 	struct snap_stage *st = er->sn[idx];
 	struct snap_attempt *att = &st->att;
+	int job = att->kind == ATTEMPT_JOB;
 	struct err err;
 
+	/* a canary stage runs on: canary.c waits for its step again */
 	if (store_attempt_evicted(pass_db(ps), att->id, er->r->id,
-	    xs->waiting_reason, xs->evictions, ENGINE_ACTOR, &err) < 0) {
+	    xs->waiting_reason, xs->evictions, job, ENGINE_ACTOR, &err) < 0) {
 		log_warn("cannot record kueue eviction", "job=%s error=\"%s\"",
 		    att->job_name, err.msg);
 		return;
@@ -655,7 +657,7 @@ requeue_evicted(struct eng_pass *ps, struct eng_run *er, size_t idx,
 	att->status = ATTEMPT_SUBMITTED;
 	if (xs->evictions > att->evictions)
 		att->evictions = xs->evictions;
-	if (st->status == STAGE_RUNNING)
+	if (job && st->status == STAGE_RUNNING)
 		st->status = STAGE_SUBMITTED;
 	pass_changed(ps);
 }

@@ -84,8 +84,11 @@ kx_on_workload(void *arg, enum kube_watch_type type,
 	if (e != NULL && e->uid[0] != '\0' && wl->job_uid[0] != '\0' &&
 	    strcmp(e->uid, wl->job_uid) != 0)
 		goto out;	/* of an older Job of that name */
-	if (e == NULL && (e = kx_add(x, wl->job)) == NULL)
-		goto out;	/* before its Job: kept as an orphan */
+	/* before its Job: kept as an orphan, if it is an attempt's (the
+	 * watch sees every Workload of the namespace, not only ours) */
+	if (e == NULL && (strncmp(wl->job, "sluice-", 7) != 0 ||
+	    (e = kx_add(x, wl->job)) == NULL))
+		goto out;
 	merge_workload(e, wl);
 out:
 	pthread_mutex_unlock(&x->mu);

@@ -133,7 +133,7 @@ static const char sql_attempt_evicted[] =
     " s AS ("
     "  UPDATE stages st SET " SQL_SET_STATUS("$9", "$10") ","
     "    waiting_reason = $3"
-    "  FROM a WHERE st.id = a.stage_id AND st.status = $8"
+    "  FROM a WHERE st.id = a.stage_id AND st.status = $8 AND $12::boolean"
     "  RETURNING st.id),"
     " e AS (" SQL_EV_COLS
     "  SELECT $11, 'attempt', a.id, $2::bigint, 'transition', $7::text,"
@@ -342,7 +342,8 @@ store_attempt_kueue(struct db *db, int64_t attempt_id, const char *queue,
 
 int
 store_attempt_evicted(struct db *db, int64_t attempt_id, int64_t run_id,
-    const char *reason, int evictions, const char *actor, struct err *err)
+    const char *reason, int evictions, int stage_moves, const char *actor,
+    struct err *err)
 {
 	struct db_args a;
 
@@ -355,6 +356,7 @@ store_attempt_evicted(struct db *db, int64_t attempt_id, int64_t run_id,
 	db_args_str(&a, attempt_status_name(ATTEMPT_RUNNING));
 	args_stage_move(&a, STAGE_RUNNING, STAGE_SUBMITTED);
 	db_args_str(&a, actor);
+	db_args_bool(&a, stage_moves);
 	return db_exec_guarded(db, sql_attempt_evicted, &a, NULL,
 	    "attempt evicted", err);
 }
