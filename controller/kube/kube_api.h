@@ -166,16 +166,16 @@ struct kube_workload {
 	char		 namespace[64];
 	char		 uid[64];
 	char		 resource_version[KUBE_RV_MAX];
-	char		 job[KUBE_NAME_MAX];	/* the owning Job (ownerReferences) */
+	char		 job[KUBE_NAME_MAX];	/* its Job (ownerReferences) */
 	char		 job_uid[64];
 	char		 queue[64];		/* spec.queueName */
 	int		 quota_reserved;	/* QuotaReserved */
 	char		 reserve_reason[64];	/* Pending, Inadmissible, ... */
-	char		 reserve_message[512];	/* "couldn't assign flavors ..." */
+	char		 reserve_message[512];	/* "couldn't assign ..." */
 	int		 admitted;		/* Admitted */
 	int64_t		 admitted_ms;		/* when Admitted became True */
 	int		 evicted;		/* Evicted */
-	char		 evict_reason[64];	/* Preempted, PodsReadyTimeout */
+	char		 evict_reason[64];	/* Preempted, ... */
 	char		 evict_message[512];
 	int		 finished;		/* Finished */
 	char		 cluster_queue[64];	/* status.admission */

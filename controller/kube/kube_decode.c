@@ -1,8 +1,8 @@
 /*
  * kube_decode.c - the Kubernetes API's JSON answers into our own structs:
- * Jobs, pods, events, Kueue Workloads and API groups, list pages (items, resourceVersion, continue token),
- * watch event lines and error answers (Status objects); see
- * kube_api_int.h.
+ * Jobs, pods, events, Kueue Workloads and API groups, list pages (items,
+ * resourceVersion, continue token), watch event lines and error answers
+ * (Status objects); see kube_api_int.h.
  *
  * jansson is used here only; nothing else in kube/ sees a json_t.
  * Anything the API answers is checked: a missing or mistyped field is
@@ -353,7 +353,8 @@ decode_workload(json_t *o, struct kube_workload *w, struct err *err)
 	arr = json_object_get(md, "ownerReferences");
 	for (i = 0; json_is_array(arr) && i < json_array_size(arr); i++) {
 		c = json_array_get(arr, i);
-		if ((type = jstr(c, "kind")) == NULL || strcmp(type, "Job") != 0)
+		if ((type = jstr(c, "kind")) == NULL ||
+		    strcmp(type, "Job") != 0)
 			continue;
 		kube_fld(w->job, sizeof(w->job), jstr(c, "name"));
 		kube_fld(w->job_uid, sizeof(w->job_uid), jstr(c, "uid"));

@@ -599,8 +599,8 @@ kube_watch_start(struct kube_watch **out, struct kube_api *k,
 		return err_set(err, ERR_INVALID, "a watch needs a callback");
 	if (o->resource != KUBE_RES_JOBS && o->resource != KUBE_RES_PODS &&
 	    o->resource != KUBE_RES_WORKLOADS)
-		return err_set(err, ERR_INVALID, "only jobs, pods and workloads "
-		    "can be watched");
+		return err_set(err, ERR_INVALID, "only jobs, pods and "
+		    "workloads can be watched");
 	ns = o->ns != NULL && o->ns[0] != '\0' ? o->ns : kube_api_namespace(k);
 	sel = o->selector != NULL ? o->selector : DEFAULT_SELECTOR;
 	w = xcalloc(1, sizeof(*w));

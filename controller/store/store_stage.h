@@ -117,9 +117,9 @@ int	store_attempt_kueue(struct db *db, int64_t attempt_id,
  * Kueue evicted a running attempt: it goes back to submitted (with
  * stage_moves its stage, if running, too: a job stage's, not a canary
  * stage's, whose steps canary.c drives) with the waiting reason, and its
- * eviction count becomes at least evictions.  Not an end: no retry is counted, and the
- * same attempt runs again when Kueue admits it.  Events for both
- * transitions, with the reason.  ERR_CONFLICT when the attempt was not
+ * eviction count becomes at least evictions.  Not an end: no retry is
+ * counted, and the same attempt runs again when Kueue admits it.  Events
+ * for both transitions, with the reason.  ERR_CONFLICT when the attempt was not
  * running.
  */
 int	store_attempt_evicted(struct db *db, int64_t attempt_id,

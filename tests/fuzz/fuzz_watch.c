@@ -4,8 +4,9 @@
  * scripts/fuzz.sh).  The input is a stream as the API server sends it:
  * split into lines as kube_watch.c does (trailing CR and spaces dropped,
  * empty lines skipped, lines past LIM_KUBE_OBJECT refused), each line
- * decoded as an event of Jobs, of Pods and of Kueue Workloads.  An unfinished last
- * line is decoded too (kube_watch.c would wait for its end).
+ * decoded as an event of Jobs, of Pods and of Kueue Workloads.  An
+ * unfinished last line is decoded too (kube_watch.c would wait for its
+ * end).
  *
  * Besides crashes, leaks and timeouts it checks what must always hold: a
  * refused line says why (ERR_INVALID and a message); a decoded event has

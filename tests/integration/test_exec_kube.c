@@ -6,8 +6,9 @@
  * a GPU stage waits while the one GPU is taken and starts when it frees; a
  * Kueue stage waits for admission (without Kueue: the label's queue; with
  * the fake's Kueue, v1beta2 or v1beta1 only: the Workload's message, its
- * flavor and admission, an eviction that waits again); 409 adopts, 422 fails with the causes;
- * injected 429/500 and dropped connections leave exactly one Job; a
+ * flavor and admission, an eviction that waits again); 409 adopts, 422
+ * fails with the causes; injected 429/500 and dropped connections leave
+ * exactly one Job; a
  * compacted and dropped watch still sees the end; cancel deletes the Job;
  * a new executor (a restart) adopts running Jobs and reconcile deletes the
  * Jobs of finished runs; the calls an attempt costs.
