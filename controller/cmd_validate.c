@@ -11,6 +11,9 @@
  * says the rest.  --json writes one JSON array of {file, line, column,
  * message} to stdout instead ("[]" when every file is valid; line and
  * column are 0 for a file that cannot be read).  "-" reads standard input.
+ * Warnings about valid files (pipeline_warnings(): a multi-node stage
+ * without a Kueue queue) go to stderr as "FILE:LINE:COL: warning: ..." in
+ * both modes and do not change the exit status.
  * Exit status: 0 when every file is valid, 1 when any is not, 2 on usage
  * errors.  --config FILE is accepted, like every command takes it, and
  * ignored: validation needs no configuration.
@@ -84,12 +87,13 @@ usage(void)
 int
 cmd_validate(int argc, char **argv)
 {
-	struct pipeline_errors errs;
+	struct pipeline_errors errs, warns;
 	int json = 0, status = 0, i;
 	char *out = NULL;
 	struct err err;
 
 	pipeline_errors_init(&errs);
+	pipeline_errors_init(&warns);
 	err_clear(&err);
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
@@ -131,6 +135,10 @@ cmd_validate(int argc, char **argv)
 			    "", b.len, name, &err);
 			if (rc == ERR_INVALID)
 				rc = 0;
+			/* warnings only about a file with no error */
+			if (p != NULL && rc == 0 && errs.n == before &&
+			    (rc = pipeline_warnings(p, name, &warns)) < 0)
+				err_set(&err, rc, "out of memory");
 		}
 		buf_release(&b);
 		pipeline_free(p);
@@ -154,6 +162,10 @@ cmd_validate(int argc, char **argv)
 			}
 		}
 	}
+	/* warnings never change the exit status, and stay off stdout */
+	for (i = 0; (size_t)i < warns.n; i++)
+		fprintf(stderr, "%s:%d:%d: warning: %s\n", warns.v[i].file,
+		    warns.v[i].line, warns.v[i].column, warns.v[i].message);
 	if (json) {
 		if (pipeline_errors_to_json(&errs, &out, &err) < 0) {
 			fprintf(stderr, "sluice validate: %s\n", err.msg);
@@ -164,6 +176,7 @@ cmd_validate(int argc, char **argv)
 		free(out);
 	}
 	pipeline_errors_release(&errs);
+	pipeline_errors_release(&warns);
 	if (fflush(stdout) != 0)
 		status = 1;
 	return status;

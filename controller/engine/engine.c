@@ -632,6 +632,60 @@ record_facts(struct eng_pass *ps, const struct snap_attempt *att,
 }
 
 /*
+ * Record what Kueue says of an attempt (queue, flavor, admission time,
+ * evictions) when it differs from the snapshot; a failed write is retried
+ * at the next poll.
+ */
+static void
+note_kueue(struct eng_pass *ps, struct snap_attempt *att,
+    const struct exec_status *xs)
+{
+	struct err err;
+
+	if ((xs->queue[0] == '\0' || same(att->queue, xs->queue)) &&
+	    (xs->flavor[0] == '\0' || same(att->flavor, xs->flavor)) &&
+	    (xs->admitted_at == 0 || xs->admitted_at / 1000 ==
+	    att->admitted_ms / 1000) && xs->evictions <= att->evictions)
+		return;
+	if (store_attempt_kueue(pass_db(ps), att->id, xs->queue, xs->flavor,
+	    xs->admitted_at, xs->evictions, &err) < 0)
+		log_warn("cannot record kueue admission", "job=%s error=\"%s\"",
+		    att->job_name, err.msg);
+}
+
+/*
+ * Kueue evicted a running attempt (xs pending, evicted): back to
+ * submitted with the reason, not a failure, so no retry is counted; the
+ * same Job runs again when Kueue admits it.
+ */
+static void
+requeue_evicted(struct eng_pass *ps, struct eng_run *er, size_t idx,
+    const struct exec_status *xs)
+{
+	struct snap_stage *st = er->sn[idx];
+	struct snap_attempt *att = &st->att;
+	int job = att->kind == ATTEMPT_JOB;
+	struct err err;
+
+	/* a canary stage runs on: canary.c waits for its step again */
+	if (store_attempt_evicted(pass_db(ps), att->id, er->r->id,
+	    xs->waiting_reason, xs->evictions, job, ENGINE_ACTOR, &err) < 0) {
+		log_warn("cannot record kueue eviction", "job=%s error=\"%s\"",
+		    att->job_name, err.msg);
+		return;
+	}
+	log_info("attempt evicted by kueue, waiting to be admitted again",
+	    "run=%lld stage=%s job=%s evictions=%d", (long long)er->r->id,
+	    st->name, att->job_name, xs->evictions);
+	att->status = ATTEMPT_SUBMITTED;
+	if (xs->evictions > att->evictions)
+		att->evictions = xs->evictions;
+	if (job && st->status == STAGE_RUNNING)
+		st->status = STAGE_SUBMITTED;
+	pass_changed(ps);
+}
+
+/*
  * Look at an active attempt: submit it if it never got to the executor
  * (or the executor lost it), record that it runs, read its log as it
  * grows, enforce the deadline, and finish it once it has ended.  In a
@@ -667,6 +721,7 @@ poll_attempt(struct eng_pass *ps, struct eng_run *er, size_t idx)
 		pass_wake_in(ps, e->o.poll_ms);
 		return;
 	}
+	note_kueue(ps, att, &xs);
 	switch (xs.state) {
 	case EXEC_UNKNOWN:
 		if (cancel) {
@@ -677,6 +732,11 @@ poll_attempt(struct eng_pass *ps, struct eng_run *er, size_t idx)
 		}
 		return;
 	case EXEC_PENDING:
+		if (xs.evicted && att->status == ATTEMPT_RUNNING && !cancel) {
+			requeue_evicted(ps, er, idx, &xs);
+			pass_wake_in(ps, e->o.poll_ms);
+			return;
+		}
 		if (xs.waiting_reason[0] != '\0' &&
 		    !same(st->waiting_reason, xs.waiting_reason) &&
 		    store_stage_waiting(pass_db(ps), st->id, xs.waiting_reason,

@@ -132,6 +132,15 @@ struct exec_status {
 	char		 node_name[256];	/* the node (a host name locally) */
 	char		 gpu_product[128];	/* the node's nvidia.com/gpu.product
 						   label, for a GPU stage */
+	/* Kueue (a Kubernetes stage with a queue; empty / 0 otherwise) */
+	char		 queue[64];	/* the LocalQueue of its Job */
+	char		 flavor[128];	/* ResourceFlavor(s) admitted on */
+	int64_t		 admitted_at;	/* unix ms of the latest admission,
+					   0 = not admitted */
+	int		 evicted;	/* pending because Kueue evicted it:
+					   not a failure, it waits to be
+					   admitted again */
+	int		 evictions;	/* how many times Kueue evicted it */
 };
 
 struct executor_ops {

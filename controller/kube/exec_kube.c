@@ -314,6 +314,7 @@ kx_free(void *impl)
 	}
 	kube_watch_free(x->jobs_w);
 	kube_watch_free(x->pods_w);
+	kube_watch_free(x->workloads_w);
 	for (i = 0; i < x->nbuckets; i++) {
 		for (e = x->buckets[i]; e != NULL; e = next) {
 			next = e->next;
@@ -386,6 +387,14 @@ start(struct executor *out, struct kube_api *k, int owns_k, const char *ns,
 	wo.cb = NULL;
 	wo.pod_cb = kx_on_pod;
 	if ((rc = kube_watch_start(&x->pods_w, k, &wo, err)) < 0)
+		goto fail;
+	/* Kueue's Workloads (where discovery finds Kueue); they carry no
+	 * label of their Job, so all of the namespace */
+	wo.resource = KUBE_RES_WORKLOADS;
+	wo.pod_cb = NULL;
+	wo.workload_cb = kx_on_workload;
+	wo.selector = "";
+	if ((rc = kube_watch_start(&x->workloads_w, k, &wo, err)) < 0)
 		goto fail;
 	for (x->nworkers = 0; x->nworkers < WORKERS; x->nworkers++) {
 		if (pthread_create(&x->workers[x->nworkers], NULL,

@@ -15,6 +15,8 @@
  *                       metrics, stats)
  *   exec_kube_nodes.c   the GPU product of the nodes pods ran on: one GET
  *                       per node, cached
+ *   exec_kube_kueue.c   the Kueue Workload watch callback and what status
+ *                       makes of a Workload
  *
  * The table.  Every name the executor hears of (a submit, a Job from the
  * watch, a pod from the pod watch) has an entry in a hash table under one
@@ -137,6 +139,21 @@ struct kentry {
 	int			 log_final;	/* read after it finished */
 	int64_t			 log_ms;	/* monotonic, when read */
 	int			 log_busy;	/* a read is under way */
+
+	/* its Kueue Workload, from the workload watch (exec_kube_kueue.c) */
+	int			 wl_seen;
+	char			 wl_name[KUBE_NAME_MAX];
+	char			 wl_job_uid[64];	/* its owner's uid */
+	int			 wl_reserved;	/* QuotaReserved 1, 0, -1 */
+	char			 wl_why[512];	/* its message */
+	int			 wl_admitted;	/* Admitted 1, 0, -1 */
+	int64_t			 wl_admitted_ms;	/* unix, latest */
+	int			 wl_evicted;	/* Evicted 1, 0, -1 */
+	char			 wl_evict_why[512];
+	char			 wl_flavor[128];	/* kept when evicted */
+	int			 wl_seen_evictions;	/* Evicted=True seen */
+	int			 wl_evictions;	/* the larger of Kueue's count
+						   and the one seen */
 };
 
 /* Work for the worker threads, so that the engine's loop does not wait. */
@@ -167,6 +184,8 @@ struct kexec {
 	char			*checkout_image;	/* owned copy */
 	struct kube_watch	*jobs_w;
 	struct kube_watch	*pods_w;
+	struct kube_watch	*workloads_w;	/* Kueue's */
+	int			 workloads_synced;	/* under mu */
 
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 cv;		/* synced, log reads, pods */
@@ -260,6 +279,9 @@ struct kentry	*kx_find(struct kexec *x, const char *name);
 /* The entry of name if it is still the one of generation gen. */
 struct kentry	*kx_find_gen(struct kexec *x, const char *name, uint64_t gen);
 struct kentry	*kx_add(struct kexec *x, const char *name);
+/* The first entry whose string field at offset off is value (a scan). */
+struct kentry	*kx_find_by_field(struct kexec *x, size_t off,
+		    const char *value);
 void		 kx_remove_entry(struct kexec *x, struct kentry *e);
 void		 kx_drop_log(struct kexec *x, struct kentry *e);
 /* Keep a log read into e (b is taken), within the memory budget. */
@@ -282,6 +304,18 @@ void	kx_on_job(void *arg, enum kube_watch_type type,
 	    const struct kube_job *j);
 void	kx_on_pod(void *arg, enum kube_watch_type type,
 	    const struct kube_pod *p);
+
+/* ---- Kueue (exec_kube_kueue.c) ------------------------------------------- */
+
+void	kx_on_workload(void *arg, enum kube_watch_type type,
+	    const struct kube_workload *wl);
+/*
+ * A suspended Job's waiting reason from its Workload (and out->evicted):
+ * 1 when the Workload said something, 0 when the caller says why.
+ */
+int	kx_kueue_waiting(const struct kentry *e, struct exec_status *out);
+/* The queue, flavor, admission time and evictions of e into out. */
+void	kx_kueue_facts(const struct kentry *e, struct exec_status *out);
 
 /* ---- the ops and their helpers ------------------------------------------ */
 

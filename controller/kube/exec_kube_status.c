@@ -110,6 +110,8 @@ fill(const struct kentry *e, struct exec_status *out, int64_t now)
 		return;
 	case KUBE_JOB_SUSPENDED:
 		out->state = EXEC_PENDING;
+		if (kx_kueue_waiting(e, out))
+			return;
 		if (e->queue[0] != '\0')
 			textf(out->waiting_reason,
 			    sizeof(out->waiting_reason), "waiting for Kueue "
@@ -254,6 +256,7 @@ kx_status(void *impl, const char *name, struct exec_status *out,
 	if (e->nvidia && e->node[0] != '\0')
 		(void)str_copy(out->gpu_product, sizeof(out->gpu_product),
 		    kx_node_product(x, e->node));
+	kx_kueue_facts(e, out);
 out:
 	pthread_mutex_unlock(&x->mu);
 	return rc;

@@ -71,6 +71,21 @@ grow_table(struct kexec *x)
 
 /* Find or make the entry of name (a name longer than a label: NULL). */
 struct kentry *
+kx_find_by_field(struct kexec *x, size_t off, const char *value)
+{
+	struct kentry *e;
+	size_t i;
+
+	for (i = 0; i < x->nbuckets; i++) {
+		for (e = x->buckets[i]; e != NULL; e = e->next) {
+			if (strcmp((const char *)e + off, value) == 0)
+				return e;
+		}
+	}
+	return NULL;
+}
+
+struct kentry *
 kx_add(struct kexec *x, const char *name)
 {
 	struct kentry *e = kx_find(x, name);

@@ -3,6 +3,7 @@
  * into the entries of the table.
  */
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,16 +139,7 @@ out:
 static struct kentry *
 find_by_pod(struct kexec *x, const char *pod)
 {
-	struct kentry *e;
-	size_t i;
-
-	for (i = 0; i < x->nbuckets; i++) {
-		for (e = x->buckets[i]; e != NULL; e = e->next) {
-			if (strcmp(e->pod, pod) == 0)
-				return e;
-		}
-	}
-	return NULL;
+	return kx_find_by_field(x, offsetof(struct kentry, pod), pod);
 }
 
 static void

@@ -24,7 +24,7 @@ static const char *const verb_names[KUBE_VERB_N] = {
 	"get", "list", "watch", "create", "delete"
 };
 static const char *const res_names[KUBE_RES_N] = {
-	"jobs", "pods", "pods/log", "events", "nodes", "secrets"
+	"jobs", "pods", "pods/log", "events", "nodes", "secrets", "workloads"
 };
 
 const char *
@@ -142,6 +142,71 @@ kube_api_pods_path(struct kube_api *k, const char *ns, struct buf *out,
 	if (buf_printf(out, "/api/v1/namespaces/%s/pods", ns) < 0)
 		return err_set(err, ERR_TOOBIG, "request path too long");
 	return 0;
+}
+
+/* The version discovery found, as a path segment; NULL for none (yet). */
+static const char *
+kueue_version(struct kube_api *k)
+{
+	switch (atomic_load(&k->kueue_api)) {
+	case KUBE_KUEUE_V1BETA2:
+		return "v1beta2";
+	case KUBE_KUEUE_V1BETA1:
+		return "v1beta1";
+	default:
+		return NULL;
+	}
+}
+
+int
+kube_api_workloads_path(struct kube_api *k, const char *ns, struct buf *out,
+    struct err *err)
+{
+	const char *v = kueue_version(k);
+	int rc;
+
+	if (v == NULL)
+		return err_set(err, ERR_NOTFOUND, "the cluster serves no Kueue "
+		    "API (kueue.x-k8s.io v1beta2 or v1beta1)");
+	ns = kube_api_ns(k, ns);
+	if ((rc = kube_check_name("namespace", ns, err)) < 0)
+		return rc;
+	if (buf_printf(out, "/apis/kueue.x-k8s.io/%s/namespaces/%s/workloads",
+	    v, ns) < 0)
+		return err_set(err, ERR_TOOBIG, "request path too long");
+	return 0;
+}
+
+int
+kube_api_kueue_discover(struct kube_api *k, char *version, size_t len,
+    struct err *err)
+{
+	enum kube_kueue_api found = KUBE_KUEUE_NONE;
+	struct buf resp;
+	struct kreq r;
+	const char *v;
+	int rc;
+
+	if (len > 0)
+		version[0] = '\0';
+	buf_init(&resp, LIM_KUBE_RESPONSE);
+	kube_api_req_init(&r, "GET", KUBE_VERB_GET, KUBE_RES_WORKLOADS,
+	    "/apis/kueue.x-k8s.io", &resp);
+	kube_fld(r.what, sizeof(r.what), "discover the kueue.x-k8s.io API");
+	rc = kube_api_do(k, &r, err);
+	if (rc == ERR_NOTFOUND)
+		rc = 0;		/* no such group: no Kueue */
+	else if (rc == 0)
+		rc = kube_decode_kueue_group(resp.data, resp.len, &found, err);
+	buf_release(&resp);
+	if (rc < 0)
+		return rc;
+	atomic_store(&k->kueue_api, (int)found);
+	v = kueue_version(k);
+	if (v == NULL)
+		return 0;
+	kube_fld(version, len, v);
+	return 1;
 }
 
 /* ---- calls ---------------------------------------------------------- */
@@ -348,7 +413,8 @@ list_base(struct kube_api *k, enum kube_resource res, const char *ns,
 	};
 	int rc;
 
-	if ((unsigned)res >= KUBE_RES_N || prefix[res] == NULL)
+	if (res != KUBE_RES_WORKLOADS &&
+	    ((unsigned)res >= KUBE_RES_N || prefix[res] == NULL))
 		return err_set(err, ERR_INVALID, "cannot list %s",
 		    kube_resource_name(res));
 	ns = kube_api_ns(k, ns);
@@ -357,9 +423,15 @@ list_base(struct kube_api *k, enum kube_resource res, const char *ns,
 	if ((selector != NULL && strlen(selector) > LIM_KUBE_SELECTOR) ||
 	    (fields != NULL && strlen(fields) > LIM_KUBE_SELECTOR))
 		return err_set(err, ERR_TOOBIG, "selector too long");
-	if (buf_printf(out, "%s/namespaces/%s/%s?", prefix[res], ns,
-	    kube_resource_name(res)) < 0)
+	if (res == KUBE_RES_WORKLOADS) {
+		if ((rc = kube_api_workloads_path(k, ns, out, err)) < 0)
+			return rc;
+		if (buf_putc(out, '?') < 0)
+			goto toobig;
+	} else if (buf_printf(out, "%s/namespaces/%s/%s?", prefix[res], ns,
+	    kube_resource_name(res)) < 0) {
 		goto toobig;
+	}
 	if (selector != NULL && selector[0] != '\0' &&
 	    (buf_puts(out, "labelSelector=") < 0 ||
 	    kube_api_query_escape(out, selector) < 0 || buf_putc(out, '&') < 0))

@@ -167,6 +167,36 @@ struct kube_node {
 	char	gpu_product[128];	/* label nvidia.com/gpu.product */
 };
 
+/*
+ * A Kueue Workload (kueue.x-k8s.io, the version discovery offers, see
+ * kube_api_kueue_discover) as the executor needs it: whose Job it is and
+ * what its conditions say.  A condition's flag is 1 True, 0 False, -1
+ * absent.
+ */
+struct kube_workload {
+	char		 name[KUBE_NAME_MAX];
+	char		 namespace[64];
+	char		 uid[64];
+	char		 resource_version[KUBE_RV_MAX];
+	char		 job[KUBE_NAME_MAX];	/* its Job (ownerReferences) */
+	char		 job_uid[64];
+	char		 queue[64];		/* spec.queueName */
+	int		 quota_reserved;	/* QuotaReserved */
+	char		 reserve_reason[64];	/* Pending, Inadmissible, ... */
+	char		 reserve_message[512];	/* "couldn't assign ..." */
+	int		 admitted;		/* Admitted */
+	int64_t		 admitted_ms;		/* when Admitted became True */
+	int		 evicted;		/* Evicted */
+	char		 evict_reason[64];	/* Preempted, ... */
+	char		 evict_message[512];
+	int		 finished;		/* Finished */
+	char		 cluster_queue[64];	/* status.admission */
+	char		 flavor[128];		/* the flavors assigned, joined
+						   by "," when several */
+	int		 evictions;		/* schedulingStats.evictions,
+						   counted */
+};
+
 struct kube_event {
 	char	type[16];		/* Normal | Warning */
 	char	reason[128];		/* FailedScheduling, BackOff, ... */
@@ -214,11 +244,12 @@ enum kube_resource {
 	KUBE_RES_EVENTS,
 	KUBE_RES_NODES,
 	KUBE_RES_SECRETS,
+	KUBE_RES_WORKLOADS,	/* kueue.x-k8s.io */
 	KUBE_RES_N
 };
 
 /* "get", "list", ...; "jobs", "pods", "pods/log", "events", "nodes",
-   "secrets". */
+   "secrets", "workloads". */
 const char *kube_verb_name(enum kube_verb v);
 const char *kube_resource_name(enum kube_resource r);
 
@@ -371,6 +402,16 @@ int	kube_api_secret_exists(struct kube_api *k, const char *ns,
 	    const char *name, struct err *err)
 	    __attribute__((warn_unused_result));
 
+/*
+ * Which version of Kueue's API (kueue.x-k8s.io) the cluster serves, by
+ * discovery: "v1beta2" when offered, else "v1beta1", else "" (no Kueue).
+ * The answer is kept for the paths of workload calls and watches.
+ * Returns 1 when Kueue is there, 0 when not (404 or neither version),
+ * or an error of the calls above.
+ */
+int	kube_api_kueue_discover(struct kube_api *k, char *version, size_t len,
+	    struct err *err) __attribute__((warn_unused_result));
+
 /* ---- the watch ----------------------------------------------------------- */
 
 enum kube_watch_type {
@@ -405,6 +446,15 @@ struct kube_watch_opts {
 	void		(*cb)(void *arg, enum kube_watch_type type,
 			    const struct kube_job *job);
 	void		*arg;
+	/*
+	 * KUBE_RES_WORKLOADS: Kueue's Workloads, to workload_cb, same rules.
+	 * The watch first asks discovery for the version; where Kueue is
+	 * not installed it delivers SYNCED (nothing to watch) and asks again
+	 * every few minutes.  Give selector "" (Workloads carry no labels of
+	 * the Job).
+	 */
+	void		(*workload_cb)(void *arg, enum kube_watch_type type,
+			    const struct kube_workload *wl);
 };
 
 struct kube_watch_stats {

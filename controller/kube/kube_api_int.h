@@ -16,6 +16,7 @@
 #define SLUICE_KUBE_API_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -81,6 +82,15 @@ struct kube_api {
 	int		 auth_code;	/* 0 or ERR_UNAUTHORIZED/FORBIDDEN/.. */
 	char		 auth_msg[512];
 	uint64_t	 rng;
+	atomic_int	 kueue_api;	/* enum kube_kueue_api, by discovery */
+};
+
+/* What kube_api_kueue_discover found (0: not asked yet). */
+enum kube_kueue_api {
+	KUBE_KUEUE_UNKNOWN = 0,
+	KUBE_KUEUE_NONE,
+	KUBE_KUEUE_V1BETA1,
+	KUBE_KUEUE_V1BETA2,
 };
 
 /* One request and its answer. */
@@ -202,7 +212,17 @@ union kube_object {
 	struct kube_pod		pod;
 	struct kube_event	event;
 	struct kube_node	node;
+	struct kube_workload	workload;
 };
+
+/*
+ * The Kueue API version an APIGroup answer (/apis/kueue.x-k8s.io) offers:
+ * KUBE_KUEUE_V1BETA2 when listed, else V1BETA1, else NONE.  ERR_INVALID
+ * when it is not an APIGroup.
+ */
+int	kube_decode_kueue_group(const char *body, size_t len,
+	    enum kube_kueue_api *out, struct err *err)
+	    __attribute__((warn_unused_result));
 
 /*
  * Decode the JSON object of res (a Job, a pod or an event) in
@@ -283,6 +303,15 @@ int	kube_api_pods_path(struct kube_api *k, const char *ns,
 	    struct buf *out, struct err *err)
 	    __attribute__((warn_unused_result));
 
+/*
+ * "/apis/kueue.x-k8s.io/VERSION/namespaces/NS/workloads" for ns (NULL: the
+ * default), with the version discovery found; ERR_NOTFOUND before a
+ * kube_api_kueue_discover that found Kueue.
+ */
+int	kube_api_workloads_path(struct kube_api *k, const char *ns,
+	    struct buf *out, struct err *err)
+	    __attribute__((warn_unused_result));
+
 /* Append s percent-encoded for a query value. */
 int	kube_api_query_escape(struct buf *out, const char *s)
 	    __attribute__((warn_unused_result));
@@ -300,6 +329,7 @@ struct kube_watch_msg {
 	enum kube_watch_msg_type type;
 	struct kube_job		 job;	/* ADDED/MODIFIED/DELETED of a Job */
 	struct kube_pod		 pod;	/* ... of a Pod */
+	struct kube_workload	 workload;	/* ... of a Workload */
 	char			 resource_version[KUBE_RV_MAX];
 	int			 code;		/* ERROR: the Status code */
 	char			 message[256];	/* ERROR: its message */

@@ -1,8 +1,8 @@
 /*
  * kube_decode.c - the Kubernetes API's JSON answers into our own structs:
- * Jobs, pods, events, list pages (items, resourceVersion, continue token),
- * watch event lines and error answers (Status objects); see
- * kube_api_int.h.
+ * Jobs, pods, events, Kueue Workloads and API groups, list pages (items,
+ * resourceVersion, continue token), watch event lines and error answers
+ * (Status objects); see kube_api_int.h.
  *
  * jansson is used here only; nothing else in kube/ sees a json_t.
  * Anything the API answers is checked: a missing or mistyped field is
@@ -348,6 +348,147 @@ decode_pod(json_t *o, struct kube_pod *p, struct err *err)
 	return 0;
 }
 
+/* Add name to a ","-joined list unless it is there; cut when full. */
+static void
+add_unique(char *list, size_t len, const char *name)
+{
+	size_t n = strlen(name), at = 0, l = strlen(list);
+
+	while (at < l) {
+		const char *end = strchr(list + at, ',');
+		size_t w = end != NULL ? (size_t)(end - list - at) : l - at;
+
+		if (w == n && strncmp(list + at, name, n) == 0)
+			return;
+		at += w + 1;
+	}
+	if (l + (l > 0) + n + 1 > len)
+		return;
+	if (l > 0)
+		list[l++] = ',';
+	memcpy(list + l, name, n + 1);
+}
+
+static int
+decode_workload(json_t *o, struct kube_workload *w, struct err *err)
+{
+	json_t *md, *st, *arr, *c, *v, *flavors;
+	const char *name, *type, *status, *f;
+	size_t i, j;
+
+	memset(w, 0, sizeof(*w));
+	w->quota_reserved = w->admitted = w->evicted = w->finished = -1;
+	if (!json_is_object(o) || (md = jobj(o, "metadata")) == NULL ||
+	    (name = jstr(md, "name")) == NULL)
+		return err_set(err, ERR_INVALID, "kubernetes API answered a "
+		    "Workload without metadata.name");
+	st = jobj(o, "status");
+	kube_fld(w->name, sizeof(w->name), name);
+	kube_fld(w->namespace, sizeof(w->namespace), jstr(md, "namespace"));
+	kube_fld(w->uid, sizeof(w->uid), jstr(md, "uid"));
+	kube_fld(w->resource_version, sizeof(w->resource_version),
+	    jstr(md, "resourceVersion"));
+	kube_fld(w->queue, sizeof(w->queue), jstr(jobj(o, "spec"),
+	    "queueName"));
+	arr = json_object_get(md, "ownerReferences");
+	for (i = 0; json_is_array(arr) && i < json_array_size(arr); i++) {
+		c = json_array_get(arr, i);
+		if ((type = jstr(c, "kind")) == NULL ||
+		    strcmp(type, "Job") != 0)
+			continue;
+		kube_fld(w->job, sizeof(w->job), jstr(c, "name"));
+		kube_fld(w->job_uid, sizeof(w->job_uid), jstr(c, "uid"));
+		if (json_is_true(json_object_get(c, "controller")))
+			break;
+	}
+	arr = json_object_get(st, "conditions");
+	for (i = 0; json_is_array(arr) && i < json_array_size(arr); i++) {
+		int *flag = NULL;
+		int is_true;
+
+		c = json_array_get(arr, i);
+		type = jstr(c, "type");
+		status = jstr(c, "status");
+		if (type == NULL || status == NULL)
+			continue;
+		is_true = strcmp(status, "True") == 0;
+		if (strcmp(type, "QuotaReserved") == 0) {
+			flag = &w->quota_reserved;
+			kube_fld(w->reserve_reason, sizeof(w->reserve_reason),
+			    jstr(c, "reason"));
+			kube_fld(w->reserve_message,
+			    sizeof(w->reserve_message), jstr(c, "message"));
+		} else if (strcmp(type, "Admitted") == 0) {
+			flag = &w->admitted;
+			if (is_true)
+				w->admitted_ms = parse_time(jstr(c,
+				    "lastTransitionTime"));
+		} else if (strcmp(type, "Evicted") == 0) {
+			flag = &w->evicted;
+			kube_fld(w->evict_reason, sizeof(w->evict_reason),
+			    jstr(c, "reason"));
+			kube_fld(w->evict_message, sizeof(w->evict_message),
+			    jstr(c, "message"));
+		} else if (strcmp(type, "Finished") == 0) {
+			flag = &w->finished;
+		}
+		if (flag != NULL)
+			*flag = is_true;
+	}
+	v = jobj(st, "admission");
+	kube_fld(w->cluster_queue, sizeof(w->cluster_queue),
+	    jstr(v, "clusterQueue"));
+	arr = json_object_get(v, "podSetAssignments");
+	for (i = 0; json_is_array(arr) && i < json_array_size(arr); i++) {
+		const char *res;
+
+		flavors = jobj(json_array_get(arr, i), "flavors");
+		json_object_foreach(flavors, res, v) {
+			if ((f = json_string_value(v)) != NULL)
+				add_unique(w->flavor, sizeof(w->flavor), f);
+		}
+	}
+	arr = json_object_get(jobj(st, "schedulingStats"), "evictions");
+	for (j = 0; json_is_array(arr) && j < json_array_size(arr); j++) {
+		int n = jint(json_array_get(arr, j), "count", 0);
+
+		if (w->evictions <= INT32_MAX - n)
+			w->evictions += n;
+	}
+	return 0;
+}
+
+int
+kube_decode_kueue_group(const char *body, size_t len,
+    enum kube_kueue_api *out, struct err *err)
+{
+	json_error_t je;
+	json_t *o, *vs;
+	const char *v;
+	size_t i;
+	int rc = 0;
+
+	*out = KUBE_KUEUE_NONE;
+	o = json_loadb(body != NULL ? body : "", len, 0, &je);
+	vs = json_object_get(o, "versions");
+	if (!json_is_object(o) || !json_is_array(vs)) {
+		rc = err_set(err, ERR_INVALID, "discovery of kueue.x-k8s.io: "
+		    "the kubernetes API answered no APIGroup");
+		goto out;
+	}
+	for (i = 0; i < json_array_size(vs); i++) {
+		if ((v = jstr(json_array_get(vs, i), "version")) == NULL)
+			continue;
+		if (strcmp(v, "v1beta2") == 0)
+			*out = KUBE_KUEUE_V1BETA2;
+		else if (strcmp(v, "v1beta1") == 0 && *out == KUBE_KUEUE_NONE)
+			*out = KUBE_KUEUE_V1BETA1;
+	}
+out:
+	json_decref(o);
+	return rc;
+}
+
 static int
 decode_event(json_t *o, struct kube_event *e)
 {
@@ -439,6 +580,8 @@ decode_any(json_t *o, enum kube_resource res, union kube_object *out,
 		return decode_pod(o, &out->pod, err);
 	case KUBE_RES_NODES:
 		return decode_node(o, &out->node, err);
+	case KUBE_RES_WORKLOADS:
+		return decode_workload(o, &out->workload, err);
 	case KUBE_RES_EVENTS:
 		if (decode_event(o, &out->event) < 0)
 			return err_set(err, ERR_INVALID, "kubernetes API "
@@ -600,6 +743,8 @@ kube_api_decode_watch_of(const char *line, size_t len, enum kube_resource res,
 	}
 	if (res == KUBE_RES_PODS)
 		rc = decode_pod(obj, &m->pod, err);
+	else if (res == KUBE_RES_WORKLOADS)
+		rc = decode_workload(obj, &m->workload, err);
 	else
 		rc = decode_job(obj, &m->job, err);
 out:

@@ -9,9 +9,13 @@
  * (an event's or a bookmark's), so a dropped connection resumes where it
  * broke without a list and without missing an update.
  *
- * The same code watches pods (opts.resource KUBE_RES_PODS): only the
- * list call, the path, the decoding and the callback differ; the state it
- * remembers per object is then the pod's phase.
+ * The same code watches pods (opts.resource KUBE_RES_PODS) and Kueue's
+ * Workloads (KUBE_RES_WORKLOADS): only the list call, the path, the
+ * decoding and the callback differ; the state it remembers per object is
+ * then the pod's phase or the Workload's admission.  A watch of Workloads
+ * first asks discovery which version of kueue.x-k8s.io the cluster serves;
+ * where Kueue is not installed it says SYNCED once and asks again every
+ * KUEUE_RECHECK_MS.
  *
  * One thread per watch; kube_watch_free stops it at once through
  * kube_stream_stop (a curl_multi_wakeup) and a condition variable for the
@@ -34,11 +38,13 @@
 #define DEFAULT_TIMEOUT_S	300
 #define BACKOFF_BASE_MS		100
 #define BACKOFF_MAX_MS		30000
+#define KUEUE_RECHECK_MS	(5 * 60 * 1000)	/* no Kueue: ask again */
 
 struct known {
 	char			name[KUBE_NAME_MAX];
 	char			rv[KUBE_RV_MAX];
-	int			state;	/* kube_job_state or kube_pod_phase */
+	int			state;	/* kube_job_state, kube_pod_phase or
+					   wl_state() */
 	int			seen;
 };
 
@@ -52,6 +58,9 @@ struct kube_watch {
 				    const struct kube_job *job);
 	void			(*pod_cb)(void *arg, enum kube_watch_type type,
 				    const struct kube_pod *pod);
+	void			(*workload_cb)(void *arg,
+				    enum kube_watch_type type,
+				    const struct kube_workload *wl);
 	void			*arg;
 
 	pthread_t		 thread;
@@ -69,8 +78,7 @@ struct kube_watch {
 	int			 bad;		/* an undecodable event */
 	char			 bad_msg[256];
 	struct kube_watch_msg	 msg;
-	struct kube_job		 tmp;
-	struct kube_pod		 tmp_pod;
+	int			 absent;	/* discovery: no Kueue */
 	uint64_t		 rng;
 
 	/* under mu */
@@ -219,10 +227,13 @@ forget(struct kube_watch *w, const char *name)
 	w->nknown--;
 }
 
-/* Deliver a Job (jobs watch) or a pod (pods watch); NULL for SYNCED. */
+/*
+ * Deliver a Job (jobs watch), a pod (pods watch) or a Workload (workloads
+ * watch) from m, the one its watch is of; m NULL for SYNCED.
+ */
 static void
 deliver(struct kube_watch *w, enum kube_watch_type type,
-    const struct kube_job *j, const struct kube_pod *p)
+    const struct kube_watch_msg *m)
 {
 	if (type != KUBE_WATCH_SYNCED) {
 		pthread_mutex_lock(&w->mu);
@@ -230,9 +241,43 @@ deliver(struct kube_watch *w, enum kube_watch_type type,
 		pthread_mutex_unlock(&w->mu);
 	}
 	if (w->res == KUBE_RES_PODS)
-		w->pod_cb(w->arg, type, p);
+		w->pod_cb(w->arg, type, m != NULL ? &m->pod : NULL);
+	else if (w->res == KUBE_RES_WORKLOADS)
+		w->workload_cb(w->arg, type, m != NULL ? &m->workload : NULL);
 	else
-		w->cb(w->arg, type, j);
+		w->cb(w->arg, type, m != NULL ? &m->job : NULL);
+}
+
+/* What the watch remembers of a Workload's state. */
+static int
+wl_state(const struct kube_workload *wl)
+{
+	return (wl->admitted == 1) | (wl->evicted == 1) << 1 |
+	    (wl->quota_reserved == 1) << 2 | (wl->finished == 1) << 3;
+}
+
+/* The name, resourceVersion and state of the object of m. */
+static void
+identify(const struct kube_watch *w, const struct kube_watch_msg *m,
+    const char **name, const char **rv, int *state)
+{
+	switch (w->res) {
+	case KUBE_RES_PODS:
+		*name = m->pod.name;
+		*rv = m->pod.resource_version;
+		*state = (int)m->pod.phase;
+		break;
+	case KUBE_RES_WORKLOADS:
+		*name = m->workload.name;
+		*rv = m->workload.resource_version;
+		*state = wl_state(&m->workload);
+		break;
+	default:
+		*name = m->job.name;
+		*rv = m->job.resource_version;
+		*state = (int)m->job.state;
+		break;
+	}
 }
 
 /* ---- list ------------------------------------------------------------------ */
@@ -240,38 +285,27 @@ deliver(struct kube_watch *w, enum kube_watch_type type,
 static int
 list_item(void *arg, const void *obj)
 {
-	const struct kube_job *j = obj;
 	struct kube_watch *w = arg;
-	int rc, changed;
+	struct kube_watch_msg *m = &w->msg;
+	const char *name, *rv;
+	int rc, changed, state;
 
 	if (stopping(w))
 		return 1;
-	if ((rc = remember(w, j->name, j->resource_version, (int)j->state,
-	    &changed)) < 0)
+	/* the list's object, where the watch's messages carry it */
+	if (w->res == KUBE_RES_PODS)
+		m->pod = *(const struct kube_pod *)obj;
+	else if (w->res == KUBE_RES_WORKLOADS)
+		m->workload = *(const struct kube_workload *)obj;
+	else
+		m->job = *(const struct kube_job *)obj;
+	identify(w, m, &name, &rv, &state);
+	if ((rc = remember(w, name, rv, state, &changed)) < 0)
 		return rc;
 	if (rc == 1)
-		deliver(w, KUBE_WATCH_ADDED, j, NULL);
+		deliver(w, KUBE_WATCH_ADDED, m);
 	else if (changed)
-		deliver(w, KUBE_WATCH_MODIFIED, j, NULL);
-	return 0;
-}
-
-static int
-list_pod(void *arg, const void *obj)
-{
-	const struct kube_pod *p = obj;
-	struct kube_watch *w = arg;
-	int rc, changed;
-
-	if (stopping(w))
-		return 1;
-	if ((rc = remember(w, p->name, p->resource_version, (int)p->phase,
-	    &changed)) < 0)
-		return rc;
-	if (rc == 1)
-		deliver(w, KUBE_WATCH_ADDED, NULL, p);
-	else if (changed)
-		deliver(w, KUBE_WATCH_MODIFIED, NULL, p);
+		deliver(w, KUBE_WATCH_MODIFIED, m);
 	return 0;
 }
 
@@ -282,11 +316,28 @@ relist(struct kube_watch *w, struct err *err)
 	size_t i;
 	int rc;
 
+	w->absent = 0;
+	if (w->res == KUBE_RES_WORKLOADS) {
+		char version[16];
+
+		if ((rc = kube_api_kueue_discover(w->k, version,
+		    sizeof(version), err)) < 0)
+			return rc;
+		if (rc == 0) {
+			/* no Kueue: nothing to watch, nothing to remember */
+			w->absent = 1;
+			w->nknown = 0;
+			pthread_mutex_lock(&w->mu);
+			w->stats.synced = 1;
+			pthread_mutex_unlock(&w->mu);
+			deliver(w, KUBE_WATCH_SYNCED, NULL);
+			return 0;
+		}
+	}
 	for (i = 0; i < w->nknown; i++)
 		w->known[i].seen = 0;
 	rc = kube_api_pages(w->k, w->res, w->ns, w->selector, NULL,
-	    w->res == KUBE_RES_PODS ? list_pod : list_item, w, rv, sizeof(rv),
-	    err);
+	    list_item, w, rv, sizeof(rv), err);
 	if (rc == 1 || stopping(w))
 		return 0;
 	if (rc == ERR_TOOBIG || rc == ERR_NOMEM)
@@ -300,32 +351,40 @@ relist(struct kube_watch *w, struct err *err)
 
 		if (kn->seen)
 			continue;
-		memset(&w->tmp, 0, sizeof(w->tmp));
-		memset(&w->tmp_pod, 0, sizeof(w->tmp_pod));
-		(void)str_copy(w->tmp.name, sizeof(w->tmp.name), kn->name);
-		(void)str_copy(w->tmp.namespace, sizeof(w->tmp.namespace),
+		struct kube_watch_msg *m = &w->msg;
+
+		memset(m, 0, sizeof(*m));
+		(void)str_copy(m->job.name, sizeof(m->job.name), kn->name);
+		(void)str_copy(m->job.namespace, sizeof(m->job.namespace),
 		    w->ns);
-		(void)str_copy(w->tmp.resource_version,
-		    sizeof(w->tmp.resource_version), kn->rv);
-		w->tmp.state = (enum kube_job_state)kn->state;
-		(void)str_copy(w->tmp_pod.name, sizeof(w->tmp_pod.name),
+		(void)str_copy(m->job.resource_version,
+		    sizeof(m->job.resource_version), kn->rv);
+		m->job.state = (enum kube_job_state)kn->state;
+		(void)str_copy(m->pod.name, sizeof(m->pod.name), kn->name);
+		(void)str_copy(m->pod.namespace, sizeof(m->pod.namespace),
+		    w->ns);
+		(void)str_copy(m->pod.resource_version,
+		    sizeof(m->pod.resource_version), kn->rv);
+		m->pod.phase = (enum kube_pod_phase)kn->state;
+		m->pod.exit_code = -1;
+		m->pod.scheduled = -1;
+		(void)str_copy(m->workload.name, sizeof(m->workload.name),
 		    kn->name);
-		(void)str_copy(w->tmp_pod.namespace,
-		    sizeof(w->tmp_pod.namespace), w->ns);
-		(void)str_copy(w->tmp_pod.resource_version,
-		    sizeof(w->tmp_pod.resource_version), kn->rv);
-		w->tmp_pod.phase = (enum kube_pod_phase)kn->state;
-		w->tmp_pod.exit_code = -1;
-		w->tmp_pod.scheduled = -1;
+		(void)str_copy(m->workload.namespace,
+		    sizeof(m->workload.namespace), w->ns);
+		(void)str_copy(m->workload.resource_version,
+		    sizeof(m->workload.resource_version), kn->rv);
+		m->workload.quota_reserved = m->workload.admitted =
+		    m->workload.evicted = m->workload.finished = -1;
 		forget(w, kn->name);
-		deliver(w, KUBE_WATCH_DELETED, &w->tmp, &w->tmp_pod);
+		deliver(w, KUBE_WATCH_DELETED, m);
 	}
 	set_rv(w, rv);
 	pthread_mutex_lock(&w->mu);
 	w->stats.lists++;
 	w->stats.synced = 1;
 	pthread_mutex_unlock(&w->mu);
-	deliver(w, KUBE_WATCH_SYNCED, NULL, NULL);
+	deliver(w, KUBE_WATCH_SYNCED, NULL);
 	return 0;
 }
 
@@ -335,8 +394,9 @@ static int
 handle_line(struct kube_watch *w, const char *line, size_t len)
 {
 	struct kube_watch_msg *m = &w->msg;
+	const char *name, *rv;
 	struct err err;
-	int rc, changed;
+	int rc, changed, state;
 
 	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
 		len--;
@@ -364,18 +424,15 @@ handle_line(struct kube_watch *w, const char *line, size_t len)
 		}
 		return 1;
 	case KUBE_MSG_DELETED:
-		forget(w, w->res == KUBE_RES_PODS ? m->pod.name : m->job.name);
+		identify(w, m, &name, &rv, &state);
+		forget(w, name);
 		set_rv(w, m->resource_version);
-		deliver(w, KUBE_WATCH_DELETED, &m->job, &m->pod);
+		deliver(w, KUBE_WATCH_DELETED, m);
 		return 0;
 	case KUBE_MSG_ADDED:
 	case KUBE_MSG_MODIFIED:
-		if (w->res == KUBE_RES_PODS)
-			rc = remember(w, m->pod.name, m->pod.resource_version,
-			    (int)m->pod.phase, &changed);
-		else
-			rc = remember(w, m->job.name, m->job.resource_version,
-			    (int)m->job.state, &changed);
+		identify(w, m, &name, &rv, &state);
+		rc = remember(w, name, rv, state, &changed);
 		if (rc < 0) {
 			w->bad = 1;
 			snprintf(w->bad_msg, sizeof(w->bad_msg),
@@ -383,8 +440,7 @@ handle_line(struct kube_watch *w, const char *line, size_t len)
 			return 1;
 		}
 		set_rv(w, m->resource_version);
-		deliver(w, rc == 1 ? KUBE_WATCH_ADDED : KUBE_WATCH_MODIFIED,
-		    &m->job, &m->pod);
+		deliver(w, rc == 1 ? KUBE_WATCH_ADDED : KUBE_WATCH_MODIFIED, m);
 		return 0;
 	}
 	return 0;
@@ -424,8 +480,13 @@ watch_path(struct kube_watch *w, struct buf *path, struct err *err)
 {
 	int rc;
 
-	if ((rc = w->res == KUBE_RES_PODS ? kube_api_pods_path(w->k, w->ns,
-	    path, err) : kube_api_jobs_path(w->k, w->ns, path, err)) < 0)
+	if (w->res == KUBE_RES_PODS)
+		rc = kube_api_pods_path(w->k, w->ns, path, err);
+	else if (w->res == KUBE_RES_WORKLOADS)
+		rc = kube_api_workloads_path(w->k, w->ns, path, err);
+	else
+		rc = kube_api_jobs_path(w->k, w->ns, path, err);
+	if (rc < 0)
 		return rc;
 	if (buf_printf(path, "?watch=true&allowWatchBookmarks=true"
 	    "&timeoutSeconds=%d&resourceVersion=", w->timeout_s) < 0 ||
@@ -459,6 +520,12 @@ watch_main(void *arg)
 		}
 		if (stopping(w))
 			break;
+		if (w->absent) {
+			/* Kueue is not installed (yet): ask again later */
+			pause_ms(w, KUEUE_RECHECK_MS);
+			need_list = 1;
+			continue;
+		}
 		buf_reset(&path);
 		err_clear(&err);
 		if ((rc = watch_path(w, &path, &err)) < 0) {
@@ -527,11 +594,13 @@ kube_watch_start(struct kube_watch **out, struct kube_api *k,
 
 	*out = NULL;
 	if (o == NULL || (o->resource == KUBE_RES_PODS ? o->pod_cb == NULL :
+	    o->resource == KUBE_RES_WORKLOADS ? o->workload_cb == NULL :
 	    o->cb == NULL))
 		return err_set(err, ERR_INVALID, "a watch needs a callback");
-	if (o->resource != KUBE_RES_JOBS && o->resource != KUBE_RES_PODS)
-		return err_set(err, ERR_INVALID, "only jobs and pods can be "
-		    "watched");
+	if (o->resource != KUBE_RES_JOBS && o->resource != KUBE_RES_PODS &&
+	    o->resource != KUBE_RES_WORKLOADS)
+		return err_set(err, ERR_INVALID, "only jobs, pods and "
+		    "workloads can be watched");
 	ns = o->ns != NULL && o->ns[0] != '\0' ? o->ns : kube_api_namespace(k);
 	sel = o->selector != NULL ? o->selector : DEFAULT_SELECTOR;
 	w = xcalloc(1, sizeof(*w));
@@ -546,6 +615,7 @@ kube_watch_start(struct kube_watch **out, struct kube_api *k,
 	w->res = o->resource;
 	w->cb = o->cb;
 	w->pod_cb = o->pod_cb;
+	w->workload_cb = o->workload_cb;
 	w->arg = o->arg;
 	w->rng = (uint64_t)(uintptr_t)w * 6364136223846793005ull + 1;
 	atomic_init(&w->stop, 0);

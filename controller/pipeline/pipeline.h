@@ -234,6 +234,8 @@ struct pipeline_stage {
 	struct podsec			 security_context; /* the stage's, else
 						   spec.defaults'; set 0:
 						   the cluster default */
+	int				 nodes;	/* 1..LIM_STAGE_NODES; job only */
+	struct pipeline_pos		 nodes_pos; /* of the value; 0 if unset */
 };
 
 struct pipeline_triggers {
@@ -302,6 +304,16 @@ int	pipeline_parse(struct pipeline **out, struct pipeline_errors *errs,
 
 /* Free a pipeline and everything it owns; NULL is a no-op. */
 void	pipeline_free(struct pipeline *p);
+
+/*
+ * Append to warns what is valid but probably not meant, at its position
+ * in file (`sluice validate` prints them; they never fail a pipeline):
+ * a stage on more than one node without a `queue` ("without Kueue the
+ * pods of a multi-node stage may start one by one").  Return 0 or
+ * ERR_NOMEM.  (warnings.c)
+ */
+int	pipeline_warnings(const struct pipeline *p, const char *file,
+	    struct pipeline_errors *warns) __attribute__((warn_unused_result));
 
 /*
  * Canonical JSON: the pipeline in the shape of its YAML (apiVersion, kind,

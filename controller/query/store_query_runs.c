@@ -72,7 +72,10 @@ const char *const store_run_statuses[] = { "queued", "running",
 	"   'started_at', rfc3339(a.started_at),"                           \
 	"   'finished_at', rfc3339(a.finished_at),"                         \
 	"   'exit_code', a.exit_code, 'message', a.message,"                \
-	"   'image_id', a.image_id, 'gpu_product', a.gpu_product)"          \
+	"   'image_id', a.image_id, 'gpu_product', a.gpu_product,"         \
+	"   'queue', a.queue, 'flavor', a.flavor,"                          \
+	"   'admitted_at', rfc3339(a.admitted_at),"                         \
+	"   'evictions', a.evictions)"                                      \
 	"   ORDER BY a.id), '[]')"                                          \
 	"   FROM stage_attempts a WHERE a.stage_id = " EFFECTIVE_STAGE "),"   \
 	" 'metrics', (SELECT coalesce(json_object_agg(m.name, m.value), '{}')" \

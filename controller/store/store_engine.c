@@ -22,7 +22,9 @@ static const char sql_snapshot[] =
     "  coalesce(" SQL_MS("ro.analysis_started_at") ", 0),"
     "  coalesce(ro.model_version_id, 0), pm.uri, ro.message,"
     "  coalesce(ap.id, 0), ap.status, coalesce(" SQL_MS("ap.expires_at")
-    "  , 0), ap.decided_by, ap.comment, " SQL_MS("now()")
+    "  , 0), ap.decided_by, ap.comment, " SQL_MS("now()") ","
+    "  a.queue, a.flavor, coalesce(" SQL_MS("a.admitted_at") ", 0),"
+    "  coalesce(a.evictions, 0)"
     " FROM runs r"
     " JOIN pipelines p ON p.id = r.pipeline_id"
     " JOIN repositories rp ON rp.id = p.repository_id"
@@ -60,6 +62,7 @@ enum {
 	C_ROID, C_ROSTATUS, C_ROSTEP, C_ROWEIGHT, C_ROANALYSIS, C_ROMODEL,
 	C_ROPREV, C_ROMSG,
 	C_APID, C_APSTATUS, C_APEXPIRES, C_APBY, C_APCOMMENT, C_NOW,
+	C_AQUEUE, C_AFLAVOR, C_AADMITTED, C_AEVICTIONS,
 };
 
 static int
@@ -128,6 +131,10 @@ read_stage(const struct db_res *res, size_t i, struct snap_stage *st,
 	rc |= get_i64(res, i, C_APEXPIRES, &st->ap.expires_ms, err);
 	st->ap.decided_by = db_res_text(res, i, C_APBY);
 	st->ap.comment = db_res_text(res, i, C_APCOMMENT);
+	st->att.queue = db_res_text(res, i, C_AQUEUE);
+	st->att.flavor = db_res_text(res, i, C_AFLAVOR);
+	rc |= get_i64(res, i, C_AADMITTED, &st->att.admitted_ms, err);
+	rc |= get_int(res, i, C_AEVICTIONS, &st->att.evictions, err);
 	return rc < 0 ? ERR_INVALID : 0;
 }
 

@@ -34,6 +34,11 @@ struct snap_attempt {
 	int64_t		 started_ms;	/* 0 when not yet */
 	int64_t		 finished_ms;
 	const char	*message;
+	/* Kueue, as last recorded (migrations/0003_kueue.sql) */
+	const char	*queue;		/* or NULL */
+	const char	*flavor;	/* or NULL */
+	int64_t		 admitted_ms;	/* 0 when never */
+	int		 evictions;
 };
 
 struct snap_rollout {

@@ -127,6 +127,36 @@ static const char sql_cancel_pending[] =
     "    'run canceled', '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
     " SELECT (SELECT count(*) FROM s), " SQL_NOTIFY("e");
 
+static const char sql_attempt_kueue[] =
+    "UPDATE stage_attempts SET queue = coalesce($2, queue),"
+    "  flavor = coalesce($3, flavor),"
+    "  admitted_at = CASE WHEN $4::bigint > 0 THEN " SQL_TS("$4")
+    "    ELSE admitted_at END,"
+    "  evictions = greatest(evictions, $5::int)"
+    " WHERE id = $1 AND status IN ('pending', 'submitted', 'running')"
+    "   AND (queue IS DISTINCT FROM coalesce($2, queue)"
+    "     OR flavor IS DISTINCT FROM coalesce($3, flavor)"
+    "     OR ($4::bigint > 0 AND admitted_at IS DISTINCT FROM " SQL_TS("$4")
+    "       ) OR evictions < $5::int)";
+
+static const char sql_attempt_evicted[] =
+    "WITH a AS ("
+    "  UPDATE stage_attempts SET " SQL_SET_STATUS("$5", "$6") ","
+    "    evictions = greatest(evictions, $4::int)"
+    "  WHERE id = $1 AND status = $7 RETURNING id, stage_id),"
+    " s AS ("
+    "  UPDATE stages st SET " SQL_SET_STATUS("$9", "$10") ","
+    "    waiting_reason = $3"
+    "  FROM a WHERE st.id = a.stage_id AND st.status = $8 AND $12::boolean"
+    "  RETURNING st.id),"
+    " e AS (" SQL_EV_COLS
+    "  SELECT $11, 'attempt', a.id, $2::bigint, 'transition', $7::text,"
+    "    $5::text, $3, jsonb_build_object('evicted', true) FROM a"
+    "  UNION ALL"
+    "  SELECT $11, 'stage', s.id, $2::bigint, 'transition', $8::text,"
+    "    $9::text, $3, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
+    " SELECT (SELECT count(*) FROM a), " SQL_NOTIFY("e");
+
 static const char sql_attempt_spec[] =
     "SELECT spec::text FROM stage_attempts WHERE id = $1";
 
@@ -329,4 +359,40 @@ store_attempt_spec(struct db *db, int64_t attempt_id, char **spec,
 		*spec = xstrdup(db_res_text(res, 0, 0));
 	db_res_free(res);
 	return rc;
+}
+
+int
+store_attempt_kueue(struct db *db, int64_t attempt_id, const char *queue,
+    const char *flavor, int64_t admitted_ms, int evictions, struct err *err)
+{
+	struct db_args a;
+
+	db_args_init(&a);
+	db_args_int64(&a, attempt_id);
+	db_args_str(&a, queue != NULL && queue[0] != '\0' ? queue : NULL);
+	db_args_str(&a, flavor != NULL && flavor[0] != '\0' ? flavor : NULL);
+	db_args_int64(&a, admitted_ms);
+	db_args_int64(&a, evictions);
+	return db_exec(db, sql_attempt_kueue, &a, NULL, err);
+}
+
+int
+store_attempt_evicted(struct db *db, int64_t attempt_id, int64_t run_id,
+    const char *reason, int evictions, int stage_moves, const char *actor,
+    struct err *err)
+{
+	struct db_args a;
+
+	db_args_init(&a);
+	db_args_int64(&a, attempt_id);
+	db_args_int64(&a, run_id);
+	db_args_str(&a, reason);
+	db_args_int64(&a, evictions);
+	args_attempt_status(&a, ATTEMPT_SUBMITTED);
+	db_args_str(&a, attempt_status_name(ATTEMPT_RUNNING));
+	args_stage_move(&a, STAGE_RUNNING, STAGE_SUBMITTED);
+	db_args_str(&a, actor);
+	db_args_bool(&a, stage_moves);
+	return db_exec_guarded(db, sql_attempt_evicted, &a, NULL,
+	    "attempt evicted", err);
 }

@@ -126,6 +126,32 @@ int	store_stage_cancel_pending(struct db *db, int64_t run_id,
 	    const char *actor, struct err *err)
 	    __attribute__((warn_unused_result));
 
+/*
+ * Record what Kueue said of an active attempt: its LocalQueue and
+ * flavor(s) (NULL: leave as recorded), the time of its latest admission
+ * (unix ms, 0: leave), and its eviction count (never lowered).  No event
+ * (the executor's facts, not a transition); nothing for a finished
+ * attempt.
+ */
+int	store_attempt_kueue(struct db *db, int64_t attempt_id,
+	    const char *queue, const char *flavor, int64_t admitted_ms,
+	    int evictions, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Kueue evicted a running attempt: it goes back to submitted (with
+ * stage_moves its stage, if running, too: a job stage's, not a canary
+ * stage's, whose steps canary.c drives) with the waiting reason, and its
+ * eviction count becomes at least evictions.  Not an end: no retry is
+ * counted, and the same attempt runs again when Kueue admits it.  Events
+ * for both transitions, with the reason.  ERR_CONFLICT when the attempt was not
+ * running.
+ */
+int	store_attempt_evicted(struct db *db, int64_t attempt_id,
+	    int64_t run_id, const char *reason, int evictions, int stage_moves,
+	    const char *actor, struct err *err)
+	    __attribute__((warn_unused_result));
+
 /* The spec JSON of an attempt (*spec owned by the caller, free()). */
 int	store_attempt_spec(struct db *db, int64_t attempt_id, char **spec,
 	    struct err *err) __attribute__((warn_unused_result));

@@ -59,6 +59,8 @@ function stage(name, needs, status, extra = {}) {
 			message: status === 'failed' ? 'exit status 1' : null,
 			image_id: started ? IMAGE_ID : null,
 			gpu_product: started ? 'NVIDIA-H100-80GB-HBM3' : null,
+			queue: null, flavor: null, admitted_at: null, evictions: 0,
+			...extra.attempt,
 		}],
 		metrics: extra.metrics ?? {}, artifacts: extra.artifacts ?? {},
 	};
@@ -159,7 +161,9 @@ function seed() {
 		stage('prepare', [], 'succeeded', { artifacts:
 		    { dataset: 'file:///tmp/<script>alert(1)</script>' } }),
 		stage('train', ['prepare'], 'succeeded', { metrics: { loss: 0.21 },
-		    artifacts: { model: 'file:///m/3' } }),
+		    artifacts: { model: 'file:///m/3' }, attempt: { executor:
+		    'kubernetes', queue: 'ml-training', flavor: 'h100',
+		    admitted_at: iso(T0 + 50e3), evictions: 1 } }),
 		stage('evaluate', ['train'], 'succeeded', { metrics: { auc: 0.934 } }),
 		stage('rollout', ['evaluate'], 'waiting_approval', { type: 'canary',
 		    waiting_reason: 'waiting for approval of step 2 (weight 50%)' }),

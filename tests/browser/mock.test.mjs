@@ -126,6 +126,25 @@ test('mock: the run page and the lineage say where an attempt ran',
 	await context.close();
 });
 
+test('mock: a Kueue attempt shows its queue, flavor, admission and evictions',
+    async () => {
+	const { context, page } = await newPage(chrome.browser, mock.url,
+	    { width: 1280, height: 900 });
+	await signIn(page, 'viewer');
+	await visit(page, '#/runs/3');
+	const table = page.getByRole('table', { name: 'Attempts of train' });
+	await table.getByRole('columnheader', { name: 'Kueue' }).waitFor();
+	const cell = await table.getByRole('row').nth(1).getByRole('cell')
+	    .last().innerText();
+	assert.match(cell, /^ml-training on h100 admitted .+ ago evicted 1 time$/s);
+	// a stage without a queue has no Kueue column
+	await page.getByRole('table', { name: 'Attempts of prepare' }).waitFor();
+	assert.equal(await page.getByRole('table', { name: 'Attempts of ' +
+	    'prepare' }).getByRole('columnheader', { name: 'Kueue' }).count(), 0);
+	assert.deepEqual(page.errors, []);
+	await context.close();
+});
+
 async function plainText(page, hash) {
 	const text = await page.locator('main').innerText();
 	assert.doesNotMatch(text, /\b(null|undefined|NaN)\b|\[object /,

@@ -52,6 +52,27 @@ SuccessCriteriaMet + Complete, or FailureTarget + Failed (reason
 BackoffLimitExceeded or DeadlineExceeded), Suspended for spec.suspend.
 ttlSecondsAfterFinished deletes finished Jobs.
 
+Kueue (with --kueue-flavor / --kueue-queue / --kueue-config): discovery
+offers kueue.x-k8s.io (v1beta2 and v1beta1, or --kueue-versions), with
+workloads (get, list, watch, delete) in every version offered.  A
+ClusterQueue (--kueue-cluster-queue, default cluster-queue) has quota per
+flavor (--kueue-flavor h100:nvidia.com/gpu=8, in order of preference) and
+LocalQueues (--kueue-queue ml-training, in every namespace).  For each
+suspended Job labelled kueue.x-k8s.io/queue-name a Workload is made (owner:
+the Job; pod set "main", count = parallelism, the pod template); it is
+admitted, oldest first, when one flavor's unused quota covers every pod of
+the Job at once: QuotaReserved=True, Admitted=True, status.admission
+(clusterQueue, podSetAssignments[].flavors / resourceUsage / count), and the
+Job is unsuspended.  Otherwise QuotaReserved=False, reason Pending, with
+Kueue's message ("couldn't assign flavors to pod set main: insufficient
+unused quota for nvidia.com/gpu in flavor h100, 4 more needed").  An
+eviction (/_fake/kueue/evict) sets Evicted=True (reason Preempted) and
+Preempted=True, QuotaReserved and Admitted False, counts it in
+status.schedulingStats.evictions, re-suspends the Job and deletes its pods;
+re-admission turns Evicted False ("Previously: ...").  A finished Job's
+Workload is Finished=True and frees its quota; a deleted Job's Workload
+goes with it.
+
 Authentication: a bearer token from --token (repeatable; POST /_fake/tokens
 replaces them) or a client certificate signed by --client-ca; 401
 otherwise; 403 for a --forbidden-token.
@@ -70,9 +91,15 @@ Control API (no auth), JSON in and out:
   POST /_fake/drop-watches   cut every open watch and log stream
   POST /_fake/bookmark       send a BOOKMARK on every watch that allows them
   POST /_fake/admit          {"namespace", "name"} (or {} for all): unsuspend
+                             (a Job Kueue manages: only lift a hold)
+  POST /_fake/kueue/evict    {"namespace", "name" (the Job), "hold": bool,
+                             "message"}: preempt its Workload; with hold it
+                             is not admitted again until /_fake/admit
+  POST /_fake/kueue/quota    {"flavor", "quota": {"nvidia.com/gpu": 8}}
   POST /_fake/tokens         {"tokens": [...], "forbidden": [...]}
   POST /_fake/config         {"gone_as_http": bool, "bookmark_interval_ms",
-                             "auto_admit": bool, "duration_ms"}
+                             "auto_admit": bool, "duration_ms",
+                             "kueue_versions": ["v1beta1"]}
   GET  /_fake/objects        every stored object
 
 Usage:
@@ -80,6 +107,8 @@ Usage:
       [--client-ca CA] [--token T]... [--forbidden-token T]...
       [--nodes 4] [--gpus nvidia.com/gpu=4] [--gpu-product NODE=PRODUCT]...
       [--node-labels FILE] [--auto-admit] [--exec]
+      [--kueue-flavor F:RES=N]... [--kueue-queue Q]... [--kueue-versions V,...]
+      [--kueue-cluster-queue CQ] [--kueue-config FILE]
       [--http] [-v]
 It prints "listening on https://127.0.0.1:PORT" as its first line.
 """
@@ -109,6 +138,9 @@ import uuid
 
 RW = ["create", "delete", "deletecollection", "get", "list", "patch",
       "update", "watch"]
+KUEUE_GROUP = "kueue.x-k8s.io"
+KUEUE_VERSIONS = ["v1beta2", "v1beta1"]     # newest first
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 # plural -> (group, version, kind, namespaced, verbs)
 RESOURCES = {
     "jobs": ("batch", "v1", "Job", True, RW),
@@ -117,6 +149,10 @@ RESOURCES = {
     "namespaces": ("", "v1", "Namespace", False, ["get", "list"]),
     "nodes": ("", "v1", "Node", False, ["get", "list", "watch"]),
     "secrets": ("", "v1", "Secret", True, RW),
+    # Kueue (only served when the fake runs with a ClusterQueue, see
+    # "Kueue" below; the version is the one the request names)
+    "workloads": (KUEUE_GROUP, "v1beta2", "Workload", True,
+                  ["delete", "get", "list", "watch"]),
 }
 SUBRESOURCES = {
     "jobs/status": ("batch", "v1", "Job", True, ["get"]),
@@ -124,7 +160,7 @@ SUBRESOURCES = {
     "pods/status": ("", "v1", "Pod", True, ["get"]),
 }
 GROUP_NAMES = {"jobs": "batch", "pods": "", "events": "", "namespaces": "",
-               "nodes": "", "secrets": ""}
+               "nodes": "", "secrets": "", "workloads": KUEUE_GROUP}
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(
@@ -284,6 +320,53 @@ def fields_match(reqs, obj):
     return True
 
 
+def quantity(v):
+    """A resource quantity ("8", "500m", "2Gi", 4) as a number."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return v
+    m = re.match(r"^([0-9.]+)([a-zA-Z]*)$", str(v or "0"))
+    if not m:
+        return 0
+    n = float(m.group(1))
+    mult = {"": 1, "m": 0.001, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+            "Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3, "Ti": 1024 ** 4}
+    n *= mult.get(m.group(2), 1)
+    return int(n) if n == int(n) else n
+
+
+def fmt_qty(n):
+    return str(int(n)) if n == int(n) else "%dm" % round(n * 1000)
+
+
+def kueue_config(args):
+    """The fake Kueue's ClusterQueue, from --kueue-config (JSON) and the
+    --kueue-* flags, or None when none of them is given."""
+    cfg = {}
+    if args.kueue_config:
+        with open(args.kueue_config) as f:
+            cfg = json.load(f)
+    flavors = [{"name": f["name"], "quota": {r: quantity(v) for r, v in
+                                             (f.get("quota") or {}).items()}}
+               for f in cfg.get("flavors", [])]
+    for spec in args.kueue_flavor or []:
+        name, _, rest = spec.partition(":")
+        quota = {}
+        for part in filter(None, rest.split(",")):
+            r, _, v = part.partition("=")
+            quota[r] = quantity(v)
+        flavors.append({"name": name, "quota": quota})
+    queues = list(cfg.get("queues", [])) + list(args.kueue_queue or [])
+    if not flavors and not queues:
+        return None
+    versions = cfg.get("versions") or (args.kueue_versions.split(",")
+                                       if args.kueue_versions else KUEUE_VERSIONS)
+    for v in versions:
+        if v not in KUEUE_VERSIONS:
+            raise SystemExit("kube_apiserver: unknown Kueue version %r" % v)
+    return {"cluster_queue": cfg.get("clusterQueue") or args.kueue_cluster_queue,
+            "flavors": flavors, "queues": set(queues), "versions": versions}
+
+
 # --------------------------------------------------------------------------
 # The store and the simulated controllers
 
@@ -331,6 +414,9 @@ class Store:
         self.sim = {}               # (ns, pod name) -> simulation state
         self.finishing = {}         # (ns, job name) -> pending final condition
         self.stopping = False
+        self.kueue = kueue_config(args)  # None: no Kueue in this cluster
+        self.wl_of_job = {}         # job uid -> (ns, workload name)
+        self.wl_held = set()        # workloads kept from admission
 
     def node_objects(self, args):
         """The simulated nodes as Node objects, labelled as configured."""
@@ -811,6 +897,7 @@ class Store:
         now = time.time()
         with self.lock:
             self.tick_pods(now)
+            self.tick_kueue(now)
             self.tick_jobs(now)
 
     def tick_pods(self, now):
@@ -922,7 +1009,7 @@ class Store:
             if fin is not None:
                 continue
             if spec.get("suspend"):
-                if self.auto_admit:
+                if self.auto_admit and not self.kueue_managed(job):
                     spec["suspend"] = False
                     self.set_cond(job, "Suspended", "False", "JobResumed",
                                   "Job resumed")
@@ -1045,6 +1132,9 @@ class Store:
             for (jns, jname), job in self.objs["jobs"].items():
                 if ns and jns != ns or name and jname != name:
                     continue
+                if self.kueue_managed(job):
+                    n += self.kueue_release_hold(jns, jname)
+                    continue
                 if job["spec"].get("suspend"):
                     job["spec"]["suspend"] = False
                     self.set_cond(job, "Suspended", "False", "JobResumed",
@@ -1052,6 +1142,272 @@ class Store:
                     self.put("jobs", job, "MODIFIED")
                     n += 1
         return n
+
+    # -- Kueue -------------------------------------------------------------
+    # A ClusterQueue with quota per flavor (nominalQuota, no borrowing),
+    # LocalQueues pointing at it (valid in every namespace), and what
+    # Kueue's job integration does for batch/v1 Jobs: a Workload per
+    # suspended Job with a queue label (owner: the Job; one pod set "main",
+    # count = parallelism), admitted in creation order when the first
+    # flavor whose unused quota covers the whole Job (every pod at once)
+    # is found, by unsuspending the Job; otherwise QuotaReserved=False with
+    # Kueue's message.  Eviction re-suspends the Job, deletes its pods and
+    # frees the quota; a finished Job frees it too.
+    def kueue_managed(self, job):
+        return self.kueue is not None and \
+            QUEUE_LABEL in (job["metadata"].get("labels") or {})
+
+    def workload_of(self, job):
+        key = self.wl_of_job.get(job["metadata"]["uid"])
+        return self.objs["workloads"].get(key) if key else None
+
+    def wl_cond(self, wl, ctype, status, reason, message):
+        """Set a metav1.Condition; True when it changed."""
+        conds = wl["status"].setdefault("conditions", [])
+        for c in conds:
+            if c["type"] == ctype:
+                if (c["status"], c["reason"], c["message"]) == (status, reason, message):
+                    return False
+                if c["status"] != status:
+                    c["lastTransitionTime"] = ts()
+                c.update({"status": status, "reason": reason, "message": message})
+                return True
+        conds.append({"type": ctype, "status": status, "reason": reason,
+                      "message": message, "lastTransitionTime": ts(),
+                      "observedGeneration": 1})
+        return True
+
+    def wl_need(self, wl):
+        """Total requests of every pod of the Workload, by resource."""
+        need = {}
+        for ps in wl["spec"]["podSets"]:
+            per = {}
+            for c in ps["template"]["spec"].get("containers", []):
+                res = c.get("resources") or {}
+                reqs = dict(res.get("limits") or {})
+                reqs.update(res.get("requests") or {})
+                for r, v in reqs.items():
+                    per[r] = per.get(r, 0) + quantity(v)
+            for r, v in per.items():
+                need[r] = need.get(r, 0) + v * ps["count"]
+        return need
+
+    def kueue_usage(self):
+        used = {}
+        for wl in self.objs["workloads"].values():
+            adm = wl["status"].get("admission")
+            if adm is None or self.cond_true(wl, "Finished"):
+                continue
+            for psa in adm["podSetAssignments"]:
+                for r, f in psa.get("flavors", {}).items():
+                    u = used.setdefault(f, {})
+                    u[r] = u.get(r, 0) + quantity(psa["resourceUsage"].get(r, 0))
+        return used
+
+    def kueue_assign(self, need):
+        """(flavor, None) when a flavor fits, else (None, why)."""
+        k = self.kueue
+        used = self.kueue_usage()
+        covered = {r for f in k["flavors"] for r in f["quota"]}
+        wanted = {r: n for r, n in sorted(need.items()) if r in covered and n > 0}
+        reasons = []
+        for f in k["flavors"]:
+            why = None
+            for r, n in wanted.items():
+                if r not in f["quota"]:
+                    why = "flavor %s has no quota for %s" % (f["name"], r)
+                    break
+                nominal = f["quota"][r]
+                free = nominal - used.get(f["name"], {}).get(r, 0)
+                if n > nominal:
+                    why = ("insufficient quota for %s in flavor %s, request > "
+                           "maximum capacity (%s > %s)" % (r, f["name"], fmt_qty(n),
+                                                          fmt_qty(nominal)))
+                    break
+                if n > free:
+                    why = ("insufficient unused quota for %s in flavor %s, %s "
+                           "more needed" % (r, f["name"], fmt_qty(n - free)))
+                    break
+            if why is None:
+                return f["name"], wanted, None
+            reasons.append(why)
+        return None, wanted, "couldn't assign flavors to pod set main: " + \
+            ", ".join(reasons)
+
+    def make_workload(self, ns, job):
+        jmd = job["metadata"]
+        name = "job-%s-%s" % (jmd["name"][:200], uuid.uuid4().hex[:5])
+        owner = {"apiVersion": "batch/v1", "kind": "Job", "name": jmd["name"],
+                 "uid": jmd["uid"], "controller": True,
+                 "blockOwnerDeletion": True}
+        wl = {"apiVersion": KUEUE_GROUP + "/v1beta2", "kind": "Workload",
+              "metadata": self.new_meta(ns, name, {"kueue.x-k8s.io/job-uid": jmd["uid"]},
+                                        owner),
+              "spec": {"queueName": jmd["labels"][QUEUE_LABEL], "active": True,
+                       "priority": 0,
+                       "podSets": [{"name": "main",
+                                    "count": job["spec"].get("parallelism", 1),
+                                    "template": copy.deepcopy(job["spec"]["template"])}]},
+              "status": {}}
+        wl["metadata"]["generation"] = 1
+        self.put("workloads", wl, "ADDED")
+        self.wl_of_job[jmd["uid"]] = (ns, name)
+        return wl
+
+    def admit_workload(self, wl, job, flavor, wanted):
+        k = self.kueue
+        wl["status"]["admission"] = {
+            "clusterQueue": k["cluster_queue"],
+            "podSetAssignments": [{
+                "name": "main", "count": wl["spec"]["podSets"][0]["count"],
+                "flavors": {r: flavor for r in wanted},
+                "resourceUsage": {r: fmt_qty(n) for r, n in wanted.items()}}]}
+        self.wl_cond(wl, "QuotaReserved", "True", "QuotaReserved",
+                     "Quota reserved in ClusterQueue " + k["cluster_queue"])
+        self.wl_cond(wl, "Admitted", "True", "Admitted",
+                     "The workload is admitted")
+        for ctype in ("Evicted", "Preempted"):
+            for c in wl["status"].get("conditions", []):
+                if c["type"] == ctype and c["status"] == "True":
+                    self.wl_cond(wl, ctype, "False", "QuotaReserved",
+                                 "Previously: " + c["message"])
+        self.put("workloads", wl, "MODIFIED")
+        md = job["metadata"]
+        job["spec"]["suspend"] = False
+        self.set_cond(job, "Suspended", "False", "JobResumed", "Job resumed")
+        self.put("jobs", job, "MODIFIED")
+        self.event(md["namespace"], "Job", md["name"], md["uid"], "Normal",
+                   "Started", "Admitted by clusterQueue " + k["cluster_queue"],
+                   "kueue-admission")
+
+    def tick_kueue(self, now):
+        k = self.kueue
+        if k is None:
+            return
+        # the job integration: a Workload per queued Job
+        for (ns, _), job in list(self.objs["jobs"].items()):
+            if not self.kueue_managed(job) or job["metadata"].get("deletionTimestamp"):
+                continue
+            wl = self.workload_of(job)
+            if wl is None:
+                if job["spec"].get("suspend") and not self.job_finished(job):
+                    self.make_workload(ns, job)
+            elif self.job_finished(job) and not self.cond_true(wl, "Finished"):
+                ok = self.cond_true(job, "Complete")
+                self.wl_cond(wl, "Finished", "True",
+                             "Succeeded" if ok else "Failed",
+                             "Job finished successfully" if ok else
+                             self.job_failure_message(job))
+                self.put("workloads", wl, "MODIFIED")
+        # the garbage collector: a Workload goes with its Job
+        uids = {j["metadata"]["uid"] for j in self.objs["jobs"].values()}
+        for uid, (ns, name) in list(self.wl_of_job.items()):
+            if uid not in uids:
+                del self.wl_of_job[uid]
+                self.wl_held.discard((ns, name))
+                self.remove("workloads", ns, name)
+        # the scheduler: BestEffortFIFO over the pending Workloads
+        pending = sorted((wl for wl in self.objs["workloads"].values()
+                          if wl["status"].get("admission") is None
+                          and not self.cond_true(wl, "Finished")),
+                         key=lambda w: (w["metadata"]["creationTimestamp"],
+                                        int(w["metadata"]["resourceVersion"])))
+        for wl in pending:
+            md = wl["metadata"]
+            job = self.objs["jobs"].get((md["namespace"],
+                                         md["ownerReferences"][0]["name"]))
+            if job is None:
+                continue
+            q = wl["spec"]["queueName"]
+            if q not in k["queues"]:
+                changed = self.wl_cond(wl, "QuotaReserved", "False", "Inadmissible",
+                                       "LocalQueue %s doesn't exist" % q)
+            elif (md["namespace"], md["name"]) in self.wl_held:
+                changed = False
+            else:
+                flavor, wanted, why = self.kueue_assign(self.wl_need(wl))
+                if why is None:
+                    self.admit_workload(wl, job, flavor, wanted)
+                    continue
+                changed = self.wl_cond(wl, "QuotaReserved", "False", "Pending", why)
+            if changed:
+                self.put("workloads", wl, "MODIFIED")
+
+    def job_failure_message(self, job):
+        for c in job["status"].get("conditions", []) or []:
+            if c["type"] == "Failed" and c["status"] == "True":
+                return c.get("message", "")
+        return "Job failed"
+
+    def kueue_evict(self, ns=None, name=None, hold=False, message=None):
+        """Preempt the admitted Workloads of the matching Jobs."""
+        n = 0
+        with self.lock:
+            for (jns, jname), job in list(self.objs["jobs"].items()):
+                if ns and jns != ns or name and jname != name:
+                    continue
+                wl = self.workload_of(job)
+                if wl is None or wl["status"].get("admission") is None \
+                        or self.job_finished(job):
+                    continue
+                msg = message or ("Preempted to accommodate a workload (UID: %s, "
+                                  "JobUID: %s) due to prioritization in the "
+                                  "ClusterQueue" % (uuid.uuid4(), uuid.uuid4()))
+                del wl["status"]["admission"]
+                self.wl_cond(wl, "Evicted", "True", "Preempted", msg)
+                self.wl_cond(wl, "Preempted", "True", "InClusterQueue", msg)
+                self.wl_cond(wl, "QuotaReserved", "False", "Preempted", msg)
+                self.wl_cond(wl, "Admitted", "False", "NoReservation",
+                             "The workload has no reservation")
+                stats = wl["status"].setdefault("schedulingStats", {}) \
+                    .setdefault("evictions", [])
+                for e in stats:
+                    if e["reason"] == "Preempted":
+                        e["count"] += 1
+                        break
+                else:
+                    stats.append({"reason": "Preempted",
+                                  "underlyingCause": "InClusterQueue", "count": 1})
+                key = (wl["metadata"]["namespace"], wl["metadata"]["name"])
+                if hold:
+                    self.wl_held.add(key)
+                self.put("workloads", wl, "MODIFIED")
+                # the job integration stops the Job: suspend, pods deleted
+                job["spec"]["suspend"] = True
+                job["status"].pop("startTime", None)
+                job["status"].update({"active": 0, "ready": 0})
+                self.set_cond(job, "Suspended", "True", "JobSuspended",
+                              "Job suspended")
+                self.put("jobs", job, "MODIFIED")
+                for p in self.job_pods(jns, job):
+                    self.delete_pod(jns, p["metadata"]["name"])
+                self.event(jns, "Job", jname, job["metadata"]["uid"], "Normal",
+                           "Stopped", msg, "kueue-admission")
+                n += 1
+        return n
+
+    def kueue_release_hold(self, ns=None, name=None):
+        n = 0
+        for (jns, jname), job in self.objs["jobs"].items():
+            if ns and jns != ns or name and jname != name:
+                continue
+            wl = self.workload_of(job)
+            if wl is not None:
+                key = (wl["metadata"]["namespace"], wl["metadata"]["name"])
+                if key in self.wl_held:
+                    self.wl_held.discard(key)
+                    n += 1
+        return n
+
+    def kueue_set_quota(self, flavor, quota):
+        with self.lock:
+            for f in self.kueue["flavors"]:
+                if f["name"] == flavor:
+                    f["quota"] = {r: quantity(v) for r, v in quota.items()}
+                    return True
+            self.kueue["flavors"].append(
+                {"name": flavor, "quota": {r: quantity(v) for r, v in quota.items()}})
+            return True
 
     def run(self):
         while not self.stopping:
@@ -1133,6 +1489,31 @@ DISCOVERY = {
 }
 
 
+
+def add_kueue_discovery(versions):
+    """Offer kueue.x-k8s.io in discovery (only versions), preferring the
+    first version."""
+    DISCOVERY["/apis"]["groups"] = [g for g in DISCOVERY["/apis"]["groups"]
+                                    if g["name"] != KUEUE_GROUP]
+    for v in KUEUE_VERSIONS:
+        DISCOVERY.pop("/apis/%s/%s" % (KUEUE_GROUP, v), None)
+    gvs = [{"groupVersion": KUEUE_GROUP + "/" + v, "version": v} for v in versions]
+    group = {"name": KUEUE_GROUP, "versions": gvs, "preferredVersion": gvs[0]}
+    DISCOVERY["/apis"]["groups"].append(group)
+    DISCOVERY["/apis/" + KUEUE_GROUP] = dict(group, kind="APIGroup", apiVersion="v1")
+    for v in versions:
+        gv = KUEUE_GROUP + "/" + v
+        DISCOVERY["/apis/" + gv] = {
+            "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv,
+            "resources": [{"name": "workloads", "singularName": "workload",
+                           "namespaced": True, "kind": "Workload",
+                           "shortNames": ["wl"], "categories": ["kueue"],
+                           "verbs": RESOURCES["workloads"][4]},
+                          {"name": "workloads/status", "singularName": "",
+                           "namespaced": True, "kind": "Workload",
+                           "verbs": ["get"]}]}
+
+
 # --------------------------------------------------------------------------
 # Server-side printing (kubectl asks for meta.k8s.io/v1 Table)
 
@@ -1185,6 +1566,7 @@ TABLE_COLUMNS = {
     "namespaces": ["Name", "Status", "Age"],
     "nodes": ["Name", "Status", "Roles", "Age", "Version"],
     "secrets": ["Name", "Type", "Data", "Age"],
+    "workloads": ["Name", "Queue", "Reserved in", "Admitted", "Finished", "Age"],
 }
 
 
@@ -1215,6 +1597,16 @@ def table_cells(plural, o):
                 "v1.31.0-fake"]
     if plural == "secrets":
         return [md["name"], o.get("type", "Opaque"), len(o.get("data") or {}),
+                age(md.get("creationTimestamp"))]
+    if plural == "workloads":
+        def cond(t):
+            for c in o.get("status", {}).get("conditions", []) or []:
+                if c["type"] == t:
+                    return c["status"]
+            return ""
+        adm = o.get("status", {}).get("admission") or {}
+        return [md["name"], o["spec"].get("queueName", ""),
+                adm.get("clusterQueue", ""), cond("Admitted"), cond("Finished"),
                 age(md.get("creationTimestamp"))]
     return [md["name"], "Active", age(md.get("creationTimestamp"))]
 
@@ -1466,7 +1858,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                            % (qualified(plural), verb, res, g,
                               ' in the namespace "%s"' % ns if ns else " at the cluster scope"),
                            {"kind": plural, "group": g, "name": name or ""})
-        if plural not in RESOURCES:
+        if plural not in RESOURCES or not self.served(plural):
             raise APIError(404, "NotFound", "the server could not find the requested resource")
         if verb == "list":
             self.do_list(plural, ns)
@@ -1549,6 +1941,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
             details["causes"] = hit["causes"]
         raise APIError(code, reason, msg, details, headers)
 
+    def served(self, plural):
+        """Whether the path's group/version serves plural (Kueue's
+        resources only when the fake has Kueue, in the versions offered)."""
+        group = RESOURCES[plural][0]
+        if group != KUEUE_GROUP:
+            return True
+        parts = [p for p in self.upath.split("/") if p]
+        k = self.store.kueue
+        return k is not None and parts[:2] == ["apis", KUEUE_GROUP] and \
+            len(parts) > 2 and parts[2] in k["versions"]
+
+    def gv(self, plural):
+        """The apiVersion of answers about plural: the path's version for
+        Kueue's resources (served in several), else the resource's own."""
+        if RESOURCES[plural][0] == KUEUE_GROUP:
+            return KUEUE_GROUP + "/" + [p for p in self.upath.split("/") if p][2]
+        return gv_of(plural)
+
     # -- verbs -----------------------------------------------------------
     def selected(self, plural, ns, name=None):
         lsel = parse_label_selector(self.q.get("labelSelector", ""))
@@ -1595,7 +2005,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 items = items[start:]
             body = {"kind": RESOURCES[plural][2] + "List",
-                    "apiVersion": gv_of(plural), "metadata": meta,
+                    "apiVersion": self.gv(plural), "metadata": meta,
                     "items": copy.deepcopy(items)}
         for it in body["items"]:
             it.pop("apiVersion", None)
@@ -1621,6 +2031,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if obj is None:
                 raise not_found(plural, name)
             obj = copy.deepcopy(obj)
+        if "apiVersion" in obj:
+            obj["apiVersion"] = self.gv(plural)
         if wants_table(self.headers):
             obj = to_table(plural, [obj], obj["metadata"]["resourceVersion"],
                            self.q.get("includeObject"))
@@ -1689,7 +2101,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
         def event_bytes(etype, obj):
             o = copy.deepcopy(obj)
-            o["apiVersion"] = gv_of(plural)
+            o["apiVersion"] = self.gv(plural)
             o["kind"] = kind
             if table:
                 o = to_table(plural, [o], o["metadata"]["resourceVersion"],
@@ -1763,7 +2175,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         if want_bm and not (out and b'"ERROR"' in out[-1]):
                             st.stats_extra["bookmarks"] += 1
                             out.append((json.dumps({"type": "BOOKMARK", "object": {
-                                "kind": kind, "apiVersion": gv_of(plural),
+                                "kind": kind, "apiVersion": self.gv(plural),
                                 "metadata": {"resourceVersion": str(st.rv)}}}) + "\n").encode())
                             last = max(last, st.rv)
                         if want_bm:
@@ -1894,6 +2306,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = self.read_json()
             n = st.admit(body.get("namespace"), body.get("name"))
             self.send_json(200, {"ok": True, "admitted": n})
+        elif p == "/_fake/kueue/evict":
+            body = self.read_json()
+            if st.kueue is None:
+                raise APIError(400, "BadRequest", "the fake runs without Kueue")
+            n = st.kueue_evict(body.get("namespace"), body.get("name"),
+                               bool(body.get("hold")), body.get("message"))
+            self.send_json(200, {"ok": True, "evicted": n})
+        elif p == "/_fake/kueue/quota":
+            body = self.read_json()
+            if st.kueue is None or not body.get("flavor") or \
+                    not isinstance(body.get("quota"), dict):
+                raise APIError(400, "BadRequest", "want {flavor, quota} with Kueue")
+            st.kueue_set_quota(body["flavor"], body["quota"])
+            self.send_json(200, {"ok": True})
         elif p == "/_fake/tokens":
             body = self.read_json()
             with st.lock:
@@ -1913,6 +2339,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     st.auto_admit = bool(body["auto_admit"])
                 if "duration_ms" in body:
                     st.duration_ms = int(body["duration_ms"])
+                if body.get("kueue_versions") and st.kueue is not None:
+                    vs = list(body["kueue_versions"])
+                    if any(v not in KUEUE_VERSIONS for v in vs):
+                        raise APIError(400, "BadRequest", "unknown Kueue version")
+                    st.kueue["versions"] = vs
+                    add_kueue_discovery(vs)
                 st.cond.notify_all()
             self.send_json(200, {"ok": True})
         elif p == "/_fake/objects":
@@ -1967,6 +2399,14 @@ def main():
                     help="NODE=PRODUCT: label nvidia.com/gpu.product ('*' = every node)")
     ap.add_argument("--node-labels", help="JSON file {node: {label: value}}")
     ap.add_argument("--auto-admit", action="store_true")
+    ap.add_argument("--kueue-flavor", action="append",
+                    help="NAME:RESOURCE=QUOTA[,...], e.g. h100:nvidia.com/gpu=8")
+    ap.add_argument("--kueue-queue", action="append", help="a LocalQueue name")
+    ap.add_argument("--kueue-cluster-queue", default="cluster-queue")
+    ap.add_argument("--kueue-versions",
+                    help="versions offered, e.g. v1beta1 (default v1beta2,v1beta1)")
+    ap.add_argument("--kueue-config", help="JSON: {clusterQueue, flavors: "
+                    "[{name, quota: {RESOURCE: N}}], queues: [...], versions: [...]}")
     ap.add_argument("--exec", action="store_true")
     ap.add_argument("--exec-dir")
     ap.add_argument("--duration-ms", type=int, default=100)
@@ -1995,6 +2435,8 @@ def main():
 
     store = Store(args)
     Handler.store = store
+    if store.kueue is not None:
+        add_kueue_discovery(store.kueue["versions"])
     srv = Server((args.host, args.port), Handler, ctx)
     port = srv.server_address[1]
     scheme = "http" if args.http else "https"

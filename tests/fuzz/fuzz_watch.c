@@ -4,14 +4,16 @@
  * scripts/fuzz.sh).  The input is a stream as the API server sends it:
  * split into lines as kube_watch.c does (trailing CR and spaces dropped,
  * empty lines skipped, lines past LIM_KUBE_OBJECT refused), each line
- * decoded as an event of Jobs and as one of Pods.  An unfinished last
- * line is decoded too (kube_watch.c would wait for its end).
+ * decoded as an event of Jobs, of Pods and of Kueue Workloads.  An
+ * unfinished last line is decoded too (kube_watch.c would wait for its
+ * end).
  *
  * Besides crashes, leaks and timeouts it checks what must always hold: a
  * refused line says why (ERR_INVALID and a message); a decoded event has
  * a known type, every string NUL-terminated within its field, at most
- * KUBE_LABELS_MAX labels, a known Job state or Pod phase, and a finish
- * time only for a Job that finished.
+ * KUBE_LABELS_MAX labels, a known Job state or Pod phase, a finish
+ * time only for a Job that finished, Workload condition flags of -1, 0 or
+ * 1 and no negative eviction count.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -74,6 +76,25 @@ check_pod(const struct kube_pod *p)
 }
 
 static void
+check_workload(const struct kube_workload *w)
+{
+	if (!TERMINATED(w->name) || !TERMINATED(w->namespace) ||
+	    !TERMINATED(w->uid) || !TERMINATED(w->resource_version) ||
+	    !TERMINATED(w->job) || !TERMINATED(w->job_uid) ||
+	    !TERMINATED(w->queue) || !TERMINATED(w->reserve_reason) ||
+	    !TERMINATED(w->reserve_message) || !TERMINATED(w->evict_reason) ||
+	    !TERMINATED(w->evict_message) || !TERMINATED(w->cluster_queue) ||
+	    !TERMINATED(w->flavor))
+		fail("a Workload string not terminated within its field");
+	if (w->quota_reserved < -1 || w->quota_reserved > 1 ||
+	    w->admitted < -1 || w->admitted > 1 || w->evicted < -1 ||
+	    w->evicted > 1 || w->finished < -1 || w->finished > 1)
+		fail("a Workload condition is not -1, 0 or 1");
+	if (w->evictions < 0)
+		fail("a negative eviction count");
+}
+
+static void
 line(const char *s, size_t len, enum kube_resource res)
 {
 	struct kube_watch_msg m;
@@ -92,6 +113,8 @@ line(const char *s, size_t len, enum kube_resource res)
 	case KUBE_MSG_DELETED:
 		if (res == KUBE_RES_PODS)
 			check_pod(&m.pod);
+		else if (res == KUBE_RES_WORKLOADS)
+			check_workload(&m.workload);
 		else
 			check_job(&m.job);
 		break;
@@ -118,6 +141,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (n > 0 && len <= LIM_KUBE_OBJECT) {
 			line(p, n, KUBE_RES_JOBS);
 			line(p, n, KUBE_RES_PODS);
+			line(p, n, KUBE_RES_WORKLOADS);
 		}
 		p += len + 1;
 	}

@@ -17,6 +17,9 @@
 #  - Secrets: kubectl create secret / get; a pod whose secret volume is
 #    missing stays Pending (ContainerCreating) with a FailedMount event,
 #    and starts once the Secret exists
+#  - Kueue: discovery of kueue.x-k8s.io, a Workload per queued Job (get,
+#    -o yaml), admission within the flavor's quota, Kueue's message when it
+#    does not fit, eviction, v1beta1 too
 # Needs bash, kubectl, python3 and openssl; skips without kubectl.
 set -euo pipefail
 top=${SLUICE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -51,7 +54,9 @@ fail() {
 # --- the fake, as our child ---------------------------------------------------
 KUBE_FAKE_WATCH_PID=$$ tests/fakes/kube_fake.sh run "$tmp/fake" \
     --gpus nvidia.com/gpu=4 --nodes 4 --gpu-product 'fake-node-1=NVIDIA-H100-80GB-HBM3' \
-    --gpu-product 'fake-node-2=NVIDIA-A100-SXM4-80GB' >/dev/null 2>"$tmp/run.log" &
+    --gpu-product 'fake-node-2=NVIDIA-A100-SXM4-80GB' \
+    --kueue-flavor h100:nvidia.com/gpu=1 --kueue-queue ml-training \
+    >/dev/null 2>"$tmp/run.log" &
 fake_pid=$!
 end=$((SECONDS + 60))	# a bound against a hang on a loaded machine
 while [ $SECONDS -lt $end ]; do
@@ -199,6 +204,90 @@ wait_for "slow running" running
 logs=$(k logs -n ml -f job/slow)
 [ "$logs" = $'a\nb\nc' ] || fail "kubectl logs -f: $logs"
 ok "kubectl logs -f streams until the container ends"
+
+# --- Kueue ----------------------------------------------------------------------------------------
+queued() { # NAME: a suspended Job for LocalQueue ml-training, 1 GPU
+	cat <<EOF
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: $1
+  labels: { app.kubernetes.io/managed-by: sluice, kueue.x-k8s.io/queue-name: ml-training }
+spec:
+  suspend: true
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: main
+          image: python:3.12
+          env: [{name: FAKE_DURATION_MS, value: "60000"}]
+          resources: {limits: {nvidia.com/gpu: "1"}}
+EOF
+}
+out=$(k api-resources --api-group=kueue.x-k8s.io -o name) || fail "kubectl api-resources"
+[ "$out" = workloads.kueue.x-k8s.io ] || fail "api-resources kueue.x-k8s.io: $out"
+out=$(k api-versions) || fail "kubectl api-versions"
+grep -qx kueue.x-k8s.io/v1beta2 <<<"$out" && grep -qx kueue.x-k8s.io/v1beta1 <<<"$out" ||
+    fail "api-versions: $out"
+ok "discovery offers kueue.x-k8s.io v1beta2 and v1beta1 with workloads"
+
+k create -n kq -f <(queued first) >/dev/null || fail "create first"
+wl_of() { k get workloads.kueue.x-k8s.io -n kq -o json | python3 -c '
+import json, sys
+for w in json.load(sys.stdin)["items"]:
+    if w["metadata"]["ownerReferences"][0]["name"] == sys.argv[1]:
+        print(w["metadata"]["name"])' "$1"; }
+admitted() {
+	local w
+	w=$(wl_of "$1")
+	[ -n "$w" ] && [ "$(k get workloads.kueue.x-k8s.io "$w" -n kq -o 'jsonpath={.status.conditions[?(@.type=="Admitted")].status}')" = True ]
+}
+wait_for "first admitted" admitted first
+[ "$(k get job first -n kq -o 'jsonpath={.spec.suspend}')" = false ] || fail "first still suspended"
+w=$(wl_of first)
+k get workloads.kueue.x-k8s.io "$w" -n kq -o yaml >"$tmp/wl.yaml" || fail "get -o yaml"
+for want in 'apiVersion: kueue.x-k8s.io/v1beta2' 'kind: Workload' 'clusterQueue: cluster-queue' \
+    'nvidia.com/gpu: h100' 'queueName: ml-training' 'kind: Job' 'name: first' 'type: QuotaReserved'; do
+	grep -q "$want" "$tmp/wl.yaml" || fail "workload yaml lacks '$want': $(cat "$tmp/wl.yaml")"
+done
+ok "a queued Job gets a Workload owned by it, admitted (flavor h100) and unsuspended"
+
+k create -n kq -f <(queued second) >/dev/null || fail "create second"
+why() {
+	local w
+	w=$(wl_of second)
+	[ -n "$w" ] && [ "$(k get workloads.kueue.x-k8s.io "$w" -n kq -o 'jsonpath={.status.conditions[?(@.type=="QuotaReserved")].message}')" = \
+	    "couldn't assign flavors to pod set main: insufficient unused quota for nvidia.com/gpu in flavor h100, 1 more needed" ]
+}
+wait_for "second waits for quota with Kueue's message" why
+[ "$(k get job second -n kq -o 'jsonpath={.spec.suspend}')" = true ] || fail "second was unsuspended"
+out=$(k get workloads -n kq) || fail "kubectl get workloads"
+grep -Eq "^$(wl_of first) +ml-training +cluster-queue +True" <<<"$out" &&
+    grep -Eq "^$(wl_of second) +ml-training +[0-9]+s" <<<"$out" ||
+    fail "kubectl get workloads: $out"
+ok "a Job beyond the flavor's unused quota stays suspended with Kueue's message"
+
+control POST /_fake/kueue/evict '{"namespace": "kq", "name": "first", "hold": true}' >/dev/null ||
+    fail "evict"
+evicted() {
+	[ "$(k get workloads.kueue.x-k8s.io "$w" -n kq -o 'jsonpath={.status.conditions[?(@.type=="Evicted")].reason}')" = Preempted ] &&
+	    [ "$(k get job first -n kq -o 'jsonpath={.spec.suspend}')" = true ] &&
+	    [ -z "$(k get pods -n kq -l job-name=first -o name)" ]
+}
+wait_for "first evicted, suspended, its pods gone" evicted
+wait_for "second admitted on the freed quota" admitted second
+ok "an eviction re-suspends the Job, deletes its pods and frees the quota"
+
+out=$(k get --raw "/apis/kueue.x-k8s.io/v1beta1/namespaces/kq/workloads/$w") || fail "get v1beta1"
+grep -q '"apiVersion": "kueue.x-k8s.io/v1beta1"' <<<"$out" || fail "v1beta1: $out"
+k delete job second -n kq --cascade=background >/dev/null || fail "delete second"
+gone_wl() { [ -z "$(wl_of second)" ]; }
+wait_for "second's Workload deleted with its Job" gone_wl
+control POST /_fake/admit '{"namespace": "kq", "name": "first"}' >/dev/null
+wait_for "first admitted again" admitted first
+ok "v1beta1 answers; a deleted Job's Workload goes; a held Workload is admitted again"
 
 # --- auth -------------------------------------------------------------------------------------------
 # (output captured first: grep -q closing the pipe early would make

@@ -4,8 +4,11 @@
  * run one after another as Jobs with the right spec; status follows the
  * fake's pods (FAKE_EXIT_CODE, FAKE_DURATION_MS, FAKE_LOG) from the watch;
  * a GPU stage waits while the one GPU is taken and starts when it frees; a
- * Kueue stage waits for admission; 409 adopts, 422 fails with the causes;
- * injected 429/500 and dropped connections leave exactly one Job; a
+ * Kueue stage waits for admission (without Kueue: the label's queue; with
+ * the fake's Kueue, v1beta2 or v1beta1 only: the Workload's message, its
+ * flavor and admission, an eviction that waits again); 409 adopts, 422
+ * fails with the causes; injected 429/500 and dropped connections leave
+ * exactly one Job; a
  * compacted and dropped watch still sees the end; cancel deletes the Job;
  * a new executor (a restart) adopts running Jobs and reconcile deletes the
  * Jobs of finished runs; the calls an attempt costs.
@@ -38,6 +41,7 @@
 #include "kube/kubeconfig.h"
 
 static struct kubefake fake;
+static struct kubefake kq;	/* with Kueue, see kueue_fake() */
 
 #define WAIT_UNTIL(expr)                                                    \
 	do {                                                                \
@@ -51,19 +55,25 @@ static struct kubefake fake;
 /* ---- helpers ----------------------------------------------------------------- */
 
 static struct kube_api *
-client(void)
+client_of(const struct kubefake *f)
 {
 	struct kube_auth *a = NULL;
 	struct kube_api *k = NULL;
 	struct err err;
 
-	if (kube_auth_from_kubeconfig(&a, kubefake_path(&fake, "kubeconfig"),
+	if (kube_auth_from_kubeconfig(&a, kubefake_path(f, "kubeconfig"),
 	    NULL, &err) != 0)
 		fail_msg("%s", err.msg);
 	if (kube_api_new(&k, a, NULL, &err) != 0)
 		fail_msg("%s", err.msg);
 	kube_auth_free(a);
 	return k;
+}
+
+static struct kube_api *
+client(void)
+{
+	return client_of(&fake);
 }
 
 /* A client and an executor on namespace ns, its watches listed. */
@@ -90,6 +100,19 @@ static void
 env_start(struct env *v, const char *ns)
 {
 	env_start_ttl(v, ns, 3600);
+}
+
+/* An executor on another fake (one with Kueue). */
+static void
+env_start_on(struct env *v, const struct kubefake *f, const char *ns)
+{
+	struct err err;
+
+	v->k = client_of(f);
+	if (exec_kube_new_with(&v->ex, v->k, ns, NULL, &err) != 0)
+		fail_msg("%s", err.msg);
+	if (exec_kube_wait_synced(v->ex.impl, 15000, &err) != 0)
+		fail_msg("%s", err.msg);
 }
 
 static void
@@ -334,6 +357,8 @@ group_teardown(void **state)
 {
 	(void)state;
 	kubefake_stop(&fake);
+	if (kq.pid != 0)
+		kubefake_stop(&kq);
 	return 0;
 }
 
@@ -633,6 +658,127 @@ exec_kube__kueue_stage_waits_for_admission(void **state)
 	    "{\"namespace\":\"t-kueue\",\"name\":\"sluice-12-train-1\"}");
 	WAIT_UNTIL(terminal(&v, t.name));
 	assert_int_equal(state_of(&v, t.name), EXEC_SUCCEEDED);
+	release_ok(&v, t.name);
+	env_stop(&v);
+}
+
+/*
+ * The fake with Kueue (started by the first test that needs it): flavor
+ * h100 with 8 GPUs of quota, LocalQueue ml-training, offering the Kueue
+ * API versions given ("v1beta1" or NULL: v1beta2 and v1beta1).
+ */
+static void
+kueue_fake(const char *versions)
+{
+	const char *args[] = { "--gpus", "nvidia.com/gpu=64", "--kueue-flavor",
+		"h100:nvidia.com/gpu=8", "--kueue-queue", "ml-training", NULL };
+	char body[128];
+
+	if (kq.pid == 0 && kubefake_start(&kq, args) != 0)
+		fail_msg("cannot start the fake with Kueue");
+	snprintf(body, sizeof(body), "{\"kueue_versions\": [%s]}", versions ?
+	    "\"v1beta1\"" : "\"v1beta2\", \"v1beta1\"");
+	kubefake_post(&kq, "/_fake/config", body);
+}
+
+static const char QUOTA_MSG[] = "couldn't assign flavors to pod set main: "
+    "insufficient unused quota for nvidia.com/gpu in flavor h100, 4 more "
+    "needed";
+
+static void
+exec_kube__kueue_workload_says_why_and_an_eviction_waits_again(void **state)
+{
+	struct env v;
+	struct att t, small;
+	struct exec_status s;
+	struct err err;
+	char version[16];
+
+	(void)state;
+	kueue_fake(NULL);
+	env_start_on(&v, &kq, "t-kueue-wl");
+	assert_int_equal(kube_api_kueue_discover(v.k, version,
+	    sizeof(version), &err), 1);
+	assert_string_equal(version, "v1beta2");
+	/* 4 of the 8 GPUs of quota taken */
+	att_init(&small, 39, "prep", 1, "prep", 0, 600000);
+	small.a.queue = "ml-training";
+	small.a.gpus = 4;
+	submit_ok(&v, &small);
+	WAIT_UNTIL(state_of(&v, small.name) == EXEC_RUNNING);
+	att_init(&t, 40, "train", 1, "trained", 0, 600000);
+	t.a.queue = "ml-training";
+	t.a.gpus = 8;
+	submit_ok(&v, &t);
+	/* 8 more GPUs, 4 free: Kueue's own message, not a guess */
+	WAIT_UNTIL(strcmp(st(&v, t.name).waiting_reason, QUOTA_MSG) == 0);
+	s = st(&v, t.name);
+	assert_int_equal(s.state, EXEC_PENDING);
+	assert_int_equal(s.evicted, 0);
+	assert_string_equal(s.queue, "ml-training");
+	assert_string_equal(s.flavor, "");
+	assert_int_equal(s.admitted_at, 0);
+	/* the quota frees: admitted for the whole Job, running */
+	assert_int_equal(v.ex.ops->cancel(v.ex.impl, small.name, &err), 0);
+	WAIT_UNTIL(state_of(&v, t.name) == EXEC_RUNNING);
+	WAIT_UNTIL(st(&v, t.name).admitted_at > 0);
+	s = st(&v, t.name);
+	assert_string_equal(s.flavor, "h100");
+	assert_int_equal(s.evictions, 0);
+	/* preempted: pending again, evicted, with Kueue's message */
+	kubefake_post(&kq, "/_fake/kueue/evict", "{\"namespace\": "
+	    "\"t-kueue-wl\", \"name\": \"sluice-40-train-1\", \"hold\": true}");
+	WAIT_UNTIL(st(&v, t.name).evicted);
+	s = st(&v, t.name);
+	assert_int_equal(s.state, EXEC_PENDING);
+	assert_int_equal(strncmp(s.waiting_reason, "evicted by Kueue: "
+	    "Preempted to accommodate a workload", 53), 0);
+	assert_non_null(strstr(s.waiting_reason,
+	    "; waiting to be admitted again"));
+	assert_int_equal(s.evictions, 1);
+	assert_string_equal(s.flavor, "h100");
+	/* admitted again: the same Job runs again */
+	kubefake_post(&kq, "/_fake/admit", "{\"namespace\": \"t-kueue-wl\", "
+	    "\"name\": \"sluice-40-train-1\"}");
+	WAIT_UNTIL(state_of(&v, t.name) == EXEC_RUNNING);
+	s = st(&v, t.name);
+	assert_int_equal(s.evicted, 0);
+	assert_int_equal(s.evictions, 1);
+	assert_int_equal(v.ex.ops->cancel(v.ex.impl, t.name, &err), 0);
+	WAIT_UNTIL(state_of(&v, t.name) == EXEC_CANCELED);
+	release_ok(&v, small.name);
+	release_ok(&v, t.name);
+	env_stop(&v);
+}
+
+static void
+exec_kube__kueue_v1beta1_only_is_watched_too(void **state)
+{
+	struct env v;
+	struct att t;
+	struct err err;
+	char version[16];
+
+	(void)state;
+	kueue_fake("v1beta1");
+	env_start_on(&v, &kq, "t-kueue-v1");
+	assert_int_equal(kube_api_kueue_discover(v.k, version,
+	    sizeof(version), &err), 1);
+	assert_string_equal(version, "v1beta1");
+	att_init(&t, 41, "train", 1, "trained", 0, 100);
+	t.a.queue = "ml-training";
+	t.a.gpus = 16;
+	submit_ok(&v, &t);
+	/* more than the flavor has at all */
+	WAIT_UNTIL(strcmp(st(&v, t.name).waiting_reason, "couldn't assign "
+	    "flavors to pod set main: insufficient quota for nvidia.com/gpu "
+	    "in flavor h100, request > maximum capacity (16 > 8)") == 0);
+	assert_true(kubefake_stat(&kq, "requests.watch workloads") >= 1);
+	kubefake_post(&kq, "/_fake/kueue/quota", "{\"flavor\": \"h100\", "
+	    "\"quota\": {\"nvidia.com/gpu\": 16}}");
+	WAIT_UNTIL(terminal(&v, t.name));
+	assert_int_equal(state_of(&v, t.name), EXEC_SUCCEEDED);
+	assert_string_equal(st(&v, t.name).flavor, "h100");
 	release_ok(&v, t.name);
 	env_stop(&v);
 }
@@ -1172,6 +1318,8 @@ main(void)
 		T(exec_kube__status_of_an_unknown_name_is_unknown),
 		T(exec_kube__gpu_stage_waits_for_the_gpu_and_starts_when_it_frees),
 		T(exec_kube__kueue_stage_waits_for_admission),
+		T(exec_kube__kueue_workload_says_why_and_an_eviction_waits_again),
+		T(exec_kube__kueue_v1beta1_only_is_watched_too),
 		T(exec_kube__image_that_cannot_be_pulled_says_so),
 		T(exec_kube__conflict_adopts_the_job_of_the_same_attempt),
 		T(exec_kube__invalid_job_fails_with_the_api_causes),

@@ -868,6 +868,14 @@ kube_api__suspended_job_waits_for_admission(void **state)
 	kubefake_post(&fake, "/_fake/admit",
 	    "{\"namespace\":\"t-kueue\",\"name\":\"queued\"}");
 	WAIT_UNTIL(job_state(k, "t-kueue", "queued") == KUBE_JOB_SUCCEEDED);
+	/* this cluster has no Kueue: discovery says so, not an error */
+	{
+		char version[16] = "x";
+
+		assert_int_equal(kube_api_kueue_discover(k, version,
+		    sizeof(version), &err), 0);
+		assert_string_equal(version, "");
+	}
 	free(json);
 	kube_api_free(k);
 }

@@ -448,8 +448,20 @@ export function mount(ctx) {
 			['Ran on', a => ranOn(a) ? h('span', { class: 'ran-on',
 			    title: a.image_id ?? '' }, ranOn(a)) : '', 'wide-only'],
 			['Message', a => a.message ?? ''],
-		], { caption: 'Attempts of ' + st.name });
+		].concat(at.some(a => a.queue) ? [kueueColumn] : []),
+		    { caption: 'Attempts of ' + st.name });
 	}
+
+	// Kueue: the queue, the flavor it was admitted on, when, evictions
+	const kueueColumn = ['Kueue', a => !a.queue ? '' : [
+		h('code', {}, a.queue),
+		a.flavor ? h('span', {}, ' on ', h('code', {}, a.flavor)) : null,
+		a.admitted_at ? h('span', { class: 'muted' }, ' admitted ',
+		    ago(a.admitted_at)) : h('span', { class: 'muted' },
+		    ' not admitted'),
+		a.evictions ? [' ', h('span', { class: 'chip' }, 'evicted ' +
+		    a.evictions + (a.evictions === 1 ? ' time' : ' times'))] :
+		    null]];
 
 	function stageCard(st, stages) {
 		const name = st.name;

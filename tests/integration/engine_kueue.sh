@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# engine_kueue: `sluice serve` with `executor: kubernetes` against the
+# fake API server's Kueue (a ClusterQueue whose flavor h100 has 8 GPUs of
+# quota, LocalQueue ml-training; --exec: the Jobs' commands really run
+# here), a real PostgreSQL and git repository:
+#   1. a queued stage that does not fit the unused quota waits, stage
+#      submitted, with the Workload's own message as its waiting_reason;
+#   2. when the quota frees it is admitted and runs: the attempt shows the
+#      queue, the flavor and the admission time (API);
+#   3. a Kueue eviction sends the running attempt back to waiting
+#      (attempt and stage submitted, "evicted by Kueue: ...; waiting to be
+#      admitted again", evictions 1), with no retry counted;
+#   4. re-admitted, the same Job runs again and the run succeeds with one
+#      attempt of the stage.
+# Each stage command blocks until the test creates its gate file, so
+# nothing depends on timing.  Needs python3, openssl, curl.
+set -euo pipefail
+: "${SLUICE_BIN:?}" "${SLUICE_TEST_PG_URL:?}" "${SLUICE_TEST_PG_BIN:?}" "${SLUICE_TOP:?}"
+for c in python3 curl openssl; do
+	if ! command -v "$c" >/dev/null 2>&1; then
+		echo "engine_kueue.sh: SKIP ($c not installed)"
+		exit 0
+	fi
+done
+fail() {
+	echo "engine_kueue.sh: FAIL: $*" >&2
+	[ -f "$tmp/serve.log" ] && tail -40 "$tmp/serve.log" >&2
+	exit 1
+}
+. "$(dirname "$0")/../support/lib.sh"
+
+db=engine_kueue_$$
+conn=$(t_db_url "$db")
+tmp=$(mktemp -d "${SLUICE_TEST_TMP:-/tmp}/engine-kueue.XXXXXX")
+pid=
+cleanup() {
+	if [ -n "$pid" ]; then
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	fi
+	: >"$tmp/go/hold" 2>/dev/null || true
+	: >"$tmp/go/train" 2>/dev/null || true
+	"$SLUICE_TOP/tests/fakes/kube_fake.sh" stop "$tmp/kube" || true
+	t_db_drop "$db"
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+t_db_create "$db"
+q() { t_psql "$conn" -c "$1"; }
+mkdir -p "$tmp/go" "$tmp/exec"
+
+# The fake: one node with 16 GPUs, Kueue with 8 GPUs of quota in h100.
+eval "$(KUBE_FAKE_WATCH_PID=$$ "$SLUICE_TOP/tests/fakes/kube_fake.sh" start \
+    "$tmp/kube" --exec --exec-dir "$tmp/exec" --nodes 1 \
+    --gpus nvidia.com/gpu=16 --kueue-flavor h100:nvidia.com/gpu=8 \
+    --kueue-queue ml-training)"
+fake_post() {
+	curl -sS --fail --cacert "$KUBE_FAKE_DIR/ca.crt" -X POST \
+	    -H 'Content-Type: application/json' -d "$2" "$KUBE_FAKE_URL/_fake/$1" >/dev/null
+}
+# py EXPR: evaluate EXPR on the JSON document read from stdin (as `d`)
+py() { python3 -c 'import json,sys; d=json.load(sys.stdin); v=eval(sys.argv[1]); print("" if v is None else v)' "$1"; }
+
+# hold (4 GPUs) takes half the quota until its gate; train (8 GPUs, after
+# prep, so its Job comes second) records each start and waits for its gate.
+export GIT_CONFIG_NOSYSTEM=1 HOME=$tmp
+t_git_remote "$tmp"
+mkdir -p "$tmp/work/pipelines"
+cat >"$tmp/work/pipelines/kueue.yaml" <<YAML
+apiVersion: sluice/v1
+kind: Pipeline
+metadata: {name: kueue}
+spec:
+  triggers:
+    push: {branches: [main]}
+  checkout: false
+  defaults:
+    image: "registry.example.com/ml/train:1.0"
+    env: {GO: "$tmp/go"}
+  stages:
+    - name: hold
+      queue: ml-training
+      resources: {gpu: 4, gpu_resource: nvidia.com/gpu}
+      command: ["sh", "-c", "i=0; while [ ! -e \"\$GO/hold\" ] && [ \$i -lt 900 ]; do sleep 0.1; i=\$((i+1)); done; echo held"]
+    - name: prep
+      command: ["sh", "-c", "echo preparing"]
+    - name: train
+      needs: [prep]
+      queue: ml-training
+      retries: 2
+      resources: {gpu: 8, gpu_resource: nvidia.com/gpu}
+      command: ["sh", "-c", "echo \"train \$SLUICE_ATTEMPT\" >>\"\$GO/started\"; i=0; while [ ! -e \"\$GO/train\" ] && [ \$i -lt 900 ]; do sleep 0.1; i=\$((i+1)); done; echo '::metric auc=0.9'"]
+YAML
+t_git_push "$tmp/work" seed
+
+port=$(t_free_port)
+base=http://127.0.0.1:$port
+cat >"$tmp/sluice.yaml" <<YAML
+listen: 127.0.0.1:$port
+database_url: "$conn"
+state_dir: $tmp/state
+log_level: info
+executor: kubernetes
+kubernetes:
+  kubeconfig: $KUBE_FAKE_DIR/kubeconfig
+  namespace: sluice-kueue
+repositories:
+  - name: kueue
+    url: file://$tmp/repo.git
+    branches: [main]
+    path: pipelines
+    interval: 1s
+YAML
+export SLUICE_MIGRATIONS_DIR="$SLUICE_TOP/migrations"
+unset KUBECONFIG
+
+# wait_for WHAT CMD: eval CMD until it succeeds (at most 30 s)
+wait_for() {
+	local what=$1
+	shift
+	for _ in $(seq 1 150); do
+		eval "$1" >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	fail "timed out waiting for $what"
+}
+http_code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+api() { curl -sS --fail -H "Authorization: Bearer $token" "$base/api/v1/$1"; }
+train() { api "runs/$run" | py "[s for s in d['stages'] if s['name'] == 'train'][0]$1"; }
+attempt() { train "['attempts'][-1]$1"; }
+starts() { [ -e "$tmp/go/started" ] && wc -l <"$tmp/go/started" || echo 0; }
+
+"$SLUICE_BIN" serve --config "$tmp/sluice.yaml" --migrate >>"$tmp/serve.log" 2>&1 &
+pid=$!
+wait_for "/readyz" 'test "$(http_code "$base/readyz")" = 200'
+token=$("$SLUICE_BIN" token create --config "$tmp/sluice.yaml" --name e2e --role operator)
+wait_for "the pipeline" 'test "$(q "SELECT count(*) FROM pipeline_versions WHERE valid")" = 1'
+echo data >"$tmp/work/data.txt"
+t_git_push "$tmp/work" data
+wait_for "a run from the push" 'test "$(q "SELECT count(*) FROM runs")" = 1'
+run=$(q "SELECT id FROM runs")
+
+# 1. train waits for quota, with Kueue's message.
+msg="couldn't assign flavors to pod set main: insufficient unused quota for nvidia.com/gpu in flavor h100, 4 more needed"
+wait_for "train waiting with the Workload's message" \
+    'test "$(train ".get(\"waiting_reason\") or \"\"")" = "$msg"'
+[ "$(train "['status']")" = submitted ] || fail "train waiting but $(train "['status']")"
+[ "$(attempt "['queue']")" = ml-training ] || fail "attempt queue: $(attempt "['queue']")"
+[ -z "$(attempt "['admitted_at']")" ] || fail "admitted_at before admission: $(attempt "['admitted_at']")"
+[ "$(starts)" = 0 ] || fail "train started without quota"
+echo "engine_kueue.sh: train waits: $msg"
+
+# 2. hold ends, the quota frees: train is admitted on h100 and runs.
+: >"$tmp/go/hold"
+wait_for "train started" 'test "$(starts)" = 1'
+wait_for "train running" 'test "$(train "[\"status\"]")" = running'
+wait_for "train's admission recorded" 'test -n "$(attempt "[\"admitted_at\"]")"'
+[ "$(attempt "['flavor']")" = h100 ] || fail "attempt flavor: $(attempt "['flavor']")"
+[ "$(attempt "['evictions']")" = 0 ] || fail "evictions before one: $(attempt "['evictions']")"
+
+# 3. Kueue preempts it (held until /_fake/admit): back to waiting.
+job=$(attempt "['job']")
+fake_post kueue/evict "{\"namespace\": \"sluice-kueue\", \"name\": \"$job\", \"hold\": true}"
+evicted() { case $(train ".get('waiting_reason') or ''") in "evicted by Kueue: Preempted to accommodate a workload"*"; waiting to be admitted again") return 0 ;; esac; return 1; }
+wait_for "train evicted, waiting again" 'evicted'
+echo "engine_kueue.sh: train waits: $(train "['waiting_reason']")"
+[ "$(train "['status']")" = submitted ] || fail "evicted stage is $(train "['status']")"
+[ "$(attempt "['status']")" = submitted ] || fail "evicted attempt is $(attempt "['status']")"
+[ "$(attempt "['evictions']")" = 1 ] || fail "evictions: $(attempt "['evictions']")"
+[ "$(train "['attempts'].__len__()")" = 1 ] || fail "an eviction made a new attempt"
+[ "$(api "runs/$run" | py 'd["status"]')" = running ] || fail "run not running"
+[ "$(q "SELECT count(*) FROM events e JOIN stage_attempts a ON a.id = e.entity_id
+    WHERE e.entity_type = 'attempt' AND a.job_name = '$job' AND e.from_state = 'running'
+    AND e.to_state = 'submitted' AND e.reason LIKE 'evicted by Kueue: %'")" = 1 ] ||
+    fail "no running -> submitted event with the reason"
+
+# 4. Admitted again: the same Job runs again, and the run succeeds.
+fake_post admit "{\"namespace\": \"sluice-kueue\", \"name\": \"$job\"}"
+wait_for "train started again" 'test "$(starts)" = 2'
+wait_for "train running again" 'test "$(train "[\"status\"]")" = running'
+: >"$tmp/go/train"
+wait_for "run succeeded" 'test "$(api "runs/$run" | py "d[\"status\"]")" = succeeded'
+[ "$(cat "$tmp/go/started")" = "$(printf 'train 1\ntrain 1')" ] ||
+    fail "train ran as: $(cat "$tmp/go/started")"
+got=$(train "['attempts']" | tr -d ' ')
+[ "$(train "['attempts'].__len__()")" = 1 ] || fail "train attempts: $got"
+[ "$(attempt "['status']") $(attempt "['evictions']") $(attempt "['flavor']")" = "succeeded 1 h100" ] ||
+    fail "train attempt: $got"
+[ "$(q "SELECT max(attempt) FROM stage_attempts")" = 1 ] || fail "a retry was counted"
+kill -TERM "$pid"
+st=0
+wait "$pid" 2>/dev/null || st=$?
+pid=
+[ "$st" = 0 ] || fail "sluice serve exited with status $st after SIGTERM"
+echo "engine_kueue.sh: ok"
