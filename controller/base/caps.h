@@ -161,4 +161,9 @@
 #define LIM_EVENTS_PING_S	15		/* SSE heartbeat */
 #define LIM_HTTP_STREAM_IDLE_S	3600		/* a streamed answer sending nothing */
 
+/* Multi-node stages (pipeline `nodes`, config `max_nodes`) */
+#define LIM_STAGE_NODES		1024		/* nodes of one stage, hard cap */
+#define LIM_NODES_DEFAULT	16		/* max_nodes when not configured */
+#define STAGE_MASTER_PORT	29500		/* SLUICE_MASTER_PORT on Kubernetes */
+
 #endif

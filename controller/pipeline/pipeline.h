@@ -52,7 +52,7 @@
  * mapping turns on only what it lists; concurrency 1 (0 = no limit);
  * checkout false; stage type job; image and env inherited from
  * spec.defaults (stage values win, env maps merge key by key); retries 0;
- * no timeout; gpu 0; gpu_resource nvidia.com/gpu; toleration operator
+ * no timeout; nodes 1; gpu 0; gpu_resource nvidia.com/gpu; toleration operator
  * Equal; read_only false; step approval none; approval_timeout 24h;
  * tolerance 0.
  *
@@ -228,6 +228,8 @@ struct pipeline_stage {
 	size_t				 ngates;
 	struct pipeline_canary		*canary; /* type canary only, else NULL */
 	struct pipeline_pos		 pos;	/* the stage's mapping */
+	int				 nodes;	/* 1..LIM_STAGE_NODES; job only */
+	struct pipeline_pos		 nodes_pos; /* of the value; 0 if unset */
 };
 
 struct pipeline_triggers {
@@ -305,7 +307,9 @@ void	pipeline_free(struct pipeline *p);
  * U+FFFF escaped besides what JSON requires, since YAML reads those
  * differently), every collection present (empty when so), absent
  * optional scalars (queue, priority_class, timeout, cpu, memory,
- * rollback_command, toleration_seconds) left out, durations written back
+ * rollback_command, toleration_seconds) left out, nodes written only
+ * when above 1 (so a single-node stage keeps the bytes it had before
+ * multi-node stages existed), durations written back
  * the way units_format_duration() does ("90m" becomes "1h30m"), gate
  * numbers with 15 significant digits.  Equal pipelines give equal bytes,
  * and the JSON is itself a pipeline definition that parses back to the
