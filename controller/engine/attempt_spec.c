@@ -122,6 +122,7 @@ attempt_spec_schedule(struct attempt_spec *s, const struct pipeline_stage *ps)
 	s->cpu = sys_strdup_or_null(ps->resources.cpu);
 	s->memory = sys_strdup_or_null(ps->resources.memory);
 	s->gpus = ps->resources.gpu;
+	s->nodes = ps->nodes > 1 ? ps->nodes : 1;
 	s->gpu_resource = sys_strdup_or_null(ps->resources.gpu_resource);
 	for (size_t i = 0; i < ps->node_selector.n; i++)
 		add_kv(s, ps->node_selector.v[i].key,
@@ -208,6 +209,9 @@ attempt_spec_to_json(const struct attempt_spec *s, char **out,
 	bad |= set_str(root, "workdir", s->workdir);
 	bad |= json_object_set_new(root, "checkout",
 	    json_boolean(s->checkout));
+	if (s->nodes > 1)
+		bad |= json_object_set_new(root, "nodes",
+		    json_integer(s->nodes));
 	if (!bad)
 		*out = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
@@ -333,6 +337,12 @@ attempt_spec_from_json(struct attempt_spec *s, const char *json,
 		goto invalid;
 	s->workdir = sys_strdup_or_null(x);
 	s->checkout = json_is_true(json_object_get(root, "checkout"));
+	/* absent in specs written before multi-node stages: one node */
+	v = json_object_get(root, "nodes");
+	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > LIM_STAGE_NODES))
+		goto invalid;
+	s->nodes = v != NULL ? (int)json_integer_value(v) : 1;
 	json_decref(root);
 	return 0;
 invalid:
@@ -364,4 +374,5 @@ attempt_spec_to_exec(const struct attempt_spec *s, struct exec_attempt *a)
 	a->nvolumes = s->nvolumes;
 	a->workdir = s->workdir;
 	a->checkout = s->checkout;
+	a->nodes = s->nodes > 1 ? s->nodes : 1;
 }

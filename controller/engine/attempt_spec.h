@@ -41,6 +41,7 @@ struct attempt_spec {
 	size_t			 nvolumes;
 	char			*workdir;	/* local checkout, or NULL */
 	int			 checkout;
+	int			 nodes;		/* >= 1 */
 	/* room in the arrays above (sys_grow) */
 	size_t			 argv_cap, env_cap, node_selector_cap;
 	size_t			 tolerations_cap, volumes_cap;

@@ -99,6 +99,15 @@ struct exec_attempt {
 	const char	*repo_url;	/* kubernetes checkout: clone URL */
 	const char	*commit;	/* the pinned commit (hex) */
 	int		 checkout;	/* pipeline's checkout: true */
+
+	/*
+	 * Multi-node: how many nodes run the command together (1 = a single
+	 * node; 0 is read as 1).  With more, each node also gets
+	 * SLUICE_NODE_RANK, SLUICE_NUM_NODES, SLUICE_MASTER_ADDR and
+	 * SLUICE_MASTER_PORT from the executor; gpus, cpu and memory are per
+	 * node.  Any node failing fails the attempt.
+	 */
+	int		 nodes;
 };
 
 enum exec_state {
