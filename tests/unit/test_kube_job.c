@@ -64,20 +64,29 @@ gpu_attempt(void)
 static const struct kube_job_opts opts = { "ml", 3600, "alpine/git:2.45.2",
     0 };
 
+/* A manifest built by fn (the Job's or the Service's), parsed. */
 static json_t *
-build(const struct exec_attempt *a)
+build_with(int (*fn)(const struct exec_attempt *,
+    const struct kube_job_opts *, char **, struct err *),
+    const struct exec_attempt *a)
 {
 	struct err err;
 	json_error_t jerr;
 	char *text = NULL;
 	json_t *j;
 
-	if (kube_job_manifest(a, &opts, &text, &err) < 0)
+	if (fn(a, &opts, &text, &err) < 0)
 		fail_msg("manifest: %s", err.msg);
 	j = json_loads(text, 0, &jerr);
 	free(text);
 	assert_non_null(j);
 	return j;
+}
+
+static json_t *
+build(const struct exec_attempt *a)
+{
+	return build_with(kube_job_manifest, a);
 }
 
 static const char *
@@ -268,22 +277,6 @@ kube_job__refuses_what_cannot_be_a_job(void **state)
 	assert_null(out);
 }
 
-static json_t *
-build_service(const struct exec_attempt *a)
-{
-	struct err err;
-	json_error_t jerr;
-	char *text = NULL;
-	json_t *j;
-
-	if (kube_service_manifest(a, &opts, &text, &err) < 0)
-		fail_msg("service: %s", err.msg);
-	j = json_loads(text, 0, &jerr);
-	free(text);
-	assert_non_null(j);
-	return j;
-}
-
 /* The env entry called name in the stage container, or NULL. */
 static json_t *
 env_entry(json_t *job, const char *name)
@@ -338,7 +331,7 @@ kube_job__four_nodes_make_one_indexed_job_behind_a_headless_service(
 	/* the stage's own environment is still there */
 	EXPECT(env_entry(j, "SLUICE_STAGE"), "value", "train");
 
-	s = build_service(&a);
+	s = build_with(kube_service_manifest, &a);
 	EXPECT(s, "apiVersion", "v1");
 	EXPECT(s, "kind", "Service");
 	EXPECT(s, "metadata/name", "sluice-42-train-1");
