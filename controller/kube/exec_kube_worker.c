@@ -62,6 +62,8 @@ kx_worker_main(void *arg)
 		if (t->kind == TASK_PREFETCH) {
 			kx_prefetch(x, t->name);
 			rc = 0;
+		} else if (t->kind == TASK_DELETE_SERVICE) {
+			rc = kx_delete_service(x, t->name, &err);
 		} else {
 			rc = kx_delete_job(x, t->name, &err);
 		}
@@ -72,7 +74,11 @@ kx_worker_main(void *arg)
 			kx_append_task(x, t);
 			continue;
 		}
-		if (rc < 0)
+		if (rc < 0 && t->kind == TASK_DELETE_SERVICE)
+			log_warn("kubernetes service not deleted", "service=%s "
+			    "namespace=%s error=\"%s\"", t->name, x->ns,
+			    err.msg);
+		else if (rc < 0)
 			log_warn("kubernetes job not deleted", "job=%s "
 			    "namespace=%s error=\"%s\" "
 			    "deleted_by=ttlSecondsAfterFinished", t->name,

@@ -153,6 +153,9 @@ struct kube_pod {
 	int64_t			 started_ms;
 	int64_t			 finished_ms;
 	int			 deleting;
+	int			 completion_index;	/* of an Indexed Job's
+						   pod (the annotation, else
+						   the label); -1: none */
 };
 
 struct kube_event {
@@ -200,10 +203,11 @@ enum kube_resource {
 	KUBE_RES_PODS,
 	KUBE_RES_PODS_LOG,
 	KUBE_RES_EVENTS,
+	KUBE_RES_SERVICES,	/* headless Services of multi-node stages */
 	KUBE_RES_N
 };
 
-/* "get", "list", ...; "jobs", "pods", "pods/log", "events". */
+/* "get", "list", ...; "jobs", "pods", "pods/log", "events", "services". */
 const char *kube_verb_name(enum kube_verb v);
 const char *kube_resource_name(enum kube_resource r);
 
@@ -289,6 +293,20 @@ int	kube_api_job_list(struct kube_api *k, const char *ns,
  * done).
  */
 int	kube_api_job_delete(struct kube_api *k, const char *ns,
+	    const char *name, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Create a Service from its JSON manifest (json, len bytes, borrowed) in
+ * ns.  ERR_CONFLICT when one of that name exists, ERR_INVALID when the API
+ * refuses the manifest (422), plus the codes above.
+ */
+int	kube_api_service_create(struct kube_api *k, const char *ns,
+	    const char *json, size_t len, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/* Delete a Service.  ERR_NOTFOUND when it is already gone. */
+int	kube_api_service_delete(struct kube_api *k, const char *ns,
 	    const char *name, struct err *err)
 	    __attribute__((warn_unused_result));
 

@@ -356,6 +356,15 @@ kube_job_manifest(const struct exec_attempt *a, const struct kube_job_opts *o,
 		    "valid UTF-8", a->stage);
 		goto out;
 	}
+	if (kube_job_is_multinode(a)) {
+		char num[32];
+
+		/* the executor learns from the Job alone that a Service goes
+		 * with it (after a restart) */
+		(void)snprintf(num, sizeof(num), "%d", a->nodes);
+		json_object_set_new(json_object_get(json_object_get(job,
+		    "metadata"), "labels"), KUBE_NODES_LABEL, json_string(num));
+	}
 	if ((*out = json_dumps(job, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
 		rc = err_set(err, ERR_NOMEM, "cannot serialize the job");
 out:

@@ -58,6 +58,8 @@ int	kube_job_manifest(const struct exec_attempt *a,
 	    const struct kube_job_opts *o, char **out, struct err *err)
 	    __attribute__((warn_unused_result));
 
+/* On the Job (not its pods) of a multi-node attempt: the node count. */
+#define KUBE_NODES_LABEL	"sluice/nodes"
 /* The label the Job controller puts on every pod of a Job. */
 #define KUBE_JOB_NAME_LABEL	"batch.kubernetes.io/job-name"
 /* The annotation (and label) holding a pod's completion index. */
