@@ -159,6 +159,7 @@ struct managed {
 	int64_t	run_id;
 	char	stage[64];
 	int	attempt;
+	int	nodes;		/* > 1: a Service goes with the Job */
 };
 
 int
@@ -186,6 +187,7 @@ exec_kube_reconcile(void *impl, int (*is_active)(void *arg, int64_t run_id,
 			(void)str_copy(list[n].stage, sizeof(list[n].stage),
 			    e->stage);
 			list[n].attempt = e->attempt;
+			list[n].nodes = e->nodes;
 			n++;
 		}
 	}
@@ -203,7 +205,9 @@ exec_kube_reconcile(void *impl, int (*is_active)(void *arg, int64_t run_id,
 			kept++;
 			continue;
 		}
-		if ((rc = kx_delete_job(x, list[i].name, err)) < 0) {
+		if ((rc = kx_delete_job(x, list[i].name, err)) < 0 ||
+		    (list[i].nodes > 1 &&
+		    (rc = kx_delete_service(x, list[i].name, err)) < 0)) {
 			err_prefix(err, "reconcile");
 			goto out;
 		}
