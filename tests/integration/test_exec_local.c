@@ -939,6 +939,40 @@ exec_local__a_failed_rank_fails_the_attempt_and_stops_the_others(
 	free(log2);
 }
 
+static void
+exec_local__a_dead_supervisor_takes_every_rank_with_it(void **state)
+{
+	struct fixture *f = *state;
+	const char *argv[] = { "sh", "-c", "echo $$ > rank.$SLUICE_NODE_RANK.tmp"
+	    " && mv rank.$SLUICE_NODE_RANK.tmp rank.$SLUICE_NODE_RANK; "
+	    "exec sleep 300" };
+	struct exec_attempt a;
+	struct exec_status st;
+	struct err err;
+	char dir[700];
+	pid_t r0, r1, sup;
+
+	attempt_init(&a, "sluice-7-gangorphan-1", argv, 3, f->work, 0);
+	a.nodes = 2;
+	assert_int_equal(f->ex.ops->submit(f->ex.impl, &a, &err), 0);
+	r0 = (pid_t)wait_number(f->work, "rank.0");
+	r1 = (pid_t)wait_number(f->work, "rank.1");
+	attempt_path(f, "sluice-7-gangorphan-1", dir, sizeof(dir));
+	sup = (pid_t)wait_number(dir, "supervisor.pid");
+	assert_int_equal(kill(sup, SIGKILL), 0);
+
+	st = wait_done(f, "sluice-7-gangorphan-1");
+	assert_int_equal(st.state, EXEC_FAILED);
+	assert_non_null(strstr(st.message, "supervisor died"));
+	/* both ranks were in rank 0's group: both are gone */
+	assert_group_gone(r0);
+	assert_pid_gone(r1);
+	/* a resubmit after the crash runs nothing again */
+	assert_int_equal(f->ex.ops->submit(f->ex.impl, &a, &err), 0);
+	st = wait_done(f, "sluice-7-gangorphan-1");
+	assert_int_equal(st.state, EXEC_FAILED);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -991,6 +1025,9 @@ main(int argc, char **argv)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    exec_local__a_failed_rank_fails_the_attempt_and_stops_the_others,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    exec_local__a_dead_supervisor_takes_every_rank_with_it,
 		    setup, teardown),
 	};
 
