@@ -97,6 +97,7 @@ unmark(struct kexec *x, const char *name)
  * The headless Service of a multi-node attempt, before its Job, so that
  * the pods' names resolve as soon as they run.  One already there (a
  * restart, a retried submit) is adopted: it is named for the attempt.
+ * Returns 1 when this call made it, 0 when it was there, or an error.
  */
 static int
 create_service(struct kexec *x, const struct exec_attempt *a,
@@ -108,11 +109,13 @@ create_service(struct kexec *x, const struct exec_attempt *a,
 	if ((rc = kube_service_manifest(a, &x->jo, &json, err)) < 0)
 		return rc;
 	rc = kube_api_service_create(x->k, x->ns, json, strlen(json), err);
-	if (rc == ERR_CONFLICT)
+	if (rc == ERR_CONFLICT) {
 		rc = 0;
-	else if (rc == 0)
+	} else if (rc == 0) {
 		log_debug("kubernetes service created", "service=%s "
 		    "namespace=%s", a->name, x->ns);
+		rc = 1;
+	}
 	free(json);
 	return rc;
 }
@@ -123,7 +126,8 @@ kx_submit(void *impl, const struct exec_attempt *a, struct err *err)
 	struct kexec *x = impl;
 	struct kentry *e;
 	char *json = NULL;
-	int rc = 0, tries;
+	int rc = 0, tries = 0, made_service = 0;
+	struct err derr;
 
 	if (a->name == NULL || strlen(a->name) >= sizeof(e->name))
 		return err_set(err, ERR_INVALID, "attempt name '%s' is not a "
@@ -161,10 +165,11 @@ kx_submit(void *impl, const struct exec_attempt *a, struct err *err)
 		e->nodes = kube_job_is_multinode(a) ? a->nodes : 0;
 	}
 	pthread_mutex_unlock(&x->mu);
-	if (kube_job_is_multinode(a) && (rc = create_service(x, a, err)) < 0)
-		tries = 2;	/* no Job without its Service */
-	else
-		tries = 0;
+	if (kube_job_is_multinode(a)) {
+		if ((rc = create_service(x, a, err)) < 0)
+			tries = 2;	/* no Job without its Service */
+		made_service = rc == 1;
+	}
 	for (; tries < 2; tries++) {
 		rc = kube_api_job_create(x->k, x->ns, json, strlen(json), NULL,
 		    err);
@@ -186,6 +191,13 @@ kx_submit(void *impl, const struct exec_attempt *a, struct err *err)
 	free(json);
 	if (rc < 0) {
 		unmark(x, a->name);
+		/* refused for good: the Service made for it goes too (one
+		 * that was there may be another run's: it stays) */
+		if (made_service && for_engine(rc, NULL) == ERR_INVALID &&
+		    kx_delete_service(x, a->name, &derr) < 0)
+			log_warn("kubernetes service not deleted", "service=%s "
+			    "namespace=%s error=\"%s\"", a->name, x->ns,
+			    derr.msg);
 		if (rc == ERR_INVALID)
 			err_prefix(err, "stage '%s'", a->stage);
 		return for_engine(rc, err);

@@ -1126,6 +1126,18 @@ exec_kube__a_service_left_by_a_crash_is_adopted(void **state)
 	assert_int_equal(fake_count("services", ns), 1);
 	release_ok(&v, t.name);
 	WAIT_UNTIL(fake_jobs_in(ns) == 0 && fake_count("services", ns) == 0);
+	/* a Job the API refuses for good takes the Service made for it */
+	att_init(&t, 54, "train", 1, "never", 0, 100);
+	t.a.nodes = 2;
+	t.a.pipeline = "a-pipeline-name-that-is-far-too-long-to-be-a-label-"
+	    "value-in-kubernetes";
+	kubefake_post(&fake, "/_fake/stats/reset", NULL);
+	assert_int_equal(v.ex.ops->submit(v.ex.impl, &t.a, &err),
+	    ERR_INVALID);
+	assert_int_equal(reqs("create services"), 1);
+	assert_int_equal(reqs("delete services"), 1);
+	assert_int_equal(fake_count("services", ns), 0);
+	assert_int_equal(fake_jobs_in(ns), 0);
 	env_stop(&v);
 }
 
