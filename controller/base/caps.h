@@ -163,7 +163,6 @@
 
 /* Multi-node stages (pipeline `nodes`, config `max_nodes`) */
 #define LIM_STAGE_NODES		1024		/* nodes of one stage, hard cap */
-#define LIM_NODES_DEFAULT	16		/* max_nodes when not configured */
 #define STAGE_MASTER_PORT	29500		/* SLUICE_MASTER_PORT on Kubernetes */
 
 #endif

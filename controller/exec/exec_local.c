@@ -299,8 +299,9 @@ check_attempt(const struct exec_attempt *a, struct err *err)
 		return err_set(err, ERR_INVALID, "attempt '%s' has no command",
 		    a->name);
 	if (a->nodes > LIM_STAGE_NODES)
-		return err_set(err, ERR_INVALID, "attempt '%s' asks for %d nodes "
-		    "(the limit is %d)", a->name, a->nodes, LIM_STAGE_NODES);
+		return err_set(err, ERR_INVALID, "attempt '%s' asks for %d "
+		    "nodes (the limit is %d)", a->name, a->nodes,
+		    LIM_STAGE_NODES);
 	if (a->argc > LIM_EXEC_ARGS || a->nenv > LIM_EXEC_ARGS)
 		return err_set(err, ERR_INVALID,
 		    "attempt '%s' has too many arguments or variables", a->name);

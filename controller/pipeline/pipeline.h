@@ -228,8 +228,10 @@ struct pipeline_stage {
 	size_t				 ngates;
 	struct pipeline_canary		*canary; /* type canary only, else NULL */
 	struct pipeline_pos		 pos;	/* the stage's mapping */
-	int				 nodes;	/* 1..LIM_STAGE_NODES; job only */
-	struct pipeline_pos		 nodes_pos; /* of the value; 0 if unset */
+	int				 nodes;	/* 1..LIM_STAGE_NODES; job
+						   stages only */
+	struct pipeline_pos		 nodes_pos; /* of the value; 0 when
+						   unset */
 };
 
 struct pipeline_triggers {

@@ -413,7 +413,8 @@ main(void)
 		cmocka_unit_test(kube_job__checkout_url_never_carries_a_password),
 		cmocka_unit_test(kube_job__same_attempt_gives_the_same_bytes),
 		cmocka_unit_test(kube_job__refuses_what_cannot_be_a_job),
-		cmocka_unit_test(kube_job__four_nodes_make_one_indexed_job_behind_a_headless_service),
+		cmocka_unit_test(
+		    kube_job__four_nodes_make_one_indexed_job_behind_a_headless_service),
 		cmocka_unit_test(kube_job__one_node_stays_a_plain_job),
 		cmocka_unit_test(
 		    kube_job__refuses_nodes_whose_host_names_cannot_fit),
