@@ -334,6 +334,7 @@ list_base(struct kube_api *k, enum kube_resource res, const char *ns,
 		[KUBE_RES_JOBS] = "/apis/batch/v1",
 		[KUBE_RES_PODS] = "/api/v1",
 		[KUBE_RES_EVENTS] = "/api/v1",
+		[KUBE_RES_SERVICES] = "/api/v1",
 	};
 	int rc;
 
@@ -448,21 +449,36 @@ collect(struct kube_api *k, enum kube_resource res, const char *ns,
 	    rv, rvlen, err);
 }
 
-int
-kube_api_job_list(struct kube_api *k, const char *ns, const char *selector,
-    struct kube_job_list *out, struct err *err)
+/* Jobs, or Services decoded as far as a Job's metadata goes. */
+static int
+job_list_of(struct kube_api *k, enum kube_resource res, const char *ns,
+    const char *selector, struct kube_job_list *out, struct err *err)
 {
 	void *items = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = collect(k, KUBE_RES_JOBS, ns, selector, NULL, &items, &out->n,
+	rc = collect(k, res, ns, selector, NULL, &items, &out->n,
 	    sizeof(*out->items), out->resource_version,
 	    sizeof(out->resource_version), err);
 	out->items = items;
 	if (rc < 0)
 		kube_job_list_release(out);
 	return rc;
+}
+
+int
+kube_api_job_list(struct kube_api *k, const char *ns, const char *selector,
+    struct kube_job_list *out, struct err *err)
+{
+	return job_list_of(k, KUBE_RES_JOBS, ns, selector, out, err);
+}
+
+int
+kube_api_service_list(struct kube_api *k, const char *ns,
+    const char *selector, struct kube_job_list *out, struct err *err)
+{
+	return job_list_of(k, KUBE_RES_SERVICES, ns, selector, out, err);
 }
 
 int

@@ -305,6 +305,15 @@ int	kube_api_service_create(struct kube_api *k, const char *ns,
 	    const char *json, size_t len, struct err *err)
 	    __attribute__((warn_unused_result));
 
+/*
+ * List the Services matching a label selector (NULL = all).  Each item is
+ * a struct kube_job of which only the metadata is filled (name,
+ * namespace, uid, labels): all Sluice reads of a Service.
+ */
+int	kube_api_service_list(struct kube_api *k, const char *ns,
+	    const char *selector, struct kube_job_list *out, struct err *err)
+	    __attribute__((warn_unused_result));
+
 /* Delete a Service.  ERR_NOTFOUND when it is already gone. */
 int	kube_api_service_delete(struct kube_api *k, const char *ns,
 	    const char *name, struct err *err)

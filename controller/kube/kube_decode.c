@@ -420,6 +420,7 @@ decode_any(json_t *o, enum kube_resource res, union kube_object *out,
 {
 	switch (res) {
 	case KUBE_RES_JOBS:
+	case KUBE_RES_SERVICES:	/* its metadata: a Job's without status */
 		return decode_job(o, &out->job, err);
 	case KUBE_RES_PODS:
 		return decode_pod(o, &out->pod, err);

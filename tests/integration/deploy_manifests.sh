@@ -195,7 +195,7 @@ for res in ("pods", "pods/log"):
     for v in ("get", "list", "watch"):
         want.add(("", res, v))
 want.add(("", "events", "list"))
-for v in ("create", "get", "delete"):
+for v in ("create", "get", "list", "delete"):
     want.add(("", "services", v))
 check(got == want, "Role rules are exactly %s; extra %s, missing %s"
       % (sorted(want), sorted(got - want), sorted(want - got)))

@@ -1141,6 +1141,53 @@ exec_kube__a_service_left_by_a_crash_is_adopted(void **state)
 	env_stop(&v);
 }
 
+static int only_run_30(void *arg, int64_t run_id, const char *stage,
+    int attempt);
+
+/* A Service without its Job (an attempt of run): as a crash leaves it. */
+static void
+lone_service(struct env *v, const char *ns, int64_t run)
+{
+	struct kube_job_opts jo = { .namespace = ns,
+	    .ttl_after_finished_s = -1 };
+	struct att t;
+	struct err err;
+	char *json = NULL;
+
+	att_init(&t, run, "train", 1, "gone", 0, 100);
+	t.a.nodes = 2;
+	assert_int_equal(kube_service_manifest(&t.a, &jo, &json, &err), 0);
+	assert_int_equal(kube_api_service_create(v->k, ns, json, strlen(json),
+	    &err), 0);
+	free(json);
+}
+
+static void
+exec_kube__reconcile_deletes_services_whose_job_and_run_are_gone(
+    void **state)
+{
+	const char *ns = "t-nodes-sweep";
+	struct env v;
+	struct err err;
+	json_t *svcs;
+	int calls = 0;
+
+	(void)state;
+	env_start(&v, ns);
+	lone_service(&v, ns, 30);	/* its run is still active: kept */
+	lone_service(&v, ns, 61);	/* its run is over: deleted */
+	assert_int_equal(fake_count("services", ns), 2);
+	assert_int_equal(exec_kube_reconcile(v.ex.impl, only_run_30, &calls,
+	    &err), 0);
+	assert_int_equal(calls, 2);
+	svcs = fake_list("services", ns);
+	assert_int_equal(json_array_size(svcs), 1);
+	assert_string_equal(jpath(json_array_get(svcs, 0), "metadata|name"),
+	    "sluice-30-train-1");
+	json_decref(svcs);
+	env_stop(&v);
+}
+
 static int
 only_run_30(void *arg, int64_t run_id, const char *stage, int attempt)
 {
@@ -1353,6 +1400,7 @@ main(void)
 		T(exec_kube__four_nodes_are_one_indexed_job_behind_a_headless_service),
 		T(exec_kube__a_failed_index_fails_the_attempt_once_naming_it),
 		T(exec_kube__a_service_left_by_a_crash_is_adopted),
+		T(exec_kube__reconcile_deletes_services_whose_job_and_run_are_gone),
 		T(exec_kube__restart_adopts_running_jobs_and_reconcile_deletes_done_runs),
 		T(exec_kube__follow_streams_a_running_log),
 		T(exec_kube__metrics_count_calls_by_verb_resource_and_code),
