@@ -15,8 +15,10 @@
  * without a Kueue queue) go to stderr as "FILE:LINE:COL: warning: ..." in
  * both modes and do not change the exit status.
  * Exit status: 0 when every file is valid, 1 when any is not, 2 on usage
- * errors.  --config FILE is accepted, like every command takes it, and
- * ignored: validation needs no configuration.
+ * errors.  --config FILE is accepted, like every command takes it;
+ * validation needs no configuration, but when FILE loads, what the
+ * controller would refuse is reported too: a stage's nodes above
+ * max_nodes, at the value.  A FILE that does not load is ignored.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +30,7 @@
 
 #include "base/buf.h"
 #include "base/caps.h"
+#include "base/cfg.h"
 #include "base/err.h"
 #include "pipeline/pipeline.h"
 #include "cmd.h"
@@ -78,6 +81,42 @@ out:
 	return rc;
 }
 
+extern char **environ;
+
+/* The configuration of --config FILE, or NULL when it does not load. */
+static struct cfg *
+load_config(const char *path)
+{
+	struct cfg *c = NULL;
+	struct err err;
+
+	if (path == NULL || cfg_load(&c, path, environ, NULL, 0, &err) < 0)
+		return NULL;
+	return c;
+}
+
+/* Errors for what the configuration c would refuse in p. */
+static int
+check_against_config(const struct cfg *c, const struct pipeline *p,
+    const char *file, struct pipeline_errors *errs)
+{
+	int rc = 0;
+
+	if (c == NULL || p == NULL)
+		return 0;
+	for (size_t i = 0; i < p->nstages && rc == 0; i++) {
+		const struct pipeline_stage *st = &p->stages[i];
+
+		if (st->nodes > c->max_nodes)
+			rc = pipeline_errors_add(errs, file,
+			    st->nodes_pos.line, st->nodes_pos.column,
+			    "spec.stages[%zu].nodes: %d nodes, more than "
+			    "max_nodes (%d) of %s", i, st->nodes, c->max_nodes,
+			    c->file != NULL ? c->file : "the configuration");
+	}
+	return rc;
+}
+
 static void
 usage(void)
 {
@@ -88,6 +127,8 @@ int
 cmd_validate(int argc, char **argv)
 {
 	struct pipeline_errors errs, warns;
+	const char *config = NULL;
+	struct cfg *cfg = NULL;
 	int json = 0, status = 0, i;
 	char *out = NULL;
 	struct err err;
@@ -99,9 +140,9 @@ cmd_validate(int argc, char **argv)
 		if (strcmp(argv[i], "--json") == 0) {
 			json = 1;
 		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-			i++;
+			config = argv[++i];
 		} else if (strncmp(argv[i], "--config=", 9) == 0) {
-			continue;
+			config = argv[i] + 9;
 		} else if (strcmp(argv[i], "--") == 0) {
 			i++;
 			break;
@@ -118,6 +159,7 @@ cmd_validate(int argc, char **argv)
 		usage();
 		return 2;
 	}
+	cfg = load_config(config);
 	for (; i < argc; i++) {
 		const char *path = argv[i];
 		const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
@@ -135,6 +177,11 @@ cmd_validate(int argc, char **argv)
 			    "", b.len, name, &err);
 			if (rc == ERR_INVALID)
 				rc = 0;
+			if (rc == 0 && check_against_config(cfg, p, name,
+			    &errs) < 0) {
+				rc = ERR_NOMEM;
+				err_set(&err, rc, "out of memory");
+			}
 			/* warnings only about a file with no error */
 			if (p != NULL && rc == 0 && errs.n == before &&
 			    (rc = pipeline_warnings(p, name, &warns)) < 0)
@@ -177,6 +224,7 @@ cmd_validate(int argc, char **argv)
 	}
 	pipeline_errors_release(&errs);
 	pipeline_errors_release(&warns);
+	cfg_free(cfg);
 	if (fflush(stdout) != 0)
 		status = 1;
 	return status;

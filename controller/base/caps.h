@@ -163,4 +163,8 @@
 #define LIM_KUBE_NODES_CACHED	8192		/* nodes whose GPU product the
 						   Kubernetes executor keeps */
 
+/* Multi-node stages (pipeline `nodes`, config `max_nodes`) */
+#define LIM_STAGE_NODES		1024		/* nodes of one stage, hard cap */
+#define STAGE_MASTER_PORT	29500		/* SLUICE_MASTER_PORT on Kubernetes */
+
 #endif

@@ -114,6 +114,9 @@ const struct key cfg_top_keys[] = {
 	  .off = C(api_env_allowlist), .off2 = C(napi_env_allowlist),
 	  .def = "SLUICE_GIT_*", .max = LIM_CONFIG_ENV_PATTERNS,
 	  .check = cfg_check_envpattern, .flags = CFG_EMPTYLIST },
+	/* nodes one stage may ask for; LIM_STAGE_NODES is the hard cap */
+	{ .path = "max_nodes", .type = K_INT, .off = C(max_nodes),
+	  .def = "16", .min = 1, .max = LIM_STAGE_NODES },
 };
 #undef C
 

@@ -66,6 +66,7 @@ struct cfg {
 	enum log_format	 log_format;
 	enum cfg_executor executor;
 	int		 max_parallel_stages;	/* 32 */
+	int		 max_nodes;		/* 16: nodes of one stage */
 	struct cfg_kube	 kubernetes;
 	int64_t		 poll_interval_ms;	/* 30s */
 	int		 poll_workers;		/* 4 */

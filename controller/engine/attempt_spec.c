@@ -124,6 +124,7 @@ attempt_spec_schedule(struct attempt_spec *s, const struct pipeline_stage *ps)
 	s->cpu = sys_strdup_or_null(ps->resources.cpu);
 	s->memory = sys_strdup_or_null(ps->resources.memory);
 	s->gpus = ps->resources.gpu;
+	s->nodes = ps->nodes > 1 ? ps->nodes : 1;
 	s->gpu_resource = sys_strdup_or_null(ps->resources.gpu_resource);
 	for (size_t i = 0; i < ps->node_selector.n; i++)
 		add_kv(s, ps->node_selector.v[i].key,
@@ -263,6 +264,9 @@ attempt_spec_to_json(const struct attempt_spec *s, char **out,
 	bad |= set_str(root, "service_account", s->service_account);
 	bad |= json_object_set_new(root, "security_context",
 	    podsec_json(&s->security_context));
+	if (s->nodes > 1)
+		bad |= json_object_set_new(root, "nodes",
+		    json_integer(s->nodes));
 	if (!bad)
 		*out = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
@@ -395,6 +399,12 @@ attempt_spec_from_json(struct attempt_spec *s, const char *json,
 	if (podsec_from_json(json_object_get(root, "security_context"),
 	    &s->security_context) < 0)
 		goto invalid;
+	/* absent in specs written before multi-node stages: one node */
+	v = json_object_get(root, "nodes");
+	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > LIM_STAGE_NODES))
+		goto invalid;
+	s->nodes = v != NULL ? (int)json_integer_value(v) : 1;
 	json_decref(root);
 	return 0;
 invalid:
@@ -429,4 +439,5 @@ attempt_spec_to_exec(const struct attempt_spec *s, struct exec_attempt *a)
 	a->service_account = s->service_account;
 	a->security_context = s->security_context.set ? &s->security_context :
 	    NULL;
+	a->nodes = s->nodes > 1 ? s->nodes : 1;
 }

@@ -44,6 +44,7 @@ struct attempt_spec {
 	int			 checkout;
 	char			*service_account;	/* or NULL */
 	struct podsec		 security_context;	/* set 0: none given */
+	int			 nodes;		/* >= 1 */
 	/* room in the arrays above (sys_grow) */
 	size_t			 argv_cap, env_cap, node_selector_cap;
 	size_t			 tolerations_cap, volumes_cap;

@@ -827,7 +827,7 @@ fill_attempt(struct attempt_new *an, struct eng_pass *ps, struct eng_run *er,
 	an->weight = weight;
 	an->executor = ps->e->executor_name;
 	an->job_name = job;
-	an->gpus = pst->resources.gpu;
+	an->gpus = pst->resources.gpu * pst->nodes;
 	an->gpu_resource = pst->resources.gpu_resource;
 	an->spec = spec;
 	an->actor = ENGINE_ACTOR;
@@ -1033,6 +1033,14 @@ admit(struct eng_pass *ps)
 			start(ps, rq);
 			slots--;
 			gpu_free -= rq->gpus;
+			continue;
+		}
+		if (e->cfg->max_nodes > 0 && rq->nodes > e->cfg->max_nodes) {
+			(void)snprintf(why, sizeof(why), "needs %d nodes, more "
+			    "than max_nodes (%d)", rq->nodes,
+			    e->cfg->max_nodes);
+			if (rq->kind == REQ_JOB)
+				fail_start(ps, rq->run, rq->idx, why);
 			continue;
 		}
 		if (cap > 0 && rq->gpus > cap) {

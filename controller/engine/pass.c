@@ -67,7 +67,10 @@ pass_request(struct eng_pass *ps, struct eng_run *er, size_t idx,
 	rq->run = er;
 	rq->idx = idx;
 	rq->order = order;
-	rq->gpus = er->p->stages[idx].resources.gpu;
+	/* GPUs are per node: a multi-node stage holds them all at once */
+	rq->gpus = er->p->stages[idx].resources.gpu *
+	    er->p->stages[idx].nodes;
+	rq->nodes = er->p->stages[idx].nodes;
 	rq->from = from;
 	if (reason != NULL)
 		(void)str_copy(rq->reason, sizeof(rq->reason), reason);

@@ -40,7 +40,8 @@ struct eng_req {
 	struct eng_run		*run;
 	size_t			 idx;		/* pipeline stage index */
 	size_t			 order;		/* topological position */
-	int			 gpus;
+	int			 gpus;		/* of all its nodes */
+	int			 nodes;		/* pipeline_stage.nodes */
 	enum rollout_status	 from;		/* rollout status seen (canary
 						   next step, rollback) */
 	char			 reason[512];	/* rollback: why */

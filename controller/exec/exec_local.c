@@ -204,8 +204,9 @@ env_add(json_t *arr, const char *name, const char *value)
 
 /*
  * spec.json for the supervisor: argv, the full environment (a small base
- * from the controller's, SLUICE_ARTIFACT_DIR, then the attempt's), the
- * working directory, the timeout and the SIGTERM grace.
+ * from the controller's, SLUICE_ARTIFACT_DIR, then the attempt's, then for
+ * a multi-node attempt SLUICE_NUM_NODES and SLUICE_MASTER_ADDR), the
+ * working directory, the timeout, the SIGTERM grace and the node count.
  */
 static int
 spec_json(const struct exec_local *x, const struct exec_attempt *a,
@@ -238,6 +239,18 @@ spec_json(const struct exec_local *x, const struct exec_attempt *a,
 		goto out;
 	for (size_t i = 0; i < a->nenv; i++) {
 		if (env_add(env, a->env[i].name, a->env[i].value) < 0)
+			goto out;
+	}
+	/* the ranks meet on this machine; the supervisor adds each one's
+	 * SLUICE_NODE_RANK and the SLUICE_MASTER_PORT it finds free */
+	if (a->nodes > 1) {
+		char num[32];
+
+		(void)snprintf(num, sizeof(num), "%d", a->nodes);
+		if (env_add(env, "SLUICE_NUM_NODES", num) < 0 ||
+		    env_add(env, "SLUICE_MASTER_ADDR", "127.0.0.1") < 0 ||
+		    json_object_set_new(root, "nodes",
+		    json_integer(a->nodes)) < 0)
 			goto out;
 	}
 	if (a->workdir != NULL) {
@@ -285,6 +298,10 @@ check_attempt(const struct exec_attempt *a, struct err *err)
 	    a->argv[0][0] == '\0')
 		return err_set(err, ERR_INVALID, "attempt '%s' has no command",
 		    a->name);
+	if (a->nodes > LIM_STAGE_NODES)
+		return err_set(err, ERR_INVALID, "attempt '%s' asks for %d "
+		    "nodes (the limit is %d)", a->name, a->nodes,
+		    LIM_STAGE_NODES);
 	if (a->argc > LIM_EXEC_ARGS || a->nenv > LIM_EXEC_ARGS)
 		return err_set(err, ERR_INVALID,
 		    "attempt '%s' has too many arguments or variables", a->name);

@@ -107,6 +107,14 @@ struct exec_attempt {
 						   cluster default */
 	const char	*checkout_secret;	/* Secret with the repository's
 						   credentials, or NULL */
+	/*
+	 * Multi-node: how many nodes run the command together (1 = a single
+	 * node; 0 is read as 1).  With more, each node also gets
+	 * SLUICE_NODE_RANK, SLUICE_NUM_NODES, SLUICE_MASTER_ADDR and
+	 * SLUICE_MASTER_PORT from the executor; gpus, cpu and memory are per
+	 * node.  Any node failing fails the attempt.
+	 */
+	int		 nodes;
 };
 
 enum exec_state {

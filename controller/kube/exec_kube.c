@@ -93,13 +93,41 @@ unmark(struct kexec *x, const char *name)
 	pthread_mutex_unlock(&x->mu);
 }
 
+/*
+ * The headless Service of a multi-node attempt, before its Job, so that
+ * the pods' names resolve as soon as they run.  One already there (a
+ * restart, a retried submit) is adopted: it is named for the attempt.
+ * Returns 1 when this call made it, 0 when it was there, or an error.
+ */
+static int
+create_service(struct kexec *x, const struct exec_attempt *a,
+    struct err *err)
+{
+	char *json = NULL;
+	int rc;
+
+	if ((rc = kube_service_manifest(a, &x->jo, &json, err)) < 0)
+		return rc;
+	rc = kube_api_service_create(x->k, x->ns, json, strlen(json), err);
+	if (rc == ERR_CONFLICT) {
+		rc = 0;
+	} else if (rc == 0) {
+		log_debug("kubernetes service created", "service=%s "
+		    "namespace=%s", a->name, x->ns);
+		rc = 1;
+	}
+	free(json);
+	return rc;
+}
+
 static int
 kx_submit(void *impl, const struct exec_attempt *a, struct err *err)
 {
 	struct kexec *x = impl;
 	struct kentry *e;
 	char *json = NULL;
-	int rc = 0, tries;
+	int rc = 0, tries = 0, made_service = 0;
+	struct err derr;
 
 	if (a->name == NULL || strlen(a->name) >= sizeof(e->name))
 		return err_set(err, ERR_INVALID, "attempt name '%s' is not a "
@@ -134,9 +162,15 @@ kx_submit(void *impl, const struct exec_attempt *a, struct err *err)
 		e->submitted_ms = sys_now_ms();
 		e->unseen_check_ms = 0;
 		e->timeout_ms = a->timeout_ms;
+		e->nodes = kube_job_is_multinode(a) ? a->nodes : 0;
 	}
 	pthread_mutex_unlock(&x->mu);
-	for (tries = 0; tries < 2; tries++) {
+	if (kube_job_is_multinode(a)) {
+		if ((rc = create_service(x, a, err)) < 0)
+			tries = 2;	/* no Job without its Service */
+		made_service = rc == 1;
+	}
+	for (; tries < 2; tries++) {
 		rc = kube_api_job_create(x->k, x->ns, json, strlen(json), NULL,
 		    err);
 		if (rc == 0) {
@@ -157,6 +191,13 @@ kx_submit(void *impl, const struct exec_attempt *a, struct err *err)
 	free(json);
 	if (rc < 0) {
 		unmark(x, a->name);
+		/* refused for good: the Service made for it goes too (one
+		 * that was there may be another run's: it stays) */
+		if (made_service && for_engine(rc, NULL) == ERR_INVALID &&
+		    kx_delete_service(x, a->name, &derr) < 0)
+			log_warn("kubernetes service not deleted", "service=%s "
+			    "namespace=%s error=\"%s\"", a->name, x->ns,
+			    derr.msg);
 		if (rc == ERR_INVALID)
 			err_prefix(err, "stage '%s'", a->stage);
 		return for_engine(rc, err);
@@ -165,6 +206,22 @@ kx_submit(void *impl, const struct exec_attempt *a, struct err *err)
 }
 
 /* ---- cancel and release ------------------------------------------------------------ */
+
+int
+kx_delete_service(struct kexec *x, const char *name, struct err *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&x->mu);
+	x->st.deletes++;
+	pthread_mutex_unlock(&x->mu);
+	rc = kube_api_service_delete(x->k, x->ns, name, err);
+	if (rc == ERR_NOTFOUND)
+		rc = 0;
+	if (rc < 0)
+		return for_engine(rc, err);
+	return 0;
+}
 
 int
 kx_delete_job(struct kexec *x, const char *name, struct err *err)
@@ -191,7 +248,7 @@ kx_cancel(void *impl, const char *name, struct err *err)
 	struct err lerr;
 	char pod[KUBE_NAME_MAX];
 	uint64_t gen = 0;
-	int snapshot = 0;
+	int snapshot = 0, service = 0, drc;
 
 	pthread_mutex_lock(&x->mu);
 	e = kx_find(x, name);
@@ -206,6 +263,7 @@ kx_cancel(void *impl, const char *name, struct err *err)
 			return 0;
 		}
 		e->canceled = 1;
+		service = e->nodes > 1;
 		/* keep what it wrote: the Job's pod goes with it */
 		if (pod_started(e) && !e->log_busy) {
 			snapshot = 1;
@@ -230,7 +288,9 @@ kx_cancel(void *impl, const char *name, struct err *err)
 	}
 	log_info("kubernetes job canceled", "job=%s namespace=%s", name,
 	    x->ns);
-	return kx_delete_job(x, name, err);
+	if ((drc = kx_delete_job(x, name, err)) < 0 || !service)
+		return drc;
+	return kx_delete_service(x, name, err);
 }
 
 static int
@@ -238,7 +298,7 @@ kx_release(void *impl, const char *name, struct err *err)
 {
 	struct kexec *x = impl;
 	struct kentry *e;
-	int need_delete;
+	int need_delete, service;
 
 	pthread_mutex_lock(&x->mu);
 	e = kx_find(x, name);
@@ -257,6 +317,7 @@ kx_release(void *impl, const char *name, struct err *err)
 	/* ttlSecondsAfterFinished 0: the TTL controller deletes it now */
 	need_delete = !e->job_deleted && !(x->jo.ttl_after_finished_s == 0 &&
 	    job_done(e));
+	service = e->nodes > 1;
 	if (e->job_deleted && !e->log_busy) {
 		kx_remove_entry(x, e);
 	} else {
@@ -269,6 +330,9 @@ kx_release(void *impl, const char *name, struct err *err)
 	/* a worker deletes it: the engine's loop does not wait for that */
 	if (need_delete)
 		kx_enqueue(x, TASK_DELETE, name);
+	/* the Service is no Job's dependent: the TTL leaves it */
+	if (service)
+		kx_enqueue(x, TASK_DELETE_SERVICE, name);
 	pthread_mutex_unlock(&x->mu);
 	return 0;
 }

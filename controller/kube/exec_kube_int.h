@@ -154,10 +154,18 @@ struct kentry {
 	int			 wl_seen_evictions;	/* Evicted=True seen */
 	int			 wl_evictions;	/* the larger of Kueue's count
 						   and the one seen */
+	/* multi-node: an Indexed Job and its Service */
+	int			 nodes;		/* > 1: from submit or the
+					   Job's KUBE_NODES_LABEL */
+	int			 index_failed;	/* a pod of an index failed: */
+	int			 failed_index;	/* the first to fail, */
+	int			 failed_exit;	/* its exit status (-1), */
+	char			 failed_term[64];	/* OOMKilled ... */
+	int64_t			 failed_ms;	/* when (unix, 0 unknown) */
 };
 
 /* Work for the worker threads, so that the engine's loop does not wait. */
-enum task_kind { TASK_PREFETCH, TASK_DELETE, TASK_NODE };
+enum task_kind { TASK_PREFETCH, TASK_DELETE, TASK_NODE, TASK_DELETE_SERVICE };
 
 struct task {
 	struct task	*next;
@@ -330,6 +338,8 @@ int	kx_read_log(struct kexec *x, const char *job, char *pod,
 /* Read the log of a finished attempt into the table (a worker). */
 void	kx_prefetch(struct kexec *x, const char *name);
 int	kx_delete_job(struct kexec *x, const char *name, struct err *err);
+/* Delete the headless Service of a multi-node attempt (gone is done). */
+int	kx_delete_service(struct kexec *x, const char *name, struct err *err);
 void	*kx_worker_main(void *arg);
 
 /* ---- the nodes (exec_kube_nodes.c) ---------------------------------------- */

@@ -14,6 +14,21 @@
 
 /* ---- status --------------------------------------------------------------------- */
 
+/* The failure of an Indexed Job: which index failed first, and how. */
+static void
+index_failure_message(const struct kentry *e, char *out, size_t len)
+{
+	if (e->failed_exit >= 0 && strcmp(e->failed_term, "OOMKilled") == 0)
+		textf(out, len, "index %d of %d failed: OOMKilled (exit "
+		    "status %d)", e->failed_index, e->nodes, e->failed_exit);
+	else if (e->failed_exit >= 0)
+		textf(out, len, "index %d of %d failed: exit status %d",
+		    e->failed_index, e->nodes, e->failed_exit);
+	else
+		textf(out, len, "index %d of %d failed%s%s", e->failed_index,
+		    e->nodes, e->failed_term[0] ? ": " : "", e->failed_term);
+}
+
 static void
 failure_message(const struct kentry *e, char *out, size_t len)
 {
@@ -27,6 +42,8 @@ failure_message(const struct kentry *e, char *out, size_t len)
 		} else {
 			textf(out, len, "timeout: %s", e->message);
 		}
+	} else if (e->index_failed) {
+		index_failure_message(e, out, len);
 	} else if (strcmp(e->pod_reason, "Evicted") == 0) {
 		textf(out, len, "Evicted: %s", e->pod_message);
 	} else if (e->exit_code >= 0 && strcmp(e->term_reason,
@@ -50,6 +67,11 @@ failure_message(const struct kentry *e, char *out, size_t len)
 static int
 pod_lags(const struct kentry *e, int64_t now)
 {
+	/* an Indexed Job: which index failed is about to come */
+	if (e->nodes > 1)
+		return e->state == KUBE_JOB_FAILED && !e->index_failed &&
+		    strcmp(e->reason, "DeadlineExceeded") != 0 &&
+		    now - e->done_ms < POD_LAG_MS;
 	return e->state == KUBE_JOB_FAILED && e->exit_code < 0 &&
 	    e->pod[0] != '\0' && !e->pod_deleted &&
 	    e->pod_phase != KUBE_POD_SUCCEEDED &&
@@ -103,7 +125,8 @@ fill(const struct kentry *e, struct exec_status *out, int64_t now)
 		return;
 	case KUBE_JOB_FAILED:
 		out->state = EXEC_FAILED;
-		out->exit_code = e->exit_code;
+		out->exit_code = e->index_failed ? e->failed_exit :
+		    e->exit_code;
 		out->finished_at = e->c_finished_ms > 0 ? e->c_finished_ms :
 		    e->finished_ms;
 		failure_message(e, out->message, sizeof(out->message));

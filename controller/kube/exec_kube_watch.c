@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/caps.h"
 #include "base/sys.h"
 #include "kube/exec_kube_int.h"
+#include "kube/kube_job.h"
 
 /* ---- what the watches say ------------------------------------------------------ */
 
@@ -31,7 +33,7 @@ void
 kx_merge_job(struct kentry *e, const struct kube_job *j)
 {
 	const char *v;
-	int64_t run = 0, attempt = 0, step = 0;
+	int64_t run = 0, attempt = 0, step = 0, nodes = 0;
 
 	(void)str_copy(e->uid, sizeof(e->uid), j->uid);
 	e->state = j->state;
@@ -49,6 +51,9 @@ kx_merge_job(struct kentry *e, const struct kube_job *j)
 	if (kube_job_label(j, "sluice/step") != NULL &&
 	    parse_int(kube_job_label(j, "sluice/step"), &step) < 0)
 		e->labels_ok = 0;
+	if ((v = kube_job_label(j, KUBE_NODES_LABEL)) != NULL &&
+	    parse_int(v, &nodes) == 0 && nodes > 1 && nodes <= LIM_STAGE_NODES)
+		e->nodes = (int)nodes;
 	if (e->labels_ok) {
 		e->run_id = run;
 		e->attempt = (int)attempt;
@@ -79,6 +84,7 @@ kx_reset_for(struct kexec *x, struct kentry *e, const char *uid)
 	e->event_why[0] = '\0';
 	e->exit_code = -1;
 	e->pending_since_ms = 0;
+	e->index_failed = 0;
 	kx_drop_log(x, e);
 }
 
@@ -186,6 +192,25 @@ merge_pod(struct kentry *e, const struct kube_pod *p)
 		    p->waiting_message);
 }
 
+/*
+ * A failed pod of an Indexed Job: keep the index that failed first (the
+ * Job controller stops the other pods after it, and they fail too).
+ */
+static void
+note_failed_index(struct kentry *e, const struct kube_pod *p)
+{
+	if (p->phase != KUBE_POD_FAILED)
+		return;
+	if (e->index_failed && (p->finished_ms == 0 || (e->failed_ms > 0 &&
+	    e->failed_ms <= p->finished_ms)))
+		return;
+	e->index_failed = 1;
+	e->failed_index = p->completion_index;
+	e->failed_exit = p->exit_code;
+	e->failed_ms = p->finished_ms;
+	(void)str_copy(e->failed_term, sizeof(e->failed_term), p->term_reason);
+}
+
 void
 kx_on_pod(void *arg, enum kube_watch_type type, const struct kube_pod *p)
 {
@@ -214,6 +239,12 @@ kx_on_pod(void *arg, enum kube_watch_type type, const struct kube_pod *p)
 		    (e = kx_add(x, p->job_name)) == NULL)
 			goto out;
 	}
+	if (p->completion_index >= 0)
+		note_failed_index(e, p);
+	/* an Indexed Job's pods: index 0 stands for the attempt (its log,
+	 * its state); the others only matter when they fail */
+	if (p->completion_index > 0)
+		goto out;
 	/* a Job may make a new pod (eviction): follow the newest */
 	if (e->pod[0] != '\0' && strcmp(e->pod, p->name) != 0 &&
 	    !e->pod_deleted && p->created_ms < e->pod_created_ms)

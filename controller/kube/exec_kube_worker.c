@@ -5,6 +5,7 @@
  */
 
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "base/log.h"
@@ -65,6 +66,8 @@ kx_worker_main(void *arg)
 		} else if (t->kind == TASK_NODE) {
 			kx_fetch_node(x, t->name);
 			rc = 0;
+		} else if (t->kind == TASK_DELETE_SERVICE) {
+			rc = kx_delete_service(x, t->name, &err);
 		} else {
 			rc = kx_delete_job(x, t->name, &err);
 		}
@@ -75,7 +78,11 @@ kx_worker_main(void *arg)
 			kx_append_task(x, t);
 			continue;
 		}
-		if (rc < 0)
+		if (rc < 0 && t->kind == TASK_DELETE_SERVICE)
+			log_warn("kubernetes service not deleted", "service=%s "
+			    "namespace=%s error=\"%s\"", t->name, x->ns,
+			    err.msg);
+		else if (rc < 0)
 			log_warn("kubernetes job not deleted", "job=%s "
 			    "namespace=%s error=\"%s\" "
 			    "deleted_by=ttlSecondsAfterFinished", t->name,
@@ -156,7 +163,52 @@ struct managed {
 	int64_t	run_id;
 	char	stage[64];
 	int	attempt;
+	int	nodes;		/* > 1: a Service goes with the Job */
 };
+
+/*
+ * The Services of multi-node attempts whose Job is gone (deleted by its
+ * TTL while no controller ran) and whose run is over: deleted.  Returns
+ * how many, or an error.
+ */
+static int
+sweep_services(struct kexec *x, int (*is_active)(void *arg, int64_t run_id,
+    const char *stage, int attempt), void *arg, struct err *err)
+{
+	struct kube_job_list l;
+	struct kentry tmp, *e;
+	int rc, has_job, active, n = 0;
+
+	if ((rc = kube_api_service_list(x->k, x->ns,
+	    "app.kubernetes.io/managed-by=sluice", &l, err)) < 0)
+		return rc;
+	for (size_t i = 0; i < l.n; i++) {
+		memset(&tmp, 0, sizeof(tmp));
+		kx_merge_job(&tmp, &l.items[i]);
+		if (!tmp.labels_ok)
+			continue;
+		pthread_mutex_lock(&x->mu);
+		e = kx_find(x, l.items[i].name);
+		has_job = e != NULL && e->job_seen && !e->job_deleted;
+		pthread_mutex_unlock(&x->mu);
+		if (has_job)
+			continue;	/* goes with its Job */
+		active = is_active(arg, tmp.run_id, tmp.stage, tmp.attempt);
+		if (active < 0) {
+			rc = err_set(err, active, "reconcile service '%s': "
+			    "cannot tell whether run %lld is active",
+			    l.items[i].name, (long long)tmp.run_id);
+			break;
+		}
+		if (active)
+			continue;
+		if ((rc = kx_delete_service(x, l.items[i].name, err)) < 0)
+			break;
+		n++;
+	}
+	kube_job_list_release(&l);
+	return rc < 0 ? rc : n;
+}
 
 int
 exec_kube_reconcile(void *impl, int (*is_active)(void *arg, int64_t run_id,
@@ -183,6 +235,7 @@ exec_kube_reconcile(void *impl, int (*is_active)(void *arg, int64_t run_id,
 			(void)str_copy(list[n].stage, sizeof(list[n].stage),
 			    e->stage);
 			list[n].attempt = e->attempt;
+			list[n].nodes = e->nodes;
 			n++;
 		}
 	}
@@ -200,7 +253,9 @@ exec_kube_reconcile(void *impl, int (*is_active)(void *arg, int64_t run_id,
 			kept++;
 			continue;
 		}
-		if ((rc = kx_delete_job(x, list[i].name, err)) < 0) {
+		if ((rc = kx_delete_job(x, list[i].name, err)) < 0 ||
+		    (list[i].nodes > 1 &&
+		    (rc = kx_delete_service(x, list[i].name, err)) < 0)) {
 			err_prefix(err, "reconcile");
 			goto out;
 		}
@@ -210,8 +265,13 @@ exec_kube_reconcile(void *impl, int (*is_active)(void *arg, int64_t run_id,
 			kx_remove_entry(x, e);
 		pthread_mutex_unlock(&x->mu);
 	}
+	if ((rc = sweep_services(x, is_active, arg, err)) < 0) {
+		err_prefix(err, "reconcile");
+		goto out;
+	}
 	log_info("kubernetes jobs reconciled", "namespace=%s kept=%zu "
-	    "deleted=%zu", x->ns, kept, deleted);
+	    "deleted=%zu services_deleted=%d", x->ns, kept, deleted, rc);
+	rc = 0;
 out:
 	free(list);
 	return rc;

@@ -24,7 +24,8 @@ static const char *const verb_names[KUBE_VERB_N] = {
 	"get", "list", "watch", "create", "delete"
 };
 static const char *const res_names[KUBE_RES_N] = {
-	"jobs", "pods", "pods/log", "events", "nodes", "secrets", "workloads"
+	"jobs", "pods", "pods/log", "events", "nodes", "secrets", "workloads",
+	"services"
 };
 
 const char *
@@ -211,34 +212,67 @@ kube_api_kueue_discover(struct kube_api *k, char *version, size_t len,
 
 /* ---- calls ---------------------------------------------------------- */
 
+/* /api/v1/namespaces/NS/services into out. */
+static int
+services_path(const char *ns, struct buf *out, struct err *err)
+{
+	int rc;
+
+	if ((rc = kube_check_name("namespace", ns, err)) < 0)
+		return rc;
+	if (buf_printf(out, "/api/v1/namespaces/%s/services", ns) < 0)
+		return err_set(err, ERR_TOOBIG, "request path too long");
+	return 0;
+}
+
+/*
+ * POST a Job's or a Service's manifest (json, len bytes) to its collection
+ * in ns; the answer into resp, the request's description into r->what.
+ */
+static int
+create_from(struct kube_api *k, const char *ns, enum kube_resource res,
+    const char *json, size_t len, struct kreq *r, struct buf *resp,
+    struct err *err)
+{
+	const char *kind = res == KUBE_RES_JOBS ? "job" : "service";
+	struct buf path;
+	char name[64];
+	int rc;
+
+	buf_init(&path, LIM_URL);
+	if ((rc = res == KUBE_RES_JOBS ? kube_api_jobs_path(k, ns, &path, err) :
+	    services_path(ns, &path, err)) < 0)
+		goto out;
+	kube_api_req_init(r, "POST", KUBE_VERB_CREATE, res, path.data, resp);
+	r->body = json;
+	r->body_len = len;
+	/* name the object in messages when the manifest says it */
+	kube_decode_manifest_name(json, len, name, sizeof(name));
+	if (name[0] != '\0')
+		snprintf(r->what, sizeof(r->what),
+		    "create %s '%s' in namespace '%s'", kind, name, ns);
+	else
+		snprintf(r->what, sizeof(r->what), "create %s in namespace "
+		    "'%s'", kind, ns);
+	rc = kube_api_do(k, r, err);
+out:
+	buf_release(&path);
+	return rc;
+}
+
 int
 kube_api_job_create(struct kube_api *k, const char *ns, const char *json,
     size_t len, struct kube_job *out, struct err *err)
 {
-	struct buf path, resp;
+	struct buf resp;
 	struct kreq r;
 	union kube_object *o = NULL;
-	char name[64];
 	int rc;
 
 	ns = kube_api_ns(k, ns);
-	buf_init(&path, LIM_URL);
 	buf_init(&resp, LIM_KUBE_OBJECT);
-	if ((rc = kube_api_jobs_path(k, ns, &path, err)) < 0)
-		goto out;
-	kube_api_req_init(&r, "POST", KUBE_VERB_CREATE, KUBE_RES_JOBS, path.data,
-	    &resp);
-	r.body = json;
-	r.body_len = len;
-	/* name the Job in messages when the manifest says it */
-	kube_decode_manifest_name(json, len, name, sizeof(name));
-	if (name[0] != '\0')
-		snprintf(r.what, sizeof(r.what),
-		    "create job '%s' in namespace '%s'", name, ns);
-	else
-		snprintf(r.what, sizeof(r.what), "create job in namespace "
-		    "'%s'", ns);
-	if ((rc = kube_api_do(k, &r, err)) < 0 || out == NULL)
+	if ((rc = create_from(k, ns, KUBE_RES_JOBS, json, len, &r, &resp,
+	    err)) < 0 || out == NULL)
 		goto out;
 	o = xcalloc(1, sizeof(*o));
 	if ((rc = kube_decode_object(resp.data, resp.len, KUBE_RES_JOBS,
@@ -246,7 +280,6 @@ kube_api_job_create(struct kube_api *k, const char *ns, const char *json,
 		*out = o->job;
 out:
 	free(o);
-	buf_release(&path);
 	buf_release(&resp);
 	return rc;
 }
@@ -364,12 +397,17 @@ out:
 	return rc;
 }
 
-int
-kube_api_job_delete(struct kube_api *k, const char *ns, const char *name,
-    struct err *err)
+/*
+ * DELETE the Job or Service called name, with propagationPolicy
+ * Background (a Job's pods go too).
+ */
+static int
+delete_named(struct kube_api *k, const char *ns, enum kube_resource res,
+    const char *name, struct err *err)
 {
 	static const char body[] = "{\"kind\":\"DeleteOptions\","
 	    "\"apiVersion\":\"v1\",\"propagationPolicy\":\"Background\"}";
+	const char *kind = res == KUBE_RES_JOBS ? "job" : "service";
 	struct buf path, resp;
 	struct kreq r;
 	int rc;
@@ -377,24 +415,54 @@ kube_api_job_delete(struct kube_api *k, const char *ns, const char *name,
 	ns = kube_api_ns(k, ns);
 	buf_init(&path, LIM_URL);
 	buf_init(&resp, LIM_KUBE_OBJECT);
-	if ((rc = kube_check_name("job", name, err)) < 0 ||
-	    (rc = kube_api_jobs_path(k, ns, &path, err)) < 0)
+	if ((rc = kube_check_name(kind, name, err)) < 0 ||
+	    (rc = res == KUBE_RES_JOBS ? kube_api_jobs_path(k, ns, &path, err) :
+	    services_path(ns, &path, err)) < 0)
 		goto out;
 	if (buf_printf(&path, "/%s", name) < 0) {
 		rc = err_set(err, ERR_TOOBIG, "request path too long");
 		goto out;
 	}
-	kube_api_req_init(&r, "DELETE", KUBE_VERB_DELETE, KUBE_RES_JOBS, path.data,
+	kube_api_req_init(&r, "DELETE", KUBE_VERB_DELETE, res, path.data,
 	    &resp);
 	r.body = body;
 	r.body_len = sizeof(body) - 1;
 	snprintf(r.what, sizeof(r.what),
-	    "delete job '%.63s' in namespace '%s'", name, ns);
+	    "delete %s '%.63s' in namespace '%s'", kind, name, ns);
 	rc = kube_api_do(k, &r, err);
 out:
 	buf_release(&path);
 	buf_release(&resp);
 	return rc;
+}
+
+int
+kube_api_job_delete(struct kube_api *k, const char *ns, const char *name,
+    struct err *err)
+{
+	return delete_named(k, ns, KUBE_RES_JOBS, name, err);
+}
+
+int
+kube_api_service_create(struct kube_api *k, const char *ns, const char *json,
+    size_t len, struct err *err)
+{
+	struct buf resp;
+	struct kreq r;
+	int rc;
+
+	ns = kube_api_ns(k, ns);
+	buf_init(&resp, LIM_KUBE_OBJECT);
+	rc = create_from(k, ns, KUBE_RES_SERVICES, json, len, &r, &resp, err);
+	buf_release(&resp);
+	return rc;
+}
+
+int
+kube_api_service_delete(struct kube_api *k, const char *ns, const char *name,
+    struct err *err)
+{
+	return delete_named(k, ns, KUBE_RES_SERVICES, name, err);
 }
 
 
@@ -410,6 +478,7 @@ list_base(struct kube_api *k, enum kube_resource res, const char *ns,
 		[KUBE_RES_JOBS] = "/apis/batch/v1",
 		[KUBE_RES_PODS] = "/api/v1",
 		[KUBE_RES_EVENTS] = "/api/v1",
+		[KUBE_RES_SERVICES] = "/api/v1",
 	};
 	int rc;
 
@@ -531,21 +600,36 @@ collect(struct kube_api *k, enum kube_resource res, const char *ns,
 	    rv, rvlen, err);
 }
 
-int
-kube_api_job_list(struct kube_api *k, const char *ns, const char *selector,
-    struct kube_job_list *out, struct err *err)
+/* Jobs, or Services decoded as far as a Job's metadata goes. */
+static int
+job_list_of(struct kube_api *k, enum kube_resource res, const char *ns,
+    const char *selector, struct kube_job_list *out, struct err *err)
 {
 	void *items = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = collect(k, KUBE_RES_JOBS, ns, selector, NULL, &items, &out->n,
+	rc = collect(k, res, ns, selector, NULL, &items, &out->n,
 	    sizeof(*out->items), out->resource_version,
 	    sizeof(out->resource_version), err);
 	out->items = items;
 	if (rc < 0)
 		kube_job_list_release(out);
 	return rc;
+}
+
+int
+kube_api_job_list(struct kube_api *k, const char *ns, const char *selector,
+    struct kube_job_list *out, struct err *err)
+{
+	return job_list_of(k, KUBE_RES_JOBS, ns, selector, out, err);
+}
+
+int
+kube_api_service_list(struct kube_api *k, const char *ns,
+    const char *selector, struct kube_job_list *out, struct err *err)
+{
+	return job_list_of(k, KUBE_RES_SERVICES, ns, selector, out, err);
 }
 
 int

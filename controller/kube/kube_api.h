@@ -159,6 +159,9 @@ struct kube_pod {
 						   else terminated.startedAt */
 	int			 nvidia;	/* asks for an nvidia.com/
 						   resource (GPU, MIG) */
+	int			 completion_index;	/* of an Indexed Job's
+						   pod (the annotation, else
+						   the label); -1: none */
 };
 
 /* A node, as much as Sluice reads of it. */
@@ -245,11 +248,12 @@ enum kube_resource {
 	KUBE_RES_NODES,
 	KUBE_RES_SECRETS,
 	KUBE_RES_WORKLOADS,	/* kueue.x-k8s.io */
+	KUBE_RES_SERVICES,	/* headless Services of multi-node stages */
 	KUBE_RES_N
 };
 
 /* "get", "list", ...; "jobs", "pods", "pods/log", "events", "nodes",
-   "secrets", "workloads". */
+   "secrets", "workloads", "services". */
 const char *kube_verb_name(enum kube_verb v);
 const char *kube_resource_name(enum kube_resource r);
 
@@ -335,6 +339,29 @@ int	kube_api_job_list(struct kube_api *k, const char *ns,
  * done).
  */
 int	kube_api_job_delete(struct kube_api *k, const char *ns,
+	    const char *name, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Create a Service from its JSON manifest (json, len bytes, borrowed) in
+ * ns.  ERR_CONFLICT when one of that name exists, ERR_INVALID when the API
+ * refuses the manifest (422), plus the codes above.
+ */
+int	kube_api_service_create(struct kube_api *k, const char *ns,
+	    const char *json, size_t len, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
+ * List the Services matching a label selector (NULL = all).  Each item is
+ * a struct kube_job of which only the metadata is filled (name,
+ * namespace, uid, labels): all Sluice reads of a Service.
+ */
+int	kube_api_service_list(struct kube_api *k, const char *ns,
+	    const char *selector, struct kube_job_list *out, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/* Delete a Service.  ERR_NOTFOUND when it is already gone. */
+int	kube_api_service_delete(struct kube_api *k, const char *ns,
 	    const char *name, struct err *err)
 	    __attribute__((warn_unused_result));
 

@@ -262,6 +262,31 @@ decode_node(json_t *o, struct kube_node *n, struct err *err)
 	return 0;
 }
 
+/*
+ * The completion index of an Indexed Job's pod: the annotation the Job
+ * controller always sets, else the label of newer clusters; -1 when
+ * neither holds a small decimal number.
+ */
+static int
+completion_index(json_t *md)
+{
+	static const char key[] = "batch.kubernetes.io/job-completion-index";
+	const char *s = jstr(jobj(md, "annotations"), key);
+	long v = 0;
+	size_t i;
+
+	if (s == NULL)
+		s = jstr(jobj(md, "labels"), key);
+	if (s == NULL || s[0] == '\0' || strlen(s) > 9)
+		return -1;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return (int)v;
+}
+
 static int
 decode_pod(json_t *o, struct kube_pod *p, struct err *err)
 {
@@ -286,6 +311,7 @@ decode_pod(json_t *o, struct kube_pod *p, struct err *err)
 	kube_fld(p->job_name, sizeof(p->job_name),
 	    jn != NULL ? jn : jstr(labels, "job-name"));
 	kube_fld(p->node, sizeof(p->node), jstr(jobj(o, "spec"), "nodeName"));
+	p->completion_index = completion_index(md);
 	p->created_ms = parse_time(jstr(md, "creationTimestamp"));
 	p->deleting = jstr(md, "deletionTimestamp") != NULL;
 	p->started_ms = parse_time(jstr(st, "startTime"));
@@ -575,6 +601,7 @@ decode_any(json_t *o, enum kube_resource res, union kube_object *out,
 {
 	switch (res) {
 	case KUBE_RES_JOBS:
+	case KUBE_RES_SERVICES:	/* its metadata: a Job's without status */
 		return decode_job(o, &out->job, err);
 	case KUBE_RES_PODS:
 		return decode_pod(o, &out->pod, err);

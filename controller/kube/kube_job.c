@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "base/buf.h"
+#include "base/caps.h"
 #include "git/gitsrc.h"
 #include "kube/kube_job.h"
 #include "pipeline/k8s_names.h"
@@ -74,6 +75,118 @@ container_security(const struct podsec *sc)
 		json_object_set_new(o, "runAsNonRoot",
 		    json_boolean(sc->run_as_non_root));
 	return o;
+}
+
+int
+kube_job_is_multinode(const struct exec_attempt *a)
+{
+	return a->nodes > 1;
+}
+
+/* The decimal digits of n >= 0. */
+static size_t
+digits(int n)
+{
+	size_t d = 1;
+
+	while (n >= 10) {
+		n /= 10;
+		d++;
+	}
+	return d;
+}
+
+/*
+ * Whether a multi-node attempt can be one: the node count within the
+ * hard cap, and the Job controller's host names <job>-<index> still
+ * DNS-1123 labels (at most 63 characters).
+ */
+static int
+check_nodes(const struct exec_attempt *a, struct err *err)
+{
+	if (!kube_job_is_multinode(a))
+		return 0;
+	if (a->nodes > LIM_STAGE_NODES)
+		return err_set(err, ERR_INVALID, "stage '%s' asks for %d nodes "
+		    "(the limit is %d)", a->stage, a->nodes, LIM_STAGE_NODES);
+	if (strlen(a->name) + 1 + digits(a->nodes - 1) > LIM_NAME)
+		return err_set(err, ERR_INVALID, "job name '%s' leaves no room "
+		    "for the host names of %d nodes (<job>-<index> must fit "
+		    "in %d characters): shorten the stage name", a->name,
+		    a->nodes, LIM_NAME);
+	return 0;
+}
+
+/*
+ * The rendezvous environment of a multi-node pod, appended to env:
+ * the rank from the completion index, the node count, and where rank 0
+ * listens.
+ */
+static void
+add_rendezvous_env(json_t *env, const struct exec_attempt *a)
+{
+	char num[32], master[2 * LIM_NAME + 16];
+
+	json_array_append_new(env, json_pack("{s:s, s:{s:{s:s}}}", "name",
+	    "SLUICE_NODE_RANK", "valueFrom", "fieldRef", "fieldPath",
+	    "metadata.annotations['" KUBE_COMPLETION_INDEX "']"));
+	(void)snprintf(num, sizeof(num), "%d", a->nodes);
+	json_array_append_new(env, json_pack("{s:s, s:s}", "name",
+	    "SLUICE_NUM_NODES", "value", num));
+	(void)snprintf(master, sizeof(master), "%s-0.%s", a->name, a->name);
+	json_array_append_new(env, json_pack("{s:s, s:s}", "name",
+	    "SLUICE_MASTER_ADDR", "value", master));
+	(void)snprintf(num, sizeof(num), "%d", STAGE_MASTER_PORT);
+	json_array_append_new(env, json_pack("{s:s, s:s}", "name",
+	    "SLUICE_MASTER_PORT", "value", num));
+}
+
+/* Make spec an Indexed Job of a->nodes pods behind the Service. */
+static void
+make_indexed(json_t *spec, json_t *pod, const struct exec_attempt *a)
+{
+	json_object_set_new(spec, "completionMode", json_string("Indexed"));
+	json_object_set_new(spec, "completions", json_integer(a->nodes));
+	json_object_set_new(spec, "parallelism", json_integer(a->nodes));
+	json_object_set_new(pod, "subdomain", json_string(a->name));
+}
+
+static int
+check_name(const struct exec_attempt *a, struct err *err)
+{
+	if (a->name == NULL || k8s_check_dns1123_label(a->name) != NULL)
+		return err_set(err, ERR_INVALID, "job name '%s' is not a "
+		    "DNS-1123 label of at most 63 characters",
+		    a->name ? a->name : "");
+	return 0;
+}
+
+int
+kube_service_manifest(const struct exec_attempt *a,
+    const struct kube_job_opts *o, char **out, struct err *err)
+{
+	json_t *svc = NULL, *labels;
+	int rc;
+
+	*out = NULL;
+	if ((rc = check_name(a, err)) < 0)
+		return rc;
+	/* Kueue manages the Job; a queue label here would be noise */
+	labels = labels_of(a);
+	json_object_del(labels, "kueue.x-k8s.io/queue-name");
+	svc = json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:{s:s, s:b, s:{s:s}}}",
+	    "apiVersion", "v1", "kind", "Service",
+	    "metadata", "name", a->name, "namespace",
+	    o->namespace ? o->namespace : "default", "labels", labels,
+	    "spec", "clusterIP", "None", "publishNotReadyAddresses", 1,
+	    "selector", KUBE_JOB_NAME_LABEL, a->name);
+	if (svc == NULL)
+		return err_set(err, ERR_INVALID, "stage '%s': a value is not "
+		    "valid UTF-8", a->stage ? a->stage : "");
+	if ((*out = json_dumps(svc, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+		rc = err_set(err, ERR_NOMEM, "cannot serialize the service");
+	json_decref(svc);
+	return rc;
 }
 
 /* The pod's securityContext: exactly the keys given, and seccomp. */
@@ -158,10 +271,8 @@ kube_job_manifest(const struct exec_attempt *a, const struct kube_job_opts *o,
 	int rc = 0;
 
 	*out = NULL;
-	if (a->name == NULL || k8s_check_dns1123_label(a->name) != NULL)
-		return err_set(err, ERR_INVALID, "job name '%s' is not a "
-		    "DNS-1123 label of at most 63 characters",
-		    a->name ? a->name : "");
+	if ((rc = check_name(a, err)) < 0 || (rc = check_nodes(a, err)) < 0)
+		return rc;
 	if (a->image == NULL || a->image[0] == '\0')
 		return err_set(err, ERR_INVALID, "stage '%s' has no image",
 		    a->stage);
@@ -197,6 +308,8 @@ kube_job_manifest(const struct exec_attempt *a, const struct kube_job_opts *o,
 	for (size_t i = 0; i < a->nenv; i++)
 		json_array_append_new(env, json_pack("{s:s, s:s}", "name",
 		    a->env[i].name, "value", a->env[i].value));
+	if (kube_job_is_multinode(a))
+		add_rendezvous_env(env, a);
 	container = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:s}",
 	    "name", "stage", "image", a->image, "command", cmd, "env", env,
 	    "resources", resources_of(a), "securityContext",
@@ -311,6 +424,8 @@ kube_job_manifest(const struct exec_attempt *a, const struct kube_job_opts *o,
 
 	spec = json_pack("{s:i, s:{s:{s:o}, s:o}}", "backoffLimit", 0,
 	    "template", "metadata", "labels", labels_of(a), "spec", pod);
+	if (kube_job_is_multinode(a))
+		make_indexed(spec, pod, a);
 	if (a->queue != NULL)
 		json_object_set_new(spec, "suspend", json_true());
 	if (a->timeout_ms > 0)
@@ -328,6 +443,15 @@ kube_job_manifest(const struct exec_attempt *a, const struct kube_job_opts *o,
 		rc = err_set(err, ERR_INVALID, "stage '%s': a value is not "
 		    "valid UTF-8", a->stage);
 		goto out;
+	}
+	if (kube_job_is_multinode(a)) {
+		char num[32];
+
+		/* the executor learns from the Job alone that a Service goes
+		 * with it (after a restart) */
+		(void)snprintf(num, sizeof(num), "%d", a->nodes);
+		json_object_set_new(json_object_get(json_object_get(job,
+		    "metadata"), "labels"), KUBE_NODES_LABEL, json_string(num));
 	}
 	if ((*out = json_dumps(job, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
 		rc = err_set(err, ERR_NOMEM, "cannot serialize the job");

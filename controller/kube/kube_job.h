@@ -32,6 +32,18 @@
  *   reads the credentials from its files (a git credential helper for
  *   username/password/token, GIT_SSH_COMMAND with ssh-privatekey and
  *   known_hosts); the manifest itself never holds a credential.
+ *
+ * A multi-node attempt (nodes N > 1) is one Indexed Job: completionMode
+ * Indexed, completions = parallelism = N, backoffLimit 0 (one failed pod
+ * fails the Job, so one failed index fails the attempt), the pod's
+ * subdomain set to the attempt's headless Service (kube_service_manifest,
+ * same name as the Job) so the pod of index i is reachable as
+ * <job>-<i>.<service>, and the rendezvous environment appended to the
+ * stage's: SLUICE_NODE_RANK from the pod's annotation
+ * batch.kubernetes.io/job-completion-index (the Job controller's
+ * JOB_COMPLETION_INDEX), SLUICE_NUM_NODES, SLUICE_MASTER_ADDR
+ * (<job>-0.<service>) and SLUICE_MASTER_PORT (STAGE_MASTER_PORT).
+ * Resources are per pod.
  */
 #ifndef SLUICE_KUBE_JOB_H
 #define SLUICE_KUBE_JOB_H
@@ -60,6 +72,29 @@ struct kube_job_opts {
  * repository URL or commit), with the reason in err.  Never blocks.
  */
 int	kube_job_manifest(const struct exec_attempt *a,
+	    const struct kube_job_opts *o, char **out, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/* On the Job (not its pods) of a multi-node attempt: the node count. */
+#define KUBE_NODES_LABEL	"sluice/nodes"
+/* The label the Job controller puts on every pod of a Job. */
+#define KUBE_JOB_NAME_LABEL	"batch.kubernetes.io/job-name"
+/* The annotation (and label) holding a pod's completion index. */
+#define KUBE_COMPLETION_INDEX	"batch.kubernetes.io/job-completion-index"
+
+/* Whether the attempt needs a Service (more than one node). */
+int	kube_job_is_multinode(const struct exec_attempt *a);
+
+/*
+ * Build the headless Service of a multi-node attempt into *out (JSON text,
+ * owned by the caller, free()): v1 Service named like the Job, labelled
+ * like it, clusterIP None, publishNotReadyAddresses (the rendezvous needs
+ * the names before the pods are ready), selecting the Job's pods by
+ * KUBE_JOB_NAME_LABEL.  The controller creates it before the Job and
+ * deletes it with the Job.  ERR_INVALID as kube_job_manifest for a bad
+ * name.  Never blocks.
+ */
+int	kube_service_manifest(const struct exec_attempt *a,
 	    const struct kube_job_opts *o, char **out, struct err *err)
 	    __attribute__((warn_unused_result));
 

@@ -168,6 +168,8 @@ jstage(const struct pipeline_stage *st)
 	    jset(o, "env", jmap(&st->env)) < 0 ||
 	    jset(o, "node_selector", jmap(&st->node_selector)) < 0 ||
 	    jset(o, "retries", json_integer(st->retries)) < 0 ||
+	    (st->nodes > 1 &&
+	    jset(o, "nodes", json_integer(st->nodes)) < 0) ||
 	    jset(o, "gates", jgates(st->gates, st->ngates)) < 0 ||
 	    jset(o, "resources", r = json_object()) < 0 ||
 	    jset(r, "gpu", json_integer(st->resources.gpu)) < 0 ||

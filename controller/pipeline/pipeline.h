@@ -52,7 +52,7 @@
  * mapping turns on only what it lists; concurrency 1 (0 = no limit);
  * checkout false; stage type job; image and env inherited from
  * spec.defaults (stage values win, env maps merge key by key); retries 0;
- * no timeout; gpu 0; gpu_resource nvidia.com/gpu; toleration operator
+ * no timeout; nodes 1; gpu 0; gpu_resource nvidia.com/gpu; toleration operator
  * Equal; read_only false; step approval none; approval_timeout 24h;
  * tolerance 0.
  *
@@ -323,7 +323,9 @@ int	pipeline_warnings(const struct pipeline *p, const char *file,
  * U+FFFF escaped besides what JSON requires, since YAML reads those
  * differently), every collection present (empty when so), absent
  * optional scalars (queue, priority_class, timeout, cpu, memory,
- * rollback_command, toleration_seconds) left out, durations written back
+ * rollback_command, toleration_seconds) left out, nodes written only
+ * when above 1 (so a single-node stage keeps the bytes it had before
+ * multi-node stages existed), durations written back
  * the way units_format_duration() does ("90m" becomes "1h30m"), gate
  * numbers with 15 significant digits.  Equal pipelines give equal bytes,
  * and the JSON is itself a pipeline definition that parses back to the

@@ -1091,6 +1091,29 @@ merge_env(struct vctx *c, const struct ynode *at, struct pipeline_map *env)
 	env->n = n;
 }
 
+/*
+ * nodes: how many pods (Kubernetes) or processes (local) run the stage
+ * together, 1..LIM_STAGE_NODES; only job stages (a canary step moves
+ * traffic, it does not train).
+ */
+static void
+walk_nodes(struct vctx *c, const struct ynode *key, const struct ynode *val,
+    const struct vpath *path, struct pipeline_stage *st)
+{
+	long long v;
+
+	PKEY(p, path, "nodes");
+	if (st->type == PIPELINE_STAGE_CANARY) {
+		verr(c, key, path, "nodes is only allowed in stages of type "
+		    "job (a canary stage runs on one node)");
+		return;
+	}
+	if (get_int(c, val, &p, 1, LIM_STAGE_NODES, &v) == 0) {
+		st->nodes = (int)v;
+		st->nodes_pos = pos_of(val);
+	}
+}
+
 static void
 walk_stage(struct vctx *c, const struct ynode *n, const struct vpath *path,
     size_t idx, struct pipeline_stage *st)
@@ -1099,7 +1122,7 @@ walk_stage(struct vctx *c, const struct ynode *n, const struct vpath *path,
 	enum { S_NAME, S_TYPE, S_NEEDS, S_IMAGE, S_COMMAND, S_ENV,
 	    S_RESOURCES, S_NODE_SELECTOR, S_TOLERATIONS, S_QUEUE,
 	    S_PRIORITY_CLASS, S_VOLUMES, S_TIMEOUT, S_RETRIES, S_GATES,
-	    S_CANARY, S_SERVICE_ACCOUNT, S_SECURITY_CONTEXT, S_N };
+	    S_CANARY, S_SERVICE_ACCOUNT, S_SECURITY_CONTEXT, S_NODES, S_N };
 	struct field f[S_N] = {
 		{ "name", NULL, NULL }, { "type", NULL, NULL },
 		{ "needs", NULL, NULL }, { "image", NULL, NULL },
@@ -1111,6 +1134,7 @@ walk_stage(struct vctx *c, const struct ynode *n, const struct vpath *path,
 		{ "gates", NULL, NULL }, { "canary", NULL, NULL },
 		{ "service_account", NULL, NULL },
 		{ "security_context", NULL, NULL },
+		{ "nodes", NULL, NULL },
 	};
 	const char *why;
 	long long v;
@@ -1119,6 +1143,7 @@ walk_stage(struct vctx *c, const struct ynode *n, const struct vpath *path,
 
 	st->pos = pos_of(n);
 	podsec_init(&st->security_context);
+	st->nodes = 1;
 	st->resources.gpu_resource = (char *)PIPELINE_GPU_RESOURCE;
 	c->stage_node[idx] = n;
 	if (get_fields(c, n, path, f, S_N) < 0)
@@ -1269,6 +1294,8 @@ walk_stage(struct vctx *c, const struct ynode *n, const struct vpath *path,
 	} else {
 		st->security_context = c->default_security_context;
 	}
+	if (f[S_NODES].val != NULL)
+		walk_nodes(c, f[S_NODES].key, f[S_NODES].val, path, st);
 	if (st->image == NULL)
 		verr(c, n, path, "missing required field \"image\" (set it here "
 		    "or in spec.defaults)");

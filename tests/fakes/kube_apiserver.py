@@ -13,6 +13,9 @@ real client) uses, following the API conventions:
   core/v1     nodes (the simulated ones, with labels): get, list, watch;
               secrets: create, get (also as PartialObjectMetadata), list,
               delete
+              events; list, get, watch, delete; services: create (409
+              AlreadyExists, 422 for a name that is not a DNS-1035 label
+              or a bad spec), get, list, watch, delete
   errors      Status objects: 401, 403, 404, 409 AlreadyExists, 410
               Expired/Gone, 422 Invalid with causes, 429 with Retry-After
   lists       resourceVersion, labelSelector, fieldSelector, limit/continue
@@ -44,6 +47,19 @@ startedAt/finishedAt; pods carry spec.nodeName.  Nodes are labelled
 kubernetes.io/hostname and, with --gpu-product NODE=PRODUCT (NODE "*" for
 every node) or --node-labels FILE (JSON {"node": {"label": "value"}}),
 nvidia.com/gpu.product and whatever else is given.
+
+Indexed Jobs (completionMode Indexed) get one pod per index, up to
+parallelism at once, as the real job controller makes them: named
+<job>-<index>-<random>, with the annotation and label
+batch.kubernetes.io/job-completion-index, spec.hostname <job>-<index>
+(spec.subdomain as the template says) and env JOB_COMPLETION_INDEX; env
+valueFrom.fieldRef of metadata.annotations / metadata.labels / metadata.name
+/ metadata.namespace resolves.  The Job succeeds when every index has
+succeeded; with backoffLimit 0 the first failed pod fails it and its other
+pods are deleted.  For a failed index:
+
+  FAKE_FAIL_INDEX   the index whose pod exits FAKE_EXIT_CODE (default 1) a
+                    quarter into its run; the other indexes exit 0
 
 or, with --exec, by running the container's command on this machine (no
 image; cwd --exec-dir) with its env.  Job status follows the real job
@@ -153,6 +169,7 @@ RESOURCES = {
     # "Kueue" below; the version is the one the request names)
     "workloads": (KUEUE_GROUP, "v1beta2", "Workload", True,
                   ["delete", "get", "list", "watch"]),
+    "services": ("", "v1", "Service", True, RW),
 }
 SUBRESOURCES = {
     "jobs/status": ("batch", "v1", "Job", True, ["get"]),
@@ -160,9 +177,12 @@ SUBRESOURCES = {
     "pods/status": ("", "v1", "Pod", True, ["get"]),
 }
 GROUP_NAMES = {"jobs": "batch", "pods": "", "events": "", "namespaces": "",
-               "nodes": "", "secrets": "", "workloads": KUEUE_GROUP}
+               "nodes": "", "secrets": "", "workloads": KUEUE_GROUP,
+               "services": ""}
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
 DNS1123_SUBDOMAIN = re.compile(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
@@ -626,6 +646,19 @@ class Store:
         if spec.get("activeDeadlineSeconds") == 0:
             bad("spec.activeDeadlineSeconds", "FieldValueInvalid",
                 "Invalid value: 0: must be greater than 0")
+        mode = spec.get("completionMode", "NonIndexed")
+        if mode not in ("NonIndexed", "Indexed"):
+            bad("spec.completionMode", "FieldValueNotSupported",
+                'Unsupported value: "%s": supported values: "NonIndexed", '
+                '"Indexed"' % mode)
+        if mode == "Indexed" and not isinstance(spec.get("completions"), int):
+            bad("spec.completions", "FieldValueRequired",
+                "Required value: when completion mode is Indexed")
+        sub = pspec.get("subdomain")
+        if sub is not None and (not isinstance(sub, str) or len(sub) > 63
+                                or not DNS1123_LABEL.match(sub)):
+            bad("spec.template.spec.subdomain", "FieldValueInvalid",
+                'Invalid value: "%s": a lowercase RFC 1123 label' % sub)
         return causes
 
     def create_job(self, ns, job, dry_run=False):
@@ -711,12 +744,20 @@ class Store:
                 if pns == ns and p["metadata"]["labels"].get(
                     "batch.kubernetes.io/controller-uid") == uid]
 
-    def make_pod(self, ns, job):
+    def make_pod(self, ns, job, index=None):
         jname = job["metadata"]["name"]
         suffix = "".join(random.choice(string.ascii_lowercase + string.digits)
                          for _ in range(5))
-        name = "%s-%s" % (jname[:57], suffix)
+        if index is None:
+            name = "%s-%s" % (jname[:57], suffix)
+        else:
+            prefix = "%s-%d-" % (jname, index)
+            if len(prefix) > 58:
+                prefix = prefix[:58 - len("-%d-" % index)] + "-%d-" % index
+            name = prefix + suffix
         tpl = copy.deepcopy(job["spec"]["template"])
+        if index is not None:
+            self.index_template(tpl, jname, index)
         owner = {"apiVersion": "batch/v1", "kind": "Job", "name": jname,
                  "uid": job["metadata"]["uid"], "controller": True,
                  "blockOwnerDeletion": True}
@@ -724,7 +765,11 @@ class Store:
                "metadata": self.new_meta(ns, name, tpl.get("metadata", {}).get("labels"), owner),
                "spec": tpl["spec"],
                "status": {"phase": "Pending", "qosClass": "BestEffort"}}
-        pod["metadata"]["generateName"] = jname + "-"
+        pod["metadata"]["generateName"] = jname + "-" if index is None \
+            else name[:-5]
+        if index is not None:
+            pod["metadata"]["annotations"] = dict(
+                tpl["metadata"].get("annotations") or {})
         pod["spec"].setdefault("schedulerName", "default-scheduler")
         pod["spec"].setdefault("terminationGracePeriodSeconds", 30)
         self.put("pods", pod, "ADDED")
@@ -733,6 +778,31 @@ class Store:
         self.event(ns, "Job", jname, job["metadata"]["uid"], "Normal",
                    "SuccessfulCreate", "Created pod: " + name, "job-controller")
         return pod
+
+    @staticmethod
+    def index_template(tpl, jname, index):
+        """What the job controller adds to the pod of one index."""
+        md = tpl.setdefault("metadata", {})
+        md.setdefault("annotations", {})[COMPLETION_INDEX] = str(index)
+        md.setdefault("labels", {})[COMPLETION_INDEX] = str(index)
+        tpl["spec"]["hostname"] = "%s-%d" % (jname, index)
+        for c in tpl["spec"].get("containers", []) + \
+                tpl["spec"].get("initContainers", []):
+            c.setdefault("env", []).append(
+                {"name": "JOB_COMPLETION_INDEX", "valueFrom": {"fieldRef": {
+                    "fieldPath": "metadata.annotations['%s']" % COMPLETION_INDEX}}})
+
+    @staticmethod
+    def field_ref(pod, path):
+        md = pod["metadata"]
+        m = re.match(r"^metadata\.(annotations|labels)\['([^']*)'\]$", path)
+        if m:
+            return (md.get(m.group(1)) or {}).get(m.group(2), "")
+        if path in ("metadata.name", "metadata.namespace", "metadata.uid"):
+            return md.get(path.split(".")[1], "")
+        if path == "spec.nodeName":
+            return pod["spec"].get("nodeName", "")
+        return ""
 
     def pod_request(self, pod):
         req = {}
@@ -790,6 +860,9 @@ class Store:
         for e in c.get("env") or []:
             if "value" in e:
                 env[e["name"]] = str(e["value"])
+            elif "fieldRef" in (e.get("valueFrom") or {}):
+                env[e["name"]] = self.field_ref(
+                    pod, e["valueFrom"]["fieldRef"].get("fieldPath", ""))
         return c, env
 
     def start_pod(self, ns, pod, sim, now):
@@ -808,6 +881,13 @@ class Store:
                 sim["exit"] = int(env.get("FAKE_EXIT_CODE", "0"))
             except ValueError:
                 sim["exit"] = 1
+            index = env.get("JOB_COMPLETION_INDEX")
+            if env.get("FAKE_FAIL_INDEX") is not None and index is not None:
+                if index == env["FAKE_FAIL_INDEX"]:
+                    sim["exit"] = int(env.get("FAKE_EXIT_CODE", "1") or 1)
+                    dur = dur // 4
+                else:
+                    sim["exit"] = 0
             text = env.get("FAKE_LOG")
             if text is None:
                 text = " ".join(cmdline) if cmdline else "ok"
@@ -1039,15 +1119,13 @@ class Store:
                         failed += 1
                 self.fail_job(key, job, "DeadlineExceeded", msg, succeeded, failed)
                 continue
+            if spec.get("completionMode") == "Indexed":
+                if self.tick_indexed(key, job, pods, now) or changed:
+                    self.put("jobs", job, "MODIFIED")
+                continue
             if succeeded >= spec.get("completions", 1):
-                st.update({"active": 0, "ready": 0, "succeeded": succeeded,
-                           "failed": failed, "terminating": 0})
-                self.set_cond(job, "SuccessCriteriaMet", "True",
-                              "CompletionsReached",
-                              "Reached expected number of succeeded pods")
-                self.finishing[key] = {"final": (
-                    "Complete", "CompletionsReached",
-                    "Reached expected number of succeeded pods")}
+                self.succeed_job(key, job, {"succeeded": succeeded,
+                                            "failed": failed})
                 self.put("jobs", job, "MODIFIED")
                 continue
             if failed > spec.get("backoffLimit", 6):
@@ -1065,14 +1143,140 @@ class Store:
                 want["succeeded"] = succeeded
             if failed:
                 want["failed"] = failed
-            for k, v in want.items():
-                if st.get(k) != v:
-                    st[k] = v
-                    changed = True
-            if changed:
-                st.setdefault("terminating", 0)
-                st.setdefault("uncountedTerminatedPods", {})
+            if self.update_status(st, want) or changed:
                 self.put("jobs", job, "MODIFIED")
+
+    def succeed_job(self, key, job, counts):
+        """Every completion reached: SuccessCriteriaMet now, Complete on
+        the next tick (as the real controller does it in two steps)."""
+        job["status"].update({"active": 0, "ready": 0, "terminating": 0})
+        job["status"].update(counts)
+        self.set_cond(job, "SuccessCriteriaMet", "True", "CompletionsReached",
+                      "Reached expected number of succeeded pods")
+        self.finishing[key] = {"final": (
+            "Complete", "CompletionsReached",
+            "Reached expected number of succeeded pods")}
+
+    @staticmethod
+    def update_status(st, want):
+        """Set the counts of a running Job's status; whether any changed."""
+        changed = False
+        for k, v in want.items():
+            if st.get(k) != v:
+                st[k] = v
+                changed = True
+        if changed:
+            st.setdefault("terminating", 0)
+            st.setdefault("uncountedTerminatedPods", {})
+        return changed
+
+    def tick_indexed(self, key, job, pods, now):
+        """One pass of the job controller over an Indexed Job: a pod for
+        every index not yet succeeded (at most parallelism active), done
+        when every index succeeded, failed past backoffLimit (the other
+        pods deleted).  Returns whether the status changed."""
+        ns, _ = key
+        spec, st = job["spec"], job["status"]
+        n = spec.get("completions", 1)
+
+        def index_of(p):
+            v = (p["metadata"].get("annotations") or {}).get(COMPLETION_INDEX)
+            return int(v) if v is not None and v.isdigit() else -1
+        active = [p for p in pods if p["status"]["phase"] in ("Pending", "Running")]
+        done = sorted({index_of(p) for p in pods
+                       if p["status"]["phase"] == "Succeeded"})
+        failed = sum(1 for p in pods if p["status"]["phase"] == "Failed")
+        if failed > spec.get("backoffLimit", 6):
+            for p in active:
+                self.delete_pod(ns, p["metadata"]["name"])
+            self.fail_job(key, job, "BackoffLimitExceeded",
+                          "Job has reached the specified backoff limit",
+                          len(done), failed)
+            return False
+        if len(done) >= n:
+            self.succeed_job(key, job, {
+                "succeeded": len(done), "failed": failed,
+                "completedIndexes": self.index_ranges(done)})
+            return True
+        busy = {index_of(p) for p in active} | set(done)
+        for i in range(n):
+            if len(active) >= spec.get("parallelism", 1):
+                break
+            if i not in busy:
+                active.append(self.make_pod(ns, job, i))
+        want = {"active": len(active),
+                "ready": sum(1 for p in active if self.cond_true(p, "Ready")),
+                "succeeded": len(done), "failed": failed}
+        if done:
+            want["completedIndexes"] = self.index_ranges(done)
+        return self.update_status(st, want)
+
+    @staticmethod
+    def index_ranges(done):
+        """[0, 1, 2, 5] as "0-2,5", as status.completedIndexes says it."""
+        out, i = [], 0
+        while i < len(done):
+            j = i
+            while j + 1 < len(done) and done[j + 1] == done[j] + 1:
+                j += 1
+            out.append(str(done[i]) if i == j else "%d-%d" % (done[i], done[j]))
+            i = j + 1
+        return ",".join(out)
+
+    # -- services --------------------------------------------------------
+    def create_service(self, ns, svc):
+        md = svc.setdefault("metadata", {})
+        name = md.get("name", "")
+        causes = []
+        if not name or len(name) > 63 or not DNS1035_LABEL.match(name):
+            causes.append({"reason": "FieldValueInvalid", "field": "metadata.name",
+                           "message": 'Invalid value: "%s": a DNS-1035 label must '
+                           "consist of lower case alphanumeric characters or '-', "
+                           "start with an alphabetic character, and end with an "
+                           "alphanumeric character (e.g. 'my-name',  or 'abc-123', "
+                           "regex used for validation is "
+                           "'[a-z]([-a-z0-9]*[a-z0-9])?')" % name})
+        spec = svc.get("spec")
+        if not isinstance(spec, dict):
+            spec = {}
+            causes.append({"reason": "FieldValueRequired", "field": "spec",
+                           "message": "Required value"})
+        cip = spec.get("clusterIP")
+        if not spec.get("ports") and cip != "None":
+            causes.append({"reason": "FieldValueRequired", "field": "spec.ports",
+                           "message": "Required value"})
+        for k, v in (spec.get("selector") or {}).items():
+            if not isinstance(v, str) or not LABEL_VALUE.match(v):
+                causes.append({"reason": "FieldValueInvalid",
+                               "field": "spec.selector",
+                               "message": 'Invalid value: "%s"' % v})
+        if causes:
+            raise APIError(422, "Invalid", 'Service "%s" is invalid: %s' % (
+                name, "; ".join("%s: %s" % (c["field"], c["message"]) for c in causes)),
+                {"name": name, "kind": "Service", "causes": causes})
+        with self.lock:
+            if (ns, name) in self.objs["services"]:
+                raise APIError(409, "AlreadyExists",
+                               'services "%s" already exists' % name,
+                               {"name": name, "kind": "services"})
+            svc["apiVersion"] = "v1"
+            svc["kind"] = "Service"
+            md.update({"namespace": ns, "uid": str(uuid.uuid4()),
+                       "creationTimestamp": ts()})
+            md.setdefault("labels", {})
+            md.pop("resourceVersion", None)
+            spec.setdefault("type", "ClusterIP")
+            if cip is None:
+                spec["clusterIP"] = "10.96.%d.%d" % (random.randint(0, 255),
+                                                    random.randint(1, 254))
+            spec["clusterIPs"] = [spec["clusterIP"]]
+            spec.setdefault("sessionAffinity", "None")
+            spec.setdefault("ports", [])
+            svc["spec"] = spec
+            svc["status"] = {"loadBalancer": {}}
+            self.put("services", svc, "ADDED")
+            log("created service %s/%s" % (ns, name))
+            return copy.deepcopy(svc)
 
     def started_at(self, job):
         s = job["status"].get("startTime")
@@ -1441,6 +1645,9 @@ def resource_list(group, version):
             r["shortNames"] = ["ev"]
         if plural == "namespaces":
             r["shortNames"] = ["ns"]
+        if plural == "services":
+            r["shortNames"] = ["svc"]
+            r["categories"] = ["all"]
         out.append(r)
     return {"kind": "APIResourceList", "apiVersion": "v1",
             "groupVersion": gv, "resources": out}
@@ -1567,6 +1774,7 @@ TABLE_COLUMNS = {
     "nodes": ["Name", "Status", "Roles", "Age", "Version"],
     "secrets": ["Name", "Type", "Data", "Age"],
     "workloads": ["Name", "Queue", "Reserved in", "Admitted", "Finished", "Age"],
+    "services": ["Name", "Type", "Cluster-IP", "External-IP", "Port(s)", "Age"],
 }
 
 
@@ -1588,6 +1796,12 @@ def table_cells(plural, o):
                 pod_status_word(o), 0, age(md.get("creationTimestamp")),
                 o.get("status", {}).get("podIP", "<none>"),
                 o["spec"].get("nodeName", "<none>")]
+    if plural == "services":
+        sp = o.get("spec", {})
+        ports = ",".join("%s/%s" % (p.get("port"), p.get("protocol", "TCP"))
+                         for p in sp.get("ports") or []) or "<none>"
+        return [md["name"], sp.get("type", "ClusterIP"), sp.get("clusterIP", ""),
+                "<none>", ports, age(md.get("creationTimestamp"))]
     if plural == "events":
         io = o.get("involvedObject", {})
         return [age(o.get("lastTimestamp")), o.get("type"), o.get("reason"),
@@ -1882,6 +2096,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             dry = self.q.get("dryRun") == "All"
             obj = st.create_job(ns or "default", body, dry_run=dry)
             self.send_json(201, obj)
+        elif verb == "create" and plural == "services" and name is None:
+            body = self.read_json()
+            if not isinstance(body, dict) or body.get("kind") not in (None, "Service"):
+                raise APIError(400, "BadRequest", "expected a Service object")
+            md = body.setdefault("metadata", {})
+            if md.get("namespace") and md["namespace"] != (ns or "default"):
+                raise APIError(400, "BadRequest",
+                               "the namespace of the provided object does not "
+                               "match the namespace sent on the request")
+            self.send_json(201, st.create_service(ns or "default", body))
         elif verb == "delete":
             self.do_delete(plural, ns, name)
         else:

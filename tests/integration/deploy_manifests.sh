@@ -222,6 +222,8 @@ for res in ("pods", "pods/log"):
 want.add(("", "events", "list"))
 for v in ("get", "list", "watch"):
     want.add(("kueue.x-k8s.io", "workloads", v))
+for v in ("create", "get", "list", "delete"):
+    want.add(("", "services", v))
 check(got == want, "Role rules are exactly %s; extra %s, missing %s"
       % (sorted(want), sorted(got - want), sorted(want - got)))
 check(not any("*" in t for x in got for t in x), "Role has no wildcard")

@@ -20,6 +20,8 @@
 #  - Kueue: discovery of kueue.x-k8s.io, a Workload per queued Job (get,
 #    -o yaml), admission within the flavor's quota, Kueue's message when it
 #    does not fit, eviction, v1beta1 too
+#  - Services (headless, 409, 422) and Indexed Jobs: a pod per index with
+#    its annotation, label, hostname and subdomain; a failed index
 # Needs bash, kubectl, python3 and openssl; skips without kubectl.
 set -euo pipefail
 top=${SLUICE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -288,6 +290,98 @@ wait_for "second's Workload deleted with its Job" gone_wl
 control POST /_fake/admit '{"namespace": "kq", "name": "first"}' >/dev/null
 wait_for "first admitted again" admitted first
 ok "v1beta1 answers; a deleted Job's Workload goes; a held Workload is admitted again"
+
+# --- Indexed Jobs and headless Services (multi-node stages) -------------------------------
+cat >"$tmp/svc.yaml" <<'EOF'
+apiVersion: v1
+kind: Service
+metadata: { name: gang }
+spec:
+  clusterIP: None
+  publishNotReadyAddresses: true
+  selector: { batch.kubernetes.io/job-name: gang }
+EOF
+out=$(k create -n ml -f "$tmp/svc.yaml") || fail "kubectl create service"
+[ "$out" = "service/gang created" ] || fail "kubectl create service said: $out"
+out=$(k get services -n ml) || fail "kubectl get services"
+grep -Eq '^gang +ClusterIP +None +<none> +<none>' <<<"$out" || fail "kubectl get services: $out"
+[ "$(k get svc gang -n ml -o 'jsonpath={.spec.selector.batch\.kubernetes\.io/job-name}')" = gang ] ||
+    fail "the Service's selector"
+if k create -n ml -f "$tmp/svc.yaml" 2>"$tmp/err"; then fail "a duplicate service was created"; fi
+grep -q 'services "gang" already exists' "$tmp/err" || fail "service 409: $(cat "$tmp/err")"
+sed 's/name: gang }/name: 1gang }/' "$tmp/svc.yaml" >"$tmp/badsvc.yaml"
+if k create -n ml -f "$tmp/badsvc.yaml" 2>"$tmp/err"; then fail "a bad service name was accepted"; fi
+grep -q 'The Service "1gang" is invalid: metadata.name: Invalid value: "1gang": a DNS-1035 label' "$tmp/err" ||
+    fail "service 422: $(cat "$tmp/err")"
+ok "kubectl create/get services: a headless Service, 409 on a duplicate, 422 for a bad name"
+
+indexed() { # NAME [ENV-LINES]
+	local env=${2:-'            - { name: FAKE_DURATION_MS, value: "300" }'}
+	cat <<EOF
+apiVersion: batch/v1
+kind: Job
+metadata: { name: $1 }
+spec:
+  completionMode: Indexed
+  completions: 3
+  parallelism: 3
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      subdomain: $1
+      containers:
+        - name: main
+          image: python:3.12
+          command: [python, train.py]
+          env:
+            - name: RANK
+              valueFrom: { fieldRef: { fieldPath: "metadata.annotations['batch.kubernetes.io/job-completion-index']" } }
+$env
+EOF
+}
+indexed gang >"$tmp/gang.yaml"
+k create -n ml -f "$tmp/gang.yaml" >/dev/null || fail "create the Indexed Job"
+wait_for "job gang Complete" complete gang
+out=$(k get jobs gang -n ml) || fail "kubectl get job gang"
+grep -Eq '^gang +Complete +3/3' <<<"$out" || fail "kubectl get job gang: $out"
+for i in 0 1 2; do
+	pod=$(k get pods -n ml -l "batch.kubernetes.io/job-completion-index=$i,job-name=gang" -o name)
+	[ "$(echo "$pod" | wc -l)" = 1 ] && [[ $pod == pod/gang-$i-* ]] || fail "one pod for index $i: $pod"
+	[ "$(k get "$pod" -n ml -o 'jsonpath={.metadata.annotations.batch\.kubernetes\.io/job-completion-index}/{.spec.hostname}/{.spec.subdomain}')" = "$i/gang-$i/gang" ] ||
+	    fail "index $i: annotation, hostname and subdomain"
+	k get "$pod" -n ml -o json | python3 -c '
+import json, sys
+env = json.load(sys.stdin)["spec"]["containers"][0]["env"]
+ref = [e for e in env if e["name"] == "JOB_COMPLETION_INDEX"]
+assert ref and "completion-index" in ref[0]["valueFrom"]["fieldRef"]["fieldPath"], env
+' || fail "index $i: JOB_COMPLETION_INDEX"
+done
+[ "$(k get job gang -n ml -o 'jsonpath={.status.completedIndexes}')" = 0-2 ] || fail "completedIndexes"
+ok "an Indexed Job: one pod per index with the index annotation and label, hostname, subdomain, JOB_COMPLETION_INDEX"
+
+indexed gang-fail '            - { name: FAKE_DURATION_MS, value: "2000" }
+            - { name: FAKE_FAIL_INDEX, value: "1" }
+            - { name: FAKE_EXIT_CODE, value: "3" }' >"$tmp/gang-fail.yaml"
+k create -n ml -f "$tmp/gang-fail.yaml" >/dev/null || fail "create the failing Indexed Job"
+failed() {
+	[ "$(k get job "$1" -n ml -o 'jsonpath={.status.conditions[?(@.type=="Failed")].status}')" = True ]
+}
+wait_for "job gang-fail Failed" failed gang-fail
+[ "$(k get job gang-fail -n ml -o 'jsonpath={.status.conditions[?(@.type=="Failed")].reason}')" = BackoffLimitExceeded ] ||
+    fail "gang-fail's reason"
+pod=$(k get pods -n ml -l 'batch.kubernetes.io/job-completion-index=1,job-name=gang-fail' -o name)
+[ "$(k get "$pod" -n ml -o 'jsonpath={.status.phase}/{.status.containerStatuses[0].state.terminated.exitCode}')" = Failed/3 ] ||
+    fail "index 1 failed with exit status 3"
+left=$(k get pods -n ml -l job-name=gang-fail -o name)
+[ "$left" = "$pod" ] || fail "the other indexes' pods are deleted: $left"
+ok "one failed index fails an Indexed Job with backoffLimit 0 and deletes its other pods"
+
+out=$(k delete service gang -n ml) || fail "kubectl delete service"
+[ "$out" = 'service "gang" deleted' ] || fail "kubectl delete service said: $out"
+if k get service gang -n ml 2>"$tmp/err"; then fail "gang's service still there"; fi
+grep -q 'NotFound' "$tmp/err" || fail "get service after delete: $(cat "$tmp/err")"
+ok "kubectl delete service"
 
 # --- auth -------------------------------------------------------------------------------------------
 # (output captured first: grep -q closing the pipe early would make

@@ -1302,6 +1302,41 @@ engine__the_gpu_cap_is_first_in_first_out(void **state)
 }
 
 static void
+engine__nodes_beyond_max_nodes_fail_and_gpus_count_per_node(void **state)
+{
+	struct fx *f = *state;
+	static const char *const env[] = { "SLUICE_MAX_NODES=2",
+	    "SLUICE_KUBERNETES_MAX_GPUS=4", NULL };
+	static const char yaml[] = HEAD
+	    "  defaults: {image: \"alpine:3.20\"}\n"
+	    "  stages:\n"
+	    "    - {name: train, command: [\"true\"], nodes: %d, "
+	    "resources: {gpu: 2}}\n";
+	struct fake_outcome manual = { .manual = 1 };
+	char text[1024];
+	int64_t fits, wide;
+
+	configure(f, env);
+	on(f, NULL, NULL, 0, 0, manual);
+	/* 2 nodes of 2 GPUs: 4 GPUs held at once, within both caps */
+	(void)snprintf(text, sizeof(text), yaml, "%s", 2);
+	fits = run(f, versionf(f, text, "fits"));
+	tick_until(f, "running", "SELECT status FROM stage_attempts WHERE "
+	    "job_name = '%s'", job(fits, "train", 1));
+	expect(f, "4", "SELECT sum(gpus) FROM stage_attempts WHERE status IN "
+	    "('pending', 'submitted', 'running')");
+	/* 3 nodes: more than max_nodes, the stage fails at once */
+	(void)snprintf(text, sizeof(text), yaml, "%s", 3);
+	wide = run(f, versionf(f, text, "wide"));
+	tick_until(f, "failed", "SELECT status FROM runs WHERE id = %lld",
+	    (long long)wide);
+	expect(f, "cannot start: needs 3 nodes, more than max_nodes (2)",
+	    "SELECT message FROM stages WHERE run_id = %lld", (long long)wide);
+	assert_int_equal(fake_executor_submits(f->fake, job(wide, "train", 1)),
+	    0);
+}
+
+static void
 engine__max_parallel_stages_caps_attempts_across_runs(void **state)
 {
 	struct fx *f = *state;
@@ -1484,6 +1519,7 @@ main(void)
 		T(engine__retry_reuses_succeeded_stages_and_starts_at_the_failed_one),
 		T(engine__pipeline_concurrency_queues_runs_in_order),
 		T(engine__the_gpu_cap_is_first_in_first_out),
+		T(engine__nodes_beyond_max_nodes_fail_and_gpus_count_per_node),
 		T(engine__max_parallel_stages_caps_attempts_across_runs),
 		T(engine__a_restart_at_any_pass_runs_every_attempt_once),
 		T(engine__events_trace_every_transition),

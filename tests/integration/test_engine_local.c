@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "base/buf.h"
 #include "base/cfg.h"
 #include "base/sys.h"
 #include "engine/engine.h"
@@ -116,17 +117,20 @@ teardown(void **state)
 	return 0;
 }
 
-/* Push a commit touching the demo, poll: a run is queued.  Its id. */
+/*
+ * Push a commit touching the folder pipelines/<folder>, poll: a run of
+ * the pipeline watching it is queued.  Its id.
+ */
 static int64_t
-push(struct fx *f, const char *line)
+push_in(struct fx *f, const char *folder, const char *line)
 {
 	struct err err;
 	char *id;
 	int64_t r;
 
-	test_sh("cd %s/demo && echo '%s' >> pipelines/demo/RUNS.md && "
+	test_sh("cd %s/demo && echo '%s' >> pipelines/%s/RUNS.md && "
 	    TEST_GIT "add -A && " TEST_GIT "commit -qm '%s' && "
-	    TEST_GIT "push -q origin main", f->dir, line, line);
+	    TEST_GIT "push -q origin main", f->dir, line, folder, line);
 	if (poller_poll_now(f->cfg, f->db, "demo", &err) < 0)
 		fail_msg("poll: %s", err.msg);
 	id = testdb_value(&f->t, "SELECT max(id) FROM runs");
@@ -134,6 +138,13 @@ push(struct fx *f, const char *line)
 	r = strtoll(id, NULL, 10);
 	free(id);
 	return r;
+}
+
+/* Push a commit touching the demo: a run of it.  Its id. */
+static int64_t
+push(struct fx *f, const char *line)
+{
+	return push_in(f, "demo", line);
 }
 
 static char *
@@ -294,6 +305,36 @@ engine_local__the_demo_goes_from_push_to_production(void **state)
  * and neither the checkout nor its temporary copy stays behind.
  */
 static void
+engine_local__the_ddp_example_trains_on_two_ranks(void **state)
+{
+	struct fx *f = *state;
+	int64_t r = push_in(f, "ddp", "run 1");
+	char path[1024];
+	struct buf log1;
+	struct err err;
+
+	expect(f, "ddp-demo", "SELECT p.name FROM runs r JOIN pipelines p ON "
+	    "p.id = r.pipeline_id WHERE r.id = %lld", r);
+	until(f, r, "succeeded");
+	/* rank 0's log carried the metrics, the gate held */
+	expect(f, "2", "SELECT m.value FROM metrics m JOIN stage_attempts a ON "
+	    "a.id = m.attempt_id JOIN stages s ON s.id = a.stage_id WHERE "
+	    "s.run_id = %lld AND m.name = 'ranks'", r);
+	expect(f, "t", "SELECT m.value < 0.05 FROM metrics m JOIN "
+	    "stage_attempts a ON a.id = m.attempt_id JOIN stages s ON s.id = "
+	    "a.stage_id WHERE s.run_id = %lld AND m.name = 'loss'", r);
+	/* rank 1 met rank 0 and logged on its own */
+	(void)snprintf(path, sizeof(path), "%s/state/attempts/sluice-%lld-"
+	    "train-1/log.1", f->dir, (long long)r);
+	buf_init(&log1, 1 << 20);
+	if (sys_read_file(path, "rank 1's log", 1 << 20, 1, &log1, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_non_null(strstr(log1.data, "rank 1: joined rank 0 at "
+	    "127.0.0.1:"));
+	buf_release(&log1);
+}
+
+static void
 engine_local__a_failed_checkout_leaves_no_temporary_folder(void **state)
 {
 	struct fx *f = *state;
@@ -324,6 +365,9 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 		    engine_local__the_demo_goes_from_push_to_production, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    engine_local__the_ddp_example_trains_on_two_ranks, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    engine_local__a_failed_checkout_leaves_no_temporary_folder,

@@ -38,6 +38,7 @@
 #include "exec/executor.h"
 #include "kube/exec_kube.h"
 #include "kube/kube_api.h"
+#include "kube/kube_job.h"
 #include "kube/kubeconfig.h"
 
 static struct kubefake fake;
@@ -1118,6 +1119,279 @@ exec_kube__release_of_a_running_attempt_is_a_conflict(void **state)
 	env_stop(&v);
 }
 
+/* ---- multi-node: an Indexed Job and its headless Service ------------------------ */
+
+/* The objects of kind plural ("pods", "services") the fake holds in ns. */
+static json_t *
+fake_list(const char *plural, const char *ns)
+{
+	char *body = NULL;
+	json_t *all, *o, *out = json_array();
+	json_error_t je;
+	size_t i;
+
+	assert_int_equal(kubefake_call(&fake, "GET", "/_fake/objects", NULL,
+	    &body), 200);
+	all = json_loads(body, 0, &je);
+	assert_non_null(all);
+	json_array_foreach(json_object_get(all, plural), i, o) {
+		if (strcmp(jpath(o, "metadata|namespace"), ns) == 0)
+			json_array_append(out, o);
+	}
+	json_decref(all);
+	free(body);
+	return out;
+}
+
+static size_t
+fake_count(const char *plural, const char *ns)
+{
+	json_t *l = fake_list(plural, ns);
+	size_t n = json_array_size(l);
+
+	json_decref(l);
+	return n;
+}
+
+/* The env entry name of a pod's (or template's) first container. */
+static json_t *
+env_of(json_t *podspec, const char *name)
+{
+	json_t *env = json_object_get(json_array_get(json_object_get(podspec,
+	    "containers"), 0), "env"), *e;
+	size_t i;
+
+	json_array_foreach(env, i, e) {
+		if (strcmp(json_string_value(json_object_get(e, "name")),
+		    name) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+static void
+exec_kube__four_nodes_are_one_indexed_job_behind_a_headless_service(
+    void **state)
+{
+	const char *ns = "t-nodes";
+	struct env v;
+	struct att t;
+	json_t *job, *svcs, *pods, *p, *spec;
+	char want[160];
+	int seen[4] = { 0, 0, 0, 0 };
+	size_t i;
+
+	(void)state;
+	env_start(&v, ns);
+	kubefake_post(&fake, "/_fake/stats/reset", NULL);
+	att_init(&t, 50, "train", 1, "rank log", 0, 1500);
+	t.a.nodes = 4;
+	submit_ok(&v, &t);
+	/* one Job, Indexed, 4 at once, and one failure is the end */
+	job = fake_job(ns, t.name);
+	assert_non_null(job);
+	spec = json_object_get(job, "spec");
+	assert_string_equal(jpath(spec, "completionMode"), "Indexed");
+	assert_int_equal(json_integer_value(json_object_get(spec,
+	    "completions")), 4);
+	assert_int_equal(json_integer_value(json_object_get(spec,
+	    "parallelism")), 4);
+	assert_int_equal(json_integer_value(json_object_get(spec,
+	    "backoffLimit")), 0);
+	assert_string_equal(jpath(spec, "template|spec|subdomain"), t.name);
+	json_decref(job);
+	assert_int_equal(fake_jobs_in(ns), 1);
+	/* one headless Service of the same name, selecting the Job's pods */
+	svcs = fake_list("services", ns);
+	assert_int_equal(json_array_size(svcs), 1);
+	p = json_array_get(svcs, 0);
+	assert_string_equal(jpath(p, "metadata|name"), t.name);
+	assert_string_equal(jpath(p, "spec|clusterIP"), "None");
+	assert_string_equal(jpath(p, "spec|selector|batch.kubernetes.io/"
+	    "job-name"), t.name);
+	json_decref(svcs);
+	assert_int_equal(reqs("create services"), 1);
+	assert_int_equal(reqs("create jobs"), 1);
+
+	/* 4 pods, ranks 0-3, each with the rendezvous environment */
+	WAIT_UNTIL(fake_count("pods", ns) == 4);
+	pods = fake_list("pods", ns);
+	json_array_foreach(pods, i, p) {
+		const char *idx = jpath(p, "metadata|annotations|"
+		    "batch.kubernetes.io/job-completion-index");
+		json_t *ps = json_object_get(p, "spec"), *e;
+		int r;
+
+		assert_non_null(idx);
+		r = atoi(idx);
+		assert_true(r >= 0 && r < 4);
+		seen[r]++;
+		snprintf(want, sizeof(want), "%s-%d", t.name, r);
+		assert_string_equal(jpath(ps, "hostname"), want);
+		assert_string_equal(jpath(ps, "subdomain"), t.name);
+		e = env_of(ps, "SLUICE_NODE_RANK");
+		assert_non_null(e);
+		assert_string_equal(jpath(e, "valueFrom|fieldRef|fieldPath"),
+		    "metadata.annotations['batch.kubernetes.io/"
+		    "job-completion-index']");
+		assert_string_equal(jpath(env_of(ps, "SLUICE_NUM_NODES"),
+		    "value"), "4");
+		snprintf(want, sizeof(want), "%s-0.%s", t.name, t.name);
+		assert_string_equal(jpath(env_of(ps, "SLUICE_MASTER_ADDR"),
+		    "value"), want);
+		assert_string_equal(jpath(env_of(ps, "SLUICE_MASTER_PORT"),
+		    "value"), "29500");
+	}
+	json_decref(pods);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(seen[i], 1);
+
+	WAIT_UNTIL(terminal(&v, t.name));
+	assert_int_equal(state_of(&v, t.name), EXEC_SUCCEEDED);
+	assert_true(has_text(&v, t.name, "rank log"));
+	/* no leftover: release deletes the Job and the Service */
+	release_ok(&v, t.name);
+	WAIT_UNTIL(fake_jobs_in(ns) == 0 && fake_count("services", ns) == 0);
+	WAIT_UNTIL(tasks_of(&v) == 0);
+	env_stop(&v);
+}
+
+static void
+exec_kube__a_failed_index_fails_the_attempt_once_naming_it(void **state)
+{
+	const char *ns = "t-nodes-fail";
+	struct env v;
+	struct att t, c;
+	struct exec_status s;
+	struct err err;
+
+	(void)state;
+	env_start(&v, ns);
+	kubefake_post(&fake, "/_fake/stats/reset", NULL);
+	att_init(&t, 51, "train", 1, "rank log", 5, 3000);
+	t.env[4] = (struct exec_env){ "FAKE_FAIL_INDEX", "2" };
+	t.a.nenv = 5;
+	t.a.nodes = 3;
+	submit_ok(&v, &t);
+	WAIT_UNTIL(terminal(&v, t.name));
+	s = st(&v, t.name);
+	assert_int_equal(s.state, EXEC_FAILED);
+	assert_int_equal(s.exit_code, 5);
+	assert_string_equal(s.message, "index 2 of 3 failed: exit status 5");
+	/* the executor never makes a second Job: retries are the engine's */
+	assert_int_equal(reqs("create jobs"), 1);
+	assert_int_equal(reqs("create services"), 1);
+	release_ok(&v, t.name);
+	WAIT_UNTIL(fake_jobs_in(ns) == 0 && fake_count("services", ns) == 0 &&
+	    fake_count("pods", ns) == 0);
+
+	/* cancel of a running gang deletes its Job and Service too */
+	att_init(&c, 52, "train", 1, "long", 0, 60000);
+	c.a.nodes = 2;
+	submit_ok(&v, &c);
+	WAIT_UNTIL(state_of(&v, c.name) == EXEC_RUNNING);
+	assert_int_equal(fake_count("services", ns), 1);
+	assert_int_equal(v.ex.ops->cancel(v.ex.impl, c.name, &err), 0);
+	WAIT_UNTIL(fake_jobs_in(ns) == 0 && fake_count("services", ns) == 0);
+	WAIT_UNTIL(terminal(&v, c.name));
+	assert_int_equal(state_of(&v, c.name), EXEC_CANCELED);
+	release_ok(&v, c.name);
+	WAIT_UNTIL(tasks_of(&v) == 0);
+	assert_int_equal(fake_count("services", ns), 0);
+	env_stop(&v);
+}
+
+/* the submit of an attempt whose Service is already there adopts it */
+static void
+exec_kube__a_service_left_by_a_crash_is_adopted(void **state)
+{
+	const char *ns = "t-nodes-adopt";
+	struct env v;
+	struct att t;
+	char *json = NULL;
+	struct kube_job_opts jo = { .namespace = "t-nodes-adopt",
+	    .ttl_after_finished_s = -1 };
+	struct err err;
+
+	(void)state;
+	env_start(&v, ns);
+	att_init(&t, 53, "train", 1, "ok", 0, 200);
+	t.a.nodes = 2;
+	/* a controller created the Service and died before the Job */
+	assert_int_equal(kube_service_manifest(&t.a, &jo, &json, &err), 0);
+	assert_int_equal(kube_api_service_create(v.k, ns, json, strlen(json),
+	    &err), 0);
+	assert_int_equal(kube_api_service_create(v.k, ns, json, strlen(json),
+	    &err), ERR_CONFLICT);
+	free(json);
+	submit_ok(&v, &t);
+	WAIT_UNTIL(terminal(&v, t.name));
+	assert_int_equal(state_of(&v, t.name), EXEC_SUCCEEDED);
+	assert_int_equal(fake_count("services", ns), 1);
+	release_ok(&v, t.name);
+	WAIT_UNTIL(fake_jobs_in(ns) == 0 && fake_count("services", ns) == 0);
+	/* a Job the API refuses for good takes the Service made for it */
+	att_init(&t, 54, "train", 1, "never", 0, 100);
+	t.a.nodes = 2;
+	t.a.pipeline = "a-pipeline-name-that-is-far-too-long-to-be-a-label-"
+	    "value-in-kubernetes";
+	kubefake_post(&fake, "/_fake/stats/reset", NULL);
+	assert_int_equal(v.ex.ops->submit(v.ex.impl, &t.a, &err),
+	    ERR_INVALID);
+	assert_int_equal(reqs("create services"), 1);
+	assert_int_equal(reqs("delete services"), 1);
+	assert_int_equal(fake_count("services", ns), 0);
+	assert_int_equal(fake_jobs_in(ns), 0);
+	env_stop(&v);
+}
+
+static int only_run_30(void *arg, int64_t run_id, const char *stage,
+    int attempt);
+
+/* A Service without its Job (an attempt of run): as a crash leaves it. */
+static void
+lone_service(struct env *v, const char *ns, int64_t run)
+{
+	struct kube_job_opts jo = { .namespace = ns,
+	    .ttl_after_finished_s = -1 };
+	struct att t;
+	struct err err;
+	char *json = NULL;
+
+	att_init(&t, run, "train", 1, "gone", 0, 100);
+	t.a.nodes = 2;
+	assert_int_equal(kube_service_manifest(&t.a, &jo, &json, &err), 0);
+	assert_int_equal(kube_api_service_create(v->k, ns, json, strlen(json),
+	    &err), 0);
+	free(json);
+}
+
+static void
+exec_kube__reconcile_deletes_services_whose_job_and_run_are_gone(
+    void **state)
+{
+	const char *ns = "t-nodes-sweep";
+	struct env v;
+	struct err err;
+	json_t *svcs;
+	int calls = 0;
+
+	(void)state;
+	env_start(&v, ns);
+	lone_service(&v, ns, 30);	/* its run is still active: kept */
+	lone_service(&v, ns, 61);	/* its run is over: deleted */
+	assert_int_equal(fake_count("services", ns), 2);
+	assert_int_equal(exec_kube_reconcile(v.ex.impl, only_run_30, &calls,
+	    &err), 0);
+	assert_int_equal(calls, 2);
+	svcs = fake_list("services", ns);
+	assert_int_equal(json_array_size(svcs), 1);
+	assert_string_equal(jpath(json_array_get(svcs, 0), "metadata|name"),
+	    "sluice-30-train-1");
+	json_decref(svcs);
+	env_stop(&v);
+}
+
 static int
 only_run_30(void *arg, int64_t run_id, const char *stage, int attempt)
 {
@@ -1330,6 +1604,10 @@ main(void)
 		T(exec_kube__stale_watch_recovers_and_sees_the_end),
 		T(exec_kube__cancel_deletes_the_job_and_keeps_its_log),
 		T(exec_kube__release_of_a_running_attempt_is_a_conflict),
+		T(exec_kube__four_nodes_are_one_indexed_job_behind_a_headless_service),
+		T(exec_kube__a_failed_index_fails_the_attempt_once_naming_it),
+		T(exec_kube__a_service_left_by_a_crash_is_adopted),
+		T(exec_kube__reconcile_deletes_services_whose_job_and_run_are_gone),
 		T(exec_kube__restart_adopts_running_jobs_and_reconcile_deletes_done_runs),
 		T(exec_kube__follow_streams_a_running_log),
 		T(exec_kube__metrics_count_calls_by_verb_resource_and_code),

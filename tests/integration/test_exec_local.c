@@ -846,6 +846,133 @@ exec_local__runs_through_bin_sluice(void **state)
 	free(log);
 }
 
+/* ---- multi-node: N ranks on this machine ---- */
+
+static void
+exec_local__two_ranks_of_the_ddp_example_meet_and_train(void **state)
+{
+	struct fixture *f = *state;
+	const char *top = getenv("SLUICE_TOP");
+	char script[PATH_MAX], dir[700];
+	const char *argv[] = { "python3", script, "--steps", "20", "--timeout",
+	    "60" };
+	struct exec_attempt a;
+	struct exec_status st;
+	struct err err;
+	char *log, *log1;
+
+	(void)snprintf(script, sizeof(script), "%s/pipelines/ddp/train.py",
+	    top != NULL ? top : ".");
+	attempt_init(&a, "sluice-7-ddp-1", argv, 6, f->work, 0);
+	a.nodes = 2;
+	assert_int_equal(f->ex.ops->submit(f->ex.impl, &a, &err), 0);
+	st = wait_done(f, "sluice-7-ddp-1");
+	log = log_of(f, "sluice-7-ddp-1");
+	attempt_path(f, "sluice-7-ddp-1", dir, sizeof(dir));
+	log1 = slurp(dir, "log.1");
+	if (st.state != EXEC_SUCCEEDED)
+		fail_msg("%s: %s\nrank 1: %s", st.message, log,
+		    log1 != NULL ? log1 : "(no log.1)");
+	assert_int_equal(st.exit_code, 0);
+	/* rank 0 writes the attempt's log, with the metrics */
+	assert_non_null(strstr(log, "rank 0 of 2, master 127.0.0.1:"));
+	assert_non_null(strstr(log, "rank 0: rank 1 joined"));
+	assert_non_null(strstr(log, "\n::metric loss="));
+	assert_non_null(strstr(log, " ranks=2\n"));
+	/* rank 1 its own log.1, having met rank 0 at the same port */
+	assert_non_null(log1);
+	assert_non_null(strstr(log1, "rank 1 of 2, master 127.0.0.1:"));
+	assert_non_null(strstr(log1, "rank 1: joined rank 0 at 127.0.0.1:"));
+	assert_null(strstr(log1, "::metric"));
+	free(log);
+	free(log1);
+}
+
+static void
+exec_local__a_failed_rank_fails_the_attempt_and_stops_the_others(
+    void **state)
+{
+	struct fixture *f = *state;
+	const char *argv[] = { "sh", "-c",
+	    "echo \"rank=$SLUICE_NODE_RANK of $SLUICE_NUM_NODES at "
+	    "$SLUICE_MASTER_ADDR:$SLUICE_MASTER_PORT\"; "
+	    "if [ \"$SLUICE_NODE_RANK\" = 1 ]; then "
+	    "while [ ! -f pid.0 ] || [ ! -f pid.2 ]; do sleep 0.05; done; "
+	    "exit 4; fi; echo $$ > pid.$SLUICE_NODE_RANK.tmp; "
+	    "mv pid.$SLUICE_NODE_RANK.tmp pid.$SLUICE_NODE_RANK; "
+	    "exec sleep 600" };
+	struct exec_attempt a;
+	struct exec_status st;
+	struct err err;
+	char dir[700], *log, *log1, *log2;
+	long pid0, pid2;
+
+	attempt_init(&a, "sluice-7-gang-1", argv, 3, f->work, 0);
+	a.nodes = 3;
+	assert_int_equal(f->ex.ops->submit(f->ex.impl, &a, &err), 0);
+	pid0 = wait_number(f->work, "pid.0");
+	pid2 = wait_number(f->work, "pid.2");
+	st = wait_done(f, "sluice-7-gang-1");
+	assert_int_equal(st.state, EXEC_FAILED);
+	assert_int_equal(st.exit_code, 4);
+	assert_string_equal(st.message, "rank 1 of 3 failed: exit status 4");
+	/* the other ranks were stopped, not waited for */
+	assert_pid_gone((pid_t)pid0);
+	assert_pid_gone((pid_t)pid2);
+	log = log_of(f, "sluice-7-gang-1");
+	attempt_path(f, "sluice-7-gang-1", dir, sizeof(dir));
+	log1 = slurp(dir, "log.1");
+	log2 = slurp(dir, "log.2");
+	assert_non_null(log1);
+	assert_non_null(log2);
+	assert_non_null(strstr(log, "rank=0 of 3 at 127.0.0.1:"));
+	assert_non_null(strstr(log1, "rank=1 of 3 at 127.0.0.1:"));
+	assert_non_null(strstr(log2, "rank=2 of 3 at 127.0.0.1:"));
+	/* one port for all ranks */
+	assert_int_equal(strtol(strstr(log, "127.0.0.1:") + 10, NULL, 10),
+	    strtol(strstr(log1, "127.0.0.1:") + 10, NULL, 10));
+	assert_true(strtol(strstr(log, "127.0.0.1:") + 10, NULL, 10) > 0);
+	assert_non_null(strstr(log, "[sluice] rank 1 of 3 failed: stopping "
+	    "the other ranks"));
+	free(log);
+	free(log1);
+	free(log2);
+}
+
+static void
+exec_local__a_dead_supervisor_takes_every_rank_with_it(void **state)
+{
+	struct fixture *f = *state;
+	const char *argv[] = { "sh", "-c", "echo $$ > rank.$SLUICE_NODE_RANK.tmp"
+	    " && mv rank.$SLUICE_NODE_RANK.tmp rank.$SLUICE_NODE_RANK; "
+	    "exec sleep 300" };
+	struct exec_attempt a;
+	struct exec_status st;
+	struct err err;
+	char dir[700];
+	pid_t r0, r1, sup;
+
+	attempt_init(&a, "sluice-7-gangorphan-1", argv, 3, f->work, 0);
+	a.nodes = 2;
+	assert_int_equal(f->ex.ops->submit(f->ex.impl, &a, &err), 0);
+	r0 = (pid_t)wait_number(f->work, "rank.0");
+	r1 = (pid_t)wait_number(f->work, "rank.1");
+	attempt_path(f, "sluice-7-gangorphan-1", dir, sizeof(dir));
+	sup = (pid_t)wait_number(dir, "supervisor.pid");
+	assert_int_equal(kill(sup, SIGKILL), 0);
+
+	st = wait_done(f, "sluice-7-gangorphan-1");
+	assert_int_equal(st.state, EXEC_FAILED);
+	assert_non_null(strstr(st.message, "supervisor died"));
+	/* both ranks were in rank 0's group: both are gone */
+	assert_group_gone(r0);
+	assert_pid_gone(r1);
+	/* a resubmit after the crash runs nothing again */
+	assert_int_equal(f->ex.ops->submit(f->ex.impl, &a, &err), 0);
+	st = wait_done(f, "sluice-7-gangorphan-1");
+	assert_int_equal(st.state, EXEC_FAILED);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -893,6 +1020,15 @@ main(int argc, char **argv)
 		    exec_local__unknown_and_invalid_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    exec_local__runs_through_bin_sluice, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    exec_local__two_ranks_of_the_ddp_example_meet_and_train,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    exec_local__a_failed_rank_fails_the_attempt_and_stops_the_others,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    exec_local__a_dead_supervisor_takes_every_rank_with_it,
+		    setup, teardown),
 	};
 
 	/* this binary is also the supervisor the executor starts */

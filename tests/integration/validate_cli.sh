@@ -132,5 +132,19 @@ else
 	[ "$rc" = 0 ] && [ "$out" = "[]" ] || fail "--json with a warning: exit $rc: $out"
 	grep -q ': warning: spec.stages\[0\].nodes' <<<"$err" || fail "--json warning: $err"
 fi
+# a configuration that loads adds what the controller would refuse: a
+# stage asking for more nodes than max_nodes, at the value
+cp "$top/pipelines/ddp.yaml" ddp.yaml
+line=$(grep -n '^ *nodes: 2' ddp.yaml | cut -d: -f1)
+printf 'max_nodes: 1\n' >"$tmp/nodes.yaml"
+run validate --config "$tmp/nodes.yaml" ddp.yaml
+[ "$rc" = 1 ] || fail "nodes above max_nodes: exit $rc: $err"
+[ "$err" = "ddp.yaml:$line:14: spec.stages[0].nodes: 2 nodes, more than max_nodes (1) of $tmp/nodes.yaml" ] ||
+	fail "nodes above max_nodes: $err"
+printf 'max_nodes: 2\n' >"$tmp/nodes.yaml"
+run validate --config "$tmp/nodes.yaml" ddp.yaml
+[ "$rc" = 0 ] || fail "nodes within max_nodes: exit $rc: $err"
+run validate ddp.yaml
+[ "$rc" = 0 ] || fail "nodes without a configuration: exit $rc: $err"
 
 echo "validate_cli: ok"

@@ -112,6 +112,42 @@ attempt_spec__pod_identity_round_trips_and_old_specs_have_none(void **state)
 	attempt_spec_release(&s);
 }
 
+static void
+attempt_spec__nodes_round_trip_and_old_specs_run_on_one(void **state)
+{
+	struct attempt_spec s, back;
+	struct exec_attempt a;
+	struct err err;
+	char *json = NULL;
+
+	(void)state;
+	attempt_spec_init(&s);
+	attempt_spec_arg(&s, "torchrun");
+	s.nodes = 4;
+	assert_int_equal(attempt_spec_to_json(&s, &json, &err), 0);
+	assert_non_null(strstr(json, "\"nodes\":4"));
+	assert_int_equal(attempt_spec_from_json(&back, json, &err), 0);
+	attempt_spec_to_exec(&back, &a);
+	assert_int_equal(a.nodes, 4);
+	attempt_spec_release(&back);
+	free(json);
+	/* a spec recorded before multi-node stages: one node */
+	assert_int_equal(attempt_spec_from_json(&back, "{\"image\":null,"
+	    "\"command\":[\"true\"],\"env\":[],\"timeout_ms\":0,"
+	    "\"resources\":{\"gpu\":0},\"node_selector\":[],"
+	    "\"tolerations\":[],\"volumes\":[]}", &err), 0);
+	attempt_spec_to_exec(&back, &a);
+	assert_int_equal(a.nodes, 1);
+	attempt_spec_release(&back);
+	/* a node count out of range is a malformed spec */
+	assert_int_equal(attempt_spec_from_json(&back, "{\"image\":null,"
+	    "\"command\":[\"true\"],\"env\":[],\"timeout_ms\":0,"
+	    "\"resources\":{\"gpu\":0},\"node_selector\":[],"
+	    "\"tolerations\":[],\"volumes\":[],\"nodes\":0}", &err),
+	    ERR_INVALID);
+	attempt_spec_release(&s);
+}
+
 int
 main(void)
 {
@@ -120,6 +156,8 @@ main(void)
 		cmocka_unit_test(attempt_spec__refuses_malformed_json),
 		cmocka_unit_test(
 		    attempt_spec__pod_identity_round_trips_and_old_specs_have_none),
+		cmocka_unit_test(
+		    attempt_spec__nodes_round_trip_and_old_specs_run_on_one),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -119,6 +119,7 @@ cfg__defaults_without_a_file(void **state)
 	assert_int_equal(c->log_format, LOG_TEXT);
 	assert_int_equal(c->executor, EXECUTOR_LOCAL);
 	assert_int_equal(c->max_parallel_stages, 32);
+	assert_int_equal(c->max_nodes, 16);
 	assert_string_equal(c->kubernetes.kubeconfig, "");
 	assert_string_equal(c->kubernetes.context, "");
 	assert_string_equal(c->kubernetes.namespace, "");
@@ -311,6 +312,11 @@ static const struct {
 	{ "max_parallel_stages: 0\n",
 	  "max_parallel_stages: \"0\" is out of range (1..100000) "
 	  "(%s/sluice.yaml:1:22)" },
+	{ "max_nodes: 0\n",
+	  "max_nodes: \"0\" is out of range (1..1024) (%s/sluice.yaml:1:12)" },
+	{ "max_nodes: 2000\n",
+	  "max_nodes: \"2000\" is out of range (1..1024) "
+	  "(%s/sluice.yaml:1:12)" },
 	{ "poll_workers: four\n",
 	  "poll_workers: \"four\" is not an integer (%s/sluice.yaml:1:15)" },
 	{ "kubernetes:\n  qps: 0\n",

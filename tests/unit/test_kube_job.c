@@ -64,20 +64,29 @@ gpu_attempt(void)
 static const struct kube_job_opts opts = { .namespace = "ml",
     .ttl_after_finished_s = 3600, .checkout_image = "alpine/git:2.45.2" };
 
+/* A manifest built by fn (the Job's or the Service's), parsed. */
 static json_t *
-build(const struct exec_attempt *a)
+build_with(int (*fn)(const struct exec_attempt *,
+    const struct kube_job_opts *, char **, struct err *),
+    const struct exec_attempt *a)
 {
 	struct err err;
 	json_error_t jerr;
 	char *text = NULL;
 	json_t *j;
 
-	if (kube_job_manifest(a, &opts, &text, &err) < 0)
+	if (fn(a, &opts, &text, &err) < 0)
 		fail_msg("manifest: %s", err.msg);
 	j = json_loads(text, 0, &jerr);
 	free(text);
 	assert_non_null(j);
 	return j;
+}
+
+static json_t *
+build(const struct exec_attempt *a)
+{
+	return build_with(kube_job_manifest, a);
 }
 
 static const char *
@@ -436,6 +445,131 @@ kube_job__credentials_secret_is_mounted_only_into_the_init_container(
 	assert_non_null(strstr(err.msg, "service account"));
 }
 
+/* The env entry called name in the stage container, or NULL. */
+static json_t *
+env_entry(json_t *job, const char *name)
+{
+	json_t *tmpl = json_object_get(json_object_get(job, "spec"),
+	    "template");
+	json_t *ctr = json_array_get(json_object_get(json_object_get(tmpl,
+	    "spec"), "containers"), 0);
+	json_t *env = json_object_get(ctr, "env");
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(env, i, e) {
+		if (strcmp(json_string_value(json_object_get(e, "name")),
+		    name) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+static void
+kube_job__four_nodes_make_one_indexed_job_behind_a_headless_service(
+    void **state)
+{
+	struct exec_attempt a = gpu_attempt();
+	json_t *j, *s, *e;
+
+	(void)state;
+	a.nodes = 4;
+	a.gpus = 8;
+	a.gpu_resource = "nvidia.com/gpu";
+	j = build(&a);
+	EXPECT(j, "spec/completionMode", "Indexed");
+	EXPECT(j, "spec/completions", "4");
+	EXPECT(j, "spec/parallelism", "4");
+	EXPECT(j, "spec/backoffLimit", "0");
+	EXPECT(j, "spec/suspend", "true");	/* Kueue admits the gang */
+	EXPECT(j, "metadata/labels/kueue.x-k8s.io~1queue-name", "team-a");
+	EXPECT(j, "spec/template/spec/subdomain", "sluice-42-train-1");
+	/* GPUs are per pod */
+	EXPECT(j, "spec/template/spec/containers/0/resources/limits/"
+	    "nvidia.com~1gpu", "8");
+	e = env_entry(j, "SLUICE_NODE_RANK");
+	assert_non_null(e);
+	assert_null(json_object_get(e, "value"));
+	EXPECT(e, "valueFrom/fieldRef/fieldPath", "metadata.annotations["
+	    "'batch.kubernetes.io/job-completion-index']");
+	EXPECT(env_entry(j, "SLUICE_NUM_NODES"), "value", "4");
+	EXPECT(env_entry(j, "SLUICE_MASTER_ADDR"), "value",
+	    "sluice-42-train-1-0.sluice-42-train-1");
+	EXPECT(env_entry(j, "SLUICE_MASTER_PORT"), "value", "29500");
+	/* the stage's own environment is still there */
+	EXPECT(env_entry(j, "SLUICE_STAGE"), "value", "train");
+
+	s = build_with(kube_service_manifest, &a);
+	EXPECT(s, "apiVersion", "v1");
+	EXPECT(s, "kind", "Service");
+	EXPECT(s, "metadata/name", "sluice-42-train-1");
+	EXPECT(s, "metadata/namespace", "ml");
+	EXPECT(s, "metadata/labels/sluice~1run", "42");
+	EXPECT(s, "metadata/labels/app.kubernetes.io~1managed-by", "sluice");
+	assert_null(json_object_get(json_object_get(json_object_get(s,
+	    "metadata"), "labels"), "kueue.x-k8s.io/queue-name"));
+	EXPECT(s, "spec/clusterIP", "None");
+	EXPECT(s, "spec/publishNotReadyAddresses", "true");
+	EXPECT(s, "spec/selector/batch.kubernetes.io~1job-name",
+	    "sluice-42-train-1");
+	json_decref(s);
+	json_decref(j);
+}
+
+static void
+kube_job__one_node_stays_a_plain_job(void **state)
+{
+	struct exec_attempt a = gpu_attempt();
+	json_t *j;
+
+	(void)state;
+	a.nodes = 1;
+	j = build(&a);
+	EXPECT(j, "spec/completionMode", "(missing)");
+	EXPECT(j, "spec/completions", "(missing)");
+	EXPECT(j, "spec/template/spec/subdomain", "(missing)");
+	assert_null(env_entry(j, "SLUICE_NODE_RANK"));
+	assert_null(env_entry(j, "SLUICE_MASTER_ADDR"));
+	assert_int_equal(kube_job_is_multinode(&a), 0);
+	a.nodes = 0;		/* unset reads as one node */
+	assert_int_equal(kube_job_is_multinode(&a), 0);
+	json_decref(j);
+}
+
+static void
+kube_job__refuses_nodes_whose_host_names_cannot_fit(void **state)
+{
+	struct exec_attempt a = gpu_attempt();
+	struct err err;
+	char *out = NULL;
+	/* 62 characters: "<name>-1" is 64 */
+	const char *longname =
+	    "sluice-42-abcdefghijabcdefghijabcdefghijabcdefghijabcdefghij-1";
+
+	(void)state;
+	a.name = longname;
+	a.nodes = 2;
+	assert_int_equal(kube_job_manifest(&a, &opts, &out, &err),
+	    ERR_INVALID);
+	assert_null(out);
+	assert_non_null(strstr(err.msg, "host names of 2 nodes"));
+	a.nodes = 1;		/* a single node has no host name to fit */
+	assert_int_equal(kube_job_manifest(&a, &opts, &out, &err), 0);
+	free(out);
+	out = NULL;
+	a = gpu_attempt();
+	a.nodes = 100000;
+	assert_int_equal(kube_job_manifest(&a, &opts, &out, &err),
+	    ERR_INVALID);
+	assert_non_null(strstr(err.msg, "100000 nodes"));
+	a = gpu_attempt();
+	a.name = "Bad_Name";
+	a.nodes = 2;
+	assert_int_equal(kube_service_manifest(&a, &opts, &out, &err),
+	    ERR_INVALID);
+	assert_null(out);
+}
+
 int
 main(void)
 {
@@ -455,6 +589,11 @@ main(void)
 		cmocka_unit_test(
 		    kube_job__credentials_secret_is_mounted_only_into_the_init_container),
 		cmocka_unit_test(kube_job__refuses_what_cannot_be_a_job),
+		cmocka_unit_test(
+		    kube_job__four_nodes_make_one_indexed_job_behind_a_headless_service),
+		cmocka_unit_test(kube_job__one_node_stays_a_plain_job),
+		cmocka_unit_test(
+		    kube_job__refuses_nodes_whose_host_names_cannot_fit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
