@@ -135,7 +135,7 @@ const char	*rollout_act_name(enum rollout_act act);
  *    pending approval of the current step becomes approved by actor
  *    (promote-full) or expired (abort), with the reason as comment;
  *  - pause holds the rollout (paused_by, the stage's waiting_reason
- *    "rollout paused by ACTOR"); resume releases it, moving the analysis
+ *    "rollout paused by ACTOR", as canary.c writes it); resume releases it, moving the analysis
  *    window's end and a pending approval's expiry by the time paused.
  * reason (NULL: "aborted by ACTOR[: comment]", ...) is what the events,
  * the approval and later the stage's message say.  *rollout_id receives

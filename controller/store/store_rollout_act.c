@@ -76,8 +76,8 @@ static const char sql_pause[] =
     "   FROM ro0 WHERE t.id = ro0.id AND" ACT_ACTIVE
     "   AND t.action IS NULL AND t.paused_at IS NULL"
     "   RETURNING t.id, t.run_id, t.stage_id),"
-    " s AS (UPDATE stages x SET waiting_reason = $5 FROM ro"
-    "   WHERE x.id = ro.stage_id RETURNING x.id),"
+    " s AS (UPDATE stages x SET waiting_reason = 'rollout paused by ' || $3"
+    "   FROM ro WHERE x.id = ro.stage_id RETURNING x.id),"
     ACT_EVENT("paused")
     ACT_RESULT;
 
