@@ -37,6 +37,10 @@ const ACTIONS = {
 	},
 };
 
+// What the element shows of a rollout: a new one is built when it changes.
+const sigOf = ro => [ro.status, ro.action, ro.paused_by, ro.current_weight]
+    .join('|');
+
 // The actions that apply to a rollout ({status, action, paused_by}).
 export function applicable(ro) {
 	if (!ro || !ACTIVE.has(ro.status) || ro.action)
@@ -57,6 +61,7 @@ export function rolloutActions(ro, run, target, { onDone = () => {} } = {}) {
 	const status = h('div', { class: 'form-status' });
 
 	function buttons() {
+		box.dataset.sig = sigOf(ro);
 		if (!verbs.length) {
 			replace(box, status);
 			return;
@@ -111,16 +116,16 @@ export function rolloutActions(ro, run, target, { onDone = () => {} } = {}) {
 	return box;
 }
 
-// Keep one element per rollout while what it shows stays the same, so a
-// refresh does not close a confirmation being read.
+// Keep one element per rollout while what it shows stays the same (also
+// after it updated itself from an action's answer), so a refresh does not
+// close a confirmation being read.
 export function keyedRolloutActions(cache, ro, run, target, opts) {
 	const key = String(ro.id);
-	const sig = [ro.status, ro.action, ro.paused_by, ro.current_weight]
-	    .join('|');
 	const old = cache.get(key);
-	if (old && old.sig === sig)
-		return old.el;
+	if (old !== undefined && (old === null ? !applicable(ro).length :
+	    old.dataset.sig === sigOf(ro)))
+		return old;
 	const el = rolloutActions(ro, run, target, opts);
-	cache.set(key, { sig, el });
+	cache.set(key, el);
 	return el;
 }
