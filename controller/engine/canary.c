@@ -5,6 +5,13 @@
  * analysis, a rejected or expired approval, or a cancel, the rollback Job
  * and the stage's failure.
  *
+ * Before a canary stage starts, canary_may_start() checks the lease on
+ * its target (one rollout per target, on_conflict queue or supersede).
+ * Approvers' actions (store_rollout_act) are carried out here: an abort
+ * rolls back at once, a promote-full jumps to the last step (weight 100)
+ * and promotes without the remaining approvals, a pause holds the
+ * rollout where it is.
+ *
  * canary_advance() is called for a canary stage that has no active
  * attempt.  The rollout row says where the stage is; every decision is
  * written (store_rollout_*, store_approval_*) before anything it leads
@@ -15,6 +22,9 @@
 #include <string.h>
 
 #include "base/buf.h"
+
+#include "base/buf.h"
+#include "base/caps.h"
 #include "base/log.h"
 #include "base/units.h"
 #include "engine/canary.h"
@@ -23,6 +33,7 @@
 #include "store/store_approval.h"
 #include "store/store_output.h"
 #include "store/store_rollout.h"
+#include "store/store_stage.h"
 
 struct canary {
 	struct eng_pass			*ps;
@@ -40,6 +51,62 @@ log_fail(const struct canary *k, const char *what, const struct err *err)
 	    (long long)k->er->r->id, k->st->name, err->msg);
 }
 
+/* Show why the stage holds (NULL: nothing), written only when it changes. */
+static void
+set_waiting(struct canary *k, const char *why)
+{
+	const char *now = k->st->waiting_reason;
+	struct err err;
+
+	if ((now == NULL && why == NULL) ||
+	    (now != NULL && why != NULL && strcmp(now, why) == 0))
+		return;
+	if (store_stage_waiting(pass_db(k->ps), k->st->id, why, &err) < 0)
+		log_fail(k, "cannot record waiting reason", &err);
+}
+
+int
+canary_aborting(const struct snap_stage *st)
+{
+	return st->ro.id != 0 && st->ro.action != NULL &&
+	    strcmp(st->ro.action, "abort") == 0;
+}
+
+static int
+promoting_full(const struct snap_stage *st)
+{
+	return st->ro.action != NULL &&
+	    strcmp(st->ro.action, "promote_full") == 0;
+}
+
+/*
+ * Traffic back to the stable version.  The command provider runs the
+ * pipeline's rollback_command as an attempt (weight 0); the rollout ends
+ * when it does (rolling_back()).  A traffic provider run by the
+ * controller (KServe, Gateway API) plugs in here: it restores the
+ * stable version itself and ends the rollout with store_rollout_end().
+ * Returns 1 when the restore was started, 0 when there is nothing to
+ * run (the rollout ends at once).
+ */
+static int
+traffic_restore_stable(struct canary *k, enum rollout_status from,
+    const char *reason)
+{
+	if (k->c->rollback_command.n == 0)
+		return 0;
+	pass_request(k->ps, k->er, k->idx, REQ_ROLLBACK, from, reason);
+	return 1;
+}
+
+/* Who caused a rollback: who asked for the abort or the cancel. */
+static const char *
+rollback_cause(const struct canary *k)
+{
+	if (k->er->r->cancel && k->er->r->cancel_by != NULL)
+		return k->er->r->cancel_by;
+	return NULL;
+}
+
 /* The rollout is abandoned (rollout in status from) for reason. */
 static void
 rollback(struct canary *k, enum rollout_status from, const char *reason)
@@ -51,14 +118,12 @@ rollback(struct canary *k, enum rollout_status from, const char *reason)
 
 	log_info("canary rolling back", "run=%lld stage=%s reason=\"%s\"",
 	    (long long)k->er->r->id, st->name, reason);
-	if (k->c->rollback_command.n > 0) {
-		pass_request(k->ps, k->er, k->idx, REQ_ROLLBACK, from, reason);
+	if (traffic_restore_stable(k, from, reason))
 		return;
-	}
 	(void)snprintf(msg, sizeof(msg), "%s (no rollback_command)", reason);
 	if (store_rollout_end(pass_db(k->ps), st->ro.id, k->er->r->id,
 	    st->id, from, ROLLOUT_ROLLED_BACK, st->status, to, msg,
-	    ENGINE_ACTOR, &err) < 0) {
+	    ENGINE_ACTOR, rollback_cause(k), &err) < 0) {
 		log_fail(k, "cannot end rollout", &err);
 		return;
 	}
@@ -68,22 +133,56 @@ rollback(struct canary *k, enum rollout_status from, const char *reason)
 	pass_changed(k->ps);
 }
 
+/*
+ * A paused rollout holds (1) where it would move forward; the stage
+ * shows who paused it.
+ */
+static int
+held(struct canary *k)
+{
+	char why[300];
+
+	if (k->st->ro.paused_by == NULL)
+		return 0;
+	(void)snprintf(why, sizeof(why), "rollout paused by %s",
+	    k->st->ro.paused_by);
+	set_waiting(k, why);
+	return 1;
+}
+
 /* The current step is through (rollout in status from): next or done. */
 static void
 next_or_promote(struct canary *k, enum rollout_status from)
 {
 	struct snap_stage *st = k->st;
+	struct buf bypassed;
 	struct err err;
+	int rc = 0;
 
+	if (held(k))
+		return;
 	if ((size_t)st->ro.step < k->c->nsteps) {
 		pass_request(k->ps, k->er, k->idx, REQ_CANARY_NEXT, from, NULL);
 		return;
 	}
-	if (store_rollout_promote(pass_db(k->ps), st->ro.id, k->er->r->id,
-	    st->id, from, st->status, ENGINE_ACTOR, &err) < 0) {
+	/* a promote-full records the approvals it went past (of these) */
+	buf_init(&bypassed, LIM_CANARY_STEPS * 8 + 2);
+	rc |= buf_putc(&bypassed, '[');
+	for (size_t i = 0; promoting_full(st) && i < k->c->nsteps; i++)
+		if (k->c->steps[i].approval)
+			rc |= buf_printf(&bypassed, "%s%zu",
+			    bypassed.len > 1 ? "," : "", i + 1);
+	rc |= buf_putc(&bypassed, ']');
+	if (rc < 0 || store_rollout_promote(pass_db(k->ps), st->ro.id,
+	    k->er->r->id, st->id, from, st->status, ENGINE_ACTOR,
+	    bypassed.data, &err) < 0) {
+		if (rc < 0)
+			err_set(&err, ERR_TOOBIG, "bypassed steps");
 		log_fail(k, "cannot promote", &err);
+		buf_release(&bypassed);
 		return;
 	}
+	buf_release(&bypassed);
 	log_info("canary promoted", "run=%lld stage=%s target=%s "
 	    "model_version=%lld", (long long)k->er->r->id, st->name,
 	    k->c->target, (long long)st->ro.model_id);
@@ -105,6 +204,8 @@ after_analysis(struct canary *k, enum rollout_status from)
 		next_or_promote(k, from);
 		return;
 	}
+	if (held(k))
+		return;
 	(void)snprintf(why, sizeof(why), "waiting for approval of step %d "
 	    "(weight %d)", st->ro.step, k->step->weight);
 	if (store_rollout_await(pass_db(k->ps), st->ro.id, k->er->r->id,
@@ -122,6 +223,28 @@ after_analysis(struct canary *k, enum rollout_status from)
 	st->ap.status = APPROVAL_PENDING;
 	st->ap.expires_ms = k->ps->snap.now_ms + k->c->approval_timeout_ms;
 	pass_changed(k->ps);
+}
+
+/*
+ * promote-full (the step's Job, if any, succeeded; rollout in from): on
+ * to the last step (weight 100) past the steps between, or, on it
+ * already, promote.
+ */
+static void
+promote_full(struct canary *k, enum rollout_status from)
+{
+	size_t last = k->c->nsteps;
+
+	if (k->er->r->cancel) {
+		rollback(k, from, "run canceled");
+		return;
+	}
+	if ((size_t)k->st->ro.step < last) {
+		pass_request_step(k->ps, k->er, k->idx, from, (int)last,
+		    k->c->steps[last - 1].weight);
+		return;
+	}
+	next_or_promote(k, from);
 }
 
 static void
@@ -149,10 +272,16 @@ progressing(struct canary *k)
 		rollback(k, ROLLOUT_PROGRESSING, why);
 		return;
 	}
+	if (promoting_full(st)) {
+		promote_full(k, ROLLOUT_PROGRESSING);
+		return;
+	}
 	if (!k->step->analysis) {
 		after_analysis(k, ROLLOUT_PROGRESSING);
 		return;
 	}
+	if (held(k))
+		return;
 	from = att->started_ms > 0 ? att->started_ms : k->ps->snap.now_ms;
 	if (store_rollout_analyzing(pass_db(k->ps), st->ro.id, k->er->r->id,
 	    st->ro.step, from, ENGINE_ACTOR, &err) < 0) {
@@ -169,7 +298,8 @@ analyzing(struct canary *k)
 {
 	struct snap_stage *st = k->st;
 	struct output_values vals = { NULL, 0 };
-	int64_t end = st->ro.analysis_ms + k->step->analysis_ms;
+	int64_t end = st->ro.analysis_ms + k->step->analysis_ms +
+	    st->ro.paused_ms;
 	char msg[800], why[1000];
 	struct err err;
 	int rc;
@@ -178,10 +308,13 @@ analyzing(struct canary *k)
 		rollback(k, ROLLOUT_ANALYZING, "run canceled");
 		return;
 	}
+	if (held(k))
+		return;
 	/*
 	 * The window runs analysis.duration from the start of the step's
-	 * Job, and never ends before that Job did: what the Job reported
-	 * while it ran always counts, however long it took.
+	 * Job (plus the time the rollout was paused), and never ends before
+	 * that Job did: what the Job reported while it ran always counts,
+	 * however long it took.
 	 */
 	if (st->att.kind == ATTEMPT_CANARY_STEP && st->att.finished_ms > end)
 		end = st->att.finished_ms;
@@ -238,7 +371,13 @@ waiting(struct canary *k)
 			rollback(k, ROLLOUT_WAITING_APPROVAL, "run canceled");
 			return;
 		}
+		if (held(k))
+			return;
 		if (k->ps->snap.now_ms < ap->expires_ms) {
+			(void)snprintf(why, sizeof(why), "waiting for approval "
+			    "of step %d (weight %d)", st->ro.step,
+			    k->step->weight);
+			set_waiting(k, why);
 			pass_wake_in(k->ps,
 			    ap->expires_ms - k->ps->snap.now_ms);
 			return;
@@ -299,7 +438,7 @@ rolling_back(struct canary *k)
 	end = ok ? ROLLOUT_ROLLED_BACK : ROLLOUT_FAILED;
 	if (store_rollout_end(pass_db(k->ps), st->ro.id, k->er->r->id,
 	    st->id, ROLLOUT_ROLLING_BACK, end, st->status, to, msg,
-	    ENGINE_ACTOR, &err) < 0) {
+	    ENGINE_ACTOR, rollback_cause(k), &err) < 0) {
 		log_fail(k, "cannot end rollout", &err);
 		return;
 	}
@@ -329,6 +468,17 @@ canary_advance(struct eng_pass *ps, struct eng_run *er, size_t idx)
 		return;
 	}
 	k.step = &k.c->steps[st->ro.step - 1];
+	if (canary_aborting(st) && !rollout_status_final(st->ro.status) &&
+	    st->ro.status != ROLLOUT_ROLLING_BACK) {
+		rollback(&k, st->ro.status, st->ro.action_reason ?
+		    st->ro.action_reason : "aborted");
+		return;
+	}
+	if (promoting_full(st) && (st->ro.status == ROLLOUT_ANALYZING ||
+	    st->ro.status == ROLLOUT_WAITING_APPROVAL)) {
+		promote_full(&k, st->ro.status);
+		return;
+	}
 	/* progressing may move on to analyzing at once */
 	if (st->ro.status == ROLLOUT_PROGRESSING)
 		progressing(&k);
@@ -348,4 +498,72 @@ canary_advance(struct eng_pass *ps, struct eng_run *er, size_t idx)
 	case ROLLOUT_FAILED:
 		break;
 	}
+}
+
+/* The run of this pass that asked to start a canary stage for target. */
+static int64_t
+claimed_in_pass(const struct eng_pass *ps, const char *target)
+{
+	for (size_t i = 0; i < ps->nreqs; i++) {
+		const struct eng_req *rq = &ps->reqs[i];
+		const struct pipeline_canary *c;
+
+		if (rq->kind != REQ_CANARY_START)
+			continue;
+		c = rq->run->p->stages[rq->idx].canary;
+		if (c != NULL && strcmp(c->target, target) == 0)
+			return rq->run->r->id;
+	}
+	return 0;
+}
+
+int
+canary_may_start(struct eng_pass *ps, struct eng_run *er, size_t idx)
+{
+	const struct pipeline_canary *c = er->p->stages[idx].canary;
+	struct lease_holder h;
+	struct canary k;
+	char why[600], reason[200];
+	int64_t rollout = 0;
+	struct err err;
+
+	memset(&k, 0, sizeof(k));
+	k.ps = ps;
+	k.er = er;
+	k.idx = idx;
+	k.st = er->sn[idx];
+	k.c = c;
+	if (store_lease_holder(pass_db(ps), c->target, &h, &err) < 0) {
+		log_fail(&k, "cannot read the target's lease", &err);
+		pass_wake_in(ps, 1000);
+		return 0;
+	}
+	if (h.run_id == 0 && (h.run_id = claimed_in_pass(ps, c->target)) == 0)
+		return 1;
+	if (h.stage_id == k.st->id)
+		return 1;	/* its own: store_rollout_start says more */
+	(void)snprintf(why, sizeof(why), "target %s is being rolled out by "
+	    "run %lld", c->target, (long long)h.run_id);
+	if (c->on_conflict == PIPELINE_ON_CONFLICT_SUPERSEDE &&
+	    h.rollout_id != 0 && h.run_id != er->r->id) {
+		if (!h.ending) {
+			(void)snprintf(reason, sizeof(reason), "superseded by "
+			    "run %lld", (long long)er->r->id);
+			if (store_rollout_act(pass_db(ps), h.run_id, h.stage_id,
+			    ROLLOUT_ACT_ABORT, ENGINE_ACTOR, NULL, reason,
+			    &rollout, &err) < 0 && err.code != ERR_CONFLICT) {
+				log_fail(&k, "cannot supersede", &err);
+				pass_wake_in(ps, 1000);
+			} else if (rollout != 0) {
+				log_info("canary superseding", "run=%lld "
+				    "target=%s holder=%lld", (long long)er->r->id,
+				    c->target, (long long)h.run_id);
+				pass_changed(ps);
+			}
+		}
+		(void)str_copy(why + strlen(why), sizeof(why) - strlen(why),
+		    "; rolling it back (on_conflict: supersede)");
+	}
+	set_waiting(&k, why);
+	return 0;
 }

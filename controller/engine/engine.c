@@ -690,7 +690,7 @@ requeue_evicted(struct eng_pass *ps, struct eng_run *er, size_t idx,
  * (or the executor lost it), record that it runs, read its log as it
  * grows, enforce the deadline, and finish it once it has ended.  In a
  * canceled run, jobs and canary steps are canceled instead (rollbacks
- * run to their end).
+ * run to their end); so is the step of a rollout asked to abort.
  */
 static void
 poll_attempt(struct eng_pass *ps, struct eng_run *er, size_t idx)
@@ -699,7 +699,8 @@ poll_attempt(struct eng_pass *ps, struct eng_run *er, size_t idx)
 	struct snap_stage *st = er->sn[idx];
 	struct snap_attempt *att = &st->att;
 	const struct pipeline_stage *pst = &er->p->stages[idx];
-	int cancel = er->r->cancel && att->kind != ATTEMPT_ROLLBACK;
+	int cancel = (er->r->cancel && att->kind != ATTEMPT_ROLLBACK) ||
+	    (canary_aborting(st) && att->kind == ATTEMPT_CANARY_STEP);
 	int64_t limit = pst->timeout_ms > 0 ?
 	    pst->timeout_ms + e->o.timeout_margin_ms : 0;
 	struct exec_status xs;
@@ -866,8 +867,9 @@ start(struct eng_pass *ps, struct eng_req *rq)
 		prev_uri = prod_uri;
 		break;
 	case REQ_CANARY_NEXT:
-		step = st->ro.step + 1;
-		weight = pst->canary->steps[step - 1].weight;
+		step = rq->step > 0 ? rq->step : st->ro.step + 1;
+		weight = rq->step > 0 ? rq->weight :
+		    pst->canary->steps[step - 1].weight;
 		break;
 	case REQ_ROLLBACK:
 		kind = ATTEMPT_ROLLBACK;
@@ -891,7 +893,7 @@ start(struct eng_pass *ps, struct eng_req *rq)
 
 			if (store_rollout_end(pass_db(ps), st->ro.id, er->r->id,
 			    st->id, rq->from, ROLLOUT_FAILED, st->status, to,
-			    msg, ENGINE_ACTOR, &err) == 0) {
+			    msg, ENGINE_ACTOR, NULL, &err) == 0) {
 				st->status = to;
 				st->ro.status = ROLLOUT_FAILED;
 				pass_note(er, rq->idx, msg);
@@ -1120,6 +1122,8 @@ pending_stage(struct eng_pass *ps, struct eng_run *er, size_t idx)
 			return;
 		}
 	}
+	if (pst->type == PIPELINE_STAGE_CANARY && !canary_may_start(ps, er, idx))
+		return;
 	pass_request(ps, er, idx, pst->type == PIPELINE_STAGE_CANARY ?
 	    REQ_CANARY_START : REQ_JOB, ROLLOUT_PROGRESSING, NULL);
 }

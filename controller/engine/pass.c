@@ -76,6 +76,18 @@ pass_request(struct eng_pass *ps, struct eng_run *er, size_t idx,
 		(void)str_copy(rq->reason, sizeof(rq->reason), reason);
 }
 
+void
+pass_request_step(struct eng_pass *ps, struct eng_run *er, size_t idx,
+    enum rollout_status from, int step, int weight)
+{
+	struct eng_req *rq;
+
+	pass_request(ps, er, idx, REQ_CANARY_NEXT, from, NULL);
+	rq = &ps->reqs[ps->nreqs - 1];
+	rq->step = step;
+	rq->weight = weight;
+}
+
 /* The target of the pipeline's (first) canary stage, or NULL. */
 static const char *
 canary_target(const struct pipeline *p)

@@ -46,6 +46,8 @@ struct eng_req {
 						   next step, rollback) */
 	char			 reason[512];	/* rollback: why */
 	char			 job[ATTEMPT_NAME_MAX + 1];
+	int			 step;		/* canary next: this step and */
+	int			 weight;	/* weight (0: the next one's) */
 };
 
 /* A run of the snapshot and what the engine knows about it. */
@@ -102,6 +104,13 @@ int	pass_attempt_active(const struct snap_attempt *a);
  */
 void	pass_request(struct eng_pass *ps, struct eng_run *er, size_t idx,
 	    enum req_kind kind, enum rollout_status from, const char *reason);
+
+/*
+ * Ask for the canary step `step` of stage idx with weight (a jump past
+ * the steps between, for promote-full), the rollout seen in from.
+ */
+void	pass_request_step(struct eng_pass *ps, struct eng_run *er, size_t idx,
+	    enum rollout_status from, int step, int weight);
 
 /*
  * Check the n gates g of stage idx against a finished attempt's output

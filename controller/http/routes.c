@@ -17,6 +17,7 @@
 #include "http/api_models.h"
 #include "http/api_pipelines.h"
 #include "http/api_repos.h"
+#include "http/api_rollouts.h"
 #include "http/api_runs.h"
 #include "http/api_session.h"
 #include "http/ctl.h"
@@ -85,5 +86,14 @@ const struct route ctl_routes[] = {
 	    ROLE_APPROVER, 0, "approve a promotion step" },
 	{ "POST", "/api/v1/approvals/{id}/reject", api_approvals_reject,
 	    ROLE_APPROVER, 0, "reject a promotion step" },
+	{ "POST", "/api/v1/runs/{id}/rollout/promote-full",
+	    api_rollout_promote_full, ROLE_APPROVER, 0,
+	    "promote a rollout to 100 % now" },
+	{ "POST", "/api/v1/runs/{id}/rollout/abort", api_rollout_abort,
+	    ROLE_APPROVER, 0, "roll a rollout back now" },
+	{ "POST", "/api/v1/runs/{id}/rollout/pause", api_rollout_pause,
+	    ROLE_APPROVER, 0, "pause a rollout" },
+	{ "POST", "/api/v1/runs/{id}/rollout/resume", api_rollout_resume,
+	    ROLE_APPROVER, 0, "resume a paused rollout" },
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };

@@ -107,6 +107,8 @@ jcanary(const struct pipeline_canary *cn)
 	    jduration(cn->approval_timeout_ms)) < 0 ||
 	    (cn->rollback_command.n > 0 && jset(o, "rollback_command",
 	    jstrs(&cn->rollback_command)) < 0) ||
+	    (cn->on_conflict == PIPELINE_ON_CONFLICT_SUPERSEDE &&
+	    jset(o, "on_conflict", json_string("supersede")) < 0) ||
 	    jset(o, "steps", steps = json_array()) < 0)
 		goto fail;
 	for (size_t i = 0; i < cn->nsteps; i++) {

@@ -54,6 +54,7 @@
  * spec.defaults (stage values win, env maps merge key by key); retries 0;
  * no timeout; nodes 1; gpu 0; gpu_resource nvidia.com/gpu; toleration operator
  * Equal; read_only false; step approval none; approval_timeout 24h;
+ * canary on_conflict queue (left out of the canonical JSON);
  * tolerance 0.
  *
  * References: "${params.NAME}", "${run.FIELD}" (id, commit, branch,
@@ -194,12 +195,23 @@ struct pipeline_step {
 	struct pipeline_pos	 pos;
 };
 
+/*
+ * canary.on_conflict: what a canary stage does when another run's
+ * rollout holds its target: wait for it to end (queue, the default) or
+ * roll it back and take the target (supersede).
+ */
+enum pipeline_on_conflict {
+	PIPELINE_ON_CONFLICT_QUEUE = 0,
+	PIPELINE_ON_CONFLICT_SUPERSEDE,
+};
+
 struct pipeline_canary {
 	char			*target;
 	struct pipeline_step	*steps;
 	size_t			 nsteps;	/* 1..LIM_CANARY_STEPS */
 	int64_t			 approval_timeout_ms;
 	struct pipeline_strs	 rollback_command; /* n == 0: none */
+	enum pipeline_on_conflict on_conflict;	/* another run holds target */
 };
 
 enum pipeline_stage_type {

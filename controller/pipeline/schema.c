@@ -904,12 +904,15 @@ static void
 walk_canary(struct vctx *c, const struct ynode *n, const struct vpath *path,
     size_t idx, struct pipeline_stage *st)
 {
-	enum { C_TARGET, C_STEPS, C_TIMEOUT, C_ROLLBACK, C_N };
+	static const char *const conflicts[] = { "queue", "supersede" };
+	enum { C_TARGET, C_STEPS, C_TIMEOUT, C_ROLLBACK, C_CONFLICT, C_N };
 	struct field f[C_N] = {
 		{ "target", NULL, NULL }, { "steps", NULL, NULL },
 		{ "approval_timeout", NULL, NULL },
 		{ "rollback_command", NULL, NULL },
+		{ "on_conflict", NULL, NULL },
 	};
+	int e;
 	struct pipeline_canary *cn = arena_alloc(c->pa, sizeof(*cn));
 	const char *why;
 	char *s;
@@ -992,6 +995,12 @@ walk_canary(struct vctx *c, const struct ynode *n, const struct vpath *path,
 		    &cn->rollback_command) == 0 &&
 		    D(f[C_ROLLBACK].val)->n == 0)
 			verr(c, f[C_ROLLBACK].val, &p, "must not be empty");
+	}
+	if (f[C_CONFLICT].val != NULL) {
+		PKEY(p, path, "on_conflict");
+		if (get_enum(c, f[C_CONFLICT].val, &p, "on_conflict",
+		    conflicts, NELEM(conflicts), &e) == 0)
+			cn->on_conflict = (enum pipeline_on_conflict)e;
 	}
 }
 

@@ -28,7 +28,8 @@ const char *const store_approval_statuses[] = { "pending", "approved",
 	"   'steps', ro.steps, 'current_step', ro.current_step,"            \
 	"   'current_weight', ro.current_weight,"                           \
 	"   'analysis_started_at', rfc3339(ro.analysis_started_at),"        \
-	"   'message', ro.message),"                                        \
+	"   'message', ro.message, 'action', ro.action,"                    \
+	"   'paused_by', ro.paused_by),"                                    \
 	" 'canary_steps', coalesce((SELECT st->'canary'->'steps'"           \
 	"   FROM runs r JOIN pipeline_versions v"                           \
 	"     ON v.id = r.pipeline_version_id,"                             \

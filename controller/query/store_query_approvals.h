@@ -8,7 +8,8 @@
  *	 "comment",
  *	 "run_status",
  *	 "rollout": {"id", "status", "steps", "current_step",
- *	   "current_weight", "analysis_started_at", "message"},
+ *	   "current_weight", "analysis_started_at", "message", "action",
+ *	   "paused_by"},
  *	 "canary_steps": [the canary's steps as the pipeline defines them:
  *	   {"weight", "analysis": {"duration", "gates"}, "approval"}],
  *	 "canary_metrics": {NAME: latest value reported by the canary's

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "query/store_query_rollouts.h"
 #include "query/store_query_runs.h"
 #include "store/db.h"
 
@@ -89,11 +90,6 @@ const char *const store_run_statuses[] = { "queued", "running",
 	"     WHERE a.stage_id = " EFFECTIVE_STAGE                          \
 	"     ORDER BY ar.name, ar.id DESC) x))"
 
-#define MODEL_REF_JSON(id)                                                  \
-	"(SELECT json_build_object('name', m.name, 'version', m.version,"   \
-	"  'uri', m.uri, 'status', m.status) FROM model_versions m"         \
-	"  WHERE m.id = " id ")"
-
 const char store_query_run_sql[] =
     "SELECT json_build_object(" RUN_FIELDS ","
     " 'stages', (SELECT coalesce(json_agg(" STAGE_JSON
@@ -116,15 +112,7 @@ const char store_query_run_sql[] =
     "   FROM model_versions mv JOIN stages s ON s.id = mv.stage_id"
     "   WHERE mv.run_id = r.id),"
     " 'rollouts', (SELECT coalesce(json_agg(json_build_object("
-    "   'id', ro.id, 'stage', s.name, 'attempt', ro.attempt,"
-    "   'target', ro.target, 'status', ro.status, 'steps', ro.steps,"
-    "   'current_step', ro.current_step,"
-    "   'current_weight', ro.current_weight,"
-    "   'model', " MODEL_REF_JSON("ro.model_version_id") ","
-    "   'previous_model', " MODEL_REF_JSON("ro.previous_model_version_id") ","
-    "   'analysis_started_at', rfc3339(ro.analysis_started_at),"
-    "   'message', ro.message, 'started_at', rfc3339(ro.started_at),"
-    "   'finished_at', rfc3339(ro.finished_at)) ORDER BY ro.id), '[]')"
+    ROLLOUT_JSON_FIELDS ") ORDER BY ro.id), '[]')"
     "   FROM rollouts ro JOIN stages s ON s.id = ro.stage_id"
     "   WHERE ro.run_id = r.id),"
     " 'retries', (SELECT coalesce(json_agg(x.id ORDER BY x.id), '[]')"

@@ -5,13 +5,18 @@
 #include "store/store_approval.h"
 #include "store/store_sql.h"
 
+/* An approval's clock stops while its rollout is paused. */
+#define SQL_APPROVAL_DUE(a)                                                 \
+	"(" a ".expires_at <= now() AND NOT EXISTS (SELECT 1 FROM rollouts" \
+	" ro WHERE ro.id = " a ".rollout_id AND ro.paused_at IS NOT NULL))"
+
 static const char sql_decide[] =
-    "WITH old AS (SELECT id, status, expires_at <= now() AS due"
-    "  FROM approvals WHERE id = $1),"
+    "WITH old AS (SELECT id, status, " SQL_APPROVAL_DUE("o") " AS due"
+    "  FROM approvals o WHERE id = $1),"
     " ap AS ("
-    "  UPDATE approvals SET status = $2::text, decided_by = $3,"
+    "  UPDATE approvals x SET status = $2::text, decided_by = $3,"
     "    decided_at = now(), comment = $4"
-    "  WHERE id = $1 AND status = $5 AND expires_at > now()"
+    "  WHERE id = $1 AND status = $5 AND NOT " SQL_APPROVAL_DUE("x")
     "  RETURNING id, run_id, status),"
     " e AS (" SQL_EV_COLS
     "  SELECT $3, 'approval', id, run_id, 'transition', $5::text, status,"
@@ -24,8 +29,8 @@ static const char sql_decide[] =
 
 static const char sql_expire[] =
     "WITH ap AS ("
-    "  UPDATE approvals SET status = $3::text, decided_at = now()"
-    "  WHERE id = $1 AND status = $4 AND expires_at <= now()"
+    "  UPDATE approvals x SET status = $3::text, decided_at = now()"
+    "  WHERE id = $1 AND status = $4 AND " SQL_APPROVAL_DUE("x")
     "  RETURNING id, run_id),"
     " e AS (" SQL_EV_COLS
     "  SELECT $2, 'approval', id, run_id, 'transition', $4::text,"

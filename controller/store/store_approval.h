@@ -28,7 +28,9 @@ int	store_approval_decide(struct db *db, int64_t approval_id, int approve,
 /*
  * The engine: a pending approval whose expires_at has passed becomes
  * expired (decided_at = now, no person), with an event.  ERR_CONFLICT
- * when it is not pending or not yet due.
+ * when it is not pending or not yet due.  While its rollout is paused an
+ * approval is never due (store_rollout_act(): resume moves expires_at by
+ * the time paused), for this and for store_approval_decide().
  */
 int	store_approval_expire(struct db *db, int64_t approval_id,
 	    const char *actor, struct err *err)

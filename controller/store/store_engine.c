@@ -24,7 +24,8 @@ static const char sql_snapshot[] =
     "  coalesce(ap.id, 0), ap.status, coalesce(" SQL_MS("ap.expires_at")
     "  , 0), ap.decided_by, ap.comment, " SQL_MS("now()") ","
     "  a.queue, a.flavor, coalesce(" SQL_MS("a.admitted_at") ", 0),"
-    "  coalesce(a.evictions, 0)"
+    "  coalesce(a.evictions, 0),"
+    "  ro.action, ro.action_reason, ro.paused_by, coalesce(ro.paused_ms, 0)"
     " FROM runs r"
     " JOIN pipelines p ON p.id = r.pipeline_id"
     " JOIN repositories rp ON rp.id = p.repository_id"
@@ -63,6 +64,7 @@ enum {
 	C_ROPREV, C_ROMSG,
 	C_APID, C_APSTATUS, C_APEXPIRES, C_APBY, C_APCOMMENT, C_NOW,
 	C_AQUEUE, C_AFLAVOR, C_AADMITTED, C_AEVICTIONS,
+	C_ROACTION, C_ROACTREASON, C_ROPAUSEDBY, C_ROPAUSEDMS,
 };
 
 static int
@@ -124,6 +126,10 @@ read_stage(const struct db_res *res, size_t i, struct snap_stage *st,
 	rc |= get_i64(res, i, C_ROMODEL, &st->ro.model_id, err);
 	st->ro.prev_uri = db_res_text(res, i, C_ROPREV);
 	st->ro.message = db_res_text(res, i, C_ROMSG);
+	st->ro.action = db_res_text(res, i, C_ROACTION);
+	st->ro.action_reason = db_res_text(res, i, C_ROACTREASON);
+	st->ro.paused_by = db_res_text(res, i, C_ROPAUSEDBY);
+	rc |= get_i64(res, i, C_ROPAUSEDMS, &st->ro.paused_ms, err);
 	rc |= get_i64(res, i, C_APID, &st->ap.id, err);
 	if (rc == 0 && st->ap.id != 0)
 		rc |= approval_status_parse(db_res_text(res, i, C_APSTATUS),

@@ -50,6 +50,10 @@ struct snap_rollout {
 	int64_t		 model_id;	/* candidate, 0 = none */
 	const char	*prev_uri;	/* previous production's URI or NULL */
 	const char	*message;
+	const char	*action;	/* asked: "abort", "promote_full", NULL */
+	const char	*action_reason;	/* who asked and why */
+	const char	*paused_by;	/* NULL: not paused */
+	int64_t		 paused_ms;	/* held during this analysis window */
 };
 
 struct snap_approval {

@@ -20,11 +20,21 @@
 	" a.status, NULL, jsonb_build_object('job', $8::text, 'kind',"      \
 	" $3::text, 'step', $4::int, 'attempt', $5::int) FROM a"
 
+/*
+ * The lease on the target ($13) is taken first; without it nothing else
+ * happens, and the last column names the run that holds it.
+ */
 static const char sql_start[] =
-    "WITH s AS ("
+    "WITH l AS ("
+    "  INSERT INTO target_leases (target, run_id, stage_id)"
+    "  SELECT $13, $2, $1 WHERE EXISTS (SELECT 1 FROM stages"
+    "    WHERE id = $1 AND status = $16)"
+    "  ON CONFLICT (target) DO NOTHING RETURNING target),"
+    " s AS ("
     "  UPDATE stages SET " SQL_SET_STATUS("$17", "$18") ","
     "    " SQL_STARTED_AT("now()") ", waiting_reason = NULL"
-    "  WHERE id = $1 AND status = $16 RETURNING id, run_id),"
+    "  WHERE id = $1 AND status = $16 AND EXISTS (SELECT 1 FROM l)"
+    "  RETURNING id, run_id),"
     " cand AS ("
     "  SELECT mv.id FROM model_versions mv JOIN stages st"
     "    ON mv.stage_id = coalesce(st.reused_from_stage_id, st.id)"
@@ -54,7 +64,8 @@ static const char sql_start[] =
     "  SELECT $12, 'model_version', mv.id, $2::bigint, 'transition', NULL,"
     "    $19::text, NULL, jsonb_build_object('target', $13::text) FROM mv"
     "  UNION ALL " ATT_EVENT SQL_EV_RETURNING ")"
-    " SELECT (SELECT id FROM a), " SQL_NOTIFY("e");
+    " SELECT (SELECT id FROM a), " SQL_NOTIFY("e") ","
+    "  (SELECT run_id FROM target_leases WHERE target = $13)";
 
 static const char sql_analyzing[] =
     "WITH ro AS ("
@@ -99,7 +110,8 @@ static const char sql_await[] =
 static const char sql_next[] =
     "WITH ro AS ("
     "  UPDATE rollouts SET current_step = $4::int, current_weight = $6::int,"
-    "    " SQL_SET_STATUS("$16", "$17") ", analysis_started_at = NULL"
+    "    " SQL_SET_STATUS("$16", "$17") ", analysis_started_at = NULL,"
+    "    paused_ms = 0"
     "  WHERE id = $13 AND status = $14 AND current_step = $15 RETURNING id),"
     " a AS (" ATT_INSERT("ro") "),"
     " s AS ("
@@ -137,27 +149,45 @@ static const char sql_rollback[] =
     "    $18::text, $15::text, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
     " SELECT (SELECT id FROM a), " SQL_NOTIFY("e");
 
+/*
+ * The end of an abandoned rollout, in one statement: the rollout, its
+ * candidate model back to rejected (production stays what it was), its
+ * pending approvals closed, the stage, and the lease (by trigger).  The
+ * rollout's event names who caused it ($14, or who asked for the abort).
+ */
 static const char sql_end[] =
     "WITH ro AS ("
     "  UPDATE rollouts SET " SQL_SET_STATUS("$5", "$10") ","
-    "    message = coalesce(message, $8)"
+    "    message = coalesce(message, $8), paused_at = NULL, paused_by = NULL"
     "  WHERE id = $1 AND status = $4 AND EXISTS (SELECT 1 FROM stages"
-    "    WHERE id = $3 AND status = $6) RETURNING id, model_version_id),"
+    "    WHERE id = $3 AND status = $6)"
+    "  RETURNING id, model_version_id, previous_model_version_id, target,"
+    "    coalesce(action_by, $14) AS cause),"
     " mv AS ("
     "  UPDATE model_versions m SET status = $12::text FROM ro"
     "  WHERE m.id = ro.model_version_id AND m.status = $13"
     "  RETURNING m.id),"
+    " ap AS ("
+    "  UPDATE approvals p SET status = $15::text, decided_at = now(),"
+    "    comment = coalesce(p.comment, $8)"
+    "  FROM ro WHERE p.rollout_id = ro.id AND p.status = $16"
+    "  RETURNING p.id),"
     " s AS ("
     "  UPDATE stages SET " SQL_SET_STATUS("$7", "$11") ","
     "    message = $8, waiting_reason = NULL"
     "  WHERE id = $3 AND status = $6 AND EXISTS (SELECT 1 FROM ro)"
     "  RETURNING id),"
     " e AS (" SQL_EV_COLS
-    "  SELECT $9, 'rollout', ro.id, $2::bigint, 'transition', $4::text,"
-    "    $5::text, $8::text, '{}'::jsonb FROM ro"
+    "  SELECT ro.cause, 'rollout', ro.id, $2::bigint, 'transition', $4::text,"
+    "    $5::text, $8::text, jsonb_build_object('caused_by', ro.cause,"
+    "    'target', ro.target, 'model_version', ro.model_version_id,"
+    "    'stable_model_version', ro.previous_model_version_id) FROM ro"
     "  UNION ALL"
     "  SELECT $9, 'model_version', mv.id, $2::bigint, 'transition',"
     "    $13::text, $12::text, $8::text, '{}'::jsonb FROM mv"
+    "  UNION ALL"
+    "  SELECT $9, 'approval', ap.id, $2::bigint, 'transition', $16::text,"
+    "    $15::text, $8::text, '{}'::jsonb FROM ap"
     "  UNION ALL"
     "  SELECT $9, 'stage', s.id, $2::bigint, 'transition', $6::text,"
     "    $7::text, $8::text, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
@@ -181,9 +211,11 @@ static const char sql_retire[] =
 /* Promotion, part 2: the candidate, the rollout and the stage. */
 static const char sql_promote[] =
     "WITH ro AS ("
-    "  UPDATE rollouts SET " SQL_SET_STATUS("$7", "$8")
+    "  UPDATE rollouts SET " SQL_SET_STATUS("$7", "$8") ","
+    "    paused_at = NULL, paused_by = NULL"
     "  WHERE id = $1 AND status = $2 AND EXISTS (SELECT 1 FROM stages"
-    "    WHERE id = $4 AND status = $5) RETURNING id, model_version_id),"
+    "    WHERE id = $4 AND status = $5)"
+    "  RETURNING id, model_version_id, action, action_by, action_at),"
     " mv AS ("
     "  UPDATE model_versions m SET status = $9::text,"
     "    promoted_at = now() FROM ro WHERE m.id = ro.model_version_id"
@@ -194,8 +226,16 @@ static const char sql_promote[] =
     "  WHERE id = $4 AND status = $5 AND EXISTS (SELECT 1 FROM ro)"
     "  RETURNING id),"
     " e AS (" SQL_EV_COLS
-    "  SELECT $6, 'rollout', ro.id, $3::bigint, 'transition', $2::text,"
-    "    $7::text, NULL, '{}'::jsonb FROM ro"
+    "  SELECT coalesce(ro.action_by, $6), 'rollout', ro.id, $3::bigint,"
+    "    'transition', $2::text, $7::text, NULL,"
+    "    CASE WHEN ro.action = 'promote_full' THEN jsonb_build_object("
+    "      'promote_full_by', ro.action_by, 'bypassed_approvals',"
+    "      (SELECT coalesce(jsonb_agg(x.v::int ORDER BY x.v::int), '[]')"
+    "       FROM jsonb_array_elements_text($13::jsonb) x(v)"
+    "       WHERE NOT EXISTS (SELECT 1 FROM approvals p"
+    "         WHERE p.rollout_id = ro.id AND p.step = x.v::int"
+    "           AND p.status = $14 AND p.decided_at < ro.action_at)))"
+    "    ELSE '{}'::jsonb END FROM ro"
     "  UNION ALL"
     "  SELECT $6, 'model_version', mv.id, $3::bigint, 'transition',"
     "    $10::text, $9::text, NULL, '{}'::jsonb FROM mv"
@@ -243,8 +283,12 @@ store_rollout_start(struct db *db, const struct attempt_new *att,
     const char *target, int steps, int64_t prev_model_id,
     int64_t *attempt_id, struct err *err)
 {
+	struct db_res *res = NULL;
 	struct db_args a;
+	int64_t holder = 0;
+	int rc;
 
+	*attempt_id = 0;
 	att_args(&a, att);
 	db_args_str(&a, target);
 	db_args_int64(&a, steps);
@@ -252,8 +296,21 @@ store_rollout_start(struct db *db, const struct attempt_new *att,
 	db_args_str(&a, stage_status_name(STAGE_PENDING));
 	args_stage_status(&a, STAGE_SUBMITTED);
 	db_args_str(&a, model_status_name(MODEL_CANDIDATE));
-	return db_exec_guarded(db, sql_start, &a, attempt_id, "start rollout",
-	    err);
+	if ((rc = db_exec(db, sql_start, &a, &res, err)) < 0)
+		return rc;
+	if (!db_res_is_null(res, 0, 0)) {
+		rc = db_res_int64(res, 0, 0, attempt_id, err);
+	} else if (!db_res_is_null(res, 0, 2) &&
+	    (rc = db_res_int64(res, 0, 2, &holder, err)) == 0 &&
+	    holder != att->run_id) {
+		rc = err_set(err, ERR_CONFLICT, "target %s is being rolled out "
+		    "by run %lld", target, (long long)holder);
+	} else if (rc == 0) {
+		rc = err_set(err, ERR_CONFLICT, "start rollout: the state "
+		    "changed meanwhile");
+	}
+	db_res_free(res);
+	return rc;
 }
 
 int
@@ -349,7 +406,8 @@ int
 store_rollout_end(struct db *db, int64_t rollout_id, int64_t run_id,
     int64_t stage_id, enum rollout_status from, enum rollout_status to,
     enum stage_status stage_from, enum stage_status stage_to,
-    const char *message, const char *actor, struct err *err)
+    const char *message, const char *actor, const char *cause,
+    struct err *err)
 {
 	struct db_args a;
 
@@ -367,13 +425,16 @@ store_rollout_end(struct db *db, int64_t rollout_id, int64_t run_id,
 	db_args_bool(&a, stage_status_final(stage_to));
 	db_args_str(&a, model_status_name(MODEL_REJECTED));
 	db_args_str(&a, model_status_name(MODEL_CANDIDATE));
+	db_args_str(&a, cause != NULL ? cause : actor);
+	db_args_str(&a, approval_status_name(APPROVAL_EXPIRED));
+	db_args_str(&a, approval_status_name(APPROVAL_PENDING));
 	return db_exec_guarded(db, sql_end, &a, NULL, "end rollout", err);
 }
 
 int
 store_rollout_promote(struct db *db, int64_t rollout_id, int64_t run_id,
     int64_t stage_id, enum rollout_status from, enum stage_status stage_from,
-    const char *actor, struct err *err)
+    const char *actor, const char *bypassed, struct err *err)
 {
 	struct db_args a;
 	int rc;
@@ -401,6 +462,8 @@ store_rollout_promote(struct db *db, int64_t rollout_id, int64_t run_id,
 	db_args_str(&a, model_status_name(MODEL_PRODUCTION));
 	db_args_str(&a, model_status_name(MODEL_CANDIDATE));
 	args_stage_status(&a, STAGE_SUCCEEDED);
+	db_args_str(&a, bypassed != NULL ? bypassed : "[]");
+	db_args_str(&a, approval_status_name(APPROVAL_APPROVED));
 	if ((rc = db_exec_guarded(db, sql_promote, &a, NULL, "promote",
 	    err)) < 0)
 		goto out;

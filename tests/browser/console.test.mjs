@@ -163,6 +163,16 @@ test('approving a canary step lets the run continue', SLOW, async () => {
 	const card = page.locator('#approval-' + first.id);
 	await card.getByText('Promote demo-api to ' + first.weight + '%').waitFor();
 	await shot(page, 'approvals-pending');
+	// Pause the rollout from the card and resume it: each confirmed with
+	// the target and weight, and kept in the audit trail.
+	await card.getByRole('button', { name: 'Pause' }).click();
+	await card.getByText('Pause the rollout of demo-api at ' + first.weight +
+	    '%?').waitFor();
+	await card.getByRole('button', { name: 'Yes, pause' }).click();
+	await card.getByText('Paused by browser-approver').waitFor();
+	await card.getByRole('button', { name: 'Resume' }).click();
+	await card.getByRole('button', { name: 'Yes, resume' }).click();
+	await card.getByRole('button', { name: 'Pause' }).waitFor();
 	await card.getByLabel('Comment').fill('canary looks healthy');
 	await card.getByRole('button', { name: 'Approve' }).click();
 	await page.locator('#decided-approvals').getByText('canary looks healthy')

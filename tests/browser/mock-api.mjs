@@ -145,7 +145,7 @@ function seed() {
 	    run_status: 'waiting_approval',
 	    rollout: { id: 1, status: 'waiting_approval', steps: 3,
 	    current_step: 2, current_weight: 50, analysis_started_at: null,
-	    message: null },
+	    message: null, action: null, paused_by: null },
 	    canary_steps: def.spec.stages.find(s => s.name === 'rollout')
 	    .canary.steps,
 	    canary_metrics: { error_rate: 0.004, canary_requests: 1000 },
@@ -170,6 +170,17 @@ function seed() {
 		stage('report', ['train'], 'pending', { waiting_reason:
 		    'waiting for 1 GPUs (2 of kubernetes.max_gpus 2 in use)' }),
 	], { message: HOSTILE + '\n\nSecond line of the message.' }));
+	st.runs.get(3).rollouts = [{ id: 1, stage: 'rollout', attempt: 1,
+	    target: 'demo-api', status: 'waiting_approval', steps: 3,
+	    current_step: 2, current_weight: 50,
+	    model: { name: 'demo', version: 3, uri: 'file:///m/3',
+	    status: 'candidate' },
+	    previous_model: { name: 'demo', version: 2, uri: 'file:///m/2',
+	    status: 'production' },
+	    analysis_started_at: null, message: null,
+	    started_at: iso(T0 + 200e3), finished_at: null, action: null,
+	    action_by: null, action_at: null, action_reason: null,
+	    paused_at: null, paused_by: null }];
 	st.runs.set(4, makeRun(4, 'failed', [
 		stage('prepare', [], 'succeeded'),
 		stage('train', ['prepare'], 'failed', { message:
@@ -428,6 +439,52 @@ async function api(req, res, url) {
 		emit('approval', a.run, a.id);
 		emit('run', a.run);
 		return send(res, 200, a);
+	}
+	if ((g = /^\/api\/v1\/runs\/(\d+)\/rollout\/(promote-full|abort|pause|resume)$/
+	    .exec(p)) && m === 'POST') {
+		if (need('approver'))
+			return;
+		const r = st.runs.get(Number(g[1]));
+		const b = await body(req);
+		const ro = r?.rollouts.find(x => !x.finished_at) ?? r?.rollouts.at(-1);
+		if (!ro)
+			return fail(res, 404, 'not_found', r ? 'run ' + g[1] +
+			    ' has no rollout' : 'run ' + g[1] + ' not found');
+		const active = ['progressing', 'analyzing', 'waiting_approval']
+		    .includes(ro.status) && !ro.action;
+		const verb = g[2];
+		if (!active || (verb === 'pause' && ro.paused_by) ||
+		    (verb === 'resume' && !ro.paused_by))
+			return fail(res, 409, 'conflict', 'rollout ' + ro.id +
+			    ' of run ' + r.id + ' is ' + ro.status + ': ' + verb +
+			    ' does not apply');
+		const why = { 'promote-full': 'promoted to 100 % by', abort:
+		    'aborted by', pause: 'rollout paused by', resume: 'resumed by' }
+		    [verb] + ' ' + w.name + (b.comment ? ': ' + b.comment : '');
+		const now = iso(Date.now());
+		const inbox = [...st.approvals.values()].find(a => a.run === r.id &&
+		    a.status === 'pending');
+		if (verb === 'pause' || verb === 'resume') {
+			Object.assign(ro, verb === 'pause' ? { paused_at: now,
+			    paused_by: w.name } : { paused_at: null,
+			    paused_by: null });
+		} else {
+			Object.assign(ro, { action: verb === 'abort' ? 'abort' :
+			    'promote_full', action_by: w.name, action_at: now,
+			    action_reason: why, paused_at: null, paused_by: null });
+			if (inbox)
+				Object.assign(inbox, { status: verb === 'abort' ?
+				    'expired' : 'approved', decided_by: verb ===
+				    'abort' ? null : w.name, decided_at: now,
+				    comment: why });
+		}
+		if (inbox)
+			Object.assign(inbox.rollout, { action: ro.action,
+			    paused_by: ro.paused_by });
+		st.log = (st.log ?? []).concat([{ run: r.id, verb, actor: w.name,
+		    comment: b.comment || null }]);
+		emit('run', r.id);
+		return send(res, 200, ro);
 	}
 	const COMMIT = { sha: 'a'.repeat(40), message: 'Demo pipelines',
 	    author: 'Ada', author_email: 'ada@example.com', time: iso(T0) };

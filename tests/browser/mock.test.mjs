@@ -209,6 +209,50 @@ test('mock: a viewer sees no control it cannot use', async () => {
 	await context.close();
 });
 
+test('mock: an approver pauses and resumes a rollout, each confirmed',
+    async () => {
+	const { context, page } = await newPage(chrome.browser, mock.url);
+	await signIn(page, 'approver');
+	// the inbox: pause, with a confirmation naming target and weight
+	await visit(page, '#/approvals');
+	const card = page.locator('#approval-1');
+	await card.getByRole('button', { name: 'Pause' }).click();
+	await card.getByText('Pause the rollout of demo-api at 50%?').waitFor();
+	await card.locator('#rollout-comment-1').fill('checking latency');
+	await card.getByRole('button', { name: 'Yes, pause' }).click();
+	await card.getByText('Paused by approver').waitFor();
+	await card.getByRole('button', { name: 'Resume' }).waitFor();
+	// the run page's rollout card: the same actions, resume it there
+	await visit(page, '#/runs/3');
+	const box = page.locator('#rollout-actions-1');
+	await box.getByText('Paused by approver').waitFor();
+	await box.getByRole('button', { name: 'Resume' }).click();
+	await box.getByText('Resume the rollout of demo-api at 50%?').waitFor();
+	await box.getByRole('button', { name: 'Yes, resume' }).click();
+	await box.getByRole('button', { name: 'Pause' }).waitFor();
+	// promote-full and abort say what they will do; "Keep it" does nothing
+	await box.getByRole('button', { name: 'Promote to 100%' }).click();
+	await box.getByText('Promote demo-api from 50% to 100% now, skipping '
+	    + 'the remaining steps and approvals?').waitFor();
+	await box.getByRole('button', { name: 'Keep it' }).click();
+	await box.getByRole('button', { name: 'Abort' }).click();
+	await box.getByText('Abort the rollout of demo-api at 50% and roll '
+	    + 'traffic back to 0% (the stable model)?').waitFor();
+	await box.getByRole('button', { name: 'Keep it' }).click();
+	await box.getByRole('button', { name: 'Abort' }).waitFor();
+	assert.deepEqual(page.errors, []);
+	await context.close();
+	// a viewer and an operator see none of it
+	for (const role of ['viewer', 'operator']) {
+		const v = await newPage(chrome.browser, mock.url);
+		await signIn(v.page, role);
+		await visit(v.page, '#/runs/3');
+		await v.page.locator('#h-models').waitFor();
+		assert.equal(await v.page.locator('.rollout-actions').count(), 0);
+		await v.context.close();
+	}
+});
+
 test('mock: an operator can cancel and start runs but not approve',
     async () => {
 	const { context, page } = await newPage(chrome.browser, mock.url);

@@ -1,7 +1,8 @@
 /*
  * test_api_actions.c - the writes that drive the engine, over real HTTP and
- * PostgreSQL: cancel, retry, approve and reject, their roles, their
- * conflicts, and what they leave in the database and the audit trail.
+ * PostgreSQL: cancel, retry, approve and reject, a rollout's
+ * promote-full, abort, pause and resume, their roles, their conflicts,
+ * and what they leave in the database and the audit trail.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -175,6 +176,134 @@ api_actions__cancel_then_retry(void **state)
 	testreply_free(&r);
 }
 
+/* --- rollout actions (the engine's side: test_engine_rollout.c) ----- */
+
+/* POST /api/v1/runs/<run>/rollout/<verb> as token with body. */
+static int
+rollout_act(struct fixture *x, struct testreply *r, const char *token, int64_t run,
+    const char *verb, const char *body)
+{
+	char path[128];
+
+	(void)snprintf(path, sizeof(path), "/api/v1/runs/%lld/rollout/%s",
+	    (long long)run, verb);
+	testapi_as(x->f->a, r, token, "POST", path, body);
+	return r->status;
+}
+
+/* rollout_act() must answer status with needle in the body. */
+static void
+expect_act(struct fixture *x, const char *token, int64_t run, const char *verb,
+    const char *body, int status, const char *needle)
+{
+	struct testreply r;
+
+	if (rollout_act(x, &r, token, run, verb, body) != status ||
+	    (needle != NULL && strstr(r.body, needle) == NULL))
+		fail_msg("%s: %d %s\n  want %d with \"%s\"", verb, r.status,
+		    r.body, status, needle ? needle : "");
+	testreply_free(&r);
+}
+
+static void
+api_rollouts__need_the_approver_role(void **state)
+{
+	struct fixture *x = *state;
+	const char *verbs[] = { "promote-full", "abort", "pause", "resume" };
+
+	for (size_t i = 0; i < 4; i++) {
+		expect_act(x, x->f->viewer, x->run, verbs[i], "{}", 403, NULL);
+		expect_act(x, x->f->operator, x->run, verbs[i], "{}", 403, NULL);
+		expect_act(x, NULL, x->run, verbs[i], "{}", 401, NULL);
+	}
+	assert_int_equal(seed_sql(x->f->db, "SELECT count(*) FROM events "
+	    "WHERE entity_type = 'rollout'"), 0);
+}
+
+static void
+api_rollouts__pause_and_resume_are_audited_and_refused_twice(void **state)
+{
+	struct fixture *x = *state;
+
+	expect_act(x, x->f->approver, x->run, "resume", NULL, 409,
+	    "is waiting_approval and not paused: resume does not apply");
+	expect_act(x, x->f->approver, x->run, "pause",
+	    "{\"comment\": \"checking a dashboard\"}", 200,
+	    "\"paused_by\" : \"amy-approver\"");
+	assert_int_equal(seed_sql(x->f->db, "SELECT count(*) FROM stages WHERE "
+	    "run_id = %lld AND waiting_reason = 'rollout paused by "
+	    "amy-approver'", (long long)x->run), 1);
+	expect_act(x, x->f->admin, x->run, "pause", NULL, 409,
+	    "is already paused by amy-approver");
+	expect_act(x, x->f->approver, x->run, "resume", "{}", 200,
+	    "\"paused_by\" : null");
+	assert_int_equal(seed_sql(x->f->db, "SELECT count(*) FROM events WHERE "
+	    "entity_type = 'rollout' AND actor = 'amy-approver' AND action IN "
+	    "('paused', 'resumed') AND run_id = %lld", (long long)x->run), 2);
+	assert_int_equal(seed_sql(x->f->db, "SELECT count(*) FROM events WHERE "
+	    "action = 'paused' AND data->>'comment' = 'checking a dashboard'"),
+	    1);
+}
+
+static void
+api_rollouts__abort_closes_the_approval_then_nothing_applies(void **state)
+{
+	struct fixture *x = *state;
+
+	expect_act(x, x->f->approver, x->run, "abort",
+	    "{\"comment\": \"latency\"}", 200, "\"action\" : \"abort\"");
+	assert_int_equal(seed_sql(x->f->db, "SELECT count(*) FROM approvals "
+	    "WHERE id = %lld AND status = 'expired' AND comment = 'aborted by "
+	    "amy-approver: latency'", (long long)x->approval), 1);
+	assert_int_equal(seed_sql(x->f->db, "SELECT count(*) FROM events WHERE "
+	    "entity_type = 'rollout' AND action = 'abort' AND actor = "
+	    "'amy-approver' AND reason = 'aborted by amy-approver: latency'"),
+	    1);
+	expect_act(x, x->f->approver, x->run, "abort", NULL, 409,
+	    "abort already asked by amy-approver: abort does not apply");
+	expect_act(x, x->f->approver, x->run, "promote-full", NULL, 409,
+	    "promote-full does not apply");
+	expect_act(x, x->f->approver, x->run, "pause", NULL, 409, "pause does not "
+	    "apply");
+	/* a rollout that ended */
+	seed_sql(x->f->db, "UPDATE rollouts SET status = 'rolled_back', "
+	    "finished_at = now()");
+	expect_act(x, x->f->approver, x->run, "promote-full", NULL, 409,
+	    "is rolled_back: promote-full does not apply");
+}
+
+static void
+api_rollouts__promote_full_approves_in_the_callers_name(void **state)
+{
+	struct fixture *x = *state;
+
+	expect_act(x, x->f->approver, x->run, "promote-full", NULL, 200,
+	    "\"action\" : \"promote_full\"");
+	assert_int_equal(seed_sql(x->f->db, "SELECT count(*) FROM approvals "
+	    "WHERE id = %lld AND status = 'approved' AND decided_by = "
+	    "'amy-approver' AND comment = 'promoted to 100 %% by "
+	    "amy-approver'", (long long)x->approval), 1);
+	expect_act(x, x->f->approver, x->run, "abort", NULL, 409,
+	    "promote-full already asked by amy-approver");
+}
+
+static void
+api_rollouts__unknown_run_no_rollout_and_bad_bodies(void **state)
+{
+	struct fixture *x = *state;
+	int64_t bare = seed_run(x->f->db, x->version, "push", "main", NULL);
+
+	expect_act(x, x->f->approver, 424242, "abort", NULL, 404,
+	    "run 424242 not found");
+	expect_act(x, x->f->approver, bare, "pause", NULL, 404, "has no rollout");
+	expect_act(x, x->f->approver, x->run, "pause", "{\"coment\": \"x\"}", 400,
+	    NULL);
+	expect_act(x, x->f->approver, x->run, "pause", "[1]", 400, NULL);
+	expect_act(x, x->f->approver, 0, "pause", NULL, 404, "not found");
+	assert_int_equal(seed_sql(x->f->db, "SELECT count(*) FROM rollouts "
+	    "WHERE paused_at IS NOT NULL"), 0);
+}
+
 int
 main(void)
 {
@@ -187,6 +316,13 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(api_actions__cancel_then_retry,
 		    setup, teardown),
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(api_rollouts__need_the_approver_role),
+		T(api_rollouts__pause_and_resume_are_audited_and_refused_twice),
+		T(api_rollouts__abort_closes_the_approval_then_nothing_applies),
+		T(api_rollouts__promote_full_approves_in_the_callers_name),
+		T(api_rollouts__unknown_run_no_rollout_and_bad_bodies),
+#undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,10 @@
  * executor: DAG order and parallelism, failure propagation, retries,
  * timeouts, gates and baselines, model registration, canary approve /
  * reject / analysis / expiry / rollback, cancel, retry from the failed
- * stage, concurrency, the GPU cap, restarts, events and wake-ups.
+ * stage, concurrency, the GPU cap, restarts, events and wake-ups; one
+ * rollout per target (queue, supersede, woken by the lease's release) and
+ * the rollout actions promote-full, abort, pause and resume with the
+ * states they do not apply to.
  *
  * Runs are created as users create them (store_run_create on a pipeline
  * version made from YAML); the engine is driven one pass at a time with
@@ -27,6 +30,7 @@
 #include "store/store_approval.h"
 #include "store/store_commit.h"
 #include "store/store_pipeline.h"
+#include "store/store_rollout.h"
 #include "store/store_run.h"
 #include "fake_executor.h"
 #include "testdb.h"
@@ -1490,6 +1494,360 @@ engine__the_loop_wakes_on_a_queued_run(void **state)
 	engine_stop(f->e);
 }
 
+/* --- one rollout per target and rollout actions ---------------------- */
+
+/*
+ * A model trained, then its canary with on_conflict and a first step
+ * (its analysis, when any, is the only place timing could matter, so
+ * only the test of the analysis clock has one).
+ */
+#define LEASE_YAML(on_conflict, step1) HEAD                                \
+    "  concurrency: 0\n"                                                   \
+    "  defaults: {image: \"alpine:3.20\"}\n"                               \
+    "  stages:\n"                                                          \
+    "    - {name: train, command: [\"true\"]}\n"                           \
+    "    - name: rollout\n"                                                \
+    "      needs: [train]\n"                                               \
+    "      type: canary\n"                                                 \
+    "      command: [\"rollout\"]\n"                                       \
+    "      canary:\n"                                                      \
+    "        target: api\n"                                                \
+    "        on_conflict: " on_conflict "\n"                               \
+    "        steps:\n"                                                     \
+    "          - " step1 "\n"                                              \
+    "          - {weight: 50, approval: required}\n"                       \
+    "          - {weight: 100, approval: required}\n"                      \
+    "        approval_timeout: 1h\n"                                       \
+    "        rollback_command: [\"rollout\", \"--abort\"]\n"
+
+static const char lease_queue_yaml[] = LEASE_YAML("queue", "{weight: 10}");
+static const char lease_supersede_yaml[] =
+    LEASE_YAML("supersede", "{weight: 10}");
+static const char lease_clock_yaml[] = LEASE_YAML("queue", "{weight: 10, "
+    "analysis: {duration: 1s, gates: [{metric: error_rate, op: \"<=\", "
+    "value: 0.05}]}}");
+
+/* Healthy outcomes: a model from train, steps within the gate. */
+static void
+lease_healthy(struct fx *f)
+{
+	on(f, "train", NULL, 0, 0, (struct fake_outcome){
+	    .log = "::artifact model=s3://m/1\n" });
+	on(f, "rollout", "canary_step", 0, 0, (struct fake_outcome){
+	    .log = "::metric error_rate=0.01\n" });
+}
+
+/* Approve the steps of r left and let it succeed. */
+static void
+lease_approve_all(struct fx *f, int64_t r)
+{
+	decide(f, approval_id(f, r, 2), 1, "alice", NULL);
+	tick_until(f, "pending", "SELECT status FROM approvals WHERE "
+	    "run_id = %lld AND step = 3", (long long)r);
+	decide(f, approval_id(f, r, 3), 1, "alice", NULL);
+	tick_until(f, "succeeded", "SELECT status FROM runs WHERE id = %lld",
+	    (long long)r);
+}
+
+static int
+rollout_act(struct fx *f, int64_t r, enum rollout_act a, const char *who,
+    const char *comment, struct err *err)
+{
+	int64_t ro = 0;
+
+	return store_rollout_act(f->db, r, 0, a, who, comment, NULL, &ro, err);
+}
+
+/* --- the lease ---------------------------------------------------------- */
+
+static void
+lease__a_second_run_queues_until_the_holder_ends(void **state)
+{
+	struct fx *f = *state;
+	int64_t v = versionf(f, lease_queue_yaml, "queue"), r1, r2;
+	struct db *ldb = testdb_open(&f->t);
+	char want[200], ch[64], payload[64];
+	struct err err;
+	int woke = 0;
+
+	lease_healthy(f);
+	r1 = run(f, v);
+	to_first_approval(f, r1);
+	expect(f, "api", "SELECT target FROM target_leases");
+	r2 = run(f, v);
+	(void)snprintf(want, sizeof(want), "pending|target api is being "
+	    "rolled out by run %lld", (long long)r1);
+	tick_until(f, want, "SELECT status || '|' || coalesce(waiting_reason, "
+	    "'') FROM stages WHERE run_id = %lld AND name = 'rollout'",
+	    (long long)r2);
+	for (int i = 0; i < 5; i++)
+		tick(f);
+	expect(f, want, "SELECT status || '|' || waiting_reason FROM stages "
+	    "WHERE run_id = %lld AND name = 'rollout'", (long long)r2);
+	expect(f, "0", "SELECT count(*) FROM rollouts WHERE run_id = %lld",
+	    (long long)r2);
+	(void)snprintf(want, sizeof(want), "%lld", (long long)r1);
+	expect(f, want, "SELECT run_id FROM target_leases WHERE target = 'api'");
+
+	/* the holder's end releases the lease and NOTIFYs the engine */
+	assert_int_equal(db_listen(ldb, "sluice_runs", &err), 0);
+	lease_approve_all(f, r1);
+	expect(f, "0", "SELECT count(*) FROM target_leases WHERE run_id = %lld",
+	    (long long)r1);
+	for (int i = 0; i < 200 && !woke; i++)
+		if (db_wait_notify(ldb, 50, ch, sizeof(ch), payload,
+		    sizeof(payload), &err) == 1 && strcmp(ch, "sluice_runs") == 0
+		    && strtoll(payload, NULL, 10) == r1)
+			woke = 1;
+	assert_true(woke);
+	to_first_approval(f, r2);
+	(void)snprintf(want, sizeof(want), "%lld", (long long)r2);
+	expect(f, want, "SELECT run_id FROM target_leases WHERE target = 'api'");
+	expect(f, "t", "SELECT (SELECT started_at FROM rollouts WHERE run_id = "
+	    "%lld) >= (SELECT finished_at FROM rollouts WHERE run_id = %lld)",
+	    (long long)r2, (long long)r1);
+	lease_approve_all(f, r2);
+	expect(f, "0", "SELECT count(*) FROM target_leases");
+	db_free(ldb);
+}
+
+static void
+lease__supersede_rolls_the_holder_back_and_expires_its_approval(
+    void **state)
+{
+	struct fx *f = *state;
+	int64_t v1 = versionf(f, lease_queue_yaml, "old");
+	int64_t v2 = versionf(f, lease_supersede_yaml, "new"), r1, r2;
+	char want[300];
+
+	lease_healthy(f);
+	r1 = run(f, v1);
+	to_first_approval(f, r1);
+	r2 = run(f, v2);
+	tick_until(f, "rolled_back", "SELECT status FROM rollouts WHERE "
+	    "run_id = %lld", (long long)r1);
+	(void)snprintf(want, sizeof(want), "expired|superseded by run %lld|true",
+	    (long long)r2);
+	expect(f, want, "SELECT status || '|' || comment || '|' || "
+	    "(decided_by IS NULL) FROM approvals WHERE run_id = %lld",
+	    (long long)r1);
+	(void)snprintf(want, sizeof(want), "failed|superseded by run %lld; "
+	    "rolled back", (long long)r2);
+	expect(f, want, "SELECT status || '|' || message FROM stages WHERE "
+	    "run_id = %lld AND name = 'rollout'", (long long)r1);
+	expect(f, "succeeded", "SELECT a.status FROM stage_attempts a JOIN "
+	    "stages s ON s.id = a.stage_id WHERE s.run_id = 1 AND a.kind = "
+	    "'rollback'");
+	expect(f, "rejected", "SELECT status FROM model_versions WHERE "
+	    "run_id = 1");
+	/* the one event of the rollback says what caused it */
+	(void)snprintf(want, sizeof(want), "controller|superseded by run %lld; "
+	    "rolled back|controller|api", (long long)r2);
+	expect(f, want, "SELECT actor || '|' || reason || '|' || "
+	    "(data->>'caused_by') || '|' || (data->>'target') FROM events "
+	    "WHERE entity_type = 'rollout' AND run_id = 1 AND to_state = "
+	    "'rolled_back'");
+	/* and the new run takes the target after the rollback ended */
+	to_first_approval(f, r2);
+	expect(f, "t", "SELECT (SELECT started_at FROM rollouts WHERE run_id = "
+	    "%lld) >= (SELECT finished_at FROM rollouts WHERE run_id = %lld)",
+	    (long long)r2, (long long)r1);
+	expect(f, "failed", "SELECT status FROM runs WHERE id = 1");
+	lease_approve_all(f, r2);
+	expect(f, "0", "SELECT count(*) FROM target_leases");
+}
+
+static void
+lease__supersede_cancels_the_holders_running_step(void **state)
+{
+	struct fx *f = *state;
+	int64_t v1 = versionf(f, lease_queue_yaml, "old");
+	int64_t v2 = versionf(f, lease_supersede_yaml, "new"), r1, r2;
+
+	on(f, "train", NULL, 0, 0, (struct fake_outcome){
+	    .log = "::artifact model=s3://m/1\n" });
+	on(f, "rollout", "canary_step", 0, 0, (struct fake_outcome){
+	    .manual = 1 });
+	on(f, "rollout", "rollback", 0, 0, (struct fake_outcome){ .polls = 1 });
+	r1 = run(f, v1);
+	tick_until(f, "running", "SELECT status FROM stage_attempts WHERE "
+	    "job_name = 'sluice-1-rollout-1-s1'");
+	r2 = run(f, v2);
+	tick_until(f, "canceled", "SELECT status FROM stage_attempts WHERE "
+	    "job_name = 'sluice-1-rollout-1-s1'");
+	tick_until(f, "rolled_back", "SELECT status FROM rollouts WHERE "
+	    "run_id = %lld", (long long)r1);
+	tick_until(f, "running", "SELECT status FROM stage_attempts WHERE "
+	    "job_name = 'sluice-2-rollout-1-s1'");
+	expect(f, "1", "SELECT count(*) FROM target_leases WHERE run_id = %lld",
+	    (long long)r2);
+}
+
+/* --- actions ------------------------------------------------------------ */
+
+static void
+act__abort_rolls_back_now_and_names_who(void **state)
+{
+	struct fx *f = *state;
+	int64_t r = run(f, versionf(f, lease_queue_yaml, "abort"));
+	struct err err;
+
+	lease_healthy(f);
+	to_first_approval(f, r);
+	assert_int_equal(rollout_act(f, r, ROLLOUT_ACT_ABORT, "alice", "latency",
+	    &err), 0);
+	expect(f, "expired|aborted by alice: latency", "SELECT status || '|' "
+	    "|| comment FROM approvals WHERE run_id = 1");
+	/* a second abort, a promote-full or a pause no longer apply */
+	assert_int_equal(rollout_act(f, r, ROLLOUT_ACT_ABORT, "bob", NULL, &err),
+	    ERR_CONFLICT);
+	assert_string_equal(err.msg, "rollout 1 of run 1 is waiting_approval, "
+	    "abort already asked by alice: abort does not apply");
+	assert_int_equal(rollout_act(f, r, ROLLOUT_ACT_PROMOTE_FULL, "bob", NULL,
+	    &err), ERR_CONFLICT);
+	assert_int_equal(rollout_act(f, r, ROLLOUT_ACT_PAUSE, "bob", NULL, &err),
+	    ERR_CONFLICT);
+	tick_until(f, "failed", "SELECT status FROM runs WHERE id = 1");
+	expect(f, "failed|aborted by alice: latency; rolled back", "SELECT "
+	    "status || '|' || message FROM stages WHERE run_id = 1 AND name = "
+	    "'rollout'");
+	expect(f, "1", "SELECT count(*) FROM stage_attempts WHERE kind = "
+	    "'rollback'");
+	expect(f, "rejected", "SELECT status FROM model_versions");
+	expect(f, "alice|latency", "SELECT actor || '|' || (data->>'comment') "
+	    "FROM events WHERE entity_type = 'rollout' AND action = 'abort'");
+	expect(f, "alice", "SELECT actor FROM events WHERE entity_type = "
+	    "'rollout' AND to_state = 'rolled_back'");
+	expect(f, "0", "SELECT count(*) FROM target_leases");
+	/* finished: every action is refused, naming the state */
+	assert_int_equal(rollout_act(f, r, ROLLOUT_ACT_RESUME, "bob", NULL, &err),
+	    ERR_CONFLICT);
+	assert_int_equal(rollout_act(f, r, ROLLOUT_ACT_PROMOTE_FULL, "bob", NULL,
+	    &err), ERR_CONFLICT);
+	assert_string_equal(err.msg, "rollout 1 of run 1 is rolled_back: "
+	    "promote-full does not apply");
+}
+
+static void
+act__promote_full_jumps_to_100_and_bypasses_the_approvals(void **state)
+{
+	struct fx *f = *state;
+	int64_t r = run(f, versionf(f, lease_queue_yaml, "full"));
+	struct err err;
+
+	lease_healthy(f);
+	to_first_approval(f, r);
+	assert_int_equal(rollout_act(f, r, ROLLOUT_ACT_PROMOTE_FULL, "bob", "ship it",
+	    &err), 0);
+	expect(f, "approved|bob|promoted to 100 % by bob: ship it", "SELECT "
+	    "status || '|' || decided_by || '|' || comment FROM approvals "
+	    "WHERE run_id = 1");
+	tick_until(f, "succeeded", "SELECT status FROM runs WHERE id = 1");
+	/* step 3 ran with weight 100, no approval asked for it */
+	expect(f, "1:10,2:50,3:100", "SELECT string_agg(step || ':' || weight, ',' "
+	    "ORDER BY step) FROM stage_attempts WHERE kind = 'canary_step'");
+	assert_string_equal(fake_executor_env(f->fake,
+	    "sluice-1-rollout-1-s3", "SLUICE_CANARY_WEIGHT"), "100");
+	expect(f, "1", "SELECT count(*) FROM approvals");
+	expect(f, "production", "SELECT status FROM model_versions");
+	expect(f, "succeeded|3|100", "SELECT status || '|' || current_step || "
+	    "'|' || current_weight FROM rollouts");
+	expect(f, "bob|bob|[2, 3]", "SELECT actor || '|' || "
+	    "(data->>'promote_full_by') || '|' || (data->>'bypassed_approvals')"
+	    " FROM events WHERE entity_type = 'rollout' AND to_state = "
+	    "'succeeded'");
+	expect(f, "0", "SELECT count(*) FROM target_leases");
+}
+
+static void
+act__pause_holds_the_approval_and_resume_goes_on(void **state)
+{
+	struct fx *f = *state;
+	int64_t r = run(f, versionf(f, lease_queue_yaml, "pause")), a;
+	struct err err;
+
+	lease_healthy(f);
+	to_first_approval(f, r);
+	assert_int_equal(rollout_act(f, r, ROLLOUT_ACT_RESUME, "carol", NULL, &err),
+	    ERR_CONFLICT);
+	assert_string_equal(err.msg, "rollout 1 of run 1 is waiting_approval "
+	    "and not paused: resume does not apply");
+	assert_int_equal(rollout_act(f, r, ROLLOUT_ACT_PAUSE, "carol", NULL, &err), 0);
+	assert_int_equal(rollout_act(f, r, ROLLOUT_ACT_PAUSE, "dave", NULL, &err),
+	    ERR_CONFLICT);
+	assert_string_equal(err.msg, "rollout 1 of run 1 is already paused by "
+	    "carol");
+	expect(f, "rollout paused by carol", "SELECT waiting_reason FROM "
+	    "stages WHERE run_id = 1 AND name = 'rollout'");
+	/* the expiry passes while paused: the approval does not expire */
+	assert_int_equal(testdb_sql(&f->t, "UPDATE approvals SET requested_at "
+	    "= requested_at - interval '2 hours', expires_at = now() - "
+	    "interval '1 minute'"), 0);
+	for (int i = 0; i < 5; i++)
+		tick(f);
+	expect(f, "pending", "SELECT status FROM approvals WHERE run_id = 1");
+	/* an approval given while paused is kept, the rollout holds */
+	a = approval_id(f, r, 2);
+	decide(f, a, 1, "alice", NULL);
+	for (int i = 0; i < 5; i++)
+		tick(f);
+	expect(f, "waiting_approval|2|rollout paused by carol", "SELECT "
+	    "ro.status || '|' || ro.current_step || '|' || s.waiting_reason "
+	    "FROM rollouts ro JOIN stages s ON s.id = ro.stage_id");
+	assert_int_equal(rollout_act(f, r, ROLLOUT_ACT_RESUME, "carol", "ok", &err), 0);
+	expect(f, "carol|ok", "SELECT actor || '|' || (data->>'comment') FROM "
+	    "events WHERE entity_type = 'rollout' AND action = 'resumed'");
+	tick_until(f, "pending", "SELECT status FROM approvals WHERE "
+	    "run_id = 1 AND step = 3");
+	expect(f, "waiting for approval of step 3 (weight 100)", "SELECT "
+	    "waiting_reason FROM stages WHERE run_id = 1 AND name = 'rollout'");
+}
+
+static void
+act__pause_stops_the_analysis_clock(void **state)
+{
+	struct fx *f = *state;
+	int64_t r = run(f, versionf(f, lease_clock_yaml, "clock"));
+	struct err err;
+
+	on(f, "train", NULL, 0, 0, (struct fake_outcome){
+	    .log = "::artifact model=s3://m/1\n" });
+	on(f, "rollout", "canary_step", 0, 0, (struct fake_outcome){
+	    .log = "::metric error_rate=0.01\n" });
+	tick_until(f, "analyzing", "SELECT status FROM rollouts");
+	assert_int_equal(rollout_act(f, r, ROLLOUT_ACT_PAUSE, "carol", NULL, &err), 0);
+	/* well past the 1s window: no verdict while paused */
+	assert_int_equal(testdb_sql(&f->t, "UPDATE rollouts SET "
+	    "analysis_started_at = analysis_started_at - interval '1 minute',"
+	    " paused_at = paused_at - interval '30 seconds'"), 0);
+	for (int i = 0; i < 5; i++)
+		tick(f);
+	expect(f, "analyzing", "SELECT status FROM rollouts");
+	assert_int_equal(rollout_act(f, r, ROLLOUT_ACT_RESUME, "carol", NULL, &err), 0);
+	/* the 30 s held are added to the window */
+	expect(f, "t", "SELECT paused_ms >= 30000 FROM rollouts");
+	tick_until(f, "waiting_approval", "SELECT status FROM rollouts");
+}
+
+static void
+act__errors_name_the_run_and_the_rollout(void **state)
+{
+	struct fx *f = *state;
+	int64_t v = versionf(f, lease_queue_yaml, "errors"), r;
+	struct err err;
+
+	on(f, "train", NULL, 0, 0, (struct fake_outcome){ .manual = 1 });
+	r = run(f, v);
+	assert_int_equal(rollout_act(f, 999, ROLLOUT_ACT_ABORT, "bob", NULL, &err),
+	    ERR_NOTFOUND);
+	assert_string_equal(err.msg, "run 999 not found");
+	assert_int_equal(rollout_act(f, r, ROLLOUT_ACT_PAUSE, "bob", NULL, &err),
+	    ERR_NOTFOUND);
+	assert_string_equal(err.msg, "run 1 has no rollout");
+	expect(f, "0", "SELECT count(*) FROM events WHERE entity_type = "
+	    "'rollout'");
+}
+
 int
 main(void)
 {
@@ -1524,6 +1882,14 @@ main(void)
 		T(engine__a_restart_at_any_pass_runs_every_attempt_once),
 		T(engine__events_trace_every_transition),
 		T(engine__the_loop_wakes_on_a_queued_run),
+		T(lease__a_second_run_queues_until_the_holder_ends),
+		T(lease__supersede_rolls_the_holder_back_and_expires_its_approval),
+		T(lease__supersede_cancels_the_holders_running_step),
+		T(act__abort_rolls_back_now_and_names_who),
+		T(act__promote_full_jumps_to_100_and_bypasses_the_approvals),
+		T(act__pause_holds_the_approval_and_resume_goes_on),
+		T(act__pause_stops_the_analysis_clock),
+		T(act__errors_name_the_run_and_the_rollout),
 #undef T
 	};
 

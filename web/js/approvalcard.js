@@ -2,6 +2,7 @@
 // analysis, the candidate's metrics next to production's, and (for
 // approvers, while pending) approve / reject with a comment.
 import * as api from './api.js';
+import { rolloutActions } from './rolloutactions.js';
 import { h, badge, ago, dl, fmtNumber, table, errorBox, idPart }
     from './render.js';
 
@@ -100,9 +101,11 @@ function analysis(a) {
 	], { caption: 'Analysis of the canary' }) : null);
 }
 
-// The card.  opts: {canDecide, showRun, onDecided(approval)}.
+// The card.  opts: {canDecide, showRun, onDecided(approval),
+// onRollout(rollout, message): the rollout's actions, unless null (the
+// run page shows them with its rollouts)}.
 export function approvalCard(a, { canDecide = false, showRun = true,
-    onDecided = () => {} } = {}) {
+    onDecided = () => {}, onRollout = () => {} } = {}) {
 	const id = String(a.id);
 	const pid = idPart(id);
 	const pending = a.status === 'pending';
@@ -164,6 +167,10 @@ export function approvalCard(a, { canDecide = false, showRun = true,
 		    comment,
 		    h('div', { class: 'actions' }, approve, reject),
 		    status));
+		const ra = a.rollout && onRollout ? rolloutActions(a.rollout, a.run, a.target,
+		    { onDone: onRollout }) : null;
+		if (ra)
+			card.append(h('h4', {}, 'Rollout'), ra);
 	}
 	return card;
 }

@@ -35,6 +35,10 @@ export function mount(ctx) {
 			    ' the promotion of ' + a.target + ' to ' + a.weight + '%.');
 			life.now();
 		},
+		onRollout: (ro, msg) => {
+			ctx.toast(msg);
+			life.now();
+		},
 	};
 
 	async function load(signal) {

@@ -9,6 +9,7 @@ import { live } from '../live.js';
 import { graph } from '../dag.js';
 import { sparkline, history, HISTORY_RUNS } from '../chart.js';
 import { keyedCards } from '../approvalcard.js';
+import { keyedRolloutActions } from '../rolloutactions.js';
 import { showLineage } from '../lineage.js';
 import { h, replace, badge, ago, duration, table, dl, entries, commitLine,
     ranOn,
@@ -168,6 +169,7 @@ export function mount(ctx) {
 	let trends = null;		// Map "stage.metric" → points of other runs
 	let trendsFor = null;
 	const approvalCache = new Map();
+	const rolloutCache = new Map();
 	const inboxCache = new Map();	// "id:status:run status" → inbox's
 	const canOperate = ctx.can('operator');
 	let jump = false;		// the next stage route scrolls to its card
@@ -533,7 +535,13 @@ export function mount(ctx) {
 				    'Rejected') + ' the promotion to ' + a.weight + '%.');
 				life.soon();
 			},
+			onRollout: null,
 		}));
+	}
+
+	function rolloutDone(ro, msg) {
+		ctx.toast(msg);
+		life.soon();
 	}
 
 	function modelRef(m) {
@@ -560,8 +568,12 @@ export function mount(ctx) {
 			['Weight', r => r.current_weight + '%', 'num'],
 			['Model', r => modelRef(r.model)],
 			['Replacing', r => modelRef(r.previous_model), 'wide-only'],
-			['Message', r => r.message ?? ''],
-		    ], { caption: 'Rollouts' }) : null);
+			['Message', r => r.paused_by ? 'paused by ' + r.paused_by :
+			    r.action_reason ?? r.message ?? ''],
+		    ], { caption: 'Rollouts' }) : null,
+		    ctx.can('approver') ? ro.map(r => keyedRolloutActions(
+			rolloutCache, r, run.id, r.target,
+			{ onDone: rolloutDone })) : null);
 	}
 
 	// -- loading
