@@ -304,8 +304,8 @@ run_executor(int njobs, int nchains, struct result *r)
 				    st.message);
 			/* what the engine does: the log, the next, release */
 			buf_reset(&log);
-			if (ex.ops->logs(ex.impl, c->name, 0, &log, &next,
-			    &err) != 0 || log.data == NULL ||
+			if (ex.ops->logs(ex.impl, c->name, 0, 0, &log, &next,
+			    NULL, 0, &err) != 0 || log.data == NULL ||
 			    strstr(log.data, "::metric auc=0.93") == NULL)
 				die("log of %s: %s", c->name, err.msg);
 			(void)snprintf(old, sizeof(old), "%s", c->name);

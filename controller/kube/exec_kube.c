@@ -1419,11 +1419,15 @@ kx_free(void *impl)
 	free(x);
 }
 
+static int kx_logs_node(void *impl, const char *name, int node, int64_t from,
+    struct buf *out, int64_t *next, char *source, size_t sourcelen,
+    struct err *err);
+
 static const struct executor_ops kube_ops = {
 	.name = "kubernetes",
 	.submit = kx_submit,
 	.status = kx_status,
-	.logs = kx_logs,
+	.logs = kx_logs_node,
 	.cancel = kx_cancel,
 	.release = kx_release,
 	.free = kx_free,
@@ -1805,4 +1809,19 @@ exec_kube_stats(void *impl, struct exec_kube_stats *out)
 	out->jobs_synced = x->jobs_synced;
 	out->pods_synced = x->pods_synced;
 	pthread_mutex_unlock(&x->mu);
+}
+
+/* The logs op: node 0's pod (TEMPORARY until the streaming reader). */
+static int
+kx_logs_node(void *impl, const char *name, int node, int64_t from,
+    struct buf *out, int64_t *next, char *source, size_t sourcelen,
+    struct err *err)
+{
+	if (sourcelen > 0)
+		source[0] = '\0';
+	if (node != 0) {
+		*next = from;
+		return err_set(err, ERR_NOTFOUND, "no node %d", node);
+	}
+	return kx_logs(impl, name, from, out, next, err);
 }

@@ -86,6 +86,9 @@ void	fake_executor_on(struct fake_executor *f, const struct fake_rule *r);
 /* The next n calls of submit (or status) fail with code, doing nothing. */
 void	fake_executor_fail_submits(struct fake_executor *f, int n, int code);
 void	fake_executor_fail_status(struct fake_executor *f, int n, int code);
+/* The next n calls of logs fail with ERR_TRANSIENT; calls of logs so far. */
+void	fake_executor_fail_logs(struct fake_executor *f, int n);
+int	fake_executor_log_calls(struct fake_executor *f);
 
 /*
  * End a running or pending attempt now (state SUCCEEDED, FAILED or

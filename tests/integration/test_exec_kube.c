@@ -186,7 +186,7 @@ log_of(struct env *v, const char *name)
 	char *s;
 
 	buf_init(&b, LIM_STAGE_LOG);
-	if (v->ex.ops->logs(v->ex.impl, name, 0, &b, &next, &err) != 0)
+	if (v->ex.ops->logs(v->ex.impl, name, 0, 0, &b, &next, NULL, 0, &err) != 0)
 		fail_msg("logs %s: %s", name, err.msg);
 	assert_int_equal(next, (int64_t)b.len);
 	s = buf_detach(&b);
@@ -545,8 +545,8 @@ exec_kube__status_of_an_unknown_name_is_unknown(void **state)
 	env_start(&v, "t-unknown");
 	assert_int_equal(state_of(&v, "sluice-1-nothing-1"), EXEC_UNKNOWN);
 	buf_init(&b, 1024);
-	assert_int_equal(v.ex.ops->logs(v.ex.impl, "sluice-1-nothing-1", 0,
-	    &b, &next, &err), ERR_NOTFOUND);
+	assert_int_equal(v.ex.ops->logs(v.ex.impl, "sluice-1-nothing-1", 0, 0,
+	    &b, &next, NULL, 0, &err), ERR_NOTFOUND);
 	buf_release(&b);
 	/* cancel and release of an unknown name: nothing to do, no call */
 	kubefake_post(&fake, "/_fake/stats/reset", NULL);
