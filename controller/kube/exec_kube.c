@@ -242,6 +242,7 @@ kx_release(void *impl, const char *name, struct err *err)
 		e->released = 1;
 		e->submitted = 0;
 		e->deleted_ms = sys_now_ms();
+		kx_stream_stop(x, e);
 		kx_drop_log(x, e);
 	}
 	/* a worker deletes it: the engine's loop does not wait for that */

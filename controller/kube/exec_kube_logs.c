@@ -213,7 +213,9 @@ struct kstream {
 	struct kexec	*x;
 	char		 job[64];
 	char		 pod[KUBE_NAME_MAX];
-	int		 stop;		/* asked to end (under mu) */
+	int		 stop;		/* asked to end, and no entry holds it
+					   any more (under mu) */
+	int		 done;		/* its thread has ended */
 	int		 eof;		/* the log has ended: all of it is in
 					   the buffer or was taken */
 	struct buf	 data;		/* content bytes [base, base + len) */
@@ -347,7 +349,8 @@ stream_cb(void *arg, const char *p, size_t n)
 				ks->in_time = 0;
 				p++;
 				n--;
-			} else if (ks->tlen + 1 >= sizeof(ks->time)) {
+			} else if (*p == '\n' ||
+			    ks->tlen + 1 >= sizeof(ks->time)) {
 				/* no time in front: the line is all text */
 				line_time(ks);
 				ks->in_time = 0;
@@ -378,15 +381,22 @@ stream_cb(void *arg, const char *p, size_t n)
 	return rc;
 }
 
+/* Will e's pod write no more: ended, or gone?  Under mu. */
+static int
+over(const struct kentry *e)
+{
+	return finished(e) || e->pod_deleted ||
+	    e->pod_phase == KUBE_POD_SUCCEEDED ||
+	    e->pod_phase == KUBE_POD_FAILED;
+}
+
 /* Has the pod of ks ended (or gone)?  Under mu. */
 static int
 pod_ended(struct kexec *x, const struct kstream *ks)
 {
 	struct kentry *e = kx_find(x, ks->job);
 
-	return e == NULL || e->ks != ks || e->pod_deleted || e->job_deleted ||
-	    e->pod_phase == KUBE_POD_SUCCEEDED ||
-	    e->pod_phase == KUBE_POD_FAILED || job_done(e);
+	return e == NULL || e->ks != ks || over(e);
 }
 
 static void *
@@ -413,6 +423,9 @@ stream_main(void *arg)
 		    since, stream_cb, ks, &err);
 		pthread_mutex_lock(&x->mu);
 		ended = pod_ended(x, ks);
+		log_debug("kubernetes log stream ended", "job=%s pod=%s rc=%d "
+		    "pod_ended=%d bytes=%lld error=\"%s\"", ks->job, ks->pod,
+		    rc, ended, (long long)ks->at, rc < 0 ? err.msg : "");
 		if (rc == ERR_NOTFOUND || (ended && (rc == 0 ||
 		    rc == ERR_INVALID))) {
 			/* the end of the log, or the pod is gone with it */
@@ -442,8 +455,12 @@ stream_main(void *arg)
 		pthread_mutex_unlock(&x->mu);
 	}
 	pthread_mutex_lock(&x->mu);
-	buf_release(&ks->data);
-	free(ks);
+	/* an entry that still holds it frees it (kx_stream_stop) */
+	ks->done = 1;
+	if (ks->stop) {
+		buf_release(&ks->data);
+		free(ks);
+	}
 	x->nstreams--;
 	pthread_cond_broadcast(&x->cv);
 	pthread_mutex_unlock(&x->mu);
@@ -492,10 +509,17 @@ kx_logs_follow_now(struct kexec *x, struct kentry *e)
 void
 kx_stream_stop(struct kexec *x, struct kentry *e)
 {
-	if (e->ks == NULL)
+	struct kstream *ks = e->ks;
+
+	if (ks == NULL)
 		return;
-	e->ks->stop = 1;	/* the thread frees it */
 	e->ks = NULL;
+	if (ks->done) {
+		buf_release(&ks->data);
+		free(ks);
+		return;
+	}
+	ks->stop = 1;		/* its thread frees it */
 	pthread_cond_broadcast(&x->cv);
 }
 
@@ -508,6 +532,14 @@ kx_streams_wait(struct kexec *x)
 		ts = sys_deadline_in(100);
 		(void)pthread_cond_timedwait(&x->cv, &x->mu, &ts);
 	}
+}
+
+/* Tell the caller which pod is read (source may be NULL with len 0). */
+static void
+name_source(char *source, size_t len, const char *pod)
+{
+	if (len > 0)
+		(void)str_copy(source, len, pod);
 }
 
 int
@@ -545,7 +577,7 @@ kx_logs(void *impl, const char *name, int node, int64_t from,
 	}
 	if (ks == NULL) {
 		if (e->pod[0] == '\0' || !pod_started(e)) {
-			if (finished(e))
+			if (over(e))
 				rc = err_set(err, ERR_NOTFOUND, "attempt '%s' "
 				    "ended without a pod log", name);
 			goto out;	/* nothing written yet */
@@ -554,10 +586,13 @@ kx_logs(void *impl, const char *name, int node, int64_t from,
 			goto out;
 		ks = e->ks;
 		*next = from;
-		(void)str_copy(source, sourcelen, ks->pod);
+		name_source(source, sourcelen, ks->pod);
+		if (over(e))
+			rc = err_set(err, ERR_TRANSIENT, "the log of pod '%s' "
+			    "is being read", ks->pod);
 		goto out;
 	}
-	(void)str_copy(source, sourcelen, ks->pod);
+	name_source(source, sourcelen, ks->pod);
 	/* what lies before from has been stored: forget it */
 	if (from > ks->base) {
 		n = (uint64_t)(from - ks->base) < ks->data.len ?
@@ -576,7 +611,7 @@ kx_logs(void *impl, const char *name, int node, int64_t from,
 	if (n > 0 && buf_append(out, ks->data.data, n) < 0)
 		n = 0;
 	*next = ks->base + (int64_t)n;
-	if (n == 0 && !ks->eof && finished(e))
+	if (n == 0 && !ks->eof && over(e))
 		rc = err_set(err, ERR_TRANSIENT, "the log of pod '%s' is still "
 		    "being read", ks->pod);
 out:

@@ -98,7 +98,6 @@ kx_add(struct kexec *x, const char *name)
 void
 kx_drop_log(struct kexec *x, struct kentry *e)
 {
-	kx_stream_stop(x, e);
 	x->log_bytes -= e->log_len;
 	free(e->log);
 	e->log = NULL;
@@ -117,6 +116,7 @@ kx_remove_entry(struct kexec *x, struct kentry *e)
 		return;
 	*pp = e->next;
 	x->n--;
+	kx_stream_stop(x, e);
 	kx_drop_log(x, e);
 	free(e);
 }

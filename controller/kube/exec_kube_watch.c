@@ -78,6 +78,7 @@ kx_reset_for(struct kexec *x, struct kentry *e, const char *uid)
 	e->event_why[0] = '\0';
 	e->exit_code = -1;
 	e->pending_since_ms = 0;
+	kx_stream_stop(x, e);
 	kx_drop_log(x, e);
 }
 
