@@ -101,6 +101,9 @@ const struct key cfg_top_keys[] = {
 	  .off = C(api_env_allowlist), .off2 = C(napi_env_allowlist),
 	  .def = "SLUICE_GIT_*", .max = LIM_CONFIG_ENV_PATTERNS,
 	  .check = cfg_check_envpattern, .flags = CFG_EMPTYLIST },
+	{ .path = "logs", .type = K_MAP },
+	{ .path = "logs.max_bytes", .type = K_SIZE, .off = C(logs_max_bytes),
+	  .def = "16MiB", .min = 1024, .max = LIM_LOG_MAX_BYTES },
 };
 #undef C
 

@@ -161,7 +161,9 @@ pipe_get(struct engine *e, int64_t version_id, const struct pipeline **out,
 static int64_t
 log_cap(const struct engine *e)
 {
-	return e->o.log_max_bytes > 0 ? e->o.log_max_bytes :
+	if (e->o.log_max_bytes > 0)
+		return e->o.log_max_bytes;
+	return e->cfg->logs_max_bytes > 0 ? e->cfg->logs_max_bytes :
 	    DEFAULT_LOG_MAX_BYTES;
 }
 

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/units.h"
 #include "pipeline/stage_log.h"
 
 /* The length up to and including the last newline of data[0, len), or 0. */
@@ -41,18 +42,6 @@ stage_log_cut(struct stage_log_pos *p, int64_t cap, const char *data,
 		p->open_line = data[keep - 1] != '\n';
 }
 
-void
-stage_log_size(int64_t bytes, char *out, size_t len)
-{
-	if (bytes > 0 && bytes % (1024 * 1024) == 0)
-		(void)snprintf(out, len, "%lld MiB",
-		    (long long)(bytes / (1024 * 1024)));
-	else if (bytes > 0 && bytes % 1024 == 0)
-		(void)snprintf(out, len, "%lld KiB", (long long)(bytes / 1024));
-	else
-		(void)snprintf(out, len, "%lld bytes", (long long)bytes);
-}
-
 /* snprintf's count, as what was written (never more than len - 1). */
 static size_t
 written(int n, size_t len)
@@ -72,7 +61,7 @@ stage_log_truncated(const struct stage_log_pos *p, int64_t cap, char *out,
 		out[0] = '\0';
 	if (p->dropped == 0)
 		return 0;
-	stage_log_size(cap, size, sizeof(size));
+	units_format_size(cap, size, sizeof(size));
 	return written(snprintf(out, len, "%s[sluice] log truncated at %s: "
 	    "%lld more bytes not kept\n", p->open_line ? "\n" : "", size,
 	    (long long)p->dropped), len);

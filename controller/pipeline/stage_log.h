@@ -49,7 +49,7 @@ void	stage_log_cut(struct stage_log_pos *p, int64_t cap, const char *data,
 
 /*
  * The line that ends a log that was cut at cap bytes, dropped bytes not
- * kept ("[sluice] log truncated at 16 MiB: 1234 more bytes not kept\n"),
+ * kept ("[sluice] log truncated at 16MiB: 1234 more bytes not kept\n"),
  * with a newline in front when the kept log ends inside a line.  The
  * length written (< len), or 0 when nothing was dropped.
  */
@@ -64,8 +64,5 @@ size_t	stage_log_truncated(const struct stage_log_pos *p, int64_t cap,
  */
 size_t	stage_log_source_changed(const struct stage_log_pos *p,
 	    const char *source, char *out, size_t len);
-
-/* A size for people: "16 MiB", "512 KiB", "1000 bytes". */
-void	stage_log_size(int64_t bytes, char *out, size_t len);
 
 #endif

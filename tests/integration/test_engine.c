@@ -1473,8 +1473,8 @@ engine__a_log_past_the_cap_ends_with_a_marker_and_is_still_parsed(
 	/* 12 whole lines of 8 bytes fit in 100; 28 lines and the metric not */
 	v = kept_log(f, j);
 	assert_non_null(v);
-	assert_non_null(strstr(v, "line 11\n[sluice] log truncated at 100 "
-	    "bytes: 240 more bytes not kept\n"));
+	assert_non_null(strstr(v, "line 11\n[sluice] log truncated at 100B: "
+	    "240 more bytes not kept\n"));
 	assert_null(strstr(v, "line 12"));
 	free(v);
 	expect(f, "true|240|41", "SELECT complete || '|' || dropped || '|' ||"
