@@ -33,8 +33,8 @@ static const char sql_chunk[] =
 
 static const char sql_read[] =
     "SELECT pos, data FROM attempt_log_chunks"
-    " WHERE attempt_id = $1 AND node = $2 AND pos > $3 - $5"
-    "  AND pos + length(data) > $3"
+    " WHERE attempt_id = $1 AND node = $2 AND pos > $3::bigint - $5::bigint"
+    "  AND pos + length(data) > $3::bigint"
     " ORDER BY pos LIMIT $4";
 
 int
