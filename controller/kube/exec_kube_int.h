@@ -9,7 +9,7 @@
  *                       into the table
  *   exec_kube_status.c  status(): the entry as an exec_status, failure
  *                       messages, pending reasons from the events
- *   exec_kube_logs.c    logs(), the prefetch of a finished log, follow
+ *   exec_kube_logs.c    logs(): a followed read per running pod; follow
  *   exec_kube_worker.c  the worker threads and the extras of exec_kube.h
  *                       (ready, wait_synced, wait_change, reconcile,
  *                       metrics, stats)
@@ -63,8 +63,8 @@
 #define UNSEEN_AFTER_MS		30000	/* created, still not in the watch:
 					   ask for the Job itself */
 #define LOG_REFRESH_MS		2000	/* a running log read is shared */
-#define WORKERS			4	/* threads for log prefetches and
-					   the deletes of release */
+#define WORKERS			4	/* threads for the deletes of
+					   release */
 #define DELETE_TRIES		5
 #define DELETE_RETRY_MS		5000
 #define DRAIN_MS		5000	/* free() lets queued deletes run */
@@ -135,7 +135,7 @@ struct kentry {
 };
 
 /* Work for the worker threads, so that the engine's loop does not wait. */
-enum task_kind { TASK_PREFETCH, TASK_DELETE };
+enum task_kind { TASK_DELETE };
 
 struct task {
 	struct task	*next;
@@ -286,8 +286,6 @@ void	kx_streams_wait(struct kexec *x);
    into b; no lock held. */
 int	kx_read_log(struct kexec *x, const char *job, char *pod,
 	    size_t podlen, struct buf *b, struct err *err);
-/* Read the log of a finished attempt into the table (a worker). */
-void	kx_prefetch(struct kexec *x, const char *name);
 int	kx_delete_job(struct kexec *x, const char *name, struct err *err);
 void	*kx_worker_main(void *arg);
 

@@ -1,7 +1,6 @@
 /*
  * exec_kube_logs.c - the logs of attempts: logs() from one followed read
- * per running pod (a stream), the prefetch of a finished log and
- * exec_kube_follow() from a whole read.
+ * per running pod (a stream), and exec_kube_follow() from a whole read.
  *
  * The stream.  The first logs() of an attempt whose pod has started
  * starts a thread that follows the pod's log (follow=true,
@@ -166,46 +165,6 @@ out:
 	buf_release(&b);
 	return rc;
 }
-
-/* Read the log of a finished attempt into the table (a worker). */
-void
-kx_prefetch(struct kexec *x, const char *name)
-{
-	struct kentry *e;
-	struct buf b;
-	struct err err;
-	char pod[KUBE_NAME_MAX];
-	uint64_t gen;
-	int rc;
-
-	pthread_mutex_lock(&x->mu);
-	e = kx_find(x, name);
-	if (!known(e) || e->log != NULL || e->log_busy || !job_done(e) ||
-	    e->pod_deleted) {
-		pthread_mutex_unlock(&x->mu);
-		return;
-	}
-	e->log_busy = 1;
-	gen = e->gen;
-	(void)str_copy(pod, sizeof(pod), e->pod);
-	pthread_mutex_unlock(&x->mu);
-	rc = kx_read_log(x, name, pod, sizeof(pod), &b, &err);
-	pthread_mutex_lock(&x->mu);
-	if ((e = kx_find_gen(x, name, gen)) != NULL) {
-		e->log_busy = 0;
-		if (e->pod[0] == '\0')
-			(void)str_copy(e->pod, sizeof(e->pod), pod);
-		if (rc == 0 && !e->released)
-			kx_keep_log(x, e, &b, 1);
-	}
-	pthread_cond_broadcast(&x->cv);
-	pthread_mutex_unlock(&x->mu);
-	buf_release(&b);
-	if (rc < 0)
-		log_debug("kubernetes log prefetch", "job=%s error=\"%s\"",
-		    name, err.msg);
-}
-
 
 /* ---- the stream of a running pod ---------------------------------------------------- */
 
