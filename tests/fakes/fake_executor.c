@@ -28,6 +28,7 @@ struct rec {
 	struct buf	 log;
 	int		 submits, starts, cancels, releases;
 	int		 forgotten;
+	char		 source[64];	/* what logs() says it reads */
 };
 
 struct rule {
@@ -293,6 +294,8 @@ fake_logs(void *impl, const char *name, int node, int64_t from,
 		source[0] = '\0';
 	pthread_mutex_lock(&f->mu);
 	f->log_calls++;
+	if (sourcelen > 0 && (r = find(f, name)) != NULL)
+		(void)str_copy(source, sourcelen, r->source);
 	if (f->fail_logs > 0) {
 		f->fail_logs--;
 		rc = err_set(err, ERR_TRANSIENT, "log read failed (fake)");
@@ -502,6 +505,26 @@ fake_executor_emit(struct fake_executor *f, const char *name, const char *text)
 		rc = ERR_NOTFOUND;
 	else if (buf_puts(&r->log, text) < 0)
 		abort();
+	pthread_mutex_unlock(&f->mu);
+	return rc;
+}
+
+int
+fake_executor_new_source(struct fake_executor *f, const char *name,
+    const char *source, const char *text)
+{
+	struct rec *r;
+	int rc = 0;
+
+	pthread_mutex_lock(&f->mu);
+	if ((r = find(f, name)) == NULL || r->forgotten) {
+		rc = ERR_NOTFOUND;
+	} else {
+		(void)str_copy(r->source, sizeof(r->source), source);
+		buf_reset(&r->log);
+		if (buf_puts(&r->log, text) < 0)
+			abort();
+	}
 	pthread_mutex_unlock(&f->mu);
 	return rc;
 }

@@ -103,6 +103,14 @@ int	fake_executor_emit(struct fake_executor *f, const char *name,
 	    const char *text);
 
 /*
+ * The attempt's output now comes from a new source (as a pod that
+ * replaced an evicted one): logs() names it and its log starts again
+ * with text.  0 or ERR_NOTFOUND.
+ */
+int	fake_executor_new_source(struct fake_executor *f, const char *name,
+	    const char *source, const char *text);
+
+/*
  * Forget an attempt, as an executor that lost it (status answers
  * EXEC_UNKNOWN, a submit starts it again).  Counters are kept.
  */

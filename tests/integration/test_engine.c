@@ -1483,6 +1483,38 @@ engine__a_log_past_the_cap_ends_with_a_marker_and_is_still_parsed(
 	    " || source_line, ',') FROM metrics");
 }
 
+static void
+engine__a_new_log_source_is_marked_and_read_from_its_start(void **state)
+{
+	struct fx *f = *state;
+	struct fake_outcome manual = { .manual = 1 };
+	int64_t r = run(f, versionf(f, one_yaml, "evicted"));
+	const char *j;
+
+	on(f, NULL, NULL, 0, 0, manual);
+	tick_until(f, "running", "SELECT status FROM stage_attempts");
+	j = job(r, "work", 1);
+	assert_int_equal(fake_executor_emit(f->fake, j, "first pod\n"), 0);
+	tick(f);
+	expect_kept(f, j, "first pod\n");
+	/* evicted: a new pod prints from its start */
+	assert_int_equal(fake_executor_new_source(f->fake, j, "work-pod-2",
+	    "second pod\n::metric x=2\n"), 0);
+	tick(f);
+	tick(f);
+	assert_int_equal(fake_executor_finish(f->fake, j, EXEC_SUCCEEDED, 0,
+	    NULL), 0);
+	tick_until(f, "succeeded", "SELECT status FROM runs WHERE id = %lld",
+	    (long long)r);
+	expect_kept(f, j, "first pod\n[sluice] now reading pod work-pod-2\n"
+	    "second pod\n::metric x=2\n");
+	expect(f, "work-pod-2|24|true", "SELECT source || '|' || source_offset"
+	    " || '|' || complete FROM attempt_log_heads");
+	/* the new pod's lines go on numbering the attempt's lines */
+	expect(f, "x=2@2", "SELECT string_agg(name || '=' || value || '@' ||"
+	    " source_line, ',') FROM metrics");
+}
+
 /* --- restarts, events, wake-ups ---------------------------------------- */
 
 static void
@@ -1633,6 +1665,7 @@ main(void)
 		T(engine__a_running_log_is_kept_in_whole_lines_across_restarts),
 		T(engine__an_attempt_is_released_only_once_its_log_is_complete),
 		T(engine__a_log_past_the_cap_ends_with_a_marker_and_is_still_parsed),
+		T(engine__a_new_log_source_is_marked_and_read_from_its_start),
 #undef T
 	};
 
