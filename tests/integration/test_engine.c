@@ -1366,17 +1366,26 @@ expect_kept(struct fx *f, const char *jobname, const char *want)
 	free(got);
 }
 
+/* A run of one_yaml whose one attempt runs until finished by hand. */
+static int64_t
+manual_run(struct fx *f, const char *name, const char **jobname)
+{
+	struct fake_outcome manual = { .manual = 1 };
+	int64_t r = run(f, versionf(f, one_yaml, name));
+
+	on(f, NULL, NULL, 0, 0, manual);
+	tick_until(f, "running", "SELECT status FROM stage_attempts");
+	*jobname = job(r, "work", 1);
+	return r;
+}
+
 static void
 engine__a_running_log_is_kept_in_whole_lines_across_restarts(void **state)
 {
 	struct fx *f = *state;
-	struct fake_outcome manual = { .manual = 1 };
-	int64_t r = run(f, versionf(f, one_yaml, "keep"));
 	const char *j;
+	int64_t r = manual_run(f, "keep", &j);
 
-	on(f, NULL, NULL, 0, 0, manual);
-	tick_until(f, "running", "SELECT status FROM stage_attempts");
-	j = job(r, "work", 1);
 	assert_int_equal(fake_executor_emit(f->fake, j,
 	    "epoch 1\n::metric loss=0.5\npart"), 0);
 	tick(f);
@@ -1447,17 +1456,13 @@ engine__a_log_past_the_cap_ends_with_a_marker_and_is_still_parsed(
     void **state)
 {
 	struct fx *f = *state;
-	struct fake_outcome manual = { .manual = 1 };
 	int64_t r;
 	const char *j;
 	char line[64], *v;
 
 	f->log_cap = 100;
 	new_engine(f);
-	r = run(f, versionf(f, one_yaml, "capped"));
-	j = job(r, "work", 1);
-	on(f, NULL, NULL, 0, 0, manual);
-	tick_until(f, "running", "SELECT status FROM stage_attempts");
+	r = manual_run(f, "capped", &j);
 	for (int i = 0; i < 40; i++) {
 		(void)snprintf(line, sizeof(line), "line %02d\n", i);
 		assert_int_equal(fake_executor_emit(f->fake, j, line), 0);
@@ -1487,13 +1492,9 @@ static void
 engine__a_new_log_source_is_marked_and_read_from_its_start(void **state)
 {
 	struct fx *f = *state;
-	struct fake_outcome manual = { .manual = 1 };
-	int64_t r = run(f, versionf(f, one_yaml, "evicted"));
 	const char *j;
+	int64_t r = manual_run(f, "evicted", &j);
 
-	on(f, NULL, NULL, 0, 0, manual);
-	tick_until(f, "running", "SELECT status FROM stage_attempts");
-	j = job(r, "work", 1);
 	assert_int_equal(fake_executor_emit(f->fake, j, "first pod\n"), 0);
 	tick(f);
 	expect_kept(f, j, "first pod\n");
