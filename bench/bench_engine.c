@@ -74,11 +74,15 @@ in_status(void *impl, const char *name, struct exec_status *out,
 }
 
 static int
-in_logs(void *impl, const char *name, int64_t from, struct buf *out,
-    int64_t *next, struct err *err)
+in_logs(void *impl, const char *name, int node, int64_t from,
+    struct buf *out, int64_t *next, char *source, size_t sourcelen,
+    struct err *err)
 {
 	(void)impl;
+	(void)node;
 	(void)out;
+	if (sourcelen > 0)
+		source[0] = '\0';
 	*next = from;
 	return err_set(err, ERR_NOTFOUND, "no log for '%s'", name);
 }

@@ -211,7 +211,6 @@ start_engine(struct ctl *ctl, struct db *db, struct executor *ex,
 	if ((rc = engine_new(&ctl->engine, ctl->cfg, *ex, err)) < 0 ||
 	    (rc = engine_start(ctl->engine, err)) < 0)
 		return rc;
-	ctl->executor = ex;	/* the HTTP edge reads logs through it */
 	ctl->executor_ready = ctl->cfg->executor != EXECUTOR_KUBERNETES;
 	return 0;
 }

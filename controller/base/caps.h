@@ -167,4 +167,16 @@
 #define LIM_STAGE_NODES		1024		/* nodes of one stage, hard cap */
 #define STAGE_MASTER_PORT	29500		/* SLUICE_MASTER_PORT on Kubernetes */
 
+/* Logs kept by the controller (store_log.c, engine.c, kube/exec_kube*.c) */
+#define LIM_LOG_KEEP_CHUNK	(256 * 1024)	/* log bytes the engine reads and
+						   stores at once (one chunk) */
+#define LIM_LOG_KEEP_MARKER	512		/* a [sluice] marker line */
+#define LIM_LOG_KEEP_PASS	(8 * 1024 * 1024)	/* bytes one pass keeps
+							   of one attempt */
+#define LIM_LOG_SOURCE		253		/* a log source (pod) name */
+#define LIM_LOG_MAX_BYTES	(1024LL * 1024 * 1024 * 1024)	/* logs.max_bytes */
+#define LIM_LOG_NODES		1024		/* ?node= of a log */
+#define LIM_KUBE_LOG_STREAM	(4 * 1024 * 1024)	/* a followed pod log
+							   not taken yet */
+
 #endif

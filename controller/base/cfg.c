@@ -117,6 +117,9 @@ const struct key cfg_top_keys[] = {
 	/* nodes one stage may ask for; LIM_STAGE_NODES is the hard cap */
 	{ .path = "max_nodes", .type = K_INT, .off = C(max_nodes),
 	  .def = "16", .min = 1, .max = LIM_STAGE_NODES },
+	{ .path = "logs", .type = K_MAP },
+	{ .path = "logs.max_bytes", .type = K_SIZE, .off = C(logs_max_bytes),
+	  .def = "16MiB", .min = 1024, .max = LIM_LOG_MAX_BYTES },
 };
 #undef C
 

@@ -69,6 +69,8 @@ struct cfg {
 	int		 max_nodes;		/* 16: nodes of one stage */
 	struct cfg_kube	 kubernetes;
 	int64_t		 poll_interval_ms;	/* 30s */
+	int64_t		 logs_max_bytes;	/* logs.max_bytes: 16MiB of each
+						   attempt's (node's) log kept */
 	int		 poll_workers;		/* 4 */
 	int64_t		 session_ttl_ms;	/* 12h */
 	struct cfg_repo	*repositories;

@@ -306,6 +306,10 @@ cfg_range_text(const struct key *k, char *out, size_t outlen)
 			units_format_duration(k->max, b, sizeof(b));
 			(void)snprintf(out, outlen, "%s..%s", a, b);
 		}
+	} else if (k->type == K_SIZE) {
+		units_format_size(k->min, a, sizeof(a));
+		units_format_size(k->max, b, sizeof(b));
+		(void)snprintf(out, outlen, "%s..%s", a, b);
 	} else if (k->type == K_NUM) {
 		(void)snprintf(out, outlen, "greater than %lld, at most %lld",
 		    (long long)k->min, (long long)k->max);
@@ -407,6 +411,17 @@ cfg_set_text(struct ld *ld, const struct key *k, void *base, const char *label,
 		if (units_parse_duration(v, &i) < 0)
 			return cfg_fail(ld, at, label, "%s is not a duration",
 			    q);
+		if (i < k->min || i > k->max) {
+			cfg_range_text(k, range, sizeof(range));
+			return cfg_fail(ld, at, label,
+			    "%s is out of range (%s)", q, range);
+		}
+		*FIELD(base, k, int64_t) = i;
+		return 0;
+	case K_SIZE:
+		if (units_parse_size(v, &i) < 0)
+			return cfg_fail(ld, at, label, "%s is not a size (like "
+			    "16MiB)", q);
 		if (i < k->min || i > k->max) {
 			cfg_range_text(k, range, sizeof(range));
 			return cfg_fail(ld, at, label,

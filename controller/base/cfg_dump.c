@@ -202,6 +202,10 @@ dump_value(struct buf *o, const struct key *k, const void *base)
 		units_format_duration(*FIELD(b, k, const int64_t), tmp,
 		    sizeof(tmp));
 		return buf_puts(o, tmp);
+	case K_SIZE:
+		units_format_size(*FIELD(b, k, const int64_t), tmp,
+		    sizeof(tmp));
+		return buf_puts(o, tmp);
 	case K_ENUM:
 		return buf_puts(o, k->names[*FIELD(b, k, const int)]);
 	case K_LIST: {

@@ -33,6 +33,7 @@ enum ktype {
 	K_INT,		/* int within [min, max] */
 	K_NUM,		/* double within (min, max] */
 	K_DUR,		/* int64_t ms within [min, max] */
+	K_SIZE,		/* int64_t bytes within [min, max] */
 	K_ENUM,		/* int, the index of the value in names[] */
 	K_LIST,		/* char **, NULL-terminated, size_t count at off2 */
 	K_REPOS,	/* the repositories list of struct cfg */

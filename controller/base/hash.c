@@ -34,6 +34,18 @@ hash_hex(const unsigned char *in, size_t n, char *out)
 }
 
 int
+hash_hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
 hash_sha256_hex(const void *data, size_t len, char out[65], struct err *err)
 {
 	unsigned char md[32];

@@ -16,6 +16,9 @@ int	hash_sha256(const void *data, size_t len, unsigned char md[32],
 /* Lowercase hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
 void	hash_hex(const unsigned char *in, size_t n, char *out);
 
+/* The value of one hex digit (either case), or -1. */
+int	hash_hex_digit(int c);
+
 /* SHA-256 as 64 hex digits and a NUL. */
 int	hash_sha256_hex(const void *data, size_t len, char out[65],
 	    struct err *err) __attribute__((warn_unused_result));

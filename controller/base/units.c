@@ -112,3 +112,16 @@ units_format_duration(int64_t ms, char *out, unsigned long outlen)
 	PART(r, "ms")
 #undef PART
 }
+
+void
+units_format_size(int64_t bytes, char *out, unsigned long outlen)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	int u = 0;
+
+	while (u < 4 && bytes != 0 && bytes % 1024 == 0) {
+		bytes /= 1024;
+		u++;
+	}
+	(void)snprintf(out, outlen, "%lld%s", (long long)bytes, unit[u]);
+}

@@ -26,4 +26,10 @@ int	units_parse_size(const char *s, int64_t *bytes)
  */
 void	units_format_duration(int64_t ms, char *out, unsigned long outlen);
 
+/*
+ * Format a size the way units_parse_size reads it back, in the largest
+ * power of 1024 that divides it ("16MiB", "512KiB", "100B").
+ */
+void	units_format_size(int64_t bytes, char *out, unsigned long outlen);
+
 #endif

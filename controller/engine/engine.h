@@ -47,6 +47,8 @@ struct engine_opts {
 	int64_t		 timeout_margin_ms;	/* 30000: past a stage timeout,
 						   the engine cancels it */
 	int		 no_lock;		/* 1: skip the advisory lock */
+	int64_t		 log_max_bytes;		/* cfg's logs.max_bytes: bytes
+						   of each attempt's log kept */
 };
 
 /* Counters since engine_new(), for benchmarks and /metrics. */

@@ -15,10 +15,13 @@
 #include "engine/engine.h"
 #include "exec/executor.h"
 #include "pipeline/stage_output.h"
+#include "store/store_log.h"
 
 struct cfg;
 struct db;
 struct pipeline;
+
+#define DEFAULT_LOG_MAX_BYTES	(16 * 1024 * 1024)	/* logs.max_bytes */
 
 /* A parsed pipeline version, cached by id. */
 struct eng_pipe {
@@ -27,11 +30,19 @@ struct eng_pipe {
 	uint64_t	 used;		/* pass number of the last use */
 };
 
-/* Where the engine is in a running attempt's log. */
+/*
+ * Where the engine is in the log of an attempt's node: the head as stored
+ * (store_log.h), and what was read past it but not stored yet (the
+ * partial last line), up to read_pos of the source.
+ */
 struct eng_tail {
 	int64_t			 attempt_id;
-	int64_t			 offset;
-	struct stage_output	 out;
+	int			 node;
+	int			 loaded;	/* head read from the database */
+	struct log_head		 head;
+	struct buf		 rest;		/* source bytes [head.offset,
+						   read_pos) not stored yet */
+	int64_t			 read_pos;
 	uint64_t		 seen;	/* pass number */
 };
 

@@ -234,6 +234,8 @@ engine_set_opts(struct engine *e, const struct engine_opts *o)
 	if (o->timeout_margin_ms > 0)
 		e->o.timeout_margin_ms = o->timeout_margin_ms;
 	e->o.no_lock = o->no_lock;
+	if (o->log_max_bytes > 0)
+		e->o.log_max_bytes = o->log_max_bytes;
 }
 
 int
@@ -290,7 +292,7 @@ engine_free(struct engine *e)
 		pipeline_free(e->pipes[i].p);
 	free(e->pipes);
 	for (size_t i = 0; i < e->ntails; i++)
-		stage_output_release(&e->tails[i].out);
+		buf_release(&e->tails[i].rest);
 	free(e->tails);
 	db_free(e->ldb);
 	db_free(e->db);

@@ -641,25 +641,33 @@ local_status(void *impl, const char *name, struct exec_status *out,
 }
 
 static int
-local_logs(void *impl, const char *name, int64_t from, struct buf *out,
-    int64_t *next, struct err *err)
+local_logs(void *impl, const char *name, int node, int64_t from,
+    struct buf *out, int64_t *next, char *source, size_t sourcelen,
+    struct err *err)
 {
 	struct exec_local *x = impl;
-	char dir[LIM_PATH], path[LIM_PATH], chunk[65536];
+	char dir[LIM_PATH], path[LIM_PATH], file[32], chunk[65536];
 	struct stat st;
 	size_t room;
 	int64_t pos = from;
 	int fd = -1, rc = 0;
 
 	*next = from;
-	if (from < 0)
-		return err_set(err, ERR_INVALID, "negative log offset");
+	if (sourcelen > 0)
+		source[0] = '\0';	/* one file per node: nothing replaces it */
+	if (from < 0 || node < 0)
+		return err_set(err, ERR_INVALID, "negative log offset or node");
 	if (!valid_name(name))
 		return err_set(err, ERR_NOTFOUND, "no log for attempt '%s'",
 		    name != NULL ? name : "");
 	if ((rc = attempt_dir(x, name, dir, sizeof(dir), err)) < 0)
 		return rc;
-	if (exl_path(path, sizeof(path), dir, EXL_LOG) < 0)
+	/* rank 0 writes "log", rank i > 0 "log.<i>" */
+	if (node == 0)
+		(void)snprintf(file, sizeof(file), "%s", EXL_LOG);
+	else
+		(void)snprintf(file, sizeof(file), "%s.%d", EXL_LOG, node);
+	if (exl_path(path, sizeof(path), dir, file) < 0)
 		return err_set(err, ERR_TOOBIG, "path too long");
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		if (errno == ENOENT)

@@ -31,7 +31,7 @@
  *		engine submits again.  A command killed by signal N has
  *		exit_code 128 + N; one that could not start, 127.  May
  *		write the status of an attempt whose supervisor died.
- *	logs	reads DIR/log; any thread.
+ *	logs	reads DIR/log (node i > 0: DIR/log.<i>); source is "".
  *	cancel	asynchronous: the supervisor stops the group (SIGTERM,
  *		SIGKILL after the grace) within a moment; status says
  *		RUNNING until then.

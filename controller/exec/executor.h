@@ -18,9 +18,10 @@
  * An executor keeps no state the engine relies on across restarts other
  * than what it can find again by name (a supervisor's files, a Job).
  *
- * Threads: the engine calls an executor from its one loop thread;
- * logs() may also be called from HTTP threads (log view), so an
- * implementation makes that one safe to call concurrently.
+ * Threads: the engine calls an executor from its one loop thread, logs()
+ * included: the engine keeps every attempt's log in PostgreSQL
+ * (store/store_log.h) and the HTTP threads read it from there, never
+ * from the executor.
  */
 #ifndef SLUICE_EXECUTOR_H
 #define SLUICE_EXECUTOR_H
@@ -168,13 +169,22 @@ struct executor_ops {
 		    struct err *err);
 
 	/*
-	 * Append the attempt's output (stdout and stderr) so far to out, from
-	 * byte offset `from` (0 = the beginning); *next receives the offset to
-	 * ask for next time.  ERR_NOTFOUND when there is no log.  Safe to call
-	 * from any thread.
+	 * Append the output (stdout and stderr) of node `node` of the
+	 * attempt (0 for a single-node stage) to out, from byte offset
+	 * `from` of its current source, as much as out has room for; *next
+	 * receives the offset to ask for next time.  source (sourcelen
+	 * bytes; NULL when 0) receives what is being read: the pod's name on
+	 * Kubernetes, "" locally.  When it differs from the source of the last call, the
+	 * output came from offset 0 of a new source whatever `from` was: the
+	 * engine then marks the change in the kept log and reads on from
+	 * *next.  Once the attempt has finished, a call that appends nothing
+	 * means the output has ended; ERR_TRANSIENT when the rest cannot be
+	 * read yet (call again later).  ERR_NOTFOUND when there is no log
+	 * and never will be.  Called from the engine's thread.
 	 */
-	int	(*logs)(void *impl, const char *name, int64_t from,
-		    struct buf *out, int64_t *next, struct err *err);
+	int	(*logs)(void *impl, const char *name, int node, int64_t from,
+		    struct buf *out, int64_t *next, char *source,
+		    size_t sourcelen, struct err *err);
 
 	/* Stop the attempt (kill its process group / delete the Job). */
 	int	(*cancel)(void *impl, const char *name, struct err *err);

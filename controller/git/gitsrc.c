@@ -28,6 +28,7 @@
 
 #include "base/buf.h"
 #include "base/caps.h"
+#include "base/hash.h"
 #include "base/log.h"
 #include "base/sys.h"
 #include "base/version.h"
@@ -177,15 +178,6 @@ scrub_dup(const struct gitsrc *src, const char *text)
 	return s;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 int
 gitsrc_url_split(const char *url, char **stripped, char **password)
 {
@@ -217,8 +209,8 @@ gitsrc_url_split(const char *url, char **stripped, char **password)
 	for (p = colon + 1; p < at && rc == 0; p++) {
 		int hi, lo;
 
-		if (*p == '%' && p + 2 < at && (hi = hexval(p[1])) >= 0 &&
-		    (lo = hexval(p[2])) >= 0) {
+		if (*p == '%' && p + 2 < at && (hi = hash_hex_digit(p[1])) >= 0 &&
+		    (lo = hash_hex_digit(p[2])) >= 0) {
 			rc = buf_putc(&b, (char)(hi * 16 + lo));
 			p += 2;
 		} else {

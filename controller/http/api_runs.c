@@ -12,7 +12,6 @@
 #include "base/cfg.h"
 #include "base/log.h"
 #include "base/sys.h"
-#include "exec/executor.h"
 #include "http/api_common.h"
 #include "http/api_runs.h"
 #include "http/ctl.h"
@@ -20,6 +19,7 @@
 #include "http/jsonin.h"
 #include "query/store_query_runs.h"
 #include "store/dbpool.h"
+#include "store/store_log.h"
 
 /* The filters of GET /runs, as the query string gave them. */
 struct runs_query {
@@ -98,14 +98,24 @@ api_runs_lineage(void *ctx, struct http_request *rq, struct http_response *rs)
 
 /* --- logs ------------------------------------------------------------- */
 
+/*
+ * The log comes from PostgreSQL, where the engine keeps it
+ * (store/store_log.h), so it reads the same after the Job is gone, after
+ * a restart and on every replica.  An attempt with no kept log yet (the
+ * engine has not read it, or it ran before logs were kept) is read from
+ * its local log file, if it has one, until the kept log appears.
+ */
 struct logstream {
 	struct ctl		*ctl;
 	int64_t			 run_id;
 	char			 stage[LIM_NAME + 1];
 	int			 attempt;	/* as asked: 0 = latest */
 	int			 step;		/* as asked: -1 = any */
+	int			 node;
 	int			 follow;
 	struct log_source	 src;		/* what is shown */
+	int			 kept;		/* reading the kept log */
+	int			 complete;	/* the kept log is complete */
 	int64_t			 offset;	/* of the next byte to read */
 	struct buf		 pending;	/* read, not yet sent */
 	size_t			 pos;		/* sent of pending */
@@ -165,42 +175,79 @@ read_log_from(struct logstream *ls, const char *path, struct err *err)
 	return rc;
 }
 
+/* The local log file of an attempt that has no kept log. */
+static int
+read_file(struct logstream *ls, struct err *err)
+{
+	char path[LIM_PATH], name[16] = "log";
+
+	if (ls->node == 0 && ls->src.log_path[0] != '\0')
+		return read_log_from(ls, ls->src.log_path, err);
+	if (strcmp(ls->src.executor, "local") != 0 || ls->ctl->cfg == NULL ||
+	    ls->ctl->cfg->state_dir == NULL)
+		return 0;
+	if (ls->node > 0)
+		(void)snprintf(name, sizeof(name), "log.%d", ls->node);
+	/* The job name is a checked DNS label: no path tricks. */
+	if (snprintf(path, sizeof(path), "%s/attempts/%s/%s",
+	    ls->ctl->cfg->state_dir, ls->src.job, name) >= (int)sizeof(path))
+		return err_set(err, ERR_TOOBIG, "log path too long");
+	return read_log_from(ls, path, err);
+}
+
+/*
+ * Is there a kept log now?  Switch to it (at the position reached in the
+ * file, which the kept log repeats byte for byte).
+ */
+static int
+look_for_kept(struct logstream *ls, struct db *db, struct err *err)
+{
+	struct log_head h;
+	int rc;
+
+	if ((rc = store_log_head(db, ls->src.attempt_id, ls->node, &h,
+	    err)) < 0)
+		return rc;
+	if (!h.exists)
+		return 0;
+	if (!ls->kept && ls->offset > h.bytes)
+		return 0;	/* the file is ahead: finish from the file */
+	ls->kept = 1;
+	ls->complete = h.complete;
+	return 0;
+}
+
 /* Read what is new of the attempt's log into ls->pending. */
 static int
 read_more(struct logstream *ls, struct err *err)
 {
-	struct executor *x = ls->ctl->executor;
-	char path[LIM_PATH];
-	int64_t next = ls->offset;
+	struct db *db = NULL;
+	int64_t next;
 	int rc;
 
 	if (ls->src.attempt_id == 0)
 		return 0;
-	if (x != NULL && x->ops->logs != NULL) {
-		rc = x->ops->logs(x->impl, ls->src.job, ls->offset,
-		    &ls->pending, &next, err);
-		if (rc == ERR_NOTFOUND)
-			return 0;	/* nothing written yet */
+	if ((rc = dbpool_acquire(ls->ctl->dbpool, &db, err)) < 0)
+		return rc;
+	if (!ls->kept && (rc = look_for_kept(ls, db, err)) < 0)
+		goto out;
+	if (ls->kept) {
+		rc = store_log_read(db, ls->src.attempt_id, ls->node,
+		    ls->offset, &ls->pending, &next, err);
 		if (rc == 0)
 			ls->offset = next;
-		return rc;
+	} else {
+		rc = read_file(ls, err);
 	}
-	if (ls->src.log_path[0] != '\0')
-		return read_log_from(ls, ls->src.log_path, err);
-	if (strcmp(ls->src.executor, "local") == 0 &&
-	    ls->ctl->cfg != NULL && ls->ctl->cfg->state_dir != NULL) {
-		/* The job name is a checked DNS label: no path tricks. */
-		if (snprintf(path, sizeof(path), "%s/attempts/%s/log",
-		    ls->ctl->cfg->state_dir, ls->src.job) >= (int)sizeof(path))
-			return err_set(err, ERR_TOOBIG, "log path too long");
-		return read_log_from(ls, path, err);
-	}
-	return 0;
+out:
+	dbpool_release(ls->ctl->dbpool, db);
+	return rc;
 }
 
 /*
  * Look at the attempt in the database again (following): pick up an
- * attempt that started, and notice one that finished.
+ * attempt that started, notice one that finished and a kept log that is
+ * complete.
  */
 static void
 recheck(struct logstream *ls)
@@ -219,7 +266,6 @@ recheck(struct logstream *ls)
 		dbpool_release(ls->ctl->dbpool, db);
 		return;
 	}
-	dbpool_release(ls->ctl->dbpool, db);
 	if (ls->src.attempt_id == 0 && now.attempt_id != 0) {
 		ls->src = now;	/* the first attempt started */
 		ls->offset = 0;
@@ -229,7 +275,11 @@ recheck(struct logstream *ls)
 			memcpy(ls->src.log_path, now.log_path,
 			    sizeof(now.log_path));
 	}
-	if ((ls->src.attempt_id != 0 && ls->src.attempt_done) ||
+	if (ls->src.attempt_id != 0)
+		(void)look_for_kept(ls, db, &err);
+	dbpool_release(ls->ctl->dbpool, db);
+	if ((ls->src.attempt_id != 0 && (ls->kept ? ls->complete :
+	    ls->src.attempt_done)) ||
 	    (ls->src.attempt_id == 0 && now.stage_done))
 		ls->final = 1;
 }
@@ -276,7 +326,7 @@ api_runs_logs(void *ctx, struct http_request *rq, struct http_response *rs)
 {
 	struct ctl *ctl = ctx;
 	struct logstream *ls = NULL;
-	int64_t attempt = 0, step = -1;
+	int64_t attempt = 0, step = -1, node = 0;
 	int follow = 0, has_attempt = 0;
 	struct db *db = NULL;
 	struct err err;
@@ -286,6 +336,8 @@ api_runs_logs(void *ctx, struct http_request *rq, struct http_response *rs)
 		  .present = &has_attempt, .min = 1, .max = 1000000 },
 		{ .name = "step", .type = JSONIN_Q_INT, .out = &step,
 		  .min = 0, .max = LIM_CANARY_STEPS },
+		{ .name = "node", .type = JSONIN_Q_INT, .out = &node,
+		  .min = 0, .max = LIM_LOG_NODES - 1 },
 		{ .name = "follow", .type = JSONIN_Q_BOOL, .out = &follow },
 		{ .name = NULL },
 	};
@@ -303,8 +355,9 @@ api_runs_logs(void *ctx, struct http_request *rq, struct http_response *rs)
 	ls->ctl = ctl;
 	ls->attempt = (int)attempt;
 	ls->step = (int)step;
+	ls->node = (int)node;
 	ls->follow = follow;
-	buf_init(&ls->pending, LIM_LOG_STREAM_CHUNK);
+	buf_init(&ls->pending, LIM_LOG_KEEP_CHUNK + LIM_LOG_KEEP_MARKER);
 	ls->started = sys_now_ms();
 	ls->checked = ls->started;
 	if ((db = api_db(ctl, rs)) == NULL)
@@ -317,7 +370,16 @@ api_runs_logs(void *ctx, struct http_request *rq, struct http_response *rs)
 		    "such attempt", ls->stage, (long long)ls->run_id);
 		goto fail;
 	}
-	if ((ls->src.attempt_id != 0 && ls->src.attempt_done) ||
+	if (ls->src.attempt_id != 0 && ls->node >= ls->src.nodes) {
+		err_set(&err, ERR_NOTFOUND, "attempt %d of stage '%s' of run "
+		    "%lld has no node %d (it runs on %d)", ls->src.attempt,
+		    ls->stage, (long long)ls->run_id, ls->node, ls->src.nodes);
+		goto fail;
+	}
+	if (ls->src.attempt_id != 0 && look_for_kept(ls, db, &err) < 0)
+		goto fail;
+	if ((ls->src.attempt_id != 0 && (ls->kept ? ls->complete :
+	    ls->src.attempt_done)) ||
 	    (ls->src.attempt_id == 0 && ls->src.stage_done))
 		ls->final = 1;
 	if (ls->src.attempt_id != 0) {

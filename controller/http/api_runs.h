@@ -21,12 +21,14 @@
  *		X-Sluice-Job name what is shown.  404 for an unknown run,
  *		stage or attempt.
  *
- * The log comes from ctl->executor (ops->logs) when the engine has set
- * one, else from the attempt's recorded log_path, else, for attempts of
- * the local executor, from state_dir/attempts/<job>/log (see
- * docs/executors.md).  The follower checks the attempt's state in the
- * database once a second, borrowing a pooled connection only for that
- * moment.
+ * The log comes from PostgreSQL, where the engine keeps it
+ * (store/store_log.h; ?node=N picks a node of a multi-node stage, 404
+ * past its nodes), so it is there after the Job is gone, after a restart
+ * and on every replica.  An attempt with no kept log yet is read from its
+ * recorded log_path, else, for the local executor, from
+ * state_dir/attempts/<job>/log (log.<N> for node N; see
+ * docs/executors.md).  Each read, and the follower's check of the
+ * attempt once a second, borrows a pooled connection for that moment.
  */
 #ifndef SLUICE_API_RUNS_H
 #define SLUICE_API_RUNS_H

@@ -16,7 +16,6 @@ struct db;
 struct dbpool;
 struct err;
 struct events_hub;
-struct executor;
 struct engine;
 struct http_server;
 struct poller;
@@ -64,13 +63,6 @@ struct ctl {
 				    const struct retrain_request *rq,
 				    struct retrain_result *out,
 				    struct err *err);
-	/*
-	 * The executor the engine drives, borrowed by the HTTP edge for log
-	 * views (ops->logs is safe from any thread).  Set by the engine when
-	 * it starts; NULL until then (logs are then read from the files the
-	 * attempts recorded).
-	 */
-	struct executor		*executor;
 	/*
 	 * Live run, stage and approval events for Server-Sent Events
 	 * clients (events.h): one LISTEN connection fanned out.  Owned;

@@ -18,6 +18,7 @@
 
 #include "base/buf.h"
 #include "base/cfg.h"
+#include "base/hash.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/ratelimit.h"
@@ -67,18 +68,6 @@ webhook_sign(const char *secret, const void *body, size_t len, char *out,
 	return 0;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 webhook_verify(const char *secret, const void *body, size_t len,
     const char *header, struct err *err)
@@ -92,8 +81,8 @@ webhook_verify(const char *secret, const void *body, size_t len,
 		return err_set(err, ERR_UNAUTHORIZED, "malformed signature: "
 		    "expected sha256= and 64 hex digits");
 	for (int i = 0; i < 32; i++) {
-		int hi = hexval(header[7 + 2 * i]);
-		int lo = hexval(header[7 + 2 * i + 1]);
+		int hi = hash_hex_digit(header[7 + 2 * i]);
+		int lo = hash_hex_digit(header[7 + 2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return err_set(err, ERR_UNAUTHORIZED, "malformed "
@@ -422,8 +411,8 @@ webhook_form_payload(const char *body, size_t len, struct buf *out)
 					int hi, lo;
 
 					if (stop - p < 3 ||
-					    (hi = hexval(p[1])) < 0 ||
-					    (lo = hexval(p[2])) < 0)
+					    (hi = hash_hex_digit(p[1])) < 0 ||
+					    (lo = hash_hex_digit(p[2])) < 0)
 						return -1;
 					c = (char)(hi << 4 | lo);
 					p += 2;

@@ -244,11 +244,7 @@ kx_cancel(void *impl, const char *name, struct err *err)
 {
 	struct kexec *x = impl;
 	struct kentry *e;
-	struct buf b;
-	struct err lerr;
-	char pod[KUBE_NAME_MAX];
-	uint64_t gen = 0;
-	int snapshot = 0, service = 0, drc;
+	int service = 0, drc;
 
 	pthread_mutex_lock(&x->mu);
 	e = kx_find(x, name);
@@ -265,27 +261,10 @@ kx_cancel(void *impl, const char *name, struct err *err)
 		e->canceled = 1;
 		service = e->nodes > 1;
 		/* keep what it wrote: the Job's pod goes with it */
-		if (pod_started(e) && !e->log_busy) {
-			snapshot = 1;
-			e->log_busy = 1;
-			gen = e->gen;
-			(void)str_copy(pod, sizeof(pod), e->pod);
-		}
+		if (pod_started(e) && e->pod[0] != '\0' && e->ks == NULL)
+			(void)kx_logs_follow_now(x, e);
 	}
 	pthread_mutex_unlock(&x->mu);
-	if (snapshot) {
-		int rc = kx_read_log(x, name, pod, sizeof(pod), &b, &lerr);
-
-		pthread_mutex_lock(&x->mu);
-		if ((e = kx_find_gen(x, name, gen)) != NULL) {
-			e->log_busy = 0;
-			if (rc == 0)
-				kx_keep_log(x, e, &b, 0);
-		}
-		pthread_cond_broadcast(&x->cv);
-		pthread_mutex_unlock(&x->mu);
-		buf_release(&b);
-	}
 	log_info("kubernetes job canceled", "job=%s namespace=%s", name,
 	    x->ns);
 	if ((drc = kx_delete_job(x, name, err)) < 0 || !service)
@@ -325,6 +304,7 @@ kx_release(void *impl, const char *name, struct err *err)
 		e->released = 1;
 		e->submitted = 0;
 		e->deleted_ms = sys_now_ms();
+		kx_stream_stop(x, e);
 		kx_drop_log(x, e);
 	}
 	/* a worker deletes it: the engine's loop does not wait for that */
@@ -364,6 +344,10 @@ kx_free(void *impl)
 	}
 	x->stopping = 1;
 	pthread_cond_broadcast(&x->task_cv);
+	for (i = 0; i < x->nbuckets; i++)
+		for (e = x->buckets[i]; e != NULL; e = e->next)
+			kx_stream_stop(x, e);
+	kx_streams_wait(x);	/* they use the client */
 	pthread_mutex_unlock(&x->mu);
 	for (w = 0; w < x->nworkers; w++)
 		pthread_join(x->workers[w], NULL);

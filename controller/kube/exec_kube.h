@@ -186,8 +186,7 @@ struct exec_kube_stats {
 	size_t		known;		/* attempts known (submitted
 					   or seen, not released) */
 	size_t		log_bytes;	/* bytes of logs kept */
-	size_t		tasks;		/* log prefetches and deletes
-					   queued or under way */
+	size_t		tasks;		/* deletes queued or under way */
 	int		jobs_synced;	/* the watches have listed */
 	int		pods_synced;
 };

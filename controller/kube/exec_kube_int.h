@@ -9,7 +9,7 @@
  *                       into the table
  *   exec_kube_status.c  status(): the entry as an exec_status, failure
  *                       messages, pending reasons from the events
- *   exec_kube_logs.c    logs(), the prefetch of a finished log, follow
+ *   exec_kube_logs.c    logs(): a followed read per running pod; follow
  *   exec_kube_worker.c  the worker threads and the extras of exec_kube.h
  *                       (ready, wait_synced, wait_change, reconcile,
  *                       metrics, stats)
@@ -67,8 +67,8 @@
 #define UNSEEN_AFTER_MS		30000	/* created, still not in the watch:
 					   ask for the Job itself */
 #define LOG_REFRESH_MS		2000	/* a running log read is shared */
-#define WORKERS			4	/* threads for log prefetches and
-					   the deletes of release */
+#define WORKERS			4	/* threads for the deletes of
+					   release */
 #define DELETE_TRIES		5
 #define DELETE_RETRY_MS		5000
 #define DRAIN_MS		5000	/* free() lets queued deletes run */
@@ -162,10 +162,12 @@ struct kentry {
 	int			 failed_exit;	/* its exit status (-1), */
 	char			 failed_term[64];	/* OOMKilled ... */
 	int64_t			 failed_ms;	/* when (unix, 0 unknown) */
+	struct kstream		*ks;		/* the followed log of its pod,
+						   NULL when none */
 };
 
 /* Work for the worker threads, so that the engine's loop does not wait. */
-enum task_kind { TASK_PREFETCH, TASK_DELETE, TASK_NODE, TASK_DELETE_SERVICE };
+enum task_kind { TASK_DELETE, TASK_NODE, TASK_DELETE_SERVICE };
 
 struct task {
 	struct task	*next;
@@ -204,6 +206,7 @@ struct kexec {
 	uint64_t		 changes;	/* watch deliveries */
 	int64_t			 sweep_ms;
 	size_t			 log_bytes;
+	size_t			 nstreams;	/* stream threads alive */
 	struct exec_kube_stats	 st;
 
 	/* the workers; the queue is under mu */
@@ -329,14 +332,23 @@ void	kx_kueue_facts(const struct kentry *e, struct exec_status *out);
 
 int	kx_status(void *impl, const char *name, struct exec_status *out,
 	    struct err *err);
-int	kx_logs(void *impl, const char *name, int64_t from, struct buf *out,
-	    int64_t *next, struct err *err);
+int	kx_logs(void *impl, const char *name, int node, int64_t from,
+	    struct buf *out, int64_t *next, char *source, size_t sourcelen,
+	    struct err *err);
+struct kstream;
+/*
+ * Start following the log of e's pod from its start, if no stream does
+ * yet (under mu): a cancel keeps what the pod wrote before it goes.
+ */
+int	kx_logs_follow_now(struct kexec *x, struct kentry *e);
+/* Stop e's log stream, if any (under mu; its thread frees it). */
+void	kx_stream_stop(struct kexec *x, struct kentry *e);
+/* Wait (under mu) until every stream thread has ended. */
+void	kx_streams_wait(struct kexec *x);
 /* Read the log of job's pod (pod may be empty: found and copied back)
    into b; no lock held. */
 int	kx_read_log(struct kexec *x, const char *job, char *pod,
 	    size_t podlen, struct buf *b, struct err *err);
-/* Read the log of a finished attempt into the table (a worker). */
-void	kx_prefetch(struct kexec *x, const char *name);
 int	kx_delete_job(struct kexec *x, const char *name, struct err *err);
 /* Delete the headless Service of a multi-node attempt (gone is done). */
 int	kx_delete_service(struct kexec *x, const char *name, struct err *err);

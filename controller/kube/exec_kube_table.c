@@ -131,6 +131,7 @@ kx_remove_entry(struct kexec *x, struct kentry *e)
 		return;
 	*pp = e->next;
 	x->n--;
+	kx_stream_stop(x, e);
 	kx_drop_log(x, e);
 	free(e);
 }

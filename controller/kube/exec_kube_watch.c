@@ -85,6 +85,7 @@ kx_reset_for(struct kexec *x, struct kentry *e, const char *uid)
 	e->exit_code = -1;
 	e->pending_since_ms = 0;
 	e->index_failed = 0;
+	kx_stream_stop(x, e);
 	kx_drop_log(x, e);
 }
 
@@ -93,7 +94,6 @@ kx_on_job(void *arg, enum kube_watch_type type, const struct kube_job *j)
 {
 	struct kexec *x = arg;
 	struct kentry *e;
-	int was_done;
 
 	pthread_mutex_lock(&x->mu);
 	x->changes++;
@@ -130,13 +130,8 @@ kx_on_job(void *arg, enum kube_watch_type type, const struct kube_job *j)
 	if ((e = kx_add(x, j->name)) == NULL)
 		goto out;
 	kx_reset_for(x, e, j->uid);
-	was_done = e->done_ms != 0;
 	kx_merge_job(e, j);
 	e->job_seen = 1;
-	/* it just finished: read its log now, before the engine asks */
-	if (!was_done && e->done_ms != 0 && e->submitted && e->log == NULL &&
-	    !e->log_busy)
-		kx_enqueue(x, TASK_PREFETCH, e->name);
 	pthread_cond_broadcast(&x->cv);
 out:
 	pthread_mutex_unlock(&x->mu);

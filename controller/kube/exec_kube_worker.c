@@ -1,6 +1,6 @@
 /*
  * exec_kube_worker.c - the worker threads of the Kubernetes executor
- * (log prefetches, the deletes of release) and the extras of exec_kube.h:
+ * (the deletes of release) and the extras of exec_kube.h:
  * ready, wait_synced, wait_change, reconcile, metrics, stats.
  */
 
@@ -60,10 +60,7 @@ kx_worker_main(void *arg)
 		}
 		x->busy_workers++;
 		pthread_mutex_unlock(&x->mu);
-		if (t->kind == TASK_PREFETCH) {
-			kx_prefetch(x, t->name);
-			rc = 0;
-		} else if (t->kind == TASK_NODE) {
+		if (t->kind == TASK_NODE) {
 			kx_fetch_node(x, t->name);
 			rc = 0;
 		} else if (t->kind == TASK_DELETE_SERVICE) {

@@ -393,6 +393,22 @@ int	kube_api_pod_log_follow(struct kube_api *k, const char *ns,
 	    struct err *err) __attribute__((warn_unused_result));
 
 /*
+ * One followed read of a pod's log with timestamps (follow=true,
+ * timestamps=true, and sinceTime=since unless since is NULL or "": an
+ * RFC 3339 time in seconds), each line as the API sends it ("TIME TEXT"),
+ * to cb as it comes; cb is also called with len 0 about once a second
+ * while nothing comes.  Returns 0 when the server ended the stream (the
+ * container ended, or the server cut it cleanly) or cb returned non-zero;
+ * ERR_NOTFOUND for no such pod, ERR_INVALID when the container has not
+ * started, ERR_TRANSIENT when the stream broke.  No retries: the caller
+ * resumes.  Blocks; the connection is not one of the pool's.
+ */
+int	kube_api_pod_log_stream(struct kube_api *k, const char *ns,
+	    const char *pod, const char *container, const char *since,
+	    int (*cb)(void *arg, const char *data, size_t len), void *arg,
+	    struct err *err) __attribute__((warn_unused_result));
+
+/*
  * List the events about one object (kind "Pod" or "Job", its name), oldest
  * first.
  */

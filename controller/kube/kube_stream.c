@@ -267,3 +267,43 @@ out:
 	buf_release(&path);
 	return rc;
 }
+
+int
+kube_api_pod_log_stream(struct kube_api *k, const char *ns, const char *pod,
+    const char *container, const char *since,
+    int (*cb)(void *arg, const char *data, size_t len), void *arg,
+    struct err *err)
+{
+	struct kube_stream *s = NULL;
+	struct follow_ctx c = { cb, arg };
+	struct buf path;
+	int rc, got;
+	long status;
+
+	ns = kube_api_ns(k, ns);
+	buf_init(&path, LIM_URL);
+	if (since != NULL && since[0] != '\0' &&
+	    strspn(since, "0123456789-:TZ") != strlen(since)) {
+		rc = err_set(err, ERR_INVALID, "bad sinceTime '%.40s'", since);
+		goto out;
+	}
+	if ((rc = kube_api_log_path(ns, pod, container, 1, 0, &path,
+	    err)) < 0)
+		goto out;
+	if (buf_puts(&path, "&timestamps=true") < 0 || (since != NULL &&
+	    since[0] != '\0' && buf_printf(&path, "&sinceTime=%s", since) < 0)) {
+		rc = err_set(err, ERR_TOOBIG, "request path too long");
+		goto out;
+	}
+	if ((rc = kube_stream_new(&s, k, err)) < 0)
+		goto out;
+	rc = kube_stream_get(s, KUBE_VERB_GET, KUBE_RES_PODS_LOG, path.data, 0,
+	    follow_data, follow_idle, &c, &status, &got, err);
+	if (rc < 0)
+		err_prefix(err, "follow log of pod '%.63s' in namespace '%s'",
+		    pod, ns);
+out:
+	kube_stream_free(s);
+	buf_release(&path);
+	return rc;
+}

@@ -326,3 +326,44 @@ stage_output_artifact(const struct stage_output *o, const char *name)
 			return &o->artifacts[i];
 	return NULL;
 }
+
+void
+stage_output_resume(struct stage_output *o, int64_t line, int mid_line)
+{
+	buf_reset(&o->partial);
+	o->line = line;
+	o->overlong = mid_line;
+}
+
+void
+stage_output_put_metric(struct stage_output *o, const char *name,
+    double value, int64_t line)
+{
+	int64_t cur = o->line;
+	size_t n = strlen(name);
+
+	if (n == 0 || n >= sizeof(o->metrics[0].name)) {
+		o->ignored++;
+		return;
+	}
+	o->line = line;
+	add_metric(o, name, n, value);
+	o->line = cur;
+}
+
+void
+stage_output_put_artifact(struct stage_output *o, const char *name,
+    const char *uri, const char *model_name, int64_t line)
+{
+	int64_t cur = o->line;
+	size_t n = strlen(name);
+
+	if (n == 0 || n >= sizeof(o->artifacts[0].name)) {
+		o->ignored++;
+		return;
+	}
+	o->line = line;
+	add_artifact(o, name, n, uri, strlen(uri), model_name,
+	    model_name != NULL ? strlen(model_name) : 0);
+	o->line = cur;
+}

@@ -86,6 +86,26 @@ void	stage_output_finish(struct stage_output *o);
 void	stage_output_clear(struct stage_output *o);
 
 /*
+ * Go on from line number `line` of a log whose earlier part was parsed
+ * by another parser (a restart): the next line fed is number `line`;
+ * mid_line says that the first bytes fed continue a line that was
+ * already too long to be a protocol line.  Any unfinished line is
+ * forgotten.
+ */
+void	stage_output_resume(struct stage_output *o, int64_t line,
+	    int mid_line);
+
+/*
+ * Add a value read back from the store (as if parsed at line `line`):
+ * the parser's caps and the artifact rule (one per name, the later
+ * replaces) apply.
+ */
+void	stage_output_put_metric(struct stage_output *o, const char *name,
+	    double value, int64_t line);
+void	stage_output_put_artifact(struct stage_output *o, const char *name,
+	    const char *uri, const char *model_name, int64_t line);
+
+/*
  * The value of the last line reporting metric name.  1 with *value set,
  * 0 when it was not reported.
  */

@@ -272,7 +272,11 @@ static const char sql_lineage[] =
 static const char sql_log_source[] =
     "SELECT s.id, s.status IN ('succeeded', 'failed', 'canceled', 'skipped'),"
     "  a.id, a.attempt, a.step, a.job_name, a.executor, a.log_path,"
-    "  a.status IN ('succeeded', 'failed', 'canceled')"
+    "  a.status IN ('succeeded', 'failed', 'canceled'),"
+    "  (SELECT greatest(coalesce(max(h.node) + 1, 1),"
+    "     CASE WHEN jsonb_typeof(a.spec->'nodes') = 'number'"
+    "     THEN (a.spec->>'nodes')::int ELSE 1 END)"
+    "   FROM attempt_log_heads h WHERE h.attempt_id = a.id)"
     " FROM runs r"
     " LEFT JOIN stages s ON s.run_id = r.id AND s.name = $2"
     " LEFT JOIN LATERAL (SELECT * FROM stage_attempts a"
@@ -375,6 +379,9 @@ store_query_log_source(struct db *db, int64_t run_id, const char *stage,
 	    (rc = db_res_bool(res, 0, 8, &out->attempt_done, err)) < 0)
 		goto out;
 	out->step = (int)v;
+	if ((rc = db_res_int64(res, 0, 9, &v, err)) < 0)
+		goto out;
+	out->nodes = (int)v;
 	(void)str_copy(out->job, sizeof(out->job), db_res_text(res, 0, 5));
 	(void)str_copy(out->executor, sizeof(out->executor),
 	    db_res_text(res, 0, 6));

@@ -104,6 +104,7 @@ struct log_source {
 	char	 log_path[LIM_PATH];	/* "" when none recorded */
 	int	 attempt_done;		/* the attempt has finished */
 	int	 stage_done;		/* the stage has finished */
+	int	 nodes;			/* nodes of the attempt (one log each) */
 };
 
 /*

@@ -57,6 +57,14 @@ static const char sql_window[] =
     "   AND m.reported_at <= " SQL_TS("$4")
     " ORDER BY m.name, m.reported_at DESC, m.source_line DESC";
 
+static const char sql_load[] =
+    "SELECT true, name, value::text, NULL, source_line FROM metrics"
+    "  WHERE attempt_id = $1"
+    " UNION ALL"
+    " SELECT false, name, uri, model_name, source_line FROM artifacts"
+    "  WHERE attempt_id = $1"
+    " ORDER BY 5, 2";
+
 int
 store_output_save(struct db *db, int64_t attempt_id,
     const struct stage_output *o, int64_t reported_ms, struct err *err)
@@ -166,4 +174,35 @@ store_output_window(struct db *db, int64_t stage_id, int step,
 	db_args_int64(&a, from_ms);
 	db_args_int64(&a, to_ms);
 	return read_values(db, sql_window, &a, out, err);
+}
+
+int
+store_output_load(struct db *db, int64_t attempt_id, struct stage_output *out,
+    struct err *err)
+{
+	struct db_res *res = NULL;
+	struct db_args a;
+	int64_t line;
+	double v;
+	int rc;
+
+	db_args_init(&a);
+	db_args_int64(&a, attempt_id);
+	if ((rc = db_exec(db, sql_load, &a, &res, err)) < 0)
+		return rc;
+	for (size_t i = 0; i < db_res_rows(res); i++) {
+		if ((rc = db_res_int64(res, i, 4, &line, err)) < 0)
+			break;
+		if (strcmp(db_res_text(res, i, 0), "t") == 0) {
+			if ((rc = db_res_double(res, i, 2, &v, err)) < 0)
+				break;
+			stage_output_put_metric(out, db_res_text(res, i, 1), v,
+			    line);
+		} else {
+			stage_output_put_artifact(out, db_res_text(res, i, 1),
+			    db_res_text(res, i, 2), db_res_text(res, i, 3), line);
+		}
+	}
+	db_res_free(res);
+	return rc;
 }

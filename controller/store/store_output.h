@@ -27,6 +27,15 @@ int	store_output_save(struct db *db, int64_t attempt_id,
 	    const struct stage_output *o, int64_t reported_ms,
 	    struct err *err) __attribute__((warn_unused_result));
 
+/*
+ * Add to out what an attempt reported (its stored metrics and artifacts,
+ * in the order of the log's lines): what the engine judges gates on once
+ * the attempt has ended.
+ */
+int	store_output_load(struct db *db, int64_t attempt_id,
+	    struct stage_output *out, struct err *err)
+	    __attribute__((warn_unused_result));
+
 /* One value: an artifact URI or a metric (as text) of a stage. */
 struct output_value {
 	char	*stage;		/* NULL for window metrics */

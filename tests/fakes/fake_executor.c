@@ -28,6 +28,7 @@ struct rec {
 	struct buf	 log;
 	int		 submits, starts, cancels, releases;
 	int		 forgotten;
+	char		 source[64];	/* what logs() says it reads */
 };
 
 struct rule {
@@ -44,6 +45,8 @@ struct fake_executor {
 	size_t		 nrules;
 	int		 fail_submits, fail_submit_code;
 	int		 fail_status, fail_status_code;
+	int		 fail_logs;
+	int		 log_calls;
 };
 
 static char *
@@ -277,8 +280,9 @@ out:
 }
 
 static int
-fake_logs(void *impl, const char *name, int64_t from, struct buf *out,
-    int64_t *next, struct err *err)
+fake_logs(void *impl, const char *name, int node, int64_t from,
+    struct buf *out, int64_t *next, char *source, size_t sourcelen,
+    struct err *err)
 {
 	struct fake_executor *f = impl;
 	struct rec *r;
@@ -286,7 +290,17 @@ fake_logs(void *impl, const char *name, int64_t from, struct buf *out,
 	int rc = 0;
 
 	*next = from;
+	if (sourcelen > 0)
+		source[0] = '\0';
 	pthread_mutex_lock(&f->mu);
+	f->log_calls++;
+	if (sourcelen > 0 && (r = find(f, name)) != NULL)
+		(void)str_copy(source, sourcelen, r->source);
+	if (f->fail_logs > 0) {
+		f->fail_logs--;
+		rc = err_set(err, ERR_TRANSIENT, "log read failed (fake)");
+		goto out;
+	}
 	if ((r = find(f, name)) == NULL || r->forgotten) {
 		rc = err_set(err, ERR_NOTFOUND, "no log for attempt '%s'", name);
 		goto out;
@@ -295,6 +309,8 @@ fake_logs(void *impl, const char *name, int64_t from, struct buf *out,
 		rc = err_set(err, ERR_INVALID, "negative log offset");
 		goto out;
 	}
+	if (node != 0)
+		goto out;	/* the fake runs single-node attempts */
 	if ((size_t)from >= r->log.len)
 		goto out;
 	n = r->log.len - (size_t)from;
@@ -433,6 +449,25 @@ fake_executor_fail_submits(struct fake_executor *f, int n, int code)
 }
 
 void
+fake_executor_fail_logs(struct fake_executor *f, int n)
+{
+	pthread_mutex_lock(&f->mu);
+	f->fail_logs = n;
+	pthread_mutex_unlock(&f->mu);
+}
+
+int
+fake_executor_log_calls(struct fake_executor *f)
+{
+	int n;
+
+	pthread_mutex_lock(&f->mu);
+	n = f->log_calls;
+	pthread_mutex_unlock(&f->mu);
+	return n;
+}
+
+void
 fake_executor_fail_status(struct fake_executor *f, int n, int code)
 {
 	pthread_mutex_lock(&f->mu);
@@ -470,6 +505,26 @@ fake_executor_emit(struct fake_executor *f, const char *name, const char *text)
 		rc = ERR_NOTFOUND;
 	else if (buf_puts(&r->log, text) < 0)
 		abort();
+	pthread_mutex_unlock(&f->mu);
+	return rc;
+}
+
+int
+fake_executor_new_source(struct fake_executor *f, const char *name,
+    const char *source, const char *text)
+{
+	struct rec *r;
+	int rc = 0;
+
+	pthread_mutex_lock(&f->mu);
+	if ((r = find(f, name)) == NULL || r->forgotten) {
+		rc = ERR_NOTFOUND;
+	} else {
+		(void)str_copy(r->source, sizeof(r->source), source);
+		buf_reset(&r->log);
+		if (buf_puts(&r->log, text) < 0)
+			abort();
+	}
 	pthread_mutex_unlock(&f->mu);
 	return rc;
 }

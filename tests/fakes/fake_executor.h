@@ -86,6 +86,9 @@ void	fake_executor_on(struct fake_executor *f, const struct fake_rule *r);
 /* The next n calls of submit (or status) fail with code, doing nothing. */
 void	fake_executor_fail_submits(struct fake_executor *f, int n, int code);
 void	fake_executor_fail_status(struct fake_executor *f, int n, int code);
+/* The next n calls of logs fail with ERR_TRANSIENT; calls of logs so far. */
+void	fake_executor_fail_logs(struct fake_executor *f, int n);
+int	fake_executor_log_calls(struct fake_executor *f);
 
 /*
  * End a running or pending attempt now (state SUCCEEDED, FAILED or
@@ -98,6 +101,14 @@ int	fake_executor_finish(struct fake_executor *f, const char *name,
 /* Append text to an attempt's log.  0 or ERR_NOTFOUND. */
 int	fake_executor_emit(struct fake_executor *f, const char *name,
 	    const char *text);
+
+/*
+ * The attempt's output now comes from a new source (as a pod that
+ * replaced an evicted one): logs() names it and its log starts again
+ * with text.  0 or ERR_NOTFOUND.
+ */
+int	fake_executor_new_source(struct fake_executor *f, const char *name,
+	    const char *source, const char *text);
 
 /*
  * Forget an attempt, as an executor that lost it (status answers

@@ -8,7 +8,8 @@ real client) uses, following the API conventions:
               /openapi/v3 (enough for kubectl's server-side field validation)
   batch/v1    jobs: create (name or generateName), get, list, watch, delete
               (propagationPolicy Background | Foreground | Orphan)
-  core/v1     pods (made by the fake job controller), pods/log (follow too),
+  core/v1     pods (made by the fake job controller), pods/log (follow,
+              timestamps, sinceTime, limitBytes, tailLines),
               events; list, get, watch, delete
   core/v1     nodes (the simulated ones, with labels): get, list, watch;
               secrets: create, get (also as PartialObjectMetadata), list,
@@ -35,6 +36,8 @@ first container decides the outcome through its environment:
   FAKE_DURATION_MS  how long it runs (default --duration-ms, 100)
   FAKE_LOG          its output (default: the command line); "\\n" in the
                     value is a newline; lines appear spread over the run
+  FAKE_LOG_BYTES    N: first print N bytes of numbered 100-byte lines,
+                    made as they are sent (a log of any size)
 
 and an image whose name contains "does-not-exist" is never pulled: the pod
 stays Pending in ImagePullBackOff, with a Warning event.  A pod with a
@@ -115,7 +118,10 @@ Control API (no auth), JSON in and out:
   POST /_fake/tokens         {"tokens": [...], "forbidden": [...]}
   POST /_fake/config         {"gone_as_http": bool, "bookmark_interval_ms",
                              "auto_admit": bool, "duration_ms",
-                             "kueue_versions": ["v1beta1"]}
+                             "kueue_versions": ["v1beta1"],
+                             "log_drop_after_bytes": N, "log_drop_count": K}
+                             (the next K followed pod logs are cut after
+                             N bytes, as a dropped connection)
   GET  /_fake/objects        every stored object
 
 Usage:
@@ -200,6 +206,12 @@ def log(msg):
 def ts(t=None):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ",
                          time.gmtime(time.time() if t is None else t))
+
+
+def rfc3339_nano(t):
+    sec = int(t)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + \
+        ".%09dZ" % int(round((t - sec) * 1e9))
 
 
 def micro_ts(t=None):
@@ -402,6 +414,8 @@ class Store:
         self.history_max = args.history
         self.drop_gen = 0           # bumped by /_fake/drop-watches
         self.bookmark_gen = 0       # bumped by /_fake/bookmark
+        self.log_drop_after = 0     # /_fake/config: cut followed logs
+        self.log_drop_count = 0
         self.faults = []
         self.tokens = set(args.token or [])
         self.forbidden = set(args.forbidden_token or [])
@@ -888,13 +902,23 @@ class Store:
                     dur = dur // 4
                 else:
                     sim["exit"] = 0
+            try:
+                gen = int(env.get("FAKE_LOG_BYTES", "0")) // 100
+            except ValueError:
+                gen = 0
+            if gen > 0:
+                sim["gen"] = (gen, now)
             text = env.get("FAKE_LOG")
+            if text is None and gen > 0:
+                text = ""
             if text is None:
                 text = " ".join(cmdline) if cmdline else "ok"
             text = text.replace("\\n", "\n")
             lines = [ln + "\n" for ln in text.split("\n")]
             if lines and lines[-1] == "\n" and text.endswith("\n"):
                 lines.pop()
+            if gen > 0 and env.get("FAKE_LOG") is None:
+                lines = []
             sim["finish_at"] = now + dur / 1000.0
             n = max(len(lines), 1)
             sim["pending_log"] = [(now + (dur / 1000.0) * i / n, ln.encode())
@@ -2419,13 +2443,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 st.open_watches -= 1
 
     def do_log(self, ns, name):
+        """pods/log: limitBytes, tailLines, follow, timestamps, sinceTime.
+
+        Each line gets its time when it is first read (kept in
+        sim["log_t"], so a line has one time for every reader); a pod
+        with FAKE_LOG_BYTES prints that many bytes of numbered 100-byte
+        lines first, made as they are sent (never held in memory).  With
+        /_fake/config log_drop_after_bytes, the next log_drop_count
+        followed reads are cut after that many bytes."""
         st = self.store
         follow = self.q.get("follow") in ("1", "true")
+        stamps = self.q.get("timestamps") in ("1", "true")
+        since = None
         try:
             limit = int(self.q.get("limitBytes") or 0)
             tail = int(self.q["tailLines"]) if self.q.get("tailLines") else None
+            if self.q.get("sinceTime"):
+                since = parse_ts(self.q["sinceTime"])
+                if since is None:
+                    raise ValueError()
         except ValueError:
-            raise APIError(400, "BadRequest", "invalid limitBytes or tailLines")
+            raise APIError(400, "BadRequest",
+                           "invalid limitBytes, tailLines or sinceTime")
         with st.lock:
             pod = st.objs["pods"].get((ns, name))
             if pod is None:
@@ -2441,46 +2480,92 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise APIError(400, "BadRequest",
                                'container "%s" in pod "%s" is waiting to start: %s'
                                % (cname, name, why))
-            lines = list(sim["log"])
+            stamped = self.log_stamp(sim)
             drop_gen = st.drop_gen
+            cut_after = None
+            if follow and st.log_drop_count > 0:
+                st.log_drop_count -= 1
+                cut_after = st.log_drop_after
+        gen_n, gen_t0 = sim.get("gen", (0, 0.0))
+
+        def fmt(t, ln):
+            if not stamps:
+                return ln
+            return (rfc3339_nano(t) + " ").encode() + ln
+
+        def generated():
+            batch, size = [], 0
+            for i in range(gen_n):
+                t = gen_t0 + i * 1e-9
+                if since is not None and t < since:
+                    continue
+                ln = b"line %09d " % i + b"x" * 84 + b"\n"
+                batch.append(fmt(t, ln))
+                size += len(batch[-1])
+                if size >= 65536:
+                    yield b"".join(batch)
+                    batch, size = [], 0
+            if batch:
+                yield b"".join(batch)
+
+        def chosen(pairs):
+            return [fmt(t, ln) for t, ln in pairs if since is None or t >= since]
+
+        lines = chosen(stamped)
         if tail is not None:
             lines = lines[-tail:] if tail > 0 else []
         if not follow:
-            data = b"".join(lines)
+            data = b"".join(list(generated()) if tail is None else []) + b"".join(lines)
             if limit > 0:
                 data = data[:limit]
             self.send_text(200, data)
             return
         self.start_chunked("text/plain")
         sent_bytes = 0
-        pos = len(sim["log"])
-        for ln in lines:
+
+        def send(ln):
+            nonlocal sent_bytes
             if limit > 0 and sent_bytes + len(ln) > limit:
                 ln = ln[:limit - sent_bytes]
+            if cut_after is not None and sent_bytes + len(ln) > cut_after:
+                self.chunk(ln[:max(0, cut_after - sent_bytes)])
+                self.drop()
             self.chunk(ln)
             sent_bytes += len(ln)
+
+        pos = len(stamped)
+        if tail is None:
+            for b in generated():
+                send(b)
+        for ln in lines:
+            send(ln)
         while True:
             with st.lock:
                 while pos >= len(sim["log"]) and sim["state"] != "done" \
                         and st.drop_gen == drop_gen and (ns, name) in st.sim:
                     st.cond.wait(0.2)
-                if st.drop_gen != drop_gen:
-                    dropped = True
-                else:
-                    dropped = False
-                new = sim["log"][pos:]
-                pos = len(sim["log"])
+                dropped = st.drop_gen != drop_gen
+                stamped = self.log_stamp(sim)
+                new = chosen(stamped[pos:])
+                pos = len(stamped)
                 done = sim["state"] == "done" or (ns, name) not in st.sim
             if dropped:
                 self.drop()
             for ln in new:
-                if limit > 0 and sent_bytes + len(ln) > limit:
-                    ln = ln[:limit - sent_bytes]
-                self.chunk(ln)
-                sent_bytes += len(ln)
+                send(ln)
             if done and not new:
                 self.end_chunked()
                 return
+
+    @staticmethod
+    def log_stamp(sim):
+        """(time, line) of every line so far; a line's time is set when it
+        is first read (under the store's lock)."""
+        ts_list = sim.setdefault("log_t", [])
+        now = time.time()
+        while len(ts_list) < len(sim["log"]):
+            ts_list.append(max(now, ts_list[-1] if ts_list else now))
+        return list(zip(ts_list, sim["log"]))
 
     # -- control ---------------------------------------------------------
     def control(self):
@@ -2569,6 +2654,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         raise APIError(400, "BadRequest", "unknown Kueue version")
                     st.kueue["versions"] = vs
                     add_kueue_discovery(vs)
+                if "log_drop_after_bytes" in body:
+                    st.log_drop_after = int(body["log_drop_after_bytes"])
+                    st.log_drop_count = int(body.get("log_drop_count", 1))
                 st.cond.notify_all()
             self.send_json(200, {"ok": True})
         elif p == "/_fake/objects":

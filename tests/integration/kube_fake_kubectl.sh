@@ -4,7 +4,7 @@
 # tests are not merely agreeing with themselves.
 #
 #  - discovery, OpenAPI (server-side field validation) and kubectl create
-#  - a Job runs: its pod, its logs (also followed), Complete status
+#  - a Job runs: its pod, its logs (also followed, with --timestamps and --since-time, and a follow cut on request), Complete status
 #  - 409 AlreadyExists on a duplicate, 422 Invalid with the field
 #  - a GPU Job beyond capacity stays Pending, Unschedulable, with the
 #    scheduler's message in the pod and in a FailedScheduling event
@@ -206,6 +206,26 @@ wait_for "slow running" running
 logs=$(k logs -n ml -f job/slow)
 [ "$logs" = $'a\nb\nc' ] || fail "kubectl logs -f: $logs"
 ok "kubectl logs -f streams until the container ends"
+
+# --- logs --timestamps, --since-time, a cut follow -----------------------------------------------
+stamped=$(k logs -n ml --timestamps job/slow)
+n=$(grep -cE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{9}Z [abc]$' <<<"$stamped" || true)
+[ "$n" = 3 ] || fail "kubectl logs --timestamps: $stamped"
+again=$(k logs -n ml --timestamps job/slow)
+[ "$again" = "$stamped" ] || fail "a line's time changed between reads"
+first=$(head -n 1 <<<"$stamped" | cut -d' ' -f1)
+later=$(date -u -d "@$(( $(date -u -d "${first%.*}Z" +%s) + 3600 ))" +%Y-%m-%dT%H:%M:%SZ)
+logs=$(k logs -n ml --since-time="${first%.*}Z" job/slow)
+[ "$logs" = $'a\nb\nc' ] || fail "kubectl logs --since-time (first second): $logs"
+logs=$(k logs -n ml --since-time="$later" job/slow)
+[ -z "$logs" ] || fail "kubectl logs --since-time (an hour later): $logs"
+ok "kubectl logs --timestamps gives each line its one RFC 3339 time; --since-time filters by it"
+control POST /_fake/config '{"log_drop_after_bytes": 3, "log_drop_count": 1}' >/dev/null
+cut=$(k logs -n ml -f job/slow 2>/dev/null || true)
+[ "$cut" != $'a\nb\nc' ] && [ "${cut:0:1}" = a ] || fail "a cut follow: $cut"
+logs=$(k logs -n ml -f job/slow)
+[ "$logs" = $'a\nb\nc' ] || fail "kubectl logs -f after a cut one: $logs"
+ok "a followed log cut on request stops kubectl's read short; the next one is whole"
 
 # --- Kueue ----------------------------------------------------------------------------------------
 queued() { # NAME: a suspended Job for LocalQueue ml-training, 1 GPU

@@ -45,6 +45,7 @@ struct fx {
 	char			 dir[512];
 	int64_t			 repo_id;
 	int			 ncommits;
+	int64_t			 log_cap;	/* logs.max_bytes, 0: default */
 };
 
 /* --- fixture ----------------------------------------------------------- */
@@ -78,6 +79,7 @@ new_engine(struct fx *f)
 	struct engine_opts o = {
 		.poll_ms = 20, .sweep_ms = 1000, .backoff_ms = 100,
 		.backoff_max_ms = 400, .timeout_margin_ms = 100,
+		.log_max_bytes = f->log_cap,
 	};
 	struct err err;
 
@@ -1380,6 +1382,179 @@ engine__max_parallel_stages_caps_attempts_across_runs(void **state)
 	    "('pending', 'submitted', 'running')");
 }
 
+/* --- kept logs ----------------------------------------------------------- */
+
+/* The kept log of an attempt (node 0) as text. */
+static char *
+kept_log(struct fx *f, const char *jobname)
+{
+	return q(f, "SELECT coalesce(convert_from(string_agg(c.data, ''::bytea"
+	    " ORDER BY c.pos), 'UTF8'), '') FROM stage_attempts a"
+	    " LEFT JOIN attempt_log_chunks c ON c.attempt_id = a.id"
+	    " AND c.node = 0 WHERE a.job_name = '%s'", jobname);
+}
+
+static void
+expect_kept(struct fx *f, const char *jobname, const char *want)
+{
+	char *got = kept_log(f, jobname);
+
+	if (got == NULL || strcmp(got, want) != 0)
+		fail_msg("kept log of %s:\n  got:  [%s]\n  want: [%s]",
+		    jobname, got ? got : "(null)", want);
+	free(got);
+}
+
+/* A run of one_yaml whose one attempt runs until finished by hand. */
+static int64_t
+manual_run(struct fx *f, const char *name, const char **jobname)
+{
+	struct fake_outcome manual = { .manual = 1 };
+	int64_t r = run(f, versionf(f, one_yaml, name));
+
+	on(f, NULL, NULL, 0, 0, manual);
+	tick_until(f, "running", "SELECT status FROM stage_attempts");
+	*jobname = job(r, "work", 1);
+	return r;
+}
+
+static void
+engine__a_running_log_is_kept_in_whole_lines_across_restarts(void **state)
+{
+	struct fx *f = *state;
+	const char *j;
+	int64_t r = manual_run(f, "keep", &j);
+
+	assert_int_equal(fake_executor_emit(f->fake, j,
+	    "epoch 1\n::metric loss=0.5\npart"), 0);
+	tick(f);
+	/* whole lines only: the partial line waits */
+	expect_kept(f, j, "epoch 1\n::metric loss=0.5\n");
+	expect(f, "0|26|2|false", "SELECT node || '|' || source_offset || '|' ||"
+	    " lines || '|' || complete FROM attempt_log_heads");
+	expect(f, "loss=0.5@1", "SELECT string_agg(name || '=' || value || '@'"
+	    " || source_line, ',') FROM metrics");
+	/* the controller restarts with a partial line read but not stored */
+	new_engine(f);
+	assert_int_equal(fake_executor_emit(f->fake, j,
+	    "ial\n::metric loss=0.25\n"), 0);
+	tick(f);
+	tick(f);
+	expect_kept(f, j, "epoch 1\n::metric loss=0.5\npartial\n"
+	    "::metric loss=0.25\n");
+	new_engine(f);
+	/* the last line has no newline: kept when the attempt ends */
+	assert_int_equal(fake_executor_emit(f->fake, j, "::metric auc=0.9"),
+	    0);
+	assert_int_equal(fake_executor_finish(f->fake, j, EXEC_FAILED, 3,
+	    NULL), 0);
+	tick_until(f, "failed", "SELECT status FROM runs WHERE id = %lld",
+	    (long long)r);
+	expect_kept(f, j, "epoch 1\n::metric loss=0.5\npartial\n"
+	    "::metric loss=0.25\n::metric auc=0.9");
+	expect(f, "true|5|0", "SELECT complete || '|' || lines || '|' || dropped"
+	    " FROM attempt_log_heads");
+	/* every value once, with the line it came from */
+	expect(f, "loss=0.5@1,loss=0.25@3,auc=0.9@4", "SELECT string_agg(name"
+	    " || '=' || value || '@' || source_line, ',' ORDER BY source_line)"
+	    " FROM metrics");
+	assert_int_equal(fake_executor_releases(f->fake, j), 1);
+}
+
+static void
+engine__an_attempt_is_released_only_once_its_log_is_complete(void **state)
+{
+	struct fx *f = *state;
+	struct fake_outcome once = { .polls = 1,
+	    .log = "::metric x=1\n::artifact model=s3://m/1\n" };
+	int64_t r = run(f, versionf(f, one_yaml, "complete"));
+	const char *j = job(r, "work", 1);
+
+	on(f, NULL, NULL, 0, 0, once);
+	tick_until(f, "running", "SELECT status FROM stage_attempts");
+	/* the executor cannot give the log for a while */
+	fake_executor_fail_logs(f->fake, 1000);
+	for (int i = 0; i < 20; i++)
+		tick(f);
+	assert_int_equal(fake_executor_state(f->fake, j), EXEC_SUCCEEDED);
+	expect(f, "running", "SELECT status FROM stage_attempts");
+	assert_int_equal(fake_executor_releases(f->fake, j), 0);
+	fake_executor_fail_logs(f->fake, 0);
+	tick_until(f, "succeeded", "SELECT status FROM runs WHERE id = %lld",
+	    (long long)r);
+	expect(f, "t", "SELECT complete FROM attempt_log_heads");
+	expect_kept(f, j, "::metric x=1\n::artifact model=s3://m/1\n");
+	expect(f, "1", "SELECT count(*) FROM metrics");
+	/* the model artifact was read back for registration */
+	expect(f, "1", "SELECT count(*) FROM model_versions");
+	assert_int_equal(fake_executor_releases(f->fake, j), 1);
+}
+
+static void
+engine__a_log_past_the_cap_ends_with_a_marker_and_is_still_parsed(
+    void **state)
+{
+	struct fx *f = *state;
+	int64_t r;
+	const char *j;
+	char line[64], *v;
+
+	f->log_cap = 100;
+	new_engine(f);
+	r = manual_run(f, "capped", &j);
+	for (int i = 0; i < 40; i++) {
+		(void)snprintf(line, sizeof(line), "line %02d\n", i);
+		assert_int_equal(fake_executor_emit(f->fake, j, line), 0);
+		if (i % 7 == 0)
+			tick(f);
+	}
+	assert_int_equal(fake_executor_emit(f->fake, j,
+	    "::metric late=7\n"), 0);
+	assert_int_equal(fake_executor_finish(f->fake, j, EXEC_SUCCEEDED, 0,
+	    NULL), 0);
+	tick_until(f, "succeeded", "SELECT status FROM runs WHERE id = %lld",
+	    (long long)r);
+	/* 12 whole lines of 8 bytes fit in 100; 28 lines and the metric not */
+	v = kept_log(f, j);
+	assert_non_null(v);
+	assert_non_null(strstr(v, "line 11\n[sluice] log truncated at 100B: "
+	    "240 more bytes not kept\n"));
+	assert_null(strstr(v, "line 12"));
+	free(v);
+	expect(f, "true|240|41", "SELECT complete || '|' || dropped || '|' ||"
+	    " lines FROM attempt_log_heads");
+	expect(f, "late=7@40", "SELECT string_agg(name || '=' || value || '@'"
+	    " || source_line, ',') FROM metrics");
+}
+
+static void
+engine__a_new_log_source_is_marked_and_read_from_its_start(void **state)
+{
+	struct fx *f = *state;
+	const char *j;
+	int64_t r = manual_run(f, "evicted", &j);
+
+	assert_int_equal(fake_executor_emit(f->fake, j, "first pod\n"), 0);
+	tick(f);
+	expect_kept(f, j, "first pod\n");
+	/* evicted: a new pod prints from its start */
+	assert_int_equal(fake_executor_new_source(f->fake, j, "work-pod-2",
+	    "second pod\n::metric x=2\n"), 0);
+	tick(f);
+	tick(f);
+	assert_int_equal(fake_executor_finish(f->fake, j, EXEC_SUCCEEDED, 0,
+	    NULL), 0);
+	tick_until(f, "succeeded", "SELECT status FROM runs WHERE id = %lld",
+	    (long long)r);
+	expect_kept(f, j, "first pod\n[sluice] now reading pod work-pod-2\n"
+	    "second pod\n::metric x=2\n");
+	expect(f, "work-pod-2|24|true", "SELECT source || '|' || source_offset"
+	    " || '|' || complete FROM attempt_log_heads");
+	/* the new pod's lines go on numbering the attempt's lines */
+	expect(f, "x=2@2", "SELECT string_agg(name || '=' || value || '@' ||"
+	    " source_line, ',') FROM metrics");
+}
+
 /* --- restarts, events, wake-ups ---------------------------------------- */
 
 static void
@@ -1890,6 +2065,10 @@ main(void)
 		T(act__pause_holds_the_approval_and_resume_goes_on),
 		T(act__pause_stops_the_analysis_clock),
 		T(act__errors_name_the_run_and_the_rollout),
+		T(engine__a_running_log_is_kept_in_whole_lines_across_restarts),
+		T(engine__an_attempt_is_released_only_once_its_log_is_complete),
+		T(engine__a_log_past_the_cap_ends_with_a_marker_and_is_still_parsed),
+		T(engine__a_new_log_source_is_marked_and_read_from_its_start),
 #undef T
 	};
 

@@ -211,7 +211,7 @@ log_of(struct fixture *f, const char *name)
 	int64_t next;
 
 	buf_init(&b, 1024 * 1024);
-	assert_int_equal(f->ex.ops->logs(f->ex.impl, name, 0, &b, &next, &err),
+	assert_int_equal(f->ex.ops->logs(f->ex.impl, name, 0, 0, &b, &next, NULL, 0, &err),
 	    0);
 	assert_int_equal(next, (int64_t)b.len);
 	return buf_detach(&b);
@@ -677,28 +677,28 @@ exec_local__logs_read_from_an_offset(void **state)
 	(void)wait_done(f, "sluice-7-log-1");
 
 	buf_init(&b, 1024);
-	assert_int_equal(f->ex.ops->logs(f->ex.impl, "sluice-7-log-1", 4, &b,
-	    &next, &err), 0);
+	assert_int_equal(f->ex.ops->logs(f->ex.impl, "sluice-7-log-1", 0, 4, &b,
+	    &next, NULL, 0, &err), 0);
 	assert_string_equal(b.data, "two\n");
 	assert_int_equal(next, 8);
 	buf_reset(&b);
-	assert_int_equal(f->ex.ops->logs(f->ex.impl, "sluice-7-log-1", 8, &b,
-	    &next, &err), 0);
+	assert_int_equal(f->ex.ops->logs(f->ex.impl, "sluice-7-log-1", 0, 8, &b,
+	    &next, NULL, 0, &err), 0);
 	assert_int_equal(b.len, 0);
 	assert_int_equal(next, 8);
 	buf_release(&b);
 
 	/* capped by the buffer: the rest comes with the next call */
 	buf_init(&b, 3);
-	assert_int_equal(f->ex.ops->logs(f->ex.impl, "sluice-7-log-1", 0, &b,
-	    &next, &err), 0);
+	assert_int_equal(f->ex.ops->logs(f->ex.impl, "sluice-7-log-1", 0, 0, &b,
+	    &next, NULL, 0, &err), 0);
 	assert_string_equal(b.data, "one");
 	assert_int_equal(next, 3);
 	buf_release(&b);
 
 	buf_init(&b, 16);
-	assert_int_equal(f->ex.ops->logs(f->ex.impl, "sluice-7-nolog-1", 0, &b,
-	    &next, &err), ERR_NOTFOUND);
+	assert_int_equal(f->ex.ops->logs(f->ex.impl, "sluice-7-nolog-1", 0, 0, &b,
+	    &next, NULL, 0, &err), ERR_NOTFOUND);
 	buf_release(&b);
 }
 

@@ -130,6 +130,7 @@ cfg__defaults_without_a_file(void **state)
 	assert_string_equal(c->kubernetes.checkout_image,
 	    "alpine/git:2.45.2");
 	assert_int_equal(c->poll_interval_ms, 30000);
+	assert_int_equal(c->logs_max_bytes, 16 * 1024 * 1024);
 	assert_int_equal(c->poll_workers, 4);
 	assert_int_equal(c->session_ttl_ms, 12 * 3600000);
 	assert_null(c->repositories);
@@ -431,6 +432,12 @@ static const struct {
 	  "invalid YAML: found undefined alias (%s/sluice.yaml:1:9)" },
 	{ "listen: 127.0.0.1:1\n---\nlisten: 127.0.0.1:2\n",
 	  "only one YAML document is allowed (%s/sluice.yaml:3:1)" },
+	{ "logs:\n  max_bytes: lots\n",
+	  "logs.max_bytes: \"lots\" is not a size (like 16MiB) "
+	  "(%s/sluice.yaml:2:14)" },
+	{ "logs:\n  max_bytes: 100\n",
+	  "logs.max_bytes: \"100\" is out of range (1KiB..1TiB) "
+	  "(%s/sluice.yaml:2:14)" },
 };
 
 static void

@@ -187,24 +187,24 @@ fake_executor__logs_from_an_offset(void **state)
 	assert_int_equal(fake_executor_emit(fx, "sluice-1-train-1",
 	    "::metric auc=0.93\n"), 0);
 	buf_init(&b, 1024);
-	assert_int_equal(ex.ops->logs(ex.impl, "sluice-1-train-1", 0, &b, &next,
+	assert_int_equal(ex.ops->logs(ex.impl, "sluice-1-train-1", 0, 0, &b, &next, NULL, 0,
 	    &err), 0);
 	assert_string_equal(b.data, "epoch 1\n::metric auc=0.93\n");
 	assert_int_equal(next, (int64_t)b.len);
 	buf_reset(&b);
-	assert_int_equal(ex.ops->logs(ex.impl, "sluice-1-train-1", 8, &b, &next,
+	assert_int_equal(ex.ops->logs(ex.impl, "sluice-1-train-1", 0, 8, &b, &next, NULL, 0,
 	    &err), 0);
 	assert_string_equal(b.data, "::metric auc=0.93\n");
 	buf_reset(&b);
-	assert_int_equal(ex.ops->logs(ex.impl, "sluice-1-train-1", next, &b,
-	    &next, &err), 0);
+	assert_int_equal(ex.ops->logs(ex.impl, "sluice-1-train-1", 0, next, &b,
+	    &next, NULL, 0, &err), 0);
 	assert_int_equal(b.len, 0);
-	assert_int_equal(ex.ops->logs(ex.impl, "nope", 0, &b, &next, &err),
+	assert_int_equal(ex.ops->logs(ex.impl, "nope", 0, 0, &b, &next, NULL, 0, &err),
 	    ERR_NOTFOUND);
 	assert_int_equal(fake_executor_emit(fx, "nope", "x"), ERR_NOTFOUND);
 	buf_release(&b);
 	buf_init(&b, 5);
-	assert_int_equal(ex.ops->logs(ex.impl, "sluice-1-train-1", 0, &b, &next,
+	assert_int_equal(ex.ops->logs(ex.impl, "sluice-1-train-1", 0, 0, &b, &next, NULL, 0,
 	    &err), 0);
 	assert_string_equal(b.data, "epoch");
 	assert_int_equal(next, 5);
@@ -289,8 +289,8 @@ read_logs(void *arg)
 		int64_t next;
 
 		buf_init(&b, 1 << 20);
-		if (r->ex->ops->logs(r->ex->impl, "sluice-1-train-1", 0, &b,
-		    &next, &err) < 0 || next != (int64_t)b.len)
+		if (r->ex->ops->logs(r->ex->impl, "sluice-1-train-1", 0, 0, &b,
+		    &next, NULL, 0, &err) < 0 || next != (int64_t)b.len)
 			r->ok = 0;
 		buf_release(&b);
 	}

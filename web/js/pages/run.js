@@ -52,6 +52,9 @@ class LogView {
 		this.streaming = false;
 		this.sig = '';
 		this.which = '';
+		this.node = 0;		// the node of a multi-node stage shown
+		this.nodes = h('select', { class: 'log-node', id: 'log-node',
+		    'aria-label': 'Node', hidden: true });
 		this.title = h('h2', { id: 'log-title' }, 'Log');
 		this.state = h('span', { class: 'log-state', role: 'status' });
 		this.text = document.createTextNode('');
@@ -61,17 +64,32 @@ class LogView {
 		    id: 'log-close' }, 'Close log');
 		this.el = h('section', { class: 'log-panel card', id: 'log-panel',
 		    'aria-labelledby': 'log-title', hidden: true },
-		    h('div', { class: 'card-head' }, this.title, this.state,
-			this.close),
+		    h('div', { class: 'card-head' }, this.title, this.nodes,
+			this.state, this.close),
 		    this.pre);
 	}
 
-	// Show stage st's log; follow it while the stage is active.
+	// Show stage st's log; follow it while the stage is active.  A
+	// multi-node stage shows node 0 first, with a picker for the others.
 	open(st) {
 		const sig = st.status + ':' + st.attempts.length;
 		if (this.stage === st.name && (this.streaming || this.sig === sig))
 			return;
 		this.stop();
+		if (this.stage !== st.name)
+			this.node = 0;
+		const last = st.attempts[st.attempts.length - 1];
+		const n = last && Number.isInteger(last.nodes) ? last.nodes : 1;
+		this.nodes.replaceChildren(...Array.from({ length: n }, (_, i) =>
+		    h('option', { value: String(i) }, 'Node ' + i)));
+		this.nodes.hidden = n < 2;
+		this.nodes.value = String(this.node < n ? this.node : 0);
+		this.nodes.onchange = () => {
+			this.node = Number(this.nodes.value);
+			this.stop();
+			this.sig = '';
+			this.open(st);
+		};
 		this.stage = st.name;
 		this.sig = sig;
 		this.el.hidden = false;
@@ -119,7 +137,9 @@ class LogView {
 	async load(st, follow) {
 		const ac = this.abort = new AbortController();
 		const path = '/api/v1/runs/' + api.seg(this.runId) + '/stages/' +
-		    api.seg(st.name) + '/logs' + (follow ? '?follow=1' : '');
+		    api.seg(st.name) + '/logs' + (this.node > 0 ? '?node=' +
+		    this.node + (follow ? '&follow=1' : '') : follow ?
+		    '?follow=1' : '');
 		this.state.textContent = follow ? 'Following…' : 'Loading…';
 		this.streaming = true;
 		try {
