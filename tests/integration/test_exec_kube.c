@@ -815,6 +815,78 @@ exec_kube__kueue_v1beta1_only_is_watched_too(void **state)
 	env_stop(&v);
 }
 
+/* How many pods of Job job the fake f holds in namespace ns. */
+static size_t
+pods_on(const struct kubefake *f, const char *ns, const char *job)
+{
+	char *body = NULL;
+	json_error_t je;
+	json_t *all, *o;
+	size_t i, n = 0;
+
+	assert_int_equal(kubefake_call(f, "GET", "/_fake/objects", NULL,
+	    &body), 200);
+	all = json_loads(body, 0, &je);
+	assert_non_null(all);
+	json_array_foreach(json_object_get(all, "pods"), i, o) {
+		const char *in = jpath(o, "metadata|namespace");
+		const char *of = jpath(o, "metadata|labels|job-name");
+
+		if (in != NULL && of != NULL && strcmp(in, ns) == 0 &&
+		    strcmp(of, job) == 0)
+			n++;
+	}
+	json_decref(all);
+	free(body);
+	return n;
+}
+
+/*
+ * A multi-node stage with a queue is one Workload for all its pods: Kueue
+ * admits the gang only when the quota covers every node at once, and the
+ * waiting reason quotes the Workload until then.
+ */
+static void
+exec_kube__a_four_node_gang_is_admitted_only_when_all_four_fit(void **state)
+{
+	const char *ns = "t-kueue-gang";
+	struct env v;
+	struct att t, small;
+	struct err err;
+
+	(void)state;
+	kueue_fake(NULL);
+	env_start_on(&v, &kq, ns);
+	kubefake_post(&kq, "/_fake/kueue/quota", "{\"flavor\": \"h100\", "
+	    "\"quota\": {\"nvidia.com/gpu\": 8}}");
+	/* 5 of the 8 GPUs of quota taken: 3 free, the gang needs 4 */
+	att_init(&small, 61, "prep", 1, "prep", 0, 600000);
+	small.a.queue = "ml-training";
+	small.a.gpus = 5;
+	submit_ok(&v, &small);
+	WAIT_UNTIL(state_of(&v, small.name) == EXEC_RUNNING);
+	att_init(&t, 62, "train", 1, "rank log", 0, 1500);
+	t.a.queue = "ml-training";
+	t.a.gpus = 1;
+	t.a.nodes = 4;
+	submit_ok(&v, &t);
+	WAIT_UNTIL(strcmp(st(&v, t.name).waiting_reason, "couldn't assign "
+	    "flavors to pod set main: insufficient unused quota for "
+	    "nvidia.com/gpu in flavor h100, 1 more needed") == 0);
+	assert_int_equal(st(&v, t.name).state, EXEC_PENDING);
+	/* not one pod of the gang started on the 3 free GPUs */
+	assert_int_equal(pods_on(&kq, ns, t.name), 0);
+	/* the quota frees: all 4 admitted at once, and they run to the end */
+	assert_int_equal(v.ex.ops->cancel(v.ex.impl, small.name, &err), 0);
+	WAIT_UNTIL(pods_on(&kq, ns, t.name) == 4);
+	WAIT_UNTIL(terminal(&v, t.name));
+	assert_int_equal(state_of(&v, t.name), EXEC_SUCCEEDED);
+	assert_string_equal(st(&v, t.name).flavor, "h100");
+	release_ok(&v, small.name);
+	release_ok(&v, t.name);
+	env_stop(&v);
+}
+
 static void
 exec_kube__image_that_cannot_be_pulled_says_so(void **state)
 {
@@ -1630,6 +1702,7 @@ main(void)
 		T(exec_kube__kueue_stage_waits_for_admission),
 		T(exec_kube__kueue_workload_says_why_and_an_eviction_waits_again),
 		T(exec_kube__kueue_v1beta1_only_is_watched_too),
+		T(exec_kube__a_four_node_gang_is_admitted_only_when_all_four_fit),
 		T(exec_kube__image_that_cannot_be_pulled_says_so),
 		T(exec_kube__conflict_adopts_the_job_of_the_same_attempt),
 		T(exec_kube__invalid_job_fails_with_the_api_causes),
