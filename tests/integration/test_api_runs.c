@@ -779,6 +779,22 @@ keep_node_log(struct fixture *x, int64_t id, int node, const char *text)
 		fail_msg("%s", err.msg);
 }
 
+/* GET train's logs with query q: status, and body when want is not NULL. */
+static void
+train_log_is(struct fixture *x, const char *q, long status, const char *want)
+{
+	struct testreply rp;
+	char path[160];
+
+	(void)snprintf(path, sizeof(path), "/api/v1/runs/%lld/stages/train/"
+	    "logs%s", (long long)x->run, q);
+	testapi_as(x->f->a, &rp, x->f->viewer, "GET", path, NULL);
+	assert_int_equal(rp.status, status);
+	if (want != NULL)
+		assert_string_equal(rp.body, want);
+	testreply_free(&rp);
+}
+
 /*
  * A multi-node attempt: the run gives its node count, each node's kept
  * log is read with ?node=N, a node it does not have is a 404.
@@ -817,23 +833,9 @@ logs__every_node_of_a_multi_node_attempt(void **state)
 	    json_array_get(atts, 1), "nodes")), 2);
 	json_decref(run);
 	testreply_free(&rp);
-	(void)snprintf(path, sizeof(path), "/api/v1/runs/%lld/stages/train/"
-	    "logs?node=1", (long long)x->run);
-	testapi_as(x->f->a, &rp, x->f->viewer, "GET", path, NULL);
-	assert_int_equal(rp.status, 200);
-	assert_string_equal(rp.body, "rank 1 of 2\n");
-	testreply_free(&rp);
-	(void)snprintf(path, sizeof(path), "/api/v1/runs/%lld/stages/train/"
-	    "logs", (long long)x->run);
-	testapi_as(x->f->a, &rp, x->f->viewer, "GET", path, NULL);
-	assert_int_equal(rp.status, 200);
-	assert_string_equal(rp.body, "rank 0 of 2\n");
-	testreply_free(&rp);
-	(void)snprintf(path, sizeof(path), "/api/v1/runs/%lld/stages/train/"
-	    "logs?node=2", (long long)x->run);
-	testapi_as(x->f->a, &rp, x->f->viewer, "GET", path, NULL);
-	assert_int_equal(rp.status, 404);
-	testreply_free(&rp);
+	train_log_is(x, "?node=1", 200, "rank 1 of 2\n");
+	train_log_is(x, "", 200, "rank 0 of 2\n");
+	train_log_is(x, "?node=2", 404, NULL);
 }
 
 static void
