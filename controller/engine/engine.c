@@ -375,10 +375,11 @@ tail_step(struct engine *e, struct eng_tail *t, const char *job, int final,
 		now.bytes += (int64_t)n;
 		now.complete = 1;
 	}
-	if ((rc = tail_store(e, t, &now, chunk.data, chunk.len, &out,
-	    reported_ms, err)) < 0)
+	/* metrics and artifacts are node 0's (the others' logs are kept) */
+	if ((rc = tail_store(e, t, &now, chunk.data, chunk.len,
+	    t->node == 0 ? &out : NULL, reported_ms, err)) < 0)
 		goto out;
-	if (out.ignored > 0)
+	if (t->node == 0 && out.ignored > 0)
 		log_warn("malformed ::metric/::artifact items ignored",
 		    "job=%s count=%zu", job, out.ignored);
 	/* what was not taken (a partial line) waits for the next read */
@@ -433,8 +434,7 @@ keep_log(struct eng_pass *ps, int64_t attempt_id, int node, const char *job,
 static int
 attempt_nodes(const struct snap_attempt *att)
 {
-	(void)att;
-	return 1;
+	return att->nodes > 1 ? att->nodes : 1;
 }
 
 /* Keep what a running attempt printed since the last pass. */

@@ -260,9 +260,8 @@ kx_cancel(void *impl, const char *name, struct err *err)
 		}
 		e->canceled = 1;
 		service = e->nodes > 1;
-		/* keep what it wrote: the Job's pod goes with it */
-		if (pod_started(e) && e->pod[0] != '\0' && e->ks == NULL)
-			(void)kx_logs_follow_now(x, e);
+		/* keep what they wrote: the Job's pods go with it */
+		kx_logs_follow_now(x, e);
 	}
 	pthread_mutex_unlock(&x->mu);
 	log_info("kubernetes job canceled", "job=%s namespace=%s", name,
@@ -367,6 +366,7 @@ kx_free(void *impl)
 		for (e = x->buckets[i]; e != NULL; e = next) {
 			next = e->next;
 			free(e->log);
+			kx_index_forget(e);
 			free(e);
 		}
 	}

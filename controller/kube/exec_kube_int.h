@@ -9,7 +9,8 @@
  *                       into the table
  *   exec_kube_status.c  status(): the entry as an exec_status, failure
  *                       messages, pending reasons from the events
- *   exec_kube_logs.c    logs(): a followed read per running pod; follow
+ *   exec_kube_logs.c    logs(): a followed read per running pod (one
+ *                       per index of a multi-node attempt); follow
  *   exec_kube_worker.c  the worker threads and the extras of exec_kube.h
  *                       (ready, wait_synced, wait_change, reconcile,
  *                       metrics, stats)
@@ -45,6 +46,8 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "base/buf.h"
 #include "base/err.h"
@@ -75,6 +78,14 @@
 #define POD_LAG_MS		5000	/* a failed Job's pod: wait this long
 					   for its exit status to arrive on
 					   the pod watch */
+
+/* The pod of one index > 0 of an Indexed Job, from the pod watch. */
+struct kindex {
+	char			 pod[KUBE_NAME_MAX];	/* "" = none seen */
+	int64_t			 created_ms;
+	enum kube_pod_phase	 phase;
+	int			 deleted;
+};
 
 struct kentry {
 	struct kentry		*next;		/* hash chain */
@@ -162,8 +173,14 @@ struct kentry {
 	int			 failed_exit;	/* its exit status (-1), */
 	char			 failed_term[64];	/* OOMKilled ... */
 	int64_t			 failed_ms;	/* when (unix, 0 unknown) */
-	struct kstream		*ks;		/* the followed log of its pod,
-						   NULL when none */
+	/* the followed log of each index's pod (ks[i] NULL: none), nks
+	   of them, at most the node count (exec_kube_logs.c) */
+	struct kstream		**ks;
+	int			 nks;
+	/* the pods of indexes 1.. of an Indexed Job (idx[0] is unused:
+	   index 0's is pod above), nidx of them, at most LIM_STAGE_NODES */
+	struct kindex		*idx;
+	int			 nidx;
 };
 
 /* Work for the worker threads, so that the engine's loop does not wait. */
@@ -239,6 +256,25 @@ textf(char *out, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(out, len, fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * Grow the array *arr of *n elements of size bytes to want (when it has
+ * fewer), the new ones zeroed.  want is bounded by the caller.
+ */
+static inline void
+kx_grow_zeroed(void **arr, int *n, int want, size_t size)
+{
+	char *p;
+
+	if (want <= *n)
+		return;
+	p = xcalloc((size_t)want, size);
+	if (*n > 0)
+		memcpy(p, *arr, (size_t)*n * size);
+	free(*arr);
+	*arr = p;
+	*n = want;
 }
 
 /* ---- the entries -------------------------------------------------------- */
@@ -337,12 +373,15 @@ int	kx_logs(void *impl, const char *name, int node, int64_t from,
 	    struct err *err);
 struct kstream;
 /*
- * Start following the log of e's pod from its start, if no stream does
- * yet (under mu): a cancel keeps what the pod wrote before it goes.
+ * Start following the log of each started pod of e (every index) from
+ * its start, where no stream does yet (under mu): a cancel keeps what
+ * the pods wrote before they go.
  */
-int	kx_logs_follow_now(struct kexec *x, struct kentry *e);
-/* Stop e's log stream, if any (under mu; its thread frees it). */
+void	kx_logs_follow_now(struct kexec *x, struct kentry *e);
+/* Stop e's log streams, if any (under mu; their threads free them). */
 void	kx_stream_stop(struct kexec *x, struct kentry *e);
+/* Forget the pods of e's indexes > 0 (under mu; streams stopped first). */
+void	kx_index_forget(struct kentry *e);
 /* Wait (under mu) until every stream thread has ended. */
 void	kx_streams_wait(struct kexec *x);
 /* Read the log of job's pod (pod may be empty: found and copied back)

@@ -14,6 +14,12 @@
  * seen, are skipped, so no line is repeated or lost.  A stream that ends
  * while its pod still runs is resumed the same way; once the pod has
  * ended (or is gone) the end of the stream is the end of the log.
+ *
+ * A multi-node attempt (an Indexed Job) has one stream per index, each
+ * following the pod labelled with that job-completion-index, resumed and
+ * stopped alike; their buffers share LIM_KUBE_LOG_STREAM (an index gets
+ * its share, at least LIM_KUBE_LOG_STREAM / LIM_STAGE_NODES bytes), so N
+ * nodes hold no more than one.
  */
 
 #include <stdlib.h>
@@ -171,6 +177,7 @@ out:
 struct kstream {
 	struct kexec	*x;
 	char		 job[64];
+	int		 node;		/* the index whose pod it reads */
 	char		 pod[KUBE_NAME_MAX];
 	int		 stop;		/* asked to end, and no entry holds it
 					   any more (under mu) */
@@ -340,13 +347,57 @@ stream_cb(void *arg, const char *p, size_t n)
 	return rc;
 }
 
-/* Will e's pod write no more: ended, or gone?  Under mu. */
+/* The nodes of e: one log each. */
 static int
-over(const struct kentry *e)
+nodes_of(const struct kentry *e)
 {
-	return finished(e) || e->pod_deleted ||
-	    e->pod_phase == KUBE_POD_SUCCEEDED ||
-	    e->pod_phase == KUBE_POD_FAILED;
+	return e->nodes > 1 ? e->nodes : 1;
+}
+
+/* The pod of e's index node as far as the pod watch told ("": none). */
+static const char *
+pod_of(const struct kentry *e, int node)
+{
+	if (node == 0)
+		return e->pod;
+	return node < e->nidx ? e->idx[node].pod : "";
+}
+
+static int
+phase_ended(enum kube_pod_phase phase)
+{
+	return phase == KUBE_POD_SUCCEEDED || phase == KUBE_POD_FAILED;
+}
+
+/* Has the pod of index node written anything (may it have)?  Under mu. */
+static int
+started_at(const struct kentry *e, int node)
+{
+	if (node == 0)
+		return pod_started(e);
+	if (node >= e->nidx || e->idx[node].pod[0] == '\0')
+		return 0;
+	return e->idx[node].phase == KUBE_POD_RUNNING ||
+	    phase_ended(e->idx[node].phase) || job_done(e);
+}
+
+/* Will the pod of index node write no more: ended, or gone?  Under mu. */
+static int
+over_at(const struct kentry *e, int node)
+{
+	if (finished(e))
+		return 1;
+	if (node == 0)
+		return e->pod_deleted || phase_ended(e->pod_phase);
+	return node < e->nidx && (e->idx[node].deleted ||
+	    phase_ended(e->idx[node].phase));
+}
+
+/* The stream following index node of e, or NULL.  Under mu. */
+static struct kstream *
+ks_at(const struct kentry *e, int node)
+{
+	return node >= 0 && node < e->nks ? e->ks[node] : NULL;
 }
 
 /* Has the pod of ks ended (or gone)?  Under mu. */
@@ -355,7 +406,7 @@ pod_ended(struct kexec *x, const struct kstream *ks)
 {
 	struct kentry *e = kx_find(x, ks->job);
 
-	return e == NULL || e->ks != ks || over(e);
+	return e == NULL || ks_at(e, ks->node) != ks || over_at(e, ks->node);
 }
 
 static void *
@@ -426,20 +477,29 @@ stream_main(void *arg)
 	return NULL;
 }
 
-/* Follow the log of e's pod from content offset `from` (under mu). */
+/*
+ * Follow the log of the pod of e's index node from content offset `from`
+ * (under mu).
+ */
 static int
-stream_start(struct kexec *x, struct kentry *e, int64_t from,
+stream_start(struct kexec *x, struct kentry *e, int node, int64_t from,
     struct err *err)
 {
-	struct kstream *ks = xcalloc(1, sizeof(*ks));
+	struct kstream *ks;
 	pthread_attr_t attr;
 	pthread_t t;
 	int rc;
 
+	if (node < 0 || node >= nodes_of(e))
+		return err_set(err, ERR_NOTFOUND, "no node %d of '%s'", node,
+		    e->name);
+	ks = xcalloc(1, sizeof(*ks));
 	ks->x = x;
+	ks->node = node;
 	(void)str_copy(ks->job, sizeof(ks->job), e->name);
-	(void)str_copy(ks->pod, sizeof(ks->pod), e->pod);
-	buf_init(&ks->data, LIM_KUBE_LOG_STREAM);
+	(void)str_copy(ks->pod, sizeof(ks->pod), pod_of(e, node));
+	/* N nodes share one stream's bound (see the top) */
+	buf_init(&ks->data, LIM_KUBE_LOG_STREAM / (size_t)nodes_of(e));
 	ks->base = ks->skip_to = from;
 	ks->in_time = 1;
 	pthread_attr_init(&attr);
@@ -453,26 +513,31 @@ stream_start(struct kexec *x, struct kentry *e, int64_t from,
 		    "%s", strerror(rc));
 	}
 	x->nstreams++;
-	e->ks = ks;
+	kx_grow_zeroed((void **)&e->ks, &e->nks, nodes_of(e), sizeof(*e->ks));
+	e->ks[node] = ks;
 	return 0;
 }
 
-int
+void
 kx_logs_follow_now(struct kexec *x, struct kentry *e)
 {
 	struct err err;
 
-	return e->ks != NULL ? 0 : stream_start(x, e, 0, &err);
+	for (int node = 0; node < nodes_of(e); node++)
+		if (ks_at(e, node) == NULL && pod_of(e, node)[0] != '\0' &&
+		    started_at(e, node))
+			(void)stream_start(x, e, node, 0, &err);
 }
 
-void
-kx_stream_stop(struct kexec *x, struct kentry *e)
+/* Stop the stream of e's index node, if any (under mu). */
+static void
+stop_at(struct kexec *x, struct kentry *e, int node)
 {
-	struct kstream *ks = e->ks;
+	struct kstream *ks = ks_at(e, node);
 
 	if (ks == NULL)
 		return;
-	e->ks = NULL;
+	e->ks[node] = NULL;
 	if (ks->done) {
 		buf_release(&ks->data);
 		free(ks);
@@ -480,6 +545,24 @@ kx_stream_stop(struct kexec *x, struct kentry *e)
 	}
 	ks->stop = 1;		/* its thread frees it */
 	pthread_cond_broadcast(&x->cv);
+}
+
+void
+kx_stream_stop(struct kexec *x, struct kentry *e)
+{
+	for (int node = 0; node < e->nks; node++)
+		stop_at(x, e, node);
+	free(e->ks);
+	e->ks = NULL;
+	e->nks = 0;
+}
+
+void
+kx_index_forget(struct kentry *e)
+{
+	free(e->idx);
+	e->idx = NULL;
+	e->nidx = 0;
 }
 
 void
@@ -509,13 +592,14 @@ kx_logs(void *impl, const char *name, int node, int64_t from,
 	struct kexec *x = impl;
 	struct kentry *e;
 	struct kstream *ks;
+	const char *pod;
 	size_t n, room;
 	int rc = 0;
 
 	*next = from;
 	if (sourcelen > 0)
 		source[0] = '\0';
-	if (node != 0 || from < 0)
+	if (node < 0 || from < 0)
 		return err_set(err, ERR_NOTFOUND, "no log of node %d of '%s'",
 		    node, name);
 	pthread_mutex_lock(&x->mu);
@@ -525,28 +609,35 @@ kx_logs(void *impl, const char *name, int node, int64_t from,
 		    "'%s'", name, x->ns);
 		goto out;
 	}
-	if ((ks = e->ks) != NULL && e->pod[0] != '\0' &&
-	    strcmp(ks->pod, e->pod) != 0) {
-		kx_stream_stop(x, e);	/* a new pod: read it from 0 */
+	if (node >= nodes_of(e)) {
+		rc = err_set(err, ERR_NOTFOUND, "no log of node %d of '%s' "
+		    "(it runs on %d)", node, name, nodes_of(e));
+		goto out;
+	}
+	pod = pod_of(e, node);
+	if ((ks = ks_at(e, node)) != NULL && pod[0] != '\0' &&
+	    strcmp(ks->pod, pod) != 0) {
+		stop_at(x, e, node);	/* a new pod: read it from 0 */
 		ks = NULL;
 		from = 0;
 	} else if (ks != NULL && from < ks->base) {
-		kx_stream_stop(x, e);	/* asked again: read it again */
+		stop_at(x, e, node);	/* asked again: read it again */
 		ks = NULL;
 	}
 	if (ks == NULL) {
-		if (e->pod[0] == '\0' || !pod_started(e)) {
-			if (over(e))
+		if (pod[0] == '\0' || !started_at(e, node)) {
+			if (over_at(e, node))
 				rc = err_set(err, ERR_NOTFOUND, "attempt '%s' "
-				    "ended without a pod log", name);
+				    "ended without a pod log of node %d",
+				    name, node);
 			goto out;	/* nothing written yet */
 		}
-		if ((rc = stream_start(x, e, from, err)) < 0)
+		if ((rc = stream_start(x, e, node, from, err)) < 0)
 			goto out;
-		ks = e->ks;
+		ks = ks_at(e, node);
 		*next = from;
 		name_source(source, sourcelen, ks->pod);
-		if (over(e))
+		if (over_at(e, node))
 			rc = err_set(err, ERR_TRANSIENT, "the log of pod '%s' "
 			    "is being read", ks->pod);
 		goto out;
@@ -570,7 +661,7 @@ kx_logs(void *impl, const char *name, int node, int64_t from,
 	if (n > 0 && buf_append(out, ks->data.data, n) < 0)
 		n = 0;
 	*next = ks->base + (int64_t)n;
-	if (n == 0 && !ks->eof && over(e))
+	if (n == 0 && !ks->eof && over_at(e, node))
 		rc = err_set(err, ERR_TRANSIENT, "the log of pod '%s' is still "
 		    "being read", ks->pod);
 out:

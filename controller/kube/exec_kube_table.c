@@ -132,6 +132,7 @@ kx_remove_entry(struct kexec *x, struct kentry *e)
 	*pp = e->next;
 	x->n--;
 	kx_stream_stop(x, e);
+	kx_index_forget(e);
 	kx_drop_log(x, e);
 	free(e);
 }

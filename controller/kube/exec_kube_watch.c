@@ -86,6 +86,7 @@ kx_reset_for(struct kexec *x, struct kentry *e, const char *uid)
 	e->pending_since_ms = 0;
 	e->index_failed = 0;
 	kx_stream_stop(x, e);
+	kx_index_forget(e);
 	kx_drop_log(x, e);
 }
 
@@ -206,6 +207,43 @@ note_failed_index(struct kentry *e, const struct kube_pod *p)
 	(void)str_copy(e->failed_term, sizeof(e->failed_term), p->term_reason);
 }
 
+/*
+ * The pod of an index > 0 (its log is read by name): the newest of that
+ * index, as for index 0.  1 when it is the one e follows.
+ */
+static int
+merge_index_pod(struct kentry *e, const struct kube_pod *p)
+{
+	struct kindex *ix;
+	int i = p->completion_index;
+
+	if (i <= 0 || i >= LIM_STAGE_NODES)
+		return 0;
+	kx_grow_zeroed((void **)&e->idx, &e->nidx, i + 1, sizeof(*e->idx));
+	ix = &e->idx[i];
+	if (ix->pod[0] != '\0' && strcmp(ix->pod, p->name) != 0 &&
+	    !ix->deleted && p->created_ms < ix->created_ms)
+		return 0;
+	if (strcmp(ix->pod, p->name) != 0) {
+		(void)str_copy(ix->pod, sizeof(ix->pod), p->name);
+		ix->deleted = 0;
+	}
+	ix->created_ms = p->created_ms;
+	ix->phase = p->phase;
+	return 1;
+}
+
+/* A deleted pod: the one followed for index 0 or for another index? */
+static void
+pod_gone(struct kentry *e, const char *pod)
+{
+	if (strcmp(e->pod, pod) == 0)
+		e->pod_deleted = 1;
+	for (int i = 1; i < e->nidx; i++)
+		if (strcmp(e->idx[i].pod, pod) == 0)
+			e->idx[i].deleted = 1;
+}
+
 void
 kx_on_pod(void *arg, enum kube_watch_type type, const struct kube_pod *p)
 {
@@ -223,8 +261,8 @@ kx_on_pod(void *arg, enum kube_watch_type type, const struct kube_pod *p)
 	e = p->job_name[0] != '\0' ? kx_find(x, p->job_name) :
 	    find_by_pod(x, p->name);
 	if (type == KUBE_WATCH_DELETED) {
-		if (e != NULL && strcmp(e->pod, p->name) == 0) {
-			e->pod_deleted = 1;
+		if (e != NULL) {
+			pod_gone(e, p->name);
 			pthread_cond_broadcast(&x->cv);
 		}
 		goto out;
@@ -237,9 +275,12 @@ kx_on_pod(void *arg, enum kube_watch_type type, const struct kube_pod *p)
 	if (p->completion_index >= 0)
 		note_failed_index(e, p);
 	/* an Indexed Job's pods: index 0 stands for the attempt (its log,
-	 * its state); the others only matter when they fail */
-	if (p->completion_index > 0)
+	 * its state); the others matter when they fail and for their logs */
+	if (p->completion_index > 0) {
+		if (merge_index_pod(e, p))
+			pthread_cond_broadcast(&x->cv);
 		goto out;
+	}
 	/* a Job may make a new pod (eviction): follow the newest */
 	if (e->pod[0] != '\0' && strcmp(e->pod, p->name) != 0 &&
 	    !e->pod_deleted && p->created_ms < e->pod_created_ms)

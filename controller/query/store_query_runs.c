@@ -17,6 +17,7 @@
 #include "query/store_query_rollouts.h"
 #include "query/store_query_runs.h"
 #include "store/db.h"
+#include "store/store_sql.h"
 
 const char *const store_run_statuses[] = { "queued", "running",
     "waiting_approval", "succeeded", "failed", "canceled", NULL };
@@ -76,7 +77,7 @@ const char *const store_run_statuses[] = { "queued", "running",
 	"   'image_id', a.image_id, 'gpu_product', a.gpu_product,"         \
 	"   'queue', a.queue, 'flavor', a.flavor,"                          \
 	"   'admitted_at', rfc3339(a.admitted_at),"                         \
-	"   'evictions', a.evictions)"                                      \
+	"   'evictions', a.evictions, 'nodes', " SQL_SPEC_NODES("a") ")"      \
 	"   ORDER BY a.id), '[]')"                                          \
 	"   FROM stage_attempts a WHERE a.stage_id = " EFFECTIVE_STAGE "),"   \
 	" 'metrics', (SELECT coalesce(json_object_agg(m.name, m.value), '{}')" \
@@ -274,8 +275,7 @@ static const char sql_log_source[] =
     "  a.id, a.attempt, a.step, a.job_name, a.executor, a.log_path,"
     "  a.status IN ('succeeded', 'failed', 'canceled'),"
     "  (SELECT greatest(coalesce(max(h.node) + 1, 1),"
-    "     CASE WHEN jsonb_typeof(a.spec->'nodes') = 'number'"
-    "     THEN (a.spec->>'nodes')::int ELSE 1 END)"
+    "     " SQL_SPEC_NODES("a") ")"
     "   FROM attempt_log_heads h WHERE h.attempt_id = a.id)"
     " FROM runs r"
     " LEFT JOIN stages s ON s.run_id = r.id AND s.name = $2"

@@ -25,7 +25,8 @@ static const char sql_snapshot[] =
     "  , 0), ap.decided_by, ap.comment, " SQL_MS("now()") ","
     "  a.queue, a.flavor, coalesce(" SQL_MS("a.admitted_at") ", 0),"
     "  coalesce(a.evictions, 0),"
-    "  ro.action, ro.action_reason, ro.paused_by, coalesce(ro.paused_ms, 0)"
+    "  ro.action, ro.action_reason, ro.paused_by, coalesce(ro.paused_ms, 0),"
+    "  " SQL_SPEC_NODES("a")
     " FROM runs r"
     " JOIN pipelines p ON p.id = r.pipeline_id"
     " JOIN repositories rp ON rp.id = p.repository_id"
@@ -65,6 +66,7 @@ enum {
 	C_APID, C_APSTATUS, C_APEXPIRES, C_APBY, C_APCOMMENT, C_NOW,
 	C_AQUEUE, C_AFLAVOR, C_AADMITTED, C_AEVICTIONS,
 	C_ROACTION, C_ROACTREASON, C_ROPAUSEDBY, C_ROPAUSEDMS,
+	C_ANODES,
 };
 
 static int
@@ -141,6 +143,7 @@ read_stage(const struct db_res *res, size_t i, struct snap_stage *st,
 	st->att.flavor = db_res_text(res, i, C_AFLAVOR);
 	rc |= get_i64(res, i, C_AADMITTED, &st->att.admitted_ms, err);
 	rc |= get_int(res, i, C_AEVICTIONS, &st->att.evictions, err);
+	rc |= get_int(res, i, C_ANODES, &st->att.nodes, err);
 	return rc < 0 ? ERR_INVALID : 0;
 }
 

@@ -39,6 +39,7 @@ struct snap_attempt {
 	const char	*flavor;	/* or NULL */
 	int64_t		 admitted_ms;	/* 0 when never */
 	int		 evictions;
+	int		 nodes;		/* of a multi-node stage, else 1 */
 };
 
 struct snap_rollout {

@@ -1,6 +1,6 @@
 /*
  * store_sql.h - SQL fragments shared by the store_*.c files
- * (constant text only; included by store modules, nothing else).
+ * (constant text only; included by store and query modules).
  */
 #ifndef SLUICE_STORE_SQL_H
 #define SLUICE_STORE_SQL_H
@@ -10,6 +10,15 @@
 
 /* Unix milliseconds $n (bigint) as a timestamptz. */
 #define SQL_TS(p)	"to_timestamp(" p "::bigint / 1000.0)"
+
+/*
+ * The nodes an attempt runs on, from its recorded spec (stage_attempts
+ * row a): "nodes" when the spec has it, else 1 (also for no attempt).
+ * The query layer's documents use it too.
+ */
+#define SQL_SPEC_NODES(a)						\
+	"CASE WHEN jsonb_typeof(" a ".spec->'nodes') = 'number'"	\
+	" THEN (" a ".spec->>'nodes')::int ELSE 1 END"
 
 /*
  * Writing a status.  Every UPDATE of the store that moves a run, stage,

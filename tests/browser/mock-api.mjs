@@ -60,7 +60,7 @@ function stage(name, needs, status, extra = {}) {
 			image_id: started ? IMAGE_ID : null,
 			gpu_product: started ? 'NVIDIA-H100-80GB-HBM3' : null,
 			queue: null, flavor: null, admitted_at: null, evictions: 0,
-			...extra.attempt,
+			nodes: 1, ...extra.attempt,
 		}],
 		metrics: extra.metrics ?? {}, artifacts: extra.artifacts ?? {},
 	};
@@ -163,7 +163,7 @@ function seed() {
 		stage('train', ['prepare'], 'succeeded', { metrics: { loss: 0.21 },
 		    artifacts: { model: 'file:///m/3' }, attempt: { executor:
 		    'kubernetes', queue: 'ml-training', flavor: 'h100',
-		    admitted_at: iso(T0 + 50e3), evictions: 1 } }),
+		    admitted_at: iso(T0 + 50e3), evictions: 1, nodes: 2 } }),
 		stage('evaluate', ['train'], 'succeeded', { metrics: { auc: 0.934 } }),
 		stage('rollout', ['evaluate'], 'waiting_approval', { type: 'canary',
 		    waiting_reason: 'waiting for approval of step 2 (weight 50%)' }),
@@ -191,6 +191,9 @@ function seed() {
 	    finished_at: null });
 	st.logs.set('4/train', 'epoch 1\nTraceback (most recent call last):\n' +
 	    'ValueError: ' + HOSTILE + '\n');
+	// run 3's train ran on 2 nodes: one log each ("#1": node 1's)
+	st.logs.set('3/train', 'rank 0: waiting for 1 more rank\n');
+	st.logs.set('3/train#1', 'rank 1: ' + HOSTILE + '\n');
 	st.logs.set('3/prepare', 'rows=4000\n::artifact dataset=file:///tmp/d\n' +
 	    HOSTILE + '\n');
 }
@@ -361,7 +364,8 @@ async function api(req, res, url) {
 		return send(res, 201, runDoc(n));
 	}
 	if ((g = /^\/api\/v1\/runs\/(\d+)\/stages\/([^/]+)\/logs$/.exec(p))) {
-		const key = g[1] + '/' + g[2];
+		const node = Number(url.searchParams.get('node') ?? 0);
+		const key = g[1] + '/' + g[2] + (node > 0 ? '#' + node : '');
 		if (!st.logs.has(key))
 			return fail(res, 404, 'not_found', 'no log yet');
 		res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });

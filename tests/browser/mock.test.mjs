@@ -310,6 +310,31 @@ test('mock: a stage starts and logs live, without reloading', async () => {
 	await context.close();
 });
 
+test('mock: a multi-node stage shows node 0\'s log first, the others ' +
+    'by the picker', async () => {
+	const { context, page } = await newPage(chrome.browser, mock.url);
+	await signIn(page, 'viewer');
+	await visit(page, '#/runs/3');
+	await page.locator('#stage-train').getByRole('link',
+	    { name: 'Show log' }).click();
+	await page.locator('#log-text').getByText('rank 0: waiting').waitFor();
+	const picker = page.getByRole('combobox', { name: 'Node' });
+	await picker.waitFor();
+	assert.deepEqual(await picker.locator('option').allInnerTexts(),
+	    ['Node 0', 'Node 1']);
+	await picker.selectOption('1');
+	await page.locator('#log-text').getByText('rank 1: ').waitFor();
+	assert.match(await page.locator('#log-text').innerText(),
+	    /^rank 1: <img src=x onerror=/);
+	// a single-node stage has no picker
+	await page.locator('#stage-prepare').getByRole('link',
+	    { name: 'Show log' }).click();
+	await page.locator('#log-text').getByText('rows=4000').waitFor();
+	assert.equal(await picker.isVisible(), false);
+	assert.deepEqual(page.errors, []);
+	await context.close();
+});
+
 test('mock: a hidden tab fetches nothing, and catches up when shown',
     async () => {
 	const { context, page } = await newPage(chrome.browser, mock.url);

@@ -68,6 +68,8 @@ struct fake_attempt_info {
 	int64_t		 timeout_ms;
 	size_t		 argc;
 	size_t		 nenv;
+	int		 nodes;		/* 1, or N of a multi-node stage: each
+					   node's log is the same output */
 };
 
 struct fake_executor;

@@ -35,7 +35,9 @@ first container decides the outcome through its environment:
   FAKE_EXIT_CODE    exit code (default 0)
   FAKE_DURATION_MS  how long it runs (default --duration-ms, 100)
   FAKE_LOG          its output (default: the command line); "\\n" in the
-                    value is a newline; lines appear spread over the run
+                    value is a newline; $(VAR) is the container's env VAR
+                    (JOB_COMPLETION_INDEX gives each index its own log);
+                    lines appear spread over the run
   FAKE_LOG_BYTES    N: first print N bytes of numbered 100-byte lines,
                     made as they are sent (a log of any size)
 
@@ -913,6 +915,8 @@ class Store:
                 text = ""
             if text is None:
                 text = " ".join(cmdline) if cmdline else "ok"
+            text = re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
+                          lambda m: env.get(m.group(1), m.group(0)), text)
             text = text.replace("\\n", "\n")
             lines = [ln + "\n" for ln in text.split("\n")]
             if lines and lines[-1] == "\n" and text.endswith("\n"):

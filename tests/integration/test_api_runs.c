@@ -23,6 +23,7 @@
 #include "../support/testseed.h"
 #include "query/store_query_runs.h"
 #include "store/db.h"
+#include "store/store_log.h"
 #include "store/store_run.h"
 
 #define SHA_A	"abcdef0123456789abcdef0123456789abcdef01"
@@ -760,6 +761,83 @@ follow_thread(void *arg)
 	return NULL;
 }
 
+/* Keep text as the whole log of node `node` of attempt id, as the
+   engine does. */
+static void
+keep_node_log(struct fixture *x, int64_t id, int node, const char *text)
+{
+	struct log_head old, now;
+	struct err err;
+
+	memset(&old, 0, sizeof(old));
+	memset(&now, 0, sizeof(now));
+	now.offset = now.bytes = (int64_t)strlen(text);
+	now.lines = 1;
+	now.complete = 1;
+	if (store_log_append(x->f->db, id, node, &old, &now, text,
+	    strlen(text), NULL, 0, &err) < 0)
+		fail_msg("%s", err.msg);
+}
+
+/* GET train's logs with query q: status, and body when want is not NULL. */
+static void
+train_log_is(struct fixture *x, const char *q, long status, const char *want)
+{
+	struct testreply rp;
+	char path[160];
+
+	(void)snprintf(path, sizeof(path), "/api/v1/runs/%lld/stages/train/"
+	    "logs%s", (long long)x->run, q);
+	testapi_as(x->f->a, &rp, x->f->viewer, "GET", path, NULL);
+	assert_int_equal(rp.status, status);
+	if (want != NULL)
+		assert_string_equal(rp.body, want);
+	testreply_free(&rp);
+}
+
+/*
+ * A multi-node attempt: the run gives its node count, each node's kept
+ * log is read with ?node=N, a node it does not have is a 404.
+ */
+static void
+logs__every_node_of_a_multi_node_attempt(void **state)
+{
+	struct fixture *x = *state;
+	struct testreply rp;
+	char path[128], sql[256];
+	int64_t id;
+	struct err err;
+	json_t *run, *train, *atts;
+
+	x->run = seed_rich_run(x);
+	(void)snprintf(sql, sizeof(sql), "UPDATE stage_attempts SET spec ="
+	    " '{\"nodes\": 2}' WHERE job_name = 'sluice-%lld-train-2'"
+	    " RETURNING id", (long long)x->run);
+	if (db_exec_int64(x->f->db, sql, NULL, &id, &err) < 0)
+		fail_msg("%s", err.msg);
+	keep_node_log(x, id, 0, "rank 0 of 2\n");
+	keep_node_log(x, id, 1, "rank 1 of 2\n");
+	(void)snprintf(path, sizeof(path), "/api/v1/runs/%lld",
+	    (long long)x->run);
+	testapi_as(x->f->a, &rp, x->f->viewer, "GET", path, NULL);
+	assert_int_equal(rp.status, 200);
+	run = json_loads(rp.body, 0, NULL);
+	assert_non_null(run);
+	train = json_array_get(json_object_get(run, "stages"), 1);
+	assert_string_equal(json_string_value(json_object_get(train,
+	    "name")), "train");
+	atts = json_object_get(train, "attempts");
+	assert_int_equal(json_integer_value(json_object_get(
+	    json_array_get(atts, 0), "nodes")), 1);
+	assert_int_equal(json_integer_value(json_object_get(
+	    json_array_get(atts, 1), "nodes")), 2);
+	json_decref(run);
+	testreply_free(&rp);
+	train_log_is(x, "?node=1", 200, "rank 1 of 2\n");
+	train_log_is(x, "", 200, "rank 0 of 2\n");
+	train_log_is(x, "?node=2", 404, NULL);
+}
+
 static void
 logs__follow_streams_until_the_attempt_finishes(void **state)
 {
@@ -830,6 +908,7 @@ main(void)
 		T(runs__unknown_runs_are_404),
 		T(logs__show_the_latest_attempt_or_the_one_asked),
 		T(logs__follow_streams_until_the_attempt_finishes),
+		T(logs__every_node_of_a_multi_node_attempt),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

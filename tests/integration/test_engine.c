@@ -1384,25 +1384,72 @@ engine__max_parallel_stages_caps_attempts_across_runs(void **state)
 
 /* --- kept logs ----------------------------------------------------------- */
 
-/* The kept log of an attempt (node 0) as text. */
+/* The kept log of node `node` of an attempt as text. */
 static char *
-kept_log(struct fx *f, const char *jobname)
+kept_node_log(struct fx *f, const char *jobname, int node)
 {
 	return q(f, "SELECT coalesce(convert_from(string_agg(c.data, ''::bytea"
 	    " ORDER BY c.pos), 'UTF8'), '') FROM stage_attempts a"
 	    " LEFT JOIN attempt_log_chunks c ON c.attempt_id = a.id"
-	    " AND c.node = 0 WHERE a.job_name = '%s'", jobname);
+	    " AND c.node = %d WHERE a.job_name = '%s'", node, jobname);
+}
+
+static void
+expect_kept_node(struct fx *f, const char *jobname, int node,
+    const char *want)
+{
+	char *got = kept_node_log(f, jobname, node);
+
+	if (got == NULL || strcmp(got, want) != 0)
+		fail_msg("kept log of %s node %d:\n  got:  [%s]\n  want: [%s]",
+		    jobname, node, got ? got : "(null)", want);
+	free(got);
 }
 
 static void
 expect_kept(struct fx *f, const char *jobname, const char *want)
 {
-	char *got = kept_log(f, jobname);
+	expect_kept_node(f, jobname, 0, want);
+}
 
-	if (got == NULL || strcmp(got, want) != 0)
-		fail_msg("kept log of %s:\n  got:  [%s]\n  want: [%s]",
-		    jobname, got ? got : "(null)", want);
-	free(got);
+/*
+ * Every node of a multi-node attempt has its log kept, complete before
+ * release; its outputs are node 0's (each node printed the same metric:
+ * it is stored once).
+ */
+static void
+engine__every_node_of_a_multi_node_attempt_is_kept(void **state)
+{
+	struct fx *f = *state;
+	static const char yaml[] = HEAD
+	    "  defaults: {image: \"alpine:3.20\"}\n"
+	    "  stages:\n"
+	    "    - {name: train, command: [\"true\"], nodes: 3}\n";
+	struct fake_outcome manual = { .manual = 1 };
+	const char *j;
+	int64_t r;
+
+	on(f, NULL, NULL, 0, 0, manual);
+	r = run(f, versionf(f, yaml, "ranks"));
+	j = job(r, "train", 1);
+	tick_until(f, "running", "SELECT status FROM stage_attempts");
+	assert_int_equal(fake_executor_emit(f->fake, j,
+	    "epoch 1\n::metric loss=0.5\n"), 0);
+	tick(f);
+	expect(f, "0:false,1:false,2:false", "SELECT string_agg(node || ':' ||"
+	    " complete, ',' ORDER BY node) FROM attempt_log_heads");
+	assert_int_equal(fake_executor_emit(f->fake, j, "done"), 0);
+	assert_int_equal(fake_executor_finish(f->fake, j, EXEC_SUCCEEDED, 0,
+	    NULL), 0);
+	tick_until(f, "succeeded", "SELECT status FROM runs WHERE id = %lld",
+	    (long long)r);
+	expect(f, "0:true,1:true,2:true", "SELECT string_agg(node || ':' ||"
+	    " complete, ',' ORDER BY node) FROM attempt_log_heads");
+	for (int node = 0; node < 3; node++)
+		expect_kept_node(f, j, node, "epoch 1\n::metric loss=0.5\n"
+		    "done");
+	expect(f, "loss=0.5", "SELECT string_agg(name || '=' || value, ',')"
+	    " FROM metrics");
 }
 
 /* A run of one_yaml whose one attempt runs until finished by hand. */
@@ -1515,7 +1562,7 @@ engine__a_log_past_the_cap_ends_with_a_marker_and_is_still_parsed(
 	tick_until(f, "succeeded", "SELECT status FROM runs WHERE id = %lld",
 	    (long long)r);
 	/* 12 whole lines of 8 bytes fit in 100; 28 lines and the metric not */
-	v = kept_log(f, j);
+	v = kept_node_log(f, j, 0);
 	assert_non_null(v);
 	assert_non_null(strstr(v, "line 11\n[sluice] log truncated at 100B: "
 	    "240 more bytes not kept\n"));
@@ -2053,6 +2100,7 @@ main(void)
 		T(engine__pipeline_concurrency_queues_runs_in_order),
 		T(engine__the_gpu_cap_is_first_in_first_out),
 		T(engine__nodes_beyond_max_nodes_fail_and_gpus_count_per_node),
+		T(engine__every_node_of_a_multi_node_attempt_is_kept),
 		T(engine__max_parallel_stages_caps_attempts_across_runs),
 		T(engine__a_restart_at_any_pass_runs_every_attempt_once),
 		T(engine__events_trace_every_transition),

@@ -24,7 +24,9 @@
 #include "exec/exec_local.h"
 #include "git/poller.h"
 #include "store/db.h"
+#include "query/store_query_runs.h"
 #include "store/store_approval.h"
+#include "store/store_log.h"
 #include "testdb.h"
 #include "testsh.h"
 
@@ -332,6 +334,36 @@ engine_local__the_ddp_example_trains_on_two_ranks(void **state)
 	assert_non_null(strstr(log1.data, "rank 1: joined rank 0 at "
 	    "127.0.0.1:"));
 	buf_release(&log1);
+	/* both ranks' logs are kept in PostgreSQL, complete, where GET
+	   .../logs?node=N reads them (the log source, then the chunks) */
+	expect(f, "0:true,1:true", "SELECT string_agg(h.node || ':' || h.complete, "
+	    "',' ORDER BY h.node) FROM attempt_log_heads h JOIN stage_attempts "
+	    "a ON a.id = h.attempt_id JOIN stages s ON s.id = a.stage_id WHERE "
+	    "s.run_id = %lld AND s.name = 'train'", r);
+	{
+		struct log_source src;
+		int64_t next;
+		char *doc = NULL;
+
+		if (store_query_log_source(f->db, r, "train", 0, -1, &src,
+		    &err) < 0)
+			fail_msg("%s", err.msg);
+		assert_int_equal(src.nodes, 2);
+		buf_init(&log1, 1 << 20);
+		if (store_log_read(f->db, src.attempt_id, 1, 0, &log1, &next,
+		    &err) < 0)
+			fail_msg("%s", err.msg);
+		assert_int_equal(next, (int64_t)log1.len);
+		assert_true(buf_putc(&log1, '\0') == 0);
+		assert_non_null(strstr(log1.data, "rank 1: joined rank 0 at "
+		    "127.0.0.1:"));
+		buf_release(&log1);
+		/* the run document gives the attempt's node count */
+		if (store_query_run_get(f->db, r, &doc, &err) < 0)
+			fail_msg("%s", err.msg);
+		assert_non_null(strstr(doc, "\"nodes\" : 2"));
+		free(doc);
+	}
 }
 
 static void

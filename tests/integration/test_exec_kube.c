@@ -200,9 +200,11 @@ terminal(struct env *v, const char *name)
 	return s == EXEC_SUCCEEDED || s == EXEC_FAILED || s == EXEC_CANCELED;
 }
 
-/* The whole log of an attempt; caller frees. */
+/* The whole log of node `node` of an attempt (source: what was read);
+   caller frees. */
 static char *
-log_of(struct env *v, const char *name)
+node_log_of(struct env *v, const char *name, int node, char *source,
+    size_t sourcelen)
 {
 	struct buf b;
 	struct err err;
@@ -213,8 +215,8 @@ log_of(struct env *v, const char *name)
 	/* the log is followed: read on until the attempt's output ends */
 	for (int i = 0;; i++) {
 		size_t before = b.len;
-		int rc = v->ex.ops->logs(v->ex.impl, name, 0, (int64_t)b.len,
-		    &b, &next, NULL, 0, &err);
+		int rc = v->ex.ops->logs(v->ex.impl, name, node,
+		    (int64_t)b.len, &b, &next, source, sourcelen, &err);
 
 		if (rc == ERR_TRANSIENT && i < 400) {
 			usleep(25 * 1000);
@@ -235,6 +237,13 @@ log_of(struct env *v, const char *name)
 	s = buf_detach(&b);
 	assert_non_null(s);
 	return s;
+}
+
+/* The whole log of an attempt (node 0); caller frees. */
+static char *
+log_of(struct env *v, const char *name)
+{
+	return node_log_of(v, name, 0, NULL, 0);
 }
 
 static int
@@ -1285,14 +1294,19 @@ exec_kube__four_nodes_are_one_indexed_job_behind_a_headless_service(
 	struct env v;
 	struct att t;
 	json_t *job, *svcs, *pods, *p, *spec;
-	char want[160];
+	char want[160], source[LIM_LOG_SOURCE + 1], *log;
 	int seen[4] = { 0, 0, 0, 0 };
+	struct buf b;
+	struct err err;
+	int64_t next;
 	size_t i;
 
 	(void)state;
 	env_start(&v, ns);
 	kubefake_post(&fake, "/_fake/stats/reset", NULL);
-	att_init(&t, 50, "train", 1, "rank log", 0, 1500);
+	/* each rank prints its index ($(VAR) is expanded by the fake) */
+	att_init(&t, 50, "train", 1, "rank log $(JOB_COMPLETION_INDEX)", 0,
+	    1500);
 	t.a.nodes = 4;
 	submit_ok(&v, &t);
 	/* one Job, Indexed, 4 at once, and one failure is the end */
@@ -1357,6 +1371,24 @@ exec_kube__four_nodes_are_one_indexed_job_behind_a_headless_service(
 	WAIT_UNTIL(terminal(&v, t.name));
 	assert_int_equal(state_of(&v, t.name), EXEC_SUCCEEDED);
 	assert_true(has_text(&v, t.name, "rank log"));
+	/* every index's log is read from its own pod: rank 2's from the pod
+	   of index 2 (<job>-2-<random>) */
+	log = node_log_of(&v, t.name, 2, source, sizeof(source));
+	assert_string_equal(log, "rank log 2\n");
+	free(log);
+	snprintf(want, sizeof(want), "%s-2-", t.name);
+	assert_true(strncmp(source, want, strlen(want)) == 0);
+	log = node_log_of(&v, t.name, 0, source, sizeof(source));
+	assert_string_equal(log, "rank log 0\n");
+	free(log);
+	snprintf(want, sizeof(want), "%s-0-", t.name);
+	assert_true(strncmp(source, want, strlen(want)) == 0);
+	/* a node the attempt does not have */
+	buf_init(&b, 1024);
+	assert_int_equal(v.ex.ops->logs(v.ex.impl, t.name, 4, 0, &b, &next,
+	    NULL, 0, &err), ERR_NOTFOUND);
+	assert_non_null(strstr(err.msg, "node 4"));
+	buf_release(&b);
 	/* no leftover: release deletes the Job and the Service */
 	release_ok(&v, t.name);
 	WAIT_UNTIL(fake_jobs_in(ns) == 0 && fake_count("services", ns) == 0);
