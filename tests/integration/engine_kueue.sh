@@ -128,6 +128,18 @@ http_code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 api() { curl -sS --fail -H "Authorization: Bearer $token" "$base/api/v1/$1"; }
 train() { api "runs/$run" | py "[s for s in d['stages'] if s['name'] == 'train'][0]$1"; }
 attempt() { train "['attempts'][-1]$1"; }
+# facts EXPR...: one GET of the run, then each EXPR on a line of its own,
+# evaluated with d = the run, t = its stage train, a = train's last attempt
+# (one snapshot for several checks: each python3 start costs)
+facts() {
+	api "runs/$run" | python3 -c 'import json,sys
+d = json.load(sys.stdin)
+t = [s for s in d["stages"] if s["name"] == "train"][0]
+a = t["attempts"][-1]
+for e in sys.argv[1:]:
+    v = eval(e)
+    print("" if v is None else v)' "$@"
+}
 starts() { [ -e "$tmp/go/started" ] && wc -l <"$tmp/go/started" || echo 0; }
 
 "$SLUICE_BIN" serve --config "$tmp/sluice.yaml" --migrate >>"$tmp/serve.log" 2>&1 &
@@ -144,9 +156,10 @@ run=$(q "SELECT id FROM runs")
 msg="couldn't assign flavors to pod set main: insufficient unused quota for nvidia.com/gpu in flavor h100, 4 more needed"
 wait_for "train waiting with the Workload's message" \
     'test "$(train ".get(\"waiting_reason\") or \"\"")" = "$msg"'
-[ "$(train "['status']")" = submitted ] || fail "train waiting but $(train "['status']")"
-[ "$(attempt "['queue']")" = ml-training ] || fail "attempt queue: $(attempt "['queue']")"
-[ -z "$(attempt "['admitted_at']")" ] || fail "admitted_at before admission: $(attempt "['admitted_at']")"
+mapfile -t f < <(facts 't["status"]' 'a["queue"]' 'a.get("admitted_at") or ""')
+[ "${f[0]:-}" = submitted ] || fail "train waiting but ${f[0]:-}"
+[ "${f[1]:-}" = ml-training ] || fail "attempt queue: ${f[1]:-}"
+[ -z "${f[2]:-}" ] || fail "admitted_at before admission: ${f[2]:-}"
 [ "$(starts)" = 0 ] || fail "train started without quota"
 echo "engine_kueue.sh: train waits: $msg"
 
@@ -155,20 +168,24 @@ echo "engine_kueue.sh: train waits: $msg"
 wait_for "train started" 'test "$(starts)" = 1'
 wait_for "train running" 'test "$(train "[\"status\"]")" = running'
 wait_for "train's admission recorded" 'test -n "$(attempt "[\"admitted_at\"]")"'
-[ "$(attempt "['flavor']")" = h100 ] || fail "attempt flavor: $(attempt "['flavor']")"
-[ "$(attempt "['evictions']")" = 0 ] || fail "evictions before one: $(attempt "['evictions']")"
+mapfile -t f < <(facts 'a["flavor"]' 'a["evictions"]' 'a["job"]')
+[ "${f[0]:-}" = h100 ] || fail "attempt flavor: ${f[0]:-}"
+[ "${f[1]:-}" = 0 ] || fail "evictions before one: ${f[1]:-}"
 
 # 3. Kueue preempts it (held until /_fake/admit): back to waiting.
-job=$(attempt "['job']")
+job=${f[2]:-}
+[ -n "$job" ] || fail "no job name"
 fake_post kueue/evict "{\"namespace\": \"sluice-kueue\", \"name\": \"$job\", \"hold\": true}"
 evicted() { case $(train ".get('waiting_reason') or ''") in "evicted by Kueue: Preempted to accommodate a workload"*"; waiting to be admitted again") return 0 ;; esac; return 1; }
 wait_for "train evicted, waiting again" 'evicted'
-echo "engine_kueue.sh: train waits: $(train "['waiting_reason']")"
-[ "$(train "['status']")" = submitted ] || fail "evicted stage is $(train "['status']")"
-[ "$(attempt "['status']")" = submitted ] || fail "evicted attempt is $(attempt "['status']")"
-[ "$(attempt "['evictions']")" = 1 ] || fail "evictions: $(attempt "['evictions']")"
-[ "$(train "['attempts'].__len__()")" = 1 ] || fail "an eviction made a new attempt"
-[ "$(api "runs/$run" | py 'd["status"]')" = running ] || fail "run not running"
+mapfile -t f < <(facts 't["waiting_reason"]' 't["status"]' 'a["status"]' 'a["evictions"]' \
+    'len(t["attempts"])' 'd["status"]')
+echo "engine_kueue.sh: train waits: ${f[0]:-}"
+[ "${f[1]:-}" = submitted ] || fail "evicted stage is ${f[1]:-}"
+[ "${f[2]:-}" = submitted ] || fail "evicted attempt is ${f[2]:-}"
+[ "${f[3]:-}" = 1 ] || fail "evictions: ${f[3]:-}"
+[ "${f[4]:-}" = 1 ] || fail "an eviction made a new attempt"
+[ "${f[5]:-}" = running ] || fail "run not running"
 [ "$(q "SELECT count(*) FROM events e JOIN stage_attempts a ON a.id = e.entity_id
     WHERE e.entity_type = 'attempt' AND a.job_name = '$job' AND e.from_state = 'running'
     AND e.to_state = 'submitted' AND e.reason LIKE 'evicted by Kueue: %'")" = 1 ] ||
@@ -182,10 +199,11 @@ wait_for "train running again" 'test "$(train "[\"status\"]")" = running'
 wait_for "run succeeded" 'test "$(api "runs/$run" | py "d[\"status\"]")" = succeeded'
 [ "$(cat "$tmp/go/started")" = "$(printf 'train 1\ntrain 1')" ] ||
     fail "train ran as: $(cat "$tmp/go/started")"
-got=$(train "['attempts']" | tr -d ' ')
-[ "$(train "['attempts'].__len__()")" = 1 ] || fail "train attempts: $got"
-[ "$(attempt "['status']") $(attempt "['evictions']") $(attempt "['flavor']")" = "succeeded 1 h100" ] ||
-    fail "train attempt: $got"
+mapfile -t f < <(facts 'str(t["attempts"]).replace(" ", "")' 'len(t["attempts"])' \
+    '"%s %s %s" % (a["status"], a["evictions"], a["flavor"])')
+got=${f[0]:-}
+[ "${f[1]:-}" = 1 ] || fail "train attempts: $got"
+[ "${f[2]:-}" = "succeeded 1 h100" ] || fail "train attempt: $got"
 [ "$(q "SELECT max(attempt) FROM stage_attempts")" = 1 ] || fail "a retry was counted"
 kill -TERM "$pid"
 st=0

@@ -97,24 +97,35 @@ q "WITH v AS (SELECT id, pipeline_id, commit_id, definition,
   SELECT 'crash-test', 'run', id, id, 'created', 'queued' FROM r;
   NOTIFY sluice_runs;" >/dev/null
 
-held_by_finished() {
-	q "SELECT count(*) FROM target_leases l JOIN stages s ON s.id = l.stage_id
+# "HELD ACTIVE": leases held by a finished run, stage or rollout, and
+# runs not ended; one psql per kill (each costs under load)
+state() {
+	q "SELECT (SELECT count(*) FROM target_leases l JOIN stages s ON s.id = l.stage_id
 	   JOIN runs r ON r.id = l.run_id
 	   LEFT JOIN rollouts ro ON ro.stage_id = l.stage_id
 	   WHERE r.finished_at IS NOT NULL OR s.finished_at IS NOT NULL
-	     OR ro.finished_at IS NOT NULL"
+	     OR ro.finished_at IS NOT NULL) || ' ' ||
+	  (SELECT count(*) FROM runs WHERE status NOT IN ('succeeded', 'failed', 'canceled'))"
 }
 
 kills=0
 deadline=$((SECONDS + 150))
-while [ "$(q "SELECT count(*) FROM runs WHERE status NOT IN ('succeeded', 'failed', 'canceled')")" != 0 ]; do
+active=1
+while [ "$active" != 0 ]; do
 	[ $SECONDS -lt $deadline ] || { tail -30 "$tmp/serve.log"; fail "runs still active after 150 s"; }
 	sleep "$(awk -v s="$RANDOM" 'BEGIN { srand(s); printf "%.2f", rand() }')"
 	kill -9 "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	kills=$((kills + 1))
-	[ "$(held_by_finished)" = 0 ] || { q "SELECT * FROM target_leases"; fail "a finished run holds the target"; }
+	read -r held active <<<"$(state)"
+	[ "$held" = 0 ] || { q "SELECT * FROM target_leases"; fail "a finished run holds the target"; }
 	start
+done
+# TERM only once the forked shell has become `sluice serve`: before its
+# exec it would run this script's EXIT trap
+for _ in $(seq 1 100); do
+	case $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) in *" serve "*) break ;; esac
+	sleep 0.05
 done
 kill -TERM "$pid"
 wait "$pid" 2>/dev/null || true
