@@ -55,7 +55,7 @@ PG_FSYNC=off SLUICE_DEMO_PG_PORT=$pgport SLUICE_LISTEN=127.0.0.1:$port \
     setsid make -s -C "$top" run >"$dir/run.log" 2>&1 &
 pid=$!
 ready=
-for _ in $(seq 1 200); do
+for _ in $(seq 1 600); do
 	if curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
 		ready=1
 		break
@@ -72,7 +72,9 @@ grep -q "Permission denied" "$dir/run.log" && { cat "$dir/run.log" >&2; fail "pe
 kill -TERM -- "-$pid"
 wait "$pid" 2>/dev/null || true
 pid=
-for _ in $(seq 1 50); do
+# (the controller drains, then PostgreSQL stops: allow a loaded machine a
+# minute; it is a limit, not a measurement)
+for _ in $(seq 1 300); do
 	[ -f "$pgdir/data/postmaster.pid" ] || break
 	sleep 0.2
 done
