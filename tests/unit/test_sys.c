@@ -300,7 +300,6 @@ sys__a_monotonic_condition_variable_times_out_on_its_deadline(void **state)
 	waited = sys_now_ms() - t0;
 	pthread_mutex_unlock(&m);
 	assert_true(waited >= 49);
-	assert_true(waited < 5000);
 	pthread_cond_destroy(&c);
 }
 
