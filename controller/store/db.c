@@ -593,6 +593,29 @@ db_res_is_null(const struct db_res *r, size_t row, int col)
 }
 
 int
+db_res_bytea(const struct db_res *r, size_t row, int col, size_t skip,
+    struct buf *out, struct err *err)
+{
+	const char *s = db_res_text(r, row, col);
+	unsigned char *bin;
+	size_t n = 0;
+	int rc = 0;
+
+	if (s == NULL || (bin = PQunescapeBytea((const unsigned char *)s,
+	    &n)) == NULL)
+		return err_set(err, ERR_INVALID, "database: column '%s' is not "
+		    "bytea", PQfname(r->pg, col));
+	if (n < skip)
+		rc = err_set(err, ERR_INVALID, "database: column '%s' is shorter "
+		    "than %zu bytes", PQfname(r->pg, col), skip);
+	else if (buf_append(out, (const char *)bin + skip, n - skip) < 0)
+		rc = err_set(err, ERR_TOOBIG, "database: column '%s' does not "
+		    "fit", PQfname(r->pg, col));
+	PQfreemem(bin);
+	return rc;
+}
+
+int
 db_res_int64(const struct db_res *r, size_t row, int col, int64_t *out,
     struct err *err)
 {

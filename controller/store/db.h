@@ -61,6 +61,7 @@
 
 struct db;
 struct db_res;
+struct buf;
 
 /*
  * Parameters of one statement, on the stack.  Values are borrowed: strings
@@ -251,6 +252,13 @@ int	db_res_int64(const struct db_res *r, size_t row, int col,
 	    int64_t *out, struct err *err) __attribute__((warn_unused_result));
 int	db_res_double(const struct db_res *r, size_t row, int col,
 	    double *out, struct err *err) __attribute__((warn_unused_result));
+/*
+ * Append a bytea value (its text form, unescaped by libpq) to out, but its
+ * first skip bytes.  ERR_INVALID when NULL, not bytea text or shorter than
+ * skip; ERR_TOOBIG when out has no room.
+ */
+int	db_res_bytea(const struct db_res *r, size_t row, int col, size_t skip,
+	    struct buf *out, struct err *err) __attribute__((warn_unused_result));
 /* "t" is 1, "f" is 0, anything else ERR_INVALID. */
 int	db_res_bool(const struct db_res *r, size_t row, int col, int *out,
 	    struct err *err) __attribute__((warn_unused_result));

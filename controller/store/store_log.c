@@ -137,34 +137,6 @@ store_log_append(struct db *db, int64_t attempt_id, int node,
 	return db_commit(db, err);
 }
 
-/* Append bytea's text form ("\x" hex) to out, but its first skip bytes. */
-static int
-unhex(const char *s, size_t skip, struct buf *out, struct err *err)
-{
-	size_t n = strlen(s);
-	char b[4096];
-	size_t k = 0;
-	int rc;
-
-	if (n < 2 + 2 * skip || s[0] != '\\' || s[1] != 'x' || n % 2 != 0)
-		return err_set(err, ERR_INVALID, "a log chunk is not hex");
-	for (size_t i = 2 + 2 * skip; i < n; i += 2) {
-		int hi = hash_hex_digit(s[i]), lo = hash_hex_digit(s[i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return err_set(err, ERR_INVALID, "a log chunk is not hex");
-		b[k++] = (char)(hi << 4 | lo);
-		if (k == sizeof(b)) {
-			if ((rc = buf_append(out, b, k)) < 0)
-				return err_set(err, rc, "log chunk too big");
-			k = 0;
-		}
-	}
-	if (k > 0 && (rc = buf_append(out, b, k)) < 0)
-		return err_set(err, rc, "log chunk too big");
-	return 0;
-}
-
 int
 store_log_read(struct db *db, int64_t attempt_id, int node, int64_t pos,
     struct buf *out, int64_t *next, struct err *err)
@@ -198,8 +170,8 @@ store_log_read(struct db *db, int64_t attempt_id, int node, int64_t pos,
 			    (long long)*next);
 			break;
 		}
-		if ((rc = unhex(db_res_text(res, i, 1), (size_t)(*next - at),
-		    out, err)) < 0)
+		if ((rc = db_res_bytea(res, i, 1, (size_t)(*next - at), out,
+		    err)) < 0)
 			break;
 		*next += (int64_t)(out->len - before);
 	}
