@@ -78,6 +78,6 @@ for _ in $(seq 1 300); do
 	[ -f "$pgdir/data/postmaster.pid" ] || break
 	sleep 0.2
 done
-[ ! -f "$pgdir/data/postmaster.pid" ] || fail "PostgreSQL still running after the demo stopped"
+[ ! -f "$pgdir/data/postmaster.pid" ] || { tail -40 "$dir/run.log" >&2; ps -ef >&2; fail "PostgreSQL still running after the demo stopped"; }
 grep -q "demo stopped" "$dir/run.log" || { cat "$dir/run.log" >&2; fail "no 'demo stopped'"; }
 echo "demo_run_root.sh: ok"
