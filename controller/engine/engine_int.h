@@ -91,4 +91,48 @@ int	engine_pass(struct engine *e, struct err *err)
  */
 void	engine_cleanup(struct engine *e);
 
+/* The engine's connection outside a pass, counting one statement. */
+struct db *engine_db(struct engine *e);
+
+/* logs.c: the attempt logs kept in PostgreSQL (docs/engine.md). */
+struct eng_pass;
+struct snap_attempt;
+struct snap_run;
+
+/* Keep what a running attempt printed since the last pass. */
+void	eng_log_keep_running(struct eng_pass *ps,
+	    const struct snap_attempt *att);
+
+/*
+ * Keep the rest of an ended attempt's log and read back what it reported.
+ * 1 when every node's log is complete (out filled), 0 when not yet (the
+ * caller tries again at the next pass).  Errors: the database's.
+ */
+int	eng_log_read_output(struct eng_pass *ps,
+	    const struct snap_attempt *att, int64_t finished_ms,
+	    struct stage_output *out, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/* Forget where the engine is in an attempt's logs (it was released). */
+void	eng_log_drop(struct engine *e, int64_t attempt_id);
+
+/* Forget logs not read for a while (their attempts went elsewhere). */
+void	eng_log_gc(struct engine *e);
+
+/* checkout.c: the local executor's checkouts under state_dir/work. */
+
+/*
+ * The run's checkout, exported once into dir (under a temporary name,
+ * then renamed).  Errors: gitsrc_checkout_commit()'s, ERR_TRANSIENT.
+ */
+int	eng_checkout_ensure(struct engine *e, const struct snap_run *r,
+	    const char *dir, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/* A run ended: its checkout goes, and a failed export's leftovers. */
+void	eng_checkout_remove(struct engine *e, int64_t run_id);
+
+/* Remove a work folder (nothing when it is not there); failures logged. */
+void	eng_work_dir_remove(const char *dir);
+
 #endif

@@ -17,513 +17,12 @@
 #include "base/units.h"
 #include "pipeline/k8s_names.h"
 #include "pipeline/pipeline_int.h"
+#include "pipeline/schema_int.h"
 
 /*
  * Pass 3: the schema.  Walkers report errors and go on; "reported" results
  * are -1 (the error is already recorded), never an err code.
  */
-
-/* "expected WHAT, got ..." for n. */
-static void
-type_err(struct vctx *c, const struct ynode *n, const struct vpath *path,
-    const char *what)
-{
-	const struct ynode *d = D(n);
-
-	if (d->kind != Y_SCALAR || is_null(d))
-		verr(c, n, path, "expected %s, got %s", what, kind_name(d));
-	else if (d->plain)
-		verr(c, n, path, "expected %s, got %s", what, QN(c, d));
-	else
-		verr(c, n, path, "expected %s, got the string %s", what,
-		    QN(c, d));
-}
-
-
-struct field {
-	const char		*name;
-	const struct ynode	*key;
-	const struct ynode	*val;
-};
-
-/*
- * Sort the pairs of mapping n into f by name; report unknown keys.
- * Return -1 when n is not a mapping (reported).
- */
-static int
-get_fields(struct vctx *c, const struct ynode *n, const struct vpath *path,
-    struct field *f, size_t nf)
-{
-	const struct ynode *m = D(n);
-	const char *names[32];
-
-	BUG_ON(nf > NELEM(names));
-	if (m->kind != Y_MAP) {
-		type_err(c, n, path, "a mapping");
-		return -1;
-	}
-	for (size_t j = 0; j < nf; j++)
-		names[j] = f[j].name;
-	for (size_t i = 0; i + 1 < m->n; i += 2) {
-		const struct ynode *k = m->kids[i], *kd = D(k);
-		size_t j;
-
-		if (k->skip)
-			continue;
-		for (j = 0; j < nf; j++) {
-			if (strlen(f[j].name) == kd->len &&
-			    memcmp(f[j].name, kd->s, kd->len) == 0)
-				break;
-		}
-		if (j < nf) {
-			f[j].key = k;
-			f[j].val = m->kids[i + 1];
-		} else if (kd->plain && strcmp(kd->s, "<<") == 0) {
-			verr(c, k, path, "merge keys (\"<<\") are not supported");
-		} else {
-			verr(c, k, path, "unknown field %s%s", QN(c, kd),
-			    suggest(c, kd->s, kd->len, names, nf));
-		}
-	}
-	return 0;
-}
-
-static void
-missing(struct vctx *c, const struct ynode *n, const struct vpath *path,
-    const char *name)
-{
-	verr(c, n, path, "missing required field \"%s\"", name);
-}
-
-/* Count bytes that end up in the pipeline against LIM_PIPELINE_EXPANDED. */
-static int
-add_bytes(struct vctx *c, size_t n, const struct ynode *at)
-{
-	if (c->bytes + n > LIM_PIPELINE_EXPANDED || c->bytes + n < c->bytes) {
-		if (!c->toobig)
-			verr(c, at, NULL, "the pipeline is larger than %d bytes "
-			    "once aliases and defaults are expanded",
-			    LIM_PIPELINE_EXPANDED);
-		c->toobig = 1;
-		return -1;
-	}
-	c->bytes += n;
-	return 0;
-}
-
-/* A string: any scalar but null, taken as written, without NUL. */
-static int
-get_str(struct vctx *c, const struct ynode *n, const struct vpath *path,
-    char **out)
-{
-	const struct ynode *d = D(n);
-
-	*out = NULL;
-	if (d->kind != Y_SCALAR || is_null(d)) {
-		type_err(c, n, path, "a string");
-		return -1;
-	}
-	if (memchr(d->s, '\0', d->len) != NULL) {
-		verr(c, n, path, "must not contain a NUL character");
-		return -1;
-	}
-	if (add_bytes(c, d->len, n) < 0)
-		return -1;
-	*out = arena_strndup(c->pa, d->s, d->len);
-	return 0;
-}
-
-static int
-get_int(struct vctx *c, const struct ynode *n, const struct vpath *path,
-    long long lo, long long hi, long long *out)
-{
-	const struct ynode *d = D(n);
-	const char *s = d->s;
-	long long v = 0;
-	int neg = 0;
-
-	if (d->kind != Y_SCALAR || !d->plain || is_null(d))
-		goto bad;
-	if (*s == '-' || *s == '+')
-		neg = *s++ == '-';
-	if (*s == '\0')
-		goto bad;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9')
-			goto bad;
-		if (__builtin_mul_overflow(v, 10, &v) ||
-		    __builtin_add_overflow(v, *s - '0', &v))
-			goto range;
-	}
-	if (neg)
-		v = -v;
-	if (v < lo || v > hi)
-		goto range;
-	*out = v;
-	return 0;
-range:
-	verr(c, n, path, "must be between %lld and %lld (got %s)", lo, hi,
-	    d->s);
-	return -1;
-bad:
-	type_err(c, n, path, "an integer");
-	return -1;
-}
-
-static int
-get_bool(struct vctx *c, const struct ynode *n, const struct vpath *path,
-    int *out)
-{
-	static const char *const yes[] = { "true", "True", "TRUE" };
-	static const char *const no[] = { "false", "False", "FALSE" };
-	const struct ynode *d = D(n);
-
-	if (d->kind == Y_SCALAR && d->plain) {
-		for (size_t i = 0; i < NELEM(yes); i++) {
-			if (strcmp(d->s, yes[i]) == 0) {
-				*out = 1;
-				return 0;
-			}
-			if (strcmp(d->s, no[i]) == 0) {
-				*out = 0;
-				return 0;
-			}
-		}
-	}
-	type_err(c, n, path, "true or false");
-	return -1;
-}
-
-/* A YAML 1.2 core float: [-+]?(.[0-9]+|[0-9]+(.[0-9]*)?)([eE][-+]?[0-9]+)? */
-static int
-get_number(struct vctx *c, const struct ynode *n, const struct vpath *path,
-    double *out)
-{
-	const struct ynode *d = D(n);
-	const char *s = d->s;
-	char tmp[64];
-	size_t digits = 0;
-	double v;
-
-	if (d->kind != Y_SCALAR || !d->plain || is_null(d) || d->len > 40)
-		goto bad;
-	if (*s == '-' || *s == '+')
-		s++;
-	while (*s >= '0' && *s <= '9')
-		s++, digits++;
-	if (*s == '.') {
-		s++;
-		while (*s >= '0' && *s <= '9')
-			s++, digits++;
-	}
-	if (digits == 0)
-		goto bad;
-	if (*s == 'e' || *s == 'E') {
-		s++;
-		if (*s == '-' || *s == '+')
-			s++;
-		if (*s < '0' || *s > '9')
-			goto bad;
-		while (*s >= '0' && *s <= '9')
-			s++;
-	}
-	if (*s != '\0')
-		goto bad;
-	v = strtod(d->s, NULL);
-	if (!isfinite(v)) {
-		verr(c, n, path, "number out of range (got %s)", d->s);
-		return -1;
-	}
-	/* 15 significant digits, so that canonical JSON is exact */
-	(void)snprintf(tmp, sizeof(tmp), "%.15g", v);
-	*out = strtod(tmp, NULL);
-	return 0;
-bad:
-	type_err(c, n, path, "a number");
-	return -1;
-}
-
-static int
-get_duration(struct vctx *c, const struct ynode *n, const struct vpath *path,
-    int64_t min_ms, int64_t *out)
-{
-	const struct ynode *d = D(n);
-	char min[32];
-	int64_t ms;
-
-	if (d->kind != Y_SCALAR || is_null(d)) {
-		type_err(c, n, path, "a duration");
-		return -1;
-	}
-	if (memchr(d->s, '\0', d->len) != NULL ||
-	    units_parse_duration(d->s, &ms) < 0) {
-		verr(c, n, path, "invalid duration %s (expected e.g. \"30s\", "
-		    "\"5m\", \"2h\" or \"1h30m\")", QN(c, d));
-		return -1;
-	}
-	if (ms < min_ms) {
-		units_format_duration(min_ms, min, sizeof(min));
-		verr(c, n, path, "must be at least %s (got %s)", min, QN(c, d));
-		return -1;
-	}
-	*out = ms;
-	return 0;
-}
-
-/* One of names; *out is its index. */
-static int
-get_enum(struct vctx *c, const struct ynode *n, const struct vpath *path,
-    const char *what, const char *const *names, size_t nn, int *out)
-{
-	const struct ynode *d = D(n);
-	char list[256];
-	size_t o = 0;
-
-	if (d->kind == Y_SCALAR && !is_null(d)) {
-		for (size_t i = 0; i < nn; i++) {
-			if (strlen(names[i]) == d->len &&
-			    memcmp(names[i], d->s, d->len) == 0) {
-				*out = (int)i;
-				return 0;
-			}
-		}
-	}
-	list[0] = '\0';
-	for (size_t i = 0; i < nn && o < sizeof(list); i++) {
-		int k = snprintf(list + o, sizeof(list) - o, "%s%s",
-		    i > 0 ? ", " : "", names[i]);
-
-		if (k < 0)
-			break;
-		o += (size_t)k;
-	}
-	if (d->kind != Y_SCALAR || is_null(d))
-		verr(c, n, path, "invalid %s: expected one of %s, got %s", what,
-		    list, kind_name(d));
-	else
-		verr(c, n, path, "invalid %s %s (expected one of %s)", what,
-		    QN(c, d), list);
-	return -1;
-}
-
-static void
-record_tmpl(struct vctx *c, long stage, const struct ynode *n,
-    const struct vpath *path, const char *s, int image)
-{
-	char p[512];
-	struct tmpl *t;
-
-	if (strstr(s, "${") == NULL)
-		return;
-	vpath_render(path, p, sizeof(p));
-	if (sys_grow((void **)&c->tmpls, c->ntmpls, &c->atmpls,
-	    sizeof(*c->tmpls), 0) < 0)
-		abort();	/* out of memory, as xcalloc() */
-	t = &c->tmpls[c->ntmpls++];
-	t->stage = stage;
-	t->node = n;
-	t->path = arena_strndup(&c->t->a, p, strlen(p));
-	t->s = s;
-	t->image = image;
-}
-
-/* What a string list's items must be. */
-struct item_rule {
-	const char	*noun;			/* "invalid NOUN "x": why" */
-	const char	*(*check)(const char *s);
-	long		 tmpl_stage;		/* LONG_MIN: no references */
-};
-
-#define NO_TMPL	(-2L)
-
-static int
-get_str_list(struct vctx *c, const struct ynode *n, const struct vpath *path,
-    const struct item_rule *rule, struct pipeline_strs *out)
-{
-	const struct ynode *d = D(n);
-
-	memset(out, 0, sizeof(*out));
-	if (d->kind != Y_SEQ) {
-		type_err(c, n, path, "a sequence");
-		return -1;
-	}
-	out->v = arena_array(c->pa, d->n, sizeof(*out->v));
-	out->pos = arena_array(c->pa, d->n, sizeof(*out->pos));
-	for (size_t i = 0; i < d->n; i++) {
-		const struct ynode *it = d->kids[i];
-		const char *why;
-		char *s;
-
-		PIDX(ip, path, i);
-		if (get_str(c, it, &ip, &s) < 0)
-			continue;
-		if (rule != NULL && rule->check != NULL &&
-		    (why = rule->check(s)) != NULL) {
-			verr(c, it, &ip, "invalid %s %s: %s", rule->noun,
-			    QS(c, s), why);
-			continue;
-		}
-		if (rule != NULL && rule->tmpl_stage != NO_TMPL)
-			record_tmpl(c, rule->tmpl_stage, it, &ip, s, 0);
-		out->v[out->n] = s;
-		out->pos[out->n] = pos_of(it);
-		out->n++;
-	}
-	return 0;
-}
-
-/* What a string map's keys and values must be. */
-struct map_rule {
-	const char	*key_noun;
-	const char	*(*key_check)(const char *s);
-	const char	*(*value_check)(const char *s);
-	long		 tmpl_stage;
-};
-
-static int
-get_str_map(struct vctx *c, const struct ynode *n, const struct vpath *path,
-    const struct map_rule *rule, struct pipeline_map *out)
-{
-	const struct ynode *d = D(n);
-
-	memset(out, 0, sizeof(*out));
-	if (d->kind != Y_MAP) {
-		type_err(c, n, path, "a mapping");
-		return -1;
-	}
-	out->v = arena_array(c->pa, d->n / 2, sizeof(*out->v));
-	for (size_t i = 0; i + 1 < d->n; i += 2) {
-		const struct ynode *k = d->kids[i], *kd = D(k);
-		const struct ynode *v = d->kids[i + 1];
-		const char *why;
-		char *ks, *vs;
-
-		if (k->skip)
-			continue;
-		PKEY(kp, path, "");
-		kp.seg.key = kd->s;
-		kp.seg.keylen = kd->len;
-		if (memchr(kd->s, '\0', kd->len) != NULL) {
-			verr(c, k, path, "invalid %s %s: must not contain a NUL "
-			    "character", rule->key_noun, QN(c, kd));
-			continue;
-		}
-		if ((why = rule->key_check(kd->s)) != NULL) {
-			verr(c, k, path, "invalid %s %s: %s", rule->key_noun,
-			    QN(c, kd), why);
-			continue;
-		}
-		if (get_str(c, v, &kp, &vs) < 0)
-			continue;
-		if (rule->value_check != NULL &&
-		    (why = rule->value_check(vs)) != NULL) {
-			verr(c, v, &kp, "invalid value %s: %s", QS(c, vs), why);
-			continue;
-		}
-		if (add_bytes(c, kd->len, k) < 0)
-			continue;
-		ks = arena_strndup(c->pa, kd->s, kd->len);
-		if (rule->tmpl_stage != NO_TMPL)
-			record_tmpl(c, rule->tmpl_stage, v, &kp, vs, 0);
-		out->v[out->n].key = ks;
-		out->v[out->n].value = vs;
-		out->v[out->n].pos = pos_of(v);
-		out->n++;
-	}
-	return 0;
-}
-
-static const char *
-check_env_key(const char *s)
-{
-	const char *why = k8s_check_env_name(s);
-
-	if (why != NULL)
-		return why;
-	if (strncmp(s, "SLUICE_", 7) == 0)
-		return "the SLUICE_ prefix is reserved for the variables the "
-		    "controller sets";
-	return NULL;
-}
-
-static const char *
-check_param_name(const char *s)
-{
-	return k8s_check_env_name(s);
-}
-
-/* Glob patterns of branches and paths. */
-static const char *
-check_glob(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0)
-		return "must not be empty";
-	if (s[0] == '/')
-		return "must be relative (no leading \"/\")";
-	if (s[n - 1] == '/')
-		return "must not end with \"/\"";
-	if (strstr(s, "//") != NULL)
-		return "must not contain an empty segment (\"//\")";
-	for (const char *p = s; p != NULL; p = strchr(p, '/')) {
-		if (*p == '/')
-			p++;
-		if ((p[0] == '.' && (p[1] == '/' || p[1] == '\0')) ||
-		    (p[0] == '.' && p[1] == '.' && (p[2] == '/' || p[2] == '\0')))
-			return "must not contain \".\" or \"..\" segments";
-	}
-	return NULL;
-}
-
-static const char *
-check_quantity(const char *s)
-{
-	if (s[0] == '-')
-		return "must not be negative";
-	return k8s_check_quantity(s);
-}
-
-static const char *
-check_gpu_resource(const char *s)
-{
-	const char *why = k8s_check_qualified_name(s);
-
-	if (why != NULL)
-		return why;
-	if (strchr(s, '/') == NULL)
-		return "must have a domain prefix, such as nvidia.com/gpu";
-	return NULL;
-}
-
-static const char *
-check_mount(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (s[0] != '/')
-		return "must be an absolute path";
-	if (n == 1)
-		return "must not be \"/\"";
-	if (n >= LIM_PATH)
-		return "is too long";
-	if (strchr(s, ':') != NULL)
-		return "must not contain ':'";
-	for (const char *p = s; p != NULL; p = strchr(p + 1, '/')) {
-		if (strncmp(p, "/..", 3) == 0 && (p[3] == '/' || p[3] == '\0'))
-			return "must not contain \"..\"";
-	}
-	return NULL;
-}
-
-static const char *
-check_output_name(const char *s)
-{
-	if (!pipeline_output_name_valid(s, strlen(s)))
-		return "must be 1 to 63 characters of letters, digits, '_', "
-		    "'.', '-' or '/', starting with a letter or '_'";
-	return NULL;
-}
 
 static void
 walk_gate(struct vctx *c, const struct ynode *n, const struct vpath *path,
@@ -541,24 +40,24 @@ walk_gate(struct vctx *c, const struct ynode *n, const struct vpath *path,
 	int op;
 
 	g->pos = pos_of(n);
-	if (get_fields(c, n, path, f, G_N) < 0)
+	if (sch_get_fields(c, n, path, f, G_N) < 0)
 		return;
 	if (f[G_METRIC].val == NULL) {
-		missing(c, n, path, "metric");
+		sch_missing(c, n, path, "metric");
 	} else {
 		PKEY(p, path, "metric");
-		if (get_str(c, f[G_METRIC].val, &p, &s) == 0) {
-			if ((why = check_output_name(s)) != NULL)
+		if (sch_get_str(c, f[G_METRIC].val, &p, &s) == 0) {
+			if ((why = sch_check_output_name(s)) != NULL)
 				verr(c, f[G_METRIC].val, &p, "invalid metric "
 				    "name %s: %s", QS(c, s), why);
 			g->metric = s;
 		}
 	}
 	if (f[G_OP].val == NULL) {
-		missing(c, n, path, "op");
+		sch_missing(c, n, path, "op");
 	} else {
 		PKEY(p, path, "op");
-		if (get_enum(c, f[G_OP].val, &p, "operator", ops, NELEM(ops),
+		if (sch_get_enum(c, f[G_OP].val, &p, "operator", ops, NELEM(ops),
 		    &op) == 0)
 			g->op = (enum pipeline_op)op;
 	}
@@ -571,11 +70,11 @@ walk_gate(struct vctx *c, const struct ynode *n, const struct vpath *path,
 	}
 	if (f[G_VALUE].val != NULL) {
 		PKEY(p, path, "value");
-		(void)get_number(c, f[G_VALUE].val, &p, &g->value);
+		(void)sch_get_number(c, f[G_VALUE].val, &p, &g->value);
 	}
 	if (f[G_BASELINE].val != NULL) {
 		PKEY(p, path, "baseline");
-		if (get_str(c, f[G_BASELINE].val, &p, &s) == 0) {
+		if (sch_get_str(c, f[G_BASELINE].val, &p, &s) == 0) {
 			if (strcmp(s, "production") != 0)
 				verr(c, f[G_BASELINE].val, &p, "invalid baseline "
 				    "%s (only \"production\" is supported)",
@@ -588,7 +87,7 @@ walk_gate(struct vctx *c, const struct ynode *n, const struct vpath *path,
 		if (f[G_BASELINE].val == NULL)
 			verr(c, f[G_TOLERANCE].key, path, "tolerance needs "
 			    "\"baseline: production\"");
-		else if (get_number(c, f[G_TOLERANCE].val, &p,
+		else if (sch_get_number(c, f[G_TOLERANCE].val, &p,
 		    &g->tolerance) == 0 && !(g->tolerance >= 0))
 			verr(c, f[G_TOLERANCE].val, &p, "must not be negative "
 			    "(got %s)", D(f[G_TOLERANCE].val)->s);
@@ -604,7 +103,7 @@ walk_gates(struct vctx *c, const struct ynode *n, const struct vpath *path,
 	*out = NULL;
 	*nout = 0;
 	if (d->kind != Y_SEQ) {
-		type_err(c, n, path, "a sequence");
+		sch_type_err(c, n, path, "a sequence");
 		return;
 	}
 	*out = arena_array(c->pa, d->n, sizeof(**out));
@@ -628,17 +127,17 @@ walk_resources(struct vctx *c, const struct ynode *n,
 	long long v;
 	char *s;
 
-	if (get_fields(c, n, path, f, R_N) < 0)
+	if (sch_get_fields(c, n, path, f, R_N) < 0)
 		return;
 	if (f[R_GPU].val != NULL) {
 		PKEY(p, path, "gpu");
-		if (get_int(c, f[R_GPU].val, &p, 0, 1000, &v) == 0)
+		if (sch_get_int(c, f[R_GPU].val, &p, 0, 1000, &v) == 0)
 			r->gpu = (int)v;
 	}
 	if (f[R_GPU_RESOURCE].val != NULL) {
 		PKEY(p, path, "gpu_resource");
-		if (get_str(c, f[R_GPU_RESOURCE].val, &p, &s) == 0) {
-			if ((why = check_gpu_resource(s)) != NULL)
+		if (sch_get_str(c, f[R_GPU_RESOURCE].val, &p, &s) == 0) {
+			if ((why = sch_check_gpu_resource(s)) != NULL)
 				verr(c, f[R_GPU_RESOURCE].val, &p, "invalid "
 				    "resource name %s: %s", QS(c, s), why);
 			else
@@ -647,9 +146,9 @@ walk_resources(struct vctx *c, const struct ynode *n,
 	}
 	for (int i = R_CPU; i <= R_MEMORY; i++) {
 		PKEY(p, path, f[i].name);
-		if (f[i].val == NULL || get_str(c, f[i].val, &p, &s) < 0)
+		if (f[i].val == NULL || sch_get_str(c, f[i].val, &p, &s) < 0)
 			continue;
-		if ((why = check_quantity(s)) != NULL) {
+		if ((why = sch_check_quantity(s)) != NULL) {
 			verr(c, f[i].val, &p, "invalid quantity %s: %s", QS(c, s),
 			    why);
 			continue;
@@ -681,11 +180,11 @@ walk_toleration(struct vctx *c, const struct ynode *n,
 
 	t->pos = pos_of(n);
 	t->key = t->value = t->effect = (char *)"";
-	if (get_fields(c, n, path, f, T_N) < 0)
+	if (sch_get_fields(c, n, path, f, T_N) < 0)
 		return;
 	if (f[T_KEY].val != NULL) {
 		PKEY(p, path, "key");
-		if (get_str(c, f[T_KEY].val, &p, &s) == 0) {
+		if (sch_get_str(c, f[T_KEY].val, &p, &s) == 0) {
 			if (*s != '\0' &&
 			    (why = k8s_check_qualified_name(s)) != NULL)
 				verr(c, f[T_KEY].val, &p, "invalid key %s: %s",
@@ -695,13 +194,13 @@ walk_toleration(struct vctx *c, const struct ynode *n,
 	}
 	if (f[T_OP].val != NULL) {
 		PKEY(p, path, "operator");
-		if (get_enum(c, f[T_OP].val, &p, "operator", ops, NELEM(ops),
+		if (sch_get_enum(c, f[T_OP].val, &p, "operator", ops, NELEM(ops),
 		    &e) == 0)
 			t->op = (enum pipeline_toleration_op)e;
 	}
 	if (f[T_VALUE].val != NULL) {
 		PKEY(p, path, "value");
-		if (get_str(c, f[T_VALUE].val, &p, &s) == 0) {
+		if (sch_get_str(c, f[T_VALUE].val, &p, &s) == 0) {
 			if ((why = k8s_check_label_value(s)) != NULL)
 				verr(c, f[T_VALUE].val, &p, "invalid value %s: "
 				    "%s", QS(c, s), why);
@@ -718,13 +217,13 @@ walk_toleration(struct vctx *c, const struct ynode *n,
 
 		if (d->kind == Y_SCALAR && !d->plain && d->len == 0)
 			t->effect = (char *)"";
-		else if (get_enum(c, f[T_EFFECT].val, &p, "effect", effects,
+		else if (sch_get_enum(c, f[T_EFFECT].val, &p, "effect", effects,
 		    NELEM(effects), &e) == 0)
 			t->effect = (char *)effects[e];
 	}
 	if (f[T_SECONDS].val != NULL) {
 		PKEY(p, path, "toleration_seconds");
-		if (get_int(c, f[T_SECONDS].val, &p, 0, INT64_MAX / 1000,
+		if (sch_get_int(c, f[T_SECONDS].val, &p, 0, INT64_MAX / 1000,
 		    &v) == 0) {
 			t->has_seconds = 1;
 			t->seconds = v;
@@ -750,13 +249,13 @@ walk_volume(struct vctx *c, const struct ynode *n, const struct vpath *path,
 	char *s;
 
 	v->pos = pos_of(n);
-	if (get_fields(c, n, path, f, V_N) < 0)
+	if (sch_get_fields(c, n, path, f, V_N) < 0)
 		return;
 	if (f[V_CLAIM].val == NULL) {
-		missing(c, n, path, "claim");
+		sch_missing(c, n, path, "claim");
 	} else {
 		PKEY(p, path, "claim");
-		if (get_str(c, f[V_CLAIM].val, &p, &s) == 0) {
+		if (sch_get_str(c, f[V_CLAIM].val, &p, &s) == 0) {
 			if ((why = k8s_check_dns1123_subdomain(s)) != NULL)
 				verr(c, f[V_CLAIM].val, &p, "invalid claim name "
 				    "%s: %s", QS(c, s), why);
@@ -764,11 +263,11 @@ walk_volume(struct vctx *c, const struct ynode *n, const struct vpath *path,
 		}
 	}
 	if (f[V_MOUNT].val == NULL) {
-		missing(c, n, path, "mount");
+		sch_missing(c, n, path, "mount");
 	} else {
 		PKEY(p, path, "mount");
-		if (get_str(c, f[V_MOUNT].val, &p, &s) == 0) {
-			if ((why = check_mount(s)) != NULL) {
+		if (sch_get_str(c, f[V_MOUNT].val, &p, &s) == 0) {
+			if ((why = sch_check_mount(s)) != NULL) {
 				verr(c, f[V_MOUNT].val, &p, "invalid mount path "
 				    "%s: %s", QS(c, s), why);
 			} else if (c->p->checkout &&
@@ -789,7 +288,7 @@ walk_volume(struct vctx *c, const struct ynode *n, const struct vpath *path,
 	}
 	if (f[V_READ_ONLY].val != NULL) {
 		PKEY(p, path, "read_only");
-		(void)get_bool(c, f[V_READ_ONLY].val, &p, &v->read_only);
+		(void)sch_get_bool(c, f[V_READ_ONLY].val, &p, &v->read_only);
 	}
 }
 
@@ -802,7 +301,7 @@ walk_volumes(struct vctx *c, const struct ynode *n, const struct vpath *path,
 	size_t nm = 0;
 
 	if (d->kind != Y_SEQ) {
-		type_err(c, n, path, "a sequence");
+		sch_type_err(c, n, path, "a sequence");
 		return;
 	}
 	st->volumes = arena_array(c->pa, d->n, sizeof(*st->volumes));
@@ -864,32 +363,32 @@ walk_step(struct vctx *c, const struct ynode *n, const struct vpath *path,
 
 	s->pos = pos_of(n);
 	*weight = NULL;
-	if (get_fields(c, n, path, f, S_N) < 0)
+	if (sch_get_fields(c, n, path, f, S_N) < 0)
 		return;
 	if (f[S_WEIGHT].val == NULL) {
-		missing(c, n, path, "weight");
+		sch_missing(c, n, path, "weight");
 	} else {
 		PKEY(p, path, "weight");
-		if (get_int(c, f[S_WEIGHT].val, &p, 1, 100, &v) == 0) {
+		if (sch_get_int(c, f[S_WEIGHT].val, &p, 1, 100, &v) == 0) {
 			s->weight = (int)v;
 			*weight = f[S_WEIGHT].val;
 		}
 	}
 	if (f[S_APPROVAL].val != NULL) {
 		PKEY(p, path, "approval");
-		(void)get_enum(c, f[S_APPROVAL].val, &p, "approval", approvals,
+		(void)sch_get_enum(c, f[S_APPROVAL].val, &p, "approval", approvals,
 		    NELEM(approvals), &s->approval);
 	}
 	if (f[S_ANALYSIS].val != NULL) {
 		PKEY(p, path, "analysis");
 		s->analysis = 1;
-		if (get_fields(c, f[S_ANALYSIS].val, &p, a, A_N) < 0)
+		if (sch_get_fields(c, f[S_ANALYSIS].val, &p, a, A_N) < 0)
 			return;
 		if (a[A_DURATION].val == NULL) {
-			missing(c, f[S_ANALYSIS].val, &p, "duration");
+			sch_missing(c, f[S_ANALYSIS].val, &p, "duration");
 		} else {
 			PKEY(dp, &p, "duration");
-			(void)get_duration(c, a[A_DURATION].val, &dp, 1000,
+			(void)sch_get_duration(c, a[A_DURATION].val, &dp, 1000,
 			    &s->analysis_ms);
 		}
 		if (a[A_GATES].val != NULL) {
@@ -919,16 +418,16 @@ walk_canary(struct vctx *c, const struct ynode *n, const struct vpath *path,
 
 	st->canary = cn;
 	cn->approval_timeout_ms = PIPELINE_APPROVAL_TIMEOUT_MS;
-	if (get_fields(c, n, path, f, C_N) < 0)
+	if (sch_get_fields(c, n, path, f, C_N) < 0)
 		return;
 	if (f[C_TARGET].val == NULL) {
-		missing(c, n, path, "target");
+		sch_missing(c, n, path, "target");
 	} else {
 		PKEY(p, path, "target");
 		if (D(f[C_TARGET].val)->kind == Y_SEQ) {
 			verr(c, f[C_TARGET].val, &p, "expected exactly one "
 			    "target, got a sequence");
-		} else if (get_str(c, f[C_TARGET].val, &p, &s) == 0) {
+		} else if (sch_get_str(c, f[C_TARGET].val, &p, &s) == 0) {
 			if ((why = k8s_check_dns1123_subdomain(s)) != NULL) {
 				verr(c, f[C_TARGET].val, &p, "invalid target %s: "
 				    "%s", QS(c, s), why);
@@ -939,7 +438,7 @@ walk_canary(struct vctx *c, const struct ynode *n, const struct vpath *path,
 		}
 	}
 	if (f[C_STEPS].val == NULL) {
-		missing(c, n, path, "steps");
+		sch_missing(c, n, path, "steps");
 	} else {
 		PKEY(p, path, "steps");
 		const struct ynode *d = D(f[C_STEPS].val);
@@ -947,7 +446,7 @@ walk_canary(struct vctx *c, const struct ynode *n, const struct vpath *path,
 		int prev = 0;
 
 		if (d->kind != Y_SEQ) {
-			type_err(c, f[C_STEPS].val, &p, "a sequence");
+			sch_type_err(c, f[C_STEPS].val, &p, "a sequence");
 		} else if (d->n == 0) {
 			verr(c, f[C_STEPS].val, &p, "must have at least one "
 			    "step");
@@ -984,21 +483,21 @@ walk_canary(struct vctx *c, const struct ynode *n, const struct vpath *path,
 	}
 	if (f[C_TIMEOUT].val != NULL) {
 		PKEY(p, path, "approval_timeout");
-		(void)get_duration(c, f[C_TIMEOUT].val, &p, 1000,
+		(void)sch_get_duration(c, f[C_TIMEOUT].val, &p, 1000,
 		    &cn->approval_timeout_ms);
 	}
 	if (f[C_ROLLBACK].val != NULL) {
 		PKEY(p, path, "rollback_command");
 		struct item_rule rule = { "argument", NULL, (long)idx };
 
-		if (get_str_list(c, f[C_ROLLBACK].val, &p, &rule,
+		if (sch_get_str_list(c, f[C_ROLLBACK].val, &p, &rule,
 		    &cn->rollback_command) == 0 &&
 		    D(f[C_ROLLBACK].val)->n == 0)
 			verr(c, f[C_ROLLBACK].val, &p, "must not be empty");
 	}
 	if (f[C_CONFLICT].val != NULL) {
 		PKEY(p, path, "on_conflict");
-		if (get_enum(c, f[C_CONFLICT].val, &p, "on_conflict",
+		if (sch_get_enum(c, f[C_CONFLICT].val, &p, "on_conflict",
 		    conflicts, NELEM(conflicts), &e) == 0)
 			cn->on_conflict = (enum pipeline_on_conflict)e;
 	}
@@ -1022,19 +521,19 @@ walk_security_context(struct vctx *c, const struct ynode *n,
 		f[i].name = podsec_keys[i];
 		f[i].key = f[i].val = NULL;
 	}
-	if (get_fields(c, n, path, f, PODSEC_NKEYS) < 0)
+	if (sch_get_fields(c, n, path, f, PODSEC_NKEYS) < 0)
 		return;
 	out->set = 1;
 	for (size_t i = 0; i < PODSEC_RUN_AS_NON_ROOT; i++) {
 		if (f[i].val == NULL)
 			continue;
 		PKEY(p, path, podsec_keys[i]);
-		if (get_int(c, f[i].val, &p, 0, PODSEC_ID_MAX, &v) == 0)
+		if (sch_get_int(c, f[i].val, &p, 0, PODSEC_ID_MAX, &v) == 0)
 			out->id[i] = v;
 	}
 	if (f[PODSEC_RUN_AS_NON_ROOT].val != NULL) {
 		PKEY(p, path, "run_as_non_root");
-		if (get_bool(c, f[PODSEC_RUN_AS_NON_ROOT].val, &p, &b) == 0)
+		if (sch_get_bool(c, f[PODSEC_RUN_AS_NON_ROOT].val, &p, &b) == 0)
 			out->run_as_non_root = b;
 	}
 	if ((why = podsec_contradiction(out)) != NULL)
@@ -1049,7 +548,7 @@ walk_service_account(struct vctx *c, const struct ynode *n,
 	const char *why;
 	char *s;
 
-	if (get_str(c, n, path, &s) < 0)
+	if (sch_get_str(c, n, path, &s) < 0)
 		return;
 	if ((why = k8s_check_dns1123_subdomain(s)) != NULL)
 		verr(c, n, path, "invalid service account name %s: %s",
@@ -1079,7 +578,7 @@ merge_env(struct vctx *c, const struct ynode *at, struct pipeline_map *env)
 	if (env->n > 1)
 		qsort(env->v, env->n, sizeof(*env->v), kv_cmp);
 	/* what inheriting costs is counted before it is paid */
-	if (def->n == 0 || add_bytes(c, c->default_env_cost, at) < 0)
+	if (def->n == 0 || sch_add_bytes(c, c->default_env_cost, at) < 0)
 		return;
 	v = arena_array(c->pa, def->n + env->n, sizeof(*v));
 	s = env->v;
@@ -1117,7 +616,7 @@ walk_nodes(struct vctx *c, const struct ynode *key, const struct ynode *val,
 		    "job (a canary stage runs on one node)");
 		return;
 	}
-	if (get_int(c, val, &p, 1, LIM_STAGE_NODES, &v) == 0) {
+	if (sch_get_int(c, val, &p, 1, LIM_STAGE_NODES, &v) == 0) {
 		st->nodes = (int)v;
 		st->nodes_pos = pos_of(val);
 	}
@@ -1155,13 +654,13 @@ walk_stage(struct vctx *c, const struct ynode *n, const struct vpath *path,
 	st->nodes = 1;
 	st->resources.gpu_resource = (char *)PIPELINE_GPU_RESOURCE;
 	c->stage_node[idx] = n;
-	if (get_fields(c, n, path, f, S_N) < 0)
+	if (sch_get_fields(c, n, path, f, S_N) < 0)
 		return;
 	if (f[S_NAME].val == NULL) {
-		missing(c, n, path, "name");
+		sch_missing(c, n, path, "name");
 	} else {
 		PKEY(p, path, "name");
-		if (get_str(c, f[S_NAME].val, &p, &s) == 0) {
+		if (sch_get_str(c, f[S_NAME].val, &p, &s) == 0) {
 			if ((why = k8s_check_dns1123_label(s)) != NULL)
 				verr(c, f[S_NAME].val, &p, "invalid stage name "
 				    "%s: %s", QS(c, s), why);
@@ -1171,19 +670,19 @@ walk_stage(struct vctx *c, const struct ynode *n, const struct vpath *path,
 	}
 	if (f[S_TYPE].val != NULL) {
 		PKEY(p, path, "type");
-		if (get_enum(c, f[S_TYPE].val, &p, "stage type", types,
+		if (sch_get_enum(c, f[S_TYPE].val, &p, "stage type", types,
 		    NELEM(types), &e) == 0)
 			st->type = (enum pipeline_stage_type)e;
 	}
 	if (f[S_NEEDS].val != NULL) {
 		PKEY(p, path, "needs");
-		(void)get_str_list(c, f[S_NEEDS].val, &p, NULL, &st->needs);
+		(void)sch_get_str_list(c, f[S_NEEDS].val, &p, NULL, &st->needs);
 	}
 	if (f[S_IMAGE].val != NULL) {
 		PKEY(p, path, "image");
-		if (get_str(c, f[S_IMAGE].val, &p, &s) == 0) {
+		if (sch_get_str(c, f[S_IMAGE].val, &p, &s) == 0) {
 			if (strstr(s, "${") != NULL)
-				record_tmpl(c, (long)idx, f[S_IMAGE].val, &p, s,
+				sch_record_tmpl(c, (long)idx, f[S_IMAGE].val, &p, s,
 				    1);
 			else if ((why = k8s_check_image_ref(s)) != NULL)
 				verr(c, f[S_IMAGE].val, &p, "invalid image "
@@ -1191,25 +690,25 @@ walk_stage(struct vctx *c, const struct ynode *n, const struct vpath *path,
 			st->image = s;
 		}
 	} else if (c->default_image != NULL) {
-		(void)add_bytes(c, strlen(c->default_image), n);
+		(void)sch_add_bytes(c, strlen(c->default_image), n);
 		st->image = (char *)c->default_image;
 	}
 	if (f[S_COMMAND].val == NULL) {
-		missing(c, n, path, "command");
+		sch_missing(c, n, path, "command");
 	} else {
 		PKEY(p, path, "command");
 		struct item_rule rule = { "argument", NULL, (long)idx };
 
-		if (get_str_list(c, f[S_COMMAND].val, &p, &rule,
+		if (sch_get_str_list(c, f[S_COMMAND].val, &p, &rule,
 		    &st->command) == 0 && D(f[S_COMMAND].val)->n == 0)
 			verr(c, f[S_COMMAND].val, &p, "must not be empty");
 	}
 	if (f[S_ENV].val != NULL) {
 		PKEY(p, path, "env");
-		struct map_rule rule = { "variable name", check_env_key, NULL,
+		struct map_rule rule = { "variable name", sch_check_env_key, NULL,
 		    (long)idx };
 
-		(void)get_str_map(c, f[S_ENV].val, &p, &rule, &st->env);
+		(void)sch_get_str_map(c, f[S_ENV].val, &p, &rule, &st->env);
 	}
 	merge_env(c, n, &st->env);
 	if (f[S_RESOURCES].val != NULL) {
@@ -1221,7 +720,7 @@ walk_stage(struct vctx *c, const struct ynode *n, const struct vpath *path,
 		struct map_rule rule = { "label key", k8s_check_qualified_name,
 		    k8s_check_label_value, NO_TMPL };
 
-		(void)get_str_map(c, f[S_NODE_SELECTOR].val, &p, &rule,
+		(void)sch_get_str_map(c, f[S_NODE_SELECTOR].val, &p, &rule,
 		    &st->node_selector);
 	}
 	if (f[S_TOLERATIONS].val != NULL) {
@@ -1229,7 +728,7 @@ walk_stage(struct vctx *c, const struct ynode *n, const struct vpath *path,
 		const struct ynode *d = D(f[S_TOLERATIONS].val);
 
 		if (d->kind != Y_SEQ) {
-			type_err(c, f[S_TOLERATIONS].val, &p, "a sequence");
+			sch_type_err(c, f[S_TOLERATIONS].val, &p, "a sequence");
 		} else {
 			st->tolerations = arena_array(c->pa, d->n,
 			    sizeof(*st->tolerations));
@@ -1243,7 +742,7 @@ walk_stage(struct vctx *c, const struct ynode *n, const struct vpath *path,
 	}
 	if (f[S_QUEUE].val != NULL) {
 		PKEY(p, path, "queue");
-		if (get_str(c, f[S_QUEUE].val, &p, &s) == 0) {
+		if (sch_get_str(c, f[S_QUEUE].val, &p, &s) == 0) {
 			if ((why = k8s_check_dns1123_label(s)) != NULL)
 				verr(c, f[S_QUEUE].val, &p, "invalid queue name "
 				    "%s: %s", QS(c, s), why);
@@ -1252,7 +751,7 @@ walk_stage(struct vctx *c, const struct ynode *n, const struct vpath *path,
 	}
 	if (f[S_PRIORITY_CLASS].val != NULL) {
 		PKEY(p, path, "priority_class");
-		if (get_str(c, f[S_PRIORITY_CLASS].val, &p, &s) == 0) {
+		if (sch_get_str(c, f[S_PRIORITY_CLASS].val, &p, &s) == 0) {
 			if ((why = k8s_check_dns1123_subdomain(s)) != NULL)
 				verr(c, f[S_PRIORITY_CLASS].val, &p, "invalid "
 				    "priority class name %s: %s", QS(c, s), why);
@@ -1265,12 +764,12 @@ walk_stage(struct vctx *c, const struct ynode *n, const struct vpath *path,
 	}
 	if (f[S_TIMEOUT].val != NULL) {
 		PKEY(p, path, "timeout");
-		(void)get_duration(c, f[S_TIMEOUT].val, &p, 1000,
+		(void)sch_get_duration(c, f[S_TIMEOUT].val, &p, 1000,
 		    &st->timeout_ms);
 	}
 	if (f[S_RETRIES].val != NULL) {
 		PKEY(p, path, "retries");
-		if (get_int(c, f[S_RETRIES].val, &p, 0, 100, &v) == 0)
+		if (sch_get_int(c, f[S_RETRIES].val, &p, 0, 100, &v) == 0)
 			st->retries = (int)v;
 	}
 	if (f[S_GATES].val != NULL) {
@@ -1285,14 +784,14 @@ walk_stage(struct vctx *c, const struct ynode *n, const struct vpath *path,
 		else
 			walk_canary(c, f[S_CANARY].val, &p, idx, st);
 	} else if (st->type == PIPELINE_STAGE_CANARY) {
-		missing(c, n, path, "canary");
+		sch_missing(c, n, path, "canary");
 	}
 	if (f[S_SERVICE_ACCOUNT].val != NULL) {
 		PKEY(p, path, "service_account");
 		walk_service_account(c, f[S_SERVICE_ACCOUNT].val, &p,
 		    &st->service_account);
 	} else if (c->default_service_account != NULL) {
-		(void)add_bytes(c, strlen(c->default_service_account), n);
+		(void)sch_add_bytes(c, strlen(c->default_service_account), n);
 		st->service_account = (char *)c->default_service_account;
 	}
 	/* a stage's security_context replaces the defaults' as a whole */
@@ -1318,7 +817,7 @@ walk_stages(struct vctx *c, const struct ynode *n, const struct vpath *path)
 	size_t count;
 
 	if (d->kind != Y_SEQ) {
-		type_err(c, n, path, "a sequence");
+		sch_type_err(c, n, path, "a sequence");
 		return;
 	}
 	if (d->n == 0) {
@@ -1356,13 +855,13 @@ walk_defaults(struct vctx *c, const struct ynode *n, const struct vpath *path)
 	const char *why;
 	char *s;
 
-	if (get_fields(c, n, path, f, D_N) < 0)
+	if (sch_get_fields(c, n, path, f, D_N) < 0)
 		return;
 	if (f[D_IMAGE].val != NULL) {
 		PKEY(p, path, "image");
-		if (get_str(c, f[D_IMAGE].val, &p, &s) == 0) {
+		if (sch_get_str(c, f[D_IMAGE].val, &p, &s) == 0) {
 			if (strstr(s, "${") != NULL)
-				record_tmpl(c, -1, f[D_IMAGE].val, &p, s, 1);
+				sch_record_tmpl(c, -1, f[D_IMAGE].val, &p, s, 1);
 			else if ((why = k8s_check_image_ref(s)) != NULL)
 				verr(c, f[D_IMAGE].val, &p, "invalid image "
 				    "reference %s: %s", QS(c, s), why);
@@ -1371,10 +870,10 @@ walk_defaults(struct vctx *c, const struct ynode *n, const struct vpath *path)
 	}
 	if (f[D_ENV].val != NULL) {
 		PKEY(p, path, "env");
-		struct map_rule rule = { "variable name", check_env_key, NULL,
+		struct map_rule rule = { "variable name", sch_check_env_key, NULL,
 		    -1 };
 
-		if (get_str_map(c, f[D_ENV].val, &p, &rule,
+		if (sch_get_str_map(c, f[D_ENV].val, &p, &rule,
 		    &c->default_env) == 0 && c->default_env.n > 1)
 			qsort(c->default_env.v, c->default_env.n,
 			    sizeof(*c->default_env.v), kv_cmp);
@@ -1411,35 +910,35 @@ walk_triggers(struct vctx *c, const struct ynode *n, const struct vpath *path)
 	struct pipeline_triggers *t = &c->p->triggers;
 
 	t->push = 0;
-	if (get_fields(c, n, path, f, T_N) < 0)
+	if (sch_get_fields(c, n, path, f, T_N) < 0)
 		return;
 	if (f[T_PUSH].val != NULL) {
 		PKEY(p, path, "push");
 		t->push = 1;
 		/* "push:" alone turns it on without filters */
 		if (!is_null(D(f[T_PUSH].val)) &&
-		    get_fields(c, f[T_PUSH].val, &p, pf, P_N) == 0) {
+		    sch_get_fields(c, f[T_PUSH].val, &p, pf, P_N) == 0) {
 			if (pf[P_BRANCHES].val != NULL) {
 				PKEY(bp, &p, "branches");
 				struct item_rule rule = { "branch pattern",
-				    check_glob, NO_TMPL };
+				    sch_check_glob, NO_TMPL };
 
-				(void)get_str_list(c, pf[P_BRANCHES].val, &bp,
+				(void)sch_get_str_list(c, pf[P_BRANCHES].val, &bp,
 				    &rule, &t->branches);
 			}
 			if (pf[P_PATHS].val != NULL) {
 				PKEY(pp, &p, "paths");
 				struct item_rule rule = { "path pattern",
-				    check_glob, NO_TMPL };
+				    sch_check_glob, NO_TMPL };
 
-				(void)get_str_list(c, pf[P_PATHS].val, &pp, &rule,
+				(void)sch_get_str_list(c, pf[P_PATHS].val, &pp, &rule,
 				    &t->paths);
 			}
 		}
 	}
 	if (f[T_WEBHOOK].val != NULL) {
 		PKEY(p, path, "webhook");
-		(void)get_bool(c, f[T_WEBHOOK].val, &p, &t->webhook);
+		(void)sch_get_bool(c, f[T_WEBHOOK].val, &p, &t->webhook);
 	}
 }
 
@@ -1456,7 +955,7 @@ walk_spec(struct vctx *c, const struct ynode *n, const struct vpath *path)
 	struct pipeline *p = c->p;
 	long long v;
 
-	if (get_fields(c, n, path, f, S_N) < 0)
+	if (sch_get_fields(c, n, path, f, S_N) < 0)
 		return;
 	if (f[S_TRIGGERS].val != NULL) {
 		PKEY(tp, path, "triggers");
@@ -1464,10 +963,10 @@ walk_spec(struct vctx *c, const struct ynode *n, const struct vpath *path)
 	}
 	if (f[S_PARAMS].val != NULL) {
 		PKEY(pp, path, "params");
-		struct map_rule rule = { "parameter name", check_param_name,
+		struct map_rule rule = { "parameter name", sch_check_param_name,
 		    NULL, NO_TMPL };
 
-		(void)get_str_map(c, f[S_PARAMS].val, &pp, &rule, &p->params);
+		(void)sch_get_str_map(c, f[S_PARAMS].val, &pp, &rule, &p->params);
 	}
 	if (f[S_DEFAULTS].val != NULL) {
 		PKEY(dp, path, "defaults");
@@ -1475,15 +974,15 @@ walk_spec(struct vctx *c, const struct ynode *n, const struct vpath *path)
 	}
 	if (f[S_CONCURRENCY].val != NULL) {
 		PKEY(cp, path, "concurrency");
-		if (get_int(c, f[S_CONCURRENCY].val, &cp, 0, 1000, &v) == 0)
+		if (sch_get_int(c, f[S_CONCURRENCY].val, &cp, 0, 1000, &v) == 0)
 			p->concurrency = (int)v;
 	}
 	if (f[S_CHECKOUT].val != NULL) {
 		PKEY(cp, path, "checkout");
-		(void)get_bool(c, f[S_CHECKOUT].val, &cp, &p->checkout);
+		(void)sch_get_bool(c, f[S_CHECKOUT].val, &cp, &p->checkout);
 	}
 	if (f[S_STAGES].val == NULL) {
-		missing(c, n, path, "stages");
+		sch_missing(c, n, path, "stages");
 	} else {
 		PKEY(sp, path, "stages");
 		walk_stages(c, f[S_STAGES].val, &sp);
@@ -1504,36 +1003,36 @@ walk_root(struct vctx *c, const struct ynode *root)
 	const char *why;
 	char *s;
 
-	if (get_fields(c, root, NULL, f, R_N) < 0)
+	if (sch_get_fields(c, root, NULL, f, R_N) < 0)
 		return;
 	if (f[R_API].val == NULL) {
-		missing(c, root, NULL, "apiVersion");
+		sch_missing(c, root, NULL, "apiVersion");
 	} else {
 		PKEY(ap, NULL, "apiVersion");
-		if (get_str(c, f[R_API].val, &ap, &s) == 0 &&
+		if (sch_get_str(c, f[R_API].val, &ap, &s) == 0 &&
 		    strcmp(s, PIPELINE_API_VERSION) != 0)
 			verr(c, f[R_API].val, &ap, "must be \"%s\" (got %s)",
 			    PIPELINE_API_VERSION, QS(c, s));
 	}
 	if (f[R_KIND].val == NULL) {
-		missing(c, root, NULL, "kind");
+		sch_missing(c, root, NULL, "kind");
 	} else {
 		PKEY(kp, NULL, "kind");
-		if (get_str(c, f[R_KIND].val, &kp, &s) == 0 &&
+		if (sch_get_str(c, f[R_KIND].val, &kp, &s) == 0 &&
 		    strcmp(s, PIPELINE_KIND) != 0)
 			verr(c, f[R_KIND].val, &kp, "must be \"%s\" (got %s)",
 			    PIPELINE_KIND, QS(c, s));
 	}
 	if (f[R_META].val == NULL) {
-		missing(c, root, NULL, "metadata");
+		sch_missing(c, root, NULL, "metadata");
 	} else {
 		PKEY(mp, NULL, "metadata");
-		if (get_fields(c, f[R_META].val, &mp, mf, M_N) == 0) {
+		if (sch_get_fields(c, f[R_META].val, &mp, mf, M_N) == 0) {
 			if (mf[M_NAME].val == NULL) {
-				missing(c, f[R_META].val, &mp, "name");
+				sch_missing(c, f[R_META].val, &mp, "name");
 			} else {
 				PKEY(np, &mp, "name");
-				if (get_str(c, mf[M_NAME].val, &np, &s) == 0) {
+				if (sch_get_str(c, mf[M_NAME].val, &np, &s) == 0) {
 					if ((why = k8s_check_dns1123_label(s)) !=
 					    NULL)
 						verr(c, mf[M_NAME].val, &np,
@@ -1545,7 +1044,7 @@ walk_root(struct vctx *c, const struct ynode *root)
 		}
 	}
 	if (f[R_SPEC].val == NULL) {
-		missing(c, root, NULL, "spec");
+		sch_missing(c, root, NULL, "spec");
 	} else {
 		PKEY(sp, NULL, "spec");
 		walk_spec(c, f[R_SPEC].val, &sp);
