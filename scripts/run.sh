@@ -32,7 +32,12 @@ listen=${SLUICE_LISTEN:-127.0.0.1:8080}
 
 pids=()
 cleanup() {
-	trap - EXIT INT TERM
+	# Once: and a second signal must not cut it short.  Stopping the demo
+	# signals its whole process group, so the TERM that make passes on
+	# arrives while this runs; with the default action restored it would
+	# kill the script before PostgreSQL is stopped.
+	trap - EXIT
+	trap '' INT TERM
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	# Stage attempts run under supervisors of their own, which outlive the

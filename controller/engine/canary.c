@@ -322,8 +322,13 @@ analyzing(struct canary *k)
 		pass_wake_in(k->ps, end - k->ps->snap.now_ms);
 		return;
 	}
+	/*
+	 * Metrics are stamped when their log lines are kept, which for the
+	 * last lines of a Job can be a pass after it ended: once the window
+	 * is over, everything the step's Job reported until now counts.
+	 */
 	if ((rc = store_output_window(pass_db(k->ps), st->id, st->ro.step,
-	    st->ro.analysis_ms, end, &vals, &err)) == 0)
+	    st->ro.analysis_ms, k->ps->snap.now_ms, &vals, &err)) == 0)
 		rc = pass_gates(k->ps, k->er, k->idx, k->step->gates,
 		    k->step->ngates, NULL, &vals, msg, sizeof(msg), &err);
 	output_values_release(&vals);
