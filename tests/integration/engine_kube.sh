@@ -7,7 +7,7 @@
 #      and GPU resources (read with kubectl); the run succeeds; metrics are
 #      stored (GET /api/v1/runs/{id}); /readyz is 200; /metrics has
 #      sluice_kube_api_calls_total;
-#   2. with one GPU (max_gpus 1, the fake has 1), a second run's train
+#   2. with one GPU (max_gpus 1, the t_fake has 1), a second run's train
 #      stage waits with a waiting_reason, and starts when the first ends;
 #      without the cap (max_gpus 0, after a SIGTERM restart) the fake's
 #      scheduler holds it: the reason is the pod's "Insufficient
@@ -41,7 +41,7 @@ pid=
 cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	: >"$tmp/go/all" 2>/dev/null || true
-	"$SLUICE_TOP/tests/fakes/kube_fake.sh" stop "$tmp/kube" || true
+	t_kube_fake_stop "$tmp/kube"
 	t_db_drop "$db"
 	rm -rf "$tmp"
 }
@@ -51,13 +51,8 @@ q() { t_psql "$conn" -c "$1"; }
 mkdir -p "$tmp/go" "$tmp/exec"
 
 # The fake: HTTPS, one node with one GPU, running the Jobs' commands.
-eval "$(KUBE_FAKE_WATCH_PID=$$ "$SLUICE_TOP/tests/fakes/kube_fake.sh" start \
-    "$tmp/kube" --exec --exec-dir "$tmp/exec" --nodes 1 \
-    --gpus nvidia.com/gpu=1)"
-kc=(kubectl --kubeconfig "$KUBE_FAKE_DIR/kubeconfig" -n sluice-test)
-fake() { curl -sS --fail --cacert "$KUBE_FAKE_DIR/ca.crt" "$KUBE_FAKE_URL/_fake/$1"; }
-# py EXPR: evaluate EXPR on the JSON document read from stdin (as `d`)
-py() { python3 -c 'import json,sys; d=json.load(sys.stdin); v=eval(sys.argv[1]); print("" if v is None else v)' "$1"; }
+t_kube_fake_start "$tmp/kube" --exec --exec-dir "$tmp/exec" --nodes 1 \
+    --gpus nvidia.com/gpu=1
 
 # The repository: prep -> train (1 GPU, waits for its gate file) -> evaluate.
 export GIT_CONFIG_NOSYSTEM=1 HOME=$tmp
@@ -115,55 +110,44 @@ start() {
 	"$SLUICE_BIN" serve --config "$tmp/sluice.yaml" --migrate >>"$tmp/serve.log" 2>&1 &
 	pid=$!
 }
-# wait_for WHAT CMD: eval CMD until it succeeds (at most 300 s: a bound
-# against a hang on a loaded machine, not a measure)
-wait_for() {
-	local what=$1 end=$((SECONDS + 300))
-	shift
-	until eval "$1" >/dev/null 2>&1; do
-		[ $SECONDS -lt $end ] || fail "timed out waiting for $what"
-		sleep 0.1
-	done
-}
-http_code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 api() { curl -sS --fail -H "Authorization: Bearer $token" "$base/api/v1/$1"; }
-run_status() { api "runs/$1" | py 'd["status"]'; }
-stage_field() { api "runs/$1" | py "[s for s in d['stages'] if s['name'] == '$2'][0]$3"; }
+run_status() { api "runs/$1" | t_json 'd["status"]'; }
+stage_field() { api "runs/$1" | t_json "[s for s in d['stages'] if s['name'] == '$2'][0]$3"; }
 is_status() { [ "$(run_status "$1")" = "$2" ]; }
 stage_is() { [ "$(stage_field "$1" "$2" "['status']")" = "$3" ]; }
 job_exists() { "${kc[@]}" get job "$1" -o name >/dev/null; }
 job_gone() { ! "${kc[@]}" get job "$1" -o name; }
-creates() { fake stats | py 'd["requests"].get("create jobs", 0)'; }
+creates() { t_fake stats | t_json 'd["requests"].get("create jobs", 0)'; }
 
 start
-wait_for "/readyz" 'test "$(http_code "$base/readyz")" = 200'
+t_wait_for "/readyz" 'test "$(t_http_code "$base/readyz")" = 200'
 token=$("$SLUICE_BIN" token create --config "$tmp/sluice.yaml" --name e2e --role operator)
-wait_for "the pipeline" 'test "$(q "SELECT count(*) FROM pipeline_versions WHERE valid")" = 1'
+t_wait_for "the pipeline" 'test "$(q "SELECT count(*) FROM pipeline_versions WHERE valid")" = 1'
 
 # 1. A push makes run 1.
 echo data >"$tmp/work/data.txt"
 t_git_push "$tmp/work" data
-wait_for "a run from the push" 'test "$(q "SELECT count(*) FROM runs")" = 1'
+t_wait_for "a run from the push" 'test "$(q "SELECT count(*) FROM runs")" = 1'
 r1=$(q "SELECT id FROM runs")
 [ "$(q "SELECT trigger FROM runs WHERE id = $r1")" = push ] || fail "run $r1 not triggered by push"
-wait_for "run $r1 train running" 'test -e "$tmp/go/started-$r1"'
-wait_for "run $r1 train running (API)" 'stage_is "$r1" train running'
+t_wait_for "run $r1 train running" 'test -e "$tmp/go/started-$r1"'
+t_wait_for "run $r1 train running (API)" 'stage_is "$r1" train running'
 j1=$(stage_field "$r1" train "['attempts'][-1]['job']")
 [ -n "$j1" ] || fail "no job name for run $r1 train"
 "${kc[@]}" get job "$j1" -o json >"$tmp/job1.json"
-py 'd["metadata"]["labels"]["app.kubernetes.io/managed-by"] + " " + d["metadata"]["labels"]["sluice/run"] + " " + d["metadata"]["labels"]["sluice/stage"] + " " + d["metadata"]["labels"]["sluice/attempt"] + " " + d["metadata"]["labels"]["sluice/pipeline"]' \
+t_json 'd["metadata"]["labels"]["app.kubernetes.io/managed-by"] + " " + d["metadata"]["labels"]["sluice/run"] + " " + d["metadata"]["labels"]["sluice/stage"] + " " + d["metadata"]["labels"]["sluice/attempt"] + " " + d["metadata"]["labels"]["sluice/pipeline"]' \
     <"$tmp/job1.json" >"$tmp/labels"
 [ "$(cat "$tmp/labels")" = "sluice $r1 train 1 kube" ] || fail "labels of $j1: $(cat "$tmp/labels")"
-got=$(py 'str(d["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"]) + " " + str(d["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["nvidia.com/gpu"]) + " " + str(d["spec"]["backoffLimit"]) + " " + d["spec"]["template"]["spec"]["restartPolicy"]' <"$tmp/job1.json")
+got=$(t_json 'str(d["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"]) + " " + str(d["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["nvidia.com/gpu"]) + " " + str(d["spec"]["backoffLimit"]) + " " + d["spec"]["template"]["spec"]["restartPolicy"]' <"$tmp/job1.json")
 [ "$got" = "1 1 0 Never" ] || fail "spec of $j1 (gpu limit, request, backoffLimit, restartPolicy): $got"
 
 # 2. Run 2 (API) waits for the GPU while run 1 trains.
 r2=$(curl -sS --fail -X POST -H "Authorization: Bearer $token" \
     -H 'Content-Type: application/json' -d '{"ref": "main"}' \
-    "$base/api/v1/pipelines/kube/runs" | py 'd["id"]')
+    "$base/api/v1/pipelines/kube/runs" | t_json 'd["id"]')
 [ -n "$r2" ] || fail "run 2 not created"
 has_wait() { [ -n "$(stage_field "$r2" train ".get('waiting_reason') or ''")" ]; }
-wait_for "run $r2 train waiting with a reason" 'has_wait'
+t_wait_for "run $r2 train waiting with a reason" 'has_wait'
 reason=$(stage_field "$r2" train "['waiting_reason']")
 echo "engine_kube.sh: run $r2 train waits: $reason"
 case $reason in
@@ -177,35 +161,35 @@ kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
 pid=
 start
-wait_for "/readyz after restart" 'test "$(http_code "$base/readyz")" = 200'
+t_wait_for "/readyz after restart" 'test "$(t_http_code "$base/readyz")" = 200'
 : >"$tmp/go/$r1"
-wait_for "run $r1 succeeded" 'is_status "$r1" succeeded'
+t_wait_for "run $r1 succeeded" 'is_status "$r1" succeeded'
 api "runs/$r1" >"$tmp/run1.json"
-got=$(py '" ".join(s["name"] + "=" + s["status"] for s in d["stages"])' <"$tmp/run1.json")
+got=$(t_json '" ".join(s["name"] + "=" + s["status"] for s in d["stages"])' <"$tmp/run1.json")
 [ "$got" = "prep=succeeded train=succeeded evaluate=succeeded" ] || fail "run $r1 stages: $got"
-got=$(py '" ".join(a["job"] for s in d["stages"] for a in s["attempts"])' <"$tmp/run1.json")
+got=$(t_json '" ".join(a["job"] for s in d["stages"] for a in s["attempts"])' <"$tmp/run1.json")
 [ "$got" = "sluice-$r1-prep-1 sluice-$r1-train-1 sluice-$r1-evaluate-1" ] || fail "run $r1 jobs: $got"
-got=$(py '[s for s in d["stages"] if s["name"] == "train"][0]["metrics"]["auc"]' <"$tmp/run1.json")
+got=$(t_json '[s for s in d["stages"] if s["name"] == "train"][0]["metrics"]["auc"]' <"$tmp/run1.json")
 [ "$got" = 0.9 ] || fail "run $r1 train metric auc: $got"
-got=$(py '[s for s in d["stages"] if s["name"] == "prep"][0]["metrics"]["rows"]' <"$tmp/run1.json")
+got=$(t_json '[s for s in d["stages"] if s["name"] == "prep"][0]["metrics"]["rows"]' <"$tmp/run1.json")
 [ "$got" = 100 ] || fail "run $r1 prep metric rows: $got"
 [ "$(q "SELECT count(*) FROM metrics m JOIN stage_attempts a ON a.id = m.attempt_id
     JOIN stages s ON s.id = a.stage_id WHERE s.run_id = $r1 AND m.name = 'auc'")" = 2 ] ||
     fail "auc not stored for train and evaluate"
 
 # 2 (cont). The GPU is free: run 2 trains now.
-wait_for "run $r2 train started after run $r1" 'test -e "$tmp/go/started-$r2"'
-wait_for "run $r2 train running" 'stage_is "$r2" train running'
+t_wait_for "run $r2 train started after run $r1" 'test -e "$tmp/go/started-$r2"'
+t_wait_for "run $r2 train running" 'stage_is "$r2" train running'
 j2=$(stage_field "$r2" train "['attempts'][-1]['job']")
 got=$(stage_field "$r2" train ".get('waiting_reason') or ''")
 [ -z "$got" ] || fail "run $r2 train runs but still shows waiting_reason: $got"
 job_exists "$j2" || fail "job $j2 not in the fake"
 
 # 4. Cancel run 2 while its train Job runs: the Job is deleted.
-code=$(http_code -X POST -H "Authorization: Bearer $token" "$base/api/v1/runs/$r2/cancel")
+code=$(t_http_code -X POST -H "Authorization: Bearer $token" "$base/api/v1/runs/$r2/cancel")
 case $code in 200|202) ;; *) fail "cancel answered $code" ;; esac
-wait_for "run $r2 canceled" 'is_status "$r2" canceled'
-wait_for "job $j2 deleted" 'job_gone "$j2"'
+t_wait_for "run $r2 canceled" 'is_status "$r2" canceled'
+t_wait_for "job $j2 deleted" 'job_gone "$j2"'
 got=$(stage_field "$r2" train "['status']")
 [ "$got" = canceled ] || fail "run $r2 train: $got"
 
@@ -218,24 +202,24 @@ pid=
 [ "$st" = 0 ] || fail "sluice serve exited with status $st after SIGTERM"
 sed -i 's/max_gpus: 1/max_gpus: 0/' "$tmp/sluice.yaml"
 start
-wait_for "/readyz after the second restart" 'test "$(http_code "$base/readyz")" = 200'
+t_wait_for "/readyz after the second restart" 'test "$(t_http_code "$base/readyz")" = 200'
 new_run() {
 	curl -sS --fail -X POST -H "Authorization: Bearer $token" \
 	    -H 'Content-Type: application/json' -d '{"ref": "main"}' \
-	    "$base/api/v1/pipelines/kube/runs" | py 'd["id"]'
+	    "$base/api/v1/pipelines/kube/runs" | t_json 'd["id"]'
 }
 r3=$(new_run)
-wait_for "run $r3 train running" 'stage_is "$r3" train running'
+t_wait_for "run $r3 train running" 'stage_is "$r3" train running'
 r4=$(new_run)
 unsched() { case $(stage_field "$r4" train ".get('waiting_reason') or ''") in *Insufficient\ nvidia.com/gpu*) return 0 ;; esac; return 1; }
-wait_for "run $r4 train unschedulable" 'unsched'
+t_wait_for "run $r4 train unschedulable" 'unsched'
 echo "engine_kube.sh: run $r4 train waits: $(stage_field "$r4" train "['waiting_reason']")"
 [ ! -e "$tmp/go/started-$r4" ] || fail "run $r4 train started while run $r3 held the GPU"
 : >"$tmp/go/$r3"
-wait_for "run $r3 succeeded" 'is_status "$r3" succeeded'
-wait_for "run $r4 train started" 'test -e "$tmp/go/started-$r4"'
+t_wait_for "run $r3 succeeded" 'is_status "$r3" succeeded'
+t_wait_for "run $r4 train started" 'test -e "$tmp/go/started-$r4"'
 : >"$tmp/go/$r4"
-wait_for "run $r4 succeeded" 'is_status "$r4" succeeded'
+t_wait_for "run $r4 succeeded" 'is_status "$r4" succeeded'
 
 # 3 (cont). Every Job was created once: one create per attempt, and no
 # attempt beyond the first.
@@ -245,7 +229,7 @@ n=$(creates)
 [ "$n" = "$attempts" ] || fail "$n Job creates for $attempts attempts"
 
 # /readyz and /metrics
-[ "$(http_code "$base/readyz")" = 200 ] || fail "/readyz not 200"
+[ "$(t_http_code "$base/readyz")" = 200 ] || fail "/readyz not 200"
 curl -sS --fail "$base/metrics" >"$tmp/metrics" || fail "/metrics failed"
 grep -q '^sluice_kube_api_calls_total{.*verb="create".*resource="jobs"' "$tmp/metrics" ||
     { grep kube "$tmp/metrics" | head -5; fail "/metrics lacks sluice_kube_api_calls_total for job creates"; }

@@ -40,7 +40,7 @@ cleanup() {
 	fi
 	: >"$tmp/go/hold" 2>/dev/null || true
 	: >"$tmp/go/train" 2>/dev/null || true
-	"$SLUICE_TOP/tests/fakes/kube_fake.sh" stop "$tmp/kube" || true
+	t_kube_fake_stop "$tmp/kube"
 	t_db_drop "$db"
 	rm -rf "$tmp"
 }
@@ -50,16 +50,13 @@ q() { t_psql "$conn" -c "$1"; }
 mkdir -p "$tmp/go" "$tmp/exec"
 
 # The fake: one node with 16 GPUs, Kueue with 8 GPUs of quota in h100.
-eval "$(KUBE_FAKE_WATCH_PID=$$ "$SLUICE_TOP/tests/fakes/kube_fake.sh" start \
-    "$tmp/kube" --exec --exec-dir "$tmp/exec" --nodes 1 \
+t_kube_fake_start "$tmp/kube" --exec --exec-dir "$tmp/exec" --nodes 1 \
     --gpus nvidia.com/gpu=16 --kueue-flavor h100:nvidia.com/gpu=8 \
-    --kueue-queue ml-training)"
+    --kueue-queue ml-training
 fake_post() {
 	curl -sS --fail --cacert "$KUBE_FAKE_DIR/ca.crt" -X POST \
 	    -H 'Content-Type: application/json' -d "$2" "$KUBE_FAKE_URL/_fake/$1" >/dev/null
 }
-# py EXPR: evaluate EXPR on the JSON document read from stdin (as `d`)
-py() { python3 -c 'import json,sys; d=json.load(sys.stdin); v=eval(sys.argv[1]); print("" if v is None else v)' "$1"; }
 
 # hold (4 GPUs) takes half the quota until its gate; train (8 GPUs, after
 # prep, so its Job comes second) records each start and waits for its gate.
@@ -114,19 +111,8 @@ YAML
 export SLUICE_MIGRATIONS_DIR="$SLUICE_TOP/migrations"
 unset KUBECONFIG
 
-# wait_for WHAT CMD: eval CMD until it succeeds (at most 30 s)
-wait_for() {
-	local what=$1
-	shift
-	for _ in $(seq 1 150); do
-		eval "$1" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	fail "timed out waiting for $what"
-}
-http_code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 api() { curl -sS --fail -H "Authorization: Bearer $token" "$base/api/v1/$1"; }
-train() { api "runs/$run" | py "[s for s in d['stages'] if s['name'] == 'train'][0]$1"; }
+train() { api "runs/$run" | t_json "[s for s in d['stages'] if s['name'] == 'train'][0]$1"; }
 attempt() { train "['attempts'][-1]$1"; }
 # facts EXPR...: one GET of the run, then each EXPR on a line of its own,
 # evaluated with d = the run, t = its stage train, a = train's last attempt
@@ -144,17 +130,17 @@ starts() { [ -e "$tmp/go/started" ] && wc -l <"$tmp/go/started" || echo 0; }
 
 "$SLUICE_BIN" serve --config "$tmp/sluice.yaml" --migrate >>"$tmp/serve.log" 2>&1 &
 pid=$!
-wait_for "/readyz" 'test "$(http_code "$base/readyz")" = 200'
+t_wait_for "/readyz" 'test "$(t_http_code "$base/readyz")" = 200'
 token=$("$SLUICE_BIN" token create --config "$tmp/sluice.yaml" --name e2e --role operator)
-wait_for "the pipeline" 'test "$(q "SELECT count(*) FROM pipeline_versions WHERE valid")" = 1'
+t_wait_for "the pipeline" 'test "$(q "SELECT count(*) FROM pipeline_versions WHERE valid")" = 1'
 echo data >"$tmp/work/data.txt"
 t_git_push "$tmp/work" data
-wait_for "a run from the push" 'test "$(q "SELECT count(*) FROM runs")" = 1'
+t_wait_for "a run from the push" 'test "$(q "SELECT count(*) FROM runs")" = 1'
 run=$(q "SELECT id FROM runs")
 
 # 1. train waits for quota, with Kueue's message.
 msg="couldn't assign flavors to pod set main: insufficient unused quota for nvidia.com/gpu in flavor h100, 4 more needed"
-wait_for "train waiting with the Workload's message" \
+t_wait_for "train waiting with the Workload's message" \
     'test "$(train ".get(\"waiting_reason\") or \"\"")" = "$msg"'
 mapfile -t f < <(facts 't["status"]' 'a["queue"]' 'a.get("admitted_at") or ""')
 [ "${f[0]:-}" = submitted ] || fail "train waiting but ${f[0]:-}"
@@ -165,9 +151,9 @@ echo "engine_kueue.sh: train waits: $msg"
 
 # 2. hold ends, the quota frees: train is admitted on h100 and runs.
 : >"$tmp/go/hold"
-wait_for "train started" 'test "$(starts)" = 1'
-wait_for "train running" 'test "$(train "[\"status\"]")" = running'
-wait_for "train's admission recorded" 'test -n "$(attempt "[\"admitted_at\"]")"'
+t_wait_for "train started" 'test "$(starts)" = 1'
+t_wait_for "train running" 'test "$(train "[\"status\"]")" = running'
+t_wait_for "train's admission recorded" 'test -n "$(attempt "[\"admitted_at\"]")"'
 mapfile -t f < <(facts 'a["flavor"]' 'a["evictions"]' 'a["job"]')
 [ "${f[0]:-}" = h100 ] || fail "attempt flavor: ${f[0]:-}"
 [ "${f[1]:-}" = 0 ] || fail "evictions before one: ${f[1]:-}"
@@ -177,7 +163,7 @@ job=${f[2]:-}
 [ -n "$job" ] || fail "no job name"
 fake_post kueue/evict "{\"namespace\": \"sluice-kueue\", \"name\": \"$job\", \"hold\": true}"
 evicted() { case $(train ".get('waiting_reason') or ''") in "evicted by Kueue: Preempted to accommodate a workload"*"; waiting to be admitted again") return 0 ;; esac; return 1; }
-wait_for "train evicted, waiting again" 'evicted'
+t_wait_for "train evicted, waiting again" 'evicted'
 mapfile -t f < <(facts 't["waiting_reason"]' 't["status"]' 'a["status"]' 'a["evictions"]' \
     'len(t["attempts"])' 'd["status"]')
 echo "engine_kueue.sh: train waits: ${f[0]:-}"
@@ -193,10 +179,10 @@ echo "engine_kueue.sh: train waits: ${f[0]:-}"
 
 # 4. Admitted again: the same Job runs again, and the run succeeds.
 fake_post admit "{\"namespace\": \"sluice-kueue\", \"name\": \"$job\"}"
-wait_for "train started again" 'test "$(starts)" = 2'
-wait_for "train running again" 'test "$(train "[\"status\"]")" = running'
+t_wait_for "train started again" 'test "$(starts)" = 2'
+t_wait_for "train running again" 'test "$(train "[\"status\"]")" = running'
 : >"$tmp/go/train"
-wait_for "run succeeded" 'test "$(api "runs/$run" | py "d[\"status\"]")" = succeeded'
+t_wait_for "run succeeded" 'test "$(api "runs/$run" | t_json "d[\"status\"]")" = succeeded'
 [ "$(cat "$tmp/go/started")" = "$(printf 'train 1\ntrain 1')" ] ||
     fail "train ran as: $(cat "$tmp/go/started")"
 mapfile -t f < <(facts 'str(t["attempts"]).replace(" ", "")' 'len(t["attempts"])' \

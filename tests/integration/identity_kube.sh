@@ -40,7 +40,7 @@ cleanup() {
 		kill -9 "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	fi
-	"$SLUICE_TOP/tests/fakes/kube_fake.sh" stop "$tmp/kube" || true
+	t_kube_fake_stop "$tmp/kube"
 	t_db_drop "$db"
 	rm -rf "$tmp"
 }
@@ -49,12 +49,8 @@ t_db_create "$db"
 q() { t_psql "$conn" -c "$1"; }
 
 # The fake: two nodes with one H100 each.
-eval "$(KUBE_FAKE_WATCH_PID=$$ "$SLUICE_TOP/tests/fakes/kube_fake.sh" start \
-    "$tmp/kube" --nodes 2 --gpus nvidia.com/gpu=2 \
-    --gpu-product '*=NVIDIA-H100-80GB-HBM3')"
-kc=(kubectl --kubeconfig "$KUBE_FAKE_DIR/kubeconfig" -n sluice-test)
-fake() { curl -sS --fail --cacert "$KUBE_FAKE_DIR/ca.crt" "$KUBE_FAKE_URL/_fake/$1"; }
-py() { python3 -c 'import json,sys; d=json.load(sys.stdin); v=eval(sys.argv[1]); print("" if v is None else v)' "$1"; }
+t_kube_fake_start "$tmp/kube" --nodes 2 --gpus nvidia.com/gpu=2 \
+    --gpu-product '*=NVIDIA-H100-80GB-HBM3'
 
 export GIT_CONFIG_NOSYSTEM=1 HOME=$tmp
 t_git_remote "$tmp"
@@ -103,16 +99,6 @@ YAML
 export SLUICE_MIGRATIONS_DIR="$SLUICE_TOP/migrations"
 unset KUBECONFIG
 
-wait_for() {
-	local what=$1
-	shift
-	for _ in $(seq 1 150); do
-		eval "$1" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	fail "timed out waiting for $what"
-}
-http_code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 api() { curl -sS --fail -H "Authorization: Bearer $token" "$base/api/v1/$1"; }
 
 # 1. The Secret is missing: serve refuses to start and says which.
@@ -129,25 +115,41 @@ echo "ok - a missing checkout Secret is a start-up error naming it"
     "${kc[@]}" create -f - >/dev/null || fail "create the Secret"
 "$SLUICE_BIN" serve --config "$tmp/sluice.yaml" --migrate >>"$tmp/serve.log" 2>&1 &
 pid=$!
-wait_for "/readyz" 'test "$(http_code "$base/readyz")" = 200'
+t_wait_for "/readyz" 'test "$(t_http_code "$base/readyz")" = 200'
 token=$("$SLUICE_BIN" token create --config "$tmp/sluice.yaml" --name e2e --role operator)
-wait_for "the pipeline" 'test "$(q "SELECT count(*) FROM pipeline_versions WHERE valid")" = 1'
+t_wait_for "the pipeline" 'test "$(q "SELECT count(*) FROM pipeline_versions WHERE valid")" = 1'
+# The Job as created, from a watch (it is deleted once it has ended,
+# which on a loaded machine can be before a poll would have seen it).
+"${kc[@]}" get jobs --watch -o json >"$tmp/jobs-watch.json" 2>/dev/null &
+wpid=$!
 echo data >"$tmp/work/data.txt"
 t_git_push "$tmp/work" data
-wait_for "a run" 'test "$(q "SELECT count(*) FROM runs")" = 1'
+t_wait_for "a run" 'test "$(q "SELECT count(*) FROM runs")" = 1'
 r=$(q "SELECT id FROM runs")
-# read the Job while it runs (2.2 s): it is deleted once it has ended
-wait_for "the train Job" '"${kc[@]}" get job "sluice-$r-train-1" -o name'
-fake objects >"$tmp/objects.json"
-python3 - "$tmp/objects.json" <<'PY' || fail "the Job's identity"
+# watched_job: the first whole train Job the watch printed, into job.json
+watched_job() {
+	python3 - "$tmp/jobs-watch.json" "$tmp/job.json" <<'PY'
 import json, sys
-objs = json.load(open(sys.argv[1]))
-jobs = [j for j in objs["jobs"] if j["metadata"]["labels"].get("sluice/stage") == "train"]
-pods = [p for p in objs["pods"] if p["metadata"]["labels"].get("sluice/stage") == "train"]
-# the Job may be gone (released): its pod spec is the template's
-spec = jobs[0]["spec"]["template"]["spec"] if jobs else None
-if spec is None:
-    raise SystemExit("the train Job was deleted before it could be read")
+text, dec, i = open(sys.argv[1]).read(), json.JSONDecoder(), 0
+while True:
+    while i < len(text) and text[i].isspace():
+        i += 1
+    try:
+        d, i = dec.raw_decode(text, i)
+    except ValueError:
+        sys.exit(1)  # nothing more, or a document not yet whole
+    if d["metadata"]["labels"].get("sluice/stage") == "train":
+        json.dump(d, open(sys.argv[2], "w"))
+        sys.exit(0)
+PY
+}
+t_wait_for "the train Job" watched_job
+kill "$wpid" 2>/dev/null || true
+wait "$wpid" 2>/dev/null || true
+python3 - "$tmp/job.json" <<'PY' || fail "the Job's identity"
+import json, sys
+job = json.load(open(sys.argv[1]))
+spec = job["spec"]["template"]["spec"]
 assert spec["serviceAccountName"] == "trainer", spec
 assert "automountServiceAccountToken" not in spec, spec
 psc = spec["securityContext"]
@@ -161,11 +163,11 @@ assert any(m["name"] == "git-credentials" and m["mountPath"] == "/etc/sluice/git
            and m.get("readOnly") for m in init["volumeMounts"]), init
 vol = [v for v in spec["volumes"] if v["name"] == "git-credentials"][0]
 assert vol["secret"] == {"secretName": "ident-git", "defaultMode": 256}, vol
-text = json.dumps(jobs[0])
+text = json.dumps(job)
 assert "tok-5f1d2c9e" not in text and "secretKeyRef" not in text, "a credential in the Job"
 PY
 echo "ok - the pod runs as user 1000 with service account trainer; the Secret reaches only the init container"
-wait_for "run $r succeeded" 'test "$(api "runs/$r" | py "d[\"status\"]")" = succeeded'
+t_wait_for "run $r succeeded" 'test "$(api "runs/$r" | t_json "d[\"status\"]")" = succeeded'
 
 # 3. What the API says about where it ran.
 api "runs/$r" >"$tmp/run.json"

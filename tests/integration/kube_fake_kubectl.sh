@@ -73,10 +73,10 @@ control() { # METHOD PATH [JSON]
 }
 kc=$tmp/fake/kubeconfig
 k() { kubectl --kubeconfig "$kc" --cache-dir "$tmp/cache" --request-timeout=20s "$@"; }
-# wait_for DESCRIPTION COMMAND...: retry a command for up to 60 s (a bound
+# wait_for DESCRIPTION COMMAND...: retry a command for up to 300 s (a bound
 # against a hang on a loaded machine, not a measure)
 wait_for() {
-	local what=$1 end=$((SECONDS + 60))
+	local what=$1 end=$((SECONDS + 300))
 	shift
 	until "$@" >/dev/null 2>&1; do
 		[ $SECONDS -lt $end ] || fail "timed out: $what"

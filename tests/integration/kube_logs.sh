@@ -37,7 +37,7 @@ pid= pid2=
 cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	[ -n "$pid2" ] && kill -9 "$pid2" 2>/dev/null && wait "$pid2" 2>/dev/null
-	"$SLUICE_TOP/tests/fakes/kube_fake.sh" stop "$tmp/kube" || true
+	t_kube_fake_stop "$tmp/kube"
 	t_db_drop "$db"
 	rm -rf "$tmp"
 }
@@ -45,11 +45,8 @@ trap cleanup EXIT
 t_db_create "$db"
 q() { t_psql "$conn" -c "$1"; }
 
-eval "$(KUBE_FAKE_WATCH_PID=$$ "$SLUICE_TOP/tests/fakes/kube_fake.sh" start \
-    "$tmp/kube" --nodes 1)"
-fake() { curl -sS --fail --cacert "$KUBE_FAKE_DIR/ca.crt" "$KUBE_FAKE_URL/_fake/$1" "${@:2}"; }
-job_gone() { fake objects | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(any(j["metadata"]["name"] == sys.argv[1] for j in d.get("jobs", [])))' "$1"; }
-py() { python3 -c 'import json,sys; d=json.load(sys.stdin); v=eval(sys.argv[1]); print("" if v is None else v)' "$1"; }
+t_kube_fake_start "$tmp/kube" --nodes 1
+job_gone() { t_fake objects | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(any(j["metadata"]["name"] == sys.argv[1] for j in d.get("jobs", [])))' "$1"; }
 
 # The failing stage's log: 40 lines over 4 s, a metric, a traceback.
 want=$tmp/want.log
@@ -123,43 +120,33 @@ start() {
 	"$SLUICE_BIN" serve --config "$tmp/sluice.yaml" --migrate >>"$tmp/serve.log" 2>&1 &
 	pid=$!
 }
-wait_for() {
-	local what=$1
-	shift
-	for _ in $(seq 1 300); do
-		eval "$1" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	fail "timed out waiting for $what"
-}
-http_code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 api() { curl -sS --fail -H "Authorization: Bearer $token" "$1/api/v1/$2"; }
-run_status() { api "$base" "runs/$1" | py 'd["status"]'; }
+run_status() { api "$base" "runs/$1" | t_json 'd["status"]'; }
 is_status() { [ "$(run_status "$1")" = "$2" ]; }
 new_run() {
 	curl -sS --fail -X POST -H "Authorization: Bearer $token" \
 	    -H 'Content-Type: application/json' -d '{"ref": "main"}' \
-	    "$base/api/v1/pipelines/$1/runs" | py 'd["id"]'
+	    "$base/api/v1/pipelines/$1/runs" | t_json 'd["id"]'
 }
 kept() { q "SELECT coalesce(sum(length(c.data)), 0) FROM attempt_log_chunks c JOIN stage_attempts a ON a.id = c.attempt_id JOIN stages s ON s.id = a.stage_id WHERE s.run_id = $1"; }
 
 start
-wait_for "/readyz" 'test "$(http_code "$base/readyz")" = 200'
+t_wait_for "/readyz" 'test "$(t_http_code "$base/readyz")" = 200'
 token=$("$SLUICE_BIN" token create --config "$tmp/sluice.yaml" --name logs --role operator)
-wait_for "the pipelines" 'test "$(q "SELECT count(*) FROM pipeline_versions WHERE valid")" = 2'
+t_wait_for "the pipelines" 'test "$(q "SELECT count(*) FROM pipeline_versions WHERE valid")" = 2'
 
 # 1. The failing stage, its stream cut twice, the controller killed once.
-fake config -X POST -d '{"log_drop_after_bytes": 200, "log_drop_count": 2}' >/dev/null
+t_fake config -X POST -d '{"log_drop_after_bytes": 200, "log_drop_count": 2}' >/dev/null
 r1=$(new_run failing)
 [ -n "$r1" ] || fail "no run"
-wait_for "part of run $r1's log kept" 'test "$(kept "$r1")" -gt 300'
+t_wait_for "part of run $r1's log kept" 'test "$(kept "$r1")" -gt 300'
 kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
 pid=
 start
-wait_for "run $r1 failed" 'is_status "$r1" failed'
+t_wait_for "run $r1 failed" 'is_status "$r1" failed'
 job=$(q "SELECT job_name FROM stage_attempts a JOIN stages s ON s.id = a.stage_id WHERE s.run_id = $r1")
-wait_for "job $job deleted" 'job_gone "$job"'
+t_wait_for "job $job deleted" 'job_gone "$job"'
 curl -sS --fail -H "Authorization: Bearer $token" -D "$tmp/h1" -o "$tmp/got1.log" \
     "$base/api/v1/runs/$r1/stages/train/logs"
 cmp -s "$want" "$tmp/got1.log" || { diff "$want" "$tmp/got1.log" | head -20 >&2 || true; fail "the kept log of run $r1 differs"; }
@@ -169,15 +156,15 @@ grep -qi '^X-Sluice-Attempt: 1' "$tmp/h1" || fail "no X-Sluice-Attempt header"
     fail "the metric of run $r1 is not stored exactly once"
 resumes=$(grep -c 'kubernetes log stream resumed' "$tmp/serve.log" || true)
 echo "kube_logs.sh: run $r1: log kept whole after 2 cut streams and a kill -9 (resumes logged: $resumes)"
-code=$(http_code -H "Authorization: Bearer $token" "$base/api/v1/runs/$r1/stages/train/logs?node=1")
+code=$(t_http_code -H "Authorization: Bearer $token" "$base/api/v1/runs/$r1/stages/train/logs?node=1")
 [ "$code" = 404 ] || fail "?node=1 of a one-node stage: $code"
-code=$(http_code -H "Authorization: Bearer $token" "$base/api/v1/runs/$r1/stages/train/logs?node=x")
+code=$(t_http_code -H "Authorization: Bearer $token" "$base/api/v1/runs/$r1/stages/train/logs?node=x")
 [ "$code" = 400 ] || fail "?node=x: $code"
 
 # 2. A second replica reads the same log; so does the first after a restart.
 "$SLUICE_BIN" serve --config "$tmp/sluice2.yaml" >>"$tmp/serve2.log" 2>&1 &
 pid2=$!
-wait_for "the second replica" 'test "$(http_code "$base2/healthz")" = 200'
+t_wait_for "the second replica" 'test "$(t_http_code "$base2/healthz")" = 200'
 curl -sS --fail -H "Authorization: Bearer $token" -o "$tmp/got2.log" \
     "$base2/api/v1/runs/$r1/stages/train/logs?follow=1"
 cmp -s "$want" "$tmp/got2.log" || fail "the second replica's log of run $r1 differs"

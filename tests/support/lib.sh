@@ -77,3 +77,52 @@ t_git_push() {
 	(cd "$1" && t_git add -A && t_git commit -qm "$2" &&
 	    t_git push -q origin main)
 }
+
+# --- waiting, JSON, HTTP and the fake Kubernetes API server ---------------
+#
+#   t_wait_for WHAT CMD    eval CMD until it succeeds; after 300 s (a bound
+#                          against a hang on a loaded machine, not a
+#                          measure) call the test's `fail` naming WHAT
+#   t_json EXPR            evaluate the Python EXPR on the JSON document on
+#                          stdin (as `d`); print it ("" for None)
+#   t_http_code ARG...     curl ARG...: only the HTTP status code
+#   t_kube_fake_start DIR ARG...
+#                          start tests/fakes/kube_fake.sh in DIR with ARG...
+#                          (it stops by itself when the test's shell is
+#                          gone); sets KUBE_FAKE_DIR, KUBE_FAKE_URL and the
+#                          array kc (kubectl on its kubeconfig, namespace
+#                          sluice-test)
+#   t_kube_fake_stop DIR   stop it; never fails
+#   t_fake PATH ARG...     curl the fake's /_fake/PATH (its test API)
+
+t_wait_for() {
+	local what=$1 end=$((SECONDS + 300))
+	shift
+	until eval "$1" >/dev/null 2>&1; do
+		[ $SECONDS -lt $end ] || fail "timed out waiting for $what"
+		sleep 0.1
+	done
+}
+
+t_json() {
+	python3 -c 'import json,sys; d=json.load(sys.stdin); v=eval(sys.argv[1]); print("" if v is None else v)' "$1"
+}
+
+t_http_code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+
+t_kube_fake_start() {
+	local dir=$1
+	shift
+	eval "$(KUBE_FAKE_WATCH_PID=$$ "${SLUICE_TOP:?}/tests/fakes/kube_fake.sh" \
+	    start "$dir" "$@")"
+	kc=(kubectl --kubeconfig "$KUBE_FAKE_DIR/kubeconfig" -n sluice-test)
+}
+
+t_kube_fake_stop() {
+	"${SLUICE_TOP:?}/tests/fakes/kube_fake.sh" stop "$1" || true
+}
+
+t_fake() {
+	curl -sS --fail --cacert "$KUBE_FAKE_DIR/ca.crt" \
+	    "$KUBE_FAKE_URL/_fake/$1" "${@:2}"
+}
