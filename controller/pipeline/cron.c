@@ -118,12 +118,12 @@ read_value(const struct cron_field *f, const char **s, int *v,
 				break;
 		if (f->names[i] == NULL)
 			return err_set(err, ERR_INVALID, "%s: unknown name "
-			    "'%.*s'", f->name, (int)strcspn(p, ",-/"), p);
+			    "\"%.*s\"", f->name, (int)strcspn(p, ",-/"), p);
 		n = (long)i + (f->lo == 1 ? 1 : 0);
 		p += 3;
 	} else {
 		return err_set(err, ERR_INVALID, "%s: expected a number%s at "
-		    "'%.20s'", f->name, f->names ? " or a name" : "", p);
+		    "\"%.20s\"", f->name, f->names ? " or a name" : "", p);
 	}
 	if (n < f->lo || n > f->hi)
 		return err_set(err, ERR_INVALID, "%s: %ld is out of range %d-%d",
@@ -192,7 +192,7 @@ parse_field(const struct cron_field *f, const char *text, uint64_t *bits,
 			break;
 		if (*s != ',')
 			return err_set(err, ERR_INVALID, "%s: unexpected '%c' in "
-			    "'%s'", f->name, *s, text);
+			    "\"%s\"", f->name, *s, text);
 		s++;
 	}
 	return 0;
@@ -243,8 +243,8 @@ cron_parse(struct cron *out, const char *expr, struct err *err)
 	out->mday_star = star[2];
 	out->wday_star = star[4];
 	if (cron_next(out, NULL, 0, &next) < 0)
-		return err_set(err, ERR_INVALID, "day-of-month: '%s' never "
-		    "occurs in month '%s'", text[2], text[3]);
+		return err_set(err, ERR_INVALID, "day-of-month: \"%s\" never "
+		    "occurs in month \"%s\"", text[2], text[3]);
 	return 0;
 }
 
@@ -546,7 +546,7 @@ cron_zone_load(struct cron_zone *out, const char *name, struct err *err)
 	memset(out, 0, sizeof(*out));
 	buf_init(&b, 1024 * 1024);
 	if ((why = cron_zone_name_check(name)) != NULL) {
-		rc = err_set(err, ERR_INVALID, "invalid time zone name '%.128s': "
+		rc = err_set(err, ERR_INVALID, "invalid time zone name \"%.128s\": "
 		    "%s", name, why);
 		goto out;
 	}
@@ -558,14 +558,14 @@ cron_zone_load(struct cron_zone *out, const char *name, struct err *err)
 	if ((rc = sys_read_file(path, "time zone", 1024 * 1024, 0, &b,
 	    err)) < 0) {
 		if (rc == ERR_NOTFOUND || rc == ERR_GENERIC)
-			rc = err_set(err, ERR_NOTFOUND, "unknown time zone '%s' "
-			    "(no such zone in %s)", name, CRON_ZONEINFO_DIR);
+			rc = err_set(err, ERR_NOTFOUND, "unknown time zone "
+			    "\"%s\" (no such zone in %s)", name, CRON_ZONEINFO_DIR);
 		goto out;
 	}
 	if ((rc = cron_zone_parse(out, (const unsigned char *)b.data, b.len,
 	    err)) < 0)
-		rc = err_set(err, ERR_INVALID, "unknown time zone '%s' (%s/%s "
-		    "is not a zone file)", name, CRON_ZONEINFO_DIR, name);
+		rc = err_set(err, ERR_INVALID, "unknown time zone \"%s\" "
+		    "(%s/%s is not a zone file)", name, CRON_ZONEINFO_DIR, name);
 out:
 	buf_release(&b);
 	return rc;

@@ -46,21 +46,21 @@ cron__bad_expressions_name_the_field(void **state)
 		{ "* * 0 * *", "day-of-month: 0 is out of range 1-31" },
 		{ "* * * 13 *", "month: 13 is out of range 1-12" },
 		{ "* * * * 8", "day-of-week: 8 is out of range 0-7" },
-		{ "* * * foo *", "month: unknown name 'foo'" },
-		{ "* * * * mon-sunday", "day-of-week: unknown name 'sunday'" },
+		{ "* * * foo *", "month: unknown name \"foo\"" },
+		{ "* * * * mon-sunday", "day-of-week: unknown name \"sunday\"" },
 		{ "*/0 * * * *", "minute: step 0 is out of range 1-60" },
 		{ "5-1 * * * *", "minute: range 5-1 goes backwards" },
 		{ "* * * *", "expected 5 fields (minute hour day-of-month month "
 		    "day-of-week), got 4" },
 		{ "* * * * * *", "expected 5 fields (minute hour day-of-month "
 		    "month day-of-week), got more" },
-		{ "1,,2 * * * *", "minute: expected a number at ',2'" },
-		{ "* * 30 feb *", "day-of-month: '30' never occurs in month "
-		    "'feb'" },
+		{ "1,,2 * * * *", "minute: expected a number at \",2\"" },
+		{ "* * 30 feb *", "day-of-month: \"30\" never occurs in month "
+		    "\"feb\"" },
 		{ "", "expected 5 fields (minute hour day-of-month month "
 		    "day-of-week), got 0" },
 		{ "1/ * * * *", "minute: expected a step after '/'" },
-		{ "1x * * * *", "minute: unexpected 'x' in '1x'" },
+		{ "1x * * * *", "minute: unexpected 'x' in \"1x\"" },
 	};
 	struct cron c;
 	struct err err;
@@ -229,7 +229,7 @@ cron__zone_names_are_checked_before_any_file(void **state)
 	assert_null(cron_zone_name_check("Etc/GMT+5"));
 	assert_int_equal(cron_zone_load(&z, "Europe/Nowhere", &err),
 	    ERR_NOTFOUND);
-	assert_string_equal(err.msg, "unknown time zone 'Europe/Nowhere' (no "
+	assert_string_equal(err.msg, "unknown time zone \"Europe/Nowhere\" (no "
 	    "such zone in /usr/share/zoneinfo)");
 	/* a directory, and a file of the tzdata that is not a zone */
 	assert_int_equal(cron_zone_load(&z, "Europe", &err), ERR_NOTFOUND);
