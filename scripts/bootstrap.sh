@@ -12,6 +12,8 @@ build_pkgs=(build-essential pkg-config git libgit2-dev libmicrohttpd-dev
 test_pkgs=(libcmocka-dev valgrind clang curl openssl procps iproute2 wrk
 	chromium nodejs npm openssh-server cppcheck)
 
+# schedule triggers read time zones from the system tzdata
+build_pkgs+=(tzdata)
 pkgs=("${build_pkgs[@]}")
 [ "$what" = build ] || pkgs+=("${test_pkgs[@]}")
 

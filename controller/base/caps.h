@@ -24,6 +24,7 @@
 #define LIM_YAML_ALIASES	1000		/* alias expansions per file */
 #define LIM_YAML_NODES		200000		/* nodes per document */
 #define LIM_STAGES		1000
+#define LIM_SCHEDULES		32		/* triggers.schedule entries */
 #define LIM_PIPELINE_ERRORS	1000		/* errors reported per file */
 
 /* Logging */

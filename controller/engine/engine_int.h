@@ -73,6 +73,8 @@ struct engine {
 	int64_t			 next_ms;	/* when the next pass is due,
 						   relative to its end */
 	char			 workroot[4096]; /* absolute state_dir/work */
+	int64_t			 sched_due_ms;	/* schedule.c: wall clock of
+						   its next pass */
 };
 
 /*

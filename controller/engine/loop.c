@@ -16,6 +16,7 @@
 #include "base/sys.h"
 #include "engine/engine.h"
 #include "engine/engine_int.h"
+#include "engine/schedule.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/stage_output.h"
 #include "store/db.h"
@@ -51,6 +52,8 @@ engine_tick(struct engine *e, struct err *err)
 		e->cleaned = 1;
 	}
 	rc = engine_pass(e, err);
+	if (rc == 0)
+		rc = engine_schedule(e, err);
 	e->st.passes++;
 	if (rc == ERR_TRANSIENT && e->locked) {
 		struct err ignored;

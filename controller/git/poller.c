@@ -236,7 +236,8 @@ process_branch(const struct cfg *cfg, struct db *db, struct gitsrc *src,
 	char **changed = NULL;
 	size_t nfiles = 0, nchanged = 0, ncommits = 0, nruns = 0;
 	json_t *ids = json_array(), *runs = json_array(), *ev = NULL;
-	char *ids_text = NULL, *ev_text = NULL;
+	json_t *paths = json_array();
+	char *ids_text = NULL, *ev_text = NULL, *paths_text = NULL;
 	int64_t head_id = 0;
 	int rc, forward = 1, all_changed = 0;
 
@@ -277,7 +278,16 @@ process_branch(const struct cfg *cfg, struct db *db, struct gitsrc *src,
 		if (found[i].pipeline_id != 0)
 			json_array_append_new(ids,
 			    json_integer(found[i].pipeline_id));
+		if ((rc = store_pipeline_file_put(db, r->id, branch,
+		    found[i].version_id, err)) < 0)
+			goto out;
+		json_array_append_new(paths, json_string(files[i].path));
 	}
+	if ((paths_text = json_dumps(paths, JSON_COMPACT)) == NULL)
+		abort();
+	if ((rc = store_pipeline_files_prune(db, r->id, branch, paths_text,
+	    err)) < 0)
+		goto out;
 	if ((ids_text = json_dumps(ids, JSON_COMPACT)) == NULL)
 		abort();
 	if ((rc = store_pipeline_delete_missing(db, r->id, ids_text, "poller",
@@ -349,6 +359,8 @@ out:
 	json_decref(ids);
 	json_decref(runs);
 	json_decref(ev);
+	json_decref(paths);
+	free(paths_text);
 	free(ids_text);
 	free(ev_text);
 	return rc;
@@ -367,6 +379,9 @@ process_deleted_branch(struct db *db, const struct repo *r,
 	if ((rc = db_begin(db, err)) < 0)
 		goto out;
 	if ((rc = append_event(db, r->id, "branch.deleted", text, err)) < 0)
+		goto out;
+	if ((rc = store_pipeline_files_prune(db, r->id, branch, "[]",
+	    err)) < 0)
 		goto out;
 	if ((rc = store_branch_head_set(db, r->id, branch, NULL, err)) < 0)
 		goto out;

@@ -25,6 +25,7 @@ struct lineage {
 	pthread_mutex_t	 mu;		/* one scrape at a time */
 	struct metric	*runs, *runs_total, *queue, *gpus, *approvals;
 	struct metric	*failures, *last_success, *stage_duration;
+	struct metric	*invalid;
 	int64_t		 since_us;	/* stages observed up to here */
 };
 
@@ -89,6 +90,14 @@ collect_lineage(void *arg)
 	}
 	free(rows);
 	rows = NULL;
+	if (store_stats_invalid_pipelines(db, &rows, &n, &err) == 0) {
+		metric_clear(l->invalid);
+		for (size_t i = 0; i < n; i++)
+			metric_set(l->invalid, METRIC_LABELS(rows[i].a),
+			    rows[i].v);
+	}
+	free(rows);
+	rows = NULL;
 	if (store_stats_stage_durations(db, &l->since_us, 10000, &rows, &n,
 	    &err) == 0) {
 		for (size_t i = 0; i < n; i++)
@@ -149,6 +158,10 @@ register_lineage(struct ctl *ctl)
 	    "Stage durations from start to finish, observed as stages end",
 	    "pipeline,stage", stage_buckets,
 	    sizeof(stage_buckets) / sizeof(stage_buckets[0]));
+	l->invalid = metrics_add(m, METRIC_GAUGE, "sluice_pipelines_invalid",
+	    "Pipelines whose newest version is invalid, and invalid pipeline "
+	    "files without a readable name, by repository", "repository",
+	    NULL, 0);
 	metrics_on_scrape(m, collect_lineage, l);
 	ctl->lineage = l;
 }

@@ -47,7 +47,7 @@ api_pipelines_list(void *ctx, struct http_request *rq,
 	};
 
 	api_page_init(&pg, LIM_API_PAGE);
-	api_list_reply(ctx, rq, rs, params, &pg, "p1", 0, pipelines_query,
+	api_list_reply(ctx, rq, rs, params, &pg, "p2", 0, pipelines_query,
 	    &q);
 }
 

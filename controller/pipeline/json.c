@@ -267,6 +267,32 @@ json_yaml_safe(const struct buf *in, struct buf *out)
 	return buf_append(out, s + start, in->len - start);
 }
 
+/* triggers.schedule and catch_up into tr; -1 when out of memory. */
+static int
+jschedules(const struct pipeline_triggers *t, json_t *tr)
+{
+	json_t *a;
+
+	if (jset(tr, "schedule", a = json_array()) < 0 ||
+	    jset(tr, "catch_up", json_string(t->catch_up_last ? "last" :
+	    "none")) < 0)
+		return -1;
+	for (size_t i = 0; i < t->nschedules; i++) {
+		const struct pipeline_schedule *sc = &t->schedules[i];
+		json_t *o;
+
+		if ((o = json_object()) == NULL ||
+		    json_array_append_new(a, o) < 0 ||
+		    jset(o, "cron", json_string(sc->cron)) < 0 ||
+		    jset(o, "timezone", json_string(sc->timezone)) < 0 ||
+		    (sc->branch != NULL && jset(o, "branch",
+		    json_string(sc->branch)) < 0) ||
+		    jset(o, "params", jmap(&sc->params)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int
 pipeline_to_json(const struct pipeline *p, char **out, struct err *err)
 {
@@ -298,6 +324,8 @@ pipeline_to_json(const struct pipeline *p, char **out, struct err *err)
 		    jstrs(&p->triggers.paths)) < 0))
 			goto out;
 	}
+	if (p->triggers.nschedules > 0 && jschedules(&p->triggers, tr) < 0)
+		goto out;
 	for (size_t i = 0; i < p->nstages; i++) {
 		if (json_array_append_new(stages, jstage(&p->stages[i])) < 0)
 			goto out;

@@ -250,11 +250,23 @@ struct pipeline_stage {
 	struct pipeline_pos		 nodes_pos; /* of the value; 0 if unset */
 };
 
+/* One entry of triggers.schedule (cron.h). */
+struct pipeline_schedule {
+	char			*cron;		/* a valid 5-field expression */
+	char			*timezone;	/* an IANA zone; "UTC" if unset */
+	char			*branch;	/* NULL: the repository's first */
+	struct pipeline_map	 params;	/* declared in spec.params */
+	struct pipeline_pos	 pos;		/* the entry's mapping */
+};
+
 struct pipeline_triggers {
 	int			push;		/* push trigger on */
 	struct pipeline_strs	branches;	/* globs; n == 0: every branch */
 	struct pipeline_strs	paths;		/* globs; n == 0: every path */
 	int			webhook;
+	struct pipeline_schedule *schedules;	/* source order */
+	size_t			 nschedules;	/* 0..LIM_SCHEDULES */
+	int			 catch_up_last;	/* catch_up: last (else none) */
 };
 
 struct pipeline_arena;

@@ -15,6 +15,7 @@
 #include "base/err.h"
 #include "base/sys.h"
 #include "base/units.h"
+#include "pipeline/cron.h"
 #include "pipeline/k8s_names.h"
 #include "pipeline/pipeline_int.h"
 #include "pipeline/schema_int.h"
@@ -896,14 +897,145 @@ walk_defaults(struct vctx *c, const struct ynode *n, const struct vpath *path)
 	}
 }
 
+/* A branch name as git allows it, roughly: what a schedule runs on. */
+static const char *
+check_branch(const char *s)
+{
+	if (*s == '\0')
+		return "must not be empty";
+	if (*s == '-' || *s == '/' || s[strlen(s) - 1] == '/')
+		return "must not start with \"-\" or \"/\" nor end with \"/\"";
+	if (strstr(s, "..") != NULL || strstr(s, "//") != NULL ||
+	    strstr(s, "@{") != NULL)
+		return "must not contain \"..\", \"//\" or \"@{\"";
+	for (const char *p = s; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ' || strchr("~^:?*[\\\x7f", *p) !=
+		    NULL)
+			return "must not contain spaces, control characters or "
+			    "any of ~^:?*[\\";
+	return NULL;
+}
+
+static void
+walk_schedule(struct vctx *c, const struct ynode *n, const struct vpath *path,
+    struct pipeline_schedule *sc)
+{
+	enum { C_CRON, C_TZ, C_BRANCH, C_PARAMS, C_N };
+	struct field f[C_N] = {
+		{ "cron", NULL, NULL }, { "timezone", NULL, NULL },
+		{ "branch", NULL, NULL }, { "params", NULL, NULL },
+	};
+	const char *why;
+	struct err err;
+	char *s;
+
+	sc->pos = pos_of(n);
+	sc->timezone = (char *)"UTC";
+	if (sch_get_fields(c, n, path, f, C_N) < 0)
+		return;
+	if (f[C_CRON].val == NULL) {
+		sch_missing(c, n, path, "cron");
+	} else {
+		PKEY(p, path, "cron");
+		struct cron cr;
+
+		if (sch_get_str(c, f[C_CRON].val, &p, &s) == 0) {
+			if (cron_parse(&cr, s, &err) < 0)
+				verr(c, f[C_CRON].val, &p, "%s", err.msg);
+			sc->cron = s;
+		}
+	}
+	if (f[C_TZ].val != NULL) {
+		PKEY(p, path, "timezone");
+		struct cron_zone z;
+
+		if (sch_get_str(c, f[C_TZ].val, &p, &s) == 0) {
+			if (cron_zone_load(&z, s, &err) < 0)
+				verr(c, f[C_TZ].val, &p, "%s", err.msg);
+			cron_zone_release(&z);
+			sc->timezone = s;
+		}
+	}
+	if (f[C_BRANCH].val != NULL) {
+		PKEY(p, path, "branch");
+		if (sch_get_str(c, f[C_BRANCH].val, &p, &s) == 0) {
+			if ((why = check_branch(s)) != NULL)
+				verr(c, f[C_BRANCH].val, &p, "invalid branch "
+				    "name %s: %s", QS(c, s), why);
+			sc->branch = s;
+		}
+	}
+	if (f[C_PARAMS].val != NULL) {
+		PKEY(p, path, "params");
+		struct map_rule rule = { "parameter name", sch_check_param_name,
+		    NULL, NO_TMPL };
+
+		(void)sch_get_str_map(c, f[C_PARAMS].val, &p, &rule,
+		    &sc->params);
+	}
+}
+
+static void
+walk_schedules(struct vctx *c, const struct ynode *n, const struct vpath *path)
+{
+	struct pipeline_triggers *t = &c->p->triggers;
+	const struct ynode *d = D(n);
+
+	if (d->kind != Y_SEQ) {
+		sch_type_err(c, n, path, "a sequence");
+		return;
+	}
+	if (d->n > LIM_SCHEDULES) {
+		verr(c, n, path, "too many entries (%zu, at most %d)", d->n,
+		    LIM_SCHEDULES);
+		return;
+	}
+	t->schedules = arena_array(c->pa, d->n, sizeof(*t->schedules));
+	t->nschedules = d->n;
+	for (size_t i = 0; i < d->n; i++) {
+		PIDX(ip, path, i);
+		walk_schedule(c, d->kids[i], &ip, &t->schedules[i]);
+	}
+}
+
+/* A schedule's params must be declared in spec.params, as for API runs. */
+static void
+check_schedule_params(struct vctx *c)
+{
+	const struct pipeline *p = c->p;
+	char at[128];
+
+	for (size_t i = 0; i < p->triggers.nschedules; i++) {
+		const struct pipeline_map *m = &p->triggers.schedules[i].params;
+
+		for (size_t k = 0; k < m->n; k++) {
+			size_t j;
+
+			for (j = 0; j < p->params.n; j++)
+				if (strcmp(p->params.v[j].key, m->v[k].key) == 0)
+					break;
+			if (j < p->params.n)
+				continue;
+			(void)snprintf(at, sizeof(at),
+			    "spec.triggers.schedule[%zu].params", i);
+			verr_raw(c, m->v[k].pos.line, m->v[k].pos.column, at,
+			    "parameter %s is not declared in spec.params",
+			    QS(c, m->v[k].key));
+		}
+	}
+}
+
 static void
 walk_triggers(struct vctx *c, const struct ynode *n, const struct vpath *path)
 {
-	enum { T_PUSH, T_WEBHOOK, T_N };
+	static const char *const catch_ups[] = { "none", "last" };
+	enum { T_PUSH, T_WEBHOOK, T_SCHEDULE, T_CATCH_UP, T_N };
 	enum { P_BRANCHES, P_PATHS, P_N };
 	struct field f[T_N] = {
 		{ "push", NULL, NULL }, { "webhook", NULL, NULL },
+		{ "schedule", NULL, NULL }, { "catch_up", NULL, NULL },
 	};
+	int e;
 	struct field pf[P_N] = {
 		{ "branches", NULL, NULL }, { "paths", NULL, NULL },
 	};
@@ -940,6 +1072,16 @@ walk_triggers(struct vctx *c, const struct ynode *n, const struct vpath *path)
 		PKEY(p, path, "webhook");
 		(void)sch_get_bool(c, f[T_WEBHOOK].val, &p, &t->webhook);
 	}
+	if (f[T_SCHEDULE].val != NULL) {
+		PKEY(p, path, "schedule");
+		walk_schedules(c, f[T_SCHEDULE].val, &p);
+	}
+	if (f[T_CATCH_UP].val != NULL) {
+		PKEY(p, path, "catch_up");
+		if (sch_get_enum(c, f[T_CATCH_UP].val, &p, "catch_up", catch_ups,
+		    NELEM(catch_ups), &e) == 0)
+			t->catch_up_last = e == 1;
+	}
 }
 
 static void
@@ -968,6 +1110,7 @@ walk_spec(struct vctx *c, const struct ynode *n, const struct vpath *path)
 
 		(void)sch_get_str_map(c, f[S_PARAMS].val, &pp, &rule, &p->params);
 	}
+	check_schedule_params(c);
 	if (f[S_DEFAULTS].val != NULL) {
 		PKEY(dp, path, "defaults");
 		walk_defaults(c, f[S_DEFAULTS].val, &dp);

@@ -9,6 +9,7 @@
 #include "base/buf.h"
 #include "query/store_query_pipelines.h"
 #include "store/db.h"
+#include "store/store_sql.h"
 
 #define COMMIT_JSON(c)                                                      \
 	"json_build_object('sha', " c ".sha, 'message', " c ".message,"     \
@@ -28,19 +29,59 @@
 	" 'created_at', rfc3339(p.created_at),"                             \
 	" 'updated_at', rfc3339(p.updated_at)"
 
+/* A version's errors as ErrorAt objects (FILE:LINE:COL parts). */
+#define ERRORS_JSON(errs)                                                   \
+	"(SELECT coalesce(json_agg(json_build_object("                      \
+	"  'file', e->'file', 'line', e->'line',"                           \
+	"  'column', coalesce(e->'column', e->'col'),"                      \
+	"  'message', e->'message') ORDER BY o), '[]')"                     \
+	"  FROM jsonb_array_elements(" errs ") WITH ORDINALITY AS x(e, o))"
+
+/* The next fire time of p's schedule, if it has one. */
+#define NEXT_FIRE_JSON                                                      \
+	"(SELECT rfc3339(s.next_at) FROM pipeline_schedules s"              \
+	"  WHERE s.pipeline_id = p.id AND p.deleted_at IS NULL)"
+
+/*
+ * Named pipelines by name then repository, then the invalid files no
+ * pipeline owns (name null) by path then repository; the cursor key is
+ * "0|1/REPOSITORY/NAME-OR-PATH".
+ */
 static const char sql_list[] =
-    "SELECT p.name || '/' || r.name, json_build_object(" PIPELINE_HEAD_JSON ","
+    "WITH l AS ("
+    "  SELECT 0 AS g, p.name AS k, r.name AS rn, json_build_object("
+    PIPELINE_HEAD_JSON ","
     "  'latest', (SELECT json_build_object('version', v.id, 'commit', c.sha,"
     "    'valid', v.valid, 'created_at', rfc3339(v.created_at))"
     "    FROM pipeline_versions v JOIN commits c ON c.id = v.commit_id"
     "    WHERE v.id = p.latest_version_id),"
-    "  'last_run', " LAST_RUN_JSON ")::text"
-    " FROM pipelines p JOIN repositories r ON r.id = p.repository_id"
-    " WHERE r.deleted_at IS NULL AND ($1::text IS NULL OR r.name = $1)"
-    "   AND ($2::boolean OR p.deleted_at IS NULL)"
-    "   AND ($3::text IS NULL OR (p.name, r.name) >"
-    "     (split_part($3, '/', 1), split_part($3, '/', 2)))"
-    " ORDER BY p.name, r.name LIMIT $4::bigint + 1";
+    "  'errors', coalesce((SELECT " ERRORS_JSON("v.errors")
+    "    FROM pipeline_versions v WHERE v.id = p.latest_version_id), '[]'),"
+    "  'next_fire_at', " NEXT_FIRE_JSON ","
+    "  'last_run', " LAST_RUN_JSON ") AS doc"
+    "  FROM pipelines p JOIN repositories r ON r.id = p.repository_id"
+    "  WHERE r.deleted_at IS NULL AND ($1::text IS NULL OR r.name = $1)"
+    "    AND ($2::boolean OR p.deleted_at IS NULL)"
+    "  UNION ALL"
+    "  SELECT 1, x.file_path, r.name, json_build_object('name', NULL,"
+    "    'repository', r.name, 'file', x.file_path, 'deleted', false,"
+    "    'deleted_at', NULL, 'created_at', rfc3339(x.changed_at),"
+    "    'updated_at', rfc3339(x.changed_at),"
+    "    'latest', json_build_object('version', x.version_id,"
+    "      'commit', c.sha, 'valid', false, 'branch', x.branch,"
+    "      'created_at', rfc3339(v.created_at)),"
+    "    'errors', " ERRORS_JSON("x.errors") ","
+    "    'next_fire_at', NULL, 'last_run', NULL)"
+    "  FROM " SQL_UNNAMED_INVALID_FILES " x"
+    "  JOIN repositories r ON r.id = x.repository_id"
+    "  JOIN commits c ON c.id = x.commit_id"
+    "  JOIN pipeline_versions v ON v.id = x.version_id"
+    "  WHERE r.deleted_at IS NULL AND ($1::text IS NULL OR r.name = $1))"
+    " SELECT g || '/' || rn || '/' || k, doc::text FROM l"
+    " WHERE $3::text IS NULL OR (g, k, rn) > (split_part($3, '/', 1)::int,"
+    "   substr($3, length(split_part($3, '/', 1))"
+    "     + length(split_part($3, '/', 2)) + 3), split_part($3, '/', 2))"
+    " ORDER BY g, k, rn LIMIT $4::bigint + 1";
 
 static const char sql_get[] =
     "SELECT json_build_object(" PIPELINE_HEAD_JSON ","
@@ -50,11 +91,7 @@ static const char sql_get[] =
     "    WHERE c.id = lv.commit_id),"
     "  'latest', (SELECT json_build_object('version', v.id, 'valid', v.valid,"
     "    'file', v.file_path, 'commit', " COMMIT_JSON("c") ","
-    "    'errors', (SELECT coalesce(json_agg(json_build_object("
-    "      'file', e->'file', 'line', e->'line',"
-    "      'column', coalesce(e->'column', e->'col'),"
-    "      'message', e->'message') ORDER BY o), '[]')"
-    "      FROM jsonb_array_elements(v.errors) WITH ORDINALITY AS x(e, o)),"
+    "    'errors', " ERRORS_JSON("v.errors") ","
     "    'created_at', rfc3339(v.created_at))"
     "    FROM pipeline_versions v JOIN commits c ON c.id = v.commit_id"
     "    WHERE v.id = p.latest_version_id),"
@@ -67,6 +104,7 @@ static const char sql_get[] =
     "    LEFT JOIN pipeline_versions hv ON hv.pipeline_id = p.id"
     "      AND hv.commit_id = hc.id"
     "    WHERE h.repository_id = p.repository_id),"
+    "  'next_fire_at', " NEXT_FIRE_JSON ","
     "  'last_run', " LAST_RUN_JSON ")::text"
     " FROM pipelines p JOIN repositories r ON r.id = p.repository_id"
     " LEFT JOIN LATERAL (SELECT v.id, v.definition, v.commit_id"
@@ -121,7 +159,7 @@ store_query_pipelines_list(struct db *db, const char *repository,
 	db_args_bool(&a, with_deleted);
 	db_args_str(&a, pg->after);
 	db_args_int64(&a, pg->limit);
-	return store_query_page(db, sql_list, &a, "pipelines", pg->limit, "p1",
+	return store_query_page(db, sql_list, &a, "pipelines", pg->limit, "p2",
 	    out, NULL, err);
 }
 

@@ -1,5 +1,6 @@
 /* store_pipeline.c - pipelines and versions; see store_pipeline.h. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
@@ -139,4 +140,108 @@ store_pipeline_delete_missing(struct db *db, int64_t repo_id,
 	db_args_str(&a, live_ids);
 	db_args_str(&a, actor);
 	return db_exec(db, sql_delete_missing, &a, NULL, err);
+}
+
+static const char sql_file_put[] =
+    "INSERT INTO pipeline_files (repository_id, branch, file_path, commit_id,"
+    "  version_id, valid, errors)"
+    " SELECT $1, $2, v.file_path, v.commit_id, v.id, v.valid, v.errors"
+    " FROM pipeline_versions v WHERE v.id = $3"
+    " ON CONFLICT (repository_id, branch, file_path) DO UPDATE SET"
+    "  commit_id = excluded.commit_id, version_id = excluded.version_id,"
+    "  valid = excluded.valid, errors = excluded.errors,"
+    "  changed_at = CASE WHEN pipeline_files.valid = excluded.valid"
+    "    THEN pipeline_files.changed_at ELSE now() END";
+
+static const char sql_files_prune[] =
+    "DELETE FROM pipeline_files WHERE repository_id = $1 AND branch = $2"
+    " AND NOT (file_path = ANY (ARRAY(SELECT"
+    "   jsonb_array_elements_text($3::jsonb))))";
+
+static const char sql_files_at[] =
+    "SELECT f.file_path, f.branch, c.sha, f.valid,"
+    "  CASE WHEN NOT f.valid THEN concat_ws(':',"
+    "    coalesce(f.errors->0->>'file', f.file_path),"
+    "    coalesce(f.errors->0->>'line', '0'),"
+    "    coalesce(f.errors->0->>'column', f.errors->0->>'col', '0'),"
+    "    ' ' || coalesce(f.errors->0->>'message', 'invalid')) END"
+    " FROM pipeline_files f JOIN commits c ON c.id = f.commit_id"
+    " WHERE f.repository_id = $1 AND c.sha = $2"
+    " ORDER BY f.branch, f.file_path";
+
+int
+store_pipeline_file_put(struct db *db, int64_t repo_id, const char *branch,
+    int64_t version_id, struct err *err)
+{
+	struct db_args a;
+
+	db_args_init(&a);
+	db_args_int64(&a, repo_id);
+	db_args_str(&a, branch);
+	db_args_int64(&a, version_id);
+	return db_exec(db, sql_file_put, &a, NULL, err);
+}
+
+int
+store_pipeline_files_prune(struct db *db, int64_t repo_id, const char *branch,
+    const char *paths, struct err *err)
+{
+	struct db_args a;
+
+	db_args_init(&a);
+	db_args_int64(&a, repo_id);
+	db_args_str(&a, branch);
+	db_args_str(&a, paths);
+	return db_exec(db, sql_files_prune, &a, NULL, err);
+}
+
+int
+store_pipeline_files_at(struct db *db, int64_t repo_id, const char *sha,
+    struct pipeline_file **out, size_t *n, struct err *err)
+{
+	struct db_res *res = NULL;
+	struct pipeline_file *f = NULL;
+	struct db_args a;
+	size_t rows = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	db_args_init(&a);
+	db_args_int64(&a, repo_id);
+	db_args_str(&a, sha);
+	if ((rc = db_exec(db, sql_files_at, &a, &res, err)) < 0)
+		goto out;
+	rows = db_res_rows(res);
+	f = xcalloc(rows + 1, sizeof(*f));
+	for (size_t i = 0; i < rows; i++) {
+		f[i].file_path = xstrdup(db_res_text(res, i, 0));
+		f[i].branch = xstrdup(db_res_text(res, i, 1));
+		f[i].sha = xstrdup(db_res_text(res, i, 2));
+		if ((rc = db_res_bool(res, i, 3, &f[i].valid, err)) < 0)
+			goto out;
+		if (!db_res_is_null(res, i, 4))
+			f[i].first_error = xstrdup(db_res_text(res, i, 4));
+	}
+	*out = f;
+	*n = rows;
+	f = NULL;
+out:
+	store_pipeline_files_free(f, rows);
+	db_res_free(res);
+	return rc;
+}
+
+void
+store_pipeline_files_free(struct pipeline_file *f, size_t n)
+{
+	if (f == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(f[i].file_path);
+		free(f[i].branch);
+		free(f[i].sha);
+		free(f[i].first_error);
+	}
+	free(f);
 }

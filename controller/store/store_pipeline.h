@@ -7,6 +7,7 @@
 #ifndef SLUICE_STORE_PIPELINE_H
 #define SLUICE_STORE_PIPELINE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/err.h"
@@ -45,5 +46,43 @@ int	store_pipeline_version_put(struct db *db,
 int	store_pipeline_delete_missing(struct db *db, int64_t repo_id,
 	    const char *live_ids, const char *actor, struct err *err)
 	    __attribute__((warn_unused_result));
+
+/*
+ * The pipeline files at branch heads (table pipeline_files): the poller
+ * records each file of a processed head with its version (valid or not,
+ * with the version's errors), in the same transaction as the version.
+ */
+int	store_pipeline_file_put(struct db *db, int64_t repo_id,
+	    const char *branch, int64_t version_id, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Forget the files of a branch whose paths are not in paths (a JSON array
+ * of strings; "[]" forgets them all, for a deleted branch).
+ */
+int	store_pipeline_files_prune(struct db *db, int64_t repo_id,
+	    const char *branch, const char *paths, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/* One pipeline file at a branch head, as store_pipeline_files_at() says. */
+struct pipeline_file {
+	char	*file_path;
+	char	*branch;
+	char	*sha;		/* the head commit */
+	int	 valid;
+	char	*first_error;	/* "FILE:LINE:COL: message"; NULL when valid */
+};
+
+/*
+ * The pipeline files of repository repo_id at every processed branch head
+ * whose commit is sha (e.g. to post a commit status per file), ordered by
+ * branch then path.  *out (an array of *n) is the caller's: free it with
+ * store_pipeline_files_free().
+ */
+int	store_pipeline_files_at(struct db *db, int64_t repo_id,
+	    const char *sha, struct pipeline_file **out, size_t *n,
+	    struct err *err) __attribute__((warn_unused_result));
+
+void	store_pipeline_files_free(struct pipeline_file *f, size_t n);
 
 #endif

@@ -10,11 +10,13 @@ static const char sql_create[] =
     "  WHERE id = $1 AND valid),"
     " r AS ("
     "  INSERT INTO runs (pipeline_id, pipeline_version_id, commit_id, branch,"
-    "    trigger, params, parent_run_id, created_by, reason, idempotency_key)"
+    "    trigger, params, parent_run_id, created_by, reason, idempotency_key,"
+    "    schedule_slot)"
     "  SELECT v.pipeline_id, v.id, v.commit_id, $2, $3,"
     "    coalesce(v.definition->'spec'->'params', '{}') ||"
     "      coalesce($4::jsonb, '{}'),"
-    "    nullif($5::bigint, 0), $6, $7, $8 FROM v"
+    "    nullif($5::bigint, 0), $6, $7, $8,"
+    "    to_timestamp(nullif($9::bigint, 0)) FROM v"
     "  ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, status),"
     " s AS ("
     "  INSERT INTO stages (run_id, name, type, position, needs)"
@@ -76,6 +78,7 @@ store_run_create(struct db *db, const struct run_new *rn, int64_t *run_id,
 	db_args_str(&a, rn->created_by);
 	db_args_str(&a, rn->reason);
 	db_args_str(&a, rn->idempotency_key);
+	db_args_int64(&a, rn->schedule_slot);
 	if ((rc = db_exec(db, sql_create, &a, &res, err)) < 0)
 		return rc;
 	if (db_res_rows(res) == 0 && rn->idempotency_key != NULL &&

@@ -19,12 +19,16 @@ struct db;
 struct run_new {
 	int64_t		 version_id;	/* a valid pipeline version */
 	const char	*branch;	/* or NULL */
-	const char	*trigger;	/* push | webhook | api | retry */
+	const char	*trigger;	/* push | webhook | api | retry |
+					   schedule */
 	const char	*params;	/* JSON object of overrides, or NULL */
 	int64_t		 parent_run_id;	/* retry only, else 0 */
 	const char	*created_by;	/* token name, "poller", ... */
 	const char	*reason;	/* or NULL */
 	const char	*idempotency_key; /* or NULL */
+	int64_t		 schedule_slot;	/* schedule: the slot (Unix seconds,
+					   one run per pipeline and slot);
+					   else 0 */
 };
 
 /*

@@ -80,4 +80,21 @@
 	" 'from', from_state, 'to', to_state)::text)) FROM " cte            \
 	" WHERE entity_type IN ('run', 'stage', 'approval'))"
 
+/*
+ * Pipeline files invalid at some branch head that belong to no live
+ * pipeline (their name was never readable): one row per repository and
+ * path, the newest change first.  Columns: repository_id, file_path,
+ * branch, commit_id, version_id, errors, changed_at.  The pipelines list
+ * and the invalid-pipelines gauge both count these.
+ */
+#define SQL_UNNAMED_INVALID_FILES					\
+	"(SELECT DISTINCT ON (f.repository_id, f.file_path)"		\
+	"  f.repository_id, f.file_path, f.branch, f.commit_id,"	\
+	"  f.version_id, f.errors, f.changed_at"			\
+	" FROM pipeline_files f WHERE NOT f.valid AND NOT EXISTS ("	\
+	"  SELECT 1 FROM pipelines lp"					\
+	"  WHERE lp.repository_id = f.repository_id"			\
+	"    AND lp.file_path = f.file_path AND lp.deleted_at IS NULL)"	\
+	" ORDER BY f.repository_id, f.file_path, f.changed_at DESC)"
+
 #endif

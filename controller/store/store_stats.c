@@ -4,6 +4,7 @@
 
 #include "base/buf.h"
 #include "store/db.h"
+#include "store/store_sql.h"
 #include "store/store_stats.h"
 
 static const char sql_runs[] =
@@ -15,6 +16,16 @@ static const char sql_totals[] =
     " (SELECT coalesce(sum(gpus), 0) FROM stage_attempts"
     "   WHERE status IN ('submitted', 'running')),"
     " (SELECT count(*) FROM approvals WHERE status = 'pending')";
+
+/* Pipelines whose newest version is invalid, and unnamed invalid files. */
+static const char sql_invalid[] =
+    "SELECT r.name, count(i.repository_id), 0 FROM repositories r"
+    " LEFT JOIN (SELECT p.repository_id FROM pipelines p"
+    "   JOIN pipeline_versions v ON v.id = p.latest_version_id"
+    "   WHERE p.deleted_at IS NULL AND NOT v.valid"
+    "   UNION ALL SELECT x.repository_id FROM " SQL_UNNAMED_INVALID_FILES " x"
+    " ) i ON i.repository_id = r.id"
+    " WHERE r.deleted_at IS NULL GROUP BY r.name";
 
 static const char sql_repos[] =
     "SELECT name, consecutive_failures,"
@@ -147,4 +158,11 @@ store_stats_stage_durations(struct db *db, int64_t *since_us, size_t limit,
 	*out = r;
 	*n = rows;
 	return 0;
+}
+
+int
+store_stats_invalid_pipelines(struct db *db, struct stats_row **out,
+    size_t *n, struct err *err)
+{
+	return query_rows(db, sql_invalid, 0, out, n, err);
 }

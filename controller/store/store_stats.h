@@ -43,6 +43,14 @@ int	store_stats_repos(struct db *db, struct stats_row **out, size_t *n,
 	    struct err *err) __attribute__((warn_unused_result));
 
 /*
+ * Live repositories: a = name, v = invalid pipelines (live pipelines whose
+ * newest version is invalid, plus invalid files at branch heads that no
+ * live pipeline owns, as the pipelines list shows them).
+ */
+int	store_stats_invalid_pipelines(struct db *db, struct stats_row **out,
+	    size_t *n, struct err *err) __attribute__((warn_unused_result));
+
+/*
  * Stages that finished (succeeded or failed) after *since_us (Unix
  * microseconds; 0 = ever), at most limit: a = pipeline, b = stage,
  * v = seconds from start to finish.  *since_us moves to the newest one.

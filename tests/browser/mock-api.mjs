@@ -498,11 +498,19 @@ async function api(req, res, url) {
 		return send(res, 200, { pipelines: [
 			{ name: 'demo', repository: 'demo', file: 'pipelines/demo.yaml',
 			    deleted: false, latest: { version: 1, commit: COMMIT.sha,
-			    valid: true, created_at: iso(T0) }, last_run: { id: 3,
+			    valid: true, created_at: iso(T0) }, errors: [],
+			    next_fire_at: iso(T0 + 7200 * 1000), last_run: { id: 3,
 			    status: 'waiting_approval', created_at: iso(T0) } },
 			{ name: 'broken', repository: 'demo', file:
 			    'pipelines/broken.yaml', deleted: false, latest: { version: 2,
 			    commit: COMMIT.sha, valid: false, created_at: iso(T0) },
+			    errors: BROKEN, next_fire_at: null, last_run: null },
+			{ name: null, repository: 'demo', file:
+			    'pipelines/nameless.yaml', deleted: false, latest: { version: 4,
+			    commit: COMMIT.sha, valid: false, branch: 'main',
+			    created_at: iso(T0) }, errors: [{ file:
+			    'pipelines/nameless.yaml', line: 3, column: 1, message:
+			    'missing required field "name"' }], next_fire_at: null,
 			    last_run: null },
 		], next_cursor: null });
 	if ((g = /^\/api\/v1\/pipelines\/([^/]+)$/.exec(p))) {
@@ -514,7 +522,8 @@ async function api(req, res, url) {
 			    latest: { version: 2, valid: false, file:
 			    'pipelines/broken.yaml', commit: COMMIT, errors: BROKEN,
 			    created_at: iso(T0) }, heads: [{ branch: 'main', commit:
-			    COMMIT.sha, version: 2, valid: false }], last_run: null });
+			    COMMIT.sha, version: 2, valid: false }], next_fire_at: null,
+			    last_run: null });
 		if (name !== 'demo')
 			return fail(res, 404, 'not_found', 'no pipeline ' + name);
 		const def = JSON.parse(fs.readFileSync(path.join(here,
@@ -525,7 +534,8 @@ async function api(req, res, url) {
 		    latest: { version: 1, valid: true, file: 'pipelines/demo.yaml',
 		    commit: COMMIT, errors: [], created_at: iso(T0) },
 		    heads: [{ branch: 'main', commit: COMMIT.sha, version: 1,
-		    valid: true }], last_run: { id: 3, status: 'waiting_approval',
+		    valid: true }], next_fire_at: iso(T0 + 7200 * 1000),
+		    last_run: { id: 3, status: 'waiting_approval',
 		    created_at: iso(T0) } });
 	}
 	if ((g = /^\/api\/v1\/pipelines\/([^/]+)\/runs$/.exec(p)) && m === 'POST') {

@@ -40,8 +40,17 @@ function mountList(ctx) {
 		const count = new Map();
 		for (const p of list)
 			count.set(p.name, (count.get(p.name) || 0) + 1);
+		// An invalid file whose name cannot be read has no page: its
+		// errors show in the row.
+		const firstError = p => p.errors && p.errors.length ?
+		    h('div', { class: 'error-line' }, h('code', {},
+			errorText(p.errors[0])), p.errors.length > 1 ?
+			' (+' + (p.errors.length - 1) + ' more)' : '') : null;
 		replace(box, table(list, [
-			['Pipeline', p => h('a', { href: pipelineHref(p.name,
+			['Pipeline', p => p.name === null ? h('span', {},
+			    h('code', {}, p.file), ' ', h('span', { class: 'muted' },
+				'(no readable name)')) :
+			    h('a', { href: pipelineHref(p.name,
 			    count.get(p.name) > 1 ? p.repository : null) }, p.name)],
 			['Repository', p => p.repository],
 			['File', p => h('code', {}, p.file), 'wide-only'],
@@ -49,7 +58,10 @@ function mountList(ctx) {
 			    h('code', { title: p.latest.commit },
 				shortSha(p.latest.commit))) : '', 'wide-only'],
 			['Definition', p => p.deleted ? badge('deleted') :
-			    badge(validOf(p) ? 'valid' : 'invalid')],
+			    [badge(validOf(p) ? 'valid' : 'invalid'),
+				validOf(p) ? null : firstError(p)]],
+			['Next scheduled', p => p.next_fire_at ?
+			    ago(p.next_fire_at) : '', 'wide-only'],
 			['Last run', p => p.last_run ? h('span', {},
 			    h('a', { href: '#/runs/' + api.seg(p.last_run.id) },
 				'#' + p.last_run.id), ' ', badge(p.last_run.status)) :
@@ -138,6 +150,15 @@ function triggerForm(ctx, name, def, declared, repository) {
 	return form;
 }
 
+// "schedule 0 3 * * 1-5 (Europe/Berlin) on main" per entry.
+function scheduleText(triggers) {
+	if (!triggers || !triggers.schedule)
+		return [];
+	return triggers.schedule.map(x => 'schedule ' + x.cron + ' (' +
+	    x.timezone + ')' + (x.branch ? ' on ' + x.branch : '') +
+	    (triggers.catch_up === 'last' ? ', catch up the last' : ''));
+}
+
 function headsTable(heads) {
 	if (!heads.length)
 		return null;
@@ -207,7 +228,11 @@ function mountOne(ctx) {
 			['Triggers', [spec.triggers && spec.triggers.push ?
 			    'push to ' + (spec.triggers.push.branches || ['any branch'])
 			    .join(', ') : null, spec.triggers && spec.triggers.webhook ?
-			    'webhook' : null].filter(Boolean).join('; ') || null],
+			    'webhook' : null].concat(scheduleText(spec.triggers))
+			    .filter(Boolean).join('; ') || null],
+			['Next scheduled run', p.next_fire_at ?
+			    h('span', { id: 'next-fire' }, ago(p.next_fire_at)) :
+			    null],
 			['Concurrency', def ? String(spec.concurrency) : null],
 		    ]),
 		    errs.length || !newestValid ? h('section', {
