@@ -82,8 +82,8 @@ models_manual(struct ctl *ctl, struct http_request *rq,
 	int64_t v = 0;
 	int now = 0;
 	const struct jsonin_field fields[] = {
-		{ .name = "target", .type = JSONIN_STRING,
-		  .flags = JSONIN_REQUIRED, .out = &target,
+		/* required, but an unknown model is 404 whatever the body */
+		{ .name = "target", .type = JSONIN_STRING, .out = &target,
 		  .maxlen = LIM_MODEL_TARGET },
 		{ .name = "comment", .type = JSONIN_STRING,
 		  .flags = JSONIN_NULLABLE, .out = &comment,
@@ -104,11 +104,6 @@ models_manual(struct ctl *ctl, struct http_request *rq,
 	}
 	if (jsonin_parse(rq->body.data, rq->body.len, fields, 0, &err) < 0)
 		goto fail;
-	if (target[0] == '\0') {
-		(void)err_set(&err, ERR_INVALID, "field \"target\": must not "
-		    "be empty");
-		goto fail;
-	}
 	if ((db = api_db(ctl, rs)) == NULL)
 		goto out;
 	if (store_model_manual(db, what, name, (int)v, target, auth_actor(rq),

@@ -210,6 +210,11 @@ manual_refuse(struct db_res *res, enum model_manual what, const char *name,
 	if (promote && db_res_is_null(res, 0, 6))
 		return err_set(err, ERR_NOTFOUND, "model '%.253s' has no "
 		    "version %d", name, version);
+	if (target == NULL)
+		return err_set(err, ERR_INVALID, "missing field \"target\"");
+	if (target[0] == '\0')
+		return err_set(err, ERR_INVALID, "field \"target\": must not "
+		    "be empty");
 	if (strcmp(db_res_text(res, 0, 1), "t") != 0)
 		return err_set(err, ERR_NOTFOUND, "target '%.253s' not found: "
 		    "no pipeline, rollout or model version names it", target);

@@ -69,6 +69,8 @@ enum model_manual {
  * *version_out (may be NULL) receives the version now in production.
  * ERR_NOTFOUND: unknown model, version or target (a target is known once
  * a pipeline's canary stage, a rollout or a model version names it).
+ * ERR_INVALID: target NULL or empty (checked after the model, so that an
+ * unknown model is ERR_NOTFOUND whatever else is wrong).
  * ERR_CONFLICT, the message says which: a rollout holds the target
  * ("target T is being rolled out by run N"), the target serves another
  * model, the version is rejected, a candidate or already in production,
