@@ -404,6 +404,21 @@ verdict__rejected_versions_say_why(void **state)
 	assert_true(tj_is_null(j, "versions[0].rejected_reason"));
 	assert_true(tj_is_null(j, "versions[0].production"));
 	json_decref(j);
+	/* the approval card's comparison: the gate's metrics, not training's */
+	{
+		char path[64];
+
+		(void)snprintf(path, sizeof(path), "/api/v1/approvals/%lld",
+		    (long long)seed_sql(x->f->db, "SELECT id FROM approvals"
+		    " WHERE run_id = %lld", (long long)x->runs[2]));
+		j = json_call(x, x->f->viewer, "GET", path, NULL, 200);
+		assert_int_equal(tj_int(j, "candidate.version"), 3);
+		assert_true(tj_num(j, "candidate.gate_metrics.auc") == 0.82);
+		assert_true(tj_num(j, "candidate.metrics.loss") == 3);
+		assert_int_equal(tj_int(j, "production.version"), 2);
+		assert_true(tj_num(j, "production.gate_metrics.auc") == 0.81);
+		json_decref(j);
+	}
 	/* a rejected version is not promoted by hand */
 	refused(x, x->f->approver, "POST", "/api/v1/models/demo/versions/4/"
 	    "promote", "{\"target\": \"" TARGET "\"}", 409,
