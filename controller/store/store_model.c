@@ -136,8 +136,15 @@ store_model_baseline(struct db *db, const char *target, int64_t pipeline_id,
 }
 
 /*
- * What a manual action needs to know, read under a per-target advisory
- * lock (two manual actions on one target take turns): whether model $1 and
+ * Manual actions on one target take turns: a transaction-scoped advisory
+ * lock, taken in a statement of its own so that the next one's snapshot
+ * sees what the previous holder committed.
+ */
+static const char sql_manual_lock[] =
+    "SELECT pg_advisory_xact_lock(hashtext('sluice.target:' || $1::text))";
+
+/*
+ * What a manual action needs to know (under the lock): whether model $1 and
  * target $3 are known, who holds the target's lease, what is in
  * production on it, and the version to put there: version $2 of $1
  * (promote), or for a rollback ($2 = 0) the retired version of $1 on $3
@@ -153,8 +160,7 @@ static const char sql_manual_check[] =
     "  cur.id, cur.name, cur.version,"
     "  cand.id, cand.version, cand.status, cand.target,"
     "  cand.rejected_reason"
-    " FROM (SELECT pg_advisory_xact_lock(hashtext('sluice.target:' || $3)))"
-    "  lk"
+    " FROM (SELECT 1) one"
     " LEFT JOIN model_versions cur ON cur.target = $3 AND cur.status = $4"
     " LEFT JOIN LATERAL (SELECT id, version, status, target, rejected_reason"
     "   FROM model_versions WHERE name = $1 AND CASE WHEN $2::int > 0"
@@ -269,6 +275,10 @@ store_model_manual(struct db *db, enum model_manual what, const char *name,
 	if (version_out != NULL)
 		*version_out = 0;
 	if ((rc = db_begin(db, err)) < 0)
+		goto out;
+	db_args_init(&a);
+	db_args_str(&a, target);
+	if ((rc = db_exec(db, sql_manual_lock, &a, NULL, err)) < 0)
 		goto out;
 	db_args_init(&a);
 	db_args_str(&a, name);
