@@ -62,8 +62,9 @@ function manualForm(name, versions, target, done) {
 	const choices = versions.filter(v => v.status === 'registered' ||
 	    v.status === 'retired');
 	const pick = h('select', { id: 'promote-v-' + pid, name: 'version' },
-	    choices.map(v => h('option', { value: String(v.version) },
-		'v' + v.version + ' (' + v.status + ')')));
+	    choices.length ? choices.map(v => h('option', { value:
+		String(v.version) }, 'v' + v.version + ' (' + v.status + ')')) :
+		h('option', { value: '' }, 'no registered or retired version'));
 	const comment = h('input', { type: 'text', id: 'manual-comment-' + pid,
 	    maxlength: 1000, name: 'comment' });
 	const status = h('div', { class: 'form-status' });
