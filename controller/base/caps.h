@@ -148,6 +148,7 @@
 /* REST API resources (api_*.c, store_query_*.c, events.c) */
 #define LIM_API_PAGE		200		/* items of one page (?limit=) */
 #define LIM_API_PAGE_DEFAULT	50
+#define LIM_MODEL_TARGET	253		/* a canary target's name */
 #define LIM_API_CURSOR		256		/* bytes of a ?cursor= */
 #define LIM_API_LIST		10000		/* items of an unpaged list */
 #define LIM_RUN_PARAMS		64		/* params of one run request */

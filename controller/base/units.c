@@ -125,3 +125,54 @@ units_format_size(int64_t bytes, char *out, unsigned long outlen)
 	}
 	(void)snprintf(out, outlen, "%lld%s", (long long)bytes, unit[u]);
 }
+
+/* n digits at s as a number, or -1 when they are not all digits. */
+static int
+digits(const char *s, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+int
+units_rfc3339_valid(const char *s)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+	int y, mo, d, h, mi, sec, n = 0;
+
+	if (strlen(s) < 20 || s[4] != '-' || s[7] != '-' ||
+	    (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':')
+		return 0;
+	y = digits(s, 4);
+	mo = digits(s + 5, 2);
+	d = digits(s + 8, 2);
+	h = digits(s + 11, 2);
+	mi = digits(s + 14, 2);
+	sec = digits(s + 17, 2);
+	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+	    h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
+		return 0;
+	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 ||
+	    y % 400 == 0)))
+		return 0;
+	s += 19;
+	if (*s == '.') {
+		while (s[1 + n] >= '0' && s[1 + n] <= '9')
+			n++;
+		if (n < 1 || n > 9)
+			return 0;
+		s += 1 + n;
+	}
+	if ((s[0] == 'Z' || s[0] == 'z') && s[1] == '\0')
+		return 1;
+	return (s[0] == '+' || s[0] == '-') && strlen(s) == 6 && s[3] == ':' &&
+	    digits(s + 1, 2) >= 0 && digits(s + 1, 2) <= 23 &&
+	    digits(s + 4, 2) >= 0 && digits(s + 4, 2) <= 59;
+}

@@ -32,4 +32,12 @@ void	units_format_duration(int64_t ms, char *out, unsigned long outlen);
  */
 void	units_format_size(int64_t bytes, char *out, unsigned long outlen);
 
+/*
+ * Whether s is an RFC 3339 date-time, "2026-12-07T19:30:00Z" with an
+ * optional fraction of 1 to 9 digits and "Z", "z" or an offset "+01:00",
+ * with fields in range (month 1-12, day 1 up to the month's last, hour
+ * 0-23, minute 0-59, second 0-60).  1 or 0.
+ */
+int	units_rfc3339_valid(const char *s);
+
 #endif

@@ -10,7 +10,8 @@ const char *const store_approval_statuses[] = { "pending", "approved",
 
 #define MODEL_JSON(cond)                                                    \
 	"(SELECT json_build_object('name', m.name, 'version', m.version,"   \
-	"  'uri', m.uri, 'metrics', m.metrics) FROM model_versions m"       \
+	"  'uri', m.uri, 'metrics', m.metrics,"                             \
+	"  'gate_metrics', run_gate_metrics(m.run_id)) FROM model_versions m" \
 	"  WHERE " cond " LIMIT 1)"
 
 #define APPROVAL_JSON                                                       \

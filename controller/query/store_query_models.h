@@ -7,7 +7,12 @@
  *             "uri", "created_at"}, "production": {TARGET: VERSION}}
  * A version: {"name", "version", "uri", "status", "target", "run",
  *             "pipeline", "stage", "metrics", "created_at", "promoted_at",
- *             "retired_at"}
+ *             "retired_at", "rejected_reason", "gate_metrics", "production":
+ *             {"version", "target", "gate_metrics"} or null}
+ *            metrics are the producing stage's; gate_metrics those the
+ *            run's gates judged (run_gate_metrics() in the migrations);
+ *            production is the model's version in production on the
+ *            version's target (else on another target), to compare with
  *
  * All calls block on the database and fail as db_exec() does.
  */

@@ -1,8 +1,12 @@
 /*
  * store_model.h - model versions (table model_versions) as the engine
- * registers them and reads them for gates and rollouts.  Promotion and
- * rejection are part of a rollout's end (store_rollout.h).  Blocks on the
- * database; errors as db_exec().
+ * registers them and reads them for gates and rollouts, and the
+ * promotions and rollbacks approvers make by hand.  A rollout's promotion
+ * and rejection are part of its end (store_rollout.h).  Every move to
+ * production appends a model_version event with to_state 'production',
+ * from which the database writes the target's production history (table
+ * production_history, by trigger).  Blocks on the database; errors as
+ * db_exec().
  */
 #ifndef SLUICE_STORE_MODEL_H
 #define SLUICE_STORE_MODEL_H
@@ -45,5 +49,37 @@ int	store_model_baseline(struct db *db, const char *target,
 	    int64_t pipeline_id, int64_t run_id, const char *stage,
 	    const char *metric, struct gate_baseline *out, struct err *err)
 	    __attribute__((warn_unused_result));
+
+/* What an approver does by hand to the production model of a target. */
+enum model_manual {
+	MODEL_MANUAL_PROMOTE = 0,	/* put a given version in production */
+	MODEL_MANUAL_ROLLBACK,		/* back to the previous production one */
+};
+
+/*
+ * Promote version `version` of model name to production on target
+ * (MODEL_MANUAL_PROMOTE; a registered or retired version), or roll
+ * target back to the version of name that was in production on it most
+ * recently before the current one (MODEL_MANUAL_ROLLBACK; version is
+ * ignored), as actor with an optional comment, in one transaction: the
+ * version leaving production becomes `retired` (promote) or `rejected`
+ * with "rolled back by ACTOR[: comment]" (rollback), the other one
+ * `production`, each with its event (data.action "promote" or
+ * "rollback", the comment as reason) and so a production history row.
+ * *version_out (may be NULL) receives the version now in production.
+ * ERR_NOTFOUND: unknown model, version or target (a target is known once
+ * a pipeline's canary stage, a rollout or a model version names it).
+ * ERR_INVALID: target NULL or empty (checked after the model, so that an
+ * unknown model is ERR_NOTFOUND whatever else is wrong).
+ * ERR_CONFLICT, the message says which: a rollout holds the target
+ * ("target T is being rolled out by run N"), the target serves another
+ * model, the version is rejected, a candidate or already in production,
+ * nothing is in production or nothing is left to roll back to.  Does not
+ * move traffic.
+ */
+int	store_model_manual(struct db *db, enum model_manual what,
+	    const char *name, int version, const char *target,
+	    const char *actor, const char *comment, int *version_out,
+	    struct err *err) __attribute__((warn_unused_result));
 
 #endif

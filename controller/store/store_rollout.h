@@ -73,7 +73,8 @@ int	store_rollout_rollback(struct db *db, int64_t rollout_id,
 /*
  * End an abandoned rollout (in status from) as to (rolled_back, or failed
  * when the rollback itself failed), in one statement: the candidate
- * becomes `rejected` (production stays the stable model), pending
+ * becomes `rejected` with message as its reason (production stays the
+ * stable model), pending
  * approvals expire, the stage (in stage_from) ends as stage_to (failed
  * or canceled) with message, and the target's lease is released.  The
  * rollout's event has as actor who caused the end: whoever asked for an

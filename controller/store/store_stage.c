@@ -94,13 +94,21 @@ static const char sql_attempt_finish[] =
     "    message = $10, waiting_reason = $11"
     "  WHERE id = $7 AND status = $8 AND $9::text IS NOT NULL"
     "    AND EXISTS (SELECT 1 FROM a) RETURNING id),"
+    " mv AS ("
+    "  UPDATE model_versions SET status = $20::text, rejected_reason = $10"
+    "  WHERE run_id = $13 AND status = $21 AND $2::text = $22"
+    "    AND $9::text = $23 AND EXISTS (SELECT 1 FROM s)"
+    "  RETURNING id),"
     " e AS (" SQL_EV_COLS
     "  SELECT $12, 'attempt', a.id, $13::bigint, 'transition', a.old,"
     "    $2::text, $4, jsonb_build_object('exit_code', nullif($3::int, -1))"
     "    FROM a"
     "  UNION ALL"
     "  SELECT $12, 'stage', s.id, $13::bigint, 'transition', $8::text,"
-    "    $9::text, coalesce($10, $11), '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
+    "    $9::text, coalesce($10, $11), '{}'::jsonb FROM s"
+    "  UNION ALL"
+    "  SELECT $12, 'model_version', mv.id, $13::bigint, 'transition',"
+    "    $21::text, $20::text, $10, '{}'::jsonb FROM mv" SQL_EV_RETURNING ")"
     " SELECT (SELECT count(*) FROM a), " SQL_NOTIFY("e");
 
 static const char sql_stage_transition[] =
@@ -277,6 +285,11 @@ store_attempt_finish(struct db *db, const struct attempt_end *ae,
 	/* an attempt that ran was submitted, whatever its row says */
 	db_args_bool(&a, ae->status == ATTEMPT_SUCCEEDED || ae->started_ms > 0);
 	args_facts(&a, &ae->facts);
+	/* a job that succeeded but whose stage fails failed its gates */
+	db_args_str(&a, model_status_name(MODEL_REJECTED));
+	db_args_str(&a, model_status_name(MODEL_REGISTERED));
+	db_args_str(&a, attempt_status_name(ATTEMPT_SUCCEEDED));
+	db_args_str(&a, stage_status_name(STAGE_FAILED));
 	return db_exec_guarded(db, sql_attempt_finish, &a, NULL,
 	    "attempt finished", err);
 }

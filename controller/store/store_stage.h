@@ -98,8 +98,10 @@ struct attempt_end {
  * Record the end of an attempt (and its stage's transition).  The
  * executor's start (started_ms), when given, replaces an earlier one
  * recorded while it ran: the container's own start is later than the
- * pod's or the Job's, which is all that may have been known then.
- * ERR_CONFLICT.
+ * pod's or the Job's, which is all that may have been known then.  An
+ * attempt that succeeded while its stage fails has failed its gates: the
+ * run's `registered` model versions become `rejected` in the same
+ * statement, with the stage's message as their reason.  ERR_CONFLICT.
  */
 int	store_attempt_finish(struct db *db, const struct attempt_end *ae,
 	    struct err *err) __attribute__((warn_unused_result));

@@ -202,6 +202,9 @@ test('approving a canary step lets the run continue', SLOW, async () => {
 	await page.setViewportSize({ width: 1280, height: 900 });
 	await page.goto('/#/models/demo');
 	await page.locator('.badge', { hasText: 'production' }).first().waitFor();
+	// the rollout's promotion is in the target's production history
+	await page.locator('#history-demo-api .timeline-item').first()
+	    .getByText('rollout', { exact: true }).waitFor();
 	await shot(page, 'model-demo');
 	assert.deepEqual(page.errors, []);
 	await context.close();

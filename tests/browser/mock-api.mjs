@@ -110,7 +110,18 @@ function runSummary(r) {
 	    status: s.status })) };
 }
 
+// One production history entry of demo-api.
+function historyEntry(id, version, prev, at, actor, source, reason) {
+	return { id, target: 'demo-api', model: 'demo', version,
+	    uri: 'file:///m/' + version, previous: prev ? { model: 'demo',
+	    version: prev } : null, changed_at: iso(at), actor, source, reason,
+	    run: source === 'rollout' ? version : null,
+	    rollout: source === 'rollout' ? version : null };
+}
+
 const st = {
+	prod: 2,
+	history: [],
 	runs: new Map(),
 	approvals: new Map(),
 	sessions: new Map(),
@@ -119,6 +130,10 @@ const st = {
 };
 
 function seed() {
+	st.history.push(historyEntry(1, 1, 0, T0 + 110e3, 'amy', 'rollout',
+	    'rollout of run 1 completed'));
+	st.history.push(historyEntry(2, 2, 1, T0 + 170e3, 'amy', 'rollout',
+	    HOSTILE));
 	for (let id = 1; id <= 2; id++) {
 		st.runs.set(id, makeRun(id, 'succeeded', [
 			stage('prepare', [], 'succeeded', { artifacts:
@@ -582,13 +597,53 @@ async function api(req, res, url) {
 		    created_at: iso(T0 + 120e3) }, production: { 'demo-api': 2 } }],
 		    next_cursor: null });
 	if ((g = /^\/api\/v1\/models\/([^/]+)\/versions$/.exec(p)))
-		return send(res, 200, { versions: [2, 1].map(v => ({ name: 'demo',
-		    version: v, uri: 'file:///m/' + v, status: v === 2 ?
-		    'production' : 'retired', target: 'demo-api', run: v,
+		return send(res, 200, { versions: [3, 2, 1].map(v => ({
+		    name: 'demo', version: v, uri: 'file:///m/' + v, status:
+		    st.prod === v ? 'production' : v === 3 ? 'rejected' :
+		    'retired', target: 'demo-api', run: v,
 		    pipeline: 'demo', stage: 'train', metrics: { auc: 0.9 +
 		    v / 100 }, created_at: iso(T0 + v * 60e3), promoted_at:
-		    iso(T0 + v * 60e3 + 50e3), retired_at: v === 2 ? null :
-		    iso(T0 + 400e3) })), next_cursor: null });
+		    iso(T0 + v * 60e3 + 50e3), retired_at: st.prod === v ? null :
+		    iso(T0 + 400e3), rejected_reason: v === 3 ?
+		    'gate failed: ' + HOSTILE : null,
+		    gate_metrics: { auc: 0.8 + v / 100, f1: 0.7 },
+		    production: st.prod === v ? null : { version: st.prod,
+			target: 'demo-api', gate_metrics: { auc: 0.8 +
+			st.prod / 100 } } })), next_cursor: null });
+	if ((g = /^\/api\/v1\/targets\/([^/]+)\/history$/.exec(p))) {
+		if (decodeURIComponent(g[1]) !== 'demo-api')
+			return fail(res, 404, 'not_found', 'target \'' +
+			    decodeURIComponent(g[1]) + '\' not found');
+		const at = url.searchParams.get('at');
+		const list = st.history.slice().reverse();
+		if (at === null)
+			return send(res, 200, { history: list, next_cursor: null });
+		const t = Date.parse(at);
+		if (Number.isNaN(t))
+			return fail(res, 400, 'invalid', 'query parameter "at": ' +
+			    'expected an RFC 3339 time');
+		const e = list.find(x => Date.parse(x.changed_at) <= t);
+		if (!e)
+			return fail(res, 404, 'not_found', 'nothing was in ' +
+			    'production on target \'demo-api\' at ' + at);
+		return send(res, 200, { target: 'demo-api', at: iso(t), entry: e });
+	}
+	if ((g = /^\/api\/v1\/models\/demo\/(?:versions\/(\d+)\/promote|rollback)$/
+	    .exec(p)) && m === 'POST') {
+		if (need('approver'))
+			return;
+		const b = await body(req);
+		const prev = st.prod;
+		const v = g[1] ? Number(g[1]) : st.history.filter(x =>
+		    x.version !== prev).at(-1)?.version;
+		if (!v || v === 3 || v === prev)
+			return fail(res, 409, 'conflict', 'nothing to do');
+		st.prod = v;
+		st.history.push(historyEntry(st.history.length + 1, v, prev,
+		    Date.now(), w.name, g[1] ? 'promote' : 'rollback',
+		    b.comment || null));
+		return send(res, 200, st.history.at(-1));
+	}
 	return fail(res, 404, 'not_found', `no route for '${p}'`);
 }
 

@@ -70,7 +70,9 @@ test('mock: every API answer matches docs/api.yaml', async () => {
 	    '/api/v1/approvals/99', '/api/v1/pipelines', '/api/v1/pipelines/demo',
 	    '/api/v1/pipelines/broken', '/api/v1/pipelines/nope',
 	    '/api/v1/repositories', '/api/v1/models',
-	    '/api/v1/models/demo/versions']) {
+	    '/api/v1/models/demo/versions', '/api/v1/targets/demo-api/history',
+	    '/api/v1/targets/demo-api/history?at=2000-01-01T00:00:00Z',
+	    '/api/v1/targets/demo-api/history?at=2999-01-01T00:00:00Z']) {
 		const r = await fetch(mock.url + p, { headers: { cookie } });
 		assert.ok(r.status === 200 || r.status === 404, p + ' ' + r.status);
 		await r.arrayBuffer();
@@ -201,6 +203,10 @@ test('mock: a viewer sees no control it cannot use', async () => {
 	await visit(page, '#/repositories');
 	assert.equal(await page.getByRole('button', { name: 'Refresh now' }).count(), 0);
 	assert.equal(await page.getByRole('button', { name: 'Add repository' }).count(), 0);
+	await visit(page, '#/models/demo');
+	await page.locator('#history-demo-api .timeline-item').first().waitFor();
+	assert.equal(await page.getByRole('button', { name: 'Roll back' }).count(), 0);
+	assert.equal(await page.getByRole('button', { name: 'Promote' }).count(), 0);
 	for (const hash of PAGES) {
 		await visit(page, hash);
 		await plainText(page, hash);
@@ -359,6 +365,44 @@ test('mock: a hidden tab fetches nothing, and catches up when shown',
 	const shown = page.waitForRequest(isPoll, { timeout: 3000 });
 	await setHidden(false);
 	await shown;
+	assert.deepEqual(page.errors, []);
+	await context.close();
+});
+
+test('mock: the model page shows each target\'s production history, the ' +
+    'gate metrics against production, and rolls back by hand', async () => {
+	const { context, page } = await newPage(chrome.browser, mock.url);
+	await signIn(page, 'approver');
+	await visit(page, '#/models/demo');
+	const hist = page.locator('#history-demo-api');
+	await hist.locator('.timeline-item').nth(1).waitFor();
+	// newest first, the reason as text
+	assert.match(await hist.locator('.timeline-item').first().innerText(),
+	    /demo v2.*rollout.*after v1.*by amy.*<img src=x onerror=/s);
+	// the verdict of the rejected version, and its gate metrics against
+	// production's, with the difference
+	await page.locator('td', { hasText: 'gate failed: <img' }).waitFor();
+	await page.locator('#lineage-v3').click();
+	const cmp = page.locator('#h-compare + div table');
+	await cmp.locator('caption', { hasText: 'v3 vs v2 in production on ' +
+	    'demo-api' }).waitFor();
+	assert.match(await cmp.locator('tr', { hasText: 'auc' }).innerText(),
+	    /0\.83\s+0\.82\s+\+0\.01/);
+	// what served at an instant
+	// (the field takes local time; a minute ago is after the history)
+	const local = Date.now() - 60e3 - new Date().getTimezoneOffset() * 60e3;
+	await hist.getByLabel('What served demo-api at').fill(
+	    new Date(local).toISOString().slice(0, 19));
+	await hist.getByRole('button', { name: 'Show' }).click();
+	await hist.locator('.at-answer', { hasText: 'demo v2' }).waitFor();
+	// roll back by hand: v1 serves again, the timeline says so
+	await page.locator('#manual-comment-demo-api').fill('too slow');
+	await page.locator('#rollback-demo-api').click();
+	await hist.locator('.timeline-item').first()
+	    .getByText('too slow').waitFor();
+	assert.match(await hist.locator('.timeline-item').first().innerText(),
+	    /demo v1.*rollback.*after v2/s);
+	assert.equal(await page.evaluate(() => window.__xss), undefined);
 	assert.deepEqual(page.errors, []);
 	await context.close();
 });

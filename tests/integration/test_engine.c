@@ -945,9 +945,16 @@ engine__baseline_compares_with_the_production_model(void **state)
 	    "name = 'evaluate'", (long long)r2);
 	expect(f, "skipped", "SELECT status FROM stages WHERE run_id = %lld "
 	    "AND name = 'rollout'", (long long)r2);
-	/* production is unchanged, the failed run's model stays registered */
-	expect(f, "production,registered", "SELECT string_agg(status, ',' "
+	/*
+	 * production is unchanged; the failed run's model carries the
+	 * verdict: rejected, with the gate's message as the reason
+	 */
+	expect(f, "production,rejected", "SELECT string_agg(status, ',' "
 	    "ORDER BY version) FROM model_versions");
+	expect(f, "gate failed: auc = 0.85 is not >= 0.89 (baseline 0.9 from "
+	    "production model prod-baseline v1 (run 1), tolerance 0.01)",
+	    "SELECT rejected_reason FROM model_versions WHERE run_id = %lld",
+	    (long long)r2);
 }
 
 static void

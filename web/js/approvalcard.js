@@ -1,10 +1,11 @@
 // approvalcard.js - one canary approval: target, weight, the step's
-// analysis, the candidate's metrics next to production's, and (for
-// approvers, while pending) approve / reject with a comment.
+// analysis, the metrics the candidate's gates judged next to
+// production's, and (for approvers, while pending) approve / reject with
+// a comment.
 import * as api from './api.js';
 import { rolloutActions } from './rolloutactions.js';
-import { h, badge, ago, dl, fmtNumber, table, errorBox, idPart }
-    from './render.js';
+import { h, badge, ago, dl, fmtNumber, table, errorBox, idPart, entries,
+    metricsComparison } from './render.js';
 
 const OPS = {
 	'>=': (x, y) => x >= y, '>': (x, y) => x > y, '<=': (x, y) => x <= y,
@@ -63,27 +64,19 @@ function modelLabel(m) {
 	    ' v', String(m.version)) : null;
 }
 
+// The gate's own metrics (those the run's gates judged, e.g. the evaluate
+// stage's) against production's; the producing stage's metrics when
+// neither run had a gate.
 function comparison(a) {
-	const cand = a.candidate ? a.candidate.metrics : {};
-	const prod = a.production ? a.production.metrics : {};
-	const names = [...new Set([...Object.keys(cand), ...Object.keys(prod)])]
-	    .sort();
-	if (!names.length)
-		return h('p', { class: 'muted' }, 'No evaluation metrics reported.');
-	const num = v => typeof v === 'number' ? fmtNumber(v) : '—';
-	return table(names, [
-		['Metric', n => n],
-		['Candidate', n => num(cand[n]), 'num'],
-		['Production', n => num(prod[n]), 'num'],
-		['Difference', n => {
-			const c = cand[n], p = prod[n];
-			if (typeof c !== 'number' || typeof p !== 'number')
-				return '';
-			const d = c - p;
-			return h('span', { class: d > 0 ? 'up' : d < 0 ? 'down' :
-			    '' }, (d > 0 ? '+' : '') + fmtNumber(d));
-		}, 'num'],
-	], { caption: 'Evaluation: candidate vs production' });
+	const gc = a.candidate ? a.candidate.gate_metrics : null;
+	const gp = a.production ? a.production.gate_metrics : null;
+	if (entries(gc).length || entries(gp).length)
+		return metricsComparison(gc, gp, { caption: 'Gate metrics: ' +
+		    'candidate vs production' });
+	return metricsComparison(a.candidate ? a.candidate.metrics : {},
+	    a.production ? a.production.metrics : {},
+	    { caption: 'Evaluation: candidate vs production',
+		empty: 'No evaluation metrics reported.' });
 }
 
 function analysis(a) {

@@ -297,3 +297,30 @@ export function append(el, ...children) {
 	appendAll(el, children);
 	return el;
 }
+
+// Metrics of a model side by side with production's and the difference:
+// cand and prod are {metric: number} (either may be missing).  labels:
+// {caption, candidate, production, empty}.
+export function metricsComparison(cand, prod, { caption, candidate =
+    'Candidate', production = 'Production', empty = 'No metrics.' } = {}) {
+	cand = cand ?? {};
+	prod = prod ?? {};
+	const names = [...new Set([...Object.keys(cand), ...Object.keys(prod)])]
+	    .sort();
+	if (!names.length)
+		return h('p', { class: 'muted' }, empty);
+	const num = v => typeof v === 'number' ? fmtNumber(v) : '—';
+	return table(names, [
+		['Metric', n => n],
+		[candidate, n => num(cand[n]), 'num'],
+		[production, n => num(prod[n]), 'num'],
+		['Difference', n => {
+			const c = cand[n], p = prod[n];
+			if (typeof c !== 'number' || typeof p !== 'number')
+				return '';
+			const d = c - p;
+			return h('span', { class: d > 0 ? 'up' : d < 0 ? 'down' :
+			    '' }, (d > 0 ? '+' : '') + fmtNumber(d));
+		}, 'num'],
+	], { caption });
+}
