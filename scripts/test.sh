@@ -44,6 +44,14 @@ export SLUICE_TEST_PG_BIN="$PG_BIN"
 export SLUICE_TEST_TMP="$tmp"
 export SLUICE_BIN="$top/$BIN/sluice"
 export SLUICE_TOP="$top"
+# The tests' python3 is the system's (bootstrap installs Debian's): a
+# version manager's shim first on PATH (pyenv's starts in about a second)
+# would be paid at every one of the thousands of calls the tests make.
+if [ -x /usr/bin/python3 ] && [ "$(command -v python3)" != /usr/bin/python3 ]; then
+	mkdir -p "$tmp/bin"
+	ln -s /usr/bin/python3 "$tmp/bin/python3"
+	export PATH="$tmp/bin:$PATH"
+fi
 
 # The template every integration program copies: migrated by `sluice
 # migrate` itself, then closed to connections (a connection to a template
