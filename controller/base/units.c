@@ -1,6 +1,7 @@
 /* units.c - duration and size parsers; see units.h. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/err.h"
 #include "base/units.h"
@@ -29,13 +30,14 @@ int
 units_parse_duration(const char *s, int64_t *ms)
 {
 	static const struct { const char *name; int64_t ms; } units[] = {
-		{ "h", 3600000 }, { "ms", 1 }, { "m", 60000 }, { "s", 1000 },
+		{ "d", 86400000 }, { "h", 3600000 }, { "ms", 1 },
+		{ "m", 60000 }, { "s", 1000 },
 	};
-	/* rank gives the required decreasing order: h > m > s > ms */
-	static const int rank[] = { 4, 1, 3, 2 };
+	/* rank gives the required decreasing order: d > h > m > s > ms */
+	static const int rank[] = { 5, 4, 1, 3, 2 };
 	const char *p = s;
 	int64_t total = 0, v, part;
-	int last = 5;
+	int last = 6;
 
 	if (s == NULL || *s == '\0')
 		return ERR_INVALID;
@@ -124,4 +126,75 @@ units_format_size(int64_t bytes, char *out, unsigned long outlen)
 		u++;
 	}
 	(void)snprintf(out, outlen, "%lld%s", (long long)bytes, unit[u]);
+}
+
+/* Exactly n digits at *pp into *out. */
+static int
+read_digits(const char **pp, int n, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		char c = (*pp)[i];
+
+		if (c < '0' || c > '9')
+			return ERR_INVALID;
+		v = v * 10 + (c - '0');
+	}
+	*pp += n;
+	*out = v;
+	return 0;
+}
+
+int
+units_parse_rfc3339(const char *s, int64_t *ms)
+{
+	struct tm tm;
+	const char *p = s;
+	int y, mo, d, h, mi, sec, frac = 0, oh = 0, om = 0, sign = 0;
+	int64_t t;
+
+	if (s == NULL || read_digits(&p, 4, &y) < 0 || *p++ != '-' ||
+	    read_digits(&p, 2, &mo) < 0 || *p++ != '-' ||
+	    read_digits(&p, 2, &d) < 0 || (*p != 'T' && *p != 't') ||
+	    (p++, read_digits(&p, 2, &h) < 0) || *p++ != ':' ||
+	    read_digits(&p, 2, &mi) < 0 || *p++ != ':' ||
+	    read_digits(&p, 2, &sec) < 0)
+		return ERR_INVALID;
+	if (*p == '.') {
+		int n = 0;
+
+		for (p++; *p >= '0' && *p <= '9'; p++, n++)
+			if (n < 3)
+				frac = frac * 10 + (*p - '0');
+		if (n == 0)
+			return ERR_INVALID;
+		for (; n < 3; n++)
+			frac *= 10;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		sign = *p++ == '-' ? -1 : 1;
+		if (read_digits(&p, 2, &oh) < 0 || *p++ != ':' ||
+		    read_digits(&p, 2, &om) < 0 || oh > 23 || om > 59)
+			return ERR_INVALID;
+	} else {
+		return ERR_INVALID;
+	}
+	if (*p != '\0' || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 ||
+	    h > 23 || mi > 59 || sec > 60)
+		return ERR_INVALID;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = (int64_t)timegm(&tm);
+	if (tm.tm_mday != d && sec < 60)
+		return ERR_INVALID;	/* February 30th and the like */
+	*ms = (t - sign * (oh * 3600 + om * 60)) * 1000 + frac;
+	return 0;
 }
