@@ -100,6 +100,13 @@ retention_sweep(struct db *db, const struct cfg *cfg, volatile int *stop,
 		if (c.runs == 0)
 			break;	/* the rest gained a reason to stay meanwhile */
 	}
+	if (sum.runs > 0) {
+		struct err verr;
+
+		if (store_retention_vacuum(db, &verr) < 0)
+			log_warn("retention: vacuum failed", "error=\"%s\"",
+			    verr.msg);
+	}
 	if (total != NULL)
 		*total = sum;
 	return rc;

@@ -345,3 +345,20 @@ out:
 	db_res_free(res);
 	return rc;
 }
+
+/*
+ * VACUUM what retention deletes from, so that the space of the deleted
+ * rows (and their TOAST: the kept logs) is reused at once rather than
+ * when autovacuum next comes by; SKIP_LOCKED, so a busy table is left to
+ * autovacuum.  Never inside a transaction.
+ */
+static const char sql_vacuum[] =
+    "VACUUM (SKIP_LOCKED) runs, stages, stage_attempts, metrics, artifacts,"
+    " attempt_log_heads, attempt_log_chunks, rollouts, approvals,"
+    " model_versions, events";
+
+int
+store_retention_vacuum(struct db *db, struct err *err)
+{
+	return db_exec(db, sql_vacuum, NULL, NULL, err);
+}

@@ -82,6 +82,13 @@ int	store_retention_delete(struct db *db, const struct retention_defaults *d,
 	    char ***jobs, size_t *njobs, int64_t **runs_out, size_t *nruns,
 	    struct err *err) __attribute__((warn_unused_result));
 
+/*
+ * VACUUM the tables a deletion touched, so the space is reused at once.
+ * db must not be in a transaction.
+ */
+int	store_retention_vacuum(struct db *db, struct err *err)
+	    __attribute__((warn_unused_result));
+
 /* What retention deleted ever (for /metrics). */
 int	store_retention_totals(struct db *db, struct retention_counts *out,
 	    struct err *err) __attribute__((warn_unused_result));
