@@ -126,7 +126,7 @@ const struct key cfg_top_keys[] = {
 	  .max = 100000000 },
 	{ .path = "retention.max_age", .type = K_DUR,
 	  .off = C(retention_max_age_ms), .def = "0s", .min = 0,
-	  .max = DUR_MAX },
+	  .max = DUR_MAX, .flags = CFG_DAYS },
 	{ .path = "retention.interval", .type = K_DUR,
 	  .off = C(retention_interval_ms), .def = "1h", .min = SEC,
 	  .max = DUR_MAX },

@@ -30,14 +30,13 @@ int
 units_parse_duration(const char *s, int64_t *ms)
 {
 	static const struct { const char *name; int64_t ms; } units[] = {
-		{ "d", 86400000 }, { "h", 3600000 }, { "ms", 1 },
-		{ "m", 60000 }, { "s", 1000 },
+		{ "h", 3600000 }, { "ms", 1 }, { "m", 60000 }, { "s", 1000 },
 	};
-	/* rank gives the required decreasing order: d > h > m > s > ms */
-	static const int rank[] = { 5, 4, 1, 3, 2 };
+	/* rank gives the required decreasing order: h > m > s > ms */
+	static const int rank[] = { 4, 1, 3, 2 };
 	const char *p = s;
 	int64_t total = 0, v, part;
-	int last = 6;
+	int last = 5;
 
 	if (s == NULL || *s == '\0')
 		return ERR_INVALID;
@@ -126,6 +125,30 @@ units_format_size(int64_t bytes, char *out, unsigned long outlen)
 		u++;
 	}
 	(void)snprintf(out, outlen, "%lld%s", (long long)bytes, unit[u]);
+}
+
+int
+units_parse_age(const char *s, int64_t *ms)
+{
+	const char *p = s;
+	int64_t days = 0, rest = 0;
+
+	if (s == NULL)
+		return ERR_INVALID;
+	if (read_uint(&p, &days) == 0 && *p == 'd') {
+		p++;
+		if (*p != '\0' && units_parse_duration(p, &rest) < 0)
+			return ERR_INVALID;
+	} else if (units_parse_duration(s, &rest) < 0) {
+		return ERR_INVALID;
+	} else {
+		days = 0;
+	}
+	if (__builtin_mul_overflow(days, INT64_C(86400000), &days) ||
+	    __builtin_add_overflow(days, rest, &days))
+		return ERR_INVALID;
+	*ms = days;
+	return 0;
 }
 
 /* Exactly n digits at *pp into *out. */

@@ -2,7 +2,7 @@
  * units.h - strict parsers for durations and sizes, shared by the
  * configuration and the pipeline parser.
  *
- * Durations: one or more <integer><unit> groups with units d, h, m, s, ms in
+ * Durations: one or more <integer><unit> groups with units h, m, s, ms in
  * decreasing order, each at most once ("500ms", "30s", "5m", "2h",
  * "1h30m").  No sign, fraction, space or bare number.  Result in ms.
  * Sizes: an integer with an optional suffix B, KiB, MiB, GiB, TiB (powers
@@ -18,6 +18,13 @@
 int	units_parse_duration(const char *s, int64_t *ms)
 	    __attribute__((warn_unused_result));
 int	units_parse_size(const char *s, int64_t *bytes)
+	    __attribute__((warn_unused_result));
+
+/*
+ * An age: a duration, or days first ("90d", "1d12h"), as for retention's
+ * max_age.  0 or ERR_INVALID; *ms is not written on failure.
+ */
+int	units_parse_age(const char *s, int64_t *ms)
 	    __attribute__((warn_unused_result));
 
 /*

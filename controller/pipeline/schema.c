@@ -958,6 +958,7 @@ walk_retention(struct vctx *c, const struct ynode *n,
 	struct pipeline_retention *r = &c->p->retention;
 	long long v;
 	int64_t ms;
+	char *s;
 
 	if (sch_get_fields(c, n, path, f, R_N) < 0)
 		return;
@@ -968,13 +969,16 @@ walk_retention(struct vctx *c, const struct ynode *n,
 	}
 	if (f[R_AGE].val != NULL) {
 		PKEY(ap, path, "max_age");
-		if (sch_get_duration(c, f[R_AGE].val, &ap, 0, &ms) == 0) {
-			if (ms > 0 && ms < 3600000)
-				verr(c, f[R_AGE].val, &ap, "must be 0 (no "
-				    "limit) or at least 1h");
-			else
-				r->max_age_ms = ms;
-		}
+		if (sch_get_str(c, f[R_AGE].val, &ap, &s) < 0)
+			return;
+		if (units_parse_age(s, &ms) < 0)
+			verr(c, f[R_AGE].val, &ap, "invalid age \"%.64s\" "
+			    "(expected e.g. \"90d\", \"12h\" or \"0s\")", s);
+		else if (ms > 0 && ms < 3600000)
+			verr(c, f[R_AGE].val, &ap, "must be 0s (no limit) or at "
+			    "least 1h (got \"%.64s\")", s);
+		else
+			r->max_age_ms = ms;
 	}
 }
 
