@@ -60,13 +60,15 @@ CREATE OR REPLACE FUNCTION events_append_only() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    IF TG_OP = 'DELETE'
-       AND current_setting('sluice.retention', true) = 'on'
-       AND OLD.run_id IS NOT NULL
-       AND event_audit_kind(OLD.entity_type, OLD.action, OLD.to_state,
-                            OLD.data) IS NULL
-       AND NOT EXISTS (SELECT 1 FROM runs WHERE id = OLD.run_id) THEN
-        RETURN OLD;
+    -- nested: OLD exists only for a row-level DELETE
+    IF TG_OP = 'DELETE' AND TG_LEVEL = 'ROW' THEN
+        IF coalesce(current_setting('sluice.retention', true), '') = 'on'
+           AND OLD.run_id IS NOT NULL
+           AND event_audit_kind(OLD.entity_type, OLD.action, OLD.to_state,
+                                OLD.data) IS NULL
+           AND NOT EXISTS (SELECT 1 FROM runs WHERE id = OLD.run_id) THEN
+            RETURN OLD;
+        END IF;
     END IF;
     RAISE EXCEPTION 'events are append-only: % is not allowed', TG_OP
         USING ERRCODE = 'restrict_violation';

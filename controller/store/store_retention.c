@@ -23,7 +23,7 @@
 #include "store/store_retention.h"
 
 const char store_retention_plan_sql[] =
-    "WITH RECURSIVE pol AS ("
+    "WITH RECURSIVE pol AS (SELECT * FROM ("
     "  SELECT p.id, p.name,"
     "   coalesce((v.definition->'spec'->'retention'->>'keep_runs')::bigint,"
     "     $1::bigint) AS keep_runs,"
@@ -31,7 +31,8 @@ const char store_retention_plan_sql[] =
     "     $2::bigint) AS max_age_ms"
     "  FROM pipelines p LEFT JOIN LATERAL (SELECT w.definition"
     "    FROM pipeline_versions w WHERE w.pipeline_id = p.id AND w.valid"
-    "    ORDER BY w.id DESC LIMIT 1) v ON true),"
+    "    ORDER BY w.id DESC LIMIT 1) v ON true) x"
+    "  WHERE x.keep_runs > 0 OR x.max_age_ms > 0),"
     " past AS ("
     "  SELECT r.id, pol.name AS pipeline, r.status, r.created_at,"
     "   CASE WHEN pol.keep_runs > 0 AND r.n > pol.keep_runs"
