@@ -13,6 +13,7 @@ int	cmd_migrate(int argc, char **argv);
 int	cmd_validate(int argc, char **argv);
 int	cmd_token(int argc, char **argv);
 int	cmd_version(int argc, char **argv);
+int	cmd_gc(int argc, char **argv);
 
 /*
  * Load the configuration for a command: --config FILE and any number of

@@ -20,6 +20,7 @@
 #include "base/ratelimit.h"
 #include "base/version.h"
 #include "engine/engine.h"
+#include "engine/retention.h"
 #include "exec/exec_local.h"
 #include "exec/executor.h"
 #include "git/poller.h"
@@ -241,6 +242,7 @@ cmd_serve(int argc, char **argv)
 	struct err err;
 	struct db *db = NULL;
 	struct executor ex = { NULL, NULL };
+	struct retention *retention = NULL;
 	char migdir[LIM_PATH];
 	int migrate = 0, status = 1;
 	time_t last_ping = 0;
@@ -292,6 +294,8 @@ cmd_serve(int argc, char **argv)
 		fprintf(stderr, "sluice serve: %s\n", err.msg);
 		goto out;
 	}
+	if (retention_start(&retention, ctl.cfg, &err) < 0)
+		log_warn("no retention sweep", "error=\"%s\"", err.msg);
 	log_info("sluice started", "version=%s listen=%s executor=%s port=%d",
 	    SLUICE_VERSION, ctl.cfg->listen,
 	    ctl.cfg->executor == EXECUTOR_KUBERNETES ? "kubernetes" : "local",
@@ -321,6 +325,7 @@ cmd_serve(int argc, char **argv)
 	log_info("sluice stopping", "reason=signal");
 	status = 0;
 out:
+	retention_stop(retention);
 	/* HTTP threads borrow the executor: stop them first */
 	http_stop(ctl.http);
 	/* stage attempts keep running: a restarted engine adopts them */

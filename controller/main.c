@@ -1,5 +1,5 @@
 /*
- * main.c - command dispatch: serve, migrate, validate, token, version.
+ * main.c - command dispatch: serve, migrate, validate, token, gc, version.
  */
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +22,7 @@ static const struct {
 	{ "validate", cmd_validate, "validate [--json] FILE..." },
 	{ "token", cmd_token,
 	    "token create --name NAME --role viewer|operator|approver|admin" },
+	{ "gc", cmd_gc, "gc [--config FILE] [--set KEY=VALUE]... [--dry-run]" },
 	{ "version", cmd_version, "version" },
 };
 

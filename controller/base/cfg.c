@@ -120,6 +120,16 @@ const struct key cfg_top_keys[] = {
 	{ .path = "logs", .type = K_MAP },
 	{ .path = "logs.max_bytes", .type = K_SIZE, .off = C(logs_max_bytes),
 	  .def = "16MiB", .min = 1024, .max = LIM_LOG_MAX_BYTES },
+	{ .path = "retention", .type = K_MAP },
+	{ .path = "retention.keep_runs", .type = K_INT,
+	  .off = C(retention_keep_runs), .def = "0", .min = 0,
+	  .max = 100000000 },
+	{ .path = "retention.max_age", .type = K_DUR,
+	  .off = C(retention_max_age_ms), .def = "0s", .min = 0,
+	  .max = DUR_MAX, .flags = CFG_DAYS },
+	{ .path = "retention.interval", .type = K_DUR,
+	  .off = C(retention_interval_ms), .def = "1h", .min = SEC,
+	  .max = DUR_MAX },
 };
 #undef C
 

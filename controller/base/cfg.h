@@ -80,6 +80,13 @@ struct cfg {
 	size_t		 napi_env_allowlist;
 	int		 anonymous_read;	/* 0 */
 	char		*web_dir;		/* console files, default "web" */
+	/*
+	 * retention.*: the default of every pipeline's spec.retention (0: no
+	 * limit) and how often the active controller sweeps.
+	 */
+	int		 retention_keep_runs;	/* 0 */
+	int64_t		 retention_max_age_ms;	/* 0 */
+	int64_t		 retention_interval_ms;	/* 1h */
 };
 
 /*

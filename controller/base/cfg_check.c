@@ -408,7 +408,8 @@ cfg_set_text(struct ld *ld, const struct key *k, void *base, const char *label,
 		*FIELD(base, k, double) = d;
 		return 0;
 	case K_DUR:
-		if (units_parse_duration(v, &i) < 0)
+		if (((k->flags & CFG_DAYS) ? units_parse_age(v, &i) :
+		    units_parse_duration(v, &i)) < 0)
 			return cfg_fail(ld, at, label, "%s is not a duration",
 			    q);
 		if (i < k->min || i > k->max) {

@@ -47,6 +47,7 @@ enum ktype {
 #define CFG_DUMP_SET	0x20	/* K_BOOL: in the dump only when true */
 #define CFG_DUMP_CHANGED 0x40	/* K_INT, K_BOOL: in the dump only when
 				   not the default */
+#define CFG_DAYS	0x80	/* K_DUR: days too ("90d", units_parse_age) */
 
 struct key {
 	const char	*path;		/* dotted, relative to the table */

@@ -1,6 +1,7 @@
 /* units.c - duration and size parsers; see units.h. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/err.h"
 #include "base/units.h"
@@ -126,53 +127,105 @@ units_format_size(int64_t bytes, char *out, unsigned long outlen)
 	(void)snprintf(out, outlen, "%lld%s", (long long)bytes, unit[u]);
 }
 
-/* n digits at s as a number, or -1 when they are not all digits. */
+int
+units_parse_age(const char *s, int64_t *ms)
+{
+	const char *p = s;
+	int64_t days = 0, rest = 0;
+
+	if (s == NULL)
+		return ERR_INVALID;
+	if (read_uint(&p, &days) == 0 && *p == 'd') {
+		p++;
+		if (*p != '\0' && units_parse_duration(p, &rest) < 0)
+			return ERR_INVALID;
+	} else if (units_parse_duration(s, &rest) < 0) {
+		return ERR_INVALID;
+	} else {
+		days = 0;
+	}
+	if (__builtin_mul_overflow(days, INT64_C(86400000), &days) ||
+	    __builtin_add_overflow(days, rest, &days))
+		return ERR_INVALID;
+	*ms = days;
+	return 0;
+}
+
+/* Exactly n digits at *pp into *out. */
 static int
-digits(const char *s, int n)
+read_digits(const char **pp, int n, int *out)
 {
 	int v = 0;
 
 	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
+		char c = (*pp)[i];
+
+		if (c < '0' || c > '9')
+			return ERR_INVALID;
+		v = v * 10 + (c - '0');
 	}
-	return v;
+	*pp += n;
+	*out = v;
+	return 0;
+}
+
+int
+units_parse_rfc3339(const char *s, int64_t *ms)
+{
+	struct tm tm;
+	const char *p = s;
+	int y, mo, d, h, mi, sec, frac = 0, oh = 0, om = 0, sign = 0;
+	int64_t t;
+
+	if (s == NULL || read_digits(&p, 4, &y) < 0 || *p++ != '-' ||
+	    read_digits(&p, 2, &mo) < 0 || *p++ != '-' ||
+	    read_digits(&p, 2, &d) < 0 || (*p != 'T' && *p != 't') ||
+	    (p++, read_digits(&p, 2, &h) < 0) || *p++ != ':' ||
+	    read_digits(&p, 2, &mi) < 0 || *p++ != ':' ||
+	    read_digits(&p, 2, &sec) < 0)
+		return ERR_INVALID;
+	if (*p == '.') {
+		int n = 0;
+
+		for (p++; *p >= '0' && *p <= '9'; p++, n++)
+			if (n < 3)
+				frac = frac * 10 + (*p - '0');
+		if (n == 0)
+			return ERR_INVALID;
+		for (; n < 3; n++)
+			frac *= 10;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		sign = *p++ == '-' ? -1 : 1;
+		if (read_digits(&p, 2, &oh) < 0 || *p++ != ':' ||
+		    read_digits(&p, 2, &om) < 0 || oh > 23 || om > 59)
+			return ERR_INVALID;
+	} else {
+		return ERR_INVALID;
+	}
+	if (*p != '\0' || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 ||
+	    h > 23 || mi > 59 || sec > 60)
+		return ERR_INVALID;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = (int64_t)timegm(&tm);
+	if (tm.tm_mday != d && sec < 60)
+		return ERR_INVALID;	/* February 30th and the like */
+	*ms = (t - sign * (oh * 3600 + om * 60)) * 1000 + frac;
+	return 0;
 }
 
 int
 units_rfc3339_valid(const char *s)
 {
-	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
-	    30, 31 };
-	int y, mo, d, h, mi, sec, n = 0;
+	int64_t ms;
 
-	if (strlen(s) < 20 || s[4] != '-' || s[7] != '-' ||
-	    (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':')
-		return 0;
-	y = digits(s, 4);
-	mo = digits(s + 5, 2);
-	d = digits(s + 8, 2);
-	h = digits(s + 11, 2);
-	mi = digits(s + 14, 2);
-	sec = digits(s + 17, 2);
-	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
-	    h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
-		return 0;
-	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 ||
-	    y % 400 == 0)))
-		return 0;
-	s += 19;
-	if (*s == '.') {
-		while (s[1 + n] >= '0' && s[1 + n] <= '9')
-			n++;
-		if (n < 1 || n > 9)
-			return 0;
-		s += 1 + n;
-	}
-	if ((s[0] == 'Z' || s[0] == 'z') && s[1] == '\0')
-		return 1;
-	return (s[0] == '+' || s[0] == '-') && strlen(s) == 6 && s[3] == ':' &&
-	    digits(s + 1, 2) >= 0 && digits(s + 1, 2) <= 23 &&
-	    digits(s + 4, 2) >= 0 && digits(s + 4, 2) <= 59;
+	return units_parse_rfc3339(s, &ms) == 0;
 }

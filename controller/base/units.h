@@ -21,6 +21,22 @@ int	units_parse_size(const char *s, int64_t *bytes)
 	    __attribute__((warn_unused_result));
 
 /*
+ * An age: a duration, or days first ("90d", "1d12h"), as for retention's
+ * max_age.  0 or ERR_INVALID; *ms is not written on failure.
+ */
+int	units_parse_age(const char *s, int64_t *ms)
+	    __attribute__((warn_unused_result));
+
+/*
+ * An RFC 3339 instant ("2026-11-21T21:50:00Z", "...00.123+01:00") as Unix
+ * milliseconds (fractions past milliseconds are dropped).  0, or
+ * ERR_INVALID for any other text, a date that does not exist or a year
+ * before 1970; *ms is not written on failure.
+ */
+int	units_parse_rfc3339(const char *s, int64_t *ms)
+	    __attribute__((warn_unused_result));
+
+/*
  * Format a duration in ms the way units_parse_duration reads it back
  * ("1h30m", "500ms", "0s") into out (at least 32 bytes).
  */
@@ -32,12 +48,7 @@ void	units_format_duration(int64_t ms, char *out, unsigned long outlen);
  */
 void	units_format_size(int64_t bytes, char *out, unsigned long outlen);
 
-/*
- * Whether s is an RFC 3339 date-time, "2026-12-07T19:30:00Z" with an
- * optional fraction of 1 to 9 digits and "Z", "z" or an offset "+01:00",
- * with fields in range (month 1-12, day 1 up to the month's last, hour
- * 0-23, minute 0-59, second 0-60).  1 or 0.
- */
+/* Whether units_parse_rfc3339() reads s: 1 or 0. */
 int	units_rfc3339_valid(const char *s);
 
 #endif

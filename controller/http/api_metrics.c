@@ -14,6 +14,7 @@
 #include "http/ctl.h"
 #include "http/http.h"
 #include "store/dbpool.h"
+#include "store/store_retention.h"
 #include "store/store_stats.h"
 
 /*
@@ -26,6 +27,7 @@ struct lineage {
 	struct metric	*runs, *runs_total, *queue, *gpus, *approvals;
 	struct metric	*failures, *last_success, *stage_duration;
 	struct metric	*invalid;
+	struct metric	*retention;	/* what retention deleted, ever */
 	int64_t		 since_us;	/* stages observed up to here */
 };
 
@@ -37,6 +39,32 @@ terminal(const char *status)
 {
 	return strcmp(status, "succeeded") == 0 ||
 	    strcmp(status, "failed") == 0 || strcmp(status, "canceled") == 0;
+}
+
+/* The totals retention keeps in the database (they only grow). */
+static void
+collect_retention(struct lineage *l, struct db *db)
+{
+	struct retention_counts c;
+	struct err err;
+	const struct { const char *what; const int64_t *v; } kinds[] = {
+		{ "runs", &c.runs }, { "stages", &c.stages },
+		{ "attempts", &c.attempts },
+		{ "model_versions", &c.model_versions },
+		{ "events", &c.events }, { "log_bytes", &c.log_bytes },
+	};
+
+	if (store_retention_totals(db, &c, &err) < 0)
+		return;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		const char *lv[1] = { kinds[i].what };
+		double have = metric_value(l->retention, lv, 1);
+
+		/* a counter: add what the database has counted since */
+		if ((double)*kinds[i].v > have)
+			metric_add(l->retention, lv, 1,
+			    (double)*kinds[i].v - have);
+	}
 }
 
 static void
@@ -77,6 +105,7 @@ collect_lineage(void *arg)
 		metric_set(l->gpus, NULL, 0, t.gpus_in_use);
 		metric_set(l->approvals, NULL, 0, t.approvals_pending);
 	}
+	collect_retention(l, db);
 	if (store_stats_repos(db, &rows, &n, &err) == 0) {
 		metric_clear(l->failures);
 		metric_clear(l->last_success);
@@ -162,6 +191,10 @@ register_lineage(struct ctl *ctl)
 	    "Pipelines whose newest version is invalid, and invalid pipeline "
 	    "files without a readable name, by repository", "repository",
 	    NULL, 0);
+	l->retention = metrics_add(m, METRIC_COUNTER,
+	    "sluice_retention_deleted_total",
+	    "What retention deleted, by kind (runs, stages, attempts, "
+	    "model_versions, events, log_bytes)", "what", NULL, 0);
 	metrics_on_scrape(m, collect_lineage, l);
 	ctl->lineage = l;
 }

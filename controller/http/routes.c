@@ -13,6 +13,7 @@
 #include "http/api_approvals.h"
 #include "http/api_events.h"
 #include "http/api_health.h"
+#include "http/api_lineage.h"
 #include "http/api_metrics.h"
 #include "http/api_models.h"
 #include "http/api_pipelines.h"
@@ -103,5 +104,9 @@ const struct route ctl_routes[] = {
 	    ROLE_APPROVER, 0, "pause a rollout" },
 	{ "POST", "/api/v1/runs/{id}/rollout/resume", api_rollout_resume,
 	    ROLE_APPROVER, 0, "resume a paused rollout" },
+	{ "GET", "/api/v1/lineage", api_lineage_commit, ROLE_VIEWER, 0,
+	    "everything that came from a commit" },
+	{ "GET", "/api/v1/audit", api_audit, ROLE_ADMIN, ROUTE_STREAM,
+	    "decisions and administrative changes, as JSON pages or CSV" },
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };

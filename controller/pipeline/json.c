@@ -293,6 +293,24 @@ jschedules(const struct pipeline_triggers *t, json_t *tr)
 	return 0;
 }
 
+/*
+ * spec.retention as {"keep_runs": N, "max_age_ms": M}, the fields given
+ * only (the retention sweep reads them from the stored definition).
+ */
+static int
+jretention(json_t *spec, const struct pipeline_retention *r)
+{
+	json_t *o;
+
+	if (jset(spec, "retention", o = json_object()) < 0 ||
+	    (r->keep_runs >= 0 &&
+	    jset(o, "keep_runs", json_integer(r->keep_runs)) < 0) ||
+	    (r->max_age_ms >= 0 &&
+	    jset(o, "max_age_ms", json_integer(r->max_age_ms)) < 0))
+		return -1;
+	return 0;
+}
+
 int
 pipeline_to_json(const struct pipeline *p, char **out, struct err *err)
 {
@@ -315,6 +333,9 @@ pipeline_to_json(const struct pipeline *p, char **out, struct err *err)
 	    jset(spec, "triggers", tr = json_object()) < 0 ||
 	    jset(tr, "webhook", json_boolean(p->triggers.webhook)) < 0 ||
 	    jset(spec, "stages", stages = json_array()) < 0)
+		goto out;
+	if ((p->retention.keep_runs >= 0 || p->retention.max_age_ms >= 0) &&
+	    jretention(spec, &p->retention) < 0)
 		goto out;
 	if (p->triggers.push) {
 		if (jset(tr, "push", push = json_object()) < 0 ||

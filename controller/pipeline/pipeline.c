@@ -632,6 +632,8 @@ pipeline_parse(struct pipeline **out, struct pipeline_errors *errs,
 	p->arena = xcalloc(1, sizeof(*p->arena));
 	p->triggers.push = 1;
 	p->concurrency = 1;
+	p->retention.keep_runs = -1;
+	p->retention.max_age_ms = -1;
 	c.p = p;
 	c.pa = p->arena;
 	if (ytree_build(&c) < 0 || c.nomem)

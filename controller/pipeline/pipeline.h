@@ -276,12 +276,23 @@ struct pipeline_arena;
  * (allocated from its arena) and freed by pipeline_free(); treat it all as
  * read-only.
  */
+/*
+ * spec.retention: how many finished runs of the pipeline are kept and for
+ * how long (the retention sweep; docs/operations.md).  -1: not given, the
+ * configuration's retention.* applies; 0: no limit.
+ */
+struct pipeline_retention {
+	int64_t			 keep_runs;
+	int64_t			 max_age_ms;
+};
+
 struct pipeline {
 	char			*name;		/* metadata.name */
 	struct pipeline_triggers triggers;
 	struct pipeline_map	 params;	/* names are env var names */
 	int			 concurrency;	/* 0: no limit */
 	int			 checkout;
+	struct pipeline_retention retention;
 	struct pipeline_stage	*stages;	/* source order */
 	size_t			 nstages;	/* 1..LIM_STAGES */
 	size_t			*order;		/* topological order, ties in

@@ -1084,15 +1084,56 @@ walk_triggers(struct vctx *c, const struct ynode *n, const struct vpath *path)
 	}
 }
 
+/*
+ * spec.retention: {keep_runs: N, max_age: DURATION}, each optional; 0 for
+ * no limit.  max_age is at least an hour: a shorter one would delete a
+ * run's history while people still look at it.
+ */
+static void
+walk_retention(struct vctx *c, const struct ynode *n,
+    const struct vpath *path)
+{
+	enum { R_KEEP, R_AGE, R_N };
+	struct field f[R_N] = {
+		{ "keep_runs", NULL, NULL }, { "max_age", NULL, NULL },
+	};
+	struct pipeline_retention *r = &c->p->retention;
+	long long v;
+	int64_t ms;
+	char *s;
+
+	if (sch_get_fields(c, n, path, f, R_N) < 0)
+		return;
+	if (f[R_KEEP].val != NULL) {
+		PKEY(kp, path, "keep_runs");
+		if (sch_get_int(c, f[R_KEEP].val, &kp, 0, 100000000, &v) == 0)
+			r->keep_runs = v;
+	}
+	if (f[R_AGE].val != NULL) {
+		PKEY(ap, path, "max_age");
+		if (sch_get_str(c, f[R_AGE].val, &ap, &s) < 0)
+			return;
+		if (units_parse_age(s, &ms) < 0)
+			verr(c, f[R_AGE].val, &ap, "invalid age \"%.64s\" "
+			    "(expected e.g. \"90d\", \"12h\" or \"0s\")", s);
+		else if (ms > 0 && ms < 3600000)
+			verr(c, f[R_AGE].val, &ap, "must be 0s (no limit) or at "
+			    "least 1h (got \"%.64s\")", s);
+		else
+			r->max_age_ms = ms;
+	}
+}
+
 static void
 walk_spec(struct vctx *c, const struct ynode *n, const struct vpath *path)
 {
 	enum { S_TRIGGERS, S_PARAMS, S_DEFAULTS, S_CONCURRENCY, S_CHECKOUT,
-	    S_STAGES, S_N };
+	    S_STAGES, S_RETENTION, S_N };
 	struct field f[S_N] = {
 		{ "triggers", NULL, NULL }, { "params", NULL, NULL },
 		{ "defaults", NULL, NULL }, { "concurrency", NULL, NULL },
 		{ "checkout", NULL, NULL }, { "stages", NULL, NULL },
+		{ "retention", NULL, NULL },
 	};
 	struct pipeline *p = c->p;
 	long long v;
@@ -1123,6 +1164,10 @@ walk_spec(struct vctx *c, const struct ynode *n, const struct vpath *path)
 	if (f[S_CHECKOUT].val != NULL) {
 		PKEY(cp, path, "checkout");
 		(void)sch_get_bool(c, f[S_CHECKOUT].val, &cp, &p->checkout);
+	}
+	if (f[S_RETENTION].val != NULL) {
+		PKEY(rp, path, "retention");
+		walk_retention(c, f[S_RETENTION].val, &rp);
 	}
 	if (f[S_STAGES].val == NULL) {
 		sch_missing(c, n, path, "stages");

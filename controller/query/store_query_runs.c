@@ -91,25 +91,33 @@ const char *const store_run_statuses[] = { "queued", "running",
 	"     WHERE a.stage_id = " EFFECTIVE_STAGE                          \
 	"     ORDER BY ar.name, ar.id DESC) x))"
 
+/* An approval ap of stage s, for json_build_object. */
+#define APPROVAL_FIELDS                                                     \
+	"'id', ap.id, 'run', ap.run_id, 'stage', s.name, 'step', ap.step,"  \
+	" 'weight', ap.weight, 'target', ap.target, 'status', ap.status,"   \
+	" 'requested_at', rfc3339(ap.requested_at),"                        \
+	" 'expires_at', rfc3339(ap.expires_at),"                            \
+	" 'decided_by', ap.decided_by, 'decided_at', rfc3339(ap.decided_at)," \
+	" 'comment', ap.comment"
+
+/* A model version mv of stage s, for json_build_object. */
+#define MODEL_VERSION_FIELDS                                                \
+	"'name', mv.name, 'version', mv.version, 'uri', mv.uri,"            \
+	" 'status', mv.status, 'target', mv.target, 'stage', s.name,"       \
+	" 'metrics', mv.metrics, 'created_at', rfc3339(mv.created_at),"     \
+	" 'promoted_at', rfc3339(mv.promoted_at),"                          \
+	" 'retired_at', rfc3339(mv.retired_at)"
+
 const char store_query_run_sql[] =
     "SELECT json_build_object(" RUN_FIELDS ","
     " 'stages', (SELECT coalesce(json_agg(" STAGE_JSON
     "   ORDER BY s.position), '[]') FROM stages s WHERE s.run_id = r.id),"
     " 'approvals', (SELECT coalesce(json_agg(json_build_object("
-    "   'id', ap.id, 'run', ap.run_id, 'stage', s.name, 'step', ap.step,"
-    "   'weight', ap.weight, 'target', ap.target, 'status', ap.status,"
-    "   'requested_at', rfc3339(ap.requested_at),"
-    "   'expires_at', rfc3339(ap.expires_at),"
-    "   'decided_by', ap.decided_by, 'decided_at', rfc3339(ap.decided_at),"
-    "   'comment', ap.comment) ORDER BY ap.id), '[]')"
+    APPROVAL_FIELDS ") ORDER BY ap.id), '[]')"
     "   FROM approvals ap JOIN stages s ON s.id = ap.stage_id"
     "   WHERE ap.run_id = r.id),"
     " 'model_versions', (SELECT coalesce(json_agg(json_build_object("
-    "   'name', mv.name, 'version', mv.version, 'uri', mv.uri,"
-    "   'status', mv.status, 'target', mv.target, 'stage', s.name,"
-    "   'metrics', mv.metrics, 'created_at', rfc3339(mv.created_at),"
-    "   'promoted_at', rfc3339(mv.promoted_at),"
-    "   'retired_at', rfc3339(mv.retired_at)) ORDER BY mv.id), '[]')"
+    MODEL_VERSION_FIELDS ") ORDER BY mv.id), '[]')"
     "   FROM model_versions mv JOIN stages s ON s.id = mv.stage_id"
     "   WHERE mv.run_id = r.id),"
     " 'rollouts', (SELECT coalesce(json_agg(json_build_object("
@@ -389,6 +397,116 @@ store_query_log_source(struct db *db, int64_t run_id, const char *stage,
 		(void)str_copy(out->log_path, sizeof(out->log_path),
 		    db_res_text(res, 0, 7));
 out:
+	db_res_free(res);
+	return rc;
+}
+
+/* --- lineage from a commit ----------------------------------------------- */
+
+/* The commits whose SHA starts with $1, at most 11 (10 named, and more). */
+static const char sql_commit_match[] =
+    "SELECT DISTINCT c.sha FROM commits c"
+    " WHERE c.sha COLLATE \"C\" >= $1 AND c.sha COLLATE \"C\" < $1 || 'g'"
+    " ORDER BY 1 LIMIT 11";
+
+/*
+ * Everything that came from commit $1 (a whole SHA): the runs pinned to
+ * it and, recursively, their retries; each part read by the index keyed
+ * by its run (runs_commit, runs_parent, stages (run_id, name),
+ * stage_attempts by stage, artifacts by attempt, model_versions_run,
+ * rollouts_run, approvals_run).
+ */
+const char store_query_commit_lineage_sql[] =
+    "WITH RECURSIVE c AS (SELECT c.id, c.sha, c.message, c.author_name,"
+    "   c.author_email, c.committed_at, rp.name AS repository"
+    "   FROM commits c JOIN repositories rp ON rp.id = c.repository_id"
+    "   WHERE c.sha COLLATE \"C\" = $1),"
+    " rr AS (SELECT r.id FROM c JOIN runs r ON r.commit_id = c.id"
+    "   UNION SELECT x.id FROM rr JOIN runs x ON x.parent_run_id = rr.id),"
+    " st AS (SELECT s.* FROM rr JOIN stages s ON s.run_id = rr.id)"
+    " SELECT json_build_object("
+    "  'commit', (SELECT json_build_object('sha', min(c.sha),"
+    "    'message', min(c.message), 'author', min(c.author_name),"
+    "    'author_email', min(c.author_email),"
+    "    'time', rfc3339(min(c.committed_at)),"
+    "    'repositories', json_agg(c.repository ORDER BY c.repository))"
+    "    FROM c),"
+    "  'pipeline_versions', (SELECT coalesce(json_agg(json_build_object("
+    "    'id', v.id, 'pipeline', p.name, 'repository', c.repository,"
+    "    'file', v.file_path, 'valid', v.valid, 'errors', v.errors)"
+    "    ORDER BY v.id), '[]') FROM c"
+    "    JOIN pipeline_versions v ON v.commit_id = c.id"
+    "    LEFT JOIN pipelines p ON p.id = v.pipeline_id),"
+    "  'runs', (SELECT coalesce(json_agg((" RUN_SUMMARY_JSON ")::json"
+    "    ORDER BY r.id), '[]') FROM rr JOIN runs r ON r.id = rr.id),"
+    "  'attempts', (SELECT coalesce(json_agg(json_build_object("
+    "    'run', st.run_id, 'stage', st.name, 'attempt', a.attempt,"
+    "    'kind', a.kind, 'step', a.step, 'status', a.status,"
+    "    'job', a.job_name, 'executor', a.executor,"
+    "    'image_id', a.image_id, 'node', a.node_name,"
+    "    'gpu_product', a.gpu_product,"
+    "    'started_at', rfc3339(a.started_at),"
+    "    'finished_at', rfc3339(a.finished_at)) ORDER BY a.id), '[]')"
+    "    FROM st JOIN stage_attempts a ON a.stage_id = st.id),"
+    "  'artifacts', (SELECT coalesce(json_agg(json_build_object("
+    "    'id', ar.id, 'run', st.run_id, 'stage', st.name, 'name', ar.name,"
+    "    'uri', ar.uri, 'model_name', ar.model_name) ORDER BY ar.id), '[]')"
+    "    FROM st JOIN stage_attempts a ON a.stage_id = st.id"
+    "    JOIN artifacts ar ON ar.attempt_id = a.id),"
+    "  'model_versions', (SELECT coalesce(json_agg(json_build_object("
+    "    'run', mv.run_id, " MODEL_VERSION_FIELDS ") ORDER BY mv.id), '[]')"
+    "    FROM rr JOIN model_versions mv ON mv.run_id = rr.id"
+    "    JOIN stages s ON s.id = mv.stage_id),"
+    "  'rollouts', (SELECT coalesce(json_agg(json_build_object("
+    "    'run', ro.run_id, " ROLLOUT_JSON_FIELDS ") ORDER BY ro.id), '[]')"
+    "    FROM rr JOIN rollouts ro ON ro.run_id = rr.id"
+    "    JOIN stages s ON s.id = ro.stage_id),"
+    "  'approvals', (SELECT coalesce(json_agg(json_build_object("
+    APPROVAL_FIELDS ") ORDER BY ap.id), '[]')"
+    "    FROM rr JOIN approvals ap ON ap.run_id = rr.id"
+    "    JOIN stages s ON s.id = ap.stage_id))::text"
+    " WHERE EXISTS (SELECT 1 FROM c)";
+
+int
+store_query_commit_lineage(struct db *db, const char *prefix, char **json,
+    struct err *err)
+{
+	struct db_res *res = NULL;
+	struct db_args a;
+	struct buf names;
+	char what[128];
+	size_t n;
+	int rc;
+
+	*json = NULL;
+	buf_init(&names, 1024);
+	db_args_init(&a);
+	db_args_str(&a, prefix);
+	if ((rc = db_exec(db, sql_commit_match, &a, &res, err)) < 0)
+		goto out;
+	n = db_res_rows(res);
+	if (n == 0) {
+		rc = err_set(err, ERR_NOTFOUND, "commit '%.64s' not found",
+		    prefix);
+		goto out;
+	}
+	if (n > 1) {
+		/* 10 SHAs of 64 digits fit the buffer */
+		for (size_t i = 0; i < n && i < 10; i++)
+			if (buf_printf(&names, "%s%s", i > 0 ? ", " : "",
+			    db_res_text(res, i, 0)) < 0)
+				break;
+		rc = err_set(err, ERR_CONFLICT, "commit '%.64s' is ambiguous: "
+		    "%s%s", prefix, names.data, n > 10 ? " and more" : "");
+		goto out;
+	}
+	db_args_init(&a);
+	db_args_str(&a, db_res_text(res, 0, 0));
+	(void)snprintf(what, sizeof(what), "commit '%.64s' not found", prefix);
+	rc = store_query_json(db, store_query_commit_lineage_sql, &a, what,
+	    json, err);
+out:
+	buf_release(&names);
 	db_res_free(res);
 	return rc;
 }

@@ -94,6 +94,30 @@ extern const char store_query_run_sql[];
 int	store_query_run_lineage(struct db *db, int64_t id, char **json,
 	    struct err *err) __attribute__((warn_unused_result));
 
+/*
+ * Lineage from a commit: prefix is 7 to 64 lowercase hex digits (checked
+ * by the caller), the start of one commit's SHA.  Into *json (new string):
+ *	{"commit": {"sha", "message", "author", "author_email", "time",
+ *	   "repositories": [names]},
+ *	 "pipeline_versions": [{"id", "pipeline", "repository", "file",
+ *	   "valid", "errors"}],
+ *	 "runs": [runs as in a list, the commit's and their retries],
+ *	 "attempts": [{"run", "stage", "attempt", "kind", "step", "status",
+ *	   "job", "executor", "image_id", "node", "gpu_product",
+ *	   "started_at", "finished_at"}],
+ *	 "artifacts": [{"id", "run", "stage", "name", "uri", "model_name"}],
+ *	 "model_versions": [{"run", ...as in a run}],
+ *	 "rollouts": [{"run", ...as in a run}],
+ *	 "approvals": [as in a run]}
+ * ERR_NOTFOUND when no commit starts with prefix; ERR_CONFLICT when
+ * several do, the message naming up to 10 of them.
+ */
+int	store_query_commit_lineage(struct db *db, const char *prefix,
+	    char **json, struct err *err) __attribute__((warn_unused_result));
+
+/* The document statement of store_query_commit_lineage ($1 = a whole SHA). */
+extern const char store_query_commit_lineage_sql[];
+
 /* Where the log of one stage attempt is, for the log view. */
 struct log_source {
 	int64_t	 attempt_id;		/* 0: the stage has no such attempt yet */

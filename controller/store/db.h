@@ -195,6 +195,7 @@ int	db_in_transaction(const struct db *db);
  * forgets it (the server released it).  Advisory locks are per database.
  */
 #define DB_LOCK_MIGRATE		INT64_C(0x736c75696365004d)	/* "sluice\0M" */
+#define DB_LOCK_RETENTION	INT64_C(0x736c756963650052)	/* "sluice\0R" */
 
 int	db_advisory_lock(struct db *db, int64_t key, struct err *err)
 	    __attribute__((warn_unused_result));

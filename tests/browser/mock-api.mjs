@@ -591,6 +591,43 @@ async function api(req, res, url) {
 			return;
 		return send(res, 202, { refresh_requested: decodeURIComponent(g[1]) });
 	}
+	if (p === '/api/v1/lineage') {
+		const c = url.searchParams.get('commit') || '';
+		const sha = 'abc1234' + 'e'.repeat(33);
+		if (!/^[0-9a-fA-F]{7,64}$/.test(c))
+			return fail(res, 400, 'invalid', 'query parameter "commit": '
+			    + 'expected 7 to 64 hex digits');
+		if (c === 'ddddddd')
+			return fail(res, 409, 'ambiguous', "commit 'ddddddd' is "
+			    + 'ambiguous: ' + 'd'.repeat(40) + ', ' +
+			    'd'.repeat(39) + 'e');
+		if (!sha.startsWith(c.toLowerCase()))
+			return fail(res, 404, 'not_found', `commit '${c}' not found`);
+		const run = st.runs.get(3);
+		return send(res, 200, {
+			commit: { sha, message: HOSTILE, author: HOSTILE,
+			    author_email: 'ada@example.com', time: iso(T0),
+			    repositories: ['demo'] },
+			pipeline_versions: [{ id: 1, pipeline: 'demo',
+			    repository: 'demo', file: 'pipelines/demo.yaml',
+			    valid: true, errors: [] }],
+			runs: run ? [runSummary(run)] : [],
+			attempts: [],
+			artifacts: [{ id: 7, run: 3, stage: 'train', name: 'model',
+			    uri: 'file:///m/2', model_name: null }],
+			model_versions: [{ run: 3, name: 'demo', version: 2,
+			    uri: 'file:///m/2', status: 'production',
+			    target: 'demo-api', stage: 'train', metrics: {},
+			    created_at: iso(T0), promoted_at: iso(T0 + 60e3),
+			    retired_at: null }],
+			rollouts: [],
+			approvals: [{ id: 9, run: 3, stage: 'rollout', step: 2,
+			    weight: 50, target: 'demo-api', status: 'approved',
+			    requested_at: iso(T0), expires_at: iso(T0 + 3600e3),
+			    decided_by: 'amy', decided_at: iso(T0 + 60e3),
+			    comment: HOSTILE }],
+		});
+	}
 	if (p === '/api/v1/models')
 		return send(res, 200, { models: [{ name: 'demo', versions: 2,
 		    latest: { version: 2, status: 'production', uri: 'file:///m/2',

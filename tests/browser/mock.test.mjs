@@ -407,6 +407,43 @@ test('mock: the model page shows each target\'s production history, the ' +
 	await context.close();
 });
 
+test('mock: the search box takes a commit, a run id and a model version',
+    async () => {
+	const { context, page } = await newPage(chrome.browser, mock.url);
+	await signIn(page, 'viewer');
+	await visit(page, '#/runs');
+	const box = page.getByRole('searchbox',
+	    { name: 'Find' });
+	// a commit prefix: everything that came from it
+	await box.fill('ABC1234');
+	await box.press('Enter');
+	await page.waitForURL(/#\/commits\/abc1234$/);
+	await page.getByRole('heading', { name: 'Runs' }).waitFor();
+	await page.getByRole('link', { name: 'demo v2' }).waitFor();
+	assert.equal(await page.locator('main a[href="#/runs/3"]').count() > 0,
+	    true);
+	assert.equal(await page.evaluate(() => window.__xss), undefined);
+	// several commits share it: both are offered
+	await box.fill('ddddddd');
+	await box.press('Enter');
+	await page.getByRole('alert').getByText('is ambiguous').waitFor();
+	assert.equal(await page.locator('main a[href^="#/commits/dddd"]')
+	    .count(), 2);
+	// a run id, a model version
+	await box.fill('3');
+	await box.press('Enter');
+	await page.waitForURL(/#\/runs\/3$/);
+	await box.fill('demo v1');
+	await box.press('Enter');
+	await page.waitForURL(/#\/models\/demo\?version=1$/);
+	await page.getByRole('heading', { name: 'Lineage of demo v1' })
+	    .waitFor();
+	// the browser logs the 409 it was answered, as it does any 4xx
+	assert.deepEqual(page.errors.filter(e => !/status of 409/.test(e)),
+	    []);
+	await context.close();
+});
+
 // Last: everything the mock answered during these tests.
 test('mock: every answer during the tests matched docs/api.yaml', () => {
 	assert.deepEqual(violations, []);

@@ -1043,10 +1043,76 @@ pipeline__output_names(void **state)
 	    64));
 }
 
+#define RETENTION_HEAD(r)						\
+	"apiVersion: sluice/v1\n"					\
+	"kind: Pipeline\n"						\
+	"metadata: { name: kept }\n"					\
+	"spec:\n"							\
+	"  retention: " r "\n"						\
+	"  stages:\n"							\
+	"    - { name: build, image: alpine, command: [true] }\n"
+
+static void
+pipeline__retention_is_read_and_kept_in_the_json(void **state)
+{
+	static const char both[] = RETENTION_HEAD("{ keep_runs: 200, max_age: 90d }");
+	static const char one[] = RETENTION_HEAD("{ keep_runs: 0 }");
+	static const char none[] = ONE_STAGE_HEAD "      command: [true]\n";
+	static const struct { const char *text, *msg; } bad[] = {
+		{ RETENTION_HEAD("{ keep_runs: -1 }"), "p.yaml:5:27: "
+		    "spec.retention.keep_runs: must be between 0 and 100000000 "
+		    "(got -1)\n" },
+		{ RETENTION_HEAD("{ max_age: 30m }"), "p.yaml:5:25: "
+		    "spec.retention.max_age: must be 0s (no limit) or at "
+		    "least 1h (got \"30m\")\n" },
+		{ RETENTION_HEAD("{ max_age: 3 days }"), "p.yaml:5:25: "
+		    "spec.retention.max_age: invalid age \"3 days\" (expected "
+		    "e.g. \"90d\", \"12h\" or \"0s\")\n" },
+		{ RETENTION_HEAD("{ keep: 5 }"), "p.yaml:5:16: "
+		    "spec.retention: unknown field \"keep\"\n" },
+	};
+	struct pipeline *p;
+	char *j;
+
+	(void)state;
+	p = parse_ok(both);
+	assert_int_equal(p->retention.keep_runs, 200);
+	assert_int_equal(p->retention.max_age_ms, INT64_C(90) * 86400000);
+	j = to_json(p);
+	assert_non_null(strstr(j, "\"retention\":{\"keep_runs\":200,"
+	    "\"max_age_ms\":7776000000}"));
+	free(j);
+	pipeline_free(p);
+	p = parse_ok(one);
+	assert_int_equal(p->retention.keep_runs, 0);
+	assert_int_equal(p->retention.max_age_ms, -1);
+	j = to_json(p);
+	assert_non_null(strstr(j, "\"retention\":{\"keep_runs\":0}"));
+	free(j);
+	pipeline_free(p);
+	p = parse_ok(none);
+	assert_int_equal(p->retention.keep_runs, -1);
+	j = to_json(p);
+	assert_null(strstr(j, "retention"));
+	free(j);
+	pipeline_free(p);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *msgs = NULL;
+
+		p = NULL;
+		assert_int_equal(parse_text(bad[i].text, strlen(bad[i].text),
+		    &p, &msgs), ERR_INVALID);
+		if (strcmp(msgs, bad[i].msg) != 0)
+			fail_msg("expected %s, got %s", bad[i].msg, msgs);
+		free(msgs);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(pipeline__retention_is_read_and_kept_in_the_json),
 		cmocka_unit_test(pipeline__invalid_fixtures_report_exact_errors),
 		cmocka_unit_test(pipeline__valid_fixtures_parse_and_round_trip),
 		cmocka_unit_test(pipeline__example_pipelines_validate),

@@ -64,6 +64,56 @@ units__durations_format_back(void **state)
 	assert_string_equal(out, "0s");
 }
 
+static void
+units__ages_take_days(void **state)
+{
+	int64_t ms;
+
+	(void)state;
+	assert_int_equal(units_parse_age("90d", &ms), 0);
+	assert_int_equal(ms, INT64_C(90) * 86400000);
+	assert_int_equal(units_parse_age("1d12h", &ms), 0);
+	assert_int_equal(ms, INT64_C(36) * 3600000);
+	assert_int_equal(units_parse_age("12h", &ms), 0);
+	assert_int_equal(ms, INT64_C(12) * 3600000);
+	assert_int_equal(units_parse_age("0s", &ms), 0);
+	assert_int_equal(ms, 0);
+	assert_int_equal(units_parse_age("d", &ms), ERR_INVALID);
+	assert_int_equal(units_parse_age("1dd", &ms), ERR_INVALID);
+	assert_int_equal(units_parse_age("1h1d", &ms), ERR_INVALID);
+	assert_int_equal(units_parse_age("99999999999999999d", &ms),
+	    ERR_INVALID);
+	/* durations elsewhere stay without days */
+	assert_int_equal(units_parse_duration("1d", &ms), ERR_INVALID);
+}
+
+static void
+units__rfc3339_instants_parse_strictly(void **state)
+{
+	int64_t ms;
+
+	(void)state;
+	assert_int_equal(units_parse_rfc3339("1970-01-01T00:00:00Z", &ms), 0);
+	assert_int_equal(ms, 0);
+	assert_int_equal(units_parse_rfc3339("2026-11-21T21:50:00.123Z", &ms),
+	    0);
+	assert_int_equal(ms, INT64_C(1795297800123));
+	assert_int_equal(units_parse_rfc3339("2026-11-21T22:50:00.1+01:00",
+	    &ms), 0);
+	assert_int_equal(ms, INT64_C(1795297800100));
+	assert_int_equal(units_parse_rfc3339("2026-11-21T21:50:00Z", &ms), 0);
+	assert_int_equal(units_parse_rfc3339("2026-11-21", &ms), ERR_INVALID);
+	assert_int_equal(units_parse_rfc3339("2026-11-21T21:50:00", &ms),
+	    ERR_INVALID);
+	assert_int_equal(units_parse_rfc3339("2026-02-30T00:00:00Z", &ms),
+	    ERR_INVALID);
+	assert_int_equal(units_parse_rfc3339("2026-11-21T24:00:00Z", &ms),
+	    ERR_INVALID);
+	assert_int_equal(units_parse_rfc3339("2026-11-21T21:50:00Zx", &ms),
+	    ERR_INVALID);
+	assert_int_equal(units_parse_rfc3339("yesterday", &ms), ERR_INVALID);
+}
+
 int
 main(void)
 {
@@ -71,6 +121,8 @@ main(void)
 		cmocka_unit_test(units__durations_parse_strictly),
 		cmocka_unit_test(units__sizes_parse_strictly),
 		cmocka_unit_test(units__durations_format_back),
+		cmocka_unit_test(units__ages_take_days),
+		cmocka_unit_test(units__rfc3339_instants_parse_strictly),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

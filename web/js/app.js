@@ -3,12 +3,14 @@
 // Routes (one page module each, loaded when first visited):
 //   #/runs  #/runs/42  #/runs/42/stages/train  #/approvals  #/pipelines
 //   #/pipelines/NAME  #/repositories  #/models  #/models/NAME
+//   #/commits/SHA (everything from a commit; the header's search box)
 // A page module exports mount(ctx) and may return {update(ctx) → bool,
 // unmount()}; update() lets a page take a new route of its own (another
 // filter, another stage) without being built again.
 
 import * as api from './api.js';
 import * as sse from './sse.js';
+import * as search from './search.js';
 import { h, replace, tick } from './render.js';
 
 const ROUTES = [
@@ -20,6 +22,7 @@ const ROUTES = [
 	[/^\/repositories$/, 'repositories', []],
 	[/^\/models$/, 'models', []],
 	[/^\/models\/([^/]+)$/, 'models', ['name']],
+	[/^\/commits\/([0-9a-fA-F]{7,64})$/, 'commit', ['sha']],
 ];
 
 const $ = id => document.getElementById(id);
@@ -151,6 +154,7 @@ async function route() {
 
 function showShell() {
 	$('nav').hidden = false;
+	$('search').hidden = false;
 	$('who').hidden = false;
 	$('who-name').textContent = session.name;
 	const role = $('who-role');
@@ -163,6 +167,7 @@ function showShell() {
 
 function hideShell() {
 	$('nav').hidden = true;
+	$('search').hidden = true;
 	$('who').hidden = true;
 	delete document.body.dataset.role;
 }
@@ -250,6 +255,7 @@ async function boot() {
 	sse.on('approval', pendingSoon);
 	sse.on('open', pendingSoon);
 	$('signout').addEventListener('click', signOut);
+	search.attach($('search'), navigate);
 	$('skip').addEventListener('click', e => {
 		e.preventDefault();
 		main.focus();

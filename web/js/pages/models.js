@@ -248,7 +248,10 @@ function mountOne(ctx) {
 		], { caption: 'Versions of ' + name,
 		    empty: 'No versions of ' + name + '.' })));
 		if (shown === null && versions.length) {
-			const first = versions.find(v => v.status === 'production') ??
+			/* ?version=N (the search box) picks the version shown */
+			const want = ctx.query.get('version');
+			const first = versions.find(v => String(v.version) === want) ??
+			    versions.find(v => v.status === 'production') ??
 			    versions[0];
 			lineage(first);
 		} else if (shown !== null) {
