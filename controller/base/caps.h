@@ -17,6 +17,7 @@
 #define LIM_CONFIG_BRANCHES	64		/* branches: of one repository */
 #define LIM_CONFIG_OVERRIDES	64		/* --set KEY=VALUE flags */
 #define LIM_CONFIG_ENV_PATTERNS	64		/* api_env_allowlist: entries */
+#define LIM_CONFIG_NOTIFICATIONS 64		/* notifications: entries */
 
 /* Pipeline definitions */
 #define LIM_PIPELINE_FILE	(1024 * 1024)	/* one pipeline YAML file */
