@@ -31,6 +31,7 @@
 #include "http/routes.h"
 #include "http/run_request.h"
 #include "kube/exec_kube.h"
+#include "notify/notify.h"
 #include "store/db.h"
 #include "store/dbpool.h"
 #include "store/migrate.h"
@@ -241,6 +242,7 @@ cmd_serve(int argc, char **argv)
 	struct err err;
 	struct db *db = NULL;
 	struct executor ex = { NULL, NULL };
+	struct notify *notifier = NULL;
 	char migdir[LIM_PATH];
 	int migrate = 0, status = 1;
 	time_t last_ping = 0;
@@ -292,6 +294,11 @@ cmd_serve(int argc, char **argv)
 		fprintf(stderr, "sluice serve: %s\n", err.msg);
 		goto out;
 	}
+	if (notify_start(&notifier, ctl.cfg, &err) < 0) {
+		log_error("cannot start the notification sender", "error=\"%s\"",
+		    err.msg);
+		goto out;
+	}
 	log_info("sluice started", "version=%s listen=%s executor=%s port=%d",
 	    SLUICE_VERSION, ctl.cfg->listen,
 	    ctl.cfg->executor == EXECUTOR_KUBERNETES ? "kubernetes" : "local",
@@ -323,6 +330,7 @@ cmd_serve(int argc, char **argv)
 out:
 	/* HTTP threads borrow the executor: stop them first */
 	http_stop(ctl.http);
+	notify_stop(notifier);
 	/* stage attempts keep running: a restarted engine adopts them */
 	engine_free(ctl.engine);
 	if (ex.ops != NULL)

@@ -11,6 +11,7 @@
 #include "base/role.h"
 #include "http/api_actions.h"
 #include "http/api_approvals.h"
+#include "http/api_notifications.h"
 #include "http/api_events.h"
 #include "http/api_health.h"
 #include "http/api_metrics.h"
@@ -72,6 +73,9 @@ const struct route ctl_routes[] = {
 	    "registered models and what is in production" },
 	{ "GET", "/api/v1/models/{name}/versions", api_models_versions,
 	    ROLE_VIEWER, 0, "the versions of a model" },
+	{ "GET", "/api/v1/notifications/deliveries",
+	    api_notifications_deliveries, ROLE_ADMIN, 0,
+	    "notification and commit status deliveries, newest first" },
 	{ "GET", "/api/v1/approvals", api_approvals_list, ROLE_VIEWER, 0,
 	    "approvals, newest first" },
 	{ "GET", "/api/v1/approvals/{id}", api_approvals_get, ROLE_VIEWER, 0,
