@@ -25,8 +25,8 @@ t_db_create "$db"
 tmp=$(mktemp -d "${SLUICE_TEST_TMP:-/tmp}/notify.XXXXXX")
 pid= fpid=
 cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	[ -n "$fpid" ] && kill "$fpid" 2>/dev/null && wait "$fpid" 2>/dev/null
+	if [ -n "$pid" ]; then kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; fi
+	if [ -n "$fpid" ]; then kill "$fpid" 2>/dev/null; wait "$fpid" 2>/dev/null || true; fi
 	t_db_drop "$db"
 	rm -rf "$tmp"
 }
@@ -288,4 +288,8 @@ until_ok 60 qis "SELECT count(*) FROM notify_deliveries WHERE status = 'pending'
 [ "$(count "$slack_failed")" = 1 ] || fail "the first failure was delivered more than once"
 [ "$(q "SELECT count(*) FROM notify_deliveries WHERE status = 'failed'")" = 0 ] ||
     fail "a delivery failed: $(q "SELECT id, kind, last_error FROM notify_deliveries WHERE status = 'failed'")"
+# SIGTERM: the sender stops with the rest, exit 0
+kill -TERM "$pid"
+wait "$pid" || fail "serve exited $? on SIGTERM"
+pid=
 echo "notify.sh: ok"
