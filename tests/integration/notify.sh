@@ -219,7 +219,7 @@ t_git_push "$tmp/work" "bad run"
 sha3=$(sha)
 until_ok 60 qis "SELECT count(*) FROM notify_deliveries WHERE kind = 'run_failed' AND channel = 'notification' AND attempts >= 2 AND status = 'pending' AND last_error IS NOT NULL" 1 ||
     fail "the delivery to a receiver that is down is not retried"
-run_bad=$(q "SELECT max(id) FROM runs WHERE status = 'failed'")
+run_bad=$(q "SELECT r.id FROM runs r JOIN commits c ON c.id = r.commit_id WHERE c.sha = '$sha3'")
 api "/api/v1/notifications/deliveries?status=pending" | "$py" -c '
 import json, sys
 d = json.load(sys.stdin)["deliveries"]
@@ -269,12 +269,18 @@ until_ok 60 seen "r['path'] == '/github/repos/acme/ml/statuses/$sha5' and b['con
     fail "no sluice/validate success once fixed"
 
 # --- kill -9 between retries: delivered once after restart ------------------
+# (the fixed file started a run too: let it and its messages settle first)
+settled="SELECT (SELECT count(*) FROM runs WHERE finished_at IS NULL) +
+    (SELECT count(*) FROM notify_outbox WHERE fanned_out_at IS NULL) +
+    (SELECT count(*) FROM notify_deliveries WHERE status = 'pending')"
+until_ok 60 qis "$settled" 0 || fail "runs or deliveries did not settle"
 curl -sf "$fake/_fail" -d '{"status": 500, "times": 2, "prefix": "/slack/"}' >/dev/null
 echo 6 >"$tmp/work/bad/x"
 t_git_push "$tmp/work" "bad again"
-until_ok 60 qis "SELECT count(*) FROM runs WHERE status = 'failed'" 2 ||
-    fail "the second bad run did not fail"
-run_bad2=$(q "SELECT max(id) FROM runs WHERE status = 'failed'")
+sha6=$(sha)
+failed6="SELECT count(*) FROM runs r JOIN commits c ON c.id = r.commit_id WHERE c.sha = '$sha6' AND r.status = 'failed'"
+until_ok 60 qis "$failed6" 1 || fail "the run of the last commit did not fail"
+run_bad2=$(q "SELECT r.id FROM runs r JOIN commits c ON c.id = r.commit_id WHERE c.sha = '$sha6'")
 until_ok 60 seen "r['path'].startswith('/slack/') and 'run $run_bad2:' in b.get('text', '') and r['answer'] == 500" ||
     fail "the told-to-fail answer never came"
 kill -9 "$pid"; wait "$pid" 2>/dev/null || true; pid=
