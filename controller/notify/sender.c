@@ -86,6 +86,7 @@ resolve(const struct cfg *cfg, const struct notify_delivery *d,
 	const struct cfg_repo *r;
 	const char *v, *secret, *base;
 	char sig[HASH_HMAC_SIG_LEN + 1];
+	size_t blen;
 
 	if (strcmp(d->channel, "notification") == 0) {
 		if ((n = notification_find(cfg, d->target)) == NULL)
@@ -126,8 +127,10 @@ resolve(const struct cfg *cfg, const struct notify_delivery *d,
 			base = "https://gitlab.com/api/v4";
 		capped(buf_printf(&hdr[0], "PRIVATE-TOKEN: %s", v));
 	}
-	capped(buf_append(url, base, strlen(base) -
-	    (base[0] != '\0' && base[strlen(base) - 1] == '/')));
+	blen = strlen(base);
+	if (blen > 0 && base[blen - 1] == '/')
+		blen--;		/* the path starts with its own '/' */
+	capped(buf_append(url, base, blen));
 	capped(buf_puts(url, d->path != NULL ? d->path : ""));
 	return 0;
 }
