@@ -4,6 +4,7 @@
 # the Slack/JSON receiver and the GitHub and GitLab APIs.
 #   - a pending approval produces exactly one Slack-format delivery (and
 #     one signed JSON delivery whose X-Sluice-Signature-256 verifies);
+#     the promotion that follows the approval, one more;
 #   - commit statuses: sluice/<pipeline> pending when queued, pending
 #     naming the approval waited for, success or failure (naming the
 #     failing stage) at the end, with the console's run page as target;
@@ -58,7 +59,7 @@ spec:
   defaults: {image: "alpine:3.20"}
   stages:
     - name: build
-      command: ["true"]
+      command: ["sh", "-c", "echo ::artifact model=s3://models/ok/1"]
     - name: ship
       needs: [build]
       type: canary
@@ -127,7 +128,7 @@ export SLUICE_REPOSITORIES="[{name: demo, url: \"file://$tmp/repo.git\", branche
   commit_status: {provider: github, api_url: \"$fake/github\", token_env: GH_TOKEN, repo: acme/ml}},
   {name: lab, url: \"file://$tmp/lab/repo.git\", branches: [main], interval: 1s,
   commit_status: {provider: gitlab, api_url: \"$fake/gitlab/api/v4\", token_env: GH_TOKEN, project: acme/lab}}]"
-export SLUICE_NOTIFICATIONS="[{name: team, url_env: SLACK_URL, events: [approval_requested, run_failed]},
+export SLUICE_NOTIFICATIONS="[{name: team, url_env: SLACK_URL, events: [approval_requested, run_failed, model_promoted]},
   {name: hook, url_env: HOOK_URL, format: json, secret_env: HOOK_SECRET, events: [approval_requested]}]"
 export GH_TOKEN=gh-secret-token SLACK_URL="$fake/slack/T000/B000" HOOK_URL="$fake/hook" HOOK_SECRET=s3cret
 "$SLUICE_BIN" migrate >/dev/null
@@ -202,6 +203,8 @@ approval=$(q "SELECT id FROM approvals WHERE status = 'pending'")
 api "/api/v1/approvals/$approval/approve" -X POST -H 'Content-Type: application/json' -d '{}' >/dev/null ||
     fail "cannot approve"
 until_ok 60 seen "$gh_ok and b['state'] == 'success'" || fail "no success commit status"
+until_ok 30 seen "r['path'] == '/slack/T000/B000' and 'run $run_ok: model ok version 1 promoted to production on t1' in b.get('text', '')" ||
+    fail "no Slack message for the promotion"
 [ "$(count "$slack_approval")" = 1 ] || fail "the approval was announced more than once"
 
 # --- GitLab: pending then success, GitLab's names --------------------------
