@@ -4,7 +4,8 @@
 # the Slack/JSON receiver and the GitHub and GitLab APIs.
 #   - a pending approval produces exactly one Slack-format delivery (and
 #     one signed JSON delivery whose X-Sluice-Signature-256 verifies);
-#     the promotion that follows the approval, one more;
+#     the promotion that follows the approval, one more; a rejection's
+#     rollback, one more;
 #   - commit statuses: sluice/<pipeline> pending when queued, pending
 #     naming the approval waited for, success or failure (naming the
 #     failing stage) at the end, with the console's run page as target;
@@ -128,7 +129,7 @@ export SLUICE_REPOSITORIES="[{name: demo, url: \"file://$tmp/repo.git\", branche
   commit_status: {provider: github, api_url: \"$fake/github\", token_env: GH_TOKEN, repo: acme/ml}},
   {name: lab, url: \"file://$tmp/lab/repo.git\", branches: [main], interval: 1s,
   commit_status: {provider: gitlab, api_url: \"$fake/gitlab/api/v4\", token_env: GH_TOKEN, project: acme/lab}}]"
-export SLUICE_NOTIFICATIONS="[{name: team, url_env: SLACK_URL, events: [approval_requested, run_failed, model_promoted]},
+export SLUICE_NOTIFICATIONS="[{name: team, url_env: SLACK_URL, events: [approval_requested, run_failed, model_promoted, rollout_rolled_back]},
   {name: hook, url_env: HOOK_URL, format: json, secret_env: HOOK_SECRET, events: [approval_requested]}]"
 export GH_TOKEN=gh-secret-token SLACK_URL="$fake/slack/T000/B000" HOOK_URL="$fake/hook" HOOK_SECRET=s3cret
 "$SLUICE_BIN" migrate >/dev/null
@@ -206,6 +207,18 @@ until_ok 60 seen "$gh_ok and b['state'] == 'success'" || fail "no success commit
 until_ok 30 seen "r['path'] == '/slack/T000/B000' and 'run $run_ok: model ok version 1 promoted to production on t1' in b.get('text', '')" ||
     fail "no Slack message for the promotion"
 [ "$(count "$slack_approval")" = 1 ] || fail "the approval was announced more than once"
+
+# --- a rejected approval: the rollout rolls back, and that is announced ------
+echo 3 >"$tmp/work/ok/x"
+t_git_push "$tmp/work" "ok, to be rejected"
+until_ok 60 qis "SELECT count(*) FROM approvals WHERE status = 'pending'" 1 ||
+    fail "no second approval requested"
+approval=$(q "SELECT id FROM approvals WHERE status = 'pending'")
+run_ok2=$(q "SELECT run_id FROM approvals WHERE id = $approval")
+api "/api/v1/approvals/$approval/reject" -X POST -H 'Content-Type: application/json' -d '{"comment": "no"}' >/dev/null ||
+    fail "cannot reject"
+until_ok 60 seen "r['path'] == '/slack/T000/B000' and 'run $run_ok2: rollout on t1 rolled back' in b.get('text', '')" ||
+    fail "no Slack message for the rollback"
 
 # --- GitLab: pending then success, GitLab's names --------------------------
 echo 2 >"$tmp/lab/work/y"
