@@ -174,6 +174,14 @@ send_one(const struct cfg *cfg, struct db *db, const struct notify_delivery *d,
 	} else {
 		(void)str_copy(msg, sizeof(msg), perr.msg);
 	}
+	/*
+	 * The answer is the receiver's bytes: kept printable ASCII, so the
+	 * record of the attempt cannot fail on an encoding and leave the
+	 * delivery to be sent again at once.
+	 */
+	for (char *p = msg; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
 	final = !ok && (rc == ERR_NOTFOUND || d->attempts + 1 >=
 	    LIM_NOTIFY_ATTEMPTS || (rc == 0 && status >= 400 && status < 500 &&
 	    status != 408 && status != 429));
