@@ -32,6 +32,7 @@
 #include "http/routes.h"
 #include "http/run_request.h"
 #include "kube/exec_kube.h"
+#include "notify/notify.h"
 #include "store/db.h"
 #include "store/dbpool.h"
 #include "store/migrate.h"
@@ -243,6 +244,7 @@ cmd_serve(int argc, char **argv)
 	struct db *db = NULL;
 	struct executor ex = { NULL, NULL };
 	struct retention *retention = NULL;
+	struct notify *notifier = NULL;
 	char migdir[LIM_PATH];
 	int migrate = 0, status = 1;
 	time_t last_ping = 0;
@@ -296,6 +298,11 @@ cmd_serve(int argc, char **argv)
 	}
 	if (retention_start(&retention, ctl.cfg, &err) < 0)
 		log_warn("no retention sweep", "error=\"%s\"", err.msg);
+	if (notify_start(&notifier, ctl.cfg, &err) < 0) {
+		log_error("cannot start the notification sender", "error=\"%s\"",
+		    err.msg);
+		goto out;
+	}
 	log_info("sluice started", "version=%s listen=%s executor=%s port=%d",
 	    SLUICE_VERSION, ctl.cfg->listen,
 	    ctl.cfg->executor == EXECUTOR_KUBERNETES ? "kubernetes" : "local",
@@ -328,6 +335,7 @@ out:
 	retention_stop(retention);
 	/* HTTP threads borrow the executor: stop them first */
 	http_stop(ctl.http);
+	notify_stop(notifier);
 	/* stage attempts keep running: a restarted engine adopts them */
 	engine_free(ctl.engine);
 	if (ex.ops != NULL)

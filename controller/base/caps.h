@@ -17,6 +17,13 @@
 #define LIM_CONFIG_BRANCHES	64		/* branches: of one repository */
 #define LIM_CONFIG_OVERRIDES	64		/* --set KEY=VALUE flags */
 #define LIM_CONFIG_ENV_PATTERNS	64		/* api_env_allowlist: entries */
+#define LIM_CONFIG_NOTIFICATIONS 64		/* notifications: entries */
+#define LIM_NOTIFY_BODY		(64 * 1024)	/* a notification's text */
+#define LIM_NOTIFY_ATTEMPTS	20		/* a delivery's tries */
+#define LIM_NOTIFY_BACKOFF_MS	1000		/* first retry; doubles */
+#define LIM_NOTIFY_BACKOFF_MAX_MS (30 * 1000)	/* ... up to this */
+#define LIM_NOTIFY_TIMEOUT_MS	(10 * 1000)	/* one POST */
+#define LIM_NOTIFY_BATCH	32		/* outbox rows per fan-out */
 
 /* Pipeline definitions */
 #define LIM_PIPELINE_FILE	(1024 * 1024)	/* one pipeline YAML file */

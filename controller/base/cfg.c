@@ -130,6 +130,9 @@ const struct key cfg_top_keys[] = {
 	{ .path = "retention.interval", .type = K_DUR,
 	  .off = C(retention_interval_ms), .def = "1h", .min = SEC,
 	  .max = DUR_MAX },
+	{ .path = "public_url", .type = K_STR, .off = C(public_url),
+	  .max = LIM_URL, .check = cfg_check_http_url, .flags = CFG_NULLABLE },
+	{ .path = "notifications", .type = K_NOTIFS },
 };
 #undef C
 
@@ -309,7 +312,8 @@ apply_env(struct ld *ld, struct cfg *c, char *const *envp)
 		env_name(k->path, name, sizeof(name));
 		if ((v = env_get(envp, name)) == NULL)
 			continue;
-		if (k->type == K_REPOS || k->type == K_LIST) {
+		if (k->type == K_REPOS || k->type == K_NOTIFS ||
+		    k->type == K_LIST) {
 			ld->src = name;
 			if (strlen(v) > LIM_CONFIG_FILE)
 				rc = cfg_fail(ld, NULL, NULL, "larger than %d "
@@ -348,7 +352,8 @@ apply_overrides(struct ld *ld, struct cfg *c, const struct cfg_override *ov,
 		else if (k->type == K_MAP)
 			rc = cfg_fail(ld, NULL, label, "is a mapping, set one "
 			    "of its keys (%s.KEY)", k->path);
-		else if (k->type == K_REPOS || k->type == K_LIST)
+		else if (k->type == K_REPOS || k->type == K_NOTIFS ||
+		    k->type == K_LIST)
 			rc = cfg_load_yaml(ld, c, ov[i].value,
 			    strlen(ov[i].value), k);
 		else
@@ -430,6 +435,9 @@ cfg_free(struct cfg *c)
 	for (size_t i = 0; i < c->nrepositories; i++)
 		cfg_repo_release(&c->repositories[i]);
 	free(c->repositories);
+	for (size_t i = 0; i < c->nnotifications; i++)
+		cfg_notification_release(&c->notifications[i]);
+	free(c->notifications);
 	free(c->file);
 	free(c);
 }

@@ -38,7 +38,32 @@ struct cfg_repo {
 	char	*kubernetes_secret;	/* Secret with the credentials the
 					   checkout init container uses, or
 					   NULL (docs/kubernetes.md) */
+	/* commit_status: statuses posted to the Git host (all NULL: none) */
+	char	*cs_provider;		/* "github" | "gitlab" */
+	char	*cs_api_url;		/* NULL: the provider's public API */
+	char	*cs_token_env;		/* the variable holding the token */
+	char	*cs_repo;		/* github: owner/name */
+	char	*cs_project;		/* gitlab: id or group/name */
 };
+
+/*
+ * One entry of "notifications": where events are posted.  The URL is
+ * read from the environment variable url_env when a delivery is sent, so
+ * it never sits in the file, the dump or the database.
+ */
+struct cfg_notification {
+	char	*name;			/* DNS-1123 label, unique */
+	char	*url_env;
+	char	*format;		/* "slack" | "json" */
+	char	**events;		/* NULL-terminated, at least one of
+					   CFG_NOTIFY_EVENTS */
+	size_t	 nevents;
+	char	*secret_env;		/* json: the HMAC key's variable */
+};
+
+/* The events a notification may subscribe to. */
+#define CFG_NOTIFY_EVENTS \
+	"approval_requested, run_failed, model_promoted, rollout_rolled_back"
 
 struct cfg_kube {
 	char	*kubeconfig;		/* "" = $KUBECONFIG, else in-cluster */
@@ -87,6 +112,10 @@ struct cfg {
 	int		 retention_keep_runs;	/* 0 */
 	int64_t		 retention_max_age_ms;	/* 0 */
 	int64_t		 retention_interval_ms;	/* 1h */
+	char		*public_url;		/* the console as people reach it,
+						   for links; NULL: http://listen */
+	struct cfg_notification *notifications;
+	size_t		 nnotifications;
 };
 
 /*
@@ -129,6 +158,12 @@ void	cfg_kube_podsec(const struct cfg_kube *k, struct podsec *out);
 
 /* Free a configuration; NULL is a no-op. */
 void	cfg_free(struct cfg *c);
+
+/* Free the contents of one notification entry (not n itself); NULL is ok. */
+void	cfg_notification_release(struct cfg_notification *n);
+
+/* The repository entry named name, or NULL (borrowed from c). */
+const struct cfg_repo *cfg_repo_find(const struct cfg *c, const char *name);
 
 /* Free the contents of one repository entry (not r itself); NULL is ok. */
 void	cfg_repo_release(struct cfg_repo *r);

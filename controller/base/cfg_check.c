@@ -157,6 +157,27 @@ cfg_check_listen(const char *v)
 	return NULL;
 }
 
+/* An http:// or https:// URL with a host (public_url, api_url). */
+const char *
+cfg_check_http_url(const char *v)
+{
+	const char *p;
+
+	if (strncmp(v, "https://", 8) == 0)
+		p = v + 8;
+	else if (strncmp(v, "http://", 7) == 0)
+		p = v + 7;
+	else
+		return "is not an http:// or https:// URL";
+	if (p[0] == '\0' || p[0] == '/' || p[0] == ':' || p[0] == '@')
+		return "has no host";
+	for (; *p != '\0'; p++) {
+		if (is_ctl((unsigned char)*p) || *p == ' ')
+			return "is not a valid URL";
+	}
+	return NULL;
+}
+
 const char *
 cfg_check_url(const char *v)
 {

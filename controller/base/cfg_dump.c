@@ -297,6 +297,14 @@ dump_table(struct buf *o, const struct key *tab, size_t ntab,
 				rc = dump_table(o, cfg_repo_keys,
 				    cfg_nrepo_keys, &c->repositories[j], NULL,
 				    "  - ", "    ");
+		} else if (k->type == K_NOTIFS) {
+			rc = buf_puts(o, c->nnotifications == 0 ? " []\n" :
+			    "\n");
+			for (size_t j = 0; rc == 0 && j < c->nnotifications;
+			    j++)
+				rc = dump_table(o, cfg_notify_keys,
+				    cfg_nnotify_keys, &c->notifications[j],
+				    NULL, "  - ", "    ");
 		} else {
 			if ((rc = buf_putc(o, ' ')) == 0 &&
 			    (rc = dump_value(o, k, base)) == 0)

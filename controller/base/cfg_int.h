@@ -12,6 +12,8 @@
  *	cfg_yaml.c	the YAML document (libyaml) walked against a table
  *	cfg_repos.c	one "repositories" entry (cfg_repo_keys[]) and the
  *			list of them
+ *	cfg_notify.c	one "notifications" entry (cfg_notify_keys[]) and
+ *			the list of them
  *	cfg_dump.c	cfg_dump() and the masking of secrets
  */
 #ifndef SLUICE_CFG_INT_H
@@ -37,6 +39,7 @@ enum ktype {
 	K_ENUM,		/* int, the index of the value in names[] */
 	K_LIST,		/* char **, NULL-terminated, size_t count at off2 */
 	K_REPOS,	/* the repositories list of struct cfg */
+	K_NOTIFS,	/* the notifications list of struct cfg */
 };
 
 #define CFG_SECRET	0x01	/* masked by cfg_dump and in errors */
@@ -96,6 +99,8 @@ extern const struct key	 cfg_top_keys[];
 extern const size_t	 cfg_ntop_keys;
 extern const struct key	 cfg_repo_keys[];
 extern const size_t	 cfg_nrepo_keys;
+extern const struct key	 cfg_notify_keys[];
+extern const size_t	 cfg_nnotify_keys;
 
 /*
  * Messages (cfg.c).  cfg_fail() sets ERR_INVALID in ld->err with
@@ -124,6 +129,7 @@ const char *cfg_check_subdomain(const char *v);
 const char *cfg_check_url(const char *v);
 const char *cfg_check_branch(const char *v);
 const char *cfg_check_relpath(const char *v);
+const char *cfg_check_http_url(const char *v);
 
 /* Values (cfg_check.c). */
 /* k's bounds as text for "out of range (...)". */
@@ -173,6 +179,12 @@ int	 cfg_load_yaml(struct ld *ld, struct cfg *c, const char *text,
 int	 cfg_walk_repos(struct ld *ld, yaml_node_t *seq, struct cfg *c);
 /* Replace c's repositories with repos (n of them), which it now owns. */
 void	 cfg_repos_store(struct cfg *c, struct cfg_repo *repos, size_t n);
+
+/* Notifications (cfg_notify.c), like the repositories. */
+int	 cfg_walk_notifications(struct ld *ld, yaml_node_t *seq,
+	    struct cfg *c);
+void	 cfg_notifications_store(struct cfg *c, struct cfg_notification *l,
+	    size_t n);
 
 /* Masks for the dump (cfg_dump.c): v with its password as ***. */
 int	 cfg_mask_dburl(const char *v, struct buf *out);

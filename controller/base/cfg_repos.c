@@ -11,6 +11,31 @@
 #include "base/cfg.h"
 #include "base/cfg_int.h"
 
+static const char *
+check_provider(const char *v)
+{
+	return strcmp(v, "github") == 0 || strcmp(v, "gitlab") == 0 ? NULL :
+	    "is not a commit status provider (github or gitlab)";
+}
+
+/* GitHub's owner/name: one '/', neither side empty, no odd characters. */
+static const char *
+check_owner_name(const char *v)
+{
+	const char *slash = strchr(v, '/');
+
+	if (slash == NULL || slash == v || slash[1] == '\0' ||
+	    strchr(slash + 1, '/') != NULL)
+		return "is not owner/name";
+	for (const char *p = v; *p != '\0'; p++) {
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
+		    *p == '.' || *p == '/'))
+			return "is not owner/name";
+	}
+	return NULL;
+}
+
 /*
  * Inside one repositories entry; interval 0 means poll_interval.  A new
  * key is one row here and its field in struct cfg_repo.
@@ -43,6 +68,21 @@ const struct key cfg_repo_keys[] = {
 	{ .path = "kubernetes_secret", .type = K_STR,
 	  .off = R(kubernetes_secret), .check = cfg_check_subdomain,
 	  .flags = CFG_NULLABLE },
+	{ .path = "commit_status", .type = K_MAP },
+	{ .path = "commit_status.provider", .type = K_STR,
+	  .off = R(cs_provider), .check = check_provider,
+	  .flags = CFG_NULLABLE },
+	{ .path = "commit_status.api_url", .type = K_STR,
+	  .off = R(cs_api_url), .max = LIM_URL, .check = cfg_check_http_url,
+	  .flags = CFG_NULLABLE },
+	{ .path = "commit_status.token_env", .type = K_STR,
+	  .off = R(cs_token_env), .check = cfg_check_envname,
+	  .flags = CFG_NULLABLE },
+	{ .path = "commit_status.repo", .type = K_STR, .off = R(cs_repo),
+	  .check = check_owner_name, .flags = CFG_NULLABLE },
+	{ .path = "commit_status.project", .type = K_STR,
+	  .off = R(cs_project), .check = cfg_check_text,
+	  .flags = CFG_NULLABLE },
 };
 #undef R
 
@@ -59,6 +99,38 @@ repo_cross(struct ld *ld, const struct cfg_repo *r, const char *label,
 	if (r->known_hosts_file != NULL && r->ssh_key_file == NULL)
 		return cfg_fail(ld, at, label,
 		    "known_hosts_file needs ssh_key_file");
+	return 0;
+}
+
+/* Checks across the fields of commit_status. */
+static int
+commit_status_cross(struct ld *ld, const struct cfg_repo *r,
+    const char *label, const yaml_mark_t *at)
+{
+	int github;
+
+	if (r->cs_provider == NULL && r->cs_api_url == NULL &&
+	    r->cs_token_env == NULL && r->cs_repo == NULL &&
+	    r->cs_project == NULL)
+		return 0;
+	if (r->cs_provider == NULL)
+		return cfg_fail(ld, at, label, "\"provider\" is required "
+		    "(github or gitlab)");
+	if (r->cs_token_env == NULL)
+		return cfg_fail(ld, at, label, "\"token_env\" is required");
+	github = strcmp(r->cs_provider, "github") == 0;
+	if (github && r->cs_repo == NULL)
+		return cfg_fail(ld, at, label, "\"repo\" (owner/name) is "
+		    "required with provider github");
+	if (github && r->cs_project != NULL)
+		return cfg_fail(ld, at, label, "\"project\" is for provider "
+		    "gitlab; github takes \"repo\"");
+	if (!github && r->cs_project == NULL)
+		return cfg_fail(ld, at, label, "\"project\" (id or "
+		    "group/name) is required with provider gitlab");
+	if (!github && r->cs_repo != NULL)
+		return cfg_fail(ld, at, label, "\"repo\" is for provider "
+		    "github; gitlab takes \"project\"");
 	return 0;
 }
 
@@ -85,6 +157,11 @@ repo_finish(struct ld *ld, yaml_node_t *item, struct cfg_repo *repos,
 	n = cfg_map_get(ld, item, "auth");
 	cfg_labelf(alabel, sizeof(alabel), "%s.auth", label);
 	if ((rc = repo_cross(ld, r, alabel, n ? &n->start_mark : NULL)) < 0)
+		return rc;
+	n = cfg_map_get(ld, item, "commit_status");
+	cfg_labelf(alabel, sizeof(alabel), "%s.commit_status", label);
+	if ((rc = commit_status_cross(ld, r, alabel, n ? &n->start_mark :
+	    NULL)) < 0)
 		return rc;
 	for (size_t j = 0; j < i; j++) {
 		if (strcmp(repos[j].name, r->name) != 0)
@@ -154,6 +231,16 @@ out:
 	return rc;
 }
 
+const struct cfg_repo *
+cfg_repo_find(const struct cfg *c, const char *name)
+{
+	for (size_t i = 0; name != NULL && i < c->nrepositories; i++) {
+		if (strcmp(c->repositories[i].name, name) == 0)
+			return &c->repositories[i];
+	}
+	return NULL;
+}
+
 void
 cfg_repo_release(struct cfg_repo *r)
 {
@@ -221,5 +308,7 @@ cfg_repo_check(const struct cfg_repo *r, struct err *err)
 			break;
 		}
 	}
-	return repo_cross(&ld, r, "auth", NULL);
+	if ((rc = repo_cross(&ld, r, "auth", NULL)) < 0)
+		return rc;
+	return commit_status_cross(&ld, r, "commit_status", NULL);
 }

@@ -154,6 +154,10 @@ walk_value(struct ld *ld, const struct key *k, const struct key *tab,
 		if (n->type != YAML_SEQUENCE_NODE && !cfg_is_null(n))
 			return cfg_wrong_type(ld, n, label, "a sequence");
 		return cfg_walk_repos(ld, n, base);
+	case K_NOTIFS:
+		if (n->type != YAML_SEQUENCE_NODE && !cfg_is_null(n))
+			return cfg_wrong_type(ld, n, label, "a sequence");
+		return cfg_walk_notifications(ld, n, base);
 	case K_LIST:
 		if (n->type != YAML_SEQUENCE_NODE && !cfg_is_null(n))
 			return cfg_wrong_type(ld, n, label, "a sequence");
@@ -351,6 +355,8 @@ cfg_load_yaml(struct ld *ld, struct cfg *c, const char *text, size_t len,
 	if ((root = yaml_document_get_root_node(&doc)) == NULL) {
 		if (as != NULL && as->type == K_REPOS)	/* an empty list */
 			cfg_repos_store(c, NULL, 0);
+		else if (as != NULL && as->type == K_NOTIFS)
+			cfg_notifications_store(c, NULL, 0);
 		else if (as != NULL)
 			rc = cfg_fail(ld, NULL, as->path, "expected a sequence "
 			    "such as [A, B] or []");

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "base/hash.h"
@@ -76,5 +77,32 @@ hash_random_secret(const char *prefix, char *out, size_t outlen,
 		out[p++] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
 	out[p] = '\0';
 	explicit_bzero(b64, sizeof(b64));
+	return 0;
+}
+
+int
+hash_hmac_sha256(const char *key, const void *data, size_t len,
+    unsigned char md[32])
+{
+	unsigned int mdlen = 0;
+
+	if (HMAC(EVP_sha256(), key, (int)strlen(key),
+	    data != NULL ? data : (const void *)"", len, md, &mdlen) == NULL ||
+	    mdlen != 32)
+		return ERR_GENERIC;
+	return 0;
+}
+
+int
+hash_hmac_sig(const char *key, const void *data, size_t len, char *out,
+    size_t outlen)
+{
+	unsigned char md[32];
+
+	BUG_ON(outlen < HASH_HMAC_SIG_LEN + 1);
+	if (hash_hmac_sha256(key, data, len, md) < 0)
+		return ERR_GENERIC;
+	memcpy(out, "sha256=", 7);
+	hash_hex(md, 32, out + 7);
 	return 0;
 }

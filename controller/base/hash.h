@@ -13,6 +13,18 @@
 int	hash_sha256(const void *data, size_t len, unsigned char md[32],
 	    struct err *err) __attribute__((warn_unused_result));
 
+/*
+ * HMAC-SHA256 of len bytes under key, written as "sha256=" and 64
+ * lowercase hex digits into out (at least HASH_HMAC_SIG_LEN + 1 bytes):
+ * the X-Sluice-Signature-256 of inbound hooks and of json notifications.
+ * Errors: ERR_GENERIC when libcrypto fails.
+ */
+#define HASH_HMAC_SIG_LEN	71
+int	hash_hmac_sha256(const char *key, const void *data, size_t len,
+	    unsigned char md[32]) __attribute__((warn_unused_result));
+int	hash_hmac_sig(const char *key, const void *data, size_t len,
+	    char *out, size_t outlen) __attribute__((warn_unused_result));
+
 /* Lowercase hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
 void	hash_hex(const unsigned char *in, size_t n, char *out);
 

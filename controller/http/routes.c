@@ -11,6 +11,7 @@
 #include "base/role.h"
 #include "http/api_actions.h"
 #include "http/api_approvals.h"
+#include "http/api_notifications.h"
 #include "http/api_events.h"
 #include "http/api_health.h"
 #include "http/api_lineage.h"
@@ -81,6 +82,9 @@ const struct route ctl_routes[] = {
 	    "roll a target back to the previous production version" },
 	{ "GET", "/api/v1/targets/{target}/history", api_targets_history,
 	    ROLE_VIEWER, 0, "what was in production on a target, and when" },
+	{ "GET", "/api/v1/notifications/deliveries",
+	    api_notifications_deliveries, ROLE_ADMIN, 0,
+	    "notification and commit status deliveries, newest first" },
 	{ "GET", "/api/v1/approvals", api_approvals_list, ROLE_VIEWER, 0,
 	    "approvals, newest first" },
 	{ "GET", "/api/v1/approvals/{id}", api_approvals_get, ROLE_VIEWER, 0,

@@ -13,8 +13,6 @@
 #include <strings.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "base/buf.h"
 #include "base/cfg.h"
@@ -36,36 +34,11 @@
 
 /* --- signatures ------------------------------------------------------- */
 
-static int
-hmac_sha256(const char *secret, const void *body, size_t len,
-    unsigned char md[32])
-{
-	unsigned int mdlen = 0;
-
-	if (HMAC(EVP_sha256(), secret, (int)strlen(secret),
-	    body != NULL ? body : (const void *)"", len, md, &mdlen) == NULL ||
-	    mdlen != 32)
-		return ERR_GENERIC;
-	return 0;
-}
-
 int
 webhook_sign(const char *secret, const void *body, size_t len, char *out,
     size_t outlen)
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[32];
-
-	BUG_ON(outlen < WEBHOOK_SIG_LEN + 1);
-	if (hmac_sha256(secret, body, len, md) < 0)
-		return ERR_GENERIC;
-	memcpy(out, "sha256=", 7);
-	for (int i = 0; i < 32; i++) {
-		out[7 + 2 * i] = hex[md[i] >> 4];
-		out[7 + 2 * i + 1] = hex[md[i] & 15];
-	}
-	out[WEBHOOK_SIG_LEN] = '\0';
-	return 0;
+	return hash_hmac_sig(secret, body, len, out, outlen);
 }
 
 int
@@ -89,7 +62,7 @@ webhook_verify(const char *secret, const void *body, size_t len,
 			    "signature: expected sha256= and 64 hex digits");
 		got[i] = (unsigned char)(hi << 4 | lo);
 	}
-	if (hmac_sha256(secret, body, len, want) < 0)
+	if (hash_hmac_sha256(secret, body, len, want) < 0)
 		return err_set(err, ERR_GENERIC, "hmac-sha256 failed");
 	if (CRYPTO_memcmp(want, got, sizeof(want)) != 0)
 		return err_set(err, ERR_FORBIDDEN, "signature does not match "

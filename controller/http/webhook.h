@@ -57,6 +57,7 @@
 #include "base/buf.h"
 #include "base/caps.h"
 #include "base/err.h"
+#include "base/hash.h"
 #include "http/jsonin.h"
 
 struct ctl;
@@ -102,7 +103,7 @@ int	webhook_verify(const char *secret, const void *body, size_t len,
  * digits into out (at least WEBHOOK_SIG_LEN + 1 bytes).  Returns 0 or
  * ERR_GENERIC.
  */
-#define WEBHOOK_SIG_LEN	71
+#define WEBHOOK_SIG_LEN	HASH_HMAC_SIG_LEN
 int	webhook_sign(const char *secret, const void *body, size_t len,
 	    char *out, size_t outlen) __attribute__((warn_unused_result));
 

@@ -969,6 +969,71 @@ cfg__api_env_allowlist_limits_what_the_api_may_name(void **state)
 	free(d);
 }
 
+static void
+cfg__notifications_and_commit_statuses_are_checked(void **state)
+{
+	struct cfg *c = NULL;
+	struct err err;
+	char *d;
+
+	(void)state;
+	assert_int_equal(load_text(&c, "public_url: https://sluice.example.com/\n"
+	    "notifications:\n"
+	    "  - {name: team, url_env: SLACK_URL, events: [run_failed]}\n"
+	    "  - name: hook\n    url_env: HOOK_URL\n    format: json\n"
+	    "    secret_env: HOOK_KEY\n"
+	    "    events: [approval_requested, model_promoted]\n"
+	    "repositories:\n  - name: demo\n    url: https://x.example/a.git\n"
+	    "    commit_status: {provider: gitlab, token_env: GL, "
+	    "project: acme/ml}\n", no_env, NULL, 0, &err), 0);
+	assert_string_equal(c->public_url, "https://sluice.example.com/");
+	assert_int_equal(c->nnotifications, 2);
+	assert_string_equal(c->notifications[0].format, "slack");
+	assert_int_equal(c->notifications[1].nevents, 2);
+	assert_string_equal(c->notifications[1].secret_env, "HOOK_KEY");
+	assert_string_equal(c->repositories[0].cs_provider, "gitlab");
+	assert_string_equal(c->repositories[0].cs_project, "acme/ml");
+	assert_null(c->repositories[0].cs_api_url);
+	cfg_free(c);
+	expect_error("notifications:\n  - {name: a, url_env: U, events: "
+	    "[run_done]}\n", no_env, "notifications[0].events[0]: "
+	    "\"run_done\" is not an event (approval_requested, run_failed, "
+	    "model_promoted, rollout_rolled_back) (%s/sluice.yaml:2:36)");
+	expect_error("notifications:\n  - {name: a, url_env: U, events: []}\n",
+	    no_env, "notifications[0].events: must be a non-empty list "
+	    "(%s/sluice.yaml:2:35)");
+	expect_error("notifications:\n  - {name: a, url_env: U, format: json, "
+	    "events: [run_failed]}\n", no_env, "notifications[0]: "
+	    "\"secret_env\" is required with format json (the key of "
+	    "X-Sluice-Signature-256) (%s/sluice.yaml:2:5)");
+	expect_error("notifications:\n  - {name: a, events: [run_failed]}\n",
+	    no_env, "notifications[0]: \"url_env\" is required "
+	    "(%s/sluice.yaml:2:5)");
+	expect_error("notifications:\n  - {name: a, url_env: U, events: "
+	    "[run_failed]}\n  - {name: a, url_env: V, events: [run_failed]}\n",
+	    no_env, "notifications[1].name: \"a\" is a duplicate of "
+	    "notifications[0].name (%s/sluice.yaml:3:12)");
+	expect_error("public_url: ftp://x\n", no_env, "public_url: \"ftp://x\" "
+	    "is not an http:// or https:// URL (%s/sluice.yaml:1:13)");
+	expect_error("repositories:\n  - name: demo\n    url: file:///r\n"
+	    "    commit_status: {provider: github, token_env: T}\n", no_env,
+	    "repositories[0].commit_status: \"repo\" (owner/name) is required "
+	    "with provider github (%s/sluice.yaml:4:20)");
+	expect_error("repositories:\n  - name: demo\n    url: file:///r\n"
+	    "    commit_status: {provider: bitbucket}\n", no_env,
+	    "repositories[0].commit_status.provider: \"bitbucket\" is not a "
+	    "commit status provider (github or gitlab) (%s/sluice.yaml:4:31)");
+	expect_error("repositories:\n  - name: demo\n    url: file:///r\n"
+	    "    commit_status: {provider: github, token_env: T, repo: acme}\n",
+	    no_env, "repositories[0].commit_status.repo: \"acme\" is not "
+	    "owner/name (%s/sluice.yaml:4:59)");
+	d = dump_of("notifications:\n  - {name: a, url_env: U, events: "
+	    "[run_failed]}\n");
+	assert_non_null(strstr(d, "\nnotifications:\n  - name: a\n"
+	    "    url_env: U\n    format: slack\n    events: [run_failed]\n"));
+	free(d);
+}
+
 int
 main(void)
 {
@@ -992,6 +1057,7 @@ main(void)
 		cmocka_unit_test(cfg__dump_reads_back_as_the_same_config),
 		cmocka_unit_test(cfg__repo_check_applies_the_loader_rules),
 		cmocka_unit_test(cfg__api_env_allowlist_limits_what_the_api_may_name),
+		cmocka_unit_test(cfg__notifications_and_commit_statuses_are_checked),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
