@@ -623,13 +623,13 @@ walk_analysis_provider(struct vctx *c, const struct ynode *n,
 	}
 }
 
-/* Steps with analysis.queries need a provider to send them to. */
+/* Steps with analysis.queries need a provider (none given). */
 static void
 check_analysis_provider(struct vctx *c, const struct ynode *n,
     const struct vpath *path, const struct pipeline_canary *cn)
 {
 	for (size_t i = 0; i < cn->nsteps; i++) {
-		if (cn->steps[i].nqueries == 0 || cn->prometheus.address != NULL)
+		if (cn->steps[i].nqueries == 0)
 			continue;
 		verr(c, n, path, "steps[%zu].analysis.queries need "
 		    "analysis_provider.prometheus", i);
@@ -746,7 +746,8 @@ walk_canary(struct vctx *c, const struct ynode *n, const struct vpath *path,
 		walk_analysis_provider(c, f[C_PROVIDER].val, &p,
 		    &cn->prometheus);
 	}
-	check_analysis_provider(c, n, path, cn);
+	else
+		check_analysis_provider(c, n, path, cn);
 }
 
 /*
