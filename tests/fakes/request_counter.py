@@ -8,6 +8,7 @@ Prints its port on stdout, then serves:
                   error rate of them answered 500 (the rest 200)
   POST /error_rate?backend=canary&rate=0.5   sets a backend's error rate
   GET  /error_rate                           the rates as JSON
+  GET  /scrapes                              how many times /metrics was read
 Exits when its standard input closes.
 """
 import argparse
@@ -27,6 +28,7 @@ lock = threading.Lock()
 rate = {"stable": 0.0, "canary": 0.0}
 total = {(b, c): 0 for b in rate for c in ("200", "500")}
 carry = {b: 0.0 for b in rate}
+scrapes = [0]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -46,6 +48,7 @@ class Handler(BaseHTTPRequestHandler):
         if u.path == "/metrics":
             lines = ["# TYPE http_requests_total counter"]
             with lock:
+                scrapes[0] += 1
                 for b in rate:
                     carry[b] += args.rps * rate[b]
                     errors = int(carry[b])
@@ -56,6 +59,9 @@ class Handler(BaseHTTPRequestHandler):
                     lines.append('http_requests_total{target="%s",backend="%s",'
                                  'code="%s"} %d' % (args.target, b, c, n))
             self.reply(200, "\n".join(lines) + "\n", "text/plain; version=0.0.4")
+        elif u.path == "/scrapes":
+            with lock:
+                self.reply(200, str(scrapes[0]))
         elif u.path == "/error_rate":
             with lock:
                 self.reply(200, json.dumps(rate))

@@ -31,6 +31,7 @@
 #include "store/db.h"
 #include "store/store_commit.h"
 #include "store/store_pipeline.h"
+#include "store/store_rollout.h"
 #include "store/store_run.h"
 #include "fake_executor.h"
 #include "testchild.h"
@@ -459,6 +460,89 @@ engine_prom__a_raised_error_rate_fails_the_step_and_rolls_back(void **state)
 	    "WHERE m.run_id = %lld GROUP BY ro.finished_at", (long long)r);
 }
 
+/* How many times Prometheus has scraped the counter server. */
+static long
+scrapes(void)
+{
+	char url[100];
+	struct buf b;
+	long n;
+
+	buf_init(&b, 4096);
+	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d/scrapes",
+	    counter.port);
+	assert_int_equal(http(url, NULL, &b), 200);
+	assert_int_equal(buf_putc(&b, '\0'), 0);
+	n = strtol(b.data, NULL, 10);
+	buf_release(&b);
+	return n;
+}
+
+static void
+act(struct fx *f, int64_t r, enum rollout_act a)
+{
+	struct err err;
+	int64_t ro;
+
+	if (store_rollout_act(f->db, r, 0, a, "alice", NULL, NULL, &ro,
+	    &err) < 0)
+		fail_msg("%s: %s", rollout_act_name(a), err.msg);
+}
+
+static void
+engine_prom__a_pause_stops_the_analysis_clock(void **state)
+{
+	struct fx *f = *state;
+	int64_t r, deadline;
+	struct err err;
+	long s0;
+	char *v;
+	int n;
+
+	set_error_rate("canary", "0");
+	wait_prometheus("0");
+	r = start_run(f, "paused", provider(), "{duration: 60s, interval: 1s, "
+	    "queries: [{name: error_rate, query: '" ERROR_RATE("canary") "', "
+	    "op: \"<=\", value: 0.05}]}");
+	tick_until(f, "t", "SELECT count(*) >= 2 FROM analysis_measurements "
+	    "WHERE run_id = %lld", (long long)r);
+	act(f, r, ROLLOUT_ACT_PAUSE);
+	v = q(f, "SELECT count(*) FROM analysis_measurements WHERE run_id = "
+	    "%lld", (long long)r);
+	n = atoi(v);
+	free(v);
+	tick_until(f, "rollout paused by alice", "SELECT waiting_reason FROM "
+	    "stages WHERE run_id = %lld AND name = 'rollout'", (long long)r);
+	/* five scrapes later (more than four intervals): nothing measured */
+	s0 = scrapes();
+	deadline = sys_now_ms() + 60000;
+	while (scrapes() < s0 + 5) {
+		if (sys_now_ms() > deadline)
+			fail_msg("prometheus stopped scraping");
+		if (engine_tick(f->e, &err) < 0)
+			fail_msg("engine_tick: %s", err.msg);
+		usleep(50 * 1000);
+	}
+	expect(f, "analyzing", "SELECT status FROM rollouts WHERE run_id = %lld",
+	    (long long)r);
+	v = q(f, "SELECT count(*) FROM analysis_measurements WHERE run_id = "
+	    "%lld", (long long)r);
+	assert_int_equal(atoi(v), n);
+	free(v);
+	/* resumed, the clock goes on where it stopped, not 4 s later */
+	act(f, r, ROLLOUT_ACT_RESUME);
+	tick_until(f, "t", "SELECT count(*) > %d FROM analysis_measurements "
+	    "WHERE run_id = %lld", n, (long long)r);
+	v = q(f, "SELECT max(slot) FROM analysis_measurements WHERE run_id = "
+	    "%lld", (long long)r);
+	if (atoi(v) > n + 1)
+		fail_msg("after %d slots and a pause, slot %s", n, v);
+	free(v);
+	act(f, r, ROLLOUT_ACT_ABORT);
+	tick_until(f, "rolled_back", "SELECT status FROM rollouts WHERE run_id "
+	    "= %lld", (long long)r);
+}
+
 static void
 engine_prom__a_promql_syntax_error_is_the_stage_message(void **state)
 {
@@ -529,6 +613,7 @@ main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 		T(engine_prom__a_healthy_canary_passes_with_its_measurements_stored),
 		T(engine_prom__a_raised_error_rate_fails_the_step_and_rolls_back),
+		T(engine_prom__a_pause_stops_the_analysis_clock),
 		T(engine_prom__a_promql_syntax_error_is_the_stage_message),
 		T(engine_prom__an_unreachable_prometheus_is_inconclusive_never_a_pass),
 #undef T
