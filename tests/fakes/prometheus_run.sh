@@ -38,5 +38,8 @@ until curl -fsS "http://127.0.0.1:$port/-/ready" >/dev/null 2>&1; do
 	sleep 0.1
 done
 echo "$port"
-cat > /dev/null || true
+# cat in the background (its stdin kept: <&0) so that SIGTERM's trap runs
+# at once rather than after cat.
+cat <&0 >/dev/null &
+wait $! || true
 stop
