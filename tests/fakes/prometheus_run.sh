@@ -38,8 +38,10 @@ until curl -fsS "http://127.0.0.1:$port/-/ready" >/dev/null 2>&1; do
 	sleep 0.1
 done
 echo "$port"
-# cat in the background (its stdin kept: <&0) so that SIGTERM's trap runs
-# at once rather than after cat.
-cat <&0 >/dev/null &
+# cat in the background so that SIGTERM's trap runs at once rather than
+# after cat; its stdin through fd 3, as a background command's own stdin
+# is /dev/null.
+exec 3<&0
+cat <&3 >/dev/null &
 wait $! || true
 stop
