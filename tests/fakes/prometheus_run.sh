@@ -6,6 +6,7 @@
 # Prometheus with it.
 #
 # Usage: prometheus_run.sh DIR TARGET...
+# With PROM_TLS_CERT and PROM_TLS_KEY (PEM files), it serves HTTPS with them.
 set -eu
 dir=$1
 shift
@@ -20,7 +21,14 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 		echo "      - targets: ['$t']"
 	done
 } > "$dir/prometheus.yml"
-prometheus --config.file="$dir/prometheus.yml" \
+scheme=http web=
+if [ -n "${PROM_TLS_CERT:-}" ]; then
+	scheme=https
+	printf 'tls_server_config:\n  cert_file: %s\n  key_file: %s\n' \
+	    "$PROM_TLS_CERT" "$PROM_TLS_KEY" > "$dir/web.yml"
+	web=--web.config.file=$dir/web.yml
+fi
+prometheus --config.file="$dir/prometheus.yml" ${web:+"$web"} \
 	--storage.tsdb.path="$dir/data" \
 	--web.listen-address="127.0.0.1:$port" \
 	--log.level=warn > "$dir/prometheus.log" 2>&1 &
@@ -28,7 +36,7 @@ pid=$!
 stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
 trap 'stop; exit 0' TERM INT
 i=0
-until curl -fsS "http://127.0.0.1:$port/-/ready" >/dev/null 2>&1; do
+until curl -kfsS "$scheme://127.0.0.1:$port/-/ready" >/dev/null 2>&1; do
 	if ! kill -0 "$pid" 2>/dev/null || [ $i -ge 600 ]; then
 		echo "prometheus did not start; see $dir/prometheus.log" >&2
 		stop

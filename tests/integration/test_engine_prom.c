@@ -606,6 +606,87 @@ engine_prom__an_unreachable_prometheus_is_inconclusive_never_a_pass(
 	    "%lld", (long long)r2);
 }
 
+static void
+engine_prom__https_with_a_ca_file_or_skipped_verification_and_a_token(
+    void **state)
+{
+	struct fx *f = *state;
+	const char *p_argv[] = { "sh", NULL, NULL, NULL };
+	static char ppath[600];
+	char dir[512], cmd[1400], cert[600], key[600], pdir[600], addr[900];
+	struct testchild tls;
+	int64_t r;
+
+	assert_int_equal(test_tmpdir(dir, sizeof(dir)), 0);
+	(void)snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	(void)snprintf(key, sizeof(key), "%s/key.pem", dir);
+	(void)snprintf(pdir, sizeof(pdir), "%s/prometheus", dir);
+	(void)snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey ec "
+	    "-pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout %s -out %s "
+	    "-days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+	    ">/dev/null 2>&1", key, cert);
+	assert_int_equal(system(cmd), 0);
+	p_argv[1] = test_fixture(ppath, sizeof(ppath),
+	    "../fakes/prometheus_run.sh");
+	p_argv[2] = pdir;
+	setenv("PROM_TLS_CERT", cert, 1);
+	setenv("PROM_TLS_KEY", key, 1);
+	memset(&tls, 0, sizeof(tls));
+	assert_int_equal(testchild_spawn(&tls, p_argv, 1), 0);
+	unsetenv("PROM_TLS_CERT");
+	unsetenv("PROM_TLS_KEY");
+	assert_true(tls.port > 0);
+
+	/* the CA given: verified, and the query answers */
+	(void)snprintf(addr, sizeof(addr), "{address: \"https://127.0.0.1:%d\", "
+	    "ca_file: \"%s\"}", tls.port, cert);
+	r = start_run(f, "tls-ca", addr, "{duration: 2s, interval: 1s, "
+	    "queries: [{name: zero, query: 'vector(0)', op: \"<=\", "
+	    "value: 0}]}");
+	tick_until(f, "succeeded", "SELECT status FROM runs WHERE id = %lld",
+	    (long long)r);
+	expect(f, "2|pass", "SELECT count(*) || '|' || string_agg(DISTINCT "
+	    "result, ',') FROM analysis_measurements WHERE run_id = %lld",
+	    (long long)r);
+
+	/* no CA: the certificate is refused, inconclusive */
+	(void)snprintf(addr, sizeof(addr), "{address: \"https://127.0.0.1:%d\"}",
+	    tls.port);
+	r = start_run(f, "tls-unknown", addr, "{duration: 2s, interval: 1s, "
+	    "queries: [{name: zero, query: 'vector(0)', op: \"<=\", "
+	    "value: 0}]}");
+	tick_until(f, "failed", "SELECT status FROM runs WHERE id = %lld",
+	    (long long)r);
+	expect(f, "t", "SELECT message LIKE 'cannot query prometheus at "
+	    "https://127.0.0.1:%d: %%' FROM analysis_measurements WHERE "
+	    "run_id = %lld AND result = 'inconclusive'", tls.port,
+	    (long long)r);
+
+	/* verification skipped, a bearer token from the environment */
+	setenv("PROM_TEST_TOKEN", "t0ken", 1);
+	(void)snprintf(addr, sizeof(addr), "{address: \"https://127.0.0.1:%d\", "
+	    "insecure_skip_verify: true, token_env: PROM_TEST_TOKEN}",
+	    tls.port);
+	r = start_run(f, "tls-insecure", addr, "{duration: 2s, interval: 1s, "
+	    "queries: [{name: zero, query: 'vector(0)', op: \"<=\", "
+	    "value: 0}]}");
+	tick_until(f, "succeeded", "SELECT status FROM runs WHERE id = %lld",
+	    (long long)r);
+
+	/* the token's variable unset: inconclusive, saying so */
+	unsetenv("PROM_TEST_TOKEN");
+	r = start_run(f, "token-missing", addr, "{duration: 2s, interval: 1s, "
+	    "queries: [{name: zero, query: 'vector(0)', op: \"<=\", "
+	    "value: 0}]}");
+	tick_until(f, "failed", "SELECT status FROM runs WHERE id = %lld",
+	    (long long)r);
+	expect(f, "token_env PROM_TEST_TOKEN is not set in the "
+	    "controller's environment", "SELECT message FROM "
+	    "analysis_measurements WHERE run_id = %lld", (long long)r);
+	testchild_stop(&tls);
+	test_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -616,6 +697,7 @@ main(void)
 		T(engine_prom__a_pause_stops_the_analysis_clock),
 		T(engine_prom__a_promql_syntax_error_is_the_stage_message),
 		T(engine_prom__an_unreachable_prometheus_is_inconclusive_never_a_pass),
+		T(engine_prom__https_with_a_ca_file_or_skipped_verification_and_a_token),
 #undef T
 	};
 
