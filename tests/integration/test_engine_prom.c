@@ -606,6 +606,20 @@ engine_prom__an_unreachable_prometheus_is_inconclusive_never_a_pass(
 	    "%lld", (long long)r2);
 }
 
+/* A run whose step 1 queries vector(0) through provider; its end. */
+static int64_t
+run_vector0(struct fx *f, const char *name, const char *provider_yaml,
+    const char *want)
+{
+	int64_t r = start_run(f, name, provider_yaml, "{duration: 2s, "
+	    "interval: 1s, queries: [{name: zero, query: 'vector(0)', op: "
+	    "\"<=\", value: 0}]}");
+
+	tick_until(f, want, "SELECT status FROM runs WHERE id = %lld",
+	    (long long)r);
+	return r;
+}
+
 static void
 engine_prom__https_with_a_ca_file_or_skipped_verification_and_a_token(
     void **state)
@@ -640,11 +654,7 @@ engine_prom__https_with_a_ca_file_or_skipped_verification_and_a_token(
 	/* the CA given: verified, and the query answers */
 	(void)snprintf(addr, sizeof(addr), "{address: \"https://127.0.0.1:%d\", "
 	    "ca_file: \"%s\"}", tls.port, cert);
-	r = start_run(f, "tls-ca", addr, "{duration: 2s, interval: 1s, "
-	    "queries: [{name: zero, query: 'vector(0)', op: \"<=\", "
-	    "value: 0}]}");
-	tick_until(f, "succeeded", "SELECT status FROM runs WHERE id = %lld",
-	    (long long)r);
+	r = run_vector0(f, "tls-ca", addr, "succeeded");
 	expect(f, "2|pass", "SELECT count(*) || '|' || string_agg(DISTINCT "
 	    "result, ',') FROM analysis_measurements WHERE run_id = %lld",
 	    (long long)r);
@@ -652,11 +662,7 @@ engine_prom__https_with_a_ca_file_or_skipped_verification_and_a_token(
 	/* no CA: the certificate is refused, inconclusive */
 	(void)snprintf(addr, sizeof(addr), "{address: \"https://127.0.0.1:%d\"}",
 	    tls.port);
-	r = start_run(f, "tls-unknown", addr, "{duration: 2s, interval: 1s, "
-	    "queries: [{name: zero, query: 'vector(0)', op: \"<=\", "
-	    "value: 0}]}");
-	tick_until(f, "failed", "SELECT status FROM runs WHERE id = %lld",
-	    (long long)r);
+	r = run_vector0(f, "tls-unknown", addr, "failed");
 	expect(f, "t", "SELECT message LIKE 'cannot query prometheus at "
 	    "https://127.0.0.1:%d: %%' FROM analysis_measurements WHERE "
 	    "run_id = %lld AND result = 'inconclusive'", tls.port,
@@ -667,19 +673,11 @@ engine_prom__https_with_a_ca_file_or_skipped_verification_and_a_token(
 	(void)snprintf(addr, sizeof(addr), "{address: \"https://127.0.0.1:%d\", "
 	    "insecure_skip_verify: true, token_env: PROM_TEST_TOKEN}",
 	    tls.port);
-	r = start_run(f, "tls-insecure", addr, "{duration: 2s, interval: 1s, "
-	    "queries: [{name: zero, query: 'vector(0)', op: \"<=\", "
-	    "value: 0}]}");
-	tick_until(f, "succeeded", "SELECT status FROM runs WHERE id = %lld",
-	    (long long)r);
+	(void)run_vector0(f, "tls-insecure", addr, "succeeded");
 
 	/* the token's variable unset: inconclusive, saying so */
 	unsetenv("PROM_TEST_TOKEN");
-	r = start_run(f, "token-missing", addr, "{duration: 2s, interval: 1s, "
-	    "queries: [{name: zero, query: 'vector(0)', op: \"<=\", "
-	    "value: 0}]}");
-	tick_until(f, "failed", "SELECT status FROM runs WHERE id = %lld",
-	    (long long)r);
+	r = run_vector0(f, "token-missing", addr, "failed");
 	expect(f, "token_env PROM_TEST_TOKEN is not set in the "
 	    "controller's environment", "SELECT message FROM "
 	    "analysis_measurements WHERE run_id = %lld", (long long)r);
