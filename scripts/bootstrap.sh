@@ -11,6 +11,8 @@ build_pkgs=(build-essential pkg-config git libgit2-dev libmicrohttpd-dev
 	postgresql postgresql-client python3 ca-certificates)
 test_pkgs=(libcmocka-dev valgrind clang curl openssl procps iproute2 wrk
 	chromium nodejs npm openssh-server cppcheck)
+# A real Prometheus for the canary analysis tests and `make run`'s demo.
+test_pkgs+=(prometheus)
 
 # schedule triggers read time zones from the system tzdata
 build_pkgs+=(tzdata)

@@ -87,8 +87,42 @@ token=$(bin/sluice token create --config "$state/sluice.yaml" \
 (umask 077 && printf '%s\n' "$token" >"$state/admin-token")
 printf '%s\n' "$listen" >"$state/listen"
 
+# With Debian's prometheus installed, the demo canary is judged by a real
+# Prometheus (1 s scrapes) reading request counters that the canary's steps
+# set (tests/fakes/request_counter.py; scripts/demo-prometheus.py adds the
+# analysis to the demo pipeline).  Without it, by the metrics its step prints.
+prom_url= counter_url=
+if command -v prometheus >/dev/null; then
+	rm -rf "$state/prometheus"
+	mkdir -p "$state/prometheus"
+	mkfifo "$state/prometheus/hold"
+	exec 9<>"$state/prometheus/hold"	# their stdin: never closes
+	python3 tests/fakes/request_counter.py --target demo-api <&9 \
+	    >"$state/prometheus/counter.port" &
+	pids+=($!)
+	for _ in $(seq 1 100); do
+		[ -s "$state/prometheus/counter.port" ] && break
+		sleep 0.1
+	done
+	cport=$(cat "$state/prometheus/counter.port")
+	tests/fakes/prometheus_run.sh "$state/prometheus" "127.0.0.1:$cport" \
+	    <&9 >"$state/prometheus/prometheus.port" &
+	pids+=($!)
+	for _ in $(seq 1 300); do
+		[ -s "$state/prometheus/prometheus.port" ] && break
+		sleep 0.1
+	done
+	if [ -s "$state/prometheus/prometheus.port" ] && [ -n "$cport" ]; then
+		prom_url=http://127.0.0.1:$(cat "$state/prometheus/prometheus.port")
+		counter_url=http://127.0.0.1:$cport
+	else
+		echo "demo: prometheus did not start (see $state/prometheus/prometheus.log)" >&2
+	fi
+fi
+
 bin/sluice serve --config "$state/sluice.yaml" &
-pids+=($!)
+serve_pid=$!
+pids+=($serve_pid)
 
 psql_demo() {
 	pg_as "$PG_BIN/psql" -h "$pgdir/run" -p "$port" -U sluice -d sluice \
@@ -112,8 +146,10 @@ if [ -d "$state/demo/.git" ]; then
 	before=$(psql_demo -c "SELECT coalesce(max(id), 0) FROM runs")
 	(cd "$state/demo" &&
 	    echo "- $(date -u +%Y-%m-%dT%H:%M:%SZ) make run" >>pipelines/demo/RUNS.md &&
+	    { "$top/scripts/demo-prometheus.py" pipelines/demo.yaml \
+	    ${prom_url:+"$prom_url" "$counter_url"} || true; } &&
 	    git -c user.name="Sluice Demo" -c user.email=demo@sluice.invalid \
-	    add pipelines/demo/RUNS.md &&
+	    add pipelines/demo/RUNS.md pipelines/demo.yaml &&
 	    git -c user.name="Sluice Demo" -c user.email=demo@sluice.invalid \
 	    commit -qm "demo: run the pipeline" && git push -q origin HEAD:main) >&2
 	for _ in $(seq 1 100); do
@@ -135,7 +171,17 @@ if [ -n "$run_id" ]; then
 	echo "  Watch it:        scripts/demo-status.sh"
 	echo "  Approve a step:  scripts/demo-approve.sh          (twice: 50%, then 100%)"
 	echo "  Reject (rolls back): scripts/demo-approve.sh --reject \"too risky\""
+	if [ -n "$prom_url" ]; then
+		echo
+		echo "  Canary analysis:  Prometheus at $prom_url (prometheus is installed)"
+		echo "    step 1 measures the canary's HTTP error rate every 1 s for 10 s;"
+		echo "    the run page charts each measurement against its threshold."
+		echo "    Request counters: $counter_url/metrics"
+	else
+		echo "  Canary analysis:  the metrics the step prints (install prometheus"
+		echo "    for a live Prometheus analysis and its chart)"
+	fi
 fi
 echo "  Press Ctrl-C to stop."
 echo
-wait "${pids[0]}"
+wait "$serve_pid"

@@ -100,6 +100,12 @@
 #define LIM_PIPELINE_JSON	(32 * 1024 * 1024) /* canonical JSON of one */
 #define LIM_PIPELINE_ERROR_MSG	1024		/* one error message */
 #define LIM_CANARY_STEPS	100
+#define LIM_ANALYSIS_QUERIES	10		/* analysis.queries of a step */
+#define LIM_ANALYSIS_MEASUREMENTS 1000		/* per query and step */
+#define LIM_PROMQL_QUERY	4096		/* a query, as written */
+#define LIM_PROMQL_SUBST	16384		/* a query, substituted */
+#define LIM_PROMETHEUS_ADDRESS	1024		/* analysis_provider address */
+#define LIM_PROMETHEUS_ANSWER	(1024 * 1024)	/* one /api/v1/query answer */
 /* Local executor */
 #define LIM_EXEC_SPEC		(1024 * 1024)	/* an attempt's spec.json */
 #define LIM_EXEC_ARGS		4096		/* argv or env entries of an attempt */

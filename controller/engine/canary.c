@@ -27,6 +27,7 @@
 #include "base/caps.h"
 #include "base/log.h"
 #include "base/units.h"
+#include "engine/analysis.h"
 #include "engine/canary.h"
 #include "engine/pass.h"
 #include "pipeline/pipeline.h"
@@ -293,6 +294,36 @@ progressing(struct canary *k)
 	pass_changed(k->ps);
 }
 
+/*
+ * The step's analysis queries (engine/analysis.c): 1 when all of them
+ * passed; else 0, and the stage waits (measuring) or rolls back.
+ */
+static int
+queries_passed(struct canary *k)
+{
+	char msg[1200], why[1400];
+	struct err err;
+	int rc;
+
+	rc = analysis_queries(k->ps, k->er, k->idx, msg, sizeof(msg), &err);
+	if (rc < 0) {
+		log_fail(k, "cannot measure analysis queries", &err);
+		pass_wake_in(k->ps, 1000);
+		return 0;
+	}
+	if (rc == ANALYSIS_WAIT) {
+		set_waiting(k, msg);
+		return 0;
+	}
+	if (rc == ANALYSIS_FAILED) {
+		(void)snprintf(why, sizeof(why), "analysis of step %d (weight %d)"
+		    " failed: %s", k->st->ro.step, k->step->weight, msg);
+		rollback(k, ROLLOUT_ANALYZING, why);
+		return 0;
+	}
+	return 1;
+}
+
 static void
 analyzing(struct canary *k)
 {
@@ -309,6 +340,8 @@ analyzing(struct canary *k)
 		return;
 	}
 	if (held(k))
+		return;
+	if (k->step->nqueries > 0 && !queries_passed(k))
 		return;
 	/*
 	 * The window runs analysis.duration from the start of the step's

@@ -95,6 +95,56 @@ fail:
 	return NULL;
 }
 
+/* The query part of a step's analysis, into its object an; -1 on failure. */
+static int
+janalysis_queries(json_t *an, const struct pipeline_step *st)
+{
+	json_t *a, *o;
+
+	if (st->nqueries == 0)
+		return 0;
+	if (jset(an, "interval", jduration(st->interval_ms)) < 0 ||
+	    jset(an, "failure_limit", json_integer(st->failure_limit)) < 0 ||
+	    jset(an, "inconclusive", json_string(st->inconclusive ==
+	    PIPELINE_INCONCLUSIVE_IGNORE ? "ignore" : "fail")) < 0 ||
+	    jset(an, "queries", a = json_array()) < 0)
+		return -1;
+	for (size_t i = 0; i < st->nqueries; i++) {
+		const struct pipeline_query *qr = &st->queries[i];
+
+		if ((o = json_object()) == NULL ||
+		    json_array_append_new(a, o) < 0 ||
+		    jset(o, "name", json_string(qr->name)) < 0 ||
+		    jset(o, "query", json_string(qr->query)) < 0 ||
+		    jset(o, "op", json_string(pipeline_op_name(qr->op))) < 0 ||
+		    jset(o, "value", json_real(qr->value)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* canary.analysis_provider, into the canary's object o; -1 on failure. */
+static int
+janalysis_provider(json_t *o, const struct pipeline_prometheus *pr)
+{
+	json_t *ap, *p;
+
+	if (pr->address == NULL)
+		return 0;
+	if (jset(o, "analysis_provider", ap = json_object()) < 0 ||
+	    jset(ap, "prometheus", p = json_object()) < 0 ||
+	    jset(p, "address", json_string(pr->address)) < 0 ||
+	    jset(p, "timeout", jduration(pr->timeout_ms)) < 0 ||
+	    (pr->token_env != NULL &&
+	    jset(p, "token_env", json_string(pr->token_env)) < 0) ||
+	    (pr->insecure_skip_verify &&
+	    jset(p, "insecure_skip_verify", json_true()) < 0) ||
+	    (pr->ca_file != NULL &&
+	    jset(p, "ca_file", json_string(pr->ca_file)) < 0))
+		return -1;
+	return 0;
+}
+
 static json_t *
 jcanary(const struct pipeline_canary *cn)
 {
@@ -109,6 +159,7 @@ jcanary(const struct pipeline_canary *cn)
 	    jstrs(&cn->rollback_command)) < 0) ||
 	    (cn->on_conflict == PIPELINE_ON_CONFLICT_SUPERSEDE &&
 	    jset(o, "on_conflict", json_string("supersede")) < 0) ||
+	    janalysis_provider(o, &cn->prometheus) < 0 ||
 	    jset(o, "steps", steps = json_array()) < 0)
 		goto fail;
 	for (size_t i = 0; i < cn->nsteps; i++) {
@@ -123,7 +174,8 @@ jcanary(const struct pipeline_canary *cn)
 		if (st->analysis &&
 		    (jset(s, "analysis", an = json_object()) < 0 ||
 		    jset(an, "duration", jduration(st->analysis_ms)) < 0 ||
-		    jset(an, "gates", jgates(st->gates, st->ngates)) < 0))
+		    jset(an, "gates", jgates(st->gates, st->ngates)) < 0 ||
+		    janalysis_queries(an, st) < 0))
 			goto fail;
 	}
 	return o;

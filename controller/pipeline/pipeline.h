@@ -185,6 +185,25 @@ struct pipeline_resources {
 	char	*memory;		/* quantity, NULL when unset */
 };
 
+/*
+ * analysis.queries: a PromQL instant query measured every interval,
+ * its value checked with op against value (docs/pipeline-reference.md).
+ */
+struct pipeline_query {
+	char			*name;		/* output-name syntax, unique */
+	char			*query;		/* PromQL with ${canary.*} and
+						   ${model.*} (pipeline_promql_*) */
+	enum pipeline_op	 op;
+	double			 value;
+	struct pipeline_pos	 pos;
+};
+
+/* analysis.inconclusive: what a measurement without a verdict counts as. */
+enum pipeline_inconclusive {
+	PIPELINE_INCONCLUSIVE_FAIL = 0,	/* a failed measurement (default) */
+	PIPELINE_INCONCLUSIVE_IGNORE,	/* shown, not counted */
+};
+
 struct pipeline_step {
 	int			 weight;	/* 1..100, increasing, last 100 */
 	int			 approval;	/* 1: approval: required */
@@ -193,7 +212,26 @@ struct pipeline_step {
 	struct pipeline_gate	*gates;		/* analysis.gates */
 	size_t			 ngates;
 	struct pipeline_pos	 pos;
+	struct pipeline_query	*queries;	/* analysis.queries */
+	size_t			 nqueries;	/* 0..LIM_ANALYSIS_QUERIES */
+	int64_t			 interval_ms;	/* with queries: <= analysis_ms */
+	int			 failure_limit;	/* failed measurements tolerated */
+	enum pipeline_inconclusive inconclusive;
 };
+
+/*
+ * canary.analysis_provider.prometheus: where analysis.queries are sent.
+ * address is NULL when no provider is given.
+ */
+struct pipeline_prometheus {
+	char			*address;	/* http:// or https:// URL */
+	int64_t			 timeout_ms;	/* per query */
+	char			*token_env;	/* bearer token's variable or NULL */
+	int			 insecure_skip_verify;
+	char			*ca_file;	/* absolute path or NULL */
+};
+
+#define PIPELINE_PROMETHEUS_TIMEOUT_MS	(10LL * 1000)
 
 /*
  * canary.on_conflict: what a canary stage does when another run's
@@ -212,6 +250,7 @@ struct pipeline_canary {
 	int64_t			 approval_timeout_ms;
 	struct pipeline_strs	 rollback_command; /* n == 0: none */
 	enum pipeline_on_conflict on_conflict;	/* another run holds target */
+	struct pipeline_prometheus prometheus;	/* analysis_provider */
 };
 
 enum pipeline_stage_type {
@@ -452,6 +491,35 @@ int	pipeline_substitute(const char *tmpl,
 	    int (*lookup)(void *arg, const struct pipeline_ref *ref,
 		struct buf *out, struct err *err),
 	    void *arg, struct buf *out, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
+ * PromQL queries (analysis.queries, promql.c).  A query may name
+ * ${canary.target}, ${canary.weight}, ${model.version} and ${model.uri};
+ * "$${" is a literal "${".  Text values (target, uri) may appear only
+ * inside a "..." or '...' string literal, where they are escaped as
+ * PromQL reads them back (the quote, the backslash and control
+ * characters); numbers (weight, version) anywhere but inside a `raw
+ * string`.
+ */
+struct promql_vars {
+	const char	*target;
+	int		 weight;
+	int64_t		 version;	/* of the candidate; 0: none */
+	const char	*uri;		/* of the candidate; NULL: none */
+};
+
+/* Whether query is well formed in that sense: 0, or ERR_INVALID. */
+int	pipeline_promql_check(const char *query, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Append query with its references replaced by v's values to out.
+ * ERR_INVALID (a malformed query, or ${model.*} with no candidate model),
+ * ERR_TOOBIG past out's cap.
+ */
+int	pipeline_promql_substitute(const char *query,
+	    const struct promql_vars *v, struct buf *out, struct err *err)
 	    __attribute__((warn_unused_result));
 
 /*

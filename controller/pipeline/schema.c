@@ -346,18 +346,161 @@ walk_volumes(struct vctx *c, const struct ynode *n, const struct vpath *path,
 	free(m);
 }
 
+/* One of analysis.queries: name, query, op, value. */
+static void
+walk_query(struct vctx *c, const struct ynode *n, const struct vpath *path,
+    struct pipeline_query *qr)
+{
+	static const char *const ops[] = { ">=", ">", "<=", "<", "==", "!=" };
+	enum { Q_NAME, Q_QUERY, Q_OP, Q_VALUE, Q_N };
+	struct field f[Q_N] = {
+		{ "name", NULL, NULL }, { "query", NULL, NULL },
+		{ "op", NULL, NULL }, { "value", NULL, NULL },
+	};
+	const char *why;
+	struct err e;
+	char *s;
+	int op;
+
+	qr->pos = pos_of(n);
+	if (sch_get_fields(c, n, path, f, Q_N) < 0)
+		return;
+	for (int i = 0; i < Q_N; i++)
+		if (f[i].val == NULL)
+			sch_missing(c, n, path, f[i].name);
+	if (f[Q_NAME].val != NULL) {
+		PKEY(p, path, "name");
+		if (sch_get_str(c, f[Q_NAME].val, &p, &s) == 0) {
+			if ((why = sch_check_output_name(s)) != NULL)
+				verr(c, f[Q_NAME].val, &p, "invalid query name "
+				    "%s: %s", QS(c, s), why);
+			qr->name = s;
+		}
+	}
+	if (f[Q_QUERY].val != NULL) {
+		PKEY(p, path, "query");
+		if (sch_get_str(c, f[Q_QUERY].val, &p, &s) == 0) {
+			if (*s == '\0')
+				verr(c, f[Q_QUERY].val, &p, "must not be empty");
+			else if (strlen(s) > LIM_PROMQL_QUERY)
+				verr(c, f[Q_QUERY].val, &p, "too long (%zu "
+				    "bytes; the limit is %d)", strlen(s),
+				    LIM_PROMQL_QUERY);
+			else if (pipeline_promql_check(s, &e) < 0)
+				verr(c, f[Q_QUERY].val, &p, "%s", e.msg);
+			qr->query = s;
+		}
+	}
+	if (f[Q_OP].val != NULL) {
+		PKEY(p, path, "op");
+		if (sch_get_enum(c, f[Q_OP].val, &p, "operator", ops, NELEM(ops),
+		    &op) == 0)
+			qr->op = (enum pipeline_op)op;
+	}
+	if (f[Q_VALUE].val != NULL) {
+		PKEY(p, path, "value");
+		(void)sch_get_number(c, f[Q_VALUE].val, &p, &qr->value);
+	}
+}
+
+static void
+walk_queries(struct vctx *c, const struct ynode *n, const struct vpath *path,
+    struct pipeline_step *s)
+{
+	const struct ynode *d = D(n);
+
+	if (d->kind != Y_SEQ) {
+		sch_type_err(c, n, path, "a sequence");
+		return;
+	}
+	if (d->n == 0 || d->n > LIM_ANALYSIS_QUERIES) {
+		verr(c, n, path, "must have 1 to %d queries (got %zu)",
+		    LIM_ANALYSIS_QUERIES, d->n);
+		return;
+	}
+	s->queries = arena_array(c->pa, d->n, sizeof(*s->queries));
+	s->nqueries = d->n;
+	for (size_t i = 0; i < d->n; i++) {
+		PIDX(ip, path, i);
+		walk_query(c, d->kids[i], &ip, &s->queries[i]);
+		for (size_t j = 0; j < i && s->queries[i].name != NULL; j++) {
+			if (s->queries[j].name != NULL &&
+			    strcmp(s->queries[j].name, s->queries[i].name) == 0) {
+				verr(c, d->kids[i], &ip, "query name %s is "
+				    "already used by queries[%zu]",
+				    QS(c, s->queries[i].name), j);
+				break;
+			}
+		}
+	}
+}
+
+/*
+ * The query part of a step's analysis: queries, interval, failure_limit,
+ * inconclusive (a[] are those fields of the analysis mapping at path).
+ */
+static void
+walk_step_queries(struct vctx *c, const struct vpath *path,
+    const struct field *a, struct pipeline_step *s)
+{
+	static const char *const inconclusive[] = { "fail", "ignore" };
+	long long v;
+	int e;
+
+	if (a[0].val == NULL) {
+		for (int i = 1; i < 4; i++)
+			if (a[i].val != NULL)
+				verr(c, a[i].key, path, "%s applies to "
+				    "queries; this analysis has none",
+				    a[i].name);
+		return;
+	}
+	PKEY(qp, path, "queries");
+	walk_queries(c, a[0].val, &qp, s);
+	s->interval_ms = s->analysis_ms;
+	if (a[1].val != NULL) {
+		PKEY(ip, path, "interval");
+		if (sch_get_duration(c, a[1].val, &ip, 1000,
+		    &s->interval_ms) == 0 && s->analysis_ms > 0) {
+			if (s->interval_ms > s->analysis_ms)
+				verr(c, a[1].val, &ip, "must not be longer "
+				    "than duration");
+			else if (s->analysis_ms / s->interval_ms >
+			    LIM_ANALYSIS_MEASUREMENTS)
+				verr(c, a[1].val, &ip, "too short: more than "
+				    "%d measurements per query in duration",
+				    LIM_ANALYSIS_MEASUREMENTS);
+		}
+	}
+	if (a[2].val != NULL) {
+		PKEY(fp, path, "failure_limit");
+		if (sch_get_int(c, a[2].val, &fp, 0, LIM_ANALYSIS_MEASUREMENTS,
+		    &v) == 0)
+			s->failure_limit = (int)v;
+	}
+	if (a[3].val != NULL) {
+		PKEY(np, path, "inconclusive");
+		if (sch_get_enum(c, a[3].val, &np, "inconclusive",
+		    inconclusive, NELEM(inconclusive), &e) == 0)
+			s->inconclusive = (enum pipeline_inconclusive)e;
+	}
+}
+
 static void
 walk_step(struct vctx *c, const struct ynode *n, const struct vpath *path,
     struct pipeline_step *s, const struct ynode **weight)
 {
 	static const char *const approvals[] = { "none", "required" };
 	enum { S_WEIGHT, S_APPROVAL, S_ANALYSIS, S_N };
-	enum { A_DURATION, A_GATES, A_N };
+	enum { A_QUERIES, A_INTERVAL, A_FAILURE_LIMIT, A_INCONCLUSIVE,
+	    A_DURATION, A_GATES, A_N };
 	struct field f[S_N] = {
 		{ "weight", NULL, NULL }, { "approval", NULL, NULL },
 		{ "analysis", NULL, NULL },
 	};
 	struct field a[A_N] = {
+		{ "queries", NULL, NULL }, { "interval", NULL, NULL },
+		{ "failure_limit", NULL, NULL }, { "inconclusive", NULL, NULL },
 		{ "duration", NULL, NULL }, { "gates", NULL, NULL },
 	};
 	long long v;
@@ -397,6 +540,101 @@ walk_step(struct vctx *c, const struct ynode *n, const struct vpath *path,
 			walk_gates(c, a[A_GATES].val, &gp, &s->gates,
 			    &s->ngates);
 		}
+		walk_step_queries(c, &p, a, s);
+	}
+}
+
+/*
+ * canary.analysis_provider: {prometheus: {address, timeout, token_env,
+ * insecure_skip_verify, ca_file}}.
+ */
+static void
+walk_analysis_provider(struct vctx *c, const struct ynode *n,
+    const struct vpath *path, struct pipeline_prometheus *pr)
+{
+	enum { P_ADDRESS, P_TIMEOUT, P_TOKEN_ENV, P_INSECURE, P_CA_FILE, P_N };
+	struct field top[1] = { { "prometheus", NULL, NULL } };
+	struct field f[P_N] = {
+		{ "address", NULL, NULL }, { "timeout", NULL, NULL },
+		{ "token_env", NULL, NULL },
+		{ "insecure_skip_verify", NULL, NULL },
+		{ "ca_file", NULL, NULL },
+	};
+	const char *why;
+	char *s;
+
+	if (sch_get_fields(c, n, path, top, 1) < 0)
+		return;
+	if (top[0].val == NULL) {
+		sch_missing(c, n, path, "prometheus");
+		return;
+	}
+	PKEY(pp, path, "prometheus");
+	if (sch_get_fields(c, top[0].val, &pp, f, P_N) < 0)
+		return;
+	pr->timeout_ms = PIPELINE_PROMETHEUS_TIMEOUT_MS;
+	if (f[P_ADDRESS].val == NULL) {
+		sch_missing(c, top[0].val, &pp, "address");
+	} else {
+		PKEY(p, &pp, "address");
+		if (sch_get_str(c, f[P_ADDRESS].val, &p, &s) == 0) {
+			if (strncmp(s, "http://", 7) != 0 &&
+			    strncmp(s, "https://", 8) != 0)
+				verr(c, f[P_ADDRESS].val, &p, "invalid address "
+				    "%s: expected an http:// or https:// URL",
+				    QS(c, s));
+			else if (strlen(s) > LIM_PROMETHEUS_ADDRESS ||
+			    strpbrk(s, " \t\r\n?#") != NULL)
+				verr(c, f[P_ADDRESS].val, &p, "invalid address "
+				    "%s: too long, or it holds a space, '?' or "
+				    "'#'", QS(c, s));
+			else
+				pr->address = s;
+		}
+	}
+	if (f[P_TIMEOUT].val != NULL) {
+		PKEY(p, &pp, "timeout");
+		(void)sch_get_duration(c, f[P_TIMEOUT].val, &p, 1000,
+		    &pr->timeout_ms);
+	}
+	if (f[P_TOKEN_ENV].val != NULL) {
+		PKEY(p, &pp, "token_env");
+		if (sch_get_str(c, f[P_TOKEN_ENV].val, &p, &s) == 0) {
+			if ((why = sch_check_env_key(s)) != NULL)
+				verr(c, f[P_TOKEN_ENV].val, &p, "invalid "
+				    "variable name %s: %s", QS(c, s), why);
+			else
+				pr->token_env = s;
+		}
+	}
+	if (f[P_INSECURE].val != NULL) {
+		PKEY(p, &pp, "insecure_skip_verify");
+		(void)sch_get_bool(c, f[P_INSECURE].val, &p,
+		    &pr->insecure_skip_verify);
+	}
+	if (f[P_CA_FILE].val != NULL) {
+		PKEY(p, &pp, "ca_file");
+		if (sch_get_str(c, f[P_CA_FILE].val, &p, &s) == 0) {
+			if (*s != '/')
+				verr(c, f[P_CA_FILE].val, &p, "must be an "
+				    "absolute path (got %s)", QS(c, s));
+			else
+				pr->ca_file = s;
+		}
+	}
+}
+
+/* Steps with analysis.queries need a provider (none given). */
+static void
+check_analysis_provider(struct vctx *c, const struct ynode *n,
+    const struct vpath *path, const struct pipeline_canary *cn)
+{
+	for (size_t i = 0; i < cn->nsteps; i++) {
+		if (cn->steps[i].nqueries == 0)
+			continue;
+		verr(c, n, path, "steps[%zu].analysis.queries need "
+		    "analysis_provider.prometheus", i);
+		return;
 	}
 }
 
@@ -405,12 +643,14 @@ walk_canary(struct vctx *c, const struct ynode *n, const struct vpath *path,
     size_t idx, struct pipeline_stage *st)
 {
 	static const char *const conflicts[] = { "queue", "supersede" };
-	enum { C_TARGET, C_STEPS, C_TIMEOUT, C_ROLLBACK, C_CONFLICT, C_N };
+	enum { C_TARGET, C_STEPS, C_TIMEOUT, C_ROLLBACK, C_CONFLICT,
+	    C_PROVIDER, C_N };
 	struct field f[C_N] = {
 		{ "target", NULL, NULL }, { "steps", NULL, NULL },
 		{ "approval_timeout", NULL, NULL },
 		{ "rollback_command", NULL, NULL },
 		{ "on_conflict", NULL, NULL },
+		{ "analysis_provider", NULL, NULL },
 	};
 	int e;
 	struct pipeline_canary *cn = arena_alloc(c->pa, sizeof(*cn));
@@ -502,6 +742,13 @@ walk_canary(struct vctx *c, const struct ynode *n, const struct vpath *path,
 		    conflicts, NELEM(conflicts), &e) == 0)
 			cn->on_conflict = (enum pipeline_on_conflict)e;
 	}
+	if (f[C_PROVIDER].val != NULL) {
+		PKEY(p, path, "analysis_provider");
+		walk_analysis_provider(c, f[C_PROVIDER].val, &p,
+		    &cn->prometheus);
+	}
+	else
+		check_analysis_provider(c, n, path, cn);
 }
 
 /*

@@ -13,14 +13,21 @@ the demo can show an analysis gate failing and the rollback.
 
 With --abort (the pipeline's rollback_command, run at weight 0) it routes
 all traffic back to the previous model and reports nothing.
+
+Under `make run` with Prometheus installed, DEMO_COUNTER_URL names the
+request-counter server Prometheus scrapes (tests/fakes/request_counter.py):
+each step sets the canary's error rate there to the one it measured (and
+--abort back to 0), so the pipeline's Prometheus analysis sees it.
 """
 
 import argparse
 import json
 import math
+import os
 import random
 import sys
 import time
+import urllib.request
 import zlib
 
 import stagelib
@@ -62,6 +69,23 @@ def serve(model, weight, seed, fault_rate):
     return served, errors, p95
 
 
+def set_counter_error_rate(rate):
+    """Tell the demo's request counters the canary's error rate, if any."""
+    url = os.environ.get("DEMO_COUNTER_URL")
+    if not url:
+        return
+    try:
+        req = urllib.request.Request("%s/error_rate?backend=canary&rate=%.4f"
+                                     % (url, min(max(rate, 0.0), 1.0)),
+                                     data=b"", method="POST")
+        urllib.request.urlopen(req, timeout=5).read()
+        print("rollout: canary error rate %.4f sent to %s" % (rate, url),
+              flush=True)
+    except OSError as e:
+        print("rollout: cannot reach the request counters at %s: %s"
+              % (url, e), flush=True)
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", help="model URI (file://) being rolled out")
@@ -78,6 +102,7 @@ def main(argv):
     step = stagelib.env("SLUICE_CANARY_STEP", "0")
 
     if args.abort:
+        set_counter_error_rate(0.0)
         print("rollout: rolled back %s: 100%% of traffic to %s, canary "
               "removed" % (target, previous), flush=True)
         return 0
@@ -102,6 +127,7 @@ def main(argv):
           flush=True)
     seed = zlib.crc32(("%s/%s/%d" % (target, step, weight)).encode())
     served, errors, p95 = serve(model, weight, seed, args.fault_rate)
+    set_counter_error_rate(errors / served if served else 0.0)
     if args.hold > 0:
         time.sleep(args.hold)
     stagelib.metric(error_rate=errors / served if served else 0.0,

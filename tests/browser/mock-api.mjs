@@ -195,7 +195,13 @@ function seed() {
 	    analysis_started_at: null, message: null,
 	    started_at: iso(T0 + 200e3), finished_at: null, action: null,
 	    action_by: null, action_at: null, action_reason: null,
-	    paused_at: null, paused_by: null }];
+	    paused_at: null, paused_by: null,
+	    measurements: [0.004, 0.006, null, 0.02, 0.03].map((v, i) => ({
+		step: 1, query: 'error_rate', slot: i + 1,
+		measured_at: iso(T0 + 210e3 + i * 30e3),
+		result: v === null ? 'inconclusive' : v <= 0.01 ? 'pass' :
+		    'fail', value: v, message: v === null ? HOSTILE : null,
+		op: '<=', threshold: 0.01 })) }];
 	st.runs.set(4, makeRun(4, 'failed', [
 		stage('prepare', [], 'succeeded'),
 		stage('train', ['prepare'], 'failed', { message:

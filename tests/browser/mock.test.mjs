@@ -188,6 +188,25 @@ test('mock: first load stays under 150 KB', async () => {
 	}
 });
 
+test('mock: a rollout\'s analysis is charted per query against its threshold', async () => {
+	const { context, page } = await newPage(chrome.browser, mock.url);
+	await signIn(page, 'viewer');
+	await visit(page, '#/runs/3');
+	const chart = page.locator('.analysis-charts svg.analysis-chart');
+	await chart.first().waitFor();
+	assert.equal(await chart.count(), 1);
+	assert.equal(await chart.getAttribute('aria-label'), 'Step 1: ' +
+	    'error_rate: 5 measurements, 2 passed, 2 failed, 1 inconclusive; ' +
+	    'threshold <= 0.01; last 0.03');
+	assert.equal(await page.locator('.analysis-charts .an-threshold')
+	    .count(), 1);
+	assert.equal(await page.locator('.analysis-charts .an-fail').count(), 2);
+	assert.equal(await page.locator('.analysis-charts figcaption')
+	    .innerText(), 'Step 1: error_rate <= 0.01 · last 0.03 (fail)');
+	assert.deepEqual(page.errors, []);
+	await context.close();
+});
+
 test('mock: a viewer sees no control it cannot use', async () => {
 	const { context, page } = await newPage(chrome.browser, mock.url);
 	await signIn(page, 'viewer');

@@ -89,3 +89,47 @@ async function load(pipeline) {
 	}
 	return series;
 }
+
+// One analysis query of a canary step measured against its threshold
+// (GET /api/v1/runs/{id}: rollouts[].measurements).  ms: that query's
+// measurements of that step, by slot; op and threshold are the query's.
+// Values are points on a line; failed ones are marked, inconclusive ones
+// (no value) sit on the bottom edge.
+const AW = 260, AH = 64, AP = 5;
+
+export function analysisChart(ms, label) {
+	const op = ms[ms.length - 1].op;
+	const thr = ms[ms.length - 1].threshold;
+	const vals = ms.filter(m => typeof m.value === 'number').map(m =>
+	    m.value);
+	const lo0 = Math.min(thr, ...vals), hi0 = Math.max(thr, ...vals);
+	const pad = hi0 === lo0 ? (Math.abs(hi0) || 1) / 2 : 0;
+	const lo = lo0 - pad, hi = hi0 + pad;
+	const last = Math.max(...ms.map(m => m.slot), 1);
+	const x = slot => last === 1 ? AW / 2 :
+	    AP + (slot - 1) * (AW - 2 * AP) / (last - 1);
+	const y = v => AH - AP - (v - lo) * (AH - 2 * AP) / (hi - lo);
+	const count = r => ms.filter(m => m.result === r).length;
+	const tail = ms[ms.length - 1];
+	const desc = `${label}: ${ms.length} measurement` +
+	    (ms.length === 1 ? '' : 's') + `, ${count('pass')} passed, ` +
+	    `${count('fail')} failed, ${count('inconclusive')} inconclusive;` +
+	    ` threshold ${op} ${fmtNumber(thr)}; last ` +
+	    (typeof tail.value === 'number' ? fmtNumber(tail.value) :
+	    'inconclusive');
+	const pts = ms.filter(m => typeof m.value === 'number');
+	return s('svg', { class: 'analysis-chart', viewBox: `0 0 ${AW} ${AH}`,
+	    width: AW, height: AH, role: 'img', 'aria-label': desc },
+	    s('title', {}, desc),
+	    s('line', { x1: 0, x2: AW, y1: y(thr).toFixed(1),
+		y2: y(thr).toFixed(1), class: 'an-threshold' }),
+	    pts.length > 1 ? s('polyline', { class: 'an-line',
+		points: pts.map(m => `${x(m.slot).toFixed(1)},` +
+		`${y(m.value).toFixed(1)}`).join(' ') }) : null,
+	    ms.map(m => typeof m.value === 'number' ?
+		s('circle', { cx: x(m.slot).toFixed(1),
+		    cy: y(m.value).toFixed(1), r: m.result === 'fail' ? 3 : 2,
+		    class: 'an-dot an-' + m.result }) :
+		s('rect', { x: (x(m.slot) - 2).toFixed(1), y: AH - 5,
+		    width: 4, height: 4, class: 'an-dot an-inconclusive' })));
+}

@@ -7,7 +7,7 @@ import * as api from '../api.js';
 import * as sse from '../sse.js';
 import { live } from '../live.js';
 import { graph } from '../dag.js';
-import { sparkline, history, HISTORY_RUNS } from '../chart.js';
+import { sparkline, history, HISTORY_RUNS, analysisChart } from '../chart.js';
 import { keyedCards } from '../approvalcard.js';
 import { keyedRolloutActions } from '../rolloutactions.js';
 import { showLineage } from '../lineage.js';
@@ -569,6 +569,32 @@ export function mount(ctx) {
 		    ' v', String(m.version)) : '';
 	}
 
+	// One chart per step and query of a rollout's analysis measurements.
+	function analysisCharts(r) {
+		const groups = new Map();
+		for (const m of r.measurements ?? []) {
+			const key = m.step + '\u0000' + m.query;
+			if (!groups.has(key))
+				groups.set(key, []);
+			groups.get(key).push(m);
+		}
+		if (!groups.size)
+			return null;
+		return h('div', { class: 'analysis-charts', 'aria-label':
+		    'Analysis of the rollout to ' + r.target },
+		    [...groups.values()].map(ms => {
+			const m = ms[ms.length - 1];
+			const label = `Step ${m.step}: ${m.query}`;
+			return h('figure', { class: 'analysis' },
+			    analysisChart(ms, label),
+			    h('figcaption', {}, label, ` ${m.op} `,
+				fmtNumber(m.threshold), ' · last ',
+				m.result === 'inconclusive' ?
+				'inconclusive' + (m.message ? ': ' + m.message :
+				'') : fmtNumber(m.value) + ' (' + m.result + ')'));
+		    }));
+	}
+
 	function renderModels() {
 		const mv = run.model_versions, ro = run.rollouts;
 		modelsSec.hidden = !mv.length && !ro.length;
@@ -591,6 +617,7 @@ export function mount(ctx) {
 			['Message', r => r.paused_by ? 'paused by ' + r.paused_by :
 			    r.action_reason ?? r.message ?? ''],
 		    ], { caption: 'Rollouts' }) : null,
+		    ro.map(analysisCharts),
 		    ctx.can('approver') ? ro.map(r => keyedRolloutActions(
 			rolloutCache, r, run.id, r.target,
 			{ onDone: rolloutDone })) : null);
