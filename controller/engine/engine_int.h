@@ -73,6 +73,8 @@ struct engine {
 	int64_t			 next_ms;	/* when the next pass is due,
 						   relative to its end */
 	char			 workroot[4096]; /* absolute state_dir/work */
+	struct kube_api		*kube;		/* canary traffic; borrowed */
+	const char		*kube_ns;
 };
 
 /*
