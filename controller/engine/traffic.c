@@ -172,7 +172,17 @@ traffic_restore(struct eng_pass *ps, const struct snap_stage *st,
 		return rc;
 	if (c->traffic.provider == PIPELINE_TRAFFIC_GATEWAY) {
 		route_sel(&c->traffic, &sel);
-		return kube_route_set_weights(k, ns, &sel, 100, 0, NULL, err);
+		rc = kube_route_set_weights(k, ns, &sel, 100, 0, NULL, err);
+		/*
+		 * A route without the rule or the backends has no weight of
+		 * ours to put back: only those backendRefs are ever changed.
+		 */
+		if (rc == ERR_INVALID) {
+			log_warn("traffic: nothing to restore", "stage=%s "
+			    "error=\"%s\"", st->name, err->msg);
+			rc = 0;
+		}
+		return rc;
 	}
 	if ((rc = store_traffic_get(pass_db(ps), st->ro.id, &stable, &cand,
 	    err)) == 0 && stable != NULL) {
