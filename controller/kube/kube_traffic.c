@@ -51,6 +51,7 @@ get_json(struct kube_api *k, const char *path, enum kube_resource res,
 	*out = NULL;
 	buf_init(&resp, LIM_KUBE_OBJECT);
 	kube_api_req_init(&r, "GET", KUBE_VERB_GET, res, path, &resp);
+	r.optional = 1;		/* a grant of deploy/optional: see kube_traffic.h */
 	(void)snprintf(r.what, sizeof(r.what), "%s", what);
 	if ((rc = kube_api_do(k, &r, err)) < 0)
 		goto out;
@@ -83,6 +84,7 @@ merge_patch(struct kube_api *k, const char *path, enum kube_resource res,
 	r.body = body;
 	r.body_len = strlen(body);
 	r.content_type = MERGE_PATCH;
+	r.optional = 1;
 	(void)snprintf(r.what, sizeof(r.what), "%s", what);
 	rc = kube_api_do(k, &r, err);
 	buf_release(&resp);

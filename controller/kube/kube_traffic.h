@@ -8,6 +8,9 @@
  * ERR_NOTFOUND for no such object, ERR_CONFLICT for a stale
  * resourceVersion, ERR_FORBIDDEN without the grant, ...).
  *
+ * A 403 (no grant of deploy/optional/rbac-traffic.yaml) fails the call
+ * without making the client not ready (kube_api_ready).
+ *
  * Every change is idempotent: it sets values, never adds to them, so the
  * controller may repeat it after a crash.  Calls block (network I/O).
  */
