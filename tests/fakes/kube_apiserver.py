@@ -2872,6 +2872,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     st.log_drop_count = int(body.get("log_drop_count", 1))
                 st.cond.notify_all()
             self.send_json(200, {"ok": True})
+        elif p == "/_fake/create" and self.command == "POST":
+            # {"plural": "inferenceservices"|"httproutes", "namespace": NS,
+            #  "object": {...}}: create as the API does (for C tests)
+            body = self.read_json()
+            plural = body.get("plural")
+            if plural not in ("inferenceservices", "httproutes"):
+                raise APIError(400, "BadRequest", "plural must be inferenceservices or httproutes")
+            self.send_json(200, st.create_traffic(plural, body.get("namespace") or "default",
+                                                  body.get("object") or {}))
         elif p == "/_fake/objects":
             with st.lock:
                 out = {pl: list(copy.deepcopy(list(d.values())))
