@@ -145,11 +145,17 @@ traffic_at(struct canary *k, int weight, int final, enum rollout_status from)
 	rc = traffic_set(k->ps, k->st, k->c, weight, final, why, sizeof(why),
 	    &err);
 	if (rc == 1) {
-		set_waiting(k, NULL);
+		/* only a reason of ours is cleared (not "rollout paused") */
+		if (k->st->waiting_reason != NULL &&
+		    strncmp(k->st->waiting_reason, TRAFFIC_WAIT_PREFIX,
+		    strlen(TRAFFIC_WAIT_PREFIX)) == 0)
+			set_waiting(k, NULL);
 		return 1;
 	}
 	if (rc == 0 || rc == ERR_TRANSIENT) {
-		set_waiting(k, why);
+		(void)snprintf(msg, sizeof(msg), TRAFFIC_WAIT_PREFIX "%d%%: "
+		    "%s", weight, why);
+		set_waiting(k, msg);
 		pass_wake_in(k->ps, 1000);
 		return 0;
 	}

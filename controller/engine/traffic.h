@@ -22,6 +22,13 @@
 
 struct pipeline_canary;
 
+/*
+ * How the waiting_reason of a stage waiting for its traffic begins
+ * ("traffic to 10%: inferenceservice fraud not ready: ..."), so that
+ * canary.c clears only a reason of its own.
+ */
+#define TRAFFIC_WAIT_PREFIX	"traffic to "
+
 /* Whether the controller moves c's traffic (provider kserve or gateway). */
 int	traffic_by_controller(const struct pipeline_canary *c);
 
