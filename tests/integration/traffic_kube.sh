@@ -205,11 +205,14 @@ echo "traffic_kube.sh: run $r1 waits: $(stage_field "$r1" rollout "['waiting_rea
 restart_hard
 [ "$(uri_pct)" = "s3://models/fraud/$r1 10" ] || fail "step 1 after the restart: $(uri_pct)"
 fake_config '{"isvc_hold": false}'
+wait_for "run $r1 step 1 waiting for approval" "has_pending $r1 1"
+case $(stage_field "$r1" rollout ".get('waiting_reason') or ''") in
+*[Rr]evision*) fail "the waiting_reason still speaks of the revision" ;;
+esac
 decide "$r1" 1 approve
-[ -z "$(stage_field "$r1" rollout ".get('waiting_reason') or ''" | grep -i revision)" ] ||
-    fail "the waiting_reason still speaks of the revision"
-decide "$r1" 2 approve
+wait_for "run $r1 step 2 waiting for approval" "has_pending $r1 2"
 [ "$(uri_pct)" = "s3://models/fraud/$r1 50" ] || fail "step 2: inferenceservice at $(uri_pct)"
+decide "$r1" 2 approve
 wait_for "run $r1 step 3 waiting for approval" "has_pending $r1 3"
 [ "$(uri_pct)" = "s3://models/fraud/$r1 100" ] || fail "step 3: inferenceservice at $(uri_pct)"
 decide "$r1" 3 approve
@@ -222,6 +225,8 @@ echo "traffic_kube.sh: kserve 10 -> 50 -> 100 -> promoted, 4 patches"
 
 # 2. A second run; kill -9 between its steps; then a rejection rolls back.
 r2=$(new_run kserve)
+wait_for "run $r2 step 1 waiting for approval" "has_pending $r2 1"
+[ "$(uri_pct)" = "s3://models/fraud/$r2 10" ] || fail "run $r2 step 1: inferenceservice at $(uri_pct)"
 decide "$r2" 1 approve
 wait_for "run $r2 step 2 waiting for approval" "has_pending $r2 2"
 [ "$(uri_pct)" = "s3://models/fraud/$r2 50" ] || fail "run $r2 step 2: inferenceservice at $(uri_pct)"
@@ -249,10 +254,14 @@ case $msg in *'inferenceservices.serving.kserve.io "nope" not found'*) ;; *) fai
 # 4. gateway: the backend weights of the rule naming both backends.
 [ "$(weights)" = "100 0" ] || fail "route before: $(weights)"
 r4=$(new_run gateway)
-decide "$r4" 1 approve
+wait_for "run $r4 step 1 waiting for approval" "has_pending $r4 1"
 [ "$(weights)" = "90 10" ] || fail "gateway step 1: $(weights)"
-decide "$r4" 2 approve
+decide "$r4" 1 approve
+wait_for "run $r4 step 2 waiting for approval" "has_pending $r4 2"
 [ "$(weights)" = "50 50" ] || fail "gateway step 2: $(weights)"
+decide "$r4" 2 approve
+wait_for "run $r4 step 3 waiting for approval" "has_pending $r4 3"
+[ "$(weights)" = "0 100" ] || fail "gateway step 3: $(weights)"
 decide "$r4" 3 approve
 wait_for "run $r4 succeeded" 'is_status "$r4" succeeded'
 [ "$(weights)" = "0 100" ] || fail "gateway promoted: $(weights)"
