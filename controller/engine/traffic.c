@@ -109,7 +109,8 @@ kserve_set(struct eng_pass *ps, const struct snap_stage *st,
 		    (rc = kube_isvc_get(k, ns, name, isvc, err)) < 0)
 			goto out;
 	}
-	rc = kube_isvc_serving(isvc, name, why, len);
+	if ((rc = kube_isvc_serving(isvc, name, why, len)) < 0)
+		rc = err_set(err, ERR_INVALID, "%s", why);
 out:
 	free(isvc);
 	free(stable);

@@ -127,10 +127,17 @@ isvc_conditions(json_t *status, struct kube_isvc *out)
 
 		if (type == NULL || st == NULL)
 			continue;
+		const char *why = json_string_value(json_object_get(c,
+		    "reason"));
+		int failed = strcmp(st, "False") == 0 && why != NULL &&
+		    strcmp(why, "RevisionFailed") == 0;
+
 		if (ready)
 			out->ready = strcmp(st, "True") == 0;
-		if (strcmp(st, "True") == 0 || (other && !ready))
+		if (strcmp(st, "True") == 0 || out->failed ||
+		    (other && !ready && !failed))
 			continue;
+		out->failed = failed;
 		copy_str(out->reason, sizeof(out->reason),
 		    json_object_get(c, "reason"));
 		copy_str(out->message, sizeof(out->message),
@@ -198,6 +205,11 @@ int
 kube_isvc_serving(const struct kube_isvc *isvc, const char *name, char *why,
     size_t len)
 {
+	if (isvc->failed && isvc->observed_generation >= isvc->generation) {
+		(void)snprintf(why, len, "inferenceservice %s: %s: %s", name,
+		    isvc->reason, isvc->message);
+		return -1;
+	}
 	if (isvc->generation > 0 && isvc->observed_generation <
 	    isvc->generation) {
 		(void)snprintf(why, len, "inferenceservice %s: generation %lld "

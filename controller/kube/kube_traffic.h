@@ -35,6 +35,9 @@ struct kube_isvc {
 					   -1: absent */
 	int	 ready;			/* condition Ready: 1 True, 0 False or
 					   Unknown, -1 absent */
+	int	 failed;		/* a condition False for reason
+					   RevisionFailed: the new revision
+					   will not become ready */
 	char	 reason[128];		/* of the first condition not True */
 	char	 message[512];		/* (Ready's when several) */
 	char	 latest_created[KUBE_NAME_MAX];	/* status.components.predictor */
@@ -42,10 +45,12 @@ struct kube_isvc {
 };
 
 /*
- * Whether isvc serves its spec: Ready True, the status observed the
- * current generation, and the latest revision created is the latest
- * ready.  When not, why (at most len bytes, never empty) says what it
- * waits for: the not-Ready condition's reason and message.
+ * Whether isvc serves its spec: 1 when Ready True, the status observed
+ * the current generation, and the latest revision created is the latest
+ * ready; 0 when not yet, why (at most len bytes, never empty) saying
+ * what it waits for (the not-Ready condition's reason and message); -1
+ * when its revision failed (RevisionFailed, for the current generation),
+ * why saying how.
  */
 int	kube_isvc_serving(const struct kube_isvc *isvc, const char *name,
 	    char *why, size_t len);

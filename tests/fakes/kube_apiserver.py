@@ -27,7 +27,8 @@ real client) uses, following the API conventions:
               goes Unknown (RevisionMissing) at each spec change and True
               --isvc-ready-ms later (status.observedGeneration,
               components.predictor revisions and traffic follow), unless
-              /_fake/config {"isvc_hold": true} holds it
+              /_fake/config {"isvc_hold": true} holds it; with
+              {"isvc_fail": "MESSAGE"} it goes False, RevisionFailed
   errors      Status objects: 401, 403, 404, 409 AlreadyExists, 410
               Expired/Gone, 422 Invalid with causes, 429 with Retry-After
   lists       resourceVersion, labelSelector, fieldSelector, limit/continue
@@ -473,6 +474,7 @@ class Store:
         self.isvc_ready_ms = args.isvc_ready_ms
         self.isvc_hold = False      # /_fake/config: keep new revisions not ready
         self.isvc_due = {}          # (ns, name) -> when it becomes Ready
+        self.isvc_fail = None       # /_fake/config: new revisions fail so
 
     def node_objects(self, args):
         """The simulated nodes as Node objects, labelled as configured."""
@@ -1131,6 +1133,14 @@ class Store:
             st = obj["status"]
             pred = st["components"]["predictor"]
             latest = pred.get("latestCreatedRevision")
+            if self.isvc_fail:
+                st["observedGeneration"] = obj["metadata"].get("generation", 1)
+                for t in ("PredictorReady", "Ready"):
+                    self.set_cond(obj, t, "False", "RevisionFailed",
+                                  'Revision "%s" failed with message: %s.'
+                                  % (latest, self.isvc_fail))
+                self.put("inferenceservices", obj, "MODIFIED")
+                continue
             if pred.get("latestReadyRevision") != latest:
                 if pred.get("latestRolledoutRevision"):
                     pred["previousRolledoutRevision"] = pred["latestRolledoutRevision"]
@@ -2861,6 +2871,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     st.isvc_hold = bool(body["isvc_hold"])
                 if "isvc_ready_ms" in body:
                     st.isvc_ready_ms = int(body["isvc_ready_ms"])
+                if "isvc_fail" in body:
+                    st.isvc_fail = body["isvc_fail"]
                 if body.get("kueue_versions") and st.kueue is not None:
                     vs = list(body["kueue_versions"])
                     if any(v not in KUEUE_VERSIONS for v in vs):

@@ -1533,6 +1533,23 @@ kube_traffic__inferenceservice_is_merge_patched_and_waits_for_ready(
 	assert_int_equal(i->canary_percent, -1);
 	assert_string_equal(i->storage_uri, "s3://m/2");
 
+	/* a revision that fails (a bad storageUri) is not waited for */
+	kubefake_post(&fake, "/_fake/config",
+	    "{\"isvc_fail\":\"the model cannot be loaded\"}");
+	assert_int_equal(kube_isvc_set(k, "t-isvc", "fraud", "s3://m/bad", 10,
+	    &err), 0);
+	for (int n = 0; n < 3000; n++) {
+		assert_int_equal(kube_isvc_get(k, "t-isvc", "fraud", i, &err), 0);
+		if (kube_isvc_serving(i, "fraud", why, sizeof(why)) != 0)
+			break;
+		usleep(20000);
+	}
+	kubefake_post(&fake, "/_fake/config", "{\"isvc_fail\":null}");
+	assert_int_equal(kube_isvc_serving(i, "fraud", why, sizeof(why)), -1);
+	assert_string_equal(why, "inferenceservice fraud: RevisionFailed: "
+	    "Revision \"fraud-predictor-00003\" failed with message: the "
+	    "model cannot be loaded.");
+
 	assert_int_equal(kube_isvc_get(k, "t-isvc", "nope", i, &err),
 	    ERR_NOTFOUND);
 	assert_non_null(strstr(err.msg, "\"nope\" not found"));
