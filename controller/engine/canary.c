@@ -5,6 +5,11 @@
  * analysis, a rejected or expired approval, or a cancel, the rollback Job
  * and the stage's failure.
  *
+ * With canary.traffic provider kserve or gateway, the controller moves
+ * the traffic itself (engine/traffic.c): after each step's Job, before
+ * the promotion, and first thing in a rollback (traffic_at(),
+ * traffic_restore_stable()).
+ *
  * Before a canary stage starts, canary_may_start() checks the lease on
  * its target (one rollout per target, on_conflict queue or supersede).
  * Approvers' actions (store_rollout_act) are carried out here: an abort
@@ -124,14 +129,15 @@ traffic_restore_stable(struct canary *k, enum rollout_status from,
 	return 1;
 }
 
+static void rollback(struct canary *k, enum rollout_status from,
+    const char *reason);
+
 /*
  * Traffic at weight (final: promotion) when the controller moves it:
  * 1 when in place and serving; 0 when the stage waits for it (its
  * waiting_reason says why) or could not have it and rolls back (rollout
  * seen in from).
  */
-static void rollback(struct canary *k, enum rollout_status from,
-    const char *reason);
 
 static int
 traffic_at(struct canary *k, int weight, int final, enum rollout_status from)
@@ -161,7 +167,6 @@ traffic_at(struct canary *k, int weight, int final, enum rollout_status from)
 	}
 	(void)snprintf(msg, sizeof(msg), "traffic for step %d (weight %d) "
 	    "cannot be set: %.800s", k->st->ro.step, weight, err.msg);
-	pass_note(k->er, k->idx, msg);
 	rollback(k, from, msg);
 	return 0;
 }
