@@ -210,8 +210,15 @@ start_engine(struct ctl *ctl, struct db *db, struct executor *ex,
 	} else if ((rc = exec_local_new(ex, ctl->cfg->state_dir, err)) < 0) {
 		return rc;
 	}
-	if ((rc = engine_new(&ctl->engine, ctl->cfg, *ex, err)) < 0 ||
-	    (rc = engine_start(ctl->engine, err)) < 0)
+	if ((rc = engine_new(&ctl->engine, ctl->cfg, *ex, err)) < 0)
+		return rc;
+	if (ctl->cfg->executor == EXECUTOR_KUBERNETES) {
+		const char *ns;
+		struct kube_api *k = exec_kube_api(ex->impl, &ns);
+
+		engine_set_kube(ctl->engine, k, ns);
+	}
+	if ((rc = engine_start(ctl->engine, err)) < 0)
 		return rc;
 	ctl->executor_ready = ctl->cfg->executor != EXECUTOR_KUBERNETES;
 	return 0;

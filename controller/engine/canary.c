@@ -5,6 +5,11 @@
  * analysis, a rejected or expired approval, or a cancel, the rollback Job
  * and the stage's failure.
  *
+ * With canary.traffic provider kserve or gateway, the controller moves
+ * the traffic itself (engine/traffic.c): after each step's Job, before
+ * the promotion, and first thing in a rollback (traffic_at(),
+ * traffic_restore_stable()).
+ *
  * Before a canary stage starts, canary_may_start() checks the lease on
  * its target (one rollout per target, on_conflict queue or supersede).
  * Approvers' actions (store_rollout_act) are carried out here: an abort
@@ -30,6 +35,7 @@
 #include "engine/analysis.h"
 #include "engine/canary.h"
 #include "engine/pass.h"
+#include "engine/traffic.h"
 #include "pipeline/pipeline.h"
 #include "store/store_approval.h"
 #include "store/store_output.h"
@@ -83,20 +89,87 @@ promoting_full(const struct snap_stage *st)
 /*
  * Traffic back to the stable version.  The command provider runs the
  * pipeline's rollback_command as an attempt (weight 0); the rollout ends
- * when it does (rolling_back()).  A traffic provider run by the
- * controller (KServe, Gateway API) plugs in here: it restores the
- * stable version itself and ends the rollout with store_rollout_end().
- * Returns 1 when the restore was started, 0 when there is nothing to
- * run (the rollout ends at once).
+ * when it does (rolling_back()).  A provider run by the controller
+ * (KServe, Gateway API, engine/traffic.c) restores the stable version
+ * itself first, then runs the rollback_command if there is one.
+ * Returns 1 when the rollout ends later (an attempt was asked for, or
+ * the restore is tried again at the next pass), 0 when it ends now as
+ * *end with msg.
  */
 static int
 traffic_restore_stable(struct canary *k, enum rollout_status from,
-    const char *reason)
+    const char *reason, enum rollout_status *end, char *msg, size_t len)
 {
+	char why[900];
+	struct err err;
+	int rc;
+
+	*end = ROLLOUT_ROLLED_BACK;
+	if (traffic_by_controller(k->c)) {
+		if ((rc = traffic_restore(k->ps, k->st, k->c, &err)) ==
+		    ERR_TRANSIENT) {
+			(void)snprintf(why, sizeof(why), "rolling back: %.800s",
+			    err.msg);
+			set_waiting(k, why);
+			pass_wake_in(k->ps, 1000);
+			return 1;
+		}
+		if (rc < 0) {
+			*end = ROLLOUT_FAILED;
+			(void)snprintf(msg, len, "%s; the rollback failed: %.400s",
+			    reason, err.msg);
+			return 0;
+		}
+		(void)snprintf(msg, len, "%s; rolled back", reason);
+	} else {
+		(void)snprintf(msg, len, "%s (no rollback_command)", reason);
+	}
 	if (k->c->rollback_command.n == 0)
 		return 0;
 	pass_request(k->ps, k->er, k->idx, REQ_ROLLBACK, from, reason);
 	return 1;
+}
+
+static void rollback(struct canary *k, enum rollout_status from,
+    const char *reason);
+
+/*
+ * Traffic at weight (final: promotion) when the controller moves it:
+ * 1 when in place and serving; 0 when the stage waits for it (its
+ * waiting_reason says why) or could not have it and rolls back (rollout
+ * seen in from).
+ */
+
+static int
+traffic_at(struct canary *k, int weight, int final, enum rollout_status from)
+{
+	char why[700], msg[900];
+	struct err err;
+	int rc;
+
+	if (!traffic_by_controller(k->c))
+		return 1;
+	rc = traffic_set(k->ps, k->st, k->c, weight, final, why, sizeof(why),
+	    &err);
+	if (rc == 1) {
+		/* only a reason of ours is cleared (not "rollout paused") */
+		if (k->st->waiting_reason != NULL &&
+		    strncmp(k->st->waiting_reason, TRAFFIC_WAIT_PREFIX,
+		    strlen(TRAFFIC_WAIT_PREFIX)) == 0)
+			set_waiting(k, NULL);
+		return 1;
+	}
+	if (rc == 0 || rc == ERR_TRANSIENT) {
+		(void)snprintf(msg, sizeof(msg), TRAFFIC_WAIT_PREFIX "%d%%: "
+		    "%s", weight, why);
+		set_waiting(k, msg);
+		pass_wake_in(k->ps, 1000);
+		return 0;
+	}
+	(void)snprintf(msg, sizeof(msg), "traffic for step %d (weight %d) "
+	    "cannot be set: %.800s", k->st->ro.step, weight, err.msg);
+	rollback(k, from, msg);
+	return 0;
 }
 
 /* Who caused a rollback: who asked for the abort or the cancel. */
@@ -114,21 +187,21 @@ rollback(struct canary *k, enum rollout_status from, const char *reason)
 {
 	struct snap_stage *st = k->st;
 	enum stage_status to = k->er->r->cancel ? STAGE_CANCELED : STAGE_FAILED;
+	enum rollout_status end;
 	char msg[1200];
 	struct err err;
 
 	log_info("canary rolling back", "run=%lld stage=%s reason=\"%s\"",
 	    (long long)k->er->r->id, st->name, reason);
-	if (traffic_restore_stable(k, from, reason))
+	if (traffic_restore_stable(k, from, reason, &end, msg, sizeof(msg)))
 		return;
-	(void)snprintf(msg, sizeof(msg), "%s (no rollback_command)", reason);
 	if (store_rollout_end(pass_db(k->ps), st->ro.id, k->er->r->id,
-	    st->id, from, ROLLOUT_ROLLED_BACK, st->status, to, msg,
+	    st->id, from, end, st->status, to, msg,
 	    ENGINE_ACTOR, rollback_cause(k), &err) < 0) {
 		log_fail(k, "cannot end rollout", &err);
 		return;
 	}
-	st->ro.status = ROLLOUT_ROLLED_BACK;
+	st->ro.status = end;
 	st->status = to;
 	pass_note(k->er, k->idx, msg);
 	pass_changed(k->ps);
@@ -166,6 +239,8 @@ next_or_promote(struct canary *k, enum rollout_status from)
 		pass_request(k->ps, k->er, k->idx, REQ_CANARY_NEXT, from, NULL);
 		return;
 	}
+	if (!traffic_at(k, 100, 1, from))
+		return;
 	/* a promote-full records the approvals it went past (of these) */
 	buf_init(&bypassed, LIM_CANARY_STEPS * 8 + 2);
 	rc |= buf_putc(&bypassed, '[');
@@ -273,6 +348,9 @@ progressing(struct canary *k)
 		rollback(k, ROLLOUT_PROGRESSING, why);
 		return;
 	}
+	/* a provider run by the controller moves traffic after the Job */
+	if (!traffic_at(k, k->step->weight, 0, ROLLOUT_PROGRESSING))
+		return;
 	if (promoting_full(st)) {
 		promote_full(k, ROLLOUT_PROGRESSING);
 		return;
@@ -283,7 +361,10 @@ progressing(struct canary *k)
 	}
 	if (held(k))
 		return;
+	/* the window starts with the step's Job, or once the traffic moved */
 	from = att->started_ms > 0 ? att->started_ms : k->ps->snap.now_ms;
+	if (traffic_by_controller(k->c))
+		from = k->ps->snap.now_ms;
 	if (store_rollout_analyzing(pass_db(k->ps), st->ro.id, k->er->r->id,
 	    st->ro.step, from, ENGINE_ACTOR, &err) < 0) {
 		log_fail(k, "cannot start analysis", &err);

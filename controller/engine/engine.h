@@ -70,6 +70,15 @@ int	engine_new(struct engine **out, const struct cfg *cfg,
 	    struct executor ex, struct err *err)
 	    __attribute__((warn_unused_result));
 
+/*
+ * The Kubernetes client (borrowed; must outlive the engine) and namespace
+ * with which the engine moves canary traffic (providers kserve and
+ * gateway, engine/traffic.c); without one such a step fails with a clear
+ * message.  Call before engine_start.
+ */
+struct kube_api;
+void	engine_set_kube(struct engine *e, struct kube_api *k, const char *ns);
+
 /* Change the timing knobs (before engine_start). */
 void	engine_set_opts(struct engine *e, const struct engine_opts *o);
 

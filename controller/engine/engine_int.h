@@ -75,6 +75,8 @@ struct engine {
 	char			 workroot[4096]; /* absolute state_dir/work */
 	int64_t			 sched_due_ms;	/* schedule.c: wall clock of
 						   its next pass */
+	struct kube_api		*kube;		/* canary traffic; borrowed */
+	const char		*kube_ns;
 };
 
 /*

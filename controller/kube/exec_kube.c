@@ -489,6 +489,15 @@ exec_kube_check_secrets(void *impl, const struct cfg *cfg, struct err *err)
 	return 0;
 }
 
+struct kube_api *
+exec_kube_api(void *impl, const char **ns)
+{
+	struct kexec *x = impl;
+
+	*ns = x->ns;
+	return x->k;
+}
+
 int
 exec_kube_new_with(struct executor *out, struct kube_api *k, const char *ns,
     const struct kube_job_opts *jo, struct err *err)

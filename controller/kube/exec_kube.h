@@ -174,6 +174,12 @@ int	exec_kube_follow(void *impl, const char *name, int64_t from,
  */
 void	exec_kube_metrics(void *impl, struct metrics *m);
 
+/*
+ * The executor's API client and namespace (borrowed for the executor's
+ * life), for the canary traffic the controller moves (kube_traffic.h).
+ */
+struct kube_api *exec_kube_api(void *impl, const char **ns);
+
 /* Counters of the executor, for tests and the benchmark. */
 struct exec_kube_stats {
 	uint64_t	creates;	/* Jobs created */

@@ -21,11 +21,11 @@
 /* ---- names ---------------------------------------------------------- */
 
 static const char *const verb_names[KUBE_VERB_N] = {
-	"get", "list", "watch", "create", "delete"
+	"get", "list", "watch", "create", "delete", "patch"
 };
 static const char *const res_names[KUBE_RES_N] = {
 	"jobs", "pods", "pods/log", "events", "nodes", "secrets", "workloads",
-	"services"
+	"services", "inferenceservices", "httproutes"
 };
 
 const char *

@@ -237,6 +237,7 @@ enum kube_verb {
 	KUBE_VERB_WATCH,
 	KUBE_VERB_CREATE,
 	KUBE_VERB_DELETE,
+	KUBE_VERB_PATCH,	/* merge-patch (kube_traffic.h) */
 	KUBE_VERB_N
 };
 
@@ -249,11 +250,14 @@ enum kube_resource {
 	KUBE_RES_SECRETS,
 	KUBE_RES_WORKLOADS,	/* kueue.x-k8s.io */
 	KUBE_RES_SERVICES,	/* headless Services of multi-node stages */
+	KUBE_RES_INFERENCESERVICES,	/* serving.kserve.io (kube_traffic.h) */
+	KUBE_RES_HTTPROUTES,	/* gateway.networking.k8s.io (kube_traffic.h) */
 	KUBE_RES_N
 };
 
-/* "get", "list", ...; "jobs", "pods", "pods/log", "events", "nodes",
-   "secrets", "workloads", "services". */
+/* "get", "list", ..., "patch"; "jobs", "pods", "pods/log", "events",
+   "nodes", "secrets", "workloads", "services", "inferenceservices",
+   "httproutes". */
 const char *kube_verb_name(enum kube_verb v);
 const char *kube_resource_name(enum kube_resource r);
 

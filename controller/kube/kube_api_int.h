@@ -4,10 +4,12 @@
  *
  *   kube_transport.c  libcurl, the handle pool, credentials, rate limit,
  *                     retries, Retry-After, answers to error codes
- *   kube_decode.c     JSON answers to our structs (the only jansson user)
+ *   kube_decode.c     JSON answers to our structs (with kube_traffic.c,
+ *                     the only jansson users)
  *   kube_stream.c     streaming GETs (watches, followed logs)
  *   kube_api.c        the calls of kube_api.h, built on the above
  *   kube_watch.c      list-then-watch, on kube_api_pages and streams
+ *   kube_traffic.c    InferenceServices and HTTPRoutes: get, merge-patch
  *
  * libcurl types appear here (the client and one request), so that the
  * transport and the streams can share them; jansson types do not.
@@ -101,6 +103,7 @@ struct kreq {
 	const char	*path;		/* from the server root, with query */
 	const char	*body;
 	size_t		 body_len;
+	const char	*content_type;	/* of body; NULL: application/json */
 	int64_t		 timeout_ms;	/* 0: opts.request_timeout_ms */
 	const char	*accept;	/* NULL: application/json */
 	int		 optional;	/* a 403 is the caller's business:

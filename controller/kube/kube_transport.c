@@ -469,7 +469,9 @@ kube_api_setup(struct kube_api *k, CURL *h, struct kreq *r,
 		l = t;
 	}
 	if (r->body != NULL) {
-		if ((t = curl_slist_append(l,
+		if ((t = curl_slist_append(l, r->content_type != NULL &&
+		    strcmp(r->content_type, "application/merge-patch+json") ==
+		    0 ? "Content-Type: application/merge-patch+json" :
 		    "Content-Type: application/json")) == NULL)
 			goto nomem;
 		l = t;
@@ -683,7 +685,8 @@ kube_api_do(struct kube_api *k, struct kreq *r, struct err *err)
 	CURLcode cc;
 	CURL *h;
 	long status;
-	int write = r->verb == KUBE_VERB_CREATE || r->verb == KUBE_VERB_DELETE;
+	int write = r->verb == KUBE_VERB_CREATE ||
+	    r->verb == KUBE_VERB_DELETE || r->verb == KUBE_VERB_PATCH;
 
 	buf_init(&token, LIM_KUBE_TOKEN);
 	err_clear(&le);

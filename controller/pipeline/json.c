@@ -145,6 +145,35 @@ janalysis_provider(json_t *o, const struct pipeline_prometheus *pr)
 	return 0;
 }
 
+/* canary.traffic, written only for a provider other than command. */
+static json_t *
+jtraffic(const struct pipeline_traffic *t)
+{
+	json_t *o = json_object(), *g;
+
+	if (o == NULL || jset(o, "provider", json_string(
+	    pipeline_traffic_provider_name(t->provider))) < 0)
+		goto fail;
+	if (t->inference_service != NULL && jset(o, "inference_service",
+	    json_string(t->inference_service)) < 0)
+		goto fail;
+	if (t->route != NULL) {
+		if (jset(o, "gateway", g = json_object()) < 0 ||
+		    jset(g, "route", json_string(t->route)) < 0 ||
+		    jset(g, "stable_backend", json_string(t->stable_backend)) < 0 ||
+		    jset(g, "canary_backend", json_string(t->canary_backend)) < 0 ||
+		    (t->rule_index >= 0 && jset(g, "rule",
+		    json_integer(t->rule_index)) < 0) ||
+		    (t->rule_name != NULL && jset(g, "rule_name",
+		    json_string(t->rule_name)) < 0))
+			goto fail;
+	}
+	return o;
+fail:
+	json_decref(o);
+	return NULL;
+}
+
 static json_t *
 jcanary(const struct pipeline_canary *cn)
 {
@@ -160,6 +189,8 @@ jcanary(const struct pipeline_canary *cn)
 	    (cn->on_conflict == PIPELINE_ON_CONFLICT_SUPERSEDE &&
 	    jset(o, "on_conflict", json_string("supersede")) < 0) ||
 	    janalysis_provider(o, &cn->prometheus) < 0 ||
+	    (cn->traffic.provider != PIPELINE_TRAFFIC_COMMAND &&
+	    jset(o, "traffic", jtraffic(&cn->traffic)) < 0) ||
 	    jset(o, "steps", steps = json_array()) < 0)
 		goto fail;
 	for (size_t i = 0; i < cn->nsteps; i++) {

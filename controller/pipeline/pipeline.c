@@ -730,6 +730,14 @@ pipeline_op_name(enum pipeline_op op)
 	return (size_t)op < NELEM(names) ? names[op] : "?";
 }
 
+const char *
+pipeline_traffic_provider_name(enum pipeline_traffic_provider p)
+{
+	static const char *const names[] = { "command", "kserve", "gateway" };
+
+	return (size_t)p < NELEM(names) ? names[p] : "?";
+}
+
 int
 pipeline_gate_holds(const struct pipeline_gate *g, double observed,
     double production)

@@ -243,8 +243,32 @@ enum pipeline_on_conflict {
 	PIPELINE_ON_CONFLICT_SUPERSEDE,
 };
 
+/* Who moves a canary's traffic (canary.traffic.provider). */
+enum pipeline_traffic_provider {
+	PIPELINE_TRAFFIC_COMMAND = 0,	/* the stage's command, per step */
+	PIPELINE_TRAFFIC_KSERVE,	/* an InferenceService, by the controller */
+	PIPELINE_TRAFFIC_GATEWAY,	/* an HTTPRoute, by the controller */
+};
+
+/*
+ * canary.traffic: for kserve the InferenceService's name, for gateway
+ * the HTTPRoute, its two backendRefs and, optionally, which rule (by
+ * index, else by name, else the first rule naming both backends).  All
+ * in the namespace of the stage's Jobs.
+ */
+struct pipeline_traffic {
+	enum pipeline_traffic_provider provider;
+	char			*inference_service;	/* kserve */
+	char			*route;			/* gateway */
+	char			*stable_backend;
+	char			*canary_backend;
+	int			 rule_index;		/* -1: none */
+	char			*rule_name;		/* NULL: none */
+};
+
 struct pipeline_canary {
 	char			*target;
+	struct pipeline_traffic	 traffic;
 	struct pipeline_step	*steps;
 	size_t			 nsteps;	/* 1..LIM_CANARY_STEPS */
 	int64_t			 approval_timeout_ms;
@@ -428,6 +452,9 @@ int	pipeline_depends_on(const struct pipeline *p, size_t a, size_t b);
 
 /* ">=", ">", "<=", "<", "==" or "!=". */
 const char *pipeline_op_name(enum pipeline_op op);
+
+/* "command", "kserve", "gateway". */
+const char *pipeline_traffic_provider_name(enum pipeline_traffic_provider p);
 
 /*
  * Whether the gate holds for the observed metric value.  With a value:

@@ -638,19 +638,131 @@ check_analysis_provider(struct vctx *c, const struct ynode *n,
 	}
 }
 
+/* A Kubernetes object's name in a traffic field (a DNS-1123 subdomain). */
+static void
+traffic_name(struct vctx *c, const struct field *f, const struct vpath *path,
+    char **out)
+{
+	const char *why;
+	char *s;
+
+	PKEY(p, path, f->name);
+	if (sch_get_str(c, f->val, &p, &s) < 0)
+		return;
+	if ((why = k8s_check_dns1123_subdomain(s)) != NULL)
+		verr(c, f->val, &p, "invalid %s %s: %s", f->name, QS(c, s), why);
+	else
+		*out = s;
+}
+
+/*
+ * canary.traffic: the provider and the fields it needs, each required
+ * for its provider and refused for the others.
+ */
+static void
+walk_traffic(struct vctx *c, const struct ynode *n, const struct vpath *path,
+    struct pipeline_traffic *t)
+{
+	static const char *const providers[] = { "command", "kserve",
+	    "gateway" };
+	enum { T_PROVIDER, T_ISVC, T_GATEWAY, T_N };
+	enum { G_ROUTE, G_STABLE, G_CANARY, G_RULE, G_RULE_NAME, G_N };
+	struct field f[T_N] = {
+		{ "provider", NULL, NULL }, { "inference_service", NULL, NULL },
+		{ "gateway", NULL, NULL },
+	};
+	struct field g[G_N] = {
+		{ "route", NULL, NULL }, { "stable_backend", NULL, NULL },
+		{ "canary_backend", NULL, NULL }, { "rule", NULL, NULL },
+		{ "rule_name", NULL, NULL },
+	};
+	long long v;
+	int e;
+
+	if (sch_get_fields(c, n, path, f, T_N) < 0)
+		return;
+	if (f[T_PROVIDER].val != NULL) {
+		PKEY(p, path, "provider");
+		if (sch_get_enum(c, f[T_PROVIDER].val, &p, "provider",
+		    providers, NELEM(providers), &e) < 0)
+			return;
+		t->provider = (enum pipeline_traffic_provider)e;
+	}
+	if (f[T_ISVC].val != NULL && t->provider != PIPELINE_TRAFFIC_KSERVE) {
+		PKEY(p, path, "inference_service");
+		verr(c, f[T_ISVC].key, &p, "only for provider kserve (the "
+		    "provider is %s)", providers[t->provider]);
+	} else if (f[T_ISVC].val != NULL) {
+		traffic_name(c, &f[T_ISVC], path, &t->inference_service);
+	} else if (t->provider == PIPELINE_TRAFFIC_KSERVE) {
+		sch_missing(c, n, path, "inference_service");
+	}
+	if (f[T_GATEWAY].val != NULL && t->provider != PIPELINE_TRAFFIC_GATEWAY) {
+		PKEY(p, path, "gateway");
+		verr(c, f[T_GATEWAY].key, &p, "only for provider gateway (the "
+		    "provider is %s)", providers[t->provider]);
+		return;
+	}
+	if (f[T_GATEWAY].val == NULL) {
+		if (t->provider == PIPELINE_TRAFFIC_GATEWAY)
+			sch_missing(c, n, path, "gateway");
+		return;
+	}
+	PKEY(gp, path, "gateway");
+	if (sch_get_fields(c, f[T_GATEWAY].val, &gp, g, G_N) < 0)
+		return;
+	if (g[G_ROUTE].val == NULL)
+		sch_missing(c, f[T_GATEWAY].val, &gp, "route");
+	else
+		traffic_name(c, &g[G_ROUTE], &gp, &t->route);
+	if (g[G_STABLE].val == NULL)
+		sch_missing(c, f[T_GATEWAY].val, &gp, "stable_backend");
+	else
+		traffic_name(c, &g[G_STABLE], &gp, &t->stable_backend);
+	if (g[G_CANARY].val == NULL)
+		sch_missing(c, f[T_GATEWAY].val, &gp, "canary_backend");
+	else
+		traffic_name(c, &g[G_CANARY], &gp, &t->canary_backend);
+	if (t->stable_backend != NULL && t->canary_backend != NULL &&
+	    strcmp(t->stable_backend, t->canary_backend) == 0) {
+		PKEY(p, &gp, "canary_backend");
+		verr(c, g[G_CANARY].val, &p, "must differ from stable_backend "
+		    "(both are %s)", QS(c, t->canary_backend));
+	}
+	if (g[G_RULE].val != NULL && g[G_RULE_NAME].val != NULL) {
+		PKEY(p, &gp, "rule_name");
+		verr(c, g[G_RULE_NAME].key, &p, "give rule (an index) or "
+		    "rule_name, not both");
+	} else if (g[G_RULE].val != NULL) {
+		PKEY(p, &gp, "rule");
+		if (sch_get_int(c, g[G_RULE].val, &p, 0, 15, &v) == 0)
+			t->rule_index = (int)v;
+	} else if (g[G_RULE_NAME].val != NULL) {
+		PKEY(p, &gp, "rule_name");
+		if (sch_get_str(c, g[G_RULE_NAME].val, &p, &t->rule_name) == 0 &&
+		    k8s_check_dns1123_label(t->rule_name) != NULL) {
+			verr(c, g[G_RULE_NAME].val, &p, "invalid rule_name %s: %s",
+			    QS(c, t->rule_name),
+			    k8s_check_dns1123_label(t->rule_name));
+			t->rule_name = NULL;
+		}
+	}
+}
+
 static void
 walk_canary(struct vctx *c, const struct ynode *n, const struct vpath *path,
     size_t idx, struct pipeline_stage *st)
 {
 	static const char *const conflicts[] = { "queue", "supersede" };
 	enum { C_TARGET, C_STEPS, C_TIMEOUT, C_ROLLBACK, C_CONFLICT,
-	    C_PROVIDER, C_N };
+	    C_PROVIDER, C_TRAFFIC, C_N };
 	struct field f[C_N] = {
 		{ "target", NULL, NULL }, { "steps", NULL, NULL },
 		{ "approval_timeout", NULL, NULL },
 		{ "rollback_command", NULL, NULL },
 		{ "on_conflict", NULL, NULL },
 		{ "analysis_provider", NULL, NULL },
+		{ "traffic", NULL, NULL },
 	};
 	int e;
 	struct pipeline_canary *cn = arena_alloc(c->pa, sizeof(*cn));
@@ -659,6 +771,7 @@ walk_canary(struct vctx *c, const struct ynode *n, const struct vpath *path,
 
 	st->canary = cn;
 	cn->approval_timeout_ms = PIPELINE_APPROVAL_TIMEOUT_MS;
+	cn->traffic.rule_index = -1;
 	if (sch_get_fields(c, n, path, f, C_N) < 0)
 		return;
 	if (f[C_TARGET].val == NULL) {
@@ -746,9 +859,13 @@ walk_canary(struct vctx *c, const struct ynode *n, const struct vpath *path,
 		PKEY(p, path, "analysis_provider");
 		walk_analysis_provider(c, f[C_PROVIDER].val, &p,
 		    &cn->prometheus);
-	}
-	else
+	} else {
 		check_analysis_provider(c, n, path, cn);
+	}
+	if (f[C_TRAFFIC].val != NULL) {
+		PKEY(p, path, "traffic");
+		walk_traffic(c, f[C_TRAFFIC].val, &p, &cn->traffic);
+	}
 }
 
 /*

@@ -17,6 +17,18 @@ real client) uses, following the API conventions:
               events; list, get, watch, delete; services: create (409
               AlreadyExists, 422 for a name that is not a DNS-1035 label
               or a bad spec), get, list, watch, delete
+  serving.kserve.io/v1beta1 inferenceservices and
+  gateway.networking.k8s.io/v1 httproutes: create, get, list, watch,
+              delete, and PATCH as a JSON merge patch (RFC 7386, Content-Type
+              application/merge-patch+json; other patch types 415); a
+              metadata.resourceVersion in the patch that is not the
+              object's is 409 Conflict; a spec change bumps
+              metadata.generation.  An InferenceService's Ready condition
+              goes Unknown (RevisionMissing) at each spec change and True
+              --isvc-ready-ms later (status.observedGeneration,
+              components.predictor revisions and traffic follow), unless
+              /_fake/config {"isvc_hold": true} holds it; with
+              {"isvc_fail": "MESSAGE"} it goes False, RevisionFailed
   errors      Status objects: 401, 403, 404, 409 AlreadyExists, 410
               Expired/Gone, 422 Invalid with causes, 429 with Retry-After
   lists       resourceVersion, labelSelector, fieldSelector, limit/continue
@@ -163,6 +175,8 @@ import uuid
 RW = ["create", "delete", "deletecollection", "get", "list", "patch",
       "update", "watch"]
 KUEUE_GROUP = "kueue.x-k8s.io"
+KSERVE_GROUP = "serving.kserve.io"
+GATEWAY_GROUP = "gateway.networking.k8s.io"
 KUEUE_VERSIONS = ["v1beta2", "v1beta1"]     # newest first
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 # plural -> (group, version, kind, namespaced, verbs)
@@ -178,6 +192,9 @@ RESOURCES = {
     "workloads": (KUEUE_GROUP, "v1beta2", "Workload", True,
                   ["delete", "get", "list", "watch"]),
     "services": ("", "v1", "Service", True, RW),
+    # canary traffic (the controller's merge patches)
+    "inferenceservices": (KSERVE_GROUP, "v1beta1", "InferenceService", True, RW),
+    "httproutes": (GATEWAY_GROUP, "v1", "HTTPRoute", True, RW),
 }
 SUBRESOURCES = {
     "jobs/status": ("batch", "v1", "Job", True, ["get"]),
@@ -186,7 +203,8 @@ SUBRESOURCES = {
 }
 GROUP_NAMES = {"jobs": "batch", "pods": "", "events": "", "namespaces": "",
                "nodes": "", "secrets": "", "workloads": KUEUE_GROUP,
-               "services": ""}
+               "services": "", "inferenceservices": KSERVE_GROUP,
+               "httproutes": GATEWAY_GROUP}
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -453,6 +471,10 @@ class Store:
         self.kueue = kueue_config(args)  # None: no Kueue in this cluster
         self.wl_of_job = {}         # job uid -> (ns, workload name)
         self.wl_held = set()        # workloads kept from admission
+        self.isvc_ready_ms = args.isvc_ready_ms
+        self.isvc_hold = False      # /_fake/config: keep new revisions not ready
+        self.isvc_due = {}          # (ns, name) -> when it becomes Ready
+        self.isvc_fail = None       # /_fake/config: new revisions fail so
 
     def node_objects(self, args):
         """The simulated nodes as Node objects, labelled as configured."""
@@ -1001,9 +1023,148 @@ class Store:
         self.set_cond(pod, "ContainersReady", "False", "PodCompleted")
         self.put("pods", pod, "MODIFIED")
 
+    # -- canary traffic objects -----------------------------------------
+    def create_traffic(self, plural, ns, body):
+        md = body.setdefault("metadata", {})
+        name = md.get("name") or ""
+        if not DNS1123_SUBDOMAIN.match(name):
+            raise APIError(422, "Invalid", "%s %r is invalid: metadata.name: "
+                           "Invalid value" % (RESOURCES[plural][2], name))
+        if md.get("namespace") and md["namespace"] != ns:
+            raise APIError(400, "BadRequest", "the namespace of the provided "
+                           "object does not match the namespace sent on the request")
+        with self.lock:
+            if (ns, name) in self.objs[plural]:
+                raise APIError(409, "AlreadyExists", '%s "%s" already exists'
+                               % (qualified(plural), name),
+                               {"name": name, "group": RESOURCES[plural][0],
+                                "kind": plural})
+            obj = copy.deepcopy(body)
+            obj["apiVersion"] = gv_of(plural)
+            obj["kind"] = RESOURCES[plural][2]
+            meta = self.new_meta(ns, name, md.get("labels"))
+            meta["generation"] = 1
+            if md.get("annotations"):
+                meta["annotations"] = dict(md["annotations"])
+            obj["metadata"] = meta
+            obj.setdefault("spec", {})
+            obj["status"] = {}
+            if plural == "inferenceservices":
+                self.isvc_changed(obj, new_revision=True)
+            self.put(plural, obj, "ADDED")
+            return copy.deepcopy(obj)
+
+    @staticmethod
+    def merge(target, patch):
+        """RFC 7386 JSON merge patch."""
+        if not isinstance(patch, dict):
+            return copy.deepcopy(patch)
+        if not isinstance(target, dict):
+            target = {}
+        out = dict(target)
+        for k, v in patch.items():
+            if v is None:
+                out.pop(k, None)
+            else:
+                out[k] = Store.merge(out.get(k), v)
+        return out
+
+    def patch_traffic(self, plural, ns, name, patch):
+        if not isinstance(patch, dict):
+            raise APIError(400, "BadRequest", "the merge patch is not an object")
+        with self.lock:
+            old = self.objs[plural].get((ns, name))
+            if old is None:
+                raise not_found(plural, name)
+            want_rv = (patch.get("metadata") or {}).get("resourceVersion")
+            if want_rv is not None and want_rv != old["metadata"]["resourceVersion"]:
+                raise APIError(409, "Conflict",
+                               'Operation cannot be fulfilled on %s "%s": the object '
+                               'has been modified; please apply your changes to the '
+                               'latest version and try again' % (qualified(plural), name),
+                               {"name": name, "group": RESOURCES[plural][0],
+                                "kind": plural})
+            new = self.merge(old, {k: v for k, v in patch.items() if k != "status"})
+            md = new["metadata"]
+            for k in ("name", "namespace", "uid", "creationTimestamp", "generation"):
+                md[k] = old["metadata"].get(k)
+            new["status"] = copy.deepcopy(old.get("status", {}))
+            if new.get("spec") != old.get("spec"):
+                md["generation"] = old["metadata"].get("generation", 1) + 1
+                if plural == "inferenceservices":
+                    ospec = dict((old.get("spec") or {}).get("predictor") or {})
+                    nspec = dict((new.get("spec") or {}).get("predictor") or {})
+                    ospec.pop("canaryTrafficPercent", None)
+                    nspec.pop("canaryTrafficPercent", None)
+                    self.isvc_changed(new, new_revision=ospec != nspec)
+            if new == old:
+                return copy.deepcopy(old)
+            self.put(plural, new, "MODIFIED")
+            return copy.deepcopy(new)
+
+    def isvc_changed(self, obj, new_revision):
+        """A spec change: a new predictor revision (when the predictor
+        changed), Ready Unknown until it is rolled out."""
+        st = obj.setdefault("status", {})
+        pred = st.setdefault("components", {}).setdefault("predictor", {})
+        name = obj["metadata"]["name"]
+        if new_revision:
+            last = pred.get("latestCreatedRevision") or "-0"
+            n = int(last.rsplit("-", 1)[1]) + 1
+            pred["latestCreatedRevision"] = "%s-predictor-%05d" % (name, n)
+        for t in ("PredictorReady", "Ready"):
+            self.set_cond(obj, t, "Unknown", "RevisionMissing",
+                          'Configuration "%s-predictor" is waiting for a '
+                          'Revision to become ready.' % name)
+        self.isvc_due[(obj["metadata"]["namespace"], name)] = \
+            time.time() + self.isvc_ready_ms / 1000.0
+
+    def tick_isvc(self, now):
+        if self.isvc_hold:
+            return
+        for key, due in list(self.isvc_due.items()):
+            if due > now:
+                continue
+            del self.isvc_due[key]
+            obj = self.objs["inferenceservices"].get(key)
+            if obj is None:
+                continue
+            obj = copy.deepcopy(obj)
+            st = obj["status"]
+            pred = st["components"]["predictor"]
+            latest = pred.get("latestCreatedRevision")
+            if self.isvc_fail:
+                st["observedGeneration"] = obj["metadata"].get("generation", 1)
+                for t in ("PredictorReady", "Ready"):
+                    self.set_cond(obj, t, "False", "RevisionFailed",
+                                  'Revision "%s" failed with message: %s.'
+                                  % (latest, self.isvc_fail))
+                self.put("inferenceservices", obj, "MODIFIED")
+                continue
+            if pred.get("latestReadyRevision") != latest:
+                if pred.get("latestRolledoutRevision"):
+                    pred["previousRolledoutRevision"] = pred["latestRolledoutRevision"]
+                pred["latestReadyRevision"] = latest
+            pct = ((obj.get("spec") or {}).get("predictor") or {}).get("canaryTrafficPercent")
+            prev = pred.get("previousRolledoutRevision")
+            if pct is None or prev is None:
+                pred["latestRolledoutRevision"] = latest
+                pred["traffic"] = [{"revisionName": latest, "percent": 100,
+                                    "latestRevision": True}]
+            else:
+                pred["traffic"] = [{"revisionName": latest, "percent": pct,
+                                    "latestRevision": True, "tag": "latest"},
+                                   {"revisionName": prev, "percent": 100 - pct,
+                                    "latestRevision": False, "tag": "prev"}]
+            st["observedGeneration"] = obj["metadata"].get("generation", 1)
+            for t in ("PredictorReady", "Ready"):
+                self.set_cond(obj, t, "True")
+            self.put("inferenceservices", obj, "MODIFIED")
+
     def tick(self):
         now = time.time()
         with self.lock:
+            self.tick_isvc(now)
             self.tick_pods(now)
             self.tick_kueue(now)
             self.tick_jobs(now)
@@ -1724,6 +1885,24 @@ DISCOVERY = {
 }
 
 
+def add_traffic_discovery():
+    """serving.kserve.io/v1beta1 and gateway.networking.k8s.io/v1, as the
+    CRDs of KServe and the Gateway API offer them."""
+    for group, version in ((KSERVE_GROUP, "v1beta1"), (GATEWAY_GROUP, "v1")):
+        gv = group + "/" + version
+        g = {"name": group, "versions": [{"groupVersion": gv, "version": version}],
+             "preferredVersion": {"groupVersion": gv, "version": version}}
+        DISCOVERY["/apis"]["groups"].append(g)
+        DISCOVERY["/apis/" + group] = dict(g, kind="APIGroup", apiVersion="v1")
+        DISCOVERY["/apis/" + gv] = resource_list(group, version)
+        DISCOVERY["/openapi/v3"]["paths"]["apis/" + gv] = {
+            "serverRelativeURL": "/openapi/v3/apis/%s?hash=fake-%s" % (gv, group)}
+        DISCOVERY["/openapi/v3/apis/" + gv] = openapi_gv(group, version)
+
+
+add_traffic_discovery()
+
+
 
 def add_kueue_discovery(versions):
     """Offer kueue.x-k8s.io in discovery (only versions), preferring the
@@ -2134,6 +2313,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                "the namespace of the provided object does not "
                                "match the namespace sent on the request")
             self.send_json(201, st.create_service(ns or "default", body))
+        elif verb == "create" and plural in ("inferenceservices", "httproutes") \
+                and name is None:
+            body = self.read_json()
+            if not isinstance(body, dict) or \
+                    body.get("kind") not in (None, RESOURCES[plural][2]):
+                raise APIError(400, "BadRequest", "expected a %s object"
+                               % RESOURCES[plural][2])
+            self.send_json(201, st.create_traffic(plural, ns or "default", body))
+        elif verb == "patch" and plural in ("inferenceservices", "httproutes") \
+                and name is not None and sub is None:
+            ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+            if ctype != "application/merge-patch+json":
+                raise APIError(415, "UnsupportedMediaType",
+                               "the body of the request was in an unknown format - "
+                               "accepted media types include: "
+                               "application/json-patch+json, application/merge-patch+json, "
+                               "application/apply-patch+yaml")
+            body = self.read_json()
+            with st.lock:
+                st.stats["merge-patch " + plural] = \
+                    st.stats.get("merge-patch " + plural, 0) + 1
+            self.send_json(200, st.patch_traffic(plural, ns or "default", name, body))
         elif verb == "delete":
             self.do_delete(plural, ns, name)
         else:
@@ -2666,6 +2867,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     st.auto_admit = bool(body["auto_admit"])
                 if "duration_ms" in body:
                     st.duration_ms = int(body["duration_ms"])
+                if "isvc_hold" in body:
+                    st.isvc_hold = bool(body["isvc_hold"])
+                if "isvc_ready_ms" in body:
+                    st.isvc_ready_ms = int(body["isvc_ready_ms"])
+                if "isvc_fail" in body:
+                    st.isvc_fail = body["isvc_fail"]
                 if body.get("kueue_versions") and st.kueue is not None:
                     vs = list(body["kueue_versions"])
                     if any(v not in KUEUE_VERSIONS for v in vs):
@@ -2677,6 +2884,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     st.log_drop_count = int(body.get("log_drop_count", 1))
                 st.cond.notify_all()
             self.send_json(200, {"ok": True})
+        elif p == "/_fake/create" and self.command == "POST":
+            # {"plural": "inferenceservices"|"httproutes", "namespace": NS,
+            #  "object": {...}}: create as the API does (for C tests)
+            body = self.read_json()
+            plural = body.get("plural")
+            if plural not in ("inferenceservices", "httproutes"):
+                raise APIError(400, "BadRequest", "plural must be inferenceservices or httproutes")
+            self.send_json(200, st.create_traffic(plural, body.get("namespace") or "default",
+                                                  body.get("object") or {}))
         elif p == "/_fake/objects":
             with st.lock:
                 out = {pl: list(copy.deepcopy(list(d.values())))
@@ -2742,6 +2958,8 @@ def main():
     ap.add_argument("--duration-ms", type=int, default=100)
     ap.add_argument("--pod-start-ms", type=int, default=30)
     ap.add_argument("--tick-ms", type=int, default=10)
+    ap.add_argument("--isvc-ready-ms", type=int, default=200,
+                    help="an InferenceService is Ready this long after a change")
     ap.add_argument("--history", type=int, default=5000)
     ap.add_argument("--bookmark-interval-ms", type=int, default=1000)
     ap.add_argument("--watch-pid", type=int, default=0,

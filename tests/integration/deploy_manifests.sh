@@ -108,12 +108,14 @@ expect_names deploy/optional/ \
 	clusterrole.rbac.authorization.k8s.io/sluice-read-nodes \
 	clusterrolebinding.rbac.authorization.k8s.io/sluice-read-nodes \
 	role.rbac.authorization.k8s.io/sluice-checkout-secrets \
-	rolebinding.rbac.authorization.k8s.io/sluice-checkout-secrets
+	role.rbac.authorization.k8s.io/sluice-traffic \
+	rolebinding.rbac.authorization.k8s.io/sluice-checkout-secrets \
+	rolebinding.rbac.authorization.k8s.io/sluice-traffic
 if ! k create --dry-run=client --validate=false -f deploy/optional/ -o json >"$tmp/optional.json" 2>"$tmp/err"; then
 	cat "$tmp/err" >&2
 	fail "kubectl create --dry-run=client -o json -f deploy/optional/"
 fi
-python3 - "$tmp/optional.json" <<'PY' || fail "deploy/optional grants more than get on nodes and one named Secret"
+python3 - "$tmp/optional.json" <<'PY' || fail "deploy/optional grants more than get on nodes, one named Secret, get and patch on InferenceServices and HTTPRoutes"
 import json, sys
 text, objs, i = open(sys.argv[1]).read(), [], 0
 dec = json.JSONDecoder()
@@ -127,8 +129,11 @@ rules = {o["metadata"]["name"]: o.get("rules") for o in objs if o["kind"] in ("C
 assert rules["sluice-read-nodes"] == [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}], rules
 r = rules["sluice-checkout-secrets"]
 assert len(r) == 1 and r[0]["resources"] == ["secrets"] and r[0]["verbs"] == ["get"] and r[0].get("resourceNames"), r
+assert rules["sluice-traffic"] == [
+    {"apiGroups": ["serving.kserve.io"], "resources": ["inferenceservices"], "verbs": ["get", "patch"]},
+    {"apiGroups": ["gateway.networking.k8s.io"], "resources": ["httproutes"], "verbs": ["get", "patch"]}], rules
 PY
-ok "deploy/optional: get on nodes (cluster-wide) and on named Secrets only"
+ok "deploy/optional: get on nodes (cluster-wide) and on named Secrets only; get and patch on InferenceServices and HTTPRoutes"
 
 # The namespace must be created before the objects in it: kubectl applies
 # the files of a folder in name order.

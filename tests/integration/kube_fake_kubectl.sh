@@ -22,6 +22,11 @@
 #    does not fit, eviction, v1beta1 too
 #  - Services (headless, 409, 422) and Indexed Jobs: a pod per index with
 #    its annotation, label, hostname and subdomain; a failed index
+#  - canary traffic objects: InferenceService (serving.kserve.io/v1beta1)
+#    and HTTPRoute (gateway.networking.k8s.io/v1) created, read and
+#    changed with kubectl patch --type=merge (null removes a field), the
+#    Ready condition Unknown after a spec change and True a moment later,
+#    409 for a stale resourceVersion, strategic patches refused, 404
 # Needs bash, kubectl, python3 and openssl; skips without kubectl.
 set -euo pipefail
 top=${SLUICE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -500,5 +505,87 @@ ok "kubectl create secret generic; the waiting pod starts once it exists"
 if k get secret nope -n ml 2>"$tmp/err"; then fail "a missing secret was found"; fi
 grep -q 'secrets "nope" not found' "$tmp/err" || fail "404 secret: $(cat "$tmp/err")"
 ok "a missing Secret is 404 NotFound"
+
+# --- canary traffic: InferenceService and HTTPRoute -------------------------------
+cat >"$tmp/isvc.yaml" <<EOF
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata: { name: fraud }
+spec:
+  predictor:
+    model:
+      modelFormat: { name: sklearn }
+      storageUri: s3://models/fraud/1
+EOF
+out=$(k create -n ml -f "$tmp/isvc.yaml") || fail "kubectl create inferenceservice"
+[ "$out" = "inferenceservice.serving.kserve.io/fraud created" ] || fail "create isvc said: $out"
+isvc_ready() { [ "$(k get inferenceservice fraud -n ml -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
+wait_for "inferenceservice fraud Ready" isvc_ready
+control POST /_fake/config '{"isvc_hold": true}' >/dev/null || fail "hold readiness"
+k patch inferenceservice fraud -n ml --type=merge \
+    -p '{"spec":{"predictor":{"model":{"storageUri":"s3://models/fraud/2"},"canaryTrafficPercent":10}}}' \
+    >/dev/null || fail "kubectl patch --type=merge inferenceservice"
+k get inferenceservice fraud -n ml -o json >"$tmp/isvc.json"
+python3 - "$tmp/isvc.json" <<'PY' || fail "inferenceservice after the patch"
+import json, sys
+o = json.load(open(sys.argv[1]))
+p = o["spec"]["predictor"]
+assert p["model"] == {"modelFormat": {"name": "sklearn"}, "storageUri": "s3://models/fraud/2"}, p
+assert p["canaryTrafficPercent"] == 10, p
+assert o["metadata"]["generation"] == 2, o["metadata"]
+ready = [c for c in o["status"]["conditions"] if c["type"] == "Ready"][0]
+assert ready["status"] == "Unknown" and ready["reason"] == "RevisionMissing", ready
+PY
+control POST /_fake/config '{"isvc_hold": false}' >/dev/null || fail "release readiness"
+wait_for "inferenceservice fraud Ready again" isvc_ready
+k get inferenceservice fraud -n ml -o json >"$tmp/isvc.json"
+python3 - "$tmp/isvc.json" <<'PY' || fail "inferenceservice once Ready"
+import json, sys
+o = json.load(open(sys.argv[1]))
+st = o["status"]
+assert st["observedGeneration"] == 2, st
+pr = st["components"]["predictor"]
+assert pr["latestReadyRevision"] == pr["latestCreatedRevision"] == "fraud-predictor-00002", pr
+assert {t["revisionName"]: t["percent"] for t in pr["traffic"]} == \
+    {"fraud-predictor-00002": 10, "fraud-predictor-00001": 90}, pr["traffic"]
+PY
+k patch inferenceservice fraud -n ml --type=merge -p '{"spec":{"predictor":{"canaryTrafficPercent":null}}}' \
+    >/dev/null || fail "kubectl patch null"
+[ -z "$(k get inferenceservice fraud -n ml -o 'jsonpath={.spec.predictor.canaryTrafficPercent}')" ] ||
+    fail "canaryTrafficPercent not removed by a null"
+ok "kubectl create, get and patch --type=merge an InferenceService; Ready follows each change"
+rv=$(k get inferenceservice fraud -n ml -o 'jsonpath={.metadata.resourceVersion}')
+k patch inferenceservice fraud -n ml --type=merge -p '{"metadata":{"annotations":{"a":"1"}}}' >/dev/null ||
+    fail "patch annotations"
+if k patch inferenceservice fraud -n ml --type=merge \
+    -p "{\"metadata\":{\"resourceVersion\":\"$rv\"},\"spec\":{\"predictor\":{\"canaryTrafficPercent\":50}}}" \
+    2>"$tmp/err" >/dev/null; then fail "a stale resourceVersion was accepted"; fi
+grep -q 'the object has been modified' "$tmp/err" || fail "409: $(cat "$tmp/err")"
+if k patch inferenceservice fraud -n ml -p '{"spec":{}}' 2>"$tmp/err" >/dev/null; then
+	fail "a strategic merge patch was accepted for a custom resource"
+fi
+if k get inferenceservice nope -n ml 2>"$tmp/err"; then fail "a missing inferenceservice was found"; fi
+grep -q 'inferenceservices.serving.kserve.io "nope" not found' "$tmp/err" || fail "404 isvc: $(cat "$tmp/err")"
+ok "409 for a stale resourceVersion, strategic patches refused, 404 for a missing InferenceService"
+cat >"$tmp/route.yaml" <<EOF
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: fraud }
+spec:
+  parentRefs: [{ name: gw }]
+  rules:
+    - backendRefs:
+        - { name: fraud-v1, port: 80, weight: 100 }
+        - { name: fraud-canary, port: 80, weight: 0 }
+EOF
+out=$(k create -n ml -f "$tmp/route.yaml") || fail "kubectl create httproute"
+[ "$out" = "httproute.gateway.networking.k8s.io/fraud created" ] || fail "create route said: $out"
+k patch httproute fraud -n ml --type=merge \
+    -p '{"spec":{"rules":[{"backendRefs":[{"name":"fraud-v1","port":80,"weight":90},{"name":"fraud-canary","port":80,"weight":10}]}]}}' \
+    >/dev/null || fail "kubectl patch httproute"
+got=$(k get httproute fraud -n ml -o 'jsonpath={.spec.rules[0].backendRefs[*].weight}')
+[ "$got" = "90 10" ] || fail "route weights: $got"
+[ "$(k get httproute fraud -n ml -o 'jsonpath={.spec.parentRefs[0].name}')" = gw ] || fail "parentRefs lost"
+ok "kubectl create, get and patch --type=merge an HTTPRoute's backend weights"
 
 echo "kube_fake_kubectl: $checks checks passed"

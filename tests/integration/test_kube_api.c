@@ -32,6 +32,7 @@
 #include "base/caps.h"
 #include "base/err.h"
 #include "kube/kube_api.h"
+#include "kube/kube_traffic.h"
 #include "kube/kubeconfig.h"
 
 static struct kubefake fake;
@@ -1469,6 +1470,166 @@ kube_watch__dropped_stream_resumes_without_missing_an_update(void **state)
 	kube_api_free(k);
 }
 
+/* ---- canary traffic objects (kube_traffic.h) ---------------------------------------- */
+
+/* Get isvc name in ns until serving says yes (or 60 s: a bound, not a measure). */
+static void
+isvc_wait_serving(struct kube_api *k, const char *ns, const char *name,
+    struct kube_isvc *out)
+{
+	char why[600];
+	struct err err;
+
+	for (int i = 0; i < 3000; i++) {
+		if (kube_isvc_get(k, ns, name, out, &err) != 0)
+			fail_msg("get %s: %s", name, err.msg);
+		if (kube_isvc_serving(out, name, why, sizeof(why)))
+			return;
+		usleep(20000);
+	}
+	fail_msg("inferenceservice %s never served: %s", name, why);
+}
+
+static void
+kube_traffic__inferenceservice_is_merge_patched_and_waits_for_ready(
+    void **state)
+{
+	struct kube_api *k = client();
+	struct kube_isvc *i = calloc(1, sizeof(*i));
+	char why[600];
+	struct err err;
+	long before;
+
+	(void)state;
+	assert_non_null(i);
+	kubefake_post(&fake, "/_fake/create", "{\"plural\":\"inferenceservices\","
+	    "\"namespace\":\"t-isvc\",\"object\":{\"metadata\":{\"name\":"
+	    "\"fraud\"},\"spec\":{\"predictor\":{\"model\":{\"modelFormat\":"
+	    "{\"name\":\"sklearn\"},\"storageUri\":\"s3://m/1\"}}}}}");
+	isvc_wait_serving(k, "t-isvc", "fraud", i);
+	assert_true(i->has_model);
+	assert_string_equal(i->storage_uri, "s3://m/1");
+	assert_int_equal(i->canary_percent, -1);
+
+	/* held: the new revision is not ready, and why says so */
+	kubefake_post(&fake, "/_fake/config", "{\"isvc_hold\":true}");
+	before = reqs("merge-patch inferenceservices");
+	assert_int_equal(kube_isvc_set(k, "t-isvc", "fraud", "s3://m/2", 10,
+	    &err), 0);
+	assert_int_equal(reqs("merge-patch inferenceservices"), before + 1);
+	assert_int_equal(kube_isvc_get(k, "t-isvc", "fraud", i, &err), 0);
+	assert_string_equal(i->storage_uri, "s3://m/2");
+	assert_int_equal(i->canary_percent, 10);
+	assert_int_equal(kube_isvc_serving(i, "fraud", why, sizeof(why)), 0);
+	assert_non_null(strstr(why, "RevisionMissing"));
+	assert_non_null(strstr(why, "waiting for a Revision to become ready"));
+	kubefake_post(&fake, "/_fake/config", "{\"isvc_hold\":false}");
+	isvc_wait_serving(k, "t-isvc", "fraud", i);
+	assert_string_equal(i->latest_ready, "fraud-predictor-00002");
+
+	/* promotion: canaryTrafficPercent removed, storageUri kept */
+	assert_int_equal(kube_isvc_set(k, "t-isvc", "fraud", NULL, -1, &err), 0);
+	assert_int_equal(kube_isvc_get(k, "t-isvc", "fraud", i, &err), 0);
+	assert_int_equal(i->canary_percent, -1);
+	assert_string_equal(i->storage_uri, "s3://m/2");
+
+	/* a revision that fails (a bad storageUri) is not waited for */
+	kubefake_post(&fake, "/_fake/config",
+	    "{\"isvc_fail\":\"the model cannot be loaded\"}");
+	assert_int_equal(kube_isvc_set(k, "t-isvc", "fraud", "s3://m/bad", 10,
+	    &err), 0);
+	for (int n = 0; n < 3000; n++) {
+		assert_int_equal(kube_isvc_get(k, "t-isvc", "fraud", i, &err), 0);
+		if (kube_isvc_serving(i, "fraud", why, sizeof(why)) != 0)
+			break;
+		usleep(20000);
+	}
+	kubefake_post(&fake, "/_fake/config", "{\"isvc_fail\":null}");
+	assert_int_equal(kube_isvc_serving(i, "fraud", why, sizeof(why)), -1);
+	assert_string_equal(why, "inferenceservice fraud: RevisionFailed: "
+	    "Revision \"fraud-predictor-00003\" failed with message: the "
+	    "model cannot be loaded.");
+
+	assert_int_equal(kube_isvc_get(k, "t-isvc", "nope", i, &err),
+	    ERR_NOTFOUND);
+	assert_non_null(strstr(err.msg, "\"nope\" not found"));
+	assert_int_equal(kube_isvc_set(k, "t-isvc", "nope", "s3://m/2", 10,
+	    &err), ERR_NOTFOUND);
+
+	/* a 403 fails the call but leaves the client ready */
+	fault("{\"verb\":\"patch inferenceservices\",\"status\":403,\"count\":1}");
+	assert_int_equal(kube_isvc_set(k, "t-isvc", "fraud", "s3://m/3", 50,
+	    &err), ERR_FORBIDDEN);
+	assert_int_equal(kube_api_ready(k, &err), 0);
+	free(i);
+	kube_api_free(k);
+}
+
+static void
+kube_traffic__route_weights_are_set_once_and_conflicts_read_again(
+    void **state)
+{
+	struct kube_api *k = client();
+	struct kube_route_sel sel = { "shop", "shop-v1", "shop-canary", -1,
+	    NULL };
+	struct err err;
+	char *body = NULL;
+	long before;
+	int changed = -1;
+
+	(void)state;
+	kubefake_post(&fake, "/_fake/create", "{\"plural\":\"httproutes\","
+	    "\"namespace\":\"t-route\",\"object\":{\"metadata\":{\"name\":"
+	    "\"shop\"},\"spec\":{\"parentRefs\":[{\"name\":\"gw\"}],"
+	    "\"rules\":[{\"name\":\"admin\",\"backendRefs\":[{\"name\":"
+	    "\"shop-admin\",\"port\":80}]},{\"name\":\"main\",\"backendRefs\":"
+	    "[{\"name\":\"shop-v1\",\"port\":80},{\"name\":\"shop-canary\","
+	    "\"port\":80,\"weight\":0}]}]}}}");
+	before = reqs("merge-patch httproutes");
+	assert_int_equal(kube_route_set_weights(k, "t-route", &sel, 90, 10,
+	    &changed, &err), 0);
+	assert_int_equal(changed, 1);
+	assert_int_equal(reqs("merge-patch httproutes"), before + 1);
+	/* the same weights again: nothing written */
+	assert_int_equal(kube_route_set_weights(k, "t-route", &sel, 90, 10,
+	    &changed, &err), 0);
+	assert_int_equal(changed, 0);
+	assert_int_equal(reqs("merge-patch httproutes"), before + 1);
+	/* a conflict (someone wrote between the read and the patch) */
+	fault("{\"verb\":\"patch httproutes\",\"status\":409,\"count\":1}");
+	sel.rule_name = "main";
+	assert_int_equal(kube_route_set_weights(k, "t-route", &sel, 50, 50,
+	    &changed, &err), 0);
+	assert_int_equal(changed, 1);
+	assert_int_equal(kubefake_call(&fake, "GET", "/_fake/objects", NULL,
+	    &body), 200);
+	assert_non_null(strstr(body, "\"name\": \"shop-v1\", \"port\": 80, "
+	    "\"weight\": 50}, {\"name\": \"shop-canary\", \"port\": 80, "
+	    "\"weight\": 50}"));
+	assert_non_null(strstr(body, "{\"name\": \"shop-admin\", \"port\": 80}"));
+	free(body);
+
+	sel.rule_name = NULL;
+	sel.canary_backend = "shop-green";
+	assert_int_equal(kube_route_set_weights(k, "t-route", &sel, 50, 50,
+	    &changed, &err), ERR_INVALID);
+	assert_string_equal(err.msg, "httproute shop has no rule with both "
+	    "backendRefs shop-v1 (stable) and shop-green (canary)");
+	sel.rule_index = 0;
+	assert_int_equal(kube_route_set_weights(k, "t-route", &sel, 50, 50,
+	    &changed, &err), ERR_INVALID);
+	assert_string_equal(err.msg, "httproute shop: the rule has no "
+	    "backendRef shop-v1 (stable backend)");
+	sel.rule_index = 5;
+	assert_int_equal(kube_route_set_weights(k, "t-route", &sel, 50, 50,
+	    &changed, &err), ERR_INVALID);
+	assert_string_equal(err.msg, "httproute shop has no rule 5 (it has 2)");
+	sel.route = "nope";
+	assert_int_equal(kube_route_set_weights(k, "t-route", &sel, 50, 50,
+	    &changed, &err), ERR_NOTFOUND);
+	kube_api_free(k);
+}
+
 int
 main(void)
 {
@@ -1503,6 +1664,8 @@ main(void)
 		T(kube_watch__gone_event_relists_and_reports_what_changed),
 		T(kube_watch__gone_status_relists_and_reports_what_changed),
 		T(kube_watch__dropped_stream_resumes_without_missing_an_update),
+		T(kube_traffic__inferenceservice_is_merge_patched_and_waits_for_ready),
+		T(kube_traffic__route_weights_are_set_once_and_conflicts_read_again),
 #undef T
 	};
 

@@ -1,0 +1,59 @@
+/*
+ * traffic.h - canary traffic moved by the controller itself
+ * (canary.traffic provider kserve or gateway, docs/engine.md "Traffic
+ * providers"), through the engine's Kubernetes client (kube_traffic.h):
+ * an InferenceService's storageUri and canaryTrafficPercent, or the
+ * weights of an HTTPRoute's two backendRefs.  Used by canary.c inside a
+ * pass; not for other modules.
+ *
+ * Every call sets values (never adds), reads first and writes only what
+ * differs, so a call repeated after a crash writes nothing twice.  What
+ * must survive a crash (the InferenceService's storageUri before the
+ * first change) is kept in PostgreSQL before the change.  Calls block on
+ * the Kubernetes API and the database.
+ */
+#ifndef SLUICE_TRAFFIC_H
+#define SLUICE_TRAFFIC_H
+
+#include <stddef.h>
+
+#include "base/err.h"
+#include "engine/pass.h"
+
+struct pipeline_canary;
+
+/*
+ * How the waiting_reason of a stage waiting for its traffic begins
+ * ("traffic to 10%: inferenceservice fraud not ready: ..."), so that
+ * canary.c clears only a reason of its own.
+ */
+#define TRAFFIC_WAIT_PREFIX	"traffic to "
+
+/* Whether the controller moves c's traffic (provider kserve or gateway). */
+int	traffic_by_controller(const struct pipeline_canary *c);
+
+/*
+ * Put canary stage st's traffic at weight (final: the promotion, which
+ * for kserve removes canaryTrafficPercent).  1: in place and serving;
+ * 0: changed or changing, not serving yet (why says what it waits for:
+ * the InferenceService's not-Ready condition); ERR_TRANSIENT: the API or
+ * the database could not be reached (why says; try again); any other
+ * code: it cannot be done (err says why: a missing InferenceService or
+ * route, a route without the named backends, no model version, no
+ * Kubernetes client).
+ */
+int	traffic_set(struct eng_pass *ps, const struct snap_stage *st,
+	    const struct pipeline_canary *c, int weight, int final, char *why,
+	    size_t len, struct err *err) __attribute__((warn_unused_result));
+
+/*
+ * Put st's traffic back on the stable version: kserve canaryTrafficPercent
+ * 0 and the storageUri kept before the first change (nothing to do when
+ * none was kept: nothing was changed); gateway weights 100 / 0.  0 when
+ * done; ERR_TRANSIENT: try again; other codes as traffic_set.
+ */
+int	traffic_restore(struct eng_pass *ps, const struct snap_stage *st,
+	    const struct pipeline_canary *c, struct err *err)
+	    __attribute__((warn_unused_result));
+
+#endif
