@@ -126,9 +126,9 @@ void	client_say(const struct client *c, const char *fmt, ...)
 int	client_id(const struct client *c, const char *what, const char *s,
 	    long long *id);
 
-/* --limit (NULL: none) appended to the query q as "&limit=N", checked to
- * be 1..LIM_API_PAGE; else says why not and returns EXIT_USAGE. */
-int	client_limit(const struct client *c, const char *limit,
+/* "limit=N" appended to the query q: --limit (checked to be
+ * 1..LIM_API_PAGE), else def; else says why not and returns EXIT_USAGE. */
+int	client_limit(const struct client *c, const char *limit, long long def,
 	    struct buf *q);
 
 /* Whether v (of flag) is one of names[] (NULL-terminated); else says

@@ -62,9 +62,9 @@ cmd_approvals_list(struct client *c, const struct cmdargs *a)
 	if ((rc = client_check_enum(c, "--status", status, statuses)) != 0)
 		goto out;
 	if (buf_puts(&q, "/api/v1/approvals?") < 0 ||
+	    (rc = client_limit(c, a->limit, LIM_API_PAGE_DEFAULT, &q)) != 0 ||
 	    (strcmp(status, "all") != 0 &&
-	    buf_printf(&q, "status=%s", status) < 0) ||
-	    (rc = client_limit(c, a->limit, &q)) != 0) {
+	    buf_printf(&q, "&status=%s", status) < 0)) {
 		rc = EXIT_USAGE;
 		goto out;
 	}
@@ -293,7 +293,7 @@ cmd_models_list(struct client *c, const struct cmdargs *a)
 			goto out;
 		}
 		if (buf_puts(&q, "/api/v1/models?") < 0 ||
-		    (rc = client_limit(c, a->limit, &q)) != 0) {
+		    (rc = client_limit(c, a->limit, LIM_API_PAGE, &q)) != 0) {
 			rc = EXIT_USAGE;
 			goto out;
 		}
@@ -307,8 +307,9 @@ cmd_models_list(struct client *c, const struct cmdargs *a)
 	if (buf_puts(&q, "/api/v1/models/") < 0 ||
 	    client_escape(&q, a->pos[0]) < 0 ||
 	    buf_puts(&q, "/versions?") < 0 ||
-	    (a->status != NULL && buf_printf(&q, "status=%s", a->status) < 0) ||
-	    (rc = client_limit(c, a->limit, &q)) != 0) {
+	    (rc = client_limit(c, a->limit, LIM_API_PAGE_DEFAULT, &q)) != 0 ||
+	    (a->status != NULL &&
+	    buf_printf(&q, "&status=%s", a->status) < 0)) {
 		rc = EXIT_USAGE;
 		goto out;
 	}

@@ -52,20 +52,22 @@ client_id(const struct client *c, const char *what, const char *s,
 }
 
 int
-client_limit(const struct client *c, const char *limit, struct buf *q)
+client_limit(const struct client *c, const char *limit, long long def,
+    struct buf *q)
 {
-	long long n;
+	long long n = def;
 	char *end;
 
-	if (limit == NULL)
-		return 0;
-	n = strtoll(limit, &end, 10);
-	if (*limit == '\0' || *end != '\0' || n < 1 || n > LIM_API_PAGE) {
-		client_say(c, "--limit '%s' is not a number from 1 to %d",
-		    limit, LIM_API_PAGE);
-		return EXIT_USAGE;
+	if (limit != NULL) {
+		n = strtoll(limit, &end, 10);
+		if (*limit == '\0' || *end != '\0' || n < 1 ||
+		    n > LIM_API_PAGE) {
+			client_say(c, "--limit '%s' is not a number from 1 "
+			    "to %d", limit, LIM_API_PAGE);
+			return EXIT_USAGE;
+		}
 	}
-	return buf_printf(q, "&limit=%lld", n) < 0 ? EXIT_USAGE : 0;
+	return buf_printf(q, "limit=%lld", n) < 0 ? EXIT_USAGE : 0;
 }
 
 /* ---- runs list --------------------------------------------------------- */
@@ -118,9 +120,10 @@ cmd_runs_list(struct client *c, const struct cmdargs *a)
 	if (a->status != NULL && (rc = client_check_enum(c, "--status", a->status,
 	    client_run_statuses)) != 0)
 		goto out;
-	if ((rc = buf_puts(&q, "/api/v1/runs?")) < 0 ||
-	    (rc = client_limit(c, a->limit, &q)) != 0)
+	if (buf_puts(&q, "/api/v1/runs?") < 0)
 		goto fail;
+	if ((rc = client_limit(c, a->limit, LIM_API_PAGE_DEFAULT, &q)) != 0)
+		goto out;
 	if (a->pipeline != NULL && ((rc = buf_puts(&q, "&pipeline=")) < 0 ||
 	    (rc = client_escape(&q, a->pipeline)) < 0))
 		goto fail;

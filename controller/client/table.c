@@ -196,6 +196,9 @@ table_render(const struct table *t, size_t width, int color,
 			rc = put_cell(out, text, tw, w[i], t->flags[i], on,
 			    i + 1 == t->ncols);
 		}
+		/* an empty last cell leaves the gap: no trailing blanks */
+		while (rc == 0 && out->len > 0 && out->data[out->len - 1] == ' ')
+			out->data[--out->len] = '\0';
 		if (rc == 0)
 			rc = buf_putc(out, '\n');
 	}
