@@ -45,9 +45,9 @@ static const struct command commands[] = {
 	    "as the\ncontroller keeps them, then each later attempt's (a "
 	    "retry, the next canary\nstep, a rollback), until the stage "
 	    "ends." },
-	{ "runs", "cancel", cmd_runs_cancel, 0, 1, 1, "runs cancel ID",
+	{ "runs", "cancel", cmd_runs_act, 0, 1, 1, "runs cancel ID",
 	    "Ask the controller to cancel a run (operator)." },
-	{ "runs", "retry", cmd_runs_retry, 0, 1, 1, "runs retry ID",
+	{ "runs", "retry", cmd_runs_act, 0, 1, 1, "runs retry ID",
 	    "Start a new run of a finished run's version and params; its "
 	    "succeeded\nstages are reused (operator)." },
 	{ "run", NULL, cmd_run, F_PARAM | F_REF | F_WAIT, 1, 1,

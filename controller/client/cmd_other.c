@@ -321,48 +321,63 @@ out:
 	return rc;
 }
 
-/* "demo v7: production on demo-api" from a model version answer. */
-static void
-print_version(const json_t *v, const char *name, const char *target)
-{
-	printf("%s v%lld: %s on %s\n", jv_str(v, "name") != NULL ?
-	    jv_str(v, "name") : name, jv_int(v, "version", 0),
-	    jv_str(v, "status") != NULL ? jv_str(v, "status") : "done",
-	    jv_str(v, "target") != NULL ? jv_str(v, "target") : target);
-}
-
-int
-cmd_models_promote(struct client *c, const struct cmdargs *a)
+/*
+ * POST {"target", "comment"} to /api/v1/models/NAME/SUFFIX and say what
+ * the answer (a model version) is: "demo v7: production on demo-api".
+ */
+static int
+model_post(struct client *c, const struct cmdargs *a, const char *suffix)
 {
 	struct buf path;
 	char *body = NULL;
 	json_t *j = NULL;
-	long long v;
 	int rc;
 
 	buf_init(&path, LIM_URL);
-	if (a->target == NULL) {
-		client_say(c, "--target T is required");
-		rc = EXIT_USAGE;
-		goto out;
-	}
-	if ((rc = client_id(c, "version", a->pos[1][0] == 'v' ?
-	    a->pos[1] + 1 : a->pos[1], &v)) != 0 ||
-	    (rc = comment_body(c, a->comment, a->target, &body)) != 0)
+	if ((rc = comment_body(c, a->comment, a->target, &body)) != 0)
 		goto out;
 	if (buf_puts(&path, "/api/v1/models/") < 0 ||
 	    client_escape(&path, a->pos[0]) < 0 ||
-	    buf_printf(&path, "/versions/%lld/promote", v) < 0) {
+	    buf_puts(&path, suffix) < 0) {
+		client_say(c, "model name too long");
 		rc = EXIT_USAGE;
 		goto out;
 	}
 	if ((rc = client_post(c, path.data, body, &j)) == 0 && !c->json)
-		print_version(j, a->pos[0], a->target);
+		printf("%s v%lld: %s on %s\n", jv_str(j, "name") != NULL ?
+		    jv_str(j, "name") : a->pos[0], jv_int(j, "version", 0),
+		    jv_str(j, "status") != NULL ? jv_str(j, "status") : "done",
+		    jv_str(j, "target") != NULL ? jv_str(j, "target") :
+		    a->target);
 out:
 	json_decref(j);
 	free(body);
 	buf_release(&path);
 	return rc;
+}
+
+/* VERSION ("7" or "v7") of the command line into *v. */
+static int
+model_version(struct client *c, const char *s, long long *v)
+{
+	return client_id(c, "version", s[0] == 'v' ? s + 1 : s, v);
+}
+
+int
+cmd_models_promote(struct client *c, const struct cmdargs *a)
+{
+	char suffix[64];
+	long long v;
+	int rc;
+
+	if (a->target == NULL) {
+		client_say(c, "--target T is required");
+		return EXIT_USAGE;
+	}
+	if ((rc = model_version(c, a->pos[1], &v)) != 0)
+		return rc;
+	(void)snprintf(suffix, sizeof(suffix), "/versions/%lld/promote", v);
+	return model_post(c, a, suffix);
 }
 
 /* Whether version v of model name is in production on target. */
@@ -406,35 +421,15 @@ check_production(struct client *c, const char *name, long long v,
 int
 cmd_models_rollback(struct client *c, const struct cmdargs *a)
 {
-	struct buf path;
-	char *body = NULL;
-	json_t *j = NULL;
 	long long v;
 	int rc;
 
-	buf_init(&path, LIM_URL);
 	if (a->target == NULL) {
 		client_say(c, "--target T is required");
-		rc = EXIT_USAGE;
-		goto out;
+		return EXIT_USAGE;
 	}
-	if (a->npos == 2 && ((rc = client_id(c, "version",
-	    a->pos[1][0] == 'v' ? a->pos[1] + 1 : a->pos[1], &v)) != 0 ||
+	if (a->npos == 2 && ((rc = model_version(c, a->pos[1], &v)) != 0 ||
 	    (rc = check_production(c, a->pos[0], v, a->target)) != 0))
-		goto out;
-	if ((rc = comment_body(c, a->comment, a->target, &body)) != 0)
-		goto out;
-	if (buf_puts(&path, "/api/v1/models/") < 0 ||
-	    client_escape(&path, a->pos[0]) < 0 ||
-	    buf_puts(&path, "/rollback") < 0) {
-		rc = EXIT_USAGE;
-		goto out;
-	}
-	if ((rc = client_post(c, path.data, body, &j)) == 0 && !c->json)
-		print_version(j, a->pos[0], a->target);
-out:
-	json_decref(j);
-	free(body);
-	buf_release(&path);
-	return rc;
+		return rc;
+	return model_post(c, a, "/rollback");
 }

@@ -539,8 +539,9 @@ out:
 /* ---- runs cancel, runs retry ------------------------------------------- */
 
 int
-cmd_runs_cancel(struct client *c, const struct cmdargs *a)
+cmd_runs_act(struct client *c, const struct cmdargs *a)
 {
+	const char *verb = strchr(c->cmd, ' ') + 1;
 	char path[64];
 	json_t *j = NULL;
 	long long id;
@@ -548,28 +549,16 @@ cmd_runs_cancel(struct client *c, const struct cmdargs *a)
 
 	if ((rc = client_id(c, "run", a->pos[0], &id)) != 0)
 		return rc;
-	(void)snprintf(path, sizeof(path), "/api/v1/runs/%lld/cancel", id);
-	if ((rc = client_post(c, path, NULL, &j)) == 0 && !c->json)
-		printf("run %lld: cancel requested (%s)\n", id,
-		    jv_str(j, "status") != NULL ? jv_str(j, "status") : "-");
-	json_decref(j);
-	return rc;
-}
-
-int
-cmd_runs_retry(struct client *c, const struct cmdargs *a)
-{
-	char path[64];
-	json_t *j = NULL;
-	long long id;
-	int rc;
-
-	if ((rc = client_id(c, "run", a->pos[0], &id)) != 0)
-		return rc;
-	(void)snprintf(path, sizeof(path), "/api/v1/runs/%lld/retry", id);
-	if ((rc = client_post(c, path, NULL, &j)) == 0 && !c->json)
-		printf("run %lld queued: a retry of run %lld\n",
-		    jv_int(j, "id", 0), id);
+	(void)snprintf(path, sizeof(path), "/api/v1/runs/%lld/%s", id, verb);
+	if ((rc = client_post(c, path, NULL, &j)) == 0 && !c->json) {
+		if (strcmp(verb, "cancel") == 0)
+			printf("run %lld: cancel requested (%s)\n", id,
+			    jv_str(j, "status") != NULL ? jv_str(j, "status") :
+			    "-");
+		else
+			printf("run %lld queued: a retry of run %lld\n",
+			    jv_int(j, "id", 0), id);
+	}
 	json_decref(j);
 	return rc;
 }
