@@ -323,7 +323,8 @@ out:
 
 /*
  * POST {"target", "comment"} to /api/v1/models/NAME/SUFFIX and say what
- * the answer (a model version) is: "demo v7: production on demo-api".
+ * the answer (the target's new production history entry) is: "demo v7 is
+ * in production on demo-api (before: demo v6)".
  */
 static int
 model_post(struct client *c, const struct cmdargs *a, const char *suffix)
@@ -343,12 +344,19 @@ model_post(struct client *c, const struct cmdargs *a, const char *suffix)
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	if ((rc = client_post(c, path.data, body, &j)) == 0 && !c->json)
-		printf("%s v%lld: %s on %s\n", jv_str(j, "name") != NULL ?
-		    jv_str(j, "name") : a->pos[0], jv_int(j, "version", 0),
-		    jv_str(j, "status") != NULL ? jv_str(j, "status") : "done",
-		    jv_str(j, "target") != NULL ? jv_str(j, "target") :
-		    a->target);
+	if ((rc = client_post(c, path.data, body, &j)) == 0 && !c->json) {
+		json_t *prev = jv_obj(j, "previous");
+
+		printf("%s v%lld is in production on %s", jv_str(j, "model") !=
+		    NULL ? jv_str(j, "model") : a->pos[0],
+		    jv_int(j, "version", 0), jv_str(j, "target") != NULL ?
+		    jv_str(j, "target") : a->target);
+		if (prev != NULL)
+			printf(" (before: %s v%lld)", jv_str(prev, "model") !=
+			    NULL ? jv_str(prev, "model") : "-",
+			    jv_int(prev, "version", 0));
+		putchar('\n');
+	}
 out:
 	json_decref(j);
 	free(body);

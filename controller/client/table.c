@@ -9,7 +9,8 @@
 #include "client/table.h"
 
 #define GAP		2
-#define SHRINK_MIN	6	/* a cut column keeps at least this much */
+#define SHRINK_MIN	4	/* a cut column keeps at least this much,
+				   its heading cut too */
 #define ELLIPSIS	"\xe2\x80\xa6"
 
 static const char *const color_on[] = {
@@ -118,13 +119,10 @@ widths(const struct table *t, size_t width, size_t *w)
 		total += w[i] + (i > 0 ? GAP : 0);
 	}
 	while (width > 0 && total > width) {
-		size_t best = t->ncols, floor;
+		size_t best = t->ncols;
 
 		for (i = 0; i < t->ncols; i++) {
-			floor = table_text_width(t->head[i]);
-			if (floor < SHRINK_MIN)
-				floor = SHRINK_MIN;
-			if ((t->flags[i] & TABLE_SHRINK) && w[i] > floor &&
+			if ((t->flags[i] & TABLE_SHRINK) && w[i] > SHRINK_MIN &&
 			    (best == t->ncols || w[i] > w[best]))
 				best = i;
 		}

@@ -15,7 +15,10 @@
 #     `sluice approvals approve` from a second process, and the model is
 #     in production (`sluice models list`);
 #   - a viewer's approve and a rollout action on a finished run are
-#     refused (exit 1).
+#     refused (exit 1);
+#   - a second demo run's rollout paused, resumed and promoted to 100 % by
+#     `sluice rollouts`; where the controller has them (docs/api.yaml),
+#     `sluice models promote` and `rollback` by hand.
 set -euo pipefail
 : "${SLUICE_BIN:?}" "${SLUICE_TEST_PG_URL:?}" "${SLUICE_TEST_PG_BIN:?}" "${SLUICE_TOP:?}"
 fail() { echo "client_cli.sh: FAIL: $*" >&2; exit 1; }
@@ -157,9 +160,29 @@ call list runs list
 expect list 0 "^ID +PIPELINE +STATUS"
 grep -E "^ *$fid +broken +failed" "$tmp/list.out" >/dev/null || { show list; fail "run $fid is not listed as failed"; }
 ! grep -q $'\033' "$tmp/list.out" || fail "colour on a pipe"
+# on a terminal: colour, lines cut to its width, the updating line of
+# --wait; with NO_COLOR no colour
+trc=0
+script -qec "stty cols 60; $S runs list" /dev/null </dev/null >"$tmp/tty.out" || trc=$?
+[ "$trc" = 0 ] || { cat "$tmp/tty.out"; fail "runs list on a terminal: exit $trc"; }
+grep -q $'\033\[31mfailed' "$tmp/tty.out" || { cat -v "$tmp/tty.out"; fail "no colour on a terminal"; }
+python3 -c '
+import re, sys
+for line in open(sys.argv[1], encoding="utf-8").read().splitlines():
+    if len(re.sub(r"\x1b\[[0-9;]*m|\r", "", line)) > 60:
+        sys.exit("wider than 60: " + repr(line))' "$tmp/tty.out" || fail "a line wider than the terminal"
+grep -q $'\xe2\x80\xa6' "$tmp/tty.out" || { cat "$tmp/tty.out"; fail "nothing was cut to fit 60 columns"; }
+NO_COLOR=1 script -qec "$S runs list" /dev/null </dev/null >"$tmp/nocolor.out"
+! grep -q $'\033\[3' "$tmp/nocolor.out" || fail "colour with NO_COLOR set"
+trc=0
+script -qec "stty cols 100; $S run broken --wait" /dev/null </dev/null >"$tmp/ttywait.out" || trc=$?
+[ "$trc" = 1 ] || { cat -v "$tmp/ttywait.out"; fail "run --wait on a terminal: exit $trc, not 1"; }
+grep -q $'\r\033\[K' "$tmp/ttywait.out" || { cat -v "$tmp/ttywait.out"; fail "no updating line on a terminal"; }
+grep -qE "run [0-9]+ failed: stage 'build' failed" "$tmp/ttywait.out" || { cat -v "$tmp/ttywait.out"; fail "no outcome line"; }
 call listjson runs list --json --pipeline broken --status failed
 expect listjson 0
-[ "$(json listjson '[r["id"] for r in d["runs"]]')" = "[$fid]" ] || { show listjson; fail "--json filter"; }
+wid=$(sed -n 's/^run \([0-9]*\) of broken queued.*/\1/p' "$tmp/ttywait.out" | tr -d '\r')
+[ "$(json listjson '[r["id"] for r in d["runs"]]')" = "[$wid, $fid]" ] || { show listjson; fail "--json filter"; }
 call listnone runs list --pipeline sleeper
 expect listnone 0 "no runs"
 call get runs get "$fid"
@@ -258,6 +281,51 @@ call pause rollouts pause "$did"
 expect pause 1 "\(409 conflict\)"
 call norollout rollouts abort "$fid"
 expect norollout 1 "\(404 not_found\)"
+
+# 4b. a second demo run: its rollout paused, resumed and promoted to 100 %
+#     at once by an approver, so v2 is in production; then promotion and
+#     rollback by hand
+call demo2 run demo
+expect demo2 0
+d2=$(sed -n 's/^run \([0-9]*\) of demo queued.*/\1/p' "$tmp/demo2.out")
+deadline=$((SECONDS + 300))
+while [ $SECONDS -lt $deadline ]; do
+	call d2get runs get "$d2" --json
+	[ "$(json d2get 'd["status"]')" = waiting_approval ] && break
+	jv_done=$(json d2get 'd["status"] in ("succeeded", "failed", "canceled")')
+	[ "$jv_done" = False ] || { show d2get; fail "run $d2 ended before its approval"; }
+	sleep 0.5
+done
+call pause2 rollouts pause "$d2" --comment "a look first"
+expect pause2 0 "rollout [0-9]+ of run $d2 \(target demo-api\): waiting_approval"
+call pause3 rollouts pause "$d2"
+expect pause3 1 "\(409 conflict\)"
+call resume2 rollouts resume "$d2"
+expect resume2 0 "of run $d2 \(target demo-api\)"
+call full rollouts promote-full "$d2" --comment "all in" --json
+expect full 0
+[ "$(json full 'd["action"]')" = promote_full ] || { show full; fail "promote-full --json"; }
+deadline=$((SECONDS + 300))
+while [ $SECONDS -lt $deadline ]; do
+	call d2get runs get "$d2" --json
+	[ "$(json d2get 'd["status"]')" = succeeded ] && break
+	sleep 0.5
+done
+[ "$(json d2get 'd["status"]')" = succeeded ] || { show d2get; fail "run $d2 did not succeed after promote-full"; }
+call models2 models list
+grep -E "^demo +2 +v2 +production +demo-api=v2" "$tmp/models2.out" >/dev/null || { show models2; fail "v2 not in production"; }
+call notarget models promote demo 1
+expect notarget 2 "--target T is required"
+if grep -q '/api/v1/models/{name}/rollback:' "$SLUICE_TOP/docs/api.yaml"; then
+	call rbwrong models rollback demo 1 --target demo-api
+	expect rbwrong 1 "demo v1 is not in production on demo-api \(v2 is\)"
+	call promote models promote demo v1 --target demo-api --comment "back to v1"
+	expect promote 0 "^demo v1 is in production on demo-api \(before: demo v2\)"
+	call rollback models rollback demo 1 --target demo-api --comment "v2 after all"
+	expect rollback 0 "^demo v2 is in production on demo-api \(before: demo v1\)"
+	call promote404 models promote demo 99 --target demo-api
+	expect promote404 1 "\(404 not_found\)"
+fi
 
 # 5. help and completion
 call help help runs logs
