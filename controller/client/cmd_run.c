@@ -172,7 +172,12 @@ wait_run(struct client *c, long long id)
 		json_decref(run);
 		if ((rc = client_run_doc(c, id, &run)) != 0)
 			break;
-		st = jv_str(run, "status");
+		if ((st = jv_str(run, "status")) == NULL) {
+			client_say(c, "the answer for run %lld has no status",
+			    id);
+			rc = EXIT_USAGE;
+			break;
+		}
 		progress_line(run, utf8 && live, line, sizeof(line));
 		fit(line, live ? (c->width > 1 ? c->width - 1 : 79) : 0);
 		if (live) {
