@@ -4,7 +4,7 @@
 _sluice() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
 	local cmd=${COMP_WORDS[1]} sub=${COMP_WORDS[2]} subs= flags=
-	local top="runs run approvals rollouts models serve migrate validate token version help completion"
+	local top="runs run approvals rollouts models serve migrate validate token gc version help completion"
 	case $prev in
 	--server|--token|--comment|--target|--ref|--param|--pipeline|--limit|--name|--set)
 		return ;;
@@ -59,6 +59,7 @@ _sluice() {
 	serve) flags="--config --set --migrate" ;;
 	migrate) flags="--config --set --status" ;;
 	validate) flags="--json" ;;
+	gc) flags="--config --set --dry-run" ;;
 	token)
 		subs="create list revoke"
 		flags="--name --role --config --set" ;;
