@@ -2,7 +2,7 @@
 # `make lint`: every include of a controller header goes through its folder
 # ("store/db.h"), and a layer includes only itself and the layers below it.
 # The order, lowest first (docs/architecture.md explains each folder):
-layers=(base pipeline store query git exec kube engine notify http)
+layers=(base pipeline store query git exec kube engine notify http client)
 # Files directly in controller/ (main.c, cli.c, cmd_*.c) are the top and may
 # include any layer.
 set -uo pipefail

@@ -194,4 +194,16 @@
 #define LIM_KUBE_LOG_STREAM	(4 * 1024 * 1024)	/* a followed pod log
 							   not taken yet */
 
+/* The command-line client (client/) */
+#define LIM_CLIENT_CONFIG	(64 * 1024)	/* ~/.config/sluice/client.yaml */
+#define LIM_CLIENT_ANSWER	(32 * 1024 * 1024)	/* one JSON answer */
+#define LIM_CLIENT_PARAMS	64		/* --param K=V flags */
+#define LIM_CLIENT_ARGS		16		/* positional arguments */
+#define LIM_CLIENT_COLUMNS	16		/* columns of a table */
+#define LIM_CLIENT_ROWS		100000		/* rows of a table */
+#define LIM_CLIENT_CONNECT_MS	(10 * 1000)	/* connecting to the server */
+#define LIM_CLIENT_TIMEOUT_MS	(60 * 1000)	/* one request (not a stream) */
+#define LIM_CLIENT_POLL_MS	1000		/* --wait, --follow: re-reads */
+#define LIM_CLIENT_RETRY_MS	(60 * 1000)	/* --wait: server away this long */
+
 #endif
