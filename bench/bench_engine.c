@@ -25,11 +25,9 @@
 #include "base/log.h"
 #include "engine/engine.h"
 #include "exec/executor.h"
-#include "pipeline/pipeline.h"
 #include "store/db.h"
-#include "store/store_commit.h"
-#include "store/store_pipeline.h"
 #include "store/store_run.h"
+#include "bench_util.h"
 
 static const char yaml[] =
     "apiVersion: sluice/v1\n"
@@ -123,78 +121,7 @@ now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int
-env_int(const char *name, int def)
-{
-	const char *v = getenv(name);
-	char *end;
-	long n;
-
-	if (v == NULL || *v == '\0')
-		return def;
-	n = strtol(v, &end, 10);
-	return *end == '\0' && n > 0 && n < 10000000 ? (int)n : def;
-}
-
-static void
-die(const char *what, const struct err *err)
-{
-	fprintf(stderr, "bench_engine: %s: %s\n", what, err->msg);
-	exit(1);
-}
-
-static int64_t
-one_int(struct db *db, const char *sql)
-{
-	struct db_res *res = NULL;
-	struct err err;
-	int64_t v = 0;
-
-	if (db_exec(db, sql, NULL, &res, &err) < 0 ||
-	    db_res_int64(res, 0, 0, &v, &err) < 0)
-		die(sql, &err);
-	db_res_free(res);
-	return v;
-}
-
-/* A repository, a commit and a valid version of the bench pipeline. */
-static int64_t
-make_version(struct db *db)
-{
-	struct pipeline_errors errs;
-	struct pipeline *p = NULL;
-	struct pipeline_version_in v;
-	struct commit_in c;
-	struct err err;
-	char *json = NULL;
-	int64_t repo, commit, pid, vid;
-
-	repo = one_int(db, "INSERT INTO repositories (name, url, source) VALUES"
-	    " ('bench', 'file:///nonexistent.git', 'api') RETURNING id");
-	pipeline_errors_init(&errs);
-	if (pipeline_parse(&p, &errs, yaml, strlen(yaml), "bench.yaml",
-	    &err) < 0 || pipeline_to_json(p, &json, &err) < 0)
-		die("pipeline", &err);
-	pipeline_errors_release(&errs);
-	memset(&c, 0, sizeof(c));
-	c.sha = "0123456789012345678901234567890123456789";
-	c.author_name = c.author_email = c.message = "bench";
-	c.committed_at = 1700000000;
-	if (store_commit_put(db, repo, &c, &commit, &err) < 0)
-		die("commit", &err);
-	memset(&v, 0, sizeof(v));
-	v.repo_id = repo;
-	v.commit_id = commit;
-	v.file_path = "pipelines/bench.yaml";
-	v.name = "bench";
-	v.definition = json;
-	v.errors = "[]";
-	if (store_pipeline_version_put(db, &v, &pid, &vid, &err) < 0)
-		die("version", &err);
-	free(json);
-	pipeline_free(p);
-	return vid;
-}
+#define PROG	"bench_engine"
 
 /*
  * n bare round trips: INSERT and UPDATE in turn, one statement (and so one
@@ -209,7 +136,7 @@ baseline(struct db *db, int64_t n)
 
 	if (db_exec(db, "CREATE TABLE bench_rt (id bigint PRIMARY KEY, "
 	    "v bigint NOT NULL, t text)", NULL, NULL, &err) < 0)
-		die("baseline table", &err);
+		bench_die(PROG, "baseline table", &err);
 	t0 = now_s();
 	for (int64_t i = 0; i < n; i++) {
 		db_args_init(&a);
@@ -218,10 +145,10 @@ baseline(struct db *db, int64_t n)
 			db_args_str(&a, "queued");
 			if (db_exec(db, "INSERT INTO bench_rt (id, v, t) VALUES "
 			    "($1, 0, $2)", &a, NULL, &err) < 0)
-				die("baseline insert", &err);
+				bench_die(PROG, "baseline insert", &err);
 		} else if (db_exec(db, "UPDATE bench_rt SET v = v + 1, t = "
 		    "'running' WHERE id = $1", &a, NULL, &err) < 0) {
-			die("baseline update", &err);
+			bench_die(PROG, "baseline update", &err);
 		}
 	}
 	return now_s() - t0;
@@ -231,8 +158,8 @@ int
 main(void)
 {
 	const char *url = getenv("SLUICE_BENCH_DB_URL");
-	int nruns = env_int("BENCH_RUNS", 2000);
-	int parallel = env_int("BENCH_PARALLEL", 64);
+	int nruns = bench_env_int("BENCH_RUNS", 2000, 10000000);
+	int parallel = bench_env_int("BENCH_PARALLEL", 64, 10000000);
 	char dburl[4200], state[600], par[64], tmpl[] = "/tmp/sluice-bench.XXXXXX";
 	char *envp[5];
 	struct instant inst = { 0 };
@@ -265,10 +192,10 @@ main(void)
 	envp[2] = par;
 	envp[3] = NULL;
 	if (cfg_load(&cfg, NULL, envp, NULL, 0, &err) < 0)
-		die("config", &err);
+		bench_die(PROG, "config", &err);
 	if (db_open(&db, url, &err) < 0)
-		die("database", &err);
-	vid = make_version(db);
+		bench_die(PROG, "database", &err);
+	vid = bench_make_version(PROG, db, "bench", yaml);
 	for (int i = 0; i < nruns; i++) {
 		struct run_new rn = { .version_id = vid, .branch = "main",
 		    .trigger = "api", .created_by = "bench" };
@@ -276,23 +203,23 @@ main(void)
 		int created;
 
 		if (store_run_create(db, &rn, &id, &created, &err) < 0)
-			die("run", &err);
+			bench_die(PROG, "run", &err);
 	}
 	if (engine_new(&e, cfg, ex, &err) < 0)
-		die("engine", &err);
+		bench_die(PROG, "engine", &err);
 	t0 = now_s();
 	for (;;) {
 		if (engine_tick(e, &err) < 0)
-			die("tick", &err);
+			bench_die(PROG, "tick", &err);
 		passes++;
-		if (passes % 8 == 0 && one_int(db, "SELECT count(*) FROM runs "
-		    "WHERE status IN ('queued', 'running', 'waiting_approval')")
-		    == 0)
+		if (passes % 8 == 0 && bench_one_int(PROG, db, "SELECT "
+		    "count(*) FROM runs WHERE status IN ('queued', 'running', "
+		    "'waiting_approval')") == 0)
 			break;
 	}
 	t_engine = now_s() - t0;
 	engine_stats(e, &st);
-	if (one_int(db, "SELECT count(*) FROM runs WHERE status = "
+	if (bench_one_int(PROG, db, "SELECT count(*) FROM runs WHERE status = "
 	    "'succeeded'") != nruns) {
 		fprintf(stderr, "bench_engine: not every run succeeded\n");
 		return 1;

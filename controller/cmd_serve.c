@@ -28,6 +28,7 @@
 #include "http/auth.h"
 #include "http/ctl.h"
 #include "http/events.h"
+#include "http/auth_cache.h"
 #include "http/http.h"
 #include "http/routes.h"
 #include "http/run_request.h"
@@ -54,6 +55,7 @@ serve_edge_init(struct ctl *ctl, const char *webhook_secret)
 	    webhook_secret[0] != '\0' ? xstrdup(webhook_secret) : NULL;
 	ctl->retrain = run_request_retrain;
 	ctl->events = events_hub_new(ctl->cfg->database_url);
+	ctl->auth_cache = auth_cache_new(ctl->cfg->database_url);
 }
 
 void
@@ -61,6 +63,8 @@ serve_edge_release(struct ctl *ctl)
 {
 	events_hub_free(ctl->events);
 	ctl->events = NULL;
+	auth_cache_free(ctl->auth_cache);
+	ctl->auth_cache = NULL;
 	metrics_free(ctl->metrics);
 	ctl->metrics = NULL;
 	api_metrics_lineage_free(ctl);

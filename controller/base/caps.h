@@ -115,6 +115,8 @@
 #define LIM_RATELIMIT_KEYS	4096		/* client addresses per limiter */
 #define LIM_AUTH_FAILURES	10		/* failed sign-ins per address ... */
 #define LIM_AUTH_FAILURE_PERIOD_S 60		/* ... per this many seconds */
+#define LIM_AUTH_CACHE		1024		/* tokens and sessions cached per process */
+#define LIM_AUTH_CACHE_TTL_MS	10000		/* how long a cached lookup is trusted */
 #define LIM_HOOK_CALLS		120		/* webhook calls per address ... */
 #define LIM_HOOK_CALL_PERIOD_S	60		/* ... per this many seconds */
 #define LIM_SESSION_ID		128		/* a presented session cookie */

@@ -231,7 +231,7 @@ submit_now(struct eng_pass *ps, struct eng_run *er, size_t idx,
 	}
 	log_info("attempt submitted", "run=%lld stage=%s job=%s",
 	    (long long)er->r->id, st->name, att->job_name);
-	pass_wake_in(ps, e->o.poll_ms);
+	pass_wake_active(ps);
 	goto out;
 invalid:
 	log_warn("attempt cannot run", "run=%lld stage=%s job=%s error=\"%s\"",
@@ -530,7 +530,7 @@ poll_attempt(struct eng_pass *ps, struct eng_run *er, size_t idx)
 	case EXEC_PENDING:
 		if (xs.evicted && att->status == ATTEMPT_RUNNING && !cancel) {
 			requeue_evicted(ps, er, idx, &xs);
-			pass_wake_in(ps, e->o.poll_ms);
+			pass_wake_active(ps);
 			return;
 		}
 		if (xs.waiting_reason[0] != '\0' &&
@@ -539,7 +539,7 @@ poll_attempt(struct eng_pass *ps, struct eng_run *er, size_t idx)
 		    &err) < 0)
 			log_warn("cannot record waiting reason", "job=%s "
 			    "error=\"%s\"", att->job_name, err.msg);
-		pass_wake_in(ps, e->o.poll_ms);
+		pass_wake_active(ps);
 		return;
 	case EXEC_RUNNING:
 		if (att->status != ATTEMPT_RUNNING) {
@@ -571,7 +571,7 @@ poll_attempt(struct eng_pass *ps, struct eng_run *er, size_t idx)
 				pass_wake_in(ps, -over);
 			}
 		}
-		pass_wake_in(ps, e->o.poll_ms);
+		pass_wake_active(ps);
 		return;
 	default:
 		finish_attempt(ps, er, idx, &xs, xs.state == EXEC_CANCELED &&

@@ -14,8 +14,10 @@
  * this process or another) and sluice_approvals (an approval was decided),
  * engine_wake() from any thread, the next deadline the engine knows of
  * (a retry's backoff, an analysis window, an approval's expiry, a
- * timeout), a status poll every poll_ms while attempts are active (the
- * executor interface has no push), and a slow sweep as a safety net.
+ * timeout), the executor's own wake (set_wake in exec/executor.h: an
+ * attempt started or ended), and a slow sweep as a safety net: every
+ * active_sweep_ms while attempts are active, sweep_ms otherwise.  With an
+ * executor that cannot push, active attempts are polled every poll_ms.
  *
  * Only one engine works on a database at a time: each pass holds a
  * PostgreSQL advisory lock (DB_LOCK_ENGINE) on the engine's connection; a
@@ -39,8 +41,13 @@ struct engine;
 
 /* Timing knobs; 0 in a field keeps its default.  For tests. */
 struct engine_opts {
-	int64_t		 poll_ms;		/* 1000: status poll while busy */
+	int64_t		 poll_ms;		/* 1000: status poll while busy
+						   (an executor without push),
+						   retry after an error */
 	int64_t		 sweep_ms;		/* 30000: safety-net pass */
+	int64_t		 active_sweep_ms;	/* 5000: safety-net pass while
+						   attempts are active and
+						   the executor pushes */
 	int64_t		 backoff_ms;		/* 2000: first retry delay,
 						   doubling per attempt */
 	int64_t		 backoff_max_ms;	/* 300000 */

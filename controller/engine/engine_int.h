@@ -62,6 +62,8 @@ struct engine {
 	pthread_t		 thread;
 	pthread_t		 lthread;
 	int			 locked;	/* holds DB_LOCK_ENGINE */
+	int			 pushes;	/* the executor calls
+						   engine_wake (set_wake) */
 	int			 cleaned;	/* start-up cleanup done */
 	struct eng_pipe		*pipes;
 	size_t			 npipes, pipes_cap;

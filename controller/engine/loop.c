@@ -23,6 +23,7 @@
 
 #define DEFAULT_POLL_MS		1000
 #define DEFAULT_SWEEP_MS	30000
+#define DEFAULT_ACTIVE_SWEEP_MS	5000
 #define DEFAULT_BACKOFF_MS	2000
 #define DEFAULT_BACKOFF_MAX_MS	300000
 #define DEFAULT_MARGIN_MS	30000
@@ -215,6 +216,13 @@ engine_wake(struct engine *e)
 	pthread_mutex_unlock(&e->mu);
 }
 
+/* The executor's wake (set_wake): an attempt changed. */
+static void
+executor_woke(void *arg)
+{
+	engine_wake(arg);
+}
+
 void
 engine_stats(struct engine *e, struct engine_stats *out)
 {
@@ -230,6 +238,8 @@ engine_set_opts(struct engine *e, const struct engine_opts *o)
 		e->o.poll_ms = o->poll_ms;
 	if (o->sweep_ms > 0)
 		e->o.sweep_ms = o->sweep_ms;
+	if (o->active_sweep_ms > 0)
+		e->o.active_sweep_ms = o->active_sweep_ms;
 	if (o->backoff_ms > 0)
 		e->o.backoff_ms = o->backoff_ms;
 	if (o->backoff_max_ms > 0)
@@ -257,6 +267,7 @@ engine_new(struct engine **out, const struct cfg *cfg, struct executor ex,
 	    "kubernetes" : "local";
 	e->o.poll_ms = DEFAULT_POLL_MS;
 	e->o.sweep_ms = DEFAULT_SWEEP_MS;
+	e->o.active_sweep_ms = DEFAULT_ACTIVE_SWEEP_MS;
 	e->o.backoff_ms = DEFAULT_BACKOFF_MS;
 	e->o.backoff_max_ms = DEFAULT_BACKOFF_MAX_MS;
 	e->o.timeout_margin_ms = DEFAULT_MARGIN_MS;
@@ -278,6 +289,10 @@ engine_new(struct engine **out, const struct cfg *cfg, struct executor ex,
 	if ((rc = db_open(&e->db, cfg->database_url, err)) < 0 ||
 	    (rc = db_open(&e->ldb, cfg->database_url, err)) < 0)
 		goto fail;
+	if (ex.ops->set_wake != NULL)
+		e->pushes = ex.ops->set_wake(ex.impl, executor_woke, e) == 1;
+	log_debug("engine executor", "executor=%s pushes=%d", ex.ops->name,
+	    e->pushes);
 	*out = e;
 	return 0;
 fail:
@@ -290,6 +305,9 @@ engine_free(struct engine *e)
 {
 	if (e == NULL)
 		return;
+	/* first: the executor outlives the engine and must not call it */
+	if (e->ex.ops != NULL && e->ex.ops->set_wake != NULL)
+		(void)e->ex.ops->set_wake(e->ex.impl, NULL, NULL);
 	engine_stop(e);
 	for (size_t i = 0; i < e->npipes; i++)
 		pipeline_free(e->pipes[i].p);

@@ -5,6 +5,7 @@
 
 #include "base/buf.h"
 #include "base/sys.h"
+#include "engine/engine_int.h"
 #include "engine/pass.h"
 #include "pipeline/gates.h"
 #include "pipeline/pipeline.h"
@@ -33,6 +34,14 @@ pass_wake_in(struct eng_pass *ps, int64_t ms)
 		ms = 0;
 	if (ms < ps->wake_in)
 		ps->wake_in = ms;
+}
+
+void
+pass_wake_active(struct eng_pass *ps)
+{
+	struct engine *e = ps->e;
+
+	pass_wake_in(ps, e->pushes ? e->o.active_sweep_ms : e->o.poll_ms);
 }
 
 void

@@ -90,6 +90,13 @@ void	pass_changed(struct eng_pass *ps);
 /* Something is due in ms (negative: now): the pass sleeps no longer. */
 void	pass_wake_in(struct eng_pass *ps, int64_t ms);
 
+/*
+ * An attempt is active and waits on its executor: with one that pushes
+ * (set_wake) the next look is the active safety sweep, its wake comes
+ * first; without, a status poll in poll_ms.
+ */
+void	pass_wake_active(struct eng_pass *ps);
+
 /* Remember a stage's new message for the run's own message. */
 void	pass_note(struct eng_run *er, size_t idx, const char *msg);
 

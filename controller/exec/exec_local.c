@@ -50,6 +50,7 @@ struct exec_local {
 	char	*program;	/* runs `PROGRAM __supervise DIR` */
 	int64_t	 grace_ms;
 	int64_t	 log_max;
+	struct exl_waker waker;	/* the engine's wake (set_wake) */
 };
 
 /* What a stage inherits from the controller's environment; nothing else. */
@@ -818,11 +819,20 @@ local_free(void *impl)
 
 	if (x == NULL)
 		return;
+	exl_waker_release(&x->waker);
 	free(x->attempts);
 	free(x->artifacts);
 	free(x->volumes);
 	free(x->program);
 	free(x);
+}
+
+static int
+local_set_wake(void *impl, void (*wake)(void *arg), void *arg)
+{
+	struct exec_local *x = impl;
+
+	return exl_waker_set(&x->waker, x->attempts, wake, arg);
 }
 
 static const struct executor_ops local_ops = {
@@ -832,6 +842,7 @@ static const struct executor_ops local_ops = {
 	.logs = local_logs,
 	.cancel = local_cancel,
 	.release = local_release,
+	.set_wake = local_set_wake,
 	.free = local_free,
 };
 
@@ -863,6 +874,7 @@ exec_local_new_opts(struct executor *out, const struct exec_local_opts *opts,
 		return err_set(err, ERR_GENERIC, "cannot resolve '%s': %s",
 		    opts->state_dir, strerror(errno));
 	x = xcalloc(1, sizeof(*x));
+	exl_waker_init(&x->waker);
 	x->attempts = join(abs, "attempts");
 	x->artifacts = join(abs, "artifacts");
 	x->volumes = join(abs, "volumes");

@@ -17,11 +17,14 @@
  *	cancel		created by cancel(); the supervisor polls for it
  *	status		the outcome, key=value lines, written atomically
  *	work/		the working directory when the attempt has no workdir
+ *
+ * Beside them, .wake/ holds one FIFO per controller (exec_local_wake.c).
  */
 #ifndef SLUICE_EXEC_LOCAL_INT_H
 #define SLUICE_EXEC_LOCAL_INT_H
 
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -37,6 +40,9 @@
 #define EXL_CANCEL	"cancel"
 #define EXL_STATUS	"status"
 #define EXL_WORK	"work"
+
+/* Beside the attempt directories: one FIFO per controller (exec_local_wake.c). */
+#define EXL_WAKE_DIR	".wake"
 
 /* The fd on which the supervisor receives the attempt's lock. */
 #define EXL_LOCK_FD	3
@@ -107,5 +113,39 @@ int	exl_status_write(const char *dir, enum exec_state state, int exit_code,
 /* Read dir/status into out.  0, ERR_NOTFOUND, or ERR_INVALID. */
 int	exl_status_read(const char *dir, struct exec_status *out)
 	    __attribute__((warn_unused_result));
+
+/*
+ * Wake the controllers (exec_local_wake.c): one byte into every FIFO of
+ * the .wake directory beside attempt directory dir.  Best effort, never
+ * blocks; the caller ignores SIGPIPE.  The supervisor calls it after it
+ * writes DIR/started and DIR/status.
+ */
+void	exl_wake_notify(const char *dir);
+
+/* The controller's end: a FIFO read by a thread that calls wake(arg). */
+struct exl_waker {
+	pthread_mutex_t	 mu;		/* wake, arg */
+	void		(*wake)(void *arg);
+	void		*arg;
+	int		 running;	/* the thread runs */
+	pthread_t	 thread;
+	int		 fifo;
+	int		 stop_r, stop_w;
+	char		 path[4096];	/* attempts/.wake/<pid> */
+};
+
+void	exl_waker_init(struct exl_waker *w);
+
+/*
+ * Set (or, wake NULL, clear) the callback; the first one makes the FIFO
+ * under attempts/.wake and starts the thread.  1 when wakes will come,
+ * 0 when they cannot (logged; the engine then polls).  Once it returns,
+ * an old callback is neither called nor running.
+ */
+int	exl_waker_set(struct exl_waker *w, const char *attempts,
+	    void (*wake)(void *arg), void *arg);
+
+/* Stop the thread, remove the FIFO. */
+void	exl_waker_release(struct exl_waker *w);
 
 #endif

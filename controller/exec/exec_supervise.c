@@ -812,6 +812,7 @@ supervise(const char *dir)
 		    sys_wall_ms(), "cannot record the start") < 0;
 		goto out;
 	}
+	exl_wake_notify(dir);
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
@@ -853,6 +854,7 @@ int
 exec_local_supervise(int argc, char **argv)
 {
 	pid_t pid;
+	int rc;
 
 	if (argc != 2 || argv[1][0] != '/') {
 		fprintf(stderr, "usage: sluice %s /ATTEMPT/DIR (internal)\n",
@@ -872,5 +874,7 @@ exec_local_supervise(int argc, char **argv)
 	}
 	if (pid > 0)
 		_exit(0);	/* the controller reaps this one at once */
-	return supervise(argv[1]);
+	rc = supervise(argv[1]);
+	exl_wake_notify(argv[1]);	/* DIR/status is written: look now */
+	return rc;
 }

@@ -199,6 +199,19 @@ struct executor_ops {
 	 */
 	int	(*release)(void *impl, const char *name, struct err *err);
 
+	/*
+	 * Push instead of poll: remember wake(arg) and call it, from any
+	 * thread, whenever an attempt the executor knows may have changed
+	 * what status() or logs() answers (it started, ended, was deleted,
+	 * its log became complete).  Calls are coalesced by the engine, so
+	 * a spurious one costs a pass, a missed one the engine's safety
+	 * sweep.  wake NULL stops the calls: once set_wake returns, wake is
+	 * not called (nor running) any more.  Returns 1 when the executor
+	 * will call wake, 0 when it cannot (the engine then polls active
+	 * attempts).  NULL op: the same as 0.
+	 */
+	int	(*set_wake)(void *impl, void (*wake)(void *arg), void *arg);
+
 	/* Free the executor. */
 	void	(*free)(void *impl);
 };

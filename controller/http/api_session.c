@@ -9,6 +9,7 @@
 #include "http/api_common.h"
 #include "http/api_session.h"
 #include "http/auth.h"
+#include "http/auth_cache.h"
 #include "http/ctl.h"
 #include "http/http.h"
 #include "http/jsonin.h"
@@ -139,6 +140,7 @@ api_session_delete(void *ctx, struct http_request *rq,
 			return;
 		}
 		dbpool_release(ctl->dbpool, db);
+		auth_cache_clear(ctl->auth_cache);	/* at once, here */
 		log_info("signed out", "token=%s client=%s", p->name,
 		    rq->client);
 	}

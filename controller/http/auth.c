@@ -10,6 +10,7 @@
 #include "base/ratelimit.h"
 #include "base/sys.h"
 #include "http/auth.h"
+#include "http/auth_cache.h"
 #include "http/ctl.h"
 #include "http/http.h"
 #include "store/dbpool.h"
@@ -109,6 +110,7 @@ from_token(struct ctl *ctl, struct http_request *rq, struct http_response *rs,
 	struct db *db = NULL;
 	const char *token = bearer_token(authz);
 	struct err err;
+	uint64_t gen;
 	int rc;
 
 	err_clear(&err);
@@ -118,9 +120,15 @@ from_token(struct ctl *ctl, struct http_request *rq, struct http_response *rs,
 		    "'Bearer TOKEN'");
 		return 1;
 	}
-	if ((rc = dbpool_acquire(ctl->dbpool, &db, &err)) == 0)
-		rc = store_token_lookup(db, token, &t, &err);
-	dbpool_release(ctl->dbpool, db);
+	if (auth_cache_token(ctl->auth_cache, token, &t, &gen)) {
+		rc = 0;
+	} else {
+		if ((rc = dbpool_acquire(ctl->dbpool, &db, &err)) == 0)
+			rc = store_token_lookup(db, token, &t, &err);
+		dbpool_release(ctl->dbpool, db);
+		if (rc == 0)
+			auth_cache_put_token(ctl->auth_cache, gen, token, &t);
+	}
 	if (rc == ERR_UNAUTHORIZED) {
 		auth_failed(ctl, rq);
 		auth_reply_unauthorized(rs, err.msg);
@@ -145,12 +153,20 @@ from_session(struct ctl *ctl, struct http_request *rq,
 	struct session_info s;
 	struct db *db = NULL;
 	struct err err;
+	uint64_t gen;
 	int rc;
 
 	err_clear(&err);
-	if ((rc = dbpool_acquire(ctl->dbpool, &db, &err)) == 0)
-		rc = store_session_lookup(db, cookie, &s, &err);
-	dbpool_release(ctl->dbpool, db);
+	if (auth_cache_session(ctl->auth_cache, cookie, &s, &gen)) {
+		rc = 0;
+	} else {
+		if ((rc = dbpool_acquire(ctl->dbpool, &db, &err)) == 0)
+			rc = store_session_lookup(db, cookie, &s, &err);
+		dbpool_release(ctl->dbpool, db);
+		if (rc == 0)
+			auth_cache_put_session(ctl->auth_cache, gen, cookie,
+			    &s);
+	}
 	if (rc == ERR_UNAUTHORIZED) {
 		auth_failed(ctl, rq);
 		auth_reply_unauthorized(rs, "session expired or signed out: "

@@ -16,6 +16,7 @@ struct db;
 struct dbpool;
 struct err;
 struct events_hub;
+struct auth_cache;
 struct engine;
 struct http_server;
 struct poller;
@@ -69,6 +70,11 @@ struct ctl {
 	 * made by serve_edge_init, its thread started by the first client.
 	 */
 	struct events_hub	*events;
+	/*
+	 * Tokens and sessions looked up lately (auth_cache.h), emptied by
+	 * NOTIFY sluice_auth.  Owned; made by serve_edge_init; NULL: none.
+	 */
+	struct auth_cache	*auth_cache;
 	/*
 	 * Readiness parts, set by the loop that owns each edge and read by
 	 * /readyz from HTTP threads (plain ints written whole).

@@ -389,6 +389,7 @@ static const struct executor_ops kube_ops = {
 	.logs = kx_logs,
 	.cancel = kx_cancel,
 	.release = kx_release,
+	.set_wake = kx_set_wake,
 	.free = kx_free,
 };
 

@@ -132,15 +132,6 @@ int	exec_kube_wait_synced(void *impl, int64_t timeout_ms, struct err *err)
 	    __attribute__((warn_unused_result));
 
 /*
- * Block until the watches deliver a change after *seen (a counter: pass
- * 0 the first time), at most timeout_ms, and store the current count in
- * *seen.  1 when something changed, 0 on timeout.  For a loop that wants
- * to look at its attempts' status as soon as a Job changes instead of
- * polling on a timer.  Any thread.
- */
-int	exec_kube_wait_change(void *impl, uint64_t *seen, int64_t timeout_ms);
-
-/*
  * Start-up reconciliation, after a restart: wait (at most 30 s) for the
  * first list of Jobs, then for each managed Job ask is_active(arg, run,
  * stage, attempt) (from the database; called without any lock of ours):

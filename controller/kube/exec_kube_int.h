@@ -12,7 +12,7 @@
  *   exec_kube_logs.c    logs(): a followed read per running pod (one
  *                       per index of a multi-node attempt); follow
  *   exec_kube_worker.c  the worker threads and the extras of exec_kube.h
- *                       (ready, wait_synced, wait_change, reconcile,
+ *                       (ready, wait_synced, the engine's wake, reconcile,
  *                       metrics, stats)
  *   exec_kube_nodes.c   the GPU product of the nodes pods ran on: one GET
  *                       per node, cached
@@ -220,7 +220,8 @@ struct kexec {
 	size_t			 nbuckets, n;
 	uint64_t		 gens;
 	int			 jobs_synced, pods_synced;
-	uint64_t		 changes;	/* watch deliveries */
+	void			(*wake)(void *arg);	/* set_wake */
+	void			*wake_arg;
 	int64_t			 sweep_ms;
 	size_t			 log_bytes;
 	size_t			 nstreams;	/* stream threads alive */
@@ -392,6 +393,11 @@ int	kx_delete_job(struct kexec *x, const char *name, struct err *err);
 /* Delete the headless Service of a multi-node attempt (gone is done). */
 int	kx_delete_service(struct kexec *x, const char *name, struct err *err);
 void	*kx_worker_main(void *arg);
+/* Under mu: an entry may have changed (a watch event, a log's end):
+   broadcast cv and call the engine's wake. */
+void	kx_changed(struct kexec *x);
+/* The set_wake op (exec/executor.h). */
+int	kx_set_wake(void *impl, void (*wake)(void *arg), void *arg);
 
 /* ---- the nodes (exec_kube_nodes.c) ---------------------------------------- */
 

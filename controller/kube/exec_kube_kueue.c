@@ -64,8 +64,7 @@ kx_on_workload(void *arg, enum kube_watch_type type,
 	struct kentry *e;
 
 	pthread_mutex_lock(&x->mu);
-	x->changes++;
-	pthread_cond_broadcast(&x->cv);
+	kx_changed(x);
 	if (type == KUBE_WATCH_SYNCED) {
 		x->workloads_synced = 1;
 		goto out;

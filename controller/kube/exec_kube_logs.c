@@ -440,7 +440,7 @@ stream_main(void *arg)
 		    rc == ERR_INVALID))) {
 			/* the end of the log, or the pod is gone with it */
 			ks->eof = 1;
-			pthread_cond_broadcast(&x->cv);
+			kx_changed(x);	/* the engine may keep the rest now */
 		} else if (!ks->stop && !x->stopping) {
 			if (rc < 0 && rc != ERR_INVALID)
 				log_info("kubernetes log stream resumed",

@@ -97,8 +97,7 @@ kx_on_job(void *arg, enum kube_watch_type type, const struct kube_job *j)
 	struct kentry *e;
 
 	pthread_mutex_lock(&x->mu);
-	x->changes++;
-	pthread_cond_broadcast(&x->cv);
+	kx_changed(x);
 	if (type == KUBE_WATCH_SYNCED) {
 		x->jobs_synced = 1;
 		pthread_cond_broadcast(&x->cv);
@@ -251,8 +250,7 @@ kx_on_pod(void *arg, enum kube_watch_type type, const struct kube_pod *p)
 	struct kentry *e;
 
 	pthread_mutex_lock(&x->mu);
-	x->changes++;
-	pthread_cond_broadcast(&x->cv);
+	kx_changed(x);
 	if (type == KUBE_WATCH_SYNCED) {
 		x->pods_synced = 1;
 		pthread_cond_broadcast(&x->cv);

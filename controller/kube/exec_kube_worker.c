@@ -1,7 +1,7 @@
 /*
  * exec_kube_worker.c - the worker threads of the Kubernetes executor
  * (the deletes of release) and the extras of exec_kube.h:
- * ready, wait_synced, wait_change, reconcile, metrics, stats.
+ * ready, wait_synced, the engine's wake, reconcile, metrics, stats.
  */
 
 #include <stdlib.h>
@@ -137,22 +137,28 @@ exec_kube_wait_synced(void *impl, int64_t timeout_ms, struct err *err)
 	    "listed the jobs yet");
 }
 
+/*
+ * Something the watches or a log stream say changed (under x->mu): wake
+ * whoever waits on cv, and the engine (set_wake).
+ */
+void
+kx_changed(struct kexec *x)
+{
+	pthread_cond_broadcast(&x->cv);
+	if (x->wake != NULL)
+		x->wake(x->wake_arg);
+}
+
 int
-exec_kube_wait_change(void *impl, uint64_t *seen, int64_t timeout_ms)
+kx_set_wake(void *impl, void (*wake)(void *arg), void *arg)
 {
 	struct kexec *x = impl;
-	struct timespec ts;
-	int changed;
 
-	ts = sys_deadline_in(timeout_ms);
 	pthread_mutex_lock(&x->mu);
-	while (x->changes == *seen &&
-	    pthread_cond_timedwait(&x->cv, &x->mu, &ts) == 0)
-		;
-	changed = x->changes != *seen;
-	*seen = x->changes;
+	x->wake = wake;
+	x->wake_arg = arg;
 	pthread_mutex_unlock(&x->mu);
-	return changed;
+	return 1;
 }
 
 struct managed {

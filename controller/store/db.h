@@ -229,6 +229,13 @@ int	db_wait_notify(struct db *db, int timeout_ms, char *channel,
 	    __attribute__((warn_unused_result));
 
 /*
+ * The socket a notification arrives on, to poll() it without holding
+ * what guards the connection (then db_wait_notify with timeout 0); -1
+ * when there is none.  It changes when the connection is replaced.
+ */
+int	db_notify_fd(struct db *db);
+
+/*
  * The SQLSTATE of the last failed statement ("23505"), or "" when the last
  * statement succeeded or failed without one (connection failures).
  */

@@ -116,3 +116,9 @@ db_wait_notify(struct db *db, int timeout_ms, char *channel, size_t chlen,
 		    PQerrorMessage(conn));
 	return take_notify(conn, channel, chlen, payload, plen);
 }
+
+int
+db_notify_fd(struct db *db)
+{
+	return db->conn != NULL ? PQsocket(db->conn) : -1;
+}

@@ -32,7 +32,8 @@ static const char sql_create[] =
 static const char sql_lookup[] =
     "WITH s AS ("
     "  SELECT s.id_hash, s.token_id, encode(s.csrf_hash, 'hex') AS csrf,"
-    "    s.expires_at, s.last_seen_at, t.name, t.role"
+    "    s.expires_at, s.last_seen_at, t.name, t.role,"
+    "    least(s.expires_at, coalesce(t.expires_at, s.expires_at)) AS ends"
     "  FROM sessions s JOIN api_tokens t ON t.id = s.token_id"
     "  WHERE s.id_hash = decode($1, 'hex') AND s.expires_at > now()"
     "    AND t.revoked_at IS NULL"
@@ -41,7 +42,8 @@ static const char sql_lookup[] =
     "  UPDATE sessions x SET last_seen_at = now() FROM s"
     "  WHERE x.id_hash = s.id_hash"
     "    AND s.last_seen_at < now() - interval '1 minute')"
-    " SELECT token_id, name, role, csrf, rfc3339(expires_at) FROM s";
+    " SELECT token_id, name, role, csrf, rfc3339(expires_at),"
+    "   (extract(epoch FROM ends) * 1000)::bigint FROM s";
 
 static const char sql_delete[] =
     "WITH d AS ("
@@ -168,6 +170,7 @@ store_session_lookup(struct db *db, const char *id, struct session_info *out,
 		goto out;
 	}
 	if ((rc = db_res_int64(res, 0, 0, &out->token_id, err)) < 0 ||
+	    (rc = db_res_int64(res, 0, 5, &out->ends_ms, err)) < 0 ||
 	    (rc = role_parse(db_res_text(res, 0, 2), &out->role, err)) < 0)
 		goto out;
 	(void)str_copy(out->name, sizeof(out->name), db_res_text(res, 0, 1));

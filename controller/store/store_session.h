@@ -42,6 +42,8 @@ struct session_info {
 	char		name[LIM_NAME + 1];	/* the token's name */
 	enum role	role;
 	char		expires_at[32];		/* RFC 3339 */
+	int64_t		ends_ms;		/* unix ms: when it or its
+						   token expires, the sooner */
 	unsigned char	csrf_hash[32];		/* SHA-256 of the CSRF token */
 };
 

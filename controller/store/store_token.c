@@ -26,7 +26,8 @@ static const char sql_create[] =
  */
 static const char sql_lookup[] =
     "WITH t AS ("
-    "  SELECT id, name, role, created_at, last_used_at FROM api_tokens"
+    "  SELECT id, name, role, created_at, last_used_at, expires_at"
+    "  FROM api_tokens"
     "  WHERE token_hash = decode($1, 'hex') AND revoked_at IS NULL"
     "    AND (expires_at IS NULL OR expires_at > now())),"
     " u AS ("
@@ -34,7 +35,7 @@ static const char sql_lookup[] =
     "  WHERE a.id = t.id AND (a.last_used_at IS NULL"
     "    OR a.last_used_at < now() - interval '1 minute'))"
     " SELECT id, name, role, rfc3339(created_at), rfc3339(last_used_at),"
-    "   NULL FROM t";
+    "   NULL, (extract(epoch FROM expires_at) * 1000)::bigint FROM t";
 
 static const char sql_list[] =
     "SELECT id, name, role, rfc3339(created_at), rfc3339(last_used_at),"
@@ -172,7 +173,9 @@ store_token_lookup(struct db *db, const char *token, struct token_info *out,
 		rc = err_set(err, ERR_UNAUTHORIZED, "invalid or revoked token");
 		goto out;
 	}
-	rc = read_row(res, 0, out, err);
+	if ((rc = read_row(res, 0, out, err)) == 0 &&
+	    db_res_text(res, 0, 6) != NULL)
+		rc = db_res_int64(res, 0, 6, &out->expires_ms, err);
 out:
 	db_res_free(res);
 	return rc;

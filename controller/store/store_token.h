@@ -34,6 +34,8 @@ struct token_info {
 	char		created_at[32];		/* RFC 3339 */
 	char		last_used_at[32];	/* "" when never used */
 	char		revoked_at[32];		/* "" when live */
+	int64_t		expires_ms;		/* lookup only: unix ms of its
+						   expiry, 0 = never */
 };
 
 /*

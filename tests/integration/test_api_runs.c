@@ -451,6 +451,14 @@ runs__list_is_newest_first_and_filtered(void **state)
 	assert_string_equal(tj_str(j, "runs[0].stages[0].name"), "prepare");
 	assert_string_equal(tj_str(j, "runs[0].stages[0].status"), "pending");
 	json_decref(j);
+	/* the marks follow every stage change, in its transaction */
+	seed_sql(x->f->db, "UPDATE stages SET status = 'running', started_at ="
+	    " now() WHERE run_id = %lld AND position = 1", (long long)ids[4]);
+	j = get_json(x, "/api/v1/runs?limit=1", 200);
+	assert_string_equal(tj_str(j, "runs[0].stages[0].status"), "pending");
+	assert_string_equal(tj_str(j, "runs[0].stages[1].status"), "running");
+	assert_int_equal(tj_len(j, "runs[0].stages"), 4);
+	json_decref(j);
 	j = get_json(x, "/api/v1/runs?status=failed", 200);
 	assert_int_equal(tj_len(j, "runs"), 2);
 	assert_int_equal(tj_int(j, "runs[0].id"), ids[3]);
@@ -575,6 +583,9 @@ expect_plan(struct fixture *x, const struct runs_filter *f,
 			fail_msg("%s sorts: %s", index, line);
 		if (strstr(line, "Seq Scan on runs") != NULL)
 			fail_msg("scans all runs: %s", line);
+		/* the stage marks are kept with the run (stage_marks) */
+		if (strstr(line, " on stages") != NULL)
+			fail_msg("reads stages per run: %s", line);
 		if (strstr(line, index) != NULL)
 			found = 1;
 	}

@@ -391,6 +391,52 @@ engine_local__a_failed_checkout_leaves_no_temporary_folder(void **state)
 	assert_int_not_equal(stat(path, &sb), 0);
 }
 
+/*
+ * The loop is woken by the supervisors (the executor's set_wake): with
+ * every timer of the engine at ten minutes, a run of three stages in a
+ * row still ends, so each start and each exit woke it.  The bound is
+ * against a hang, not a measure.
+ */
+static void
+engine_local__the_loop_wakes_on_each_start_and_exit(void **state)
+{
+	struct fx *f = *state;
+	struct engine_opts eo = { .poll_ms = 600000, .sweep_ms = 600000,
+	    .active_sweep_ms = 600000 };
+	struct err err;
+	char *v = NULL;
+	int64_t r, end;
+
+	test_sh("cd %s/demo && mkdir -p pipelines/wake && printf '%%s\\n' "
+	    "'apiVersion: sluice/v1' 'kind: Pipeline' 'metadata: {name: wake}' "
+	    "'spec:' '  triggers: {push: {branches: [main], paths: "
+	    "[\"pipelines/wake/**\"]}}' '  defaults: {image: alpine}' "
+	    "'  stages:' "
+	    "'    - {name: a, command: [sh, -c, \"sleep 0.2\"]}' "
+	    "'    - {name: b, needs: [a], command: [\"true\"]}' "
+	    "'    - {name: c, needs: [b], command: [\"true\"]}' "
+	    "> pipelines/wake.yaml", f->dir);
+	r = push_in(f, "wake", "run 1");
+	expect(f, "wake", "SELECT p.name FROM runs r JOIN pipelines p ON "
+	    "p.id = r.pipeline_id WHERE r.id = %lld", r);
+	engine_set_opts(f->e, &eo);
+	assert_int_equal(engine_start(f->e, &err), 0);
+	engine_wake(f->e);
+	for (end = sys_now_ms() + 120000; sys_now_ms() < end; sleep_ms(50)) {
+		free(v);
+		v = q(f, "SELECT status FROM runs WHERE id = %lld", (long long)r);
+		if (v != NULL && strcmp(v, "running") != 0 &&
+		    strcmp(v, "queued") != 0)
+			break;
+	}
+	engine_stop(f->e);
+	assert_non_null(v);
+	assert_string_equal(v, "succeeded");
+	free(v);
+	expect(f, "3", "SELECT count(*) FROM stages WHERE run_id = %lld AND "
+	    "status = 'succeeded'", r);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -403,6 +449,9 @@ main(int argc, char **argv)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    engine_local__a_failed_checkout_leaves_no_temporary_folder,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    engine_local__the_loop_wakes_on_each_start_and_exit,
 		    setup, teardown),
 	};
 

@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -577,6 +578,103 @@ exec_kube__failed_job_says_the_exit_status(void **state)
 	assert_non_null(strstr(log, "Traceback: boom"));
 	free(log);
 	release_ok(&v, t.name);
+	env_stop(&v);
+}
+
+/* What set_wake calls: a count, under a lock. */
+struct wakes {
+	pthread_mutex_t	mu;
+	pthread_cond_t	cv;
+	int		n;
+};
+
+static void
+on_wake(void *arg)
+{
+	struct wakes *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	w->n++;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Wait for a wake after seen, at most ~30 s; the count, or -1. */
+static int
+wait_wake(struct wakes *w, int seen)
+{
+	int n;
+
+	pthread_mutex_lock(&w->mu);
+	for (int i = 0; i < 300 && w->n == seen; i++) {
+		pthread_mutex_unlock(&w->mu);
+		usleep(100000);
+		pthread_mutex_lock(&w->mu);
+	}
+	n = w->n == seen ? -1 : w->n;
+	pthread_mutex_unlock(&w->mu);
+	return n;
+}
+
+/*
+ * The executor tells the engine when a Job moved (set_wake): looking at
+ * the status only after a wake, the end of the Job is seen; its log too
+ * (the end of the log stream wakes as well).  Cleared, it calls no more.
+ */
+static void
+exec_kube__a_job_that_ends_wakes_the_engine(void **state)
+{
+	struct wakes w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+	    0 };
+	struct env v;
+	struct att t;
+	struct buf acc;
+	struct err err;
+	int seen = 0, n;
+
+	(void)state;
+	env_start(&v, "t-wake");
+	assert_int_equal(v.ex.ops->set_wake(v.ex.impl, on_wake, &w), 1);
+	att_init(&t, 12, "train", 1, "woken", 0, 300);
+	submit_ok(&v, &t);
+	for (;;) {
+		if ((seen = wait_wake(&w, seen)) < 0)
+			fail_msg("no wake while '%s' is %d", t.name,
+			    state_of(&v, t.name));
+		if (terminal(&v, t.name))
+			break;
+	}
+	assert_int_equal(state_of(&v, t.name), EXEC_SUCCEEDED);
+	buf_init(&acc, 1 << 16);
+	for (;;) {
+		size_t before = acc.len;
+		int64_t next = 0;
+		int rc = v.ex.ops->logs(v.ex.impl, t.name, 0, (int64_t)acc.len,
+		    &acc, &next, NULL, 0, &err);
+
+		if (rc == ERR_TRANSIENT) {
+			if ((seen = wait_wake(&w, seen)) < 0)
+				fail_msg("no wake at the end of the log of "
+				    "'%s'", t.name);
+			continue;
+		}
+		if (rc < 0)
+			fail_msg("logs: %s", err.msg);
+		if (acc.len == before)
+			break;	/* ended: read to its end */
+	}
+	assert_true(buf_putc(&acc, '\0') == 0);
+	assert_non_null(strstr(acc.data, "woken"));
+	buf_release(&acc);
+	assert_int_equal(v.ex.ops->set_wake(v.ex.impl, NULL, NULL), 1);
+	pthread_mutex_lock(&w.mu);
+	n = w.n;
+	pthread_mutex_unlock(&w.mu);
+	release_ok(&v, t.name);	/* the Job's deletion: no call now */
+	WAIT_UNTIL(state_of(&v, t.name) == EXEC_UNKNOWN);
+	pthread_mutex_lock(&w.mu);
+	assert_int_equal(w.n, n);
+	pthread_mutex_unlock(&w.mu);
 	env_stop(&v);
 }
 
@@ -1728,6 +1826,7 @@ main(void)
 		T(exec_kube__demo_pipeline_runs_stage_after_stage_as_jobs),
 		T(exec_kube__an_attempt_costs_a_create_a_log_read_and_a_delete),
 		T(exec_kube__failed_job_says_the_exit_status),
+		T(exec_kube__a_job_that_ends_wakes_the_engine),
 		T(exec_kube__deadline_is_a_timeout),
 		T(exec_kube__status_of_an_unknown_name_is_unknown),
 		T(exec_kube__gpu_stage_waits_for_the_gpu_and_starts_when_it_frees),
