@@ -111,11 +111,15 @@ assert x[0]["errors"] == [], x
 }
 wait_for 60 "the fixed file is not listed valid" listed_fixed
 wait_for 10 "sluice_pipelines_invalid is not 0" metric 0
-api /api/v1/pipelines/minutely | python3 -c '
+# (a new schedule is seen within the engine's schedule refresh, 10 s)
+next_fire() {
+	api /api/v1/pipelines/minutely | python3 -c '
 import json, re, sys
 d = json.load(sys.stdin)
 assert re.search(r":00(\.0+)?Z$", d["next_fire_at"] or ""), d["next_fire_at"]
-' || fail "no next_fire_at on the scheduled pipeline"
+'
+}
+wait_for 60 "no next_fire_at on the scheduled pipeline" next_fire
 
 # 2. one run per minute across a SIGKILL of the active replica
 runs() { q "SELECT count(*) FROM runs WHERE trigger = 'schedule'"; }
