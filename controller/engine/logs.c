@@ -265,11 +265,15 @@ out:
 	return rc;
 }
 
+/* What keep_log() saw of a log this pass. */
+enum { LOG_IDLE, LOG_GREW, LOG_MORE };
+
 /*
  * Keep what node `node` of an attempt printed, at most LIM_LOG_KEEP_PASS
  * bytes this pass.  final: the attempt has ended; 1 is returned once its
- * log is complete.  0: not complete yet (*more: there is more to read at
- * once).  Errors: tail_step()'s.
+ * log is complete.  0: not complete yet.  *more: LOG_MORE when there is
+ * more to read at once, LOG_GREW when some was kept, else LOG_IDLE.
+ * Errors: tail_step()'s.
  */
 static int
 keep_log(struct eng_pass *ps, int64_t attempt_id, int node, const char *job,
@@ -280,7 +284,7 @@ keep_log(struct eng_pass *ps, int64_t attempt_id, int node, const char *job,
 	size_t moved, total = 0;
 	int rc;
 
-	*more = 0;
+	*more = LOG_IDLE;
 	if (t == NULL)
 		return err_set(err, ERR_TRANSIENT, "too many logs read at once");
 	t->seen = e->pass;
@@ -290,11 +294,13 @@ keep_log(struct eng_pass *ps, int64_t attempt_id, int node, const char *job,
 		if ((rc = tail_step(e, t, job, final, reported_ms, &moved,
 		    err)) < 0)
 			return rc;
-		if (moved == 0)
+		if (moved == 0) {
+			*more = total > 0 ? LOG_GREW : LOG_IDLE;
 			return 0;
+		}
 		total += moved;
 		if (total >= LIM_LOG_KEEP_PASS) {
-			*more = 1;
+			*more = LOG_MORE;
 			return 0;
 		}
 	}
@@ -323,8 +329,13 @@ eng_log_keep_running(struct eng_pass *ps, const struct snap_attempt *att)
 			    err.msg);
 			continue;
 		}
-		if (more)
-			pass_wake_in(ps, 0);
+		/*
+		 * A log that grew is read again a poll later, not only at the
+		 * next sweep: what a running stage prints reaches the API
+		 * about as it prints it; a quiet stage costs nothing.
+		 */
+		if (more != LOG_IDLE)
+			pass_wake_in(ps, more == LOG_MORE ? 0 : ps->e->o.poll_ms);
 	}
 }
 
@@ -346,7 +357,7 @@ eng_log_read_output(struct eng_pass *ps, const struct snap_attempt *att,
 			return rc;
 		if (rc == 0) {
 			done = 0;
-			pass_wake_in(ps, more ? 0 : ps->e->o.poll_ms);
+			pass_wake_in(ps, more == LOG_MORE ? 0 : ps->e->o.poll_ms);
 		}
 	}
 	if (!done)
