@@ -313,7 +313,7 @@ out:
 		db_rollback(db);
 		memset(counts, 0, sizeof(*counts));
 	}
-	for (size_t i = 0; i < nnames; i++)
+	for (size_t i = 0; names != NULL && i < nnames; i++)
 		free(names[i]);
 	free(names);
 	free(keep);
