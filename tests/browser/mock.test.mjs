@@ -175,6 +175,22 @@ test('mock: every page renders API values as text, with no console error',
 	await context.close();
 });
 
+test('mock: an invalid file without a name is listed with its error',
+    async () => {
+	const { context, page } = await newPage(chrome.browser, mock.url);
+	await signIn(page, 'viewer');
+	await visit(page, '#/pipelines');
+	await page.getByText('pipelines/nameless.yaml:3:1: missing required ' +
+	    'field "name"').waitFor();
+	await page.getByText('(no readable name)').waitFor();
+	await page.getByText('pipelines/broken.yaml:7:5: unknown field ' +
+	    '"comand" ' + HOSTILE).first().waitFor();
+	await visit(page, '#/pipelines/demo');
+	await page.locator('#next-fire').waitFor();
+	assert.deepEqual(page.errors, []);
+	await context.close();
+});
+
 test('mock: first load stays under 150 KB', async () => {
 	for (const [hash, token] of [['#/runs', null], ['#/runs', 'viewer'],
 	    ['#/runs/3', 'viewer']]) {

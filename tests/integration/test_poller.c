@@ -19,6 +19,7 @@
 #include "git/gitsrc.h"
 #include "git/poller.h"
 #include "store/db.h"
+#include "store/store_pipeline.h"
 #include "store/store_repo.h"
 #include "testchild.h"
 #include "testdb.h"
@@ -320,6 +321,57 @@ poller__a_removed_pipeline_is_marked_deleted_and_keeps_its_runs(void **state)
 	assert_q(f, "SELECT count(*) FROM runs", "1");
 }
 
+static void
+poller__each_file_at_each_head_is_recorded_valid_or_not(void **state)
+{
+	struct fx *f = *state;
+	struct pipeline_file *files = NULL;
+	struct err err;
+	size_t n = 0;
+	int64_t repo;
+	char *sha, *id;
+
+	make_remote(f, "alpha");
+	sync_cfg(f, "[{name: alpha, url: \"file://%s/alpha.git\", "
+	    "branches: [main, dev], interval: 1h}]");
+	test_sh("cd %s/alpha && " TEST_GIT "push -q origin main:dev", f->dir);
+	/* invalid from its first commit, without a readable name */
+	push(f, "alpha", "pipelines/nameless.yaml", "kind: Pipeline\n",
+	    "nameless");
+	poll_now(f, "alpha");
+	assert_q(f, "SELECT string_agg(branch || ' ' || file_path || ' ' || "
+	    "valid, ', ' ORDER BY branch, file_path) FROM pipeline_files",
+	    "dev pipelines/demo.yaml true, main pipelines/demo.yaml true, "
+	    "main pipelines/nameless.yaml false");
+	/* what a commit status reads */
+	sha = q(f, "SELECT sha FROM branch_heads WHERE branch = 'main'");
+	id = q(f, "SELECT id FROM repositories WHERE name = 'alpha'");
+	assert_non_null(sha);
+	assert_non_null(id);
+	repo = strtoll(id, NULL, 10);
+	if (store_pipeline_files_at(f->db, repo, sha, &files, &n, &err) < 0)
+		fail_msg("store_pipeline_files_at: %s", err.msg);
+	assert_int_equal(n, 2);
+	assert_string_equal(files[0].file_path, "pipelines/demo.yaml");
+	assert_true(files[0].valid);
+	assert_null(files[0].first_error);
+	assert_string_equal(files[1].branch, "main");
+	assert_false(files[1].valid);
+	assert_non_null(files[1].first_error);
+	assert_true(strncmp(files[1].first_error, "pipelines/nameless.yaml:1:1: ",
+	    29) == 0);
+	store_pipeline_files_free(files, n);
+	free(sha);
+	free(id);
+	/* gone from the head, gone from the table; a deleted branch too */
+	test_sh("cd %s/alpha && " TEST_GIT "rm -q pipelines/nameless.yaml && "
+	    TEST_GIT "commit -qm 'remove it' && " TEST_GIT "push -q origin main "
+	    "&& " TEST_GIT "push -q origin :dev", f->dir);
+	poll_now(f, "alpha");
+	assert_q(f, "SELECT string_agg(branch || ' ' || file_path, ', ') FROM "
+	    "pipeline_files", "main pipelines/demo.yaml");
+}
+
 /* Start `git daemon` on a free port serving dir; returns its pid. */
 static pid_t
 start_daemon(const char *dir, int *port)
@@ -564,6 +616,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    poller__force_push_and_branch_deletion_are_recorded,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    poller__each_file_at_each_head_is_recorded_valid_or_not,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    poller__a_removed_pipeline_is_marked_deleted_and_keeps_its_runs,
