@@ -36,7 +36,7 @@ fail() {
 db=traffic_prom_kube_$$
 conn=$(t_db_url "$db")
 tmp=$(mktemp -d "${SLUICE_TEST_TMP:-/tmp}/traffic-prom-kube.XXXXXX")
-pid= cpid= ppid_=
+pid='' cpid='' ppid_=''
 stop() { # PID SIGNAL: stop a child of this shell; never fails
 	if [ -n "$1" ]; then
 		kill "-$2" "$1" 2>/dev/null || true
