@@ -251,9 +251,15 @@ testapi_request(struct testapi *a, struct testreply *r, const char *method,
 		if (strncasecmp(headers[i], "Expect:", 7) == 0)
 			has_expect = 1;
 	}
-	/* No 100-continue round trip unless the test asks for one. */
+	/*
+	 * No 100-continue round trip unless the test asks for one; when it
+	 * does, the body waits for the server's answer however slow it is
+	 * (curl sends it anyway after a second by default).
+	 */
 	if (!has_expect)
 		h = curl_slist_append(h, "Expect:");
+	else
+		curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, 60000L);
 	if (body != NULL) {
 		int has_ctype = 0;
 
