@@ -20,6 +20,9 @@
 # every other program has ended, counted in the same summary: checks of
 # what the others left behind (tests/api/contract.sh).
 #
+# A failed program's last 40 lines are printed again before the summary,
+# so a log cut to its tail still shows why.
+#
 # The last two lines are the wall time and the summary, the line scripts
 # read, exactly "N passed, N failed":
 #
@@ -98,6 +101,7 @@ reap() {
 	if [ "$rc" != 0 ]; then
 		verdict="FAILED, exit $rc"
 		failed_names+=("$t")
+		tail -n 40 "$out" >"$dir/failed.${#failed_names[@]}"
 	fi
 	echo "=== $t ($verdict, $(secs "$ms") s)"
 	cat "$out"
@@ -125,6 +129,11 @@ fi
 
 echo
 if [ ${#failed_names[@]} -gt 0 ]; then
+	# again at the end, where a log cut to its tail still shows why
+	for i in "${!failed_names[@]}"; do
+		echo "--- the last lines of ${failed_names[$i]}:"
+		cat "$dir/failed.$((i + 1))"
+	done
 	echo "failed programs:"
 	printf '  %s\n' "${failed_names[@]}"
 fi
