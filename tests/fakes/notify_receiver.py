@@ -21,6 +21,8 @@ Paths:
     POST /_fail {"status": S, "times": N, "prefix": P}
         the next N requests whose path starts with P (default: any) are
         answered S (a 5xx, say) instead; not logged.
+    POST /_fail/clear
+        forget every such failure still to come.
 
 Bad requests (wrong token, bad state) are answered 401/422 and logged too,
 so a test sees them.
@@ -68,6 +70,10 @@ def main():
             if self.path == "/_fail":
                 with lock:
                     failures.append(json.loads(raw))
+                return self.answer(200, {})
+            if self.path == "/_fail/clear":
+                with lock:
+                    failures.clear()
                 return self.answer(200, {})
             status, doc = self.judge(raw)
             with lock:

@@ -290,7 +290,10 @@ settled="SELECT (SELECT count(*) FROM runs WHERE finished_at IS NULL) +
     (SELECT count(*) FROM notify_outbox WHERE fanned_out_at IS NULL) +
     (SELECT count(*) FROM notify_deliveries WHERE status = 'pending')"
 until_ok 60 qis "$settled" 0 || fail "runs or deliveries did not settle"
-curl -sf "$fake/_fail" -d '{"status": 500, "times": 2, "prefix": "/slack/"}' >/dev/null
+# the receiver fails until the replica is dead, so the killed replica can
+# never have had it accepted (however late the kill lands on a loaded
+# machine): what reaches it once is the restarted replica's retry
+curl -sf "$fake/_fail" -d '{"status": 500, "times": 1000000, "prefix": "/slack/"}' >/dev/null
 echo 6 >"$tmp/work/bad/x"
 t_git_push "$tmp/work" "bad again"
 sha6=$(sha)
@@ -300,6 +303,7 @@ run_bad2=$(q "SELECT r.id FROM runs r JOIN commits c ON c.id = r.commit_id WHERE
 until_ok 60 seen "r['path'].startswith('/slack/') and 'run $run_bad2:' in b.get('text', '') and r['answer'] == 500" ||
     fail "the told-to-fail answer never came"
 kill -9 "$pid"; wait "$pid" 2>/dev/null || true; pid=
+curl -sf -X POST "$fake/_fail/clear" >/dev/null
 start
 slack_failed2="r['path'].startswith('/slack/') and 'run $run_bad2:' in b.get('text', '') and r['answer'] == 200"
 until_ok 90 seen "$slack_failed2" || fail "not delivered after the restart"

@@ -77,7 +77,7 @@ wait_for() {	# wait_for SECONDS DESCRIPTION COMMAND...
 	shift 2
 	deadline=$((SECONDS + secs))
 	until "$@" >/dev/null 2>&1; do
-		[ $SECONDS -lt "$deadline" ] || { tail -20 "$tmp/a.log" "$tmp/b.log"; fail "$what"; }
+		[ $SECONDS -lt "$deadline" ] || { tail -n 20 "$tmp/a.log" "$tmp/b.log" >&2 || true; fail "$what"; }
 		sleep 0.2
 	done
 }
