@@ -23,11 +23,9 @@
 # A failed program's last 40 lines are printed again before the summary,
 # so a log cut to its tail still shows why.
 #
-# The last two lines are the wall time and the summary, the line scripts
-# read, exactly "N passed, N failed":
+# The last line is the summary with the wall time:
 #
-#	elapsed: 163 s, 4 jobs at once
-#	412 passed, 0 failed
+#	412 passed, 0 failed in 163 s, 4 jobs at once
 set -uo pipefail
 
 jobs=${TEST_JOBS:-$((2 * $(nproc 2>/dev/null || echo 2)))}
@@ -137,6 +135,5 @@ if [ ${#failed_names[@]} -gt 0 ]; then
 	echo "failed programs:"
 	printf '  %s\n' "${failed_names[@]}"
 fi
-echo "elapsed: $(( ($(now_ms) - t0 + 500) / 1000 )) s, $jobs jobs at once"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed in $(( ($(now_ms) - t0 + 500) / 1000 )) s, $jobs jobs at once"
 [ "$failed" = 0 ] && [ ${#failed_names[@]} = 0 ]
