@@ -28,6 +28,15 @@ static const char sql_get[] =
     "SELECT " REPO_COLS " FROM repositories"
     " WHERE deleted_at IS NULL AND name = $1";
 
+/*
+ * Replicas starting together sync the same configuration: they take turns
+ * (a transaction-scoped advisory lock, in a statement of its own so that
+ * the next one's snapshot sees what the previous holder committed), else
+ * both would insert a new repository and one would fail on its unique name.
+ */
+static const char sql_config_lock[] =
+    "SELECT pg_advisory_xact_lock(hashtext('sluice.config_repositories'))";
+
 /* Insert or update one config repository; returns what happened. */
 static const char sql_upsert_config[] =
     "WITH old AS ("
@@ -250,7 +259,8 @@ store_repo_sync_config(struct db *db, const struct cfg_repo *repos, size_t n,
 	char *names_text = NULL;
 	int rc;
 
-	if ((rc = db_begin(db, err)) < 0)
+	if ((rc = db_begin(db, err)) < 0 ||
+	    (rc = db_exec(db, sql_config_lock, NULL, NULL, err)) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		char *br = branches_json(repos[i].branches,

@@ -51,7 +51,8 @@ void	repo_list_free(struct repo *list, size_t n);
  * changed ones (url, branches, path, interval, auth names), soft-delete
  * config repositories no longer listed.  API repositories are untouched;
  * a config repository whose name an API repository already uses is an
- * ERR_CONFLICT.  One transaction; events record each change.
+ * ERR_CONFLICT.  One transaction; events record each change.  Replicas
+ * syncing at the same moment take turns.
  */
 int	store_repo_sync_config(struct db *db, const struct cfg_repo *repos,
 	    size_t n, struct err *err) __attribute__((warn_unused_result));

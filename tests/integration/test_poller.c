@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -601,6 +602,76 @@ poller__a_password_in_the_url_is_used_but_stored_nowhere(void **state)
 	testchild_stop(&h);
 }
 
+/* One replica's sync of the configuration, started at the barrier. */
+struct racer {
+	struct fx		*f;
+	struct db		*db;
+	pthread_barrier_t	*go;
+	int			 rc;
+	struct err		 err;
+};
+
+static void *
+racer_main(void *arg)
+{
+	struct racer *r = arg;
+
+	(void)pthread_barrier_wait(r->go);
+	r->rc = store_repo_sync_config(r->db, r->f->cfg->repositories,
+	    r->f->cfg->nrepositories, &r->err);
+	return NULL;
+}
+
+/*
+ * Two replicas started together sync the same new repositories at the
+ * same moment, round after round: both succeed (neither fails on the
+ * unique name), each repository is created once and the previous round's
+ * are deleted once.
+ */
+static void
+poller__replicas_syncing_the_config_together_both_succeed(void **state)
+{
+	struct fx *f = *state;
+	enum { ROUNDS = 15 };
+	pthread_barrier_t go;
+	struct racer r[2];
+	pthread_t th[2];
+	char yaml[2048];
+
+	memset(r, 0, sizeof(r));
+	for (int i = 0; i < 2; i++) {
+		r[i].f = f;
+		r[i].db = testdb_open(&f->t);
+		r[i].go = &go;
+	}
+	for (int round = 0; round < ROUNDS; round++) {
+		(void)snprintf(yaml, sizeof(yaml),
+		    "[{name: r%da, url: \"file://%s/a.git\", branches: [main]},"
+		    " {name: r%db, url: \"file://%s/b.git\", branches: [main]}]",
+		    round, f->dir, round, f->dir);
+		load_cfg(f, yaml);
+		assert_int_equal(pthread_barrier_init(&go, NULL, 2), 0);
+		for (int i = 0; i < 2; i++)
+			assert_int_equal(pthread_create(&th[i], NULL,
+			    racer_main, &r[i]), 0);
+		for (int i = 0; i < 2; i++)
+			assert_int_equal(pthread_join(th[i], NULL), 0);
+		(void)pthread_barrier_destroy(&go);
+		for (int i = 0; i < 2; i++)
+			if (r[i].rc < 0)
+				fail_msg("round %d, replica %d: %s", round, i,
+				    r[i].err.msg);
+	}
+	assert_q(f, "SELECT string_agg(name, ',' ORDER BY name) FROM "
+	    "repositories WHERE deleted_at IS NULL", "r14a,r14b");
+	assert_q(f, "SELECT count(*) FROM repositories", "30");
+	assert_q(f, "SELECT count(*) FILTER (WHERE action = 'created') || ' ' ||"
+	    " count(*) FILTER (WHERE action = 'deleted') FROM events"
+	    " WHERE entity_type = 'repository'", "30 28");
+	for (int i = 0; i < 2; i++)
+		db_free(r[i].db);
+}
+
 int
 main(void)
 {
@@ -636,6 +707,9 @@ main(void)
 		    poller__checkout_exports_the_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    poller__a_password_in_the_url_is_used_but_stored_nowhere,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    poller__replicas_syncing_the_config_together_both_succeed,
 		    setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
