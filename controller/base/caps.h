@@ -71,6 +71,9 @@
 #define LIM_HTTP_BIND_RETRY_STEP_MS 500
 #define LIM_HTTP_CONN_MEMORY	(256 * 1024)
 #define LIM_HTTP_TIMEOUT_S	30		/* idle connection */
+#define LIM_HTTP_KEEPALIVE_MS	(5 * 1000)	/* the next request head on a
+						   kept connection, whole */
+#define LIM_HTTP_KEEPALIVE_REQUESTS 1000	/* requests of one connection */
 #define LIM_HTTP_RESPONSE	(16 * 1024 * 1024)	/* a buffered response */
 
 /* Stage logs */
