@@ -113,7 +113,7 @@
 #define LIM_EXEC_SPEC		(1024 * 1024)	/* an attempt's spec.json */
 #define LIM_EXEC_ARGS		4096		/* argv or env entries of an attempt */
 /* HTTP edge: database pool, authentication, sessions, rate limits */
-#define LIM_DB_POOL		8		/* connections of the HTTP threads */
+#define LIM_DB_POOL_MAX		256		/* api.db_connections at most */
 #define LIM_DB_POOL_WAIT_MS	5000		/* wait for one, then 503 */
 #define LIM_RATELIMIT_KEYS	4096		/* client addresses per limiter */
 #define LIM_AUTH_FAILURES	10		/* failed sign-ins per address ... */
