@@ -30,7 +30,8 @@ struct cfg *cli_load_config(int *argc, char **argv);
  * that start a real server.
  *
  * serve_edge_init creates the parts of the edge from ctl->cfg: the
- * database pool (LIM_DB_POOL connections, opened lazily), the metrics
+ * database pool (api.db_connections connections, opened lazily, each
+ * statement capped at api.statement_timeout), the metrics
  * registry with the edge's families, the rate limiters, a copy of
  * webhook_secret (NULL or "" = hooks answer 503), the events hub (its
  * listener starts with the first client) and ctl->retrain.  Opens no

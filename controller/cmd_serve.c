@@ -43,8 +43,10 @@
 void
 serve_edge_init(struct ctl *ctl, const char *webhook_secret)
 {
-	ctl->dbpool = dbpool_new(ctl->cfg->database_url, LIM_DB_POOL,
-	    LIM_DB_POOL_WAIT_MS);
+	ctl->dbpool = dbpool_new(ctl->cfg->database_url,
+	    ctl->cfg->api_db_connections, LIM_DB_POOL_WAIT_MS);
+	dbpool_set_statement_timeout(ctl->dbpool,
+	    ctl->cfg->api_statement_timeout_ms);
 	ctl->metrics = metrics_new();
 	api_metrics_register(ctl);
 	ctl->auth_failures = ratelimit_new(LIM_AUTH_FAILURES,

@@ -71,6 +71,9 @@
 #define LIM_HTTP_BIND_RETRY_STEP_MS 500
 #define LIM_HTTP_CONN_MEMORY	(256 * 1024)
 #define LIM_HTTP_TIMEOUT_S	30		/* idle connection */
+#define LIM_HTTP_KEEPALIVE_MS	(5 * 1000)	/* the next request head on a
+						   kept connection, whole */
+#define LIM_HTTP_KEEPALIVE_REQUESTS 1000	/* requests of one connection */
 #define LIM_HTTP_RESPONSE	(16 * 1024 * 1024)	/* a buffered response */
 
 /* Stage logs */
@@ -110,7 +113,7 @@
 #define LIM_EXEC_SPEC		(1024 * 1024)	/* an attempt's spec.json */
 #define LIM_EXEC_ARGS		4096		/* argv or env entries of an attempt */
 /* HTTP edge: database pool, authentication, sessions, rate limits */
-#define LIM_DB_POOL		8		/* connections of the HTTP threads */
+#define LIM_DB_POOL_MAX		256		/* api.db_connections at most */
 #define LIM_DB_POOL_WAIT_MS	5000		/* wait for one, then 503 */
 #define LIM_RATELIMIT_KEYS	4096		/* client addresses per limiter */
 #define LIM_AUTH_FAILURES	10		/* failed sign-ins per address ... */

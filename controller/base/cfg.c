@@ -132,6 +132,13 @@ const struct key cfg_top_keys[] = {
 	  .max = DUR_MAX },
 	{ .path = "public_url", .type = K_STR, .off = C(public_url),
 	  .max = LIM_URL, .check = cfg_check_http_url, .flags = CFG_NULLABLE },
+	{ .path = "api", .type = K_MAP },
+	{ .path = "api.db_connections", .type = K_INT,
+	  .off = C(api_db_connections), .def = "8", .min = 1,
+	  .max = LIM_DB_POOL_MAX },
+	{ .path = "api.statement_timeout", .type = K_DUR,
+	  .off = C(api_statement_timeout_ms), .def = "5s", .min = 100,
+	  .max = 3600 * SEC },
 	{ .path = "notifications", .type = K_NOTIFS },
 };
 #undef C

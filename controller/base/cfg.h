@@ -114,6 +114,13 @@ struct cfg {
 	int64_t		 retention_interval_ms;	/* 1h */
 	char		*public_url;		/* the console as people reach it,
 						   for links; NULL: http://listen */
+	/*
+	 * api.*: the database connections the API's requests share (the
+	 * engine, the poller and the event stream have their own), and the
+	 * longest one of their statements may run.
+	 */
+	int		 api_db_connections;	/* 8 */
+	int64_t		 api_statement_timeout_ms;	/* 5s */
 	struct cfg_notification *notifications;
 	size_t		 nnotifications;
 };

@@ -286,11 +286,12 @@ head_end(const char *buf, size_t len)
 /* --- replies -------------------------------------------------------- */
 
 /*
- * Answer with the JSON error shape and close: what is readable now is read
- * first, so that closing does not reset the connection under the answer.
+ * Answer with the JSON error shape: what is readable now is read first,
+ * so that closing does not reset the connection under the answer.  The
+ * caller closes (or has libmicrohttpd close) the connection.
  */
 static void
-reply_close(int fd, int status, const char *code, const char *message,
+reply(int fd, int status, const char *code, const char *message,
     int retry_s)
 {
 	struct http_response rs;
@@ -312,10 +313,18 @@ reply_close(int fd, int status, const char *code, const char *message,
 			;
 		(void)send(fd, out.data, out.len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	}
-	(void)shutdown(fd, SHUT_WR);
-	close(fd);
 	buf_release(&out);
 	http_response_release(&rs);
+}
+
+/* Answer with the JSON error shape and close. */
+static void
+reply_close(int fd, int status, const char *code, const char *message,
+    int retry_s)
+{
+	reply(fd, status, code, message, retry_s);
+	(void)shutdown(fd, SHUT_WR);
+	close(fd);
 }
 
 /* --- the table ------------------------------------------------------ */
@@ -598,6 +607,71 @@ readable(struct gate *g, int fd)
 		pthread_mutex_unlock(&g->mu);
 		log_warn("http: cannot hand a connection on", "fd=%d", fd);
 	}
+}
+
+/*
+ * The next head of a kept-alive connection.  Unlike the gate's thread,
+ * which epoll wakes only when bytes arrive, this peeks with poll(), which
+ * reports a socket holding an incomplete head readable at once: between
+ * peeks at an incomplete head it sleeps PEEK_STEP_MS (clients write a head
+ * at once; only a trickle waits).
+ */
+#define PEEK_STEP_MS	10
+
+int
+gate_next_head(int fd, int64_t deadline_ms, size_t *head_len)
+{
+	char *peek = xcalloc(1, LIM_HTTP_HEAD + 1);
+	struct gate_verdict v;
+	ssize_t n = 0;
+	size_t end;
+	int rc;
+
+	*head_len = 0;
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP,
+		    .revents = 0 };
+		int64_t left = deadline_ms - sys_now_ms();
+
+		n = recv(fd, peek, LIM_HTTP_HEAD, MSG_PEEK | MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			rc = GATE_NEXT_CLOSE;
+			goto out;
+		}
+		if (n > 0 && (end = head_end(peek, (size_t)n)) > 0)
+			break;
+		if (n >= LIM_HTTP_HEAD) {
+			reply(fd, 431, "head_too_big", "request head over the "
+			    "size limit", 0);
+			rc = 431;
+			goto out;
+		}
+		if (left <= 0) {
+			if (n <= 0) {
+				rc = GATE_NEXT_CLOSE;	/* idle: just close */
+				goto out;
+			}
+			reply(fd, 408, "timeout", "the request head did not "
+			    "arrive in time", 0);
+			rc = 408;
+			goto out;
+		}
+		if (n > 0)
+			(void)poll(NULL, 0, left < PEEK_STEP_MS ? (int)left :
+			    PEEK_STEP_MS);
+		else
+			(void)poll(&p, 1, (int)left);
+	}
+	if (gate_head_check(peek, end, &v) != 0) {
+		reply(fd, v.status, v.code, v.message, 0);
+		rc = v.status;
+		goto out;
+	}
+	*head_len = end;
+	rc = 0;
+out:
+	free(peek);
+	return rc;
 }
 
 /* Close what is past its deadline. */

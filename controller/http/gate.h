@@ -31,6 +31,7 @@
 #define SLUICE_GATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "base/err.h"
@@ -76,6 +77,20 @@ int	gate_start(struct gate **out, int listen_fd, size_t slots,
 
 /* Stop the thread and close the waiting connections.  NULL is a no-op. */
 void	gate_stop(struct gate *g);
+
+/*
+ * On a kept-alive connection (libmicrohttpd's; fd is neither read nor
+ * closed here), wait on the calling thread for the next request head and
+ * check it as the gate checks a first one: the whole head must arrive by
+ * deadline_ms (sys_now_ms) however its bytes trickle in, within
+ * LIM_HTTP_HEAD, and pass gate_head_check.  Returns 0 when it did (its
+ * length in *head_len; the bytes stay in the socket), GATE_NEXT_CLOSE when
+ * the client closed or sent nothing in time, or the HTTP status it was
+ * refused with after answering it (the JSON error shape).  Past 0 the
+ * caller ends the connection.  Blocks.
+ */
+#define GATE_NEXT_CLOSE	1
+int	gate_next_head(int fd, int64_t deadline_ms, size_t *head_len);
 
 /* Free after gate_stop, once no connection can report any more. */
 void	gate_free(struct gate *g);

@@ -42,17 +42,12 @@
 	"object-src 'none'; base-uri 'none'; form-action 'self'; "          \
 	"frame-ancestors 'none'"
 
-/*
- * On every response.  "Connection: close": each request comes on a
- * connection of its own, so that every request head passes the gate
- * (gate.h) with its deadline, caps and checks.
- */
+/* On every response. */
 static const char *const fixed_headers[][2] = {
 	{ "Content-Security-Policy", SECURITY_CSP },
 	{ "X-Content-Type-Options", "nosniff" },
 	{ "X-Frame-Options", "DENY" },
 	{ "Referrer-Policy", "no-referrer" },
-	{ "Connection", "close" },
 };
 
 struct http_server {
@@ -67,11 +62,27 @@ struct http_server {
 	struct gate		*gate;		/* the front door */
 };
 
+/*
+ * Per-connection state (libmicrohttpd's socket context).  A connection
+ * carries one request, "Connection: close", unless that request was
+ * authenticated (the guard attached a principal): then it is kept for the
+ * next one, whose head its own thread waits for and checks as the gate
+ * checks a first head (gate_next_head: the deadline, the size cap, the
+ * checks), before libmicrohttpd reads it.  So every head passes the
+ * gate's checks, and only a client holding valid credentials keeps a
+ * thread between requests (LIM_HTTP_KEEPALIVE_MS at most).
+ */
+struct connstate {
+	unsigned	 requests;	/* started on this connection */
+	size_t		 checked_len;	/* of the next head, checked */
+};
+
 /* Per-request state between the calls of the access handler. */
 struct reqstate {
 	struct http_request	 rq;
 	int			 too_big;
 	int			 observed;	/* the observer saw it */
+	int			 keep;		/* keep the connection after */
 	struct timespec		 started;	/* headers arrived */
 };
 
@@ -559,7 +570,7 @@ stream_free_cb(void *cls)
 
 static enum MHD_Result
 send_response(struct MHD_Connection *conn, struct http_response *rs,
-    int head)
+    int head, int keep)
 {
 	struct MHD_Response *mr;
 	enum MHD_Result ret;
@@ -600,6 +611,8 @@ send_response(struct MHD_Connection *conn, struct http_response *rs,
 	for (size_t i = 0; i < rs->nheaders; i++)
 		MHD_add_response_header(mr, rs->headers[i].name,
 		    rs->headers[i].value);
+	if (!keep)
+		MHD_add_response_header(mr, "Connection", "close");
 	ret = MHD_queue_response(conn, (unsigned)rs->status, mr);
 	MHD_destroy_response(mr);
 	return ret;
@@ -638,7 +651,7 @@ http_format_raw(struct buf *out, const struct http_response *rs)
 		if ((rc = buf_printf(out, "%s: %s\r\n", rs->headers[i].name,
 		    rs->headers[i].value)) < 0)
 			return rc;
-	if ((rc = buf_puts(out, "\r\n")) < 0)
+	if ((rc = buf_puts(out, "Connection: close\r\n\r\n")) < 0)
 		return rc;
 	return buf_append(out, rs->body.data ? rs->body.data : "",
 	    rs->body.len);
@@ -707,6 +720,47 @@ observe(const struct http_server *s, struct reqstate *st, int status)
 	s->observe(s->ctx, &st->rq, status, secs < 0 ? 0 : secs);
 }
 
+static struct connstate *
+conn_state(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* The length of the request head libmicrohttpd read, 0 if unknown. */
+static size_t
+head_size(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(conn,
+	    MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+	return ci != NULL ? ci->header_size : 0;
+}
+
+/*
+ * Whether the connection is kept for another request after this answer:
+ * the request was authenticated, is HTTP/1.1, did not ask to close, had
+ * its body read whole, and the answer is not a stream (which ends the
+ * connection).  At most LIM_HTTP_KEEPALIVE_REQUESTS on one connection.
+ */
+static int
+keep_alive(struct MHD_Connection *conn, const struct reqstate *st,
+    const struct http_response *rs, const char *version)
+{
+	const struct connstate *cs = conn_state(conn);
+	const char *c;
+
+	if (st->rq.user == NULL || st->too_big || rs->stream != NULL ||
+	    cs == NULL || cs->requests >= LIM_HTTP_KEEPALIVE_REQUESTS ||
+	    version == NULL || strcmp(version, "HTTP/1.1") != 0)
+		return 0;
+	c = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Connection");
+	return c == NULL || strcasestr(c, "close") == NULL;
+}
+
 static enum MHD_Result
 access_cb(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -717,8 +771,8 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 	struct http_response rs;
 	enum MHD_Result ret;
 
-	(void)version;
 	if (st == NULL) {
+		struct connstate *cs = conn_state(conn);
 		const char *cl;
 
 		st = xcalloc(1, sizeof(*st));
@@ -729,6 +783,25 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 		clock_gettime(CLOCK_MONOTONIC, &st->started);
 		client_address(conn, st->rq.client, sizeof(st->rq.client));
 		*con_cls = st;
+		if (cs != NULL && cs->requests++ > 0 &&
+		    head_size(conn) != cs->checked_len) {
+			/*
+			 * Not the head checked for it: one libmicrohttpd
+			 * had read with the previous request (sent before
+			 * its answer).  Not served: the client sends it
+			 * again on a new connection.
+			 */
+			response_init(&rs);
+			http_error(&rs, 400, "invalid", "a request sent before "
+			    "the previous answer is not accepted");
+			st->rq.route = route_for_path(s, url);
+			observe(s, st, rs.status);
+			ret = send_response(conn, &rs, 0, 0);
+			http_response_release(&rs);
+			return ret;
+		}
+		if (cs != NULL)
+			cs->checked_len = 0;
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    "Content-Length");
 		if (cl != NULL) {
@@ -751,7 +824,7 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 		    "request body over %d bytes", LIM_HTTP_BODY);
 		st->rq.route = route_for_path(s, url);
 		observe(s, st, rs.status);
-		ret = send_response(conn, &rs, 0);
+		ret = send_response(conn, &rs, 0, 0);
 		http_response_release(&rs);
 		return ret;
 	}
@@ -771,9 +844,10 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 	} else {
 		dispatch(s, &st->rq, &rs);
 	}
+	st->keep = keep_alive(conn, st, &rs, version);
 	/* Counted before it is sent, so a client never sees it uncounted. */
 	observe(s, st, rs.status);
-	ret = send_response(conn, &rs, strcmp(method, "HEAD") == 0);
+	ret = send_response(conn, &rs, strcmp(method, "HEAD") == 0, st->keep);
 	log_debug("http request", "method=%s path=%s route=%s status=%d "
 	    "client=%s", method, url, st->rq.route ? st->rq.route : "-",
 	    rs.status, st->rq.client);
@@ -781,15 +855,29 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 	return ret;
 }
 
+/*
+ * A request ended.  On a kept connection, wait here (its own thread) for
+ * the next head and check it before libmicrohttpd reads it; when it does
+ * not come whole in time, or fails the checks (answered), shut the socket
+ * down so that libmicrohttpd closes the connection.
+ */
 static void
 completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
+	struct reqstate *st = *con_cls;
+	struct connstate *cs;
+	int keep = st != NULL && st->keep, fd;
+
 	(void)cls;
-	(void)conn;
-	(void)toe;
-	request_free(*con_cls);
+	request_free(st);
 	*con_cls = NULL;
+	if (!keep || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK ||
+	    (cs = conn_state(conn)) == NULL || (fd = connection_fd(conn)) < 0)
+		return;
+	if (gate_next_head(fd, sys_now_ms() + LIM_HTTP_KEEPALIVE_MS,
+	    &cs->checked_len) != 0)
+		(void)shutdown(fd, SHUT_RDWR);
 }
 
 static int
@@ -921,11 +1009,14 @@ notify_cb(void *cls, struct MHD_Connection *conn, void **socket_context,
 {
 	struct http_server *s = cls;
 
-	(void)socket_context;
-	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = xcalloc(1, sizeof(struct connstate));
 		gate_conn_started(s->gate, connection_fd(conn));
-	else
+	} else {
 		gate_conn_closed(s->gate, connection_fd(conn));
+		free(*socket_context);
+		*socket_context = NULL;
+	}
 }
 
 static int

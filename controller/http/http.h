@@ -6,7 +6,9 @@
  * head is complete and well-formed, within a deadline and per-address
  * caps; then libmicrohttpd serves it on a thread of its own, so a handler
  * may block on the database or on a stream without holding up other
- * clients.  Each connection carries one request ("Connection: close").
+ * clients.  A connection carries one request ("Connection: close")
+ * unless that request was authenticated: then it is kept, and its thread
+ * checks the next head as the gate would before libmicrohttpd reads it.
  * The number of connections, their memory, their heads and bodies are
  * capped (caps.h).  Handlers never see libmicrohttpd
  * types.  Every response carries the security headers (CSP without inline

@@ -304,6 +304,35 @@ conn_alive(PGconn *conn)
 	return PQstatus(conn) == CONNECTION_OK;
 }
 
+static int	result_ok(const PGresult *res);
+
+/*
+ * The statement timeout of db on the backend it talks to now: a new
+ * backend (after a reconnect) starts with the server's.
+ */
+static int
+apply_timeout(struct db *db, struct err *err)
+{
+	static const char sql[] =
+	    "SELECT set_config('statement_timeout', $1, false)";
+	const char *vals[1];
+	char ms[32];
+	PGresult *pg;
+	int rc = 0;
+
+	if (db->timeout_ms == 0 || db->timeout_pid == PQbackendPID(db->conn))
+		return 0;
+	(void)snprintf(ms, sizeof(ms), "%lld", (long long)db->timeout_ms);
+	vals[0] = ms;
+	pg = PQexecParams(db->conn, sql, 1, NULL, vals, NULL, NULL, 0);
+	if (pg == NULL || !result_ok(pg))
+		rc = db_result_error(db, pg, err);
+	else
+		db->timeout_pid = PQbackendPID(db->conn);
+	PQclear(pg);
+	return rc;
+}
+
 int
 db_conn(struct db *db, PGconn **conn, struct err *err)
 {
@@ -311,7 +340,7 @@ db_conn(struct db *db, PGconn **conn, struct err *err)
 	db->sqlstate[0] = '\0';
 	if (conn_alive(db->conn)) {
 		*conn = db->conn;
-		return 0;
+		return apply_timeout(db, err);
 	}
 	if (db->in_tx)
 		return err_set(err, ERR_TRANSIENT,
@@ -327,7 +356,18 @@ db_conn(struct db *db, PGconn **conn, struct err *err)
 	log_info("database reconnected", "server_version=%d",
 	    PQserverVersion(db->conn));
 	*conn = db->conn;
-	return 0;
+	return apply_timeout(db, err);
+}
+
+int
+db_set_statement_timeout(struct db *db, int64_t ms, struct err *err)
+{
+	PGconn *conn;
+
+	BUG_ON(ms <= 0);
+	db->timeout_ms = ms;
+	db->timeout_pid = 0;
+	return db_conn(db, &conn, err);
 }
 
 static int

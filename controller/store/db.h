@@ -99,6 +99,15 @@ void	db_args_null(struct db_args *a);
 int	db_open(struct db **out, const char *conninfo, struct err *err)
 	    __attribute__((warn_unused_result));
 
+/*
+ * Cap every statement of db at ms milliseconds (> 0; PostgreSQL's
+ * statement_timeout), now and on every backend a reconnect brings.  A
+ * statement past it is canceled and fails with ERR_TRANSIENT ("canceling
+ * statement due to statement timeout").  Errors: as db_exec.  Blocks.
+ */
+int	db_set_statement_timeout(struct db *db, int64_t ms, struct err *err)
+	    __attribute__((warn_unused_result));
+
 /* Close the connection and free everything; NULL is a no-op. */
 void	db_free(struct db *db);
 

@@ -29,6 +29,9 @@ struct db {
 	const char *prep_sql[DB_MAX_PREPARED];
 	int	 nprep;
 	int	 prep_pid;	/* backend that holds them, 0 = none */
+	/* statement_timeout (db_set_statement_timeout), set on each backend */
+	int64_t	 timeout_ms;	/* 0 = the server's */
+	int	 timeout_pid;	/* backend it was set on, 0 = none */
 };
 
 struct db_res {

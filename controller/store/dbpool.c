@@ -23,6 +23,7 @@ struct dbpool {
 	char		*conninfo;	/* owned; never logged */
 	int		 size;
 	int		 wait_ms;
+	int64_t		 timeout_ms;	/* statement_timeout, 0 = server's */
 	int		 nopen;		/* open or being opened */
 	struct db	**idle;		/* size slots */
 	int		 nidle;
@@ -41,6 +42,13 @@ dbpool_new(const char *conninfo, int size, int wait_ms)
 	p->wait_ms = wait_ms;
 	p->idle = xcalloc((size_t)size, sizeof(*p->idle));
 	return p;
+}
+
+void
+dbpool_set_statement_timeout(struct dbpool *p, int64_t ms)
+{
+	BUG_ON(ms <= 0);
+	p->timeout_ms = ms;
 }
 
 void
@@ -95,7 +103,10 @@ dbpool_acquire(struct dbpool *p, struct db **out, struct err *err)
 		    p->size, p->wait_ms);
 		return rc;
 	}
-	if (open_new && (rc = db_open(&db, p->conninfo, err)) < 0) {
+	if (open_new && ((rc = db_open(&db, p->conninfo, err)) < 0 ||
+	    (p->timeout_ms > 0 &&
+	    (rc = db_set_statement_timeout(db, p->timeout_ms, err)) < 0))) {
+		db_free(db);
 		pthread_mutex_lock(&p->lock);
 		p->nopen--;
 		pthread_cond_signal(&p->cond);

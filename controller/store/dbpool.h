@@ -22,6 +22,8 @@
 #ifndef SLUICE_DBPOOL_H
 #define SLUICE_DBPOOL_H
 
+#include <stdint.h>
+
 #include "base/err.h"
 
 struct db;
@@ -34,6 +36,13 @@ struct dbpool;
  * connection was given back.
  */
 struct dbpool *dbpool_new(const char *conninfo, int size, int wait_ms);
+
+/*
+ * Cap every statement on the pool's connections at ms milliseconds (> 0;
+ * see db_set_statement_timeout), so that no borrower holds a database
+ * backend longer.  Call before the first dbpool_acquire.
+ */
+void	dbpool_set_statement_timeout(struct dbpool *p, int64_t ms);
 void	dbpool_free(struct dbpool *p);
 
 /*

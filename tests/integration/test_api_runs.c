@@ -598,16 +598,13 @@ expect_plan(struct fixture *x, const struct runs_filter *f,
 	db_res_free(res);
 }
 
+/*
+ * 40000 runs of 20 pipelines (demo has 1 in 20): 97% succeeded, 2%
+ * failed, 1% queued.
+ */
 static void
-runs__list_statements_read_their_index(void **state)
+seed_many_runs(struct fixture *x)
 {
-	struct fixture *x = *state;
-	struct runs_filter f;
-
-	/*
-	 * 40000 runs of 20 pipelines (demo has 1 in 20): 97% succeeded, 2%
-	 * failed, 1% queued.
-	 */
 	seed_sql(x->f->db,
 	    "INSERT INTO pipelines (repository_id, name, file_path)"
 	    " SELECT %lld, 'p' || g, 'p' || g || '.yaml'"
@@ -630,6 +627,15 @@ runs__list_statements_read_their_index(void **state)
 	    (long long)x->repo, (long long)x->commit, (long long)x->commit);
 	assert_true(seed_sql(x->f->db, "SELECT count(*) FROM runs WHERE"
 	    " pipeline_id = %lld", (long long)x->pipeline) == 2000);
+}
+
+static void
+runs__list_statements_read_their_index(void **state)
+{
+	struct fixture *x = *state;
+	struct runs_filter f;
+
+	seed_many_runs(x);
 	memset(&f, 0, sizeof(f));
 	expect_plan(x, &f, "runs_pkey", 0);
 	f.status = "queued";
@@ -646,6 +652,46 @@ runs__list_statements_read_their_index(void **state)
 	/* both: one of the two indexes, whichever is narrower */
 	f.status = "failed";
 	expect_plan(x, &f, "_newest", 1);
+}
+
+/*
+ * A run's document reads its run by the primary key and its stages and
+ * attempts by the indexes keyed by run and stage, however many there are.
+ */
+static void
+runs__the_detail_statement_reads_by_index(void **state)
+{
+	struct fixture *x = *state;
+	struct db_res *res = NULL;
+	struct db_args a;
+	struct err err;
+	char sql[16384];
+
+	seed_many_runs(x);
+	seed_sql(x->f->db,
+	    "INSERT INTO stages (run_id, name, position, status, needs)"
+	    " SELECT r.id, s.name, s.pos, 'pending', '{}' FROM runs r,"
+	    " (VALUES ('a', 0), ('b', 1), ('c', 2), ('d', 3)) s(name, pos)"
+	    " WHERE r.id %% 20 = 0 AND NOT EXISTS (SELECT 1 FROM stages x"
+	    "   WHERE x.run_id = r.id);"
+	    "INSERT INTO stage_attempts (stage_id, attempt, executor, job_name,"
+	    "  status) SELECT s.id, 1, 'local', 'j-' || s.id, 'pending'"
+	    " FROM stages s WHERE NOT EXISTS (SELECT 1 FROM stage_attempts a"
+	    "   WHERE a.stage_id = s.id);"
+	    "ANALYZE");
+	(void)snprintf(sql, sizeof(sql), "EXPLAIN %s", store_query_run_sql);
+	db_args_init(&a);
+	db_args_int64(&a, seed_sql(x->f->db, "SELECT max(run_id) FROM stages"));
+	assert_int_equal(db_exec(x->f->db, sql, &a, &res, &err), 0);
+	for (size_t i = 0; i < db_res_rows(res); i++) {
+		const char *line = db_res_text(res, i, 0);
+
+		if (strstr(line, "Seq Scan on runs") != NULL ||
+		    strstr(line, "Seq Scan on stages") != NULL ||
+		    strstr(line, "Seq Scan on stage_attempts") != NULL)
+			fail_msg("the detail scans a whole table: %s", line);
+	}
+	db_res_free(res);
 }
 
 static void
@@ -916,6 +962,7 @@ main(void)
 		T(runs__list_is_newest_first_and_filtered),
 		T(runs__pages_stay_stable_while_runs_are_added),
 		T(runs__list_statements_read_their_index),
+		T(runs__the_detail_statement_reads_by_index),
 		T(runs__unknown_runs_are_404),
 		T(logs__show_the_latest_attempt_or_the_one_asked),
 		T(logs__follow_streams_until_the_attempt_finishes),

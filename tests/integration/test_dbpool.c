@@ -133,6 +133,38 @@ dbpool__a_connection_given_back_in_a_transaction_is_rolled_back(void **state)
 	dbpool_free(p);
 }
 
+/* The pool's statement timeout holds on every connection, reconnected too. */
+static void
+dbpool__statements_past_the_timeout_are_canceled_after_a_reconnect_too(
+    void **state)
+{
+	struct testdb *t = *state;
+	struct dbpool *p = dbpool_new(t->url, 1, 100);
+	struct db *a = NULL;
+	struct db_res *res = NULL;
+	struct err err;
+	char sql[128];
+
+	dbpool_set_statement_timeout(p, 200);
+	assert_int_equal(dbpool_acquire(p, &a, &err), 0);
+	assert_int_equal(db_exec(a, "SELECT pg_sleep(3)", NULL, NULL, &err),
+	    ERR_TRANSIENT);
+	assert_non_null(strstr(err.msg, "statement timeout"));
+	/* the backend goes away; the next statement reconnects */
+	(void)snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d, 5000)",
+	    backend_pid(a));
+	assert_int_equal(testdb_sql(t, sql), 0);
+	assert_int_equal(db_exec(a, "SHOW statement_timeout", NULL, &res,
+	    &err), 0);
+	assert_string_equal(db_res_text(res, 0, 0), "200ms");
+	db_res_free(res);
+	assert_int_equal(db_exec(a, "SELECT pg_sleep(3)", NULL, NULL, &err),
+	    ERR_TRANSIENT);
+	assert_non_null(strstr(err.msg, "statement timeout"));
+	dbpool_release(p, a);
+	dbpool_free(p);
+}
+
 int
 main(void)
 {
@@ -143,6 +175,7 @@ main(void)
 		T(dbpool__a_waiter_gets_the_connection_given_back),
 		T(dbpool__a_failed_connect_frees_its_slot),
 		T(dbpool__a_connection_given_back_in_a_transaction_is_rolled_back),
+		T(dbpool__statements_past_the_timeout_are_canceled_after_a_reconnect_too),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

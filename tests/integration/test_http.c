@@ -42,8 +42,14 @@ static int
 deny_guard(void *ctx, const struct route *r, struct http_request *rq,
     struct http_response *rs)
 {
+	static int principal;
+	const char *auth = http_header(rq, "Authorization");
+
 	(void)ctx;
-	(void)rq;
+	if (r->role > 0 && auth != NULL && strcmp(auth, "Bearer ok") == 0) {
+		rq->user = &principal;	/* authenticated */
+		return 0;
+	}
 	if (r->role > 0) {
 		http_error(rs, 401, "unauthorized", "token required");
 		return 1;
@@ -580,6 +586,76 @@ http__a_trickled_head_is_cut_off_at_its_deadline(void **state)
 	assert_true(ms >= LIM_HTTP_HEAD_MS);
 }
 
+/* Read one whole answer (head and Content-Length body) from fd. */
+static void
+read_answer(int fd, char *out, size_t outlen)
+{
+	size_t got = 0;
+	const char *end, *cl;
+
+	out[0] = '\0';
+	while (got + 1 < outlen) {
+		struct pollfd p = { .fd = fd, .events = POLLIN, .revents = 0 };
+		ssize_t n;
+
+		assert_true(poll(&p, 1, 30000) > 0);
+		n = recv(fd, out + got, outlen - 1 - got, 0);
+		assert_true(n > 0);
+		got += (size_t)n;
+		out[got] = '\0';
+		if ((end = strstr(out, "\r\n\r\n")) != NULL &&
+		    (cl = strcasestr(out, "Content-Length:")) != NULL &&
+		    (long)strlen(end + 4) >= strtol(cl + 15, NULL, 10))
+			return;
+	}
+	fail_msg("no whole answer: %s", out);
+}
+
+/*
+ * An authenticated answer keeps its connection for the next request, whose
+ * head is checked as the gate checks a first one; other answers close.
+ */
+static void
+http__an_authenticated_connection_is_kept_and_its_next_head_checked(
+    void **state)
+{
+	static const char cred[] = "GET /api/v1/secret HTTP/1.1\r\nHost: x\r\n"
+	    "Authorization: Bearer ok\r\n\r\n";
+	static const char twohosts[] = "GET /api/v1/secret HTTP/1.1\r\n"
+	    "Host: x\r\nHost: y\r\nAuthorization: Bearer ok\r\n\r\n";
+	static const char anon[] = "GET /api/v1/things/1 HTTP/1.1\r\n"
+	    "Host: x\r\n\r\n";
+	int fd = testraw_connect("127.0.0.7", http_port(server));
+	char out[8192];
+
+	(void)state;
+	assert_true(fd >= 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(send(fd, cred, sizeof(cred) - 1, MSG_NOSIGNAL),
+		    (ssize_t)sizeof(cred) - 1);
+		read_answer(fd, out, sizeof(out));
+		assert_int_equal(testraw_status(out), 200);
+		assert_null(strcasestr(out, "Connection: close"));
+	}
+	/* the next head still passes the gate's checks, JSON errors and all */
+	assert_int_equal(send(fd, twohosts, sizeof(twohosts) - 1, MSG_NOSIGNAL),
+	    (ssize_t)sizeof(twohosts) - 1);
+	read_answer(fd, out, sizeof(out));
+	assert_int_equal(testraw_status(out), 400);
+	assert_non_null(strstr(out, "more than one Host header"));
+	assert_non_null(strcasestr(out, "Connection: close"));
+	close(fd);
+	/* without credentials: one request, then closed */
+	fd = testraw_connect("127.0.0.7", http_port(server));
+	assert_true(fd >= 0);
+	assert_int_equal(send(fd, anon, sizeof(anon) - 1, MSG_NOSIGNAL),
+	    (ssize_t)sizeof(anon) - 1);
+	read_answer(fd, out, sizeof(out));
+	assert_int_equal(testraw_status(out), 200);
+	assert_non_null(strcasestr(out, "Connection: close"));
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -597,6 +673,8 @@ main(void)
 		    http__nul_in_the_path_or_a_header_value_is_refused_with_400),
 		cmocka_unit_test(http__http11_needs_exactly_one_host_header),
 		cmocka_unit_test(http__malformed_heads_get_json_errors_not_html),
+		cmocka_unit_test(
+		    http__an_authenticated_connection_is_kept_and_its_next_head_checked),
 		cmocka_unit_test(
 		    http__one_address_cannot_take_every_connection),
 		cmocka_unit_test(

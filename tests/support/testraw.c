@@ -39,6 +39,22 @@ fail:
 	return -1;
 }
 
+/* Whether out holds a whole answer: its head and Content-Length bytes. */
+static int
+answer_whole(const char *out)
+{
+	const char *end = strstr(out, "\r\n\r\n"), *cl;
+	long want;
+
+	if (end == NULL)
+		return 0;
+	cl = strcasestr(out, "\r\nContent-Length:");
+	if (cl == NULL || cl > end)
+		return 0;	/* read until the server closes */
+	want = strtol(cl + 17, NULL, 10);
+	return (long)strlen(end + 4) >= want;
+}
+
 long
 testraw_exchange(const char *src, int port, const char *req, size_t len,
     char *out, size_t outlen, int timeout_ms)
@@ -62,6 +78,9 @@ testraw_exchange(const char *src, int port, const char *req, size_t len,
 		if (n <= 0)
 			break;
 		got += n;
+		out[got] = '\0';
+		if (answer_whole(out))
+			break;	/* a kept connection stays open after it */
 	}
 out:
 	out[got] = '\0';

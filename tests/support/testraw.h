@@ -13,7 +13,8 @@ int	testraw_connect(const char *src, int port);
 
 /*
  * Send len bytes of req from src and read the answer until the server
- * closes, at most timeout_ms, into out (NUL-terminated).  Returns the
+ * closes or the whole answer (its Content-Length) has come, at most
+ * timeout_ms, into out (NUL-terminated).  Returns the
  * bytes read, or -1 (connect or send failed, or nothing came back).
  */
 long	testraw_exchange(const char *src, int port, const char *req,
