@@ -17,6 +17,7 @@
 #include "engine/engine.h"
 #include "engine/engine_int.h"
 #include "engine/schedule.h"
+#include "engine/traffic.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/stage_output.h"
 #include "store/db.h"
@@ -55,6 +56,8 @@ engine_tick(struct engine *e, struct err *err)
 	rc = engine_pass(e, err);
 	if (rc == 0)
 		rc = engine_schedule(e, err);
+	if (rc == 0)
+		rc = traffic_follow(e, err);
 	e->st.passes++;
 	if (rc == ERR_TRANSIENT && e->locked) {
 		struct err ignored;
