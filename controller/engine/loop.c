@@ -31,6 +31,26 @@
 
 /* --- the loop ---------------------------------------------------------- */
 
+/* Whether this engine works (holds the lock), for other threads. */
+static void
+set_active(struct engine *e, int active)
+{
+	pthread_mutex_lock(&e->mu);
+	e->active = active;
+	pthread_mutex_unlock(&e->mu);
+}
+
+int
+engine_active(struct engine *e)
+{
+	int a;
+
+	pthread_mutex_lock(&e->mu);
+	a = e->active;
+	pthread_mutex_unlock(&e->mu);
+	return a;
+}
+
 int
 engine_tick(struct engine *e, struct err *err)
 {
@@ -49,6 +69,8 @@ engine_tick(struct engine *e, struct err *err)
 		e->locked = 1;
 		log_info("engine active", "executor=%s", e->ex.ops->name);
 	}
+	if (!e->active)
+		set_active(e, 1);
 	if (!e->cleaned) {
 		engine_cleanup(e);
 		e->cleaned = 1;
@@ -67,6 +89,7 @@ engine_tick(struct engine *e, struct err *err)
 			log_debug("engine lock released with its connection",
 			    "error=\"%s\"", ignored.msg);
 		e->locked = 0;
+		set_active(e, 0);
 	}
 	return rc;
 }
