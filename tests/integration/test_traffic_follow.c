@@ -19,6 +19,7 @@
  *   superseded: two changes before a pass move the traffic once; a
  *            rollout taking the target supersedes a pending change
  *   command: a target without a provider moves nothing
+ *   cli:     `sluice models promote` says the controller moves the traffic
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,6 +33,7 @@
 
 #include "../support/kubefake.h"
 #include "../support/testapi.h"
+#include "../support/testdb.h"
 #include "../support/testjson.h"
 #include "../support/testseed.h"
 #include "base/cfg.h"
@@ -569,6 +571,33 @@ follow__a_target_without_a_provider_moves_nothing(void **state)
 	assert_int_equal(kubefake_stat(&fake, "total"), before);
 }
 
+static void
+follow__the_cli_says_the_controller_moves_the_traffic(void **state)
+{
+	struct fixture *x = *state;
+	char server[128], token[128], bin[600];
+	const char *argv[] = { bin, "models", "promote", "cli", "v1",
+	    "--target", "cli-api", NULL };
+	const char *env[] = { server, token, NULL };
+	struct testproc p;
+
+	pipeline(x, "cli", "cli-api",
+	    "{provider: kserve, inference_service: cli}");
+	(void)snprintf(bin, sizeof(bin), "%s", test_env("SLUICE_BIN"));
+	(void)snprintf(server, sizeof(server), "SLUICE_SERVER=%s",
+	    x->f->a->base);
+	(void)snprintf(token, sizeof(token), "SLUICE_TOKEN=%s",
+	    x->f->approver);
+	assert_int_equal(testproc_run(&p, argv, env), 0);
+	if (p.status != 0)
+		fail_msg("sluice models promote: %d %s %s", p.status, p.out,
+		    p.err);
+	assert_contains(p.out, "cli v1 is in production on cli-api\n"
+	    "traffic: kserve cli pending (moved by the controller; the "
+	    "target's history says when it is done)\n");
+	testproc_release(&p);
+}
+
 int
 main(void)
 {
@@ -580,6 +609,7 @@ main(void)
 		T(follow__a_missing_inferenceservice_fails_by_name_and_is_tried_again),
 		T(follow__a_rollout_taking_the_target_supersedes_a_pending_change),
 		T(follow__a_target_without_a_provider_moves_nothing),
+		T(follow__the_cli_says_the_controller_moves_the_traffic),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
