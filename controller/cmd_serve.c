@@ -309,7 +309,7 @@ cmd_serve(int argc, char **argv)
 		fprintf(stderr, "sluice serve: %s\n", err.msg);
 		goto out;
 	}
-	if (retention_start(&retention, ctl.cfg, &err) < 0)
+	if (retention_start(&retention, ctl.cfg, ctl.engine, &err) < 0)
 		log_warn("no retention sweep", "error=\"%s\"", err.msg);
 	if (notify_start(&notifier, ctl.cfg, &err) < 0) {
 		log_error("cannot start the notification sender", "error=\"%s\"",

@@ -162,6 +162,8 @@
 #define LIM_LOG_CHUNK		(1024 * 1024)	/* log bytes read at once */
 #define LIM_ENGINE_PIPELINES	64		/* parsed definitions cached */
 #define LIM_ENGINE_TAILS	4096		/* running attempts' log offsets */
+#define LIM_TRAFFIC_FOLLOW	64		/* manual production changes whose
+						   traffic one pass moves */
 
 /* REST API resources (api_*.c, store_query_*.c, events.c) */
 #define LIM_API_PAGE		200		/* items of one page (?limit=) */

@@ -345,7 +345,7 @@ model_post(struct client *c, const struct cmdargs *a, const char *suffix)
 		goto out;
 	}
 	if ((rc = client_post(c, path.data, body, &j)) == 0 && !c->json) {
-		json_t *prev = jv_obj(j, "previous");
+		json_t *prev = jv_obj(j, "previous"), *tr;
 
 		printf("%s v%lld is in production on %s", jv_str(j, "model") !=
 		    NULL ? jv_str(j, "model") : a->pos[0],
@@ -356,6 +356,13 @@ model_post(struct client *c, const struct cmdargs *a, const char *suffix)
 			    NULL ? jv_str(prev, "model") : "-",
 			    jv_int(prev, "version", 0));
 		putchar('\n');
+		if ((tr = jv_obj(j, "traffic")) != NULL)
+			printf("traffic: %s %s %s (moved by the controller; "
+			    "the target's history says when it is done)\n",
+			    jv_str(tr, "provider") != NULL ?
+			    jv_str(tr, "provider") : "-", jv_str(tr, "object") !=
+			    NULL ? jv_str(tr, "object") : "-", jv_str(tr,
+			    "state") != NULL ? jv_str(tr, "state") : "-");
 	}
 out:
 	json_decref(j);

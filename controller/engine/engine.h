@@ -119,6 +119,14 @@ void	engine_stop(struct engine *e);
 /* Make the loop run a pass now.  Any thread. */
 void	engine_wake(struct engine *e);
 
+/*
+ * Whether this engine is the one working on the database: it held the
+ * engine lock (DB_LOCK_ENGINE) at its last pass and has not lost it since
+ * (always, after a first pass, with no_lock).  0 for a standby and before
+ * the first pass.  Any thread.
+ */
+int	engine_active(struct engine *e);
+
 /* A copy of the counters (exact when the loop is stopped or between ticks). */
 void	engine_stats(struct engine *e, struct engine_stats *out);
 

@@ -62,6 +62,9 @@ struct engine {
 	pthread_t		 thread;
 	pthread_t		 lthread;
 	int			 locked;	/* holds DB_LOCK_ENGINE */
+	int			 active;	/* locked (or no_lock) as of the
+						   last pass, under mu, for
+						   engine_active() */
 	int			 pushes;	/* the executor calls
 						   engine_wake (set_wake) */
 	int			 cleaned;	/* start-up cleanup done */

@@ -17,6 +17,7 @@
 #include "engine/engine.h"
 #include "engine/engine_int.h"
 #include "engine/schedule.h"
+#include "engine/traffic.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/stage_output.h"
 #include "store/db.h"
@@ -29,6 +30,26 @@
 #define DEFAULT_MARGIN_MS	30000
 
 /* --- the loop ---------------------------------------------------------- */
+
+/* Whether this engine works (holds the lock), for other threads. */
+static void
+set_active(struct engine *e, int active)
+{
+	pthread_mutex_lock(&e->mu);
+	e->active = active;
+	pthread_mutex_unlock(&e->mu);
+}
+
+int
+engine_active(struct engine *e)
+{
+	int a;
+
+	pthread_mutex_lock(&e->mu);
+	a = e->active;
+	pthread_mutex_unlock(&e->mu);
+	return a;
+}
 
 int
 engine_tick(struct engine *e, struct err *err)
@@ -48,6 +69,8 @@ engine_tick(struct engine *e, struct err *err)
 		e->locked = 1;
 		log_info("engine active", "executor=%s", e->ex.ops->name);
 	}
+	if (!e->active)
+		set_active(e, 1);
 	if (!e->cleaned) {
 		engine_cleanup(e);
 		e->cleaned = 1;
@@ -55,6 +78,8 @@ engine_tick(struct engine *e, struct err *err)
 	rc = engine_pass(e, err);
 	if (rc == 0)
 		rc = engine_schedule(e, err);
+	if (rc == 0)
+		rc = traffic_follow(e, err);
 	e->st.passes++;
 	if (rc == ERR_TRANSIENT && e->locked) {
 		struct err ignored;
@@ -64,6 +89,7 @@ engine_tick(struct engine *e, struct err *err)
 			log_debug("engine lock released with its connection",
 			    "error=\"%s\"", ignored.msg);
 		e->locked = 0;
+		set_active(e, 0);
 	}
 	return rc;
 }

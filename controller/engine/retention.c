@@ -9,12 +9,16 @@
 #include "base/cfg.h"
 #include "base/log.h"
 #include "base/sys.h"
+#include "engine/engine.h"
 #include "engine/retention.h"
 #include "git/gitsrc.h"
 #include "store/db.h"
 
 /* Runs deleted per transaction. */
 #define BATCH	100
+
+/* How often the sweeper of a standby looks whether its engine is active. */
+#define STANDBY_LOOK_MS	2000
 
 void
 retention_defaults_of(const struct cfg *cfg, struct retention_defaults *d)
@@ -116,52 +120,72 @@ retention_sweep(struct db *db, const struct cfg *cfg, volatile int *stop,
 
 struct retention {
 	const struct cfg	*cfg;
+	struct engine		*engine;	/* NULL: sweep anyway */
+	struct db		*db;		/* the sweeper's, opened lazily */
 	pthread_t		 thread;
+	int			 started;
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 cv;
 	volatile int		 stop;
 };
 
-/* One sweep if this controller gets the lock; errors are logged. */
-static void
-sweep_once(struct retention *r, struct db **db)
+int
+retention_round(struct retention *r, int *swept)
 {
 	struct err err;
 	int got = 0;
 
-	if (*db == NULL && db_open(db, r->cfg->database_url, &err) < 0) {
+	*swept = 0;
+	/*
+	 * Only the active controller sweeps: the local executor's attempt
+	 * folders and checkouts are on its disk, and a standby deleting the
+	 * rows would leave them behind for good.
+	 */
+	if (r->engine != NULL && !engine_active(r->engine))
+		return 0;
+	if (r->db == NULL && db_open(&r->db, r->cfg->database_url, &err) < 0) {
 		log_warn("retention: no database", "error=\"%s\"", err.msg);
-		return;
+		return 0;
 	}
-	if (db_advisory_try_lock(*db, DB_LOCK_RETENTION, &got, &err) < 0) {
+	if (db_advisory_try_lock(r->db, DB_LOCK_RETENTION, &got, &err) < 0) {
 		log_warn("retention: cannot take the lock", "error=\"%s\"",
 		    err.msg);
-		db_free(*db);
-		*db = NULL;
-		return;
+		db_free(r->db);
+		r->db = NULL;
+		return 0;
 	}
 	if (!got)
-		return;	/* another controller sweeps */
-	if (retention_sweep(*db, r->cfg, &r->stop, NULL, &err) < 0)
+		return 0;	/* `sluice gc` sweeps */
+	if (retention_sweep(r->db, r->cfg, &r->stop, NULL, &err) < 0)
 		log_warn("retention: sweep failed", "error=\"%s\"", err.msg);
-	if (db_advisory_unlock(*db, DB_LOCK_RETENTION, &err) < 0) {
-		db_free(*db);
-		*db = NULL;
+	else
+		*swept = 1;
+	if (db_advisory_unlock(r->db, DB_LOCK_RETENTION, &err) < 0) {
+		db_free(r->db);
+		r->db = NULL;
 	}
+	return 0;
 }
 
 static void *
 retention_main(void *arg)
 {
 	struct retention *r = arg;
-	struct db *db = NULL;
 
 	for (;;) {
+		int64_t wait = r->cfg->retention_interval_ms;
 		struct timespec ts;
+		int swept;
 
-		sweep_once(r, &db);
+		/* a standby looks often, so it sweeps soon after taking over */
+		if (r->engine != NULL && !engine_active(r->engine)) {
+			if (wait > STANDBY_LOOK_MS)
+				wait = STANDBY_LOOK_MS;
+		} else {
+			(void)retention_round(r, &swept);
+		}
 		pthread_mutex_lock(&r->mu);
-		ts = sys_deadline_in(r->cfg->retention_interval_ms);
+		ts = sys_deadline_in(wait);
 		while (!r->stop &&
 		    pthread_cond_timedwait(&r->cv, &r->mu, &ts) == 0)
 			;
@@ -171,27 +195,34 @@ retention_main(void *arg)
 		}
 		pthread_mutex_unlock(&r->mu);
 	}
-	db_free(db);
 	return NULL;
+}
+
+struct retention *
+retention_new(const struct cfg *cfg, struct engine *e)
+{
+	struct retention *r = xcalloc(1, sizeof(*r));
+
+	r->cfg = cfg;
+	r->engine = e;
+	pthread_mutex_init(&r->mu, NULL);
+	sys_cond_init_monotonic(&r->cv);
+	return r;
 }
 
 int
 retention_start(struct retention **out, const struct cfg *cfg,
-    struct err *err)
+    struct engine *e, struct err *err)
 {
-	struct retention *r = xcalloc(1, sizeof(*r));
+	struct retention *r = retention_new(cfg, e);
 
 	*out = NULL;
-	r->cfg = cfg;
-	pthread_mutex_init(&r->mu, NULL);
-	sys_cond_init_monotonic(&r->cv);
 	if (pthread_create(&r->thread, NULL, retention_main, r) != 0) {
-		pthread_cond_destroy(&r->cv);
-		pthread_mutex_destroy(&r->mu);
-		free(r);
+		retention_stop(r);
 		return err_set(err, ERR_GENERIC, "cannot start the retention "
 		    "thread");
 	}
+	r->started = 1;
 	*out = r;
 	return 0;
 }
@@ -205,7 +236,9 @@ retention_stop(struct retention *r)
 	r->stop = 1;
 	pthread_cond_signal(&r->cv);
 	pthread_mutex_unlock(&r->mu);
-	pthread_join(r->thread, NULL);
+	if (r->started)
+		pthread_join(r->thread, NULL);
+	db_free(r->db);
 	pthread_cond_destroy(&r->cv);
 	pthread_mutex_destroy(&r->mu);
 	free(r);

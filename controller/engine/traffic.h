@@ -3,8 +3,9 @@
  * (canary.traffic provider kserve or gateway, docs/engine.md "Traffic
  * providers"), through the engine's Kubernetes client (kube_traffic.h):
  * an InferenceService's storageUri and canaryTrafficPercent, or the
- * weights of an HTTPRoute's two backendRefs.  Used by canary.c inside a
- * pass; not for other modules.
+ * weights of an HTTPRoute's two backendRefs.  traffic_set and
+ * traffic_restore are used by canary.c inside a pass, traffic_follow by
+ * loop.c after each pass; not for other modules.
  *
  * Every call sets values (never adds), reads first and writes only what
  * differs, so a call repeated after a crash writes nothing twice.  What
@@ -54,6 +55,26 @@ int	traffic_set(struct eng_pass *ps, const struct snap_stage *st,
  */
 int	traffic_restore(struct eng_pass *ps, const struct snap_stage *st,
 	    const struct pipeline_canary *c, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Move the traffic of the production changes made by hand (promotions
+ * and rollbacks through the API, recorded in production_traffic by
+ * store_model_manual) that are still open: for kserve the
+ * InferenceService serves the version now in production to every
+ * request (storageUri its URI, canaryTrafficPercent removed); for
+ * gateway the route sends every request to the stable backend (weights
+ * 100 / 0).  Read, compare, patch only what differs, as traffic_set, so
+ * a controller killed at any moment patches nothing twice.  Each row's
+ * outcome is recorded: done; pending while the object does not serve it
+ * yet or the API cannot be reached (looked at again after poll_ms or
+ * backoff_ms); failed with the message (a missing object, no
+ * Kubernetes client; tried again after sweep_ms).  Lowers e->next_ms to
+ * the next look.  Only the engine holding the engine lock calls it.
+ * Errors: the database's (the rows stay as they were).
+ */
+struct engine;
+int	traffic_follow(struct engine *e, struct err *err)
 	    __attribute__((warn_unused_result));
 
 #endif

@@ -15,7 +15,11 @@
 	"   WHERE p.id = h.previous_model_version_id),"                     \
 	" 'changed_at', rfc3339(h.changed_at), 'actor', h.actor,"           \
 	" 'source', h.source, 'reason', h.reason, 'run', h.run_id,"          \
-	" 'rollout', h.rollout_id)"
+	" 'rollout', h.rollout_id, 'traffic', (SELECT json_build_object("     \
+	"   'provider', t.provider, 'object', t.object, 'state', t.state,"   \
+	"   'message', t.message, 'tries', t.tries,"                         \
+	"   'updated_at', rfc3339(t.updated_at))"                            \
+	"   FROM production_traffic t WHERE t.history_id = h.id))"
 
 #define ENTRY_FROM                                                          \
 	" FROM production_history h"                                        \

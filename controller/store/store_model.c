@@ -9,6 +9,7 @@
 #include "store/status.h"
 #include "store/store_model.h"
 #include "store/store_sql.h"
+#include "store/store_traffic.h"
 
 static const char sql_register[] =
     "WITH art AS ("
@@ -327,7 +328,10 @@ store_model_manual(struct db *db, enum model_manual what, const char *name,
 	db_args_str(&a, action);
 	db_args_int64(&a, cur);
 	db_args_str(&a, model_status_name(MODEL_PRODUCTION));
+	/* the traffic follows: recorded here, moved by the engine */
 	if ((rc = db_exec_guarded(db, sql_manual_enter, &a, NULL, action,
+	    err)) < 0 ||
+	    (rc = store_traffic_follow_record(db, target, cand, NULL,
 	    err)) < 0 || (rc = db_commit(db, err)) < 0)
 		goto out;
 	if (version_out != NULL)

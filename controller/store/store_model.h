@@ -75,7 +75,9 @@ enum model_manual {
  * ("target T is being rolled out by run N"), the target serves another
  * model, the version is rejected, a candidate or already in production,
  * nothing is in production or nothing is left to roll back to.  Does not
- * move traffic.
+ * move traffic: when the target's canary has a traffic provider, the same
+ * transaction records the traffic to move (store_traffic_follow_record)
+ * and the active engine moves it (engine/traffic.h, traffic_follow).
  */
 int	store_model_manual(struct db *db, enum model_manual what,
 	    const char *name, int version, const char *target,

@@ -116,7 +116,11 @@ function historyEntry(id, version, prev, at, actor, source, reason) {
 	    uri: 'file:///m/' + version, previous: prev ? { model: 'demo',
 	    version: prev } : null, changed_at: iso(at), actor, source, reason,
 	    run: source === 'rollout' ? version : null,
-	    rollout: source === 'rollout' ? version : null };
+	    rollout: source === 'rollout' ? version : null,
+	    // a change by hand moves demo-api's traffic (provider kserve)
+	    traffic: source === 'rollout' ? null : { provider: 'kserve',
+		object: 'demo', state: 'pending', message: null, tries: 0,
+		updated_at: iso(at) } };
 }
 
 const st = {
@@ -165,9 +169,11 @@ function seed() {
 	    .canary.steps,
 	    canary_metrics: { error_rate: 0.004, canary_requests: 1000 },
 	    candidate: { name: 'demo', version: 3, uri: 'file:///m/3',
-	    metrics: { auc: 0.934, loss: 0.21 } },
+	    metrics: { auc: 0.934, loss: 0.21 },
+	    gate_metrics: { auc: 0.934, f1: 0.71 } },
 	    production: { name: 'demo', version: 2, uri: 'file:///m/2',
-	    metrics: { auc: 0.92, loss: 0.23 } } };
+	    metrics: { auc: 0.92, loss: 0.23 },
+	    gate_metrics: { auc: 0.92, f1: 0.7 } } };
 	st.approvals.set(1, a);
 	st.approvals.set(2, { ...a, id: 2, run: 2, status: 'approved', step: 3,
 	    weight: 100, decided_by: 'ops-lead', decided_at: iso(T0 + 400e3),
@@ -659,8 +665,16 @@ async function api(req, res, url) {
 			    decodeURIComponent(g[1]) + '\' not found');
 		const at = url.searchParams.get('at');
 		const list = st.history.slice().reverse();
-		if (at === null)
-			return send(res, 200, { history: list, next_cursor: null });
+		if (at === null) {
+			send(res, 200, { history: list, next_cursor: null });
+			// the controller moves the traffic: the next read says so
+			for (const x of st.history.filter(x => x.traffic &&
+			    x.traffic.state === 'pending'))
+				Object.assign(x.traffic, { state: 'done', tries: 1,
+				    message: 'inferenceservice demo serves ' + x.uri +
+				    ' to every request', updated_at: iso(Date.now()) });
+			return;
+		}
 		const t = Date.parse(at);
 		if (Number.isNaN(t))
 			return fail(res, 400, 'invalid', 'query parameter "at": ' +

@@ -6,9 +6,10 @@
 #   tests/browser/run.sh [console] [mock]
 #
 # console: console.test.mjs and console-session.test.mjs against the real
-# controller; mock: mock.test.mjs and mock-layout.test.mjs against the mock
-# API (no PostgreSQL needed).  Default: both.  The files of a run go at
-# once, each in a node process with a chromium of its own.
+# controller; mock: mock.test.mjs, mock-layout.test.mjs and
+# registry.test.mjs against the mock API (no PostgreSQL needed).  Default:
+# both.  The files of a run go at once, each in a node process with a
+# chromium of its own.
 #
 # `make test` starts it twice, beside the other programs:
 # tests/integration/browser.sh (console) and browser_mock.sh (mock), with
@@ -76,7 +77,8 @@ for a; do
 	esac
 done
 tests=()
-[ "$mock" = 0 ] || tests+=("$here/mock.test.mjs" "$here/mock-layout.test.mjs")
+[ "$mock" = 0 ] || tests+=("$here/mock.test.mjs" "$here/mock-layout.test.mjs" \
+    "$here/registry.test.mjs")
 
 pid=
 db=

@@ -5,7 +5,8 @@
  * would go and why the rest stays, and changes nothing; events stay
  * append-only but for the sweep's narrow exception, and audit events
  * outlive their runs; attempt folders and checkouts go with their runs;
- * /metrics counts what went; the database stops growing across sweeps.
+ * /metrics counts what went; the database stops growing across sweeps;
+ * the sweeper of `sluice serve` sweeps only in the active controller.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,7 +23,9 @@
 #include "../support/testjson.h"
 #include "../support/testseed.h"
 #include "base/cfg.h"
+#include "engine/engine.h"
 #include "engine/retention.h"
+#include "fake_executor.h"
 #include "store/db.h"
 
 #define SHA_A	"0123456789abcdef0123456789abcdef01234567"
@@ -409,6 +412,70 @@ retention__the_database_stops_growing_across_sweeps(void **state)
 		    (long long)size[2], (long long)size[5]);
 }
 
+/* An engine on the fixture's database (a controller), with cfg loaded. */
+static struct engine *
+controller(struct fixture *x, struct cfg **cfg, struct executor *ex,
+    struct fake_executor **fx)
+{
+	char dburl[2200], st[600], *envp[3];
+	struct engine *e = NULL;
+	struct err err;
+
+	(void)snprintf(dburl, sizeof(dburl), "SLUICE_DATABASE_URL=%s",
+	    x->f->a->t.url);
+	(void)snprintf(st, sizeof(st), "SLUICE_STATE_DIR=%s", x->state);
+	envp[0] = dburl;
+	envp[1] = st;
+	envp[2] = NULL;
+	*fx = fake_executor_new(ex);
+	if (cfg_load(cfg, NULL, envp, NULL, 0, &err) < 0 ||
+	    engine_new(&e, *cfg, *ex, &err) < 0)
+		fail_msg("controller: %s", err.msg);
+	return e;
+}
+
+static void
+retention__only_the_active_controller_sweeps(void **state)
+{
+	struct fixture *x = *state;
+	struct fake_executor *fx1, *fx2;
+	struct executor ex1, ex2;
+	struct cfg *cfg1 = NULL, *cfg2 = NULL;
+	struct engine *e1, *e2;
+	struct retention *r1, *r2;
+	struct err err;
+	int swept = -1;
+
+	fifty_runs(x);
+	e1 = controller(x, &cfg1, &ex1, &fx1);
+	e2 = controller(x, &cfg2, &ex2, &fx2);
+	r1 = retention_new(cfg1, e1);
+	r2 = retention_new(cfg2, e2);
+	/* before its engine's first pass, a controller does not sweep */
+	assert_int_equal(retention_round(r1, &swept), 0);
+	assert_int_equal(swept, 0);
+	assert_int_equal(seed_sql(x->f->db, "SELECT count(*) FROM runs"), 50);
+	/* e1 takes the engine lock: e2 is a standby, and does not sweep */
+	assert_int_equal(engine_tick(e1, &err), 0);
+	assert_int_equal(engine_tick(e2, &err), ERR_CONFLICT);
+	assert_int_equal(retention_round(r2, &swept), 0);
+	assert_int_equal(swept, 0);
+	assert_int_equal(seed_sql(x->f->db, "SELECT count(*) FROM runs"), 50);
+	/* the active one does, files included (they are on its disk) */
+	assert_int_equal(retention_round(r1, &swept), 0);
+	assert_int_equal(swept, 1);
+	assert_int_equal(seed_sql(x->f->db, "SELECT count(*) FROM runs"), 6);
+	assert_false(exists("attempt", x->state, x->runs[0]));
+	retention_stop(r2);
+	retention_stop(r1);
+	engine_free(e2);
+	engine_free(e1);
+	fake_executor_free(fx2);
+	fake_executor_free(fx1);
+	cfg_free(cfg2);
+	cfg_free(cfg1);
+}
+
 int
 main(void)
 {
@@ -418,6 +485,7 @@ main(void)
 		T(retention__what_a_kept_run_needs_stays_too),
 		T(retention__events_stay_append_only_but_for_the_sweep),
 		T(retention__the_database_stops_growing_across_sweeps),
+		T(retention__only_the_active_controller_sweeps),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,7 +24,17 @@ function historyItem(e) {
 	    'by ', h('strong', {}, e.actor),
 	    e.run ? [' (run ', h('a', { href: '#/runs/' + api.seg(e.run) },
 		'#' + e.run), ')'] : null,
-	    e.reason ? [': ', h('q', {}, e.reason)] : null);
+	    e.reason ? [': ', h('q', {}, e.reason)] : null,
+	    e.traffic ? trafficLine(e.traffic) : null);
+}
+
+// The traffic that follows a change by hand: "Traffic (kserve fraud):
+// pending — inferenceservice fraud not ready: ...".
+function trafficLine(t) {
+	return h('div', { class: 'traffic-follow' }, 'Traffic (' + t.provider +
+	    ' ' + t.object + '): ', badge(t.state),
+	    t.message ? [' — ', h('span', { class: 'traffic-message' },
+		t.message)] : null);
 }
 
 // "What served TARGET at": a time field and the answer.
@@ -75,7 +85,10 @@ function manualForm(name, versions, target, done) {
 			const e = await api.post(path, { target,
 			    comment: comment.value.trim() || null });
 			replace(status, h('p', { class: 'notice' }, target +
-			    ' now serves v' + e.version + '.'));
+			    ' now serves v' + e.version + '.', e.traffic ?
+			    ' The controller moves its traffic (' +
+			    e.traffic.provider + ' ' + e.traffic.object +
+			    '); the timeline shows when it is done.' : ''));
 			comment.value = '';
 			done();
 		} catch (err) {
