@@ -66,6 +66,10 @@ mkdir -p "$HOME"
 t_git_remote "$tmp"
 mkdir -p "$tmp/work/pipelines"
 cp -R "$SLUICE_TOP/pipelines/demo" "$SLUICE_TOP/pipelines/demo.yaml" "$tmp/work/pipelines/"
+# the demo as it is, but with a 1 s analysis window instead of 10 s: the
+# test runs it twice, and waits for nothing the window shows
+sed -i 's/^\( *duration:\) 10s$/\1 1s/' "$tmp/work/pipelines/demo.yaml"
+grep -q '^ *duration: 1s$' "$tmp/work/pipelines/demo.yaml" || fail "the demo's analysis window was not shortened"
 cat >"$tmp/work/pipelines/broken.yaml" <<'YAML'
 apiVersion: sluice/v1
 kind: Pipeline

@@ -129,7 +129,7 @@ for weight in 10 50 100; do
 	    SLUICE_STAGE=rollout SLUICE_CANARY_TARGET=demo-api \
 	    SLUICE_CANARY_WEIGHT=$weight SLUICE_CANARY_STEP=$step \
 	    SLUICE_PREVIOUS_MODEL= -- \
-	    python3 pipelines/demo/rollout.py --model "$model" --fault-rate 0
+	    python3 pipelines/demo/rollout.py --model "$model" --fault-rate 0 --hold 0
 	out=$tmp/rollout$step.out
 	check "rollout step $step prints well-formed lines" wellformed "$out"
 	er=$(value "$out" metric error_rate)

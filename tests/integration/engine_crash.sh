@@ -35,7 +35,9 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-q() { t_psql "$conn" -c "$1"; }
+# one psql session for the many queries (t_sql in lib.sh)
+t_sql_open "$conn" "$tmp/sql.err"
+q() { t_sql "$1"; }
 
 # The repository: one pipeline, three short stages.
 export GIT_CONFIG_NOSYSTEM=1 HOME=$tmp
@@ -120,14 +122,7 @@ while :; do
 	# Every other controller is killed only once it has recorded an
 	# event: on a loaded machine a start may take longer than any delay,
 	# and the runs would never move on; the others die wherever they are.
-	if [ $((kills % 2)) = 1 ]; then
-		moved=$((SECONDS + 60))
-		until [ "$(q "SELECT coalesce(max(id), 0) > $last FROM events")" = t ]; do
-			kill -0 "$pid" 2>/dev/null || { tail -30 "$tmp/serve.log"; fail "sluice serve exited"; }
-			[ $SECONDS -lt $moved ] || { tail -30 "$tmp/serve.log"; fail "sluice serve recorded nothing in 60 s"; }
-			sleep 0.05
-		done
-	fi
+	[ $((kills % 2)) = 0 ] || t_moved_since "$last" "$pid" "$tmp/serve.log"
 	sleep "$(awk -v s="$RANDOM" 'BEGIN { srand(s); printf "%.2f", rand() * 1.5 }')"
 	kill -9 "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true

@@ -43,7 +43,9 @@ cleanup() {
 }
 trap cleanup EXIT
 t_db_create "$db"
-q() { t_psql "$conn" -c "$1"; }
+# one psql session for the many queries (t_sql in lib.sh)
+t_sql_open "$conn" "$tmp/sql.err"
+q() { t_sql "$1"; }
 
 export GIT_CONFIG_NOSYSTEM=1 HOME=$tmp
 t_git_remote "$tmp"

@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "base/cfg.h"
+#include "base/sys.h"
 #include "engine/engine.h"
 #include "pipeline/pipeline.h"
 #include "store/db.h"
@@ -196,8 +197,11 @@ sleep_ms(int ms)
 }
 
 /*
- * Tick until the query answers want; at most ~15 s (a pass may have to
- * wait for a backoff or a window), failing with the last answer.
+ * Tick until the query answers want, failing with the last answer after
+ * 60 s (a bound against a hang on a loaded machine, not a measure; a pass
+ * may have to wait for a backoff or a window).  The first passes follow
+ * each other at once; then the pauses between passes grow to 50 ms, so
+ * that a 1 s window costs a few dozen passes rather than a hundred.
  */
 static void
 tick_until(struct fx *f, const char *want, const char *fmt, ...)
@@ -208,20 +212,26 @@ tick_until(struct fx *f, const char *want, const char *fmt, ...)
 	char sql[4096];
 	va_list ap;
 	char *v = NULL;
+	int64_t end = sys_now_ms() + 60000;
+	int pause = 5;
 
 	va_start(ap, fmt);
 	(void)vsnprintf(sql, sizeof(sql), fmt, ap);
 	va_end(ap);
-	for (int i = 0; i < 1500; i++) {
+	for (int i = 0;; i++) {
 		free(v);
 		v = testdb_value(&f->t, sql);
 		if (v != NULL && strcmp(v, want) == 0) {
 			free(v);
 			return;
 		}
+		if (sys_now_ms() > end)
+			break;
 		tick(f);
-		if (i > 20)
-			sleep_ms(10);
+		if (i > 20) {
+			sleep_ms(pause);
+			pause = pause * 2 < 50 ? pause * 2 : 50;
+		}
 	}
 	fail_msg("%s\n  still: %s\n  want:  %s", sql, v ? v : "(null)", want);
 }

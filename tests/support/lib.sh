@@ -18,6 +18,10 @@
 #   t_git ARG...           git as a test user, new repositories on main
 #   t_git_remote DIR       DIR/repo.git (bare) and DIR/work, its clone
 #   t_git_push WORK MSG    commit everything in WORK and push it to main
+#   t_sql_open CONNINFO, t_sql SQL
+#                          one psql session for many queries (below)
+#   t_moved_since LAST PID LOG
+#                          wait for an event past LAST (kill -9 loops, below)
 #
 # Needs SLUICE_TEST_PG_URL and SLUICE_TEST_PG_BIN (from scripts/test.sh)
 # for the t_db_* and t_psql functions only.
@@ -125,4 +129,64 @@ t_kube_fake_stop() {
 t_fake() {
 	curl -sS --fail --cacert "$KUBE_FAKE_DIR/ca.crt" \
 	    "$KUBE_FAKE_URL/_fake/$1" "${@:2}"
+}
+
+# --- one psql session for many queries --------------------------------------
+#
+#   t_sql_open CONNINFO [ERRFILE]
+#                          start a psql session (a coprocess) that t_sql
+#                          uses; its stderr goes to ERRFILE (default: a
+#                          new file under $SLUICE_TEST_TMP)
+#   t_sql SQL              run SQL on it: its rows as t_psql -c would print
+#                          them; status 1 (the error on stderr) when a
+#                          statement failed.  Statements run one by one, each
+#                          in its own transaction.
+#
+# For a test that polls the database many times a second: a psql process
+# and a new backend per query cost more than the query.
+
+t_sql_open() {
+	T_SQL_ERR=${2:-$(mktemp "${SLUICE_TEST_TMP:-/tmp}/t_sql.XXXXXX")}
+	: >>"$T_SQL_ERR"
+	coproc T_SQL { exec "${SLUICE_TEST_PG_BIN:?}/psql" -qAtX "$1" 2>>"$T_SQL_ERR"; }
+}
+
+t_sql() {
+	local line before after rows=()
+	[ -n "${T_SQL_PID:-}" ] || { echo "t_sql: no session (t_sql_open)" >&2; return 1; }
+	before=$(wc -c <"$T_SQL_ERR")
+	printf '%s\n;\n\\echo __t_sql_end__\n' "$1" >&"${T_SQL[1]}" || return 1
+	while :; do
+		IFS= read -r line <&"${T_SQL[0]}" || { echo "t_sql: the psql session ended" >&2; return 1; }
+		[ "$line" = __t_sql_end__ ] && break
+		rows+=("$line")
+	done
+	after=$(wc -c <"$T_SQL_ERR")
+	if grep -q 'ERROR:' <(tail -c +$((before + 1)) "$T_SQL_ERR"); then
+		tail -c +$((before + 1)) "$T_SQL_ERR" >&2
+		return 1
+	fi
+	[ "$after" = "$before" ] || tail -c +$((before + 1)) "$T_SQL_ERR" >&2
+	[ ${#rows[@]} = 0 ] || printf '%s\n' "${rows[@]}"
+}
+
+# --- kill -9 loops ------------------------------------------------------------
+#
+#   t_moved_since LAST PID LOG
+#                          wait until the database's events (through q, the
+#                          test's query function) go past id LAST, while
+#                          process PID lives; after 60 s without one, or
+#                          when PID has exited, show LOG's tail and fail.
+#
+# A test that kills `sluice serve` at random moments lets every other one
+# live until it has recorded something: on a loaded machine a start may
+# take longer than any random delay, and the runs would never move on.
+
+t_moved_since() {
+	local moved=$((SECONDS + 60))
+	until [ "$(q "SELECT coalesce(max(id), 0) > $1 FROM events")" = t ]; do
+		kill -0 "$2" 2>/dev/null || { tail -n 30 "$3"; fail "sluice serve exited"; }
+		[ $SECONDS -lt $moved ] || { tail -n 30 "$3"; fail "sluice serve recorded nothing in 60 s"; }
+		sleep 0.05
+	done
 }

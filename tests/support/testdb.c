@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <spawn.h>
 #include <stdint.h>
@@ -38,6 +39,79 @@ test_env(const char *name)
 		abort();
 	}
 	return v;
+}
+
+/*
+ * testdb_sql and testdb_value keep one connection open (to the database
+ * asked last) instead of connecting for every statement: a test that polls
+ * with them makes thousands of calls, and a new backend per call was much
+ * of the suite's time on a loaded machine.  A connection the server closed
+ * meanwhile (a dropped database, a stopped cluster, a terminated backend)
+ * is noticed before it is used and replaced.  Statements run outside any
+ * transaction, as each did on its own connection.
+ */
+static struct {
+	pthread_mutex_t	 mu;
+	PGconn		*c;
+	char		 url[2048];
+} kept = { PTHREAD_MUTEX_INITIALIZER, NULL, "" };
+
+static void
+kept_close(void)
+{
+	PQfinish(kept.c);
+	kept.c = NULL;
+	kept.url[0] = '\0';
+}
+
+/* kept.mu held: a usable connection to url, or NULL (the error printed). */
+static PGconn *
+kept_conn(const char *url)
+{
+	if (kept.c != NULL && (strcmp(kept.url, url) != 0 ||
+	    PQstatus(kept.c) != CONNECTION_OK || !PQconsumeInput(kept.c) ||
+	    PQstatus(kept.c) != CONNECTION_OK ||
+	    PQtransactionStatus(kept.c) != PQTRANS_IDLE))
+		kept_close();
+	if (kept.c == NULL) {
+		kept.c = PQconnectdb(url);
+		if (PQstatus(kept.c) != CONNECTION_OK) {
+			fprintf(stderr, "test: connect: %s",
+			    PQerrorMessage(kept.c));
+			kept_close();
+			return NULL;
+		}
+		(void)snprintf(kept.url, sizeof(kept.url), "%s", url);
+	}
+	return kept.c;
+}
+
+/*
+ * Run sql on t's kept connection, mu held; NULL when no connection.  A
+ * connection found dead by the statement (closed between the check and
+ * the send) is replaced and the statement sent once more: it never
+ * reached the server.
+ */
+static PGresult *
+kept_exec(const struct testdb *t, const char *sql)
+{
+	PGresult *r;
+	PGconn *c;
+
+	if ((c = kept_conn(t->url)) == NULL)
+		return NULL;
+	r = PQexec(c, sql);
+	if (PQstatus(c) == CONNECTION_BAD) {
+		PQclear(r);
+		kept_close();
+		if ((c = kept_conn(t->url)) == NULL)
+			return NULL;
+		r = PQexec(c, sql);
+	}
+	/* what a multi-statement string left open is not the next one's */
+	if (PQtransactionStatus(c) != PQTRANS_IDLE)
+		kept_close();
+	return r;
 }
 
 /* Run one statement on the admin database. */
@@ -142,6 +216,10 @@ testdb_drop(struct testdb *t)
 {
 	if (t->name[0] == '\0')
 		return;
+	pthread_mutex_lock(&kept.mu);
+	if (strcmp(kept.url, t->url) == 0)
+		kept_close();
+	pthread_mutex_unlock(&kept.mu);
 	if (db_statement("DROP DATABASE IF EXISTS", t->name, NULL,
 	    " WITH (FORCE)") < 0)
 		fprintf(stderr, "test: could not drop %s\n", t->name);
@@ -206,47 +284,41 @@ testdb_migrate(const struct testdb *t)
 int
 testdb_sql(const struct testdb *t, const char *sql)
 {
-	PGconn *c = PQconnectdb(t->url);
-	PGresult *r = NULL;
+	PGresult *r;
 	int rc = -1;
 
-	if (PQstatus(c) != CONNECTION_OK) {
-		fprintf(stderr, "test: connect: %s", PQerrorMessage(c));
+	pthread_mutex_lock(&kept.mu);
+	if ((r = kept_exec(t, sql)) == NULL)
 		goto out;
-	}
-	r = PQexec(c, sql);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
 	    PQresultStatus(r) != PGRES_TUPLES_OK) {
-		fprintf(stderr, "test: %s: %s", sql, PQerrorMessage(c));
+		fprintf(stderr, "test: %s: %s", sql, PQresultErrorMessage(r));
 		goto out;
 	}
 	rc = 0;
 out:
 	PQclear(r);
-	PQfinish(c);
+	pthread_mutex_unlock(&kept.mu);
 	return rc;
 }
 
 char *
 testdb_value(const struct testdb *t, const char *sql)
 {
-	PGconn *c = PQconnectdb(t->url);
-	PGresult *r = NULL;
+	PGresult *r;
 	char *v = NULL;
 
-	if (PQstatus(c) != CONNECTION_OK) {
-		fprintf(stderr, "test: connect: %s", PQerrorMessage(c));
+	pthread_mutex_lock(&kept.mu);
+	if ((r = kept_exec(t, sql)) == NULL)
 		abort();
-	}
-	r = PQexec(c, sql);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		fprintf(stderr, "test: %s: %s", sql, PQerrorMessage(c));
+		fprintf(stderr, "test: %s: %s", sql, PQresultErrorMessage(r));
 		abort();
 	}
 	if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
 		v = strdup(PQgetvalue(r, 0, 0));
 	PQclear(r);
-	PQfinish(c);
+	pthread_mutex_unlock(&kept.mu);
 	return v;
 }
 
@@ -282,6 +354,9 @@ pg_script(const char *what)
 int
 testpg_stop(void)
 {
+	pthread_mutex_lock(&kept.mu);
+	kept_close();
+	pthread_mutex_unlock(&kept.mu);
 	return pg_script("pg_stop \"$SLUICE_TEST_PG_DIR\"");
 }
 
