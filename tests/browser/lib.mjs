@@ -75,6 +75,42 @@ export async function newPage(browser, base, { width = 1280, height = 900,
 	return { context, page };
 }
 
+// Signed-in pages a test file keeps for its tests, one per token: a test
+// borrows one instead of opening a context and loading the console again,
+// which is most of what a short test costs.  A borrowed page has the
+// width, height and colour scheme asked for, and empty lists of errors and
+// foreign requests, so each test checks what happened during it.  Tests
+// that change a page beyond navigating (document.hidden, a first load)
+// open their own with newPage().
+export function signedInPages(browser, base) {
+	const open = new Map();
+	return {
+		async get(token, { width = 1280, height = 900,
+		    colorScheme = 'light' } = {}) {
+			let s = open.get(token);
+			if (!s) {
+				s = await newPage(browser, base, { width, height,
+				    colorScheme });
+				await signIn(s.page, token);
+				open.set(token, s);
+			}
+			const { page } = s;
+			const vp = page.viewportSize();
+			if (vp.width !== width || vp.height !== height)
+				await page.setViewportSize({ width, height });
+			await page.emulateMedia({ colorScheme });
+			page.errors.length = 0;
+			page.foreign.length = 0;
+			return page;
+		},
+		async close() {
+			for (const s of open.values())
+				await s.context.close();
+			open.clear();
+		},
+	};
+}
+
 // Wait until the page has its answers: no API request on its way for
 // 100 ms, and no list, card or error still "Loading" or "…".
 export async function settled(page, timeoutMs = 30000) {
@@ -100,8 +136,14 @@ export async function settled(page, timeoutMs = 30000) {
 
 // Go to a page of the console and wait for its answers: every list, card
 // or error of the page has arrived.
+// A page already there is loaded again (going to the same address would
+// only scroll), as a first visit would show it.
 export async function visit(page, hash) {
-	await page.goto('/' + hash);
+	const here = page.url();
+	if (/^https?:/.test(here) && here === new URL('/' + hash, here).href)
+		await page.reload();
+	else
+		await page.goto('/' + hash);
 	await page.locator('main h1').first().waitFor();
 	// every list, card or error of the page has arrived
 	await page.waitForFunction(() => !document.querySelector('main .muted') ||

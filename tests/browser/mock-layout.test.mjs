@@ -7,16 +7,18 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { start, PAGES, violations } from './mock-api.mjs';
-import { launch, newPage, signIn, visit, shot, overflows } from './lib.mjs';
+import { launch, signedInPages, visit, shot, overflows } from './lib.mjs';
 
-let mock, chrome;
+let mock, chrome, pages;
 
 before(async () => {
 	mock = await start(0);
 	chrome = await launch();
+	pages = signedInPages(chrome.browser, mock.url);
 });
 
 after(async () => {
+	await pages?.close();
 	await chrome?.close();
 	mock?.close();
 });
@@ -28,9 +30,7 @@ const shotName = (width, hash) => `mock-${width}-` +
 test('mock: readable at 390 px and 1280 px, light and dark', async () => {
 	for (const [width, colorScheme] of [[1280, 'light'], [390, 'light'],
 	    [390, 'dark'], [1280, 'dark']]) {
-		const { context, page } = await newPage(chrome.browser, mock.url,
-		    { width, colorScheme });
-		await signIn(page, 'admin');
+		const page = await pages.get('admin', { width, colorScheme });
 		const bg = await page.evaluate(() =>
 		    getComputedStyle(document.body).backgroundColor);
 		const [r, g, b] = bg.match(/\d+/g).map(Number);
@@ -53,13 +53,11 @@ test('mock: readable at 390 px and 1280 px, light and dark', async () => {
 			await shot(page, `mock-${width}-dark-runs-3`);
 		}
 		assert.deepEqual(page.errors, []);
-		await context.close();
 	}
 });
 
 test('mock: controls have accessible names', async () => {
-	const { context, page } = await newPage(chrome.browser, mock.url);
-	await signIn(page, 'admin');
+	const page = await pages.get('admin');
 	for (const hash of PAGES) {
 		await visit(page, hash);
 		const unnamed = await page.evaluate(() => {
@@ -79,13 +77,10 @@ test('mock: controls have accessible names', async () => {
 		});
 		assert.deepEqual(unnamed, [], hash);
 	}
-	await context.close();
 });
 
 test('mock: the layout check sees a table wider than its card', async () => {
-	const { context, page } = await newPage(chrome.browser, mock.url,
-	    { width: 390 });
-	await signIn(page, 'admin');
+	const page = await pages.get('admin', { width: 390 });
 	await visit(page, '#/runs/3');
 	assert.deepEqual(await overflows(page), []);
 	// A wide table straight in a card is caught; in a scroll wrapper that
@@ -110,7 +105,6 @@ test('mock: the layout check sees a table wider than its card', async () => {
 		wrap.append(t);
 	});
 	assert.deepEqual(await overflows(page), []);
-	await context.close();
 });
 
 // Last: everything the mock answered during these tests.

@@ -10,14 +10,15 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { start, HOSTILE, PAGES, violations } from './mock-api.mjs';
 import { loadApi } from './openapi.mjs';
-import { launch, newPage, signIn, visit, firstLoadBytes,
+import { launch, newPage, signIn, signedInPages, visit, firstLoadBytes,
     BUDGET } from './lib.mjs';
 
-let mock, chrome;
+let mock, chrome, pages;
 
 before(async () => {
 	mock = await start(0);
 	chrome = await launch();
+	pages = signedInPages(chrome.browser, mock.url);
 });
 
 test('the schemas of docs/api.yaml catch a renamed field', async () => {
@@ -81,6 +82,7 @@ test('mock: every API answer matches docs/api.yaml', async () => {
 });
 
 after(async () => {
+	await pages?.close();
 	await chrome?.close();
 	mock?.close();
 });
@@ -88,9 +90,7 @@ after(async () => {
 // Before any test moves run 3 on.
 test('mock: the run page starts with where the run is, and a link there',
     async () => {
-	const { context, page } = await newPage(chrome.browser, mock.url,
-	    { width: 390, height: 844 });
-	await signIn(page, 'viewer');
+	const page = await pages.get('viewer', { width: 390, height: 844 });
 	await visit(page, '#/runs/4');
 	const glance = page.locator('#run-glance');
 	await glance.getByText('Failed at stage train: attempt 2 of 2 failed: ' +
@@ -111,28 +111,22 @@ test('mock: the run page starts with where the run is, and a link there',
 	    'of step 2 (weight 50%)').waitFor();
 	await glance.getByRole('link', { name: 'Go to rollout' }).waitFor();
 	assert.deepEqual(page.errors, []);
-	await context.close();
 });
 
 test('mock: the run page and the lineage say where an attempt ran',
     async () => {
-	const { context, page } = await newPage(chrome.browser, mock.url,
-	    { width: 1280, height: 900 });
+	const page = await pages.get('viewer');
 	const ran = 'image sha256:2c26b46b68ff… on node gpu-node-7 ' +
 	    '(NVIDIA-H100-80GB-HBM3)';
-	await signIn(page, 'viewer');
 	await visit(page, '#/runs/4');
 	await page.locator('#stage-train').getByText(ran).first().waitFor();
 	await page.locator('dl.ran-on').getByText(ran).first().waitFor();
 	assert.deepEqual(page.errors, []);
-	await context.close();
 });
 
 test('mock: a Kueue attempt shows its queue, flavor, admission and evictions',
     async () => {
-	const { context, page } = await newPage(chrome.browser, mock.url,
-	    { width: 1280, height: 900 });
-	await signIn(page, 'viewer');
+	const page = await pages.get('viewer');
 	await visit(page, '#/runs/3');
 	const table = page.getByRole('table', { name: 'Attempts of train' });
 	await table.getByRole('columnheader', { name: 'Kueue' }).waitFor();
@@ -144,7 +138,6 @@ test('mock: a Kueue attempt shows its queue, flavor, admission and evictions',
 	assert.equal(await page.getByRole('table', { name: 'Attempts of ' +
 	    'prepare' }).getByRole('columnheader', { name: 'Kueue' }).count(), 0);
 	assert.deepEqual(page.errors, []);
-	await context.close();
 });
 
 async function plainText(page, hash) {
@@ -155,8 +148,7 @@ async function plainText(page, hash) {
 
 test('mock: every page renders API values as text, with no console error',
     async () => {
-	const { context, page } = await newPage(chrome.browser, mock.url);
-	await signIn(page, 'admin');
+	const page = await pages.get('admin');
 	for (const hash of PAGES) {
 		await visit(page, hash);
 		await plainText(page, hash);
@@ -172,13 +164,11 @@ test('mock: every page renders API values as text, with no console error',
 	assert.equal(await page.locator('main b').count(), 0);
 	assert.deepEqual(page.errors, []);
 	assert.deepEqual(page.foreign, [], 'requests to other hosts');
-	await context.close();
 });
 
 test('mock: an invalid file without a name is listed with its error',
     async () => {
-	const { context, page } = await newPage(chrome.browser, mock.url);
-	await signIn(page, 'viewer');
+	const page = await pages.get('viewer');
 	await visit(page, '#/pipelines');
 	await page.getByText('pipelines/nameless.yaml:3:1: missing required ' +
 	    'field "name"').waitFor();
@@ -188,7 +178,6 @@ test('mock: an invalid file without a name is listed with its error',
 	await visit(page, '#/pipelines/demo');
 	await page.locator('#next-fire').waitFor();
 	assert.deepEqual(page.errors, []);
-	await context.close();
 });
 
 test('mock: first load stays under 150 KB', async () => {
@@ -205,8 +194,7 @@ test('mock: first load stays under 150 KB', async () => {
 });
 
 test('mock: a rollout\'s analysis is charted per query against its threshold', async () => {
-	const { context, page } = await newPage(chrome.browser, mock.url);
-	await signIn(page, 'viewer');
+	const page = await pages.get('viewer');
 	await visit(page, '#/runs/3');
 	const chart = page.locator('.analysis-charts svg.analysis-chart');
 	await chart.first().waitFor();
@@ -220,12 +208,10 @@ test('mock: a rollout\'s analysis is charted per query against its threshold', a
 	assert.equal(await page.locator('.analysis-charts figcaption')
 	    .innerText(), 'Step 1: error_rate <= 0.01 · last 0.03 (fail)');
 	assert.deepEqual(page.errors, []);
-	await context.close();
 });
 
 test('mock: a viewer sees no control it cannot use', async () => {
-	const { context, page } = await newPage(chrome.browser, mock.url);
-	await signIn(page, 'viewer');
+	const page = await pages.get('viewer');
 	assert.equal(await page.locator('#who-role').textContent(), 'viewer');
 	await visit(page, '#/approvals');
 	await page.getByText('Promote demo-api to 50%').waitFor();
@@ -247,13 +233,11 @@ test('mock: a viewer sees no control it cannot use', async () => {
 		await plainText(page, hash);
 	}
 	assert.deepEqual(page.errors, []);
-	await context.close();
 });
 
 test('mock: an approver pauses and resumes a rollout, each confirmed',
     async () => {
-	const { context, page } = await newPage(chrome.browser, mock.url);
-	await signIn(page, 'approver');
+	const page = await pages.get('approver');
 	// the inbox: pause, with a confirmation naming target and weight
 	await visit(page, '#/approvals');
 	const card = page.locator('#approval-1');
@@ -282,22 +266,18 @@ test('mock: an approver pauses and resumes a rollout, each confirmed',
 	await box.getByRole('button', { name: 'Keep it' }).click();
 	await box.getByRole('button', { name: 'Abort' }).waitFor();
 	assert.deepEqual(page.errors, []);
-	await context.close();
 	// a viewer and an operator see none of it
 	for (const role of ['viewer', 'operator']) {
-		const v = await newPage(chrome.browser, mock.url);
-		await signIn(v.page, role);
-		await visit(v.page, '#/runs/3');
-		await v.page.locator('#h-models').waitFor();
-		assert.equal(await v.page.locator('.rollout-actions').count(), 0);
-		await v.context.close();
+		const v = await pages.get(role);
+		await visit(v, '#/runs/3');
+		await v.locator('#h-models').waitFor();
+		assert.equal(await v.locator('.rollout-actions').count(), 0);
 	}
 });
 
 test('mock: an operator can cancel and start runs but not approve',
     async () => {
-	const { context, page } = await newPage(chrome.browser, mock.url);
-	await signIn(page, 'operator');
+	const page = await pages.get('operator');
 	await visit(page, '#/runs/3');
 	await page.getByRole('button', { name: 'Cancel run' }).waitFor();
 	assert.equal(await page.getByRole('button', { name: 'Approve' }).count(), 0);
@@ -310,12 +290,10 @@ test('mock: an operator can cancel and start runs but not approve',
 	await page.getByRole('button', { name: 'Refresh now' }).first().waitFor();
 	assert.equal(await page.getByRole('button', { name: 'Remove' }).count(), 0);
 	assert.deepEqual(page.errors, []);
-	await context.close();
 });
 
 test('mock: approve with the keyboard alone', async () => {
-	const { context, page } = await newPage(chrome.browser, mock.url);
-	await signIn(page, 'approver');
+	const page = await pages.get('approver');
 	await visit(page, '#/approvals');
 	const comment = page.getByLabel('Comment');
 	await comment.focus();
@@ -328,12 +306,10 @@ test('mock: approve with the keyboard alone', async () => {
 	    .waitFor();
 	await page.getByText('Nothing is waiting for approval.').waitFor();
 	assert.deepEqual(page.errors, []);
-	await context.close();
 });
 
 test('mock: a stage starts and logs live, without reloading', async () => {
-	const { context, page } = await newPage(chrome.browser, mock.url);
-	await signIn(page, 'viewer');
+	const page = await pages.get('viewer');
 	await visit(page, '#/runs/3');
 	await page.locator('#live[data-state="live"]').waitFor();
 	const report = page.locator('#stage-report');
@@ -348,13 +324,11 @@ test('mock: a stage starts and logs live, without reloading', async () => {
 	assert.equal(await page.evaluate(() => window.__same), true,
 	    'the page was reloaded');
 	assert.deepEqual(page.errors, []);
-	await context.close();
 });
 
 test('mock: a multi-node stage shows node 0\'s log first, the others ' +
     'by the picker', async () => {
-	const { context, page } = await newPage(chrome.browser, mock.url);
-	await signIn(page, 'viewer');
+	const page = await pages.get('viewer');
 	await visit(page, '#/runs/3');
 	await page.locator('#stage-train').getByRole('link',
 	    { name: 'Show log' }).click();
@@ -373,7 +347,6 @@ test('mock: a multi-node stage shows node 0\'s log first, the others ' +
 	await page.locator('#log-text').getByText('rows=4000').waitFor();
 	assert.equal(await picker.isVisible(), false);
 	assert.deepEqual(page.errors, []);
-	await context.close();
 });
 
 test('mock: a hidden tab fetches nothing, and catches up when shown',
@@ -406,8 +379,7 @@ test('mock: a hidden tab fetches nothing, and catches up when shown',
 
 test('mock: the model page shows each target\'s production history, the ' +
     'gate metrics against production, and rolls back by hand', async () => {
-	const { context, page } = await newPage(chrome.browser, mock.url);
-	await signIn(page, 'approver');
+	const page = await pages.get('approver');
 	await visit(page, '#/models/demo');
 	const hist = page.locator('#history-demo-api');
 	await hist.locator('.timeline-item').nth(1).waitFor();
@@ -439,13 +411,11 @@ test('mock: the model page shows each target\'s production history, the ' +
 	    /demo v1.*rollback.*after v2/s);
 	assert.equal(await page.evaluate(() => window.__xss), undefined);
 	assert.deepEqual(page.errors, []);
-	await context.close();
 });
 
 test('mock: the search box takes a commit, a run id and a model version',
     async () => {
-	const { context, page } = await newPage(chrome.browser, mock.url);
-	await signIn(page, 'viewer');
+	const page = await pages.get('viewer');
 	await visit(page, '#/runs');
 	const box = page.getByRole('searchbox',
 	    { name: 'Find' });
@@ -476,7 +446,6 @@ test('mock: the search box takes a commit, a run id and a model version',
 	// the browser logs the 409 it was answered, as it does any 4xx
 	assert.deepEqual(page.errors.filter(e => !/status of 409/.test(e)),
 	    []);
-	await context.close();
 });
 
 // Last: everything the mock answered during these tests.
