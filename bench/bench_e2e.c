@@ -27,6 +27,8 @@
  *	                        set by `make bench` (scripts/bench.sh)
  *	BENCH_E2E_PUSHES=100    webhooks
  *	BENCH_E2E_POD_MS=100    how long each stage's pod runs in the fake
+ *	BENCH_E2E_LOG_LEVEL     serve's log_level (warn)
+ *	BENCH_E2E_KEEP=FILE     copy serve's log to FILE
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -72,13 +74,17 @@ static void
 write_config(const char *path, const char *dir, const char *fakedir,
     int port)
 {
+	const char *level = getenv("BENCH_E2E_LOG_LEVEL");
+
 	FILE *fp = fopen(path, "w");
 
 	if (fp == NULL)
 		bench_fail("cannot write %s", path);
+	if (level == NULL || *level == '\0')
+		level = "warn";
 	fprintf(fp, "listen: 127.0.0.1:%d\n"
 	    "state_dir: %s/state\n"
-	    "log_level: warn\n"
+	    "log_level: %s\n"
 	    "executor: kubernetes\n"
 	    "kubernetes:\n"
 	    "  kubeconfig: %s/kubeconfig\n"
@@ -89,7 +95,7 @@ write_config(const char *path, const char *dir, const char *fakedir,
 	    "    url: file://%s/repo.git\n"
 	    "    branches: [main]\n"
 	    "    path: pipelines\n"
-	    "    interval: 1h\n", port, dir, fakedir, dir);
+	    "    interval: 1h\n", port, dir, level, fakedir, dir);
 	if (fclose(fp) != 0)
 		bench_fail("cannot write %s", path);
 }
@@ -158,6 +164,7 @@ main(void)
 	struct db *db = NULL;
 	struct err err;
 	double *e2e, *rtt, *bound, p50, p99, r50, r99, b50, b99;
+	double load0, load1, cpu0, cpu1, t0, t1;
 	size_t njobs, nb = 0, ne = 0;
 	int port, failed = 0;
 	pid_t pid;
@@ -211,11 +218,17 @@ main(void)
 
 	fprintf(stderr, PROG ": %d pushes...\n", npush);
 	c = curl_easy_init();
+	load0 = bench_loadavg();
+	cpu0 = bench_cpu_ms(pid);
+	t0 = bench_wall();
 	for (int i = 0; i < npush; i++) {
 		bench_git_push(dir, i, pushes[i].sha);
 		webhook(c, port, dir, i, &pushes[i]);
 		wait_ended(db, i + 1);
 	}
+	t1 = bench_wall();
+	cpu1 = bench_cpu_ms(pid);
+	load1 = bench_loadavg();
 	curl_easy_cleanup(c);
 
 	/* read back: each push's run, its Jobs in the fake */
@@ -282,6 +295,10 @@ main(void)
 	printf("  targets: webhook -> Job p50 <= 50 ms %s, p99 <= 200 ms %s; "
 	    "stage -> next p50 <= 50 ms %s\n", p50 <= 50 ? "met" : "MISSED",
 	    p99 <= 200 ? "met" : "MISSED", b50 <= 50 ? "met" : "MISSED");
+	printf("  serve's CPU: %.1f ms per run (whole run, 3 stages); %.1f s "
+	    "for all; machine load average %.1f at the start, %.1f at the "
+	    "end (%ld cores)\n", (cpu1 - cpu0) / npush, t1 - t0, load0, load1,
+	    sysconf(_SC_NPROCESSORS_ONLN));
 	if (failed > 0)
 		printf("  %d runs did not succeed\n", failed);
 
@@ -294,6 +311,8 @@ main(void)
 	free(rtt);
 	free(bound);
 	curl_global_cleanup();
+	if (getenv("BENCH_E2E_KEEP") != NULL)
+		bench_sh("cp '%s' '%s'", logp, getenv("BENCH_E2E_KEEP"));
 	bench_sh("rm -rf '%s'", dir);
 	return failed > 0;
 }

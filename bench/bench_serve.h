@@ -99,6 +99,48 @@ bench_sh_line(char *out, size_t len, const char *cmd)
 		bench_fail("failed: %s", cmd);
 }
 
+/* The 1-minute load average, or -1. */
+static inline double
+bench_loadavg(void)
+{
+	FILE *fp = fopen("/proc/loadavg", "r");
+	char line[128];
+	double v = -1;
+
+	if (fp != NULL && fgets(line, sizeof(line), fp) != NULL)
+		v = strtod(line, NULL);
+	if (fp != NULL)
+		fclose(fp);
+	return v;
+}
+
+/* CPU time (user + system) process pid has used, in ms; -1 if unknown. */
+static inline double
+bench_cpu_ms(pid_t pid)
+{
+	char path[64], line[1024], *p;
+	unsigned long ut, st;
+	FILE *fp;
+	int ok;
+
+	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return -1;
+	ok = fgets(line, sizeof(line), fp) != NULL;
+	fclose(fp);
+	/* after "(comm)": state and 10 numbers, then utime and stime */
+	if (!ok || (p = strrchr(line, ')')) == NULL)
+		return -1;
+	p += 2;
+	for (int i = 0; i < 12 && p != NULL; i++)
+		p = (p = strchr(p, ' ')) != NULL ? p + 1 : NULL;
+	if (p == NULL)
+		return -1;
+	ut = strtoul(p, &p, 10);
+	st = strtoul(p, NULL, 10);
+	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* ---- HTTP ---------------------------------------------------------------- */
 
 static inline size_t
