@@ -255,6 +255,7 @@ bench_fake_get(const struct bench_fake *f, const char *path)
 /* One Job of the fake's /_fake/timeline. */
 struct bench_job {
 	char	name[96];
+	char	token[32];	/* the bearer token that created it */
 	double	posted;		/* its create request arrived */
 	double	finished;	/* Complete or Failed; 0 before */
 	int	complete;	/* 1: Complete */
@@ -278,6 +279,8 @@ bench_fake_jobs(const struct bench_fake *f, struct bench_job **out)
 
 		(void)snprintf(v[i].name, sizeof(v[i].name), "%s",
 		    json_string_value(json_object_get(j, "name")));
+		(void)snprintf(v[i].token, sizeof(v[i].token), "%s",
+		    json_string_value(json_object_get(j, "token")));
 		v[i].posted = json_number_value(json_object_get(j, "posted"));
 		v[i].finished = json_number_value(json_object_get(j,
 		    "finished"));

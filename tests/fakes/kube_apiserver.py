@@ -138,12 +138,13 @@ Control API (no auth), JSON in and out:
                              N bytes, as a dropped connection)
   GET  /_fake/objects        every stored object
   GET  /_fake/timeline       {"jobs": [{"namespace", "name", "posted",
-                             "finished", "condition"}]}: per Job (API-created,
-                             not dry runs) when its create request arrived
-                             and when the Job got its Complete or Failed
-                             condition, as Unix times in seconds with
-                             fractions (null until then); emptied by
-                             /_fake/stats/reset
+                             "token", "finished", "condition"}]}: per Job
+                             (API-created, not dry runs) when its create
+                             request arrived, with which bearer token (""
+                             for a client certificate), and when the Job
+                             got its Complete or Failed condition, as Unix
+                             times in seconds with fractions (null until
+                             then); emptied by /_fake/stats/reset
 
 Usage:
   kube_apiserver.py [--port 0] [--port-file F] [--cert C --key K]
@@ -708,6 +709,7 @@ class Store:
         return causes
 
     def create_job(self, ns, job, dry_run=False, posted=None):
+        """posted: (arrival time, bearer token) for /_fake/timeline."""
         md = job.setdefault("metadata", {})
         if md.get("namespace") and md["namespace"] != ns:
             raise APIError(400, "BadRequest",
@@ -758,8 +760,8 @@ class Store:
             self.put("jobs", job, "ADDED")
             if posted is not None:
                 self.job_times[(ns, name)] = {
-                    "namespace": ns, "name": name, "posted": posted,
-                    "finished": None, "condition": None}
+                    "namespace": ns, "name": name, "posted": posted[0],
+                    "token": posted[1], "finished": None, "condition": None}
             log("created job %s/%s" % (ns, name))
             return copy.deepcopy(job)
 
@@ -2270,6 +2272,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.send_json(200, obj)
             return
         tok, verdict = self.authenticate()
+        self.client = tok or ""
         if verdict == "unauthorized":
             with st.lock:
                 st.stats_extra["unauthorized"] += 1
@@ -2318,7 +2321,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise APIError(400, "BadRequest", "expected kind Job, got %s" % body.get("kind"))
             dry = self.q.get("dryRun") == "All"
             obj = st.create_job(ns or "default", body, dry_run=dry,
-                                posted=self.t_recv)
+                                posted=(self.t_recv, self.client))
             self.send_json(201, obj)
         elif verb == "create" and plural == "services" and name is None:
             body = self.read_json()
