@@ -3,7 +3,7 @@
  * dies: two `sluice serve` replicas (bin/sluice) on one database, the
  * Kubernetes executor against the fake API server (each replica with its
  * own bearer token, so the fake's /_fake/timeline says who created each
- * Job), a steady stream of runs (one every BENCH_FAILOVER_EVERY_MS, 250
+ * Job), a steady stream of runs (one every BENCH_FAILOVER_EVERY_MS, 1000
  * ms, of a 2-stage pipeline whose pods run 300 ms), and K (20) times:
  * kill -9 of the active replica (the one holding the engine lock), then
  * wait for the other to take over, start the killed one again (it waits
@@ -30,7 +30,7 @@
  *	SLUICE_BENCH_DB_URL, SLUICE_BIN, SLUICE_TOP, SLUICE_BENCH_TMP
  *	                          set by `make bench` (scripts/bench.sh)
  *	BENCH_FAILOVER_KILLS=20   kills
- *	BENCH_FAILOVER_EVERY_MS=250
+ *	BENCH_FAILOVER_EVERY_MS=1000
  *	                          one run every this many ms
  *	BENCH_FAILOVER_POD_MS=300 how long each stage's pod runs in the fake
  *	BENCH_FAILOVER_KEEP=DIR   copy both replicas' logs to DIR
@@ -254,7 +254,7 @@ main(void)
 
 	bench_prog = PROG;
 	memset(&st, 0, sizeof(st));
-	st.every_ms = bench_env_int("BENCH_FAILOVER_EVERY_MS", 250, 600000);
+	st.every_ms = bench_env_int("BENCH_FAILOVER_EVERY_MS", 1000, 600000);
 	if (url == NULL || bin == NULL || top == NULL) {
 		fprintf(stderr, PROG ": set SLUICE_BENCH_DB_URL, SLUICE_BIN "
 		    "and SLUICE_TOP (make bench does)\n");
