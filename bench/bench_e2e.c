@@ -153,7 +153,6 @@ main(void)
 	const char *url = getenv("SLUICE_BENCH_DB_URL");
 	const char *bin = getenv("SLUICE_BIN");
 	const char *top = getenv("SLUICE_TOP");
-	const char *tmp = getenv("SLUICE_BENCH_TMP");
 	int npush = bench_env_int("BENCH_E2E_PUSHES", 100, 100000);
 	int pod_ms = bench_env_int("BENCH_E2E_POD_MS", 100, 3600000);
 	char dir[400], fakedir[480], config[480], logp[480], args[256];
@@ -170,19 +169,7 @@ main(void)
 	pid_t pid;
 	CURL *c;
 
-	bench_prog = PROG;
-	if (url == NULL || bin == NULL || top == NULL) {
-		fprintf(stderr, PROG ": set SLUICE_BENCH_DB_URL, SLUICE_BIN "
-		    "and SLUICE_TOP (make bench does)\n");
-		return 2;
-	}
-	log_setup(LOG_WARN, LOG_TEXT, stderr);
-	(void)snprintf(dir, sizeof(dir), "%s/e2e.XXXXXX",
-	    tmp != NULL ? tmp : "/tmp");
-	if (mkdtemp(dir) == NULL)
-		bench_fail("mkdtemp %s: %s", dir, strerror(errno));
-	signal(SIGPIPE, SIG_IGN);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	bench_serve_init(PROG, "e2e", dir, sizeof(dir));
 	pushes = calloc((size_t)npush, sizeof(*pushes));
 	e2e = calloc((size_t)npush, sizeof(*e2e));
 	rtt = calloc((size_t)npush, sizeof(*rtt));

@@ -232,7 +232,6 @@ main(void)
 	const char *url = getenv("SLUICE_BENCH_DB_URL");
 	const char *bin = getenv("SLUICE_BIN");
 	const char *top = getenv("SLUICE_TOP");
-	const char *tmp = getenv("SLUICE_BENCH_TMP");
 	const char *keep = getenv("BENCH_FAILOVER_KEEP");
 	int nkill = bench_env_int("BENCH_FAILOVER_KILLS", 20, MAX_KILLS + 1);
 	int pod_ms = bench_env_int("BENCH_FAILOVER_POD_MS", 300, 3600000);
@@ -252,21 +251,9 @@ main(void)
 	int active, bad = 0;
 	int64_t runs, ok, dup, lost, orphans, missing, creates, nattempts;
 
-	bench_prog = PROG;
 	memset(&st, 0, sizeof(st));
 	st.every_ms = bench_env_int("BENCH_FAILOVER_EVERY_MS", 1000, 600000);
-	if (url == NULL || bin == NULL || top == NULL) {
-		fprintf(stderr, PROG ": set SLUICE_BENCH_DB_URL, SLUICE_BIN "
-		    "and SLUICE_TOP (make bench does)\n");
-		return 2;
-	}
-	log_setup(LOG_WARN, LOG_TEXT, stderr);
-	(void)snprintf(dir, sizeof(dir), "%s/failover.XXXXXX",
-	    tmp != NULL ? tmp : "/tmp");
-	if (mkdtemp(dir) == NULL)
-		bench_fail("mkdtemp %s: %s", dir, strerror(errno));
-	signal(SIGPIPE, SIG_IGN);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	bench_serve_init(PROG, "failover", dir, sizeof(dir));
 
 	fprintf(stderr, PROG ": starting the fake API server and replica "
 	    "a...\n");

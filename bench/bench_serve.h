@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "base/buf.h"
+#include "base/log.h"
 
 /* The program's name in messages; each bench sets it first. */
 static const char *bench_prog = "bench";
@@ -139,6 +140,34 @@ bench_cpu_ms(pid_t pid)
 	ut = strtoul(p, &p, 10);
 	st = strtoul(p, NULL, 10);
 	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
+/*
+ * What every end-to-end bench does first: check that SLUICE_BENCH_DB_URL,
+ * SLUICE_BIN and SLUICE_TOP are set (exit 2 otherwise: `make bench` sets
+ * them), log warnings to stderr, make dir (len bytes) as
+ * SLUICE_BENCH_TMP/NAME.XXXXXX, ignore SIGPIPE and ready libcurl.
+ */
+static inline void
+bench_serve_init(const char *prog, const char *name, char *dir, size_t len)
+{
+	const char *tmp = getenv("SLUICE_BENCH_TMP");
+
+	bench_prog = prog;
+	if (getenv("SLUICE_BENCH_DB_URL") == NULL ||
+	    getenv("SLUICE_BIN") == NULL || getenv("SLUICE_TOP") == NULL) {
+		fprintf(stderr, "%s: set SLUICE_BENCH_DB_URL, SLUICE_BIN and "
+		    "SLUICE_TOP (make bench does)\n", prog);
+		exit(2);
+	}
+	log_setup(LOG_WARN, LOG_TEXT, stderr);
+	if (snprintf(dir, len, "%s/%s.XXXXXX", tmp != NULL ? tmp : "/tmp",
+	    name) >= (int)len)
+		bench_fail("SLUICE_BENCH_TMP is too long");
+	if (mkdtemp(dir) == NULL)
+		bench_fail("mkdtemp %s: %s", dir, strerror(errno));
+	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
 /* ---- HTTP ---------------------------------------------------------------- */

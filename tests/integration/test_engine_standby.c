@@ -27,6 +27,7 @@ static const char yaml[] =
     "kind: Pipeline\n"
     "metadata: {name: standby}\n"
     "spec:\n"
+    "  concurrency: 0\n"
     "  checkout: false\n"
     "  defaults: {image: \"alpine:3.20\"}\n"
     "  stages:\n"
