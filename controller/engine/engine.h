@@ -21,7 +21,9 @@
  *
  * Only one engine works on a database at a time: each pass holds a
  * PostgreSQL advisory lock (DB_LOCK_ENGINE) on the engine's connection; a
- * second controller's engine waits as a standby.
+ * second controller's engine waits as a standby, for the lock inside
+ * PostgreSQL (engine_run), so it takes over as soon as the server has
+ * ended the first one's session.
  *
  * Threads: engine_start() runs the loop on a thread of its own (plus one
  * that waits for notifications); engine_tick() runs one pass in the

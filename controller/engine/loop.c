@@ -29,6 +29,63 @@
 #define DEFAULT_BACKOFF_MAX_MS	300000
 #define DEFAULT_MARGIN_MS	30000
 
+/*
+ * A standby waits for the engine lock in PostgreSQL this long at a time
+ * (then checks whether it is being stopped, and waits again): it holds
+ * the lock the moment the server ends the active engine's session.
+ */
+#define STANDBY_WAIT_MS		500
+/* A standby whose wait failed (the database is away) tries again so. */
+#define STANDBY_RETRY_MS	1000
+
+/*
+ * The active engine's session asks the server for TCP keepalives (idle,
+ * interval, count, in seconds): if its host vanishes without closing the
+ * connection, the server ends the session, and the lock with it, within
+ * about 10 + 5 * 3 = 25 s, and a standby takes over.  (A killed process's
+ * socket is closed by its kernel, which the server sees at once.)
+ */
+#define LOCK_KEEPALIVE_IDLE_S		10
+#define LOCK_KEEPALIVE_INTERVAL_S	5
+#define LOCK_KEEPALIVE_COUNT		3
+
+/* --- the lock ---------------------------------------------------------- */
+
+/* The engine lock is ours now. */
+static void
+became_active(struct engine *e)
+{
+	struct err err;
+
+	e->locked = 1;
+	log_info("engine active", "executor=%s", e->ex.ops->name);
+	if (db_server_keepalives(e->db, LOCK_KEEPALIVE_IDLE_S,
+	    LOCK_KEEPALIVE_INTERVAL_S, LOCK_KEEPALIVE_COUNT, &err) < 0)
+		log_warn("engine lock: cannot set the session's keepalives",
+		    "error=\"%s\"", err.msg);
+}
+
+/*
+ * Standby: wait for the engine lock in the server, up to STANDBY_WAIT_MS;
+ * the delay before the loop's next tick (0 once the lock is ours).
+ */
+static int64_t
+wait_for_lock(struct engine *e)
+{
+	struct err err;
+	int got = 0;
+
+	if (db_advisory_lock_wait(e->db, DB_LOCK_ENGINE, STANDBY_WAIT_MS, &got,
+	    &err) < 0) {
+		log_debug("engine standby: waiting for the lock failed",
+		    "error=\"%s\"", err.msg);
+		return STANDBY_RETRY_MS;
+	}
+	if (got)
+		became_active(e);
+	return 0;
+}
+
 /* --- the loop ---------------------------------------------------------- */
 
 /* Whether this engine works (holds the lock), for other threads. */
@@ -66,8 +123,7 @@ engine_tick(struct engine *e, struct err *err)
 		if (!got)
 			return err_set(err, ERR_CONFLICT, "another controller's "
 			    "engine holds the engine lock");
-		e->locked = 1;
-		log_info("engine active", "executor=%s", e->ex.ops->name);
+		became_active(e);
 	}
 	if (!e->active)
 		set_active(e, 1);
@@ -176,7 +232,7 @@ engine_run(struct engine *e)
 				log_info("engine standby", "reason=\"%s\"",
 				    err.msg);
 			standby = 1;
-			delay = 2000;
+			delay = wait_for_lock(e);
 		} else if (rc < 0) {
 			log_warn("engine pass failed, retrying", "error=\"%s\" "
 			    "retry_ms=%lld", err.msg, (long long)backoff);

@@ -26,6 +26,11 @@
 /* Seconds allowed to connect when conninfo does not say. */
 #define DB_CONNECT_TIMEOUT	"10"
 
+/* TCP keepalives of our side when conninfo does not say (db.h). */
+#define DB_KEEPALIVES_IDLE	"10"
+#define DB_KEEPALIVES_INTERVAL	"5"
+#define DB_KEEPALIVES_COUNT	"3"
+
 /* At most this many reads of pending input before a statement. */
 #define DB_DRAIN_READS		8
 
@@ -199,6 +204,9 @@ notice_receiver(void *arg, const PGresult *res)
 		    sev != NULL ? sev : "?", msg);
 }
 
+/* The index of "dbname" (the caller's conninfo) in db_open's keys. */
+#define DB_CONNINFO_VAL	5
+
 /* Whether conninfo is a keyword/value string or a URI rather than a name. */
 static int
 is_conninfo(const char *s)
@@ -214,9 +222,12 @@ db_open(struct db **out, const char *conninfo, struct err *err)
 	 * Keywords are applied in order and conninfo is expanded from dbname,
 	 * so the caller's connect_timeout wins over ours.
 	 */
-	const char *keys[] = { "connect_timeout", "fallback_application_name",
-	    "dbname", NULL };
-	const char *vals[] = { DB_CONNECT_TIMEOUT, "sluice", conninfo, NULL };
+	const char *keys[] = { "connect_timeout", "keepalives_idle",
+	    "keepalives_interval", "keepalives_count",
+	    "fallback_application_name", "dbname", NULL };
+	const char *vals[] = { DB_CONNECT_TIMEOUT, DB_KEEPALIVES_IDLE,
+	    DB_KEEPALIVES_INTERVAL, DB_KEEPALIVES_COUNT, "sluice", conninfo,
+	    NULL };
 	PQconninfoOption *opts = NULL;
 	struct db *db = NULL;
 	char *perr = NULL, msg[ERR_MSG_MAX];
@@ -224,7 +235,7 @@ db_open(struct db **out, const char *conninfo, struct err *err)
 
 	*out = NULL;
 	if (conninfo == NULL)
-		conninfo = vals[2] = "";
+		conninfo = vals[DB_CONNINFO_VAL] = "";
 	if (strlen(conninfo) > LIM_DB_URL)
 		return err_set(err, ERR_INVALID,
 		    "database_url is longer than %d bytes", LIM_DB_URL);
@@ -239,7 +250,7 @@ db_open(struct db **out, const char *conninfo, struct err *err)
 	}
 	db = xcalloc(1, sizeof(*db));
 	db->conninfo = xstrdup(conninfo);
-	vals[2] = db->conninfo;
+	vals[DB_CONNINFO_VAL] = db->conninfo;
 	if ((db->conn = PQconnectdbParams(keys, vals, 1)) == NULL) {
 		rc = err_set(err, ERR_NOMEM, "database: out of memory");
 		goto out;
@@ -583,6 +594,61 @@ db_advisory_unlock(struct db *db, int64_t key, struct err *err)
 out:
 	db_res_free(res);
 	return rc;
+}
+
+int
+db_advisory_lock_wait(struct db *db, int64_t key, int64_t wait_ms, int *got,
+    struct err *err)
+{
+	struct db_args a;
+	int rc;
+
+	*got = 0;
+	BUG_ON(wait_ms <= 0);
+	if ((rc = db_begin(db, err)) < 0)
+		return rc;
+	db_args_init(&a);
+	db_args_int64(&a, wait_ms);
+	if ((rc = db_exec(db, "SELECT set_config('lock_timeout', $1, true)",
+	    &a, NULL, err)) < 0)
+		goto out;
+	db_args_init(&a);
+	db_args_int64(&a, key);
+	rc = db_exec(db, "SELECT pg_advisory_lock($1::bigint)", &a, NULL, err);
+	if (rc < 0) {
+		if (strcmp(db->sqlstate, "55P03") == 0)	/* lock_timeout */
+			rc = 0;
+		goto out;
+	}
+	/* a session lock: the commit keeps it */
+	db->nlocks++;
+	if ((rc = db_commit(db, err)) < 0) {
+		struct err ignored;
+
+		if (db_advisory_unlock(db, key, &ignored) < 0)
+			log_debug("advisory lock lost with its connection",
+			    "error=\"%s\"", ignored.msg);
+		goto out;
+	}
+	*got = 1;
+out:
+	db_rollback(db);
+	return rc;
+}
+
+int
+db_server_keepalives(struct db *db, int idle_s, int interval_s, int count,
+    struct err *err)
+{
+	struct db_args a;
+
+	db_args_init(&a);
+	db_args_int64(&a, idle_s);
+	db_args_int64(&a, interval_s);
+	db_args_int64(&a, count);
+	return db_exec(db, "SELECT set_config('tcp_keepalives_idle', $1, "
+	    "false), set_config('tcp_keepalives_interval', $2, false), "
+	    "set_config('tcp_keepalives_count', $3, false)", &a, NULL, err);
 }
 
 int

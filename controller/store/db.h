@@ -89,7 +89,10 @@ void	db_args_null(struct db_args *a);
  * Connect to conninfo (a libpq keyword/value string or a postgresql:// URI).
  * The connection string is copied; it may hold a password and is never
  * logged or put in a message.  A connect timeout of 10 seconds applies
- * unless conninfo sets connect_timeout.
+ * unless conninfo sets connect_timeout, and TCP keepalives (libpq's
+ * keepalives_idle 10, keepalives_interval 5, keepalives_count 3) unless
+ * it sets them: a server that vanished without closing the connection is
+ * noticed within about 25 seconds of silence, not the system's hours.
  *
  * Fails (and leaves *out NULL) when the server cannot be reached: a caller
  * that wants to wait for the database retries.  Errors: ERR_INVALID for a
@@ -212,6 +215,29 @@ int	db_advisory_try_lock(struct db *db, int64_t key, int *got,
 	    struct err *err) __attribute__((warn_unused_result));
 int	db_advisory_unlock(struct db *db, int64_t key, struct err *err)
 	    __attribute__((warn_unused_result));
+
+/*
+ * As db_advisory_try_lock(), but wait up to wait_ms (> 0) for the lock,
+ * in the server (lock_timeout, in a transaction of its own): PostgreSQL
+ * grants it the moment the holder's session ends, so a standby blocked
+ * here takes over as soon as the server has seen its predecessor's
+ * connection go.  *got is 0 when the time ran out.  Blocks up to wait_ms
+ * plus a few round trips.  Errors as db_exec; *got is then 0.
+ */
+int	db_advisory_lock_wait(struct db *db, int64_t key, int64_t wait_ms,
+	    int *got, struct err *err) __attribute__((warn_unused_result));
+
+/*
+ * Ask the server to probe this connection's client with TCP keepalives
+ * after idle_s idle seconds, every interval_s seconds, count times
+ * (tcp_keepalives_idle/_interval/_count for this session; ignored on a
+ * Unix socket): a session whose client host vanished without closing
+ * its socket ends, with its advisory locks, within about idle_s +
+ * interval_s * count seconds instead of the system's default of hours.
+ * Errors as db_exec.
+ */
+int	db_server_keepalives(struct db *db, int idle_s, int interval_s,
+	    int count, struct err *err) __attribute__((warn_unused_result));
 
 /*
  * Check that the database answers (SELECT 1), reconnecting if needed.

@@ -137,6 +137,14 @@ Control API (no auth), JSON in and out:
                              (the next K followed pod logs are cut after
                              N bytes, as a dropped connection)
   GET  /_fake/objects        every stored object
+  GET  /_fake/timeline       {"jobs": [{"namespace", "name", "posted",
+                             "token", "finished", "condition"}]}: per Job
+                             (API-created, not dry runs) when its create
+                             request arrived, with which bearer token (""
+                             for a client certificate), and when the Job
+                             got its Complete or Failed condition, as Unix
+                             times in seconds with fractions (null until
+                             then); emptied by /_fake/stats/reset
 
 Usage:
   kube_apiserver.py [--port 0] [--port-file F] [--cert C --key K]
@@ -467,6 +475,7 @@ class Store:
         self.event_index = {}       # event_key -> Event, to fold repeats
         self.sim = {}               # (ns, pod name) -> simulation state
         self.finishing = {}         # (ns, job name) -> pending final condition
+        self.job_times = {}         # (ns, job name) -> /_fake/timeline entry
         self.stopping = False
         self.kueue = kueue_config(args)  # None: no Kueue in this cluster
         self.wl_of_job = {}         # job uid -> (ns, workload name)
@@ -699,7 +708,8 @@ class Store:
                 'Invalid value: "%s": a lowercase RFC 1123 label' % sub)
         return causes
 
-    def create_job(self, ns, job, dry_run=False):
+    def create_job(self, ns, job, dry_run=False, posted=None):
+        """posted: (arrival time, bearer token) for /_fake/timeline."""
         md = job.setdefault("metadata", {})
         if md.get("namespace") and md["namespace"] != ns:
             raise APIError(400, "BadRequest",
@@ -748,6 +758,10 @@ class Store:
             if dry_run:
                 return job
             self.put("jobs", job, "ADDED")
+            if posted is not None:
+                self.job_times[(ns, name)] = {
+                    "namespace": ns, "name": name, "posted": posted[0],
+                    "token": posted[1], "finished": None, "condition": None}
             log("created job %s/%s" % (ns, name))
             return copy.deepcopy(job)
 
@@ -1263,6 +1277,9 @@ class Store:
                 ctype, reason, message = fin.pop("final")
                 if ctype == "Complete":
                     st["completionTime"] = ts(now)
+                if key in self.job_times:
+                    self.job_times[key]["finished"] = now
+                    self.job_times[key]["condition"] = ctype
                 st["active"] = 0
                 st["ready"] = 0
                 st["terminating"] = 0
@@ -2166,6 +2183,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.dispatch()
 
     def dispatch(self):
+        self.t_recv = time.time()   # the request has arrived (its headers)
         self._body = None
         u = urllib.parse.urlsplit(self.path)
         self.q = {k: v[-1] for k, v in urllib.parse.parse_qs(
@@ -2254,6 +2272,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.send_json(200, obj)
             return
         tok, verdict = self.authenticate()
+        self.client = tok or ""
         if verdict == "unauthorized":
             with st.lock:
                 st.stats_extra["unauthorized"] += 1
@@ -2301,7 +2320,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if body.get("kind") not in (None, "Job"):
                 raise APIError(400, "BadRequest", "expected kind Job, got %s" % body.get("kind"))
             dry = self.q.get("dryRun") == "All"
-            obj = st.create_job(ns or "default", body, dry_run=dry)
+            obj = st.create_job(ns or "default", body, dry_run=dry,
+                                posted=(self.t_recv, self.client))
             self.send_json(201, obj)
         elif verb == "create" and plural == "services" and name is None:
             body = self.read_json()
@@ -2804,6 +2824,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 st.by_token = {}
                 for k in st.stats_extra:
                     st.stats_extra[k] = 0
+                st.job_times = {}
             self.send_json(200, {"ok": True})
         elif p == "/_fake/faults" and self.command == "DELETE":
             with st.lock:
@@ -2893,6 +2914,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise APIError(400, "BadRequest", "plural must be inferenceservices or httproutes")
             self.send_json(200, st.create_traffic(plural, body.get("namespace") or "default",
                                                   body.get("object") or {}))
+        elif p == "/_fake/timeline" and self.command == "GET":
+            with st.lock:
+                out = {"jobs": [dict(v) for v in st.job_times.values()]}
+            self.send_json(200, out)
         elif p == "/_fake/objects":
             with st.lock:
                 out = {pl: list(copy.deepcopy(list(d.values())))

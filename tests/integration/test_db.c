@@ -4,6 +4,7 @@
  * The restart test stops the cluster, so this program has a cluster of its
  * own (testpg_private): the other programs run meanwhile.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <time.h>
 
 #include "../support/testdb.h"
 #include "store/db.h"
@@ -255,6 +257,67 @@ db__advisory_lock_excludes_another_session(void **state)
 	db_free(b);
 }
 
+/* Close the connection given after 200 ms (another thread). */
+static void *
+free_later(void *arg)
+{
+	struct timespec ts = { 0, 200 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+	db_free(arg);
+	return NULL;
+}
+
+static void
+db__lock_wait_times_out_and_is_granted_when_the_holder_goes(void **state)
+{
+	struct testdb *t = *state;
+	struct db *a = testdb_open(t), *b = testdb_open(t);
+	struct db *c = testdb_open(t);
+	struct err err;
+	pthread_t th;
+	int got = -1;
+
+	assert_int_equal(db_advisory_lock(a, 42, &err), 0);
+	/* held: the wait ends empty-handed, outside any transaction */
+	assert_int_equal(db_advisory_lock_wait(b, 42, 100, &got, &err), 0);
+	assert_int_equal(got, 0);
+	assert_false(db_in_transaction(b));
+	assert_int_equal(db_ping(b, &err), 0);
+	/* the holder's session ends while b waits: b has it */
+	assert_int_equal(pthread_create(&th, NULL, free_later, a), 0);
+	assert_int_equal(db_advisory_lock_wait(b, 42, 600000, &got, &err), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(got, 1);
+	assert_false(db_in_transaction(b));
+	/* and keeps it after the wait's transaction */
+	assert_int_equal(db_advisory_try_lock(c, 42, &got, &err), 0);
+	assert_int_equal(got, 0);
+	assert_int_equal(db_advisory_unlock(b, 42, &err), 0);
+	assert_int_equal(db_advisory_try_lock(c, 42, &got, &err), 0);
+	assert_int_equal(got, 1);
+	assert_int_equal(db_advisory_unlock(c, 42, &err), 0);
+	db_free(b);
+	db_free(c);
+}
+
+static void
+db__server_keepalives_are_set_for_the_session(void **state)
+{
+	struct testdb *t = *state;
+	struct db *db = testdb_open(t);
+	struct db_res *res = NULL;
+	struct err err;
+
+	assert_int_equal(db_server_keepalives(db, 10, 5, 3, &err), 0);
+	/* the session's own setting (a Unix socket reads it as 0) */
+	assert_int_equal(db_exec(db, "SELECT current_setting("
+	    "'tcp_keepalives_count')::int IN (0, 3)", NULL, &res, &err), 0);
+	assert_string_equal(db_res_text(res, 0, 0), "t");
+	db_res_free(res);
+	db_free(db);
+}
+
 static void
 db__reconnects_when_the_server_ended_the_session(void **state)
 {
@@ -487,6 +550,8 @@ main(void)
 		T(db__scripts_report_the_failing_line),
 		T(db__transactions_commit_and_roll_back),
 		T(db__advisory_lock_excludes_another_session),
+		T(db__lock_wait_times_out_and_is_granted_when_the_holder_goes),
+		T(db__server_keepalives_are_set_for_the_session),
 		T(db__reconnects_when_the_server_ended_the_session),
 		T(db__does_not_hide_a_lost_transaction),
 		T(db__exec_int64_reads_one_integer_and_names_what_is_missing),
