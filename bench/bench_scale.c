@@ -24,9 +24,16 @@
  * transition of the engine.
  *
  *	SLUICE_BENCH_DB_URL, SLUICE_BENCH_TMP   (scripts/bench.sh sets them)
- *	BENCH_REPOS=2000 BENCH_RUNS=10000 BENCH_PARALLEL=2000
- *	BENCH_SECONDS=10 BENCH_RAMP_SECONDS=30 BENCH_CONNECTIONS=8
+ *	BENCH_REPOS=500 BENCH_RUNS=2000 BENCH_PARALLEL=500
+ *	BENCH_SECONDS=5 BENCH_RAMP_SECONDS=20 BENCH_CONNECTIONS=8
  *	BENCH_STAGE_MIN_MS=1000 BENCH_STAGE_MAX_MS=5000
+ *	BENCH_PIPELINES=1	(distinct pipelines the runs belong to, one
+ *				 per repository, at most BENCH_REPOS)
+ *
+ * The defaults keep `make bench` short; the full size is
+ *
+ *	make bench BENCH=bench_scale BENCH_REPOS=2000 BENCH_RUNS=10000 \
+ *	    BENCH_PARALLEL=2000 BENCH_SECONDS=10 BENCH_RAMP_SECONDS=60
  *
  * Needs git and wrk on PATH.
  */
@@ -39,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -443,6 +451,18 @@ proc_kib(const char *key)
 	return v;
 }
 
+/* User + system CPU time of this process, seconds. */
+static double
+cpu_s(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return 0;
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
 static void
 sh(const char *cmd)
 {
@@ -560,11 +580,12 @@ main(void)
 {
 	const char *url = getenv("SLUICE_BENCH_DB_URL");
 	const char *tmproot = getenv("SLUICE_BENCH_TMP");
-	int nrepos = bench_env_int("BENCH_REPOS", 2000, 100001);
-	int nruns = bench_env_int("BENCH_RUNS", 10000, 10000001);
-	int parallel = bench_env_int("BENCH_PARALLEL", 2000, 100001);
-	int seconds = bench_env_int("BENCH_SECONDS", 10, 100000);
-	int ramp_s = bench_env_int("BENCH_RAMP_SECONDS", 30, 100000);
+	int nrepos = bench_env_int("BENCH_REPOS", 500, 100001);
+	int nruns = bench_env_int("BENCH_RUNS", 2000, 10000001);
+	int parallel = bench_env_int("BENCH_PARALLEL", 500, 100001);
+	int seconds = bench_env_int("BENCH_SECONDS", 5, 100000);
+	int ramp_s = bench_env_int("BENCH_RAMP_SECONDS", 20, 100000);
+	int npipelines = bench_env_int("BENCH_PIPELINES", 1, 100001);
 	int conns = bench_env_int("BENCH_CONNECTIONS", 8, 10000);
 	int min_ms = bench_env_int("BENCH_STAGE_MIN_MS", 1000, 10000000);
 	int max_ms = bench_env_int("BENCH_STAGE_MAX_MS", 5000, 10000000);
@@ -583,8 +604,9 @@ main(void)
 	struct wrk bl_list, bl_detail, ld_list, ld_detail;
 	struct db_res *res = NULL;
 	struct err err;
-	int64_t *versions = NULL, t0, t_polled, t_ramp, first_run = 0;
+	int64_t *versions = NULL, t0, t_polled, t_ramp, t_stop, first_run = 0;
 	long rss_idle, rss_polled, rss_runs;
+	double cpu_idle;
 	size_t nversions;
 	FILE *fp;
 	int port;
@@ -631,6 +653,10 @@ main(void)
 	if (bench_one_int(PROG, db, "SELECT count(*) FROM repositories WHERE "
 	    "last_error IS NOT NULL") != 0)
 		die("a repository failed to poll");
+	/* one idle cycle: every repository polled again, nothing moved */
+	cpu_idle = cpu_s();
+	sleep(15);
+	cpu_idle = cpu_s() - cpu_idle;
 
 	/* 2. runs, spread over the repositories' pipelines; a token */
 	if (db_exec(db, "SELECT p.latest_version_id FROM pipelines p"
@@ -638,6 +664,8 @@ main(void)
 	    &err) < 0)
 		bench_die(PROG, "versions", &err);
 	nversions = db_res_rows(res);
+	if (nversions > (size_t)npipelines)
+		nversions = (size_t)npipelines;
 	if (nversions == 0)
 		die("no pipeline was found in the repositories");
 	versions = xcalloc(nversions, sizeof(*versions));
@@ -709,23 +737,28 @@ main(void)
 	}
 	t_ramp = (f->ramp_full_at != 0 ? f->ramp_full_at : now_ms()) - t0;
 	atomic_store(&phase, PH_QUIET);
-	engine_stats(e, &st0);
 	sleep((unsigned)seconds);
 	atomic_store(&phase, PH_LOADED);
 	api_load(&ld_list, &ld_detail, script, conns, seconds, port,
 	    first_run);
 	atomic_store(&phase, PH_DONE);
-	engine_stats(e, &st1);
-	engine_stop(e);
+	t_stop = now_ms();
+	engine_stop(e);		/* waits for the pass in progress */
+	t_stop = now_ms() - t_stop;
+	memset(&st0, 0, sizeof(st0));
+	engine_stats(e, &st1);	/* exact now: the whole run */
 
 	printf("bench_scale: %d repositories (file://, 15 s), %d runs of a "
-	    "3-stage pipeline, fake attempts of %d..%d ms, "
+	    "3-stage pipeline (%zu distinct), fake attempts of %d..%d ms, "
 	    "max_parallel_stages %d, %d s per phase\n", nrepos, nruns,
-	    min_ms, max_ms, parallel, seconds);
+	    nversions, min_ms, max_ms, parallel, seconds);
 	printf("  repositories: all polled once in %.1f s; RSS %ld KiB idle "
 	    "(baseline), %ld KiB polled: %.1f KiB per repository\n",
 	    t_polled / 1000.0, rss_idle, rss_polled,
 	    (double)(rss_polled - rss_idle) / nrepos);
+	printf("  idle polling: %.2f CPU-s of the controller per 15 s cycle "
+	    "(%.0f%% of one core; nothing moved)\n", cpu_idle,
+	    cpu_idle * 100 / 15);
 	printf("  peak RSS:     %ld KiB (%.1f MiB; idle baseline %ld KiB, "
 	    "with the runs queued %ld KiB)\n", proc_kib("VmHWM:"),
 	    proc_kib("VmHWM:") / 1024.0, rss_idle, rss_runs);
@@ -736,15 +769,17 @@ main(void)
 	    f->parallel, f->ramp_full_at ? "" : ", not reached",
 	    (double)f->submits[PH_QUIET] / seconds,
 	    (double)f->submits[PH_LOADED] / seconds);
-	for (int i = PH_RAMP; i <= PH_LOADED; i++)
+	/* with the pass engine_stop() waited for (PH_DONE) */
+	for (int i = PH_RAMP; i <= PH_DONE; i++)
 		for (size_t k = 0; k < passes[i].n; k++)
 			sample_add(&all_passes, passes[i].v[k]);
 	printf("  engine pass:  p50 %.1f ms, p99 %.1f ms, max %.1f ms (%zu "
-	    "passes); p99 without API load %.1f ms, with %.1f ms\n",
+	    "passes; the last one ended %.1f s after the phases); p99 "
+	    "without API load %.1f ms (%zu), with %.1f ms (%zu)\n",
 	    quantile(&all_passes, 0.5), quantile(&all_passes, 0.99),
-	    quantile(&all_passes, 1.0), all_passes.n,
-	    quantile(&passes[PH_QUIET], 0.99),
-	    quantile(&passes[PH_LOADED], 0.99));
+	    quantile(&all_passes, 1.0), all_passes.n, t_stop / 1000.0,
+	    quantile(&passes[PH_QUIET], 0.99), passes[PH_QUIET].n,
+	    quantile(&passes[PH_LOADED], 0.99), passes[PH_LOADED].n);
 	printf("  exit -> next stage: without API load p50 %.0f ms, p99 %.0f "
 	    "ms (%zu); with wrk at %d connections p50 %.0f ms, p99 %.0f ms "
 	    "(%zu)\n", quantile(&f->next_stage[PH_QUIET], 0.5),
