@@ -713,9 +713,10 @@ queue_due(struct poller *p)
  * Take the repository list from the database: new, changed and deleted
  * repositories, refresh requests and when each is due.  Between two
  * scans the slots' due times are kept in memory (queue_due), so a
- * finished poll costs no read of the whole list.
+ * finished poll costs no read of the whole list.  Returns -1 when the
+ * list could not be read (try again soon), else 0.
  */
-static void
+static int
 scan(struct poller *p, struct db *db)
 {
 	struct repo *list = NULL;
@@ -729,7 +730,7 @@ scan(struct poller *p, struct db *db)
 	 */
 	if (store_repo_list(db, &list, &n, &err) < 0) {
 		log_warn("cannot list repositories", "error=\"%s\"", err.msg);
-		return;
+		return -1;
 	}
 	pthread_mutex_lock(&p->mu);
 	for (size_t i = 0; i < p->nslots; i++)
@@ -789,6 +790,7 @@ scan(struct poller *p, struct db *db)
 	p->nslots = k;
 	pthread_mutex_unlock(&p->mu);
 	repo_list_free(list, n);
+	return 0;
 }
 
 static struct db *
@@ -829,8 +831,8 @@ scheduler_main(void *arg)
 
 		if (p->rescan || now >= scan_at) {
 			p->rescan = 0;
-			scan(p, db);
-			scan_at = now + LIM_POLL_RESCAN_MS;
+			scan_at = now + (scan(p, db) < 0 ? 1000 :
+			    LIM_POLL_RESCAN_MS);
 			due_at = 0;
 		}
 		if (p->kick || now >= due_at) {
