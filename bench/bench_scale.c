@@ -607,6 +607,7 @@ main(void)
 	int64_t *versions = NULL, t0, t_polled, t_ramp, t_stop, first_run = 0;
 	long rss_idle, rss_polled, rss_runs;
 	double cpu_idle;
+	int64_t idle_polls;
 	size_t nversions;
 	FILE *fp;
 	int port;
@@ -653,10 +654,15 @@ main(void)
 	if (bench_one_int(PROG, db, "SELECT count(*) FROM repositories WHERE "
 	    "last_error IS NOT NULL") != 0)
 		die("a repository failed to poll");
-	/* one idle cycle: every repository polled again, nothing moved */
+	/*
+	 * Idle polling: the polls of 15 s (one interval) in which nothing
+	 * moved, and the controller's CPU time over them.
+	 */
 	cpu_idle = cpu_s();
 	sleep(15);
 	cpu_idle = cpu_s() - cpu_idle;
+	idle_polls = bench_one_int(PROG, db, "SELECT count(*) FROM "
+	    "repositories WHERE last_poll_at > now() - interval '15 s'");
 
 	/* 2. runs, spread over the repositories' pipelines; a token */
 	if (db_exec(db, "SELECT p.latest_version_id FROM pipelines p"
@@ -756,9 +762,12 @@ main(void)
 	    "(baseline), %ld KiB polled: %.1f KiB per repository\n",
 	    t_polled / 1000.0, rss_idle, rss_polled,
 	    (double)(rss_polled - rss_idle) / nrepos);
-	printf("  idle polling: %.2f CPU-s of the controller per 15 s cycle "
-	    "(%.0f%% of one core; nothing moved)\n", cpu_idle,
-	    cpu_idle * 100 / 15);
+	printf("  idle polling: %lld polls in 15 s (nothing moved) for %.2f "
+	    "CPU-s of the controller: %.2f ms per poll; every repository "
+	    "each 15 s would take %.0f%% of one core\n",
+	    (long long)idle_polls, cpu_idle, idle_polls > 0 ?
+	    cpu_idle * 1000 / (double)idle_polls : 0.0, idle_polls > 0 ?
+	    cpu_idle / (double)idle_polls * nrepos * 100 / 15 : 0.0);
 	printf("  peak RSS:     %ld KiB (%.1f MiB; idle baseline %ld KiB, "
 	    "with the runs queued %ld KiB)\n", proc_kib("VmHWM:"),
 	    proc_kib("VmHWM:") / 1024.0, rss_idle, rss_runs);
