@@ -42,6 +42,7 @@
 #include "store/db.h"
 #include "store/migrate.h"
 #include "store/store_token.h"
+#include "bench_util.h"
 
 #define NRUNS		1000000
 #define WITH_STAGES	10000
@@ -262,24 +263,6 @@ await_ready(int port)
 	die("the server never became ready");
 }
 
-/* A number with a unit of wrk ("12.34ms", "800.00us", "1.20s") in ms. */
-static double
-wrk_ms(const char *s)
-{
-	char *end;
-	double v = strtod(s, &end);
-
-	if (strncmp(end, "us", 2) == 0)
-		return v / 1000;
-	if (strncmp(end, "ms", 2) == 0)
-		return v;
-	if (strncmp(end, "s", 1) == 0)
-		return v * 1000;
-	if (strncmp(end, "m", 1) == 0)
-		return v * 60000;
-	return v;
-}
-
 struct result {
 	double	rps;
 	double	p99_ms;
@@ -308,7 +291,7 @@ run_wrk_for(int port, const char *token, const char *path, int secs)
 		if (strncmp(s, "Requests/sec:", 13) == 0)
 			r.rps = strtod(s + 13, NULL);
 		else if (strncmp(s, "99%", 3) == 0)
-			r.p99_ms = wrk_ms(s + 3 + strspn(s + 3, " \t"));
+			r.p99_ms = bench_wrk_ms(s + 3 + strspn(s + 3, " \t"));
 		else if (strncmp(s, "Non-2xx or 3xx responses:", 25) == 0)
 			r.errors = strtol(s + 25, NULL, 10);
 	}

@@ -72,20 +72,6 @@ in_status(void *impl, const char *name, struct exec_status *out,
 }
 
 static int
-in_logs(void *impl, const char *name, int node, int64_t from,
-    struct buf *out, int64_t *next, char *source, size_t sourcelen,
-    struct err *err)
-{
-	(void)impl;
-	(void)node;
-	(void)out;
-	if (sourcelen > 0)
-		source[0] = '\0';
-	*next = from;
-	return err_set(err, ERR_NOTFOUND, "no log for '%s'", name);
-}
-
-static int
 in_noop(void *impl, const char *name, struct err *err)
 {
 	(void)impl;
@@ -104,7 +90,7 @@ static const struct executor_ops instant_ops = {
 	.name = "instant",
 	.submit = in_submit,
 	.status = in_status,
-	.logs = in_logs,
+	.logs = bench_logs_none,
 	.cancel = in_noop,
 	.release = in_noop,
 	.free = in_free,

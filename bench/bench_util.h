@@ -1,7 +1,8 @@
 /*
  * bench_util.h - what the engine benchmarks share: failing loudly, an
- * integer setting from the environment, one integer from a query, and a
- * repository, commit and valid version of a pipeline.  static inline:
+ * integer setting from the environment, one integer from a query, a
+ * repository, commit and valid version of a pipeline, a fake executor's
+ * logs op that has none, and wrk's durations.  static inline:
  * each bench/NAME.c is its own program (the Makefile links one per file).
  */
 #ifndef SLUICE_BENCH_UTIL_H
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exec/executor.h"
 #include "pipeline/pipeline.h"
 #include "store/db.h"
 #include "store/store_commit.h"
@@ -103,6 +105,39 @@ bench_make_version(const char *prog, struct db *db, const char *name,
 	free(json);
 	pipeline_free(p);
 	return vid;
+}
+
+/* An executor's logs op for attempts without output (executor.h). */
+static inline int
+bench_logs_none(void *impl, const char *name, int node, int64_t from,
+    struct buf *out, int64_t *next, char *source, size_t sourcelen,
+    struct err *err)
+{
+	(void)impl;
+	(void)node;
+	(void)out;
+	if (sourcelen > 0)
+		source[0] = '\0';
+	*next = from;
+	return err_set(err, ERR_NOTFOUND, "no log for '%s'", name);
+}
+
+/* A duration as wrk prints it ("12.34ms", "800.00us", "1.20s") in ms. */
+static inline double
+bench_wrk_ms(const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (strncmp(end, "us", 2) == 0)
+		return v / 1000;
+	if (strncmp(end, "ms", 2) == 0)
+		return v;
+	if (strncmp(end, "s", 1) == 0)
+		return v * 1000;
+	if (strncmp(end, "m", 1) == 0)
+		return v * 60000;
+	return v;
 }
 
 #endif

@@ -10,7 +10,9 @@
 
 /* Configuration */
 #define LIM_CONFIG_FILE		(1024 * 1024)	/* sluice.yaml */
-#define LIM_CONFIG_REPOS	256		/* repositories: entries */
+#define LIM_CONFIG_REPOS	100000		/* repositories: entries, hard cap
+					   (max_repositories is the
+					   configured one) */
 #define LIM_NAME		63		/* DNS-1123 label */
 #define LIM_PATH		4096		/* a file system path */
 #define LIM_URL			2048
@@ -95,7 +97,14 @@
 #define LIM_POLL_FETCH_TIMEOUT_MS (120 * 1000)	/* one fetch */
 #define LIM_POLL_BACKOFF_MS	(5 * 60 * 1000)	/* longest wait after failures */
 #define LIM_POLL_COMMITS	100		/* commits recorded per push */
-#define LIM_POLL_SLOTS		LIM_CONFIG_REPOS /* repositories polled */
+#define LIM_POLL_SLOTS		LIM_CONFIG_REPOS /* repositories polled, hard cap
+					   (max_repositories is the
+					   configured one) */
+#define LIM_POLL_OPEN_SOURCES	256		/* mirrors kept open between
+					   polls (least recently polled
+					   closed first) */
+#define LIM_POLL_RESCAN_MS	5000		/* longest wait between two
+					   reads of the repository list */
 
 /* Pipeline definitions: more caps (pipeline.c) */
 #define LIM_PIPELINE_EXPANDED	(4 * 1024 * 1024) /* scalar bytes after aliases

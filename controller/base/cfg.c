@@ -100,6 +100,9 @@ const struct key cfg_top_keys[] = {
 	  .def = "30s", .min = SEC, .max = DUR_MAX },
 	{ .path = "poll_workers", .type = K_INT, .off = C(poll_workers),
 	  .def = "4", .min = 1, .max = 64 },
+	{ .path = "max_repositories", .type = K_INT,
+	  .off = C(max_repositories), .def = "10000", .min = 1,
+	  .max = LIM_CONFIG_REPOS, .flags = CFG_DUMP_CHANGED },
 	{ .path = "session_ttl", .type = K_DUR, .off = C(session_ttl_ms),
 	  .def = "12h", .min = 60 * SEC, .max = DUR_MAX },
 	{ .path = "repositories", .type = K_REPOS },
@@ -404,6 +407,12 @@ cfg_load(struct cfg **out, const char *path, char *const *envp,
 		goto out;
 	if ((rc = apply_overrides(&ld, c, overrides, n)) < 0)
 		goto out;
+	if (c->nrepositories > (size_t)c->max_repositories) {
+		rc = err_set(err, ERR_INVALID, "repositories: has %zu entries, "
+		    "more than max_repositories (%d)", c->nrepositories,
+		    c->max_repositories);
+		goto out;
+	}
 	for (size_t i = 0; i < c->nrepositories; i++) {
 		if (c->repositories[i].interval_ms == 0)
 			c->repositories[i].interval_ms = c->poll_interval_ms;

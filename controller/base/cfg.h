@@ -97,6 +97,7 @@ struct cfg {
 	int64_t		 logs_max_bytes;	/* logs.max_bytes: 16MiB of each
 						   attempt's (node's) log kept */
 	int		 poll_workers;		/* 4 */
+	int		 max_repositories;	/* 10000: polled at most */
 	int64_t		 session_ttl_ms;	/* 12h */
 	struct cfg_repo	*repositories;
 	size_t		 nrepositories;

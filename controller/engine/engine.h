@@ -58,6 +58,12 @@ struct engine_opts {
 	int		 no_lock;		/* 1: skip the advisory lock */
 	int64_t		 log_max_bytes;		/* cfg's logs.max_bytes: bytes
 						   of each attempt's log kept */
+	/*
+	 * Called on the engine's thread after every pass with how long it
+	 * took (microseconds), or NULL (benchmarks).
+	 */
+	void		(*on_pass)(void *arg, int64_t pass_us);
+	void		*on_pass_arg;
 };
 
 /* Counters since engine_new(), for benchmarks and /metrics. */

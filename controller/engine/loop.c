@@ -108,9 +108,20 @@ engine_active(struct engine *e)
 	return a;
 }
 
+/* A monotonic clock in microseconds, for on_pass. */
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int
 engine_tick(struct engine *e, struct err *err)
 {
+	int64_t t0 = e->o.on_pass != NULL ? now_us() : 0;
 	int rc, got = 0;
 
 	e->pass++;
@@ -137,6 +148,8 @@ engine_tick(struct engine *e, struct err *err)
 	if (rc == 0)
 		rc = traffic_follow(e, err);
 	e->st.passes++;
+	if (e->o.on_pass != NULL)
+		e->o.on_pass(e->o.on_pass_arg, now_us() - t0);
 	if (rc == ERR_TRANSIENT && e->locked) {
 		struct err ignored;
 
@@ -329,6 +342,8 @@ engine_set_opts(struct engine *e, const struct engine_opts *o)
 	if (o->timeout_margin_ms > 0)
 		e->o.timeout_margin_ms = o->timeout_margin_ms;
 	e->o.no_lock = o->no_lock;
+	e->o.on_pass = o->on_pass;
+	e->o.on_pass_arg = o->on_pass_arg;
 	if (o->log_max_bytes > 0)
 		e->o.log_max_bytes = o->log_max_bytes;
 }

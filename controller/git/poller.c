@@ -28,7 +28,13 @@
 #include "store/store_repo.h"
 #include "store/store_run.h"
 
-/* One repository as the pool sees it. */
+/*
+ * One repository as the pool sees it.  What it costs in memory is this
+ * struct and its repository row (a few hundred bytes), and while src is
+ * open the libgit2 repository and remote behind it; at most
+ * LIM_POLL_OPEN_SOURCES sources stay open between polls
+ * (docs/performance.md, "Repositories").
+ */
 struct slot {
 	int64_t		 id;
 	struct repo	 repo;		/* latest row, owned */
@@ -38,17 +44,23 @@ struct slot {
 	uint64_t	 queued_seq;	/* FIFO order */
 	int		 in_flight;	/* a worker polls it now */
 	int		 seen;		/* still listed (scan bookkeeping) */
+	int		 refresh_seen;	/* a refresh was asked during the poll */
+	int64_t		 due_at;	/* sys_now_ms() when to poll next */
+	int64_t		 used_at;	/* sys_now_ms() of the last poll */
 };
 
 struct poller {
 	const struct cfg	*cfg;
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 work;		/* a slot was queued, or stop */
-	struct slot		*slots[LIM_POLL_SLOTS];
+	struct slot		**slots;	/* sorted by id */
 	size_t			 nslots;
+	size_t			 cap;
+	size_t			 nopen;		/* slots whose src is open */
 	uint64_t		 seq;
 	volatile int		 stopping;
-	volatile int		 kick;		/* a worker finished: rescan */
+	volatile int		 kick;		/* a worker finished: requeue */
+	volatile int		 rescan;	/* ... and the list must be read */
 	pthread_t		 scheduler;
 	pthread_t		*workers;
 	int			 nworkers;
@@ -566,8 +578,11 @@ out:
 	return rc;
 }
 
-/* Record the outcome; errors here are logged (the next poll retries). */
-static void
+/*
+ * Record the outcome; errors here are logged (the next poll retries).
+ * Returns the time until the next poll (ms).
+ */
+static int64_t
 finish_poll(const struct cfg *cfg, struct db *db, struct slot *s,
     int64_t started, int rc, const struct err *perr, struct metric *errors)
 {
@@ -589,6 +604,7 @@ finish_poll(const struct cfg *cfg, struct db *db, struct slot *s,
 	    next, &err) < 0)
 		log_error("cannot record poll", "repository=%s error=\"%s\"",
 		    s->repo.name, err.msg);
+	return next;
 }
 
 int
@@ -610,7 +626,7 @@ poller_poll_now(const struct cfg *cfg, struct db *db, const char *name,
 	s.id = s.repo.id;
 	err_clear(&perr);
 	rc = poll_slot(cfg, db, &s, &perr);
-	finish_poll(cfg, db, &s, started, rc, &perr, NULL);
+	(void)finish_poll(cfg, db, &s, started, rc, &perr, NULL);
 	if (rc < 0)
 		(void)err_set(err, rc, "%s", perr.msg);
 	gitsrc_free(s.src);
@@ -622,12 +638,31 @@ poller_poll_now(const struct cfg *cfg, struct db *db, const char *name,
 
 /* --- threads ------------------------------------------------------------- */
 
+static int
+slot_cmp(const void *a, const void *b)
+{
+	const struct slot *x = *(struct slot *const *)a;
+	const struct slot *y = *(struct slot *const *)b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The slot of repository id, or NULL (binary search: slots is sorted). */
 static struct slot *
 slot_find(struct poller *p, int64_t id)
 {
-	for (size_t i = 0; i < p->nslots; i++)
-		if (p->slots[i]->id == id)
-			return p->slots[i];
+	size_t lo = 0, hi = p->nslots;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->slots[mid]->id == id)
+			return p->slots[mid];
+		if (p->slots[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
 }
 
@@ -640,21 +675,62 @@ slot_free(struct slot *s)
 	free(s);
 }
 
+/* The most repositories polled: max_repositories, within the hard cap. */
+static size_t
+max_slots(const struct cfg *cfg)
+{
+	return cfg->max_repositories > 0 && cfg->max_repositories <
+	    LIM_POLL_SLOTS ? (size_t)cfg->max_repositories : LIM_POLL_SLOTS;
+}
+
 /*
- * Take the repository list from the database and queue what is due.
- * Returns the time until the next repository is due (ms).
+ * Queue every slot that is due and not queued or polled already.  Called
+ * with mu held; O(slots).  Returns the time until the next one is due
+ * (ms), at most LIM_POLL_RESCAN_MS.
  */
 static int64_t
+queue_due(struct poller *p)
+{
+	int64_t now = sys_now_ms(), wait = LIM_POLL_RESCAN_MS;
+
+	for (size_t i = 0; i < p->nslots; i++) {
+		struct slot *s = p->slots[i];
+
+		if (s->queued || s->in_flight)
+			continue;
+		if (s->due_at <= now) {
+			s->queued = 1;
+			s->queued_seq = ++p->seq;
+			pthread_cond_signal(&p->work);
+		} else if (s->due_at - now < wait) {
+			wait = s->due_at - now;
+		}
+	}
+	return wait;
+}
+
+/*
+ * Take the repository list from the database: new, changed and deleted
+ * repositories, refresh requests and when each is due.  Between two
+ * scans the slots' due times are kept in memory (queue_due), so a
+ * finished poll costs no read of the whole list.  Returns -1 when the
+ * list could not be read (try again soon), else 0.
+ */
+static int
 scan(struct poller *p, struct db *db)
 {
 	struct repo *list = NULL;
-	size_t n = 0;
+	size_t n = 0, k, added = 0, skipped = 0, max = max_slots(p->cfg);
 	struct err err;
-	int64_t wait = 5000;
+	int64_t now = sys_now_ms();
 
+	/*
+	 * A poll that ends after this read has set the slot's due time
+	 * itself; the row read here predates it (used_at >= now below).
+	 */
 	if (store_repo_list(db, &list, &n, &err) < 0) {
 		log_warn("cannot list repositories", "error=\"%s\"", err.msg);
-		return 1000;
+		return -1;
 	}
 	pthread_mutex_lock(&p->mu);
 	for (size_t i = 0; i < p->nslots; i++)
@@ -663,45 +739,58 @@ scan(struct poller *p, struct db *db)
 		struct slot *s = slot_find(p, list[i].id);
 
 		if (s == NULL) {
-			if (p->nslots == LIM_POLL_SLOTS) {
-				log_warn("too many repositories", "max=%d",
-				    LIM_POLL_SLOTS);
+			if (p->nslots >= max) {
+				skipped++;
 				continue;
 			}
+			if (sys_grow((void **)&p->slots, p->nslots, &p->cap,
+			    sizeof(*p->slots), LIM_POLL_SLOTS) < 0)
+				abort();
 			s = xcalloc(1, sizeof(*s));
 			s->id = list[i].id;
 			p->slots[p->nslots++] = s;
+			added++;
 		}
 		s->seen = 1;
-		if (s->in_flight)
-			continue;	/* the worker owns s->repo now */
+		if (s->in_flight) {
+			/* the worker owns s->repo now */
+			if (list[i].refresh_requested)
+				s->refresh_seen = 1;
+			continue;
+		}
+		if (s->used_at >= now && !list[i].refresh_requested)
+			continue;
 		repo_release(&s->repo);
 		s->repo = list[i];
 		memset(&list[i], 0, sizeof(list[i]));
-		if (s->queued)
-			continue;
-		if (s->repo.due_in_ms == 0 || s->repo.refresh_requested) {
-			s->queued = 1;
-			s->queued_seq = ++p->seq;
-			pthread_cond_signal(&p->work);
-		} else if (s->repo.due_in_ms < wait) {
-			wait = s->repo.due_in_ms;
-		}
+		s->due_at = s->repo.refresh_requested ? now :
+		    now + s->repo.due_in_ms;
 	}
-	/* Deleted repositories: drop their slots when no worker holds them. */
-	for (size_t i = 0; i < p->nslots;) {
+	if (added > 0)
+		qsort(p->slots, p->nslots, sizeof(*p->slots), slot_cmp);
+	if (skipped > 0)
+		log_warn("too many repositories, some are not polled",
+		    "max_repositories=%zu not_polled=%zu", max, skipped);
+	/*
+	 * Deleted repositories: drop their slots when no worker holds them
+	 * (the order by id stays).
+	 */
+	k = 0;
+	for (size_t i = 0; i < p->nslots; i++) {
 		struct slot *s = p->slots[i];
 
 		if (!s->seen && !s->in_flight) {
-			p->slots[i] = p->slots[--p->nslots];
+			if (s->src != NULL)
+				p->nopen--;
 			slot_free(s);
 			continue;
 		}
-		i++;
+		p->slots[k++] = s;
 	}
+	p->nslots = k;
 	pthread_mutex_unlock(&p->mu);
 	repo_list_free(list, n);
-	return wait;
+	return 0;
 }
 
 static struct db *
@@ -730,25 +819,33 @@ scheduler_main(void *arg)
 	struct db *db = open_db_retrying(p);
 	struct err err;
 	char ch[64], payload[256];
-	int64_t due_at = 0;
+	int64_t scan_at = 0, due_at = 0;
 
 	if (db == NULL)
 		return NULL;
 	if (db_listen(db, "sluice_refresh", &err) < 0)
 		log_warn("poller: cannot listen", "error=\"%s\"", err.msg);
 	while (!p->stopping) {
-		int64_t now = sys_wall_ms();
+		int64_t now = sys_now_ms();
 		int rc;
 
+		if (p->rescan || now >= scan_at) {
+			p->rescan = 0;
+			scan_at = now + (scan(p, db) < 0 ? 1000 :
+			    LIM_POLL_RESCAN_MS);
+			due_at = 0;
+		}
 		if (p->kick || now >= due_at) {
 			p->kick = 0;
-			due_at = now + scan(p, db);
+			pthread_mutex_lock(&p->mu);
+			due_at = now + queue_due(p);
+			pthread_mutex_unlock(&p->mu);
 		}
 		/* Short waits: a worker's kick is seen within 200 ms. */
 		rc = db_wait_notify(db, 200, ch, sizeof(ch), payload,
 		    sizeof(payload), &err);
 		if (rc == 1)
-			due_at = 0;
+			scan_at = 0;
 		else if (rc < 0) {
 			struct timespec ts = { 0, 200 * 1000 * 1000 };
 			nanosleep(&ts, NULL);
@@ -774,6 +871,38 @@ next_slot(struct poller *p)
 	return best;
 }
 
+/*
+ * Past LIM_POLL_OPEN_SOURCES open sources, detach the source of the
+ * repository polled longest ago (not being polled) and return it for the
+ * caller to free without mu; NULL when under the cap.  Called with mu
+ * held.  A closed source is opened again by its next poll, from the
+ * mirror on disk.
+ */
+static struct gitsrc *
+close_lru(struct poller *p)
+{
+	struct slot *lru = NULL;
+	struct gitsrc *src;
+
+	if (p->nopen <= LIM_POLL_OPEN_SOURCES)
+		return NULL;
+	for (size_t i = 0; i < p->nslots; i++) {
+		struct slot *s = p->slots[i];
+
+		if (s->src != NULL && !s->in_flight &&
+		    (lru == NULL || s->used_at < lru->used_at))
+			lru = s;
+	}
+	if (lru == NULL)
+		return NULL;
+	src = lru->src;
+	lru->src = NULL;
+	free(lru->src_url);
+	lru->src_url = NULL;
+	p->nopen--;
+	return src;
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -785,9 +914,10 @@ worker_main(void *arg)
 	pthread_mutex_lock(&p->mu);
 	while (!p->stopping) {
 		struct slot *s = next_slot(p);
+		struct gitsrc *victim;
 		struct err err;
-		int64_t started;
-		int rc;
+		int64_t started, next;
+		int rc, was_open;
 
 		if (s == NULL) {
 			pthread_cond_wait(&p->work, &p->mu);
@@ -795,16 +925,29 @@ worker_main(void *arg)
 		}
 		s->queued = 0;
 		s->in_flight = 1;
+		was_open = s->src != NULL;
 		pthread_mutex_unlock(&p->mu);
 
 		started = sys_wall_ms() - 1;
 		err_clear(&err);
 		rc = poll_slot(p->cfg, db, s, &err);
-		finish_poll(p->cfg, db, s, started, rc, &err, p->errors);
+		next = finish_poll(p->cfg, db, s, started, rc, &err, p->errors);
 
 		pthread_mutex_lock(&p->mu);
 		s->in_flight = 0;
+		s->used_at = sys_now_ms();
+		s->due_at = s->used_at + next;
+		if (s->refresh_seen)
+			p->rescan = 1;	/* whether it still stands */
+		s->refresh_seen = 0;
+		p->nopen += (size_t)(s->src != NULL) - (size_t)was_open;
+		victim = close_lru(p);
 		p->kick = 1;
+		if (victim != NULL) {
+			pthread_mutex_unlock(&p->mu);
+			gitsrc_free(victim);
+			pthread_mutex_lock(&p->mu);
+		}
 	}
 	pthread_mutex_unlock(&p->mu);
 	db_free(db);
@@ -881,6 +1024,7 @@ poller_stop(struct poller *p)
 		pthread_join(p->workers[i], NULL);
 	for (size_t i = 0; i < p->nslots; i++)
 		slot_free(p->slots[i]);
+	free(p->slots);
 	free(p->workers);
 	pthread_cond_destroy(&p->work);
 	pthread_mutex_destroy(&p->mu);

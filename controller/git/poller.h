@@ -8,6 +8,13 @@
  * worker and never the others.  Each thread has its own database
  * connection; a repository is polled by one worker at a time.
  *
+ * Scale: at most cfg->max_repositories repositories are polled (the rest
+ * are logged).  The scheduler reads the repository list at start, every
+ * LIM_POLL_RESCAN_MS and on NOTIFY sluice_refresh, and keeps each one's
+ * next poll time in memory in between.  A repository costs its slot (a
+ * few KiB); only the LIM_POLL_OPEN_SOURCES mirrors polled most recently
+ * stay open between polls, so memory is bounded whatever the count.
+ *
  * A poll lists the remote's refs (kept-alive connection), fetches only when
  * a tracked branch moved, and for each moved branch, in one transaction:
  * records the new commits, stores a pipeline version per pipeline file of

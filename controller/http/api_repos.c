@@ -187,7 +187,8 @@ api_repos_add(void *ctx, struct http_request *rq, struct http_response *rs)
 		goto fail;
 	if ((db = api_db(ctl, rs)) == NULL)
 		goto out;
-	if (store_repo_add(db, &r, auth_actor(rq), &id, &err) < 0)
+	if (store_repo_add(db, &r, auth_actor(rq),
+	    ctl->cfg->max_repositories, &id, &err) < 0)
 		goto fail;
 	log_info("repository added", "repository=%s actor=%s", name,
 	    auth_actor(rq));

@@ -85,8 +85,10 @@ static const char sql_add[] =
     "WITH ins AS ("
     "  INSERT INTO repositories (name, url, branches, path, poll_interval_ms,"
     "    auth_token_env, auth_ssh_key_file, auth_known_hosts_file, source)"
-    "  VALUES ($1, $2, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)),"
-    "    $4, nullif($5::bigint, 0), $6, $7, $8, 'api') RETURNING id),"
+    "  SELECT $1, $2, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)),"
+    "    $4, nullif($5::bigint, 0), $6, $7, $8, 'api'"
+    "  WHERE (SELECT count(*) FROM repositories WHERE deleted_at IS NULL)"
+    "    < $10::bigint RETURNING id),"
     " ev AS (" SQL_EV_COLS
     "  SELECT $9, 'repository', id, NULL::bigint, 'created', NULL, NULL, NULL,"
     "    jsonb_build_object('name', $1::text) FROM ins)"
@@ -347,7 +349,7 @@ store_repo_get(struct db *db, const char *name, struct repo *out,
 
 int
 store_repo_add(struct db *db, const struct cfg_repo *r, const char *actor,
-    int64_t *id, struct err *err)
+    int max, int64_t *id, struct err *err)
 {
 	struct db_args a;
 	char *br = branches_json(r->branches, r->nbranches);
@@ -355,11 +357,15 @@ store_repo_add(struct db *db, const struct cfg_repo *r, const char *actor,
 
 	repo_args(&a, r, br);
 	db_args_str(&a, actor);
+	db_args_int64(&a, max);
 	rc = db_exec_int64(db, sql_add, &a, id, err);
 	free(br);
 	if (rc == ERR_CONFLICT)
 		return err_set(err, ERR_CONFLICT,
 		    "repository '%s' already exists", r->name);
+	if (rc == ERR_NOTFOUND)
+		return err_set(err, ERR_CONFLICT, "there are already %d "
+		    "repositories, the most max_repositories allows", max);
 	return rc;
 }
 

@@ -67,10 +67,11 @@ int	store_repo_get(struct db *db, const char *name, struct repo *out,
 
 /*
  * Add a repository through the API (source 'api').  ERR_CONFLICT when the
- * name is taken.  *id receives its id.
+ * name is taken or when max live repositories exist already (the
+ * configuration's max_repositories).  *id receives its id.
  */
 int	store_repo_add(struct db *db, const struct cfg_repo *r,
-	    const char *actor, int64_t *id, struct err *err)
+	    const char *actor, int max, int64_t *id, struct err *err)
 	    __attribute__((warn_unused_result));
 
 /* Soft-delete a repository; its history stays.  ERR_NOTFOUND. */
