@@ -154,10 +154,12 @@ EOF
 
 # Alive and not a zombie (an init that does not reap leaves those).
 alive() {
-	local st
+	local st=
 	kill -0 "$1" 2>/dev/null || return 1
-	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || echo R)
-	[ "$st" != Z ]
+	# (read, not awk: this runs every 50 ms while a fake starts or stops)
+	read -r st 2>/dev/null <"/proc/$1/stat" || return 0
+	st=${st##*) }
+	[ "${st%% *}" != Z ]
 }
 
 run() {
