@@ -86,7 +86,9 @@ grep -q 'NotFound' "$tmp/err" || fail "get after delete: $(cat "$tmp/err")"
 ok "kubectl delete --cascade=background removes the Job and its pods"
 
 # --- watch ---------------------------------------------------------------------------------
-k get jobs -n ml -w --output-watch-events >"$tmp/watch.out" 2>&1 &
+# (no request timeout for a watch: on a loaded machine the next kubectl
+# create can take longer than k's 20 s)
+k get jobs -n ml -w --request-timeout=0 --output-watch-events >"$tmp/watch.out" 2>&1 &
 watch_pid=$!
 wait_for "the watch lists hello" grep -q hello "$tmp/watch.out"
 job later >"$tmp/later.yaml"
@@ -108,7 +110,7 @@ ok "a watch from a compacted resourceVersion gets a 410 ERROR event"
 # --- logs -f ------------------------------------------------------------------------------------
 # (it runs 3 s; a watch started first sees it running however loaded the
 # machine, where a kubectl started later might find it ended)
-k get pods -n ml -l job-name=slow -w -o 'jsonpath={.status.phase}{"\n"}' \
+k get pods -n ml -l job-name=slow -w --request-timeout=0 -o 'jsonpath={.status.phase}{"\n"}' \
     >"$tmp/slow.watch" 2>&1 &
 watch_pid=$!
 watching() {
