@@ -14,7 +14,8 @@
 #   kube_fake.sh stop DIR              stop what start started
 #   kube_fake.sh certs DIR             only the certificates and tokens
 #
-# DIR then holds:
+# DIR then holds (the certificates and token are the same for every fake
+# of one `make test`, see certs()):
 #   ca.crt ca.key            the test CA (EC P-256, valid 2 days)
 #   other-ca.crt             an unrelated CA (for "untrusted server" tests)
 #   server.crt server.key    for 127.0.0.1 and localhost
@@ -38,12 +39,11 @@ dir=${2:-}
 }
 shift 2
 
-certs() {
-	mkdir -p "$dir"
-	[ -s "$dir/client.key" ] && return 0
+# make_certs DIR: the certificates and token above, made in DIR.
+make_certs() {
 	local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
 	(
-		cd "$dir"
+		cd "$1"
 		openssl req -x509 "${ec[@]}" -keyout ca.key -out ca.crt -days 2 \
 		    -subj "/CN=sluice-test-ca" \
 		    -addext "basicConstraints=critical,CA:TRUE" \
@@ -66,6 +66,34 @@ certs() {
 		printf 'test-token\n' >token
 		chmod 600 ca.key server.key client.key token
 	)
+}
+
+# The files certs() gives each DIR.
+cert_files=(ca.crt ca.key other-ca.crt server.crt server.key client.crt
+    client.key token)
+
+# certs: DIR's certificates.  Within one `make test` ($SLUICE_TEST_TMP set),
+# every fake gets a copy of one set made by the first (under a lock, as
+# programs run in parallel): six openssl commands once, not per fake.
+certs() {
+	local shared
+	mkdir -p "$dir"
+	[ -s "$dir/client.key" ] && return 0
+	if [ -z "${SLUICE_TEST_TMP:-}" ] || ! [ -d "$SLUICE_TEST_TMP" ]; then
+		make_certs "$dir"
+		return
+	fi
+	shared=$SLUICE_TEST_TMP/kube-fake-certs
+	(
+		flock 9
+		if ! [ -s "$shared/client.key" ]; then
+			rm -rf "$shared.new"
+			mkdir -p "$shared.new"
+			make_certs "$shared.new"
+			mv "$shared.new" "$shared"
+		fi
+	) 9>"$SLUICE_TEST_TMP/kube-fake-certs.lock"
+	(cd "$shared" && cp -p "${cert_files[@]}" "$dir/")
 }
 
 b64() { base64 -w0 <"$1"; }
@@ -126,10 +154,12 @@ EOF
 
 # Alive and not a zombie (an init that does not reap leaves those).
 alive() {
-	local st
+	local st=
 	kill -0 "$1" 2>/dev/null || return 1
-	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || echo R)
-	[ "$st" != Z ]
+	# (read, not awk: this runs every 50 ms while a fake starts or stops)
+	read -r st 2>/dev/null <"/proc/$1/stat" || return 0
+	st=${st##*) }
+	[ "${st%% *}" != Z ]
 }
 
 run() {
@@ -137,14 +167,21 @@ run() {
 	dir=$(cd "$dir" && pwd)
 	rm -f "$dir/port" "$dir/ready"
 	watch_pid=${KUBE_FAKE_WATCH_PID:-$PPID}
-	python3 "$here/kube_apiserver.py" --port 0 --port-file "$dir/port" \
+	# imported, not run as a script: Python keeps the compiled module
+	# (tests/fakes/__pycache__, even where PYTHONDONTWRITEBYTECODE is set)
+	# and does not compile its 3,000 lines at every start
+	PYTHONDONTWRITEBYTECODE= python3 -c 'import sys; sys.path.insert(0, sys.argv.pop(1))
+sys.argv[0] = "kube_apiserver.py"
+import kube_apiserver; sys.exit(kube_apiserver.main())' "$here" \
+	    --port 0 --port-file "$dir/port" \
 	    --cert "$dir/server.crt" --key "$dir/server.key" \
 	    --client-ca "$dir/ca.crt" --token test-token \
 	    --forbidden-token forbidden-token --watch-pid "$watch_pid" \
 	    "$@" >"$dir/fake.log" 2>&1 </dev/null &
 	fake=$!
 	trap 'kill "$fake" 2>/dev/null; wait "$fake"; exit 0' TERM INT
-	for _ in $(seq 200); do
+	end=$((SECONDS + 300))	# a bound against a hang, not a measure
+	while [ $SECONDS -lt $end ]; do
 		[ -s "$dir/port" ] && break
 		alive "$fake" || break
 		sleep 0.05
@@ -174,7 +211,7 @@ start)
 	KUBE_FAKE_WATCH_PID=${KUBE_FAKE_WATCH_PID:-$PPID} \
 	    "$0" run "$dir" "$@" >/dev/null 2>"$dir/run.log" </dev/null &
 	echo $! >"$dir/pid"
-	end=$((SECONDS + 60))	# a bound against a hang on a loaded machine
+	end=$((SECONDS + 300))	# a bound against a hang, not a measure
 	while [ $SECONDS -lt $end ]; do
 		[ -e "$dir/ready" ] && break
 		alive "$(cat "$dir/pid")" || break

@@ -7,34 +7,39 @@
 #      and GPU resources (read with kubectl); the run succeeds; metrics are
 #      stored (GET /api/v1/runs/{id}); /readyz is 200; /metrics has
 #      sluice_kube_api_calls_total;
-#   2. with one GPU (max_gpus 1, the t_fake has 1), a second run's train
+#   2. with one GPU (max_gpus 1, the fake has 1), a second run's train
 #      stage waits with a waiting_reason, and starts when the first ends;
-#      without the cap (max_gpus 0, after a SIGTERM restart) the fake's
-#      scheduler holds it: the reason is the pod's "Insufficient
-#      nvidia.com/gpu" message;
 #   3. kill -9 while a Job runs, restart: the run still finishes and every
 #      Job was created once (the fake's create count = attempts);
 #   4. POST /api/v1/runs/{id}/cancel while a Job runs deletes the Job and
-#      the run ends canceled.
+#      the run ends canceled;
+#   5. (engine_kube_sched.sh, this script with ENGINE_KUBE_PART=sched, run
+#      in parallel with its own fake, database and controller) without the
+#      cap (max_gpus 0) the fake's scheduler holds a second GPU run: the
+#      reason is the pod's "Insufficient nvidia.com/gpu" message; it runs
+#      when the first ends, each Job created once.
 # The train stage blocks until the test creates a gate file, so nothing
 # depends on timing.  Needs kubectl, python3, openssl, curl; skips without
 # kubectl or python3.
 set -euo pipefail
+part=${ENGINE_KUBE_PART:-main}
+case $part in main) name=engine_kube.sh ;; sched) name=engine_kube_sched.sh ;;
+*) echo "$name: ENGINE_KUBE_PART=$part: not main or sched" >&2; exit 2 ;; esac
 : "${SLUICE_BIN:?}" "${SLUICE_TEST_PG_URL:?}" "${SLUICE_TEST_PG_BIN:?}" "${SLUICE_TOP:?}"
 for c in kubectl python3 curl openssl; do
 	if ! command -v "$c" >/dev/null 2>&1; then
-		echo "engine_kube.sh: SKIP ($c not installed)"
+		echo "$name: SKIP ($c not installed)"
 		exit 0
 	fi
 done
 fail() {
-	echo "engine_kube.sh: FAIL: $*" >&2
+	echo "$name: FAIL: $*" >&2
 	[ -f "$tmp/serve.log" ] && tail -40 "$tmp/serve.log" >&2
 	exit 1
 }
 . "$(dirname "$0")/../support/lib.sh"
 
-db=engine_kube_$$
+db=engine_kube_${part}_$$
 conn=$(t_db_url "$db")
 tmp=$(mktemp -d "${SLUICE_TEST_TMP:-/tmp}/engine-kube.XXXXXX")
 pid=
@@ -95,7 +100,7 @@ executor: kubernetes
 kubernetes:
   kubeconfig: $KUBE_FAKE_DIR/kubeconfig
   namespace: sluice-test
-  max_gpus: 1
+  max_gpus: $([ "$part" = main ] && echo 1 || echo 0)
 repositories:
   - name: kube
     url: file://$tmp/repo.git
@@ -110,6 +115,11 @@ start() {
 	"$SLUICE_BIN" serve --config "$tmp/sluice.yaml" --migrate >>"$tmp/serve.log" 2>&1 &
 	pid=$!
 }
+new_run() {
+	curl -sS --fail -X POST -H "Authorization: Bearer $token" \
+	    -H 'Content-Type: application/json' -d '{"ref": "main"}' \
+	    "$base/api/v1/pipelines/kube/runs" | t_json 'd["id"]'
+}
 api() { curl -sS --fail -H "Authorization: Bearer $token" "$base/api/v1/$1"; }
 run_status() { api "runs/$1" | t_json 'd["status"]'; }
 stage_field() { api "runs/$1" | t_json "[s for s in d['stages'] if s['name'] == '$2'][0]$3"; }
@@ -119,10 +129,64 @@ job_exists() { "${kc[@]}" get job "$1" -o name >/dev/null; }
 job_gone() { ! "${kc[@]}" get job "$1" -o name; }
 creates() { t_fake stats | t_json 'd["requests"].get("create jobs", 0)'; }
 
+# sigterm: stop the controller; it exits 0
+sigterm() {
+	local st=0
+	kill -TERM "$pid"
+	wait "$pid" 2>/dev/null || st=$?
+	pid=
+	[ "$st" = 0 ] || fail "sluice serve exited with status $st after SIGTERM"
+}
+# once_each RUN...: each run's train command ran once (a second Job would
+# have run it again), every Job was created once: one create per attempt,
+# and no attempt beyond the first
+once_each() {
+	local r n attempts
+	for r in "$@"; do
+		[ "$(cat "$tmp/go/started-$r")" = "train $r 1" ] ||
+		    fail "run $r train ran: $(cat "$tmp/go/started-$r")"
+	done
+	attempts=$(q "SELECT count(*) FROM stage_attempts")
+	[ "$(q "SELECT max(attempt) FROM stage_attempts")" = 1 ] || fail "an attempt was repeated"
+	n=$(creates)
+	[ "$n" = "$attempts" ] || fail "$n Job creates for $attempts attempts"
+	jobs_created=$n
+}
+# the end: SIGTERM, and no sanitizer report in the log
+finish() {
+	sigterm
+	[ -n "${ENGINE_KUBE_LOG:-}" ] &&
+	    cp "$tmp/serve.log" "$ENGINE_KUBE_LOG${part/#main/}"
+	! grep -E 'runtime error|ERROR: (Address|Leak|Undefined)Sanitizer' "$tmp/serve.log" ||
+	    fail "sanitizer reports in the controller's log"
+}
+
 start
 t_wait_for "/readyz" 'test "$(t_http_code "$base/readyz")" = 200'
 token=$("$SLUICE_BIN" token create --config "$tmp/sluice.yaml" --name e2e --role operator)
 t_wait_for "the pipeline" 'test "$(q "SELECT count(*) FROM pipeline_versions WHERE valid")" = 1'
+
+if [ "$part" = sched ]; then
+	# 5. Without the engine's cap (max_gpus 0), the fake's scheduler holds
+	# the second GPU Job: its waiting_reason is the pod's Unschedulable
+	# message.
+	r3=$(new_run)
+	t_wait_for "run $r3 train running" 'stage_is "$r3" train running'
+	r4=$(new_run)
+	unsched() { case $(stage_field "$r4" train ".get('waiting_reason') or ''") in *Insufficient\ nvidia.com/gpu*) return 0 ;; esac; return 1; }
+	t_wait_for "run $r4 train unschedulable" 'unsched'
+	echo "$name: run $r4 train waits: $(stage_field "$r4" train "['waiting_reason']")"
+	[ ! -e "$tmp/go/started-$r4" ] || fail "run $r4 train started while run $r3 held the GPU"
+	: >"$tmp/go/$r3"
+	t_wait_for "run $r3 succeeded" 'is_status "$r3" succeeded'
+	t_wait_for "run $r4 train started" 'test -e "$tmp/go/started-$r4"'
+	: >"$tmp/go/$r4"
+	t_wait_for "run $r4 succeeded" 'is_status "$r4" succeeded'
+	once_each "$r3" "$r4"
+	finish
+	echo "$name: ok (runs $r3, $r4 succeeded; $jobs_created Jobs, each created once)"
+	exit 0
+fi
 
 # 1. A push makes run 1.
 echo data >"$tmp/work/data.txt"
@@ -149,7 +213,7 @@ r2=$(curl -sS --fail -X POST -H "Authorization: Bearer $token" \
 has_wait() { [ -n "$(stage_field "$r2" train ".get('waiting_reason') or ''")" ]; }
 t_wait_for "run $r2 train waiting with a reason" 'has_wait'
 reason=$(stage_field "$r2" train "['waiting_reason']")
-echo "engine_kube.sh: run $r2 train waits: $reason"
+echo "$name: run $r2 train waits: $reason"
 case $reason in
 *GPU*|*gpu*) ;;
 *) fail "waiting_reason of run $r2 train does not mention the GPU: $reason" ;;
@@ -193,40 +257,8 @@ t_wait_for "job $j2 deleted" 'job_gone "$j2"'
 got=$(stage_field "$r2" train "['status']")
 [ "$got" = canceled ] || fail "run $r2 train: $got"
 
-# 2b. Without the engine's cap (max_gpus 0), the fake's scheduler holds
-# the second GPU Job: its waiting_reason is the pod's Unschedulable message.
-kill -TERM "$pid"
-st=0
-wait "$pid" 2>/dev/null || st=$?
-pid=
-[ "$st" = 0 ] || fail "sluice serve exited with status $st after SIGTERM"
-sed -i 's/max_gpus: 1/max_gpus: 0/' "$tmp/sluice.yaml"
-start
-t_wait_for "/readyz after the second restart" 'test "$(t_http_code "$base/readyz")" = 200'
-new_run() {
-	curl -sS --fail -X POST -H "Authorization: Bearer $token" \
-	    -H 'Content-Type: application/json' -d '{"ref": "main"}' \
-	    "$base/api/v1/pipelines/kube/runs" | t_json 'd["id"]'
-}
-r3=$(new_run)
-t_wait_for "run $r3 train running" 'stage_is "$r3" train running'
-r4=$(new_run)
-unsched() { case $(stage_field "$r4" train ".get('waiting_reason') or ''") in *Insufficient\ nvidia.com/gpu*) return 0 ;; esac; return 1; }
-t_wait_for "run $r4 train unschedulable" 'unsched'
-echo "engine_kube.sh: run $r4 train waits: $(stage_field "$r4" train "['waiting_reason']")"
-[ ! -e "$tmp/go/started-$r4" ] || fail "run $r4 train started while run $r3 held the GPU"
-: >"$tmp/go/$r3"
-t_wait_for "run $r3 succeeded" 'is_status "$r3" succeeded'
-t_wait_for "run $r4 train started" 'test -e "$tmp/go/started-$r4"'
-: >"$tmp/go/$r4"
-t_wait_for "run $r4 succeeded" 'is_status "$r4" succeeded'
-
-# 3 (cont). Every Job was created once: one create per attempt, and no
-# attempt beyond the first.
-attempts=$(q "SELECT count(*) FROM stage_attempts")
-[ "$(q "SELECT max(attempt) FROM stage_attempts")" = 1 ] || fail "an attempt was repeated"
-n=$(creates)
-[ "$n" = "$attempts" ] || fail "$n Job creates for $attempts attempts"
+# 3 (cont). Every Job was created once, each train command ran once.
+once_each "$r1" "$r2"
 
 # /readyz and /metrics
 [ "$(t_http_code "$base/readyz")" = 200 ] || fail "/readyz not 200"
@@ -234,20 +266,8 @@ curl -sS --fail "$base/metrics" >"$tmp/metrics" || fail "/metrics failed"
 grep -q '^sluice_kube_api_calls_total{.*verb="create".*resource="jobs"' "$tmp/metrics" ||
     { grep kube "$tmp/metrics" | head -5; fail "/metrics lacks sluice_kube_api_calls_total for job creates"; }
 
-# Each train command ran once (a second Job would have run it again).
-for r in "$r1" "$r2" "$r3" "$r4"; do
-	[ "$(cat "$tmp/go/started-$r")" = "train $r 1" ] ||
-	    fail "run $r train ran: $(cat "$tmp/go/started-$r")"
-done
 grep -q 'msg="kubernetes jobs reconciled".*kept=[1-9]' "$tmp/serve.log" ||
     fail "the restarted controller kept no Job"
 
-kill -TERM "$pid"
-st=0
-wait "$pid" 2>/dev/null || st=$?
-pid=
-[ -n "${ENGINE_KUBE_LOG:-}" ] && cp "$tmp/serve.log" "$ENGINE_KUBE_LOG"
-[ "$st" = 0 ] || fail "sluice serve exited with status $st after SIGTERM"
-! grep -E 'runtime error|ERROR: (Address|Leak|Undefined)Sanitizer' "$tmp/serve.log" ||
-    fail "sanitizer reports in the controller's log"
-echo "engine_kube.sh: ok (runs $r1, $r3, $r4 succeeded, $r2 canceled; $n Jobs, each created once; restart adopted $j1)"
+finish
+echo "$name: ok (run $r1 succeeded, $r2 canceled; $jobs_created Jobs, each created once; restart adopted $j1)"

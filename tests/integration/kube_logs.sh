@@ -14,23 +14,29 @@
 #      stays under 64 MiB while it streams it, the kept log is capped at
 #      logs.max_bytes and ends with the truncation marker, and a metric
 #      printed after the cap is still stored.
+# 1-2 and 3 run as two programs in parallel, each with its own fake,
+# database and controller: this script (KUBE_LOGS_PART=kept, the default)
+# and kube_logs_big.sh (this script with KUBE_LOGS_PART=big).
 # Needs python3, curl, openssl; skips without them.
 set -euo pipefail
+part=${KUBE_LOGS_PART:-kept}
+case $part in kept) name=kube_logs.sh ;; big) name=kube_logs_big.sh ;;
+*) echo "$name: KUBE_LOGS_PART=$part: not kept or big" >&2; exit 2 ;; esac
 : "${SLUICE_BIN:?}" "${SLUICE_TEST_PG_URL:?}" "${SLUICE_TEST_PG_BIN:?}" "${SLUICE_TOP:?}"
 for c in python3 curl openssl; do
 	if ! command -v "$c" >/dev/null 2>&1; then
-		echo "kube_logs.sh: SKIP ($c not installed)"
+		echo "$name: SKIP ($c not installed)"
 		exit 0
 	fi
 done
 fail() {
-	echo "kube_logs.sh: FAIL: $*" >&2
+	echo "$name: FAIL: $*" >&2
 	[ -f "$tmp/serve.log" ] && tail -40 "$tmp/serve.log" >&2
 	exit 1
 }
 . "$(dirname "$0")/../support/lib.sh"
 
-db=kube_logs_$$
+db=kube_logs_${part}_$$
 conn=$(t_db_url "$db")
 tmp=$(mktemp -d "${SLUICE_TEST_TMP:-/tmp}/kube-logs.XXXXXX")
 pid= pid2=
@@ -135,73 +141,77 @@ t_wait_for "/readyz" 'test "$(t_http_code "$base/readyz")" = 200'
 token=$("$SLUICE_BIN" token create --config "$tmp/sluice.yaml" --name logs --role operator)
 t_wait_for "the pipelines" 'test "$(q "SELECT count(*) FROM pipeline_versions WHERE valid")" = 2'
 
-# 1. The failing stage, its stream cut twice, the controller killed once.
-t_fake config -X POST -d '{"log_drop_after_bytes": 200, "log_drop_count": 2}' >/dev/null
-r1=$(new_run failing)
-[ -n "$r1" ] || fail "no run"
-t_wait_for "part of run $r1's log kept" 'test "$(kept "$r1")" -gt 300'
-kill -9 "$pid"
-wait "$pid" 2>/dev/null || true
-pid=
-start
-t_wait_for "run $r1 failed" 'is_status "$r1" failed'
-job=$(q "SELECT job_name FROM stage_attempts a JOIN stages s ON s.id = a.stage_id WHERE s.run_id = $r1")
-t_wait_for "job $job deleted" 'job_gone "$job"'
-curl -sS --fail -H "Authorization: Bearer $token" -D "$tmp/h1" -o "$tmp/got1.log" \
-    "$base/api/v1/runs/$r1/stages/train/logs"
-cmp -s "$want" "$tmp/got1.log" || { diff "$want" "$tmp/got1.log" | head -20 >&2 || true; fail "the kept log of run $r1 differs"; }
-grep -qi '^X-Sluice-Job: '"$job" "$tmp/h1" || fail "no X-Sluice-Job header"
-grep -qi '^X-Sluice-Attempt: 1' "$tmp/h1" || fail "no X-Sluice-Attempt header"
-[ "$(q "SELECT count(*) FROM metrics m JOIN stage_attempts a ON a.id = m.attempt_id JOIN stages s ON s.id = a.stage_id WHERE s.run_id = $r1")" = 1 ] ||
-    fail "the metric of run $r1 is not stored exactly once"
-resumes=$(grep -c 'kubernetes log stream resumed' "$tmp/serve.log" || true)
-echo "kube_logs.sh: run $r1: log kept whole after 2 cut streams and a kill -9 (resumes logged: $resumes)"
-code=$(t_http_code -H "Authorization: Bearer $token" "$base/api/v1/runs/$r1/stages/train/logs?node=1")
-[ "$code" = 404 ] || fail "?node=1 of a one-node stage: $code"
-code=$(t_http_code -H "Authorization: Bearer $token" "$base/api/v1/runs/$r1/stages/train/logs?node=x")
-[ "$code" = 400 ] || fail "?node=x: $code"
+if [ "$part" = kept ]; then
+	# 1. The failing stage, its stream cut twice, the controller killed once.
+	t_fake config -X POST -d '{"log_drop_after_bytes": 200, "log_drop_count": 2}' >/dev/null
+	r1=$(new_run failing)
+	[ -n "$r1" ] || fail "no run"
+	t_wait_for "part of run $r1's log kept" 'test "$(kept "$r1")" -gt 300'
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null || true
+	pid=
+	start
+	t_wait_for "run $r1 failed" 'is_status "$r1" failed'
+	job=$(q "SELECT job_name FROM stage_attempts a JOIN stages s ON s.id = a.stage_id WHERE s.run_id = $r1")
+	t_wait_for "job $job deleted" 'job_gone "$job"'
+	curl -sS --fail -H "Authorization: Bearer $token" -D "$tmp/h1" -o "$tmp/got1.log" \
+	    "$base/api/v1/runs/$r1/stages/train/logs"
+	cmp -s "$want" "$tmp/got1.log" || { diff "$want" "$tmp/got1.log" | head -20 >&2 || true; fail "the kept log of run $r1 differs"; }
+	grep -qi '^X-Sluice-Job: '"$job" "$tmp/h1" || fail "no X-Sluice-Job header"
+	grep -qi '^X-Sluice-Attempt: 1' "$tmp/h1" || fail "no X-Sluice-Attempt header"
+	[ "$(q "SELECT count(*) FROM metrics m JOIN stage_attempts a ON a.id = m.attempt_id JOIN stages s ON s.id = a.stage_id WHERE s.run_id = $r1")" = 1 ] ||
+	    fail "the metric of run $r1 is not stored exactly once"
+	resumes=$(grep -c 'kubernetes log stream resumed' "$tmp/serve.log" || true)
+	echo "$name: run $r1: log kept whole after 2 cut streams and a kill -9 (resumes logged: $resumes)"
+	code=$(t_http_code -H "Authorization: Bearer $token" "$base/api/v1/runs/$r1/stages/train/logs?node=1")
+	[ "$code" = 404 ] || fail "?node=1 of a one-node stage: $code"
+	code=$(t_http_code -H "Authorization: Bearer $token" "$base/api/v1/runs/$r1/stages/train/logs?node=x")
+	[ "$code" = 400 ] || fail "?node=x: $code"
 
-# 2. A second replica reads the same log; so does the first after a restart.
-"$SLUICE_BIN" serve --config "$tmp/sluice2.yaml" >>"$tmp/serve2.log" 2>&1 &
-pid2=$!
-t_wait_for "the second replica" 'test "$(t_http_code "$base2/healthz")" = 200'
-curl -sS --fail -H "Authorization: Bearer $token" -o "$tmp/got2.log" \
-    "$base2/api/v1/runs/$r1/stages/train/logs?follow=1"
-cmp -s "$want" "$tmp/got2.log" || fail "the second replica's log of run $r1 differs"
-kill -9 "$pid2"
-wait "$pid2" 2>/dev/null || true
-pid2=
+	# 2. A second replica reads the same log; so does the first after a restart.
+	"$SLUICE_BIN" serve --config "$tmp/sluice2.yaml" >>"$tmp/serve2.log" 2>&1 &
+	pid2=$!
+	t_wait_for "the second replica" 'test "$(t_http_code "$base2/healthz")" = 200'
+	curl -sS --fail -H "Authorization: Bearer $token" -o "$tmp/got2.log" \
+	    "$base2/api/v1/runs/$r1/stages/train/logs?follow=1"
+	cmp -s "$want" "$tmp/got2.log" || fail "the second replica's log of run $r1 differs"
+	kill -9 "$pid2"
+	wait "$pid2" 2>/dev/null || true
+	pid2=
+fi
 
-# 3. 100 MiB of log: bounded memory, capped, the marker, the late metric.
-r2=$(new_run big)
-max=0
-# one status request per sample: the loop shares the CPU with the stream
-while :; do
-	rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
-	[ "$rss" -gt "$max" ] && max=$rss
-	st=$(run_status "$r2")
-	case $st in succeeded) break ;; failed|canceled) fail "run $r2 ended $st" ;; esac
-	sleep 0.2
-done
-echo "kube_logs.sh: run $r2: 100 MiB streamed, controller RSS peak ${max} kB"
-[ "$max" -lt $((64 * 1024)) ] || fail "the controller's RSS reached $max kB (limit 64 MiB)"
-curl -sS --fail -H "Authorization: Bearer $token" -o "$tmp/big.log" \
-    "$base/api/v1/runs/$r2/stages/dump/logs"
-size=$(stat -c %s "$tmp/big.log")
-[ "$size" -le $((1024 * 1024 + 200)) ] || fail "the kept log of run $r2 is $size bytes (cap 1MiB)"
-last=$(tail -n 1 "$tmp/big.log")
-case $last in
-"[sluice] log truncated at 1MiB: "*" more bytes not kept") ;;
-*) fail "the kept log of run $r2 ends with: $last" ;;
-esac
-dropped=$(echo "$last" | sed 's/.*: \([0-9]*\) more.*/\1/')
-total=$((size - ${#last} - 1 + dropped))
-[ "$total" = $((104857600 + 16)) ] || fail "kept + dropped = $total, want $((104857600 + 16))"
-[ "$(q "SELECT count(*) FROM metrics m JOIN stage_attempts a ON a.id = m.attempt_id JOIN stages s ON s.id = a.stage_id WHERE s.run_id = $r2 AND m.name = 'late'")" = 1 ] ||
-    fail "the metric printed after the cap was not stored once"
-head -c 10 "$tmp/big.log" | grep -q '^line 0000' || fail "the kept log of run $r2 does not start with the first line"
+if [ "$part" = big ]; then
+	# 3. 100 MiB of log: bounded memory, capped, the marker, the late metric.
+	r2=$(new_run big)
+	max=0
+	# one status request per sample: the loop shares the CPU with the stream
+	while :; do
+		rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+		[ "$rss" -gt "$max" ] && max=$rss
+		st=$(run_status "$r2")
+		case $st in succeeded) break ;; failed|canceled) fail "run $r2 ended $st" ;; esac
+		sleep 0.2
+	done
+	echo "$name: run $r2: 100 MiB streamed, controller RSS peak ${max} kB"
+	[ "$max" -lt $((64 * 1024)) ] || fail "the controller's RSS reached $max kB (limit 64 MiB)"
+	curl -sS --fail -H "Authorization: Bearer $token" -o "$tmp/big.log" \
+	    "$base/api/v1/runs/$r2/stages/dump/logs"
+	size=$(stat -c %s "$tmp/big.log")
+	[ "$size" -le $((1024 * 1024 + 200)) ] || fail "the kept log of run $r2 is $size bytes (cap 1MiB)"
+	last=$(tail -n 1 "$tmp/big.log")
+	case $last in
+	"[sluice] log truncated at 1MiB: "*" more bytes not kept") ;;
+	*) fail "the kept log of run $r2 ends with: $last" ;;
+	esac
+	dropped=$(echo "$last" | sed 's/.*: \([0-9]*\) more.*/\1/')
+	total=$((size - ${#last} - 1 + dropped))
+	[ "$total" = $((104857600 + 16)) ] || fail "kept + dropped = $total, want $((104857600 + 16))"
+	[ "$(q "SELECT count(*) FROM metrics m JOIN stage_attempts a ON a.id = m.attempt_id JOIN stages s ON s.id = a.stage_id WHERE s.run_id = $r2 AND m.name = 'late'")" = 1 ] ||
+	    fail "the metric printed after the cap was not stored once"
+	head -c 10 "$tmp/big.log" | grep -q '^line 0000' || fail "the kept log of run $r2 does not start with the first line"
+fi
 
 kill -TERM "$pid"
 wait "$pid" 2>/dev/null || true
 pid=
-echo "kube_logs.sh: ok"
+echo "$name: ok"

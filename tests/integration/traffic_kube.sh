@@ -19,24 +19,31 @@
 #      90/10, 50/50, 0/100, stay there after the promotion; a rejected run
 #      puts them back at 100/0; a route without the named backend fails
 #      the stage with a message naming it.
+# 1-3 and 4 run as two programs in parallel, each with its own fake,
+# database and controller: this script (TRAFFIC_KUBE_PART=kserve, the
+# default) and traffic_kube_gateway.sh (this script with
+# TRAFFIC_KUBE_PART=gateway).
 # Approvals are given through the API with a token.  Needs kubectl,
 # python3, openssl, curl; skips without them.
 set -euo pipefail
+part=${TRAFFIC_KUBE_PART:-kserve}
+case $part in kserve) name=traffic_kube.sh ;; gateway) name=traffic_kube_gateway.sh ;;
+*) echo "$name: TRAFFIC_KUBE_PART=$part: not kserve or gateway" >&2; exit 2 ;; esac
 : "${SLUICE_BIN:?}" "${SLUICE_TEST_PG_URL:?}" "${SLUICE_TEST_PG_BIN:?}" "${SLUICE_TOP:?}"
 for c in kubectl python3 curl openssl; do
 	if ! command -v "$c" >/dev/null 2>&1; then
-		echo "traffic_kube.sh: SKIP ($c not installed)"
+		echo "$name: SKIP ($c not installed)"
 		exit 0
 	fi
 done
 fail() {
-	echo "traffic_kube.sh: FAIL: $*" >&2
+	echo "$name: FAIL: $*" >&2
 	[ -f "$tmp/serve.log" ] && tail -40 "$tmp/serve.log" >&2
 	exit 1
 }
 . "$(dirname "$0")/../support/lib.sh"
 
-db=traffic_kube_$$
+db=traffic_kube_${part}_$$
 conn=$(t_db_url "$db")
 tmp=$(mktemp -d "${SLUICE_TEST_TMP:-/tmp}/traffic-kube.XXXXXX")
 pid=
@@ -190,96 +197,100 @@ wait_for "/readyz" 'test "$(http_code "$base/readyz")" = 200'
 token=$("$SLUICE_BIN" token create --config "$tmp/sluice.yaml" --name e2e --role admin)
 wait_for "the pipelines" 'test "$(q "SELECT count(*) FROM pipeline_versions WHERE valid")" = 4'
 
-# 1. kserve: 10 -> 50 -> 100 -> promotion; the not-Ready condition is
-# the waiting_reason while the fake holds the new revision.
-fake_config '{"isvc_hold": true}'
-r1=$(new_run kserve)
-[ -n "$r1" ] || fail "run not created"
-not_ready() { case $(stage_field "$r1" rollout ".get('waiting_reason') or ''") in *RevisionMissing*'waiting for a Revision to become ready'*) return 0 ;; esac; return 1; }
-wait_for "run $r1 rollout waiting for the revision" not_ready
-echo "traffic_kube.sh: run $r1 waits: $(stage_field "$r1" rollout "['waiting_reason']")"
-[ "$(uri_pct)" = "s3://models/fraud/$r1 10" ] || fail "step 1: inferenceservice at $(uri_pct)"
-[ -z "$(pending "$r1" 1)" ] || fail "step 1 asked for approval before the revision was ready"
-# kill -9 while the step waits for its revision: the restarted controller
-# waits on, and patches nothing again (the count below says 4, not 5)
-restart_hard
-[ "$(uri_pct)" = "s3://models/fraud/$r1 10" ] || fail "step 1 after the restart: $(uri_pct)"
-fake_config '{"isvc_hold": false}'
-wait_for "run $r1 step 1 waiting for approval" "has_pending $r1 1"
-case $(stage_field "$r1" rollout ".get('waiting_reason') or ''") in
-*[Rr]evision*) fail "the waiting_reason still speaks of the revision" ;;
-esac
-decide "$r1" 1 approve
-wait_for "run $r1 step 2 waiting for approval" "has_pending $r1 2"
-[ "$(uri_pct)" = "s3://models/fraud/$r1 50" ] || fail "step 2: inferenceservice at $(uri_pct)"
-decide "$r1" 2 approve
-wait_for "run $r1 step 3 waiting for approval" "has_pending $r1 3"
-[ "$(uri_pct)" = "s3://models/fraud/$r1 100" ] || fail "step 3: inferenceservice at $(uri_pct)"
-decide "$r1" 3 approve
-wait_for "run $r1 succeeded" 'is_status "$r1" succeeded'
-[ "$(uri_pct)" = "s3://models/fraud/$r1 None" ] || fail "promoted: inferenceservice at $(uri_pct)"
-[ "$(patches inferenceservices)" = 4 ] || fail "$(patches inferenceservices) patches for 3 steps and a promotion"
-[ "$(q "SELECT status FROM model_versions WHERE uri = 's3://models/fraud/$r1'")" = production ] ||
-    fail "run $r1's model is not in production"
-echo "traffic_kube.sh: kserve 10 -> 50 -> 100 -> promoted, 4 patches"
+if [ "$part" = kserve ]; then
+	# 1. kserve: 10 -> 50 -> 100 -> promotion; the not-Ready condition is
+	# the waiting_reason while the fake holds the new revision.
+	fake_config '{"isvc_hold": true}'
+	r1=$(new_run kserve)
+	[ -n "$r1" ] || fail "run not created"
+	not_ready() { case $(stage_field "$r1" rollout ".get('waiting_reason') or ''") in *RevisionMissing*'waiting for a Revision to become ready'*) return 0 ;; esac; return 1; }
+	wait_for "run $r1 rollout waiting for the revision" not_ready
+	echo "$name: run $r1 waits: $(stage_field "$r1" rollout "['waiting_reason']")"
+	[ "$(uri_pct)" = "s3://models/fraud/$r1 10" ] || fail "step 1: inferenceservice at $(uri_pct)"
+	[ -z "$(pending "$r1" 1)" ] || fail "step 1 asked for approval before the revision was ready"
+	# kill -9 while the step waits for its revision: the restarted controller
+	# waits on, and patches nothing again (the count below says 4, not 5)
+	restart_hard
+	[ "$(uri_pct)" = "s3://models/fraud/$r1 10" ] || fail "step 1 after the restart: $(uri_pct)"
+	fake_config '{"isvc_hold": false}'
+	wait_for "run $r1 step 1 waiting for approval" "has_pending $r1 1"
+	case $(stage_field "$r1" rollout ".get('waiting_reason') or ''") in
+	*[Rr]evision*) fail "the waiting_reason still speaks of the revision" ;;
+	esac
+	decide "$r1" 1 approve
+	wait_for "run $r1 step 2 waiting for approval" "has_pending $r1 2"
+	[ "$(uri_pct)" = "s3://models/fraud/$r1 50" ] || fail "step 2: inferenceservice at $(uri_pct)"
+	decide "$r1" 2 approve
+	wait_for "run $r1 step 3 waiting for approval" "has_pending $r1 3"
+	[ "$(uri_pct)" = "s3://models/fraud/$r1 100" ] || fail "step 3: inferenceservice at $(uri_pct)"
+	decide "$r1" 3 approve
+	wait_for "run $r1 succeeded" 'is_status "$r1" succeeded'
+	[ "$(uri_pct)" = "s3://models/fraud/$r1 None" ] || fail "promoted: inferenceservice at $(uri_pct)"
+	[ "$(patches inferenceservices)" = 4 ] || fail "$(patches inferenceservices) patches for 3 steps and a promotion"
+	[ "$(q "SELECT status FROM model_versions WHERE uri = 's3://models/fraud/$r1'")" = production ] ||
+	    fail "run $r1's model is not in production"
+	echo "$name: kserve 10 -> 50 -> 100 -> promoted, 4 patches"
 
-# 2. A second run; kill -9 between its steps; then a rejection rolls back.
-r2=$(new_run kserve)
-wait_for "run $r2 step 1 waiting for approval" "has_pending $r2 1"
-[ "$(uri_pct)" = "s3://models/fraud/$r2 10" ] || fail "run $r2 step 1: inferenceservice at $(uri_pct)"
-decide "$r2" 1 approve
-wait_for "run $r2 step 2 waiting for approval" "has_pending $r2 2"
-[ "$(uri_pct)" = "s3://models/fraud/$r2 50" ] || fail "run $r2 step 2: inferenceservice at $(uri_pct)"
-n=$(patches inferenceservices)
-a2=$(pending "$r2" 2)
-restart_hard
-[ "$(pending "$r2" 2)" = "$a2" ] || fail "run $r2 is no longer waiting for approval $a2"
-[ "$(q "SELECT current_step || ' ' || status FROM rollouts WHERE run_id = $r2")" = "2 waiting_approval" ] ||
-    fail "run $r2's rollout moved: $(q "SELECT current_step || ' ' || status FROM rollouts WHERE run_id = $r2")"
-decide "$r2" 2 reject
-wait_for "run $r2 failed" 'is_status "$r2" failed'
-[ "$(uri_pct)" = "s3://models/fraud/$r1 0" ] || fail "rolled back: inferenceservice at $(uri_pct)"
-[ "$(patches inferenceservices)" = $((n + 1)) ] ||
-    fail "$(($(patches inferenceservices) - n)) patches after the restart, want 1 (the rollback)"
-[ "$(q "SELECT status FROM rollouts WHERE run_id = $r2")" = rolled_back ] || fail "run $r2's rollout not rolled_back"
-echo "traffic_kube.sh: kill -9 at step 2 resumed there; rollback restored s3://models/fraud/$r1 at 0 %"
+	# 2. A second run; kill -9 between its steps; then a rejection rolls back.
+	r2=$(new_run kserve)
+	wait_for "run $r2 step 1 waiting for approval" "has_pending $r2 1"
+	[ "$(uri_pct)" = "s3://models/fraud/$r2 10" ] || fail "run $r2 step 1: inferenceservice at $(uri_pct)"
+	decide "$r2" 1 approve
+	wait_for "run $r2 step 2 waiting for approval" "has_pending $r2 2"
+	[ "$(uri_pct)" = "s3://models/fraud/$r2 50" ] || fail "run $r2 step 2: inferenceservice at $(uri_pct)"
+	n=$(patches inferenceservices)
+	a2=$(pending "$r2" 2)
+	restart_hard
+	[ "$(pending "$r2" 2)" = "$a2" ] || fail "run $r2 is no longer waiting for approval $a2"
+	[ "$(q "SELECT current_step || ' ' || status FROM rollouts WHERE run_id = $r2")" = "2 waiting_approval" ] ||
+	    fail "run $r2's rollout moved: $(q "SELECT current_step || ' ' || status FROM rollouts WHERE run_id = $r2")"
+	decide "$r2" 2 reject
+	wait_for "run $r2 failed" 'is_status "$r2" failed'
+	[ "$(uri_pct)" = "s3://models/fraud/$r1 0" ] || fail "rolled back: inferenceservice at $(uri_pct)"
+	[ "$(patches inferenceservices)" = $((n + 1)) ] ||
+	    fail "$(($(patches inferenceservices) - n)) patches after the restart, want 1 (the rollback)"
+	[ "$(q "SELECT status FROM rollouts WHERE run_id = $r2")" = rolled_back ] || fail "run $r2's rollout not rolled_back"
+	echo "$name: kill -9 at step 2 resumed there; rollback restored s3://models/fraud/$r1 at 0 %"
 
-# 3. A missing InferenceService fails the stage with a message naming it.
-r3=$(new_run ghost)
-wait_for "run $r3 failed" 'is_status "$r3" failed'
-msg=$(stage_field "$r3" rollout "['message']")
-echo "traffic_kube.sh: run $r3: $msg"
-case $msg in *'inferenceservices.serving.kserve.io "nope" not found'*) ;; *) fail "run $r3 message: $msg" ;; esac
+	# 3. A missing InferenceService fails the stage with a message naming it.
+	r3=$(new_run ghost)
+	wait_for "run $r3 failed" 'is_status "$r3" failed'
+	msg=$(stage_field "$r3" rollout "['message']")
+	echo "$name: run $r3: $msg"
+	case $msg in *'inferenceservices.serving.kserve.io "nope" not found'*) ;; *) fail "run $r3 message: $msg" ;; esac
+fi
 
-# 4. gateway: the backend weights of the rule naming both backends.
-[ "$(weights)" = "100 0" ] || fail "route before: $(weights)"
-r4=$(new_run gateway)
-wait_for "run $r4 step 1 waiting for approval" "has_pending $r4 1"
-[ "$(weights)" = "90 10" ] || fail "gateway step 1: $(weights)"
-decide "$r4" 1 approve
-wait_for "run $r4 step 2 waiting for approval" "has_pending $r4 2"
-[ "$(weights)" = "50 50" ] || fail "gateway step 2: $(weights)"
-decide "$r4" 2 approve
-wait_for "run $r4 step 3 waiting for approval" "has_pending $r4 3"
-[ "$(weights)" = "0 100" ] || fail "gateway step 3: $(weights)"
-decide "$r4" 3 approve
-wait_for "run $r4 succeeded" 'is_status "$r4" succeeded'
-[ "$(weights)" = "0 100" ] || fail "gateway promoted: $(weights)"
-[ "$("${kc[@]}" get httproute shop -o 'jsonpath={.spec.rules[0].backendRefs[0].name}')" = shop-admin ] ||
-    fail "the other rule of the route changed"
-r5=$(new_run gateway)
-wait_for "run $r5 step 1 waiting for approval" "has_pending $r5 1"
-[ "$(weights)" = "90 10" ] || fail "gateway run $r5 step 1: $(weights)"
-decide "$r5" 1 reject
-wait_for "run $r5 failed" 'is_status "$r5" failed'
-[ "$(weights)" = "100 0" ] || fail "gateway rolled back: $(weights)"
-r6=$(new_run badroute)
-wait_for "run $r6 failed" 'is_status "$r6" failed'
-msg=$(stage_field "$r6" rollout "['message']")
-echo "traffic_kube.sh: run $r6: $msg"
-case $msg in *'httproute shop has no rule with both backendRefs shop-v1 (stable) and shop-green (canary)'*) ;;
-*) fail "run $r6 message: $msg" ;; esac
-[ "$(weights)" = "100 0" ] || fail "the bad route's run changed the weights: $(weights)"
+if [ "$part" = gateway ]; then
+	# 4. gateway: the backend weights of the rule naming both backends.
+	[ "$(weights)" = "100 0" ] || fail "route before: $(weights)"
+	r4=$(new_run gateway)
+	wait_for "run $r4 step 1 waiting for approval" "has_pending $r4 1"
+	[ "$(weights)" = "90 10" ] || fail "gateway step 1: $(weights)"
+	decide "$r4" 1 approve
+	wait_for "run $r4 step 2 waiting for approval" "has_pending $r4 2"
+	[ "$(weights)" = "50 50" ] || fail "gateway step 2: $(weights)"
+	decide "$r4" 2 approve
+	wait_for "run $r4 step 3 waiting for approval" "has_pending $r4 3"
+	[ "$(weights)" = "0 100" ] || fail "gateway step 3: $(weights)"
+	decide "$r4" 3 approve
+	wait_for "run $r4 succeeded" 'is_status "$r4" succeeded'
+	[ "$(weights)" = "0 100" ] || fail "gateway promoted: $(weights)"
+	[ "$("${kc[@]}" get httproute shop -o 'jsonpath={.spec.rules[0].backendRefs[0].name}')" = shop-admin ] ||
+	    fail "the other rule of the route changed"
+	r5=$(new_run gateway)
+	wait_for "run $r5 step 1 waiting for approval" "has_pending $r5 1"
+	[ "$(weights)" = "90 10" ] || fail "gateway run $r5 step 1: $(weights)"
+	decide "$r5" 1 reject
+	wait_for "run $r5 failed" 'is_status "$r5" failed'
+	[ "$(weights)" = "100 0" ] || fail "gateway rolled back: $(weights)"
+	r6=$(new_run badroute)
+	wait_for "run $r6 failed" 'is_status "$r6" failed'
+	msg=$(stage_field "$r6" rollout "['message']")
+	echo "$name: run $r6: $msg"
+	case $msg in *'httproute shop has no rule with both backendRefs shop-v1 (stable) and shop-green (canary)'*) ;;
+	*) fail "run $r6 message: $msg" ;; esac
+	[ "$(weights)" = "100 0" ] || fail "the bad route's run changed the weights: $(weights)"
+fi
 
 kill -TERM "$pid"
 st=0
@@ -288,4 +299,8 @@ pid=
 [ "$st" = 0 ] || fail "sluice serve exited with status $st after SIGTERM"
 ! grep -E 'runtime error|ERROR: (Address|Leak|Undefined)Sanitizer' "$tmp/serve.log" ||
     fail "sanitizer reports in the controller's log"
-echo "traffic_kube.sh: ok (kserve runs $r1 promoted, $r2 rolled back across a kill -9, $r3 missing; gateway runs $r4 promoted, $r5 rolled back, $r6 bad route)"
+if [ "$part" = kserve ]; then
+	echo "$name: ok (kserve runs $r1 promoted, $r2 rolled back across a kill -9, $r3 missing)"
+else
+	echo "$name: ok (gateway runs $r4 promoted, $r5 rolled back, $r6 bad route)"
+fi

@@ -84,8 +84,9 @@ kubefake_start(struct kubefake *f, const char *const *args)
 		_exit(127);
 	}
 	f->pid = pid;
-	/* at most 60 s: a bound against a hang on a loaded machine */
-	for (end = sys_now_ms() + 60000; sys_now_ms() < end;) {
+	/* at most 300 s: a bound against a hang, not a measure (a fake
+	 * took over a minute to start on a machine loaded 30 times over) */
+	for (end = sys_now_ms() + 300000; sys_now_ms() < end;) {
 		if (access(kubefake_path(f, "ready"), F_OK) == 0) {
 			ready = 1;
 			break;
