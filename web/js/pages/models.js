@@ -66,8 +66,10 @@ function atForm(target) {
 	    'What served ' + target + ' at'), input, ask, out);
 }
 
-// An approver's promote / rollback form for the model on target.
-function manualForm(name, versions, target, done) {
+// An approver's promote / rollback form for the model on target; status
+// is the box its outcome is written to, kept by the caller so the outcome
+// stays when the form is built again for the versions the change moved.
+function manualForm(name, versions, target, status, done) {
 	const pid = idPart(target);
 	const choices = versions.filter(v => v.status === 'registered' ||
 	    v.status === 'retired');
@@ -77,7 +79,6 @@ function manualForm(name, versions, target, done) {
 		h('option', { value: '' }, 'no registered or retired version'));
 	const comment = h('input', { type: 'text', id: 'manual-comment-' + pid,
 	    maxlength: 1000, name: 'comment' });
-	const status = h('div', { class: 'form-status' });
 	const act = async (path, btns) => {
 		btns.forEach(b => { b.disabled = true; });
 		status.replaceChildren();
@@ -192,14 +193,15 @@ function mountOne(ctx) {
 			if (signal.aborted)
 				return;
 			if (!forms.has(t))
-				forms.set(t, { at: atForm(t), manual: null, sig: '' });
+				forms.set(t, { at: atForm(t), manual: null, sig: '',
+				    status: h('div', { class: 'form-status' }) });
 			const f = forms.get(t);
 			// the form stays (and what is typed in it) while the
 			// versions it offers stay the same
 			const sig = versions.map(v => v.version + v.status).join();
 			if (canAct && sig !== f.sig) {
 				f.manual = manualForm(name, versions, t,
-				    () => life.now());
+				    f.status, () => life.now());
 				f.sig = sig;
 			}
 			parts.push(h('div', { class: 'target-history',
