@@ -20,6 +20,8 @@ struct err;
 
 /* Milliseconds of CLOCK_MONOTONIC (never goes back; not wall time). */
 int64_t	sys_now_ms(void);
+/* The same clock in microseconds, for durations that short. */
+int64_t	sys_now_us(void);
 
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t	sys_wall_ms(void);

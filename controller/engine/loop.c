@@ -108,20 +108,10 @@ engine_active(struct engine *e)
 	return a;
 }
 
-/* A monotonic clock in microseconds, for on_pass. */
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 int
 engine_tick(struct engine *e, struct err *err)
 {
-	int64_t t0 = e->o.on_pass != NULL ? now_us() : 0;
+	int64_t t0 = e->o.on_pass != NULL ? sys_now_us() : 0;
 	int rc, got = 0;
 
 	e->pass++;
@@ -149,7 +139,7 @@ engine_tick(struct engine *e, struct err *err)
 		rc = traffic_follow(e, err);
 	e->st.passes++;
 	if (e->o.on_pass != NULL)
-		e->o.on_pass(e->o.on_pass_arg, now_us() - t0);
+		e->o.on_pass(e->o.on_pass_arg, sys_now_us() - t0);
 	if (rc == ERR_TRANSIENT && e->locked) {
 		struct err ignored;
 
