@@ -20,6 +20,12 @@
 # every other program has ended, counted in the same summary: checks of
 # what the others left behind (tests/api/contract.sh).
 #
+# Each header also gives the CPU seconds the program and the processes it
+# waited for used (user + system; a daemon it left running, like the shared
+# PostgreSQL, is not counted), and the programs that used most CPU are
+# listed before the summary: on a machine of few cores the suite's time
+# is bounded by its CPU.
+#
 # A failed program's last 40 lines are printed again before the summary,
 # so a log cut to its tail still shows why.
 #
@@ -45,7 +51,7 @@ fi
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/run-tests.XXXXXX")
 declare -A name_of=() start_of=()
-times=()
+times=() cpus=()
 cleanup() {
 	local p
 	for p in "${!name_of[@]}"; do kill "$p" 2>/dev/null; done
@@ -57,23 +63,50 @@ trap 'exit 143' TERM
 
 passed=0 failed=0 failed_names=() n=0 t0=$(now_ms)
 
+# Run one program in this subshell and write the CPU time of the
+# processes it waited for to $out.cpu.  A TERM or INT is passed on to it
+# (a background command would ignore SIGINT).
+run_one() {
+	local t=$1 out=$2 c rc
+	if [[ $t == *.sh ]]; then
+		bash "$t" >"$out" 2>&1 </dev/null &
+	else
+		"$t" >"$out" 2>&1 </dev/null &
+	fi
+	c=$!
+	trap 'kill -TERM "$c" 2>/dev/null' TERM INT
+	while :; do
+		wait "$c"
+		rc=$?
+		kill -0 "$c" 2>/dev/null || break
+	done
+	times >"$out.cpu" 2>/dev/null
+	exit "$rc"
+}
+
 # Start one program; its output goes to $dir/N.
 start() {
 	local t=$1 out=$dir/$n
 	n=$((n + 1))
-	# a subshell, not a simple command: `cmd &` would ignore SIGINT
-	if [[ $t == *.sh ]]; then
-		(exec bash "$t" >"$out" 2>&1 </dev/null) &
-	else
-		(exec "$t" >"$out" 2>&1 </dev/null) &
-	fi
+	(run_one "$t" "$out") &
 	name_of[$!]=$t
 	start_of[$!]=$(now_ms):$out
 }
 
+# The CPU seconds in the second line of `times` (children's user, system).
+cpu_of() {
+	awk 'NR == 2 {
+		s = 0
+		for (i = 1; i <= 2; i++) {
+			split($i, p, "m"); sub("s", "", p[2]); s += p[1] * 60 + p[2]
+		}
+		printf "%.1f", s
+	}' "$1" 2>/dev/null
+}
+
 # Wait for any program, print its output and count its tests.
 reap() {
-	local pid rc t out ms p f verdict
+	local pid rc t out ms p f verdict cpu
 	while :; do
 		wait -n -p pid
 		rc=$?
@@ -101,9 +134,11 @@ reap() {
 		failed_names+=("$t")
 		tail -n 40 "$out" >"$dir/failed.${#failed_names[@]}"
 	fi
-	echo "=== $t ($verdict, $(secs "$ms") s)"
+	cpu=$(cpu_of "$out.cpu")
+	cpus+=("${cpu:-0} $t")
+	echo "=== $t ($verdict, $(secs "$ms") s, ${cpu:-?} CPU-s)"
 	cat "$out"
-	rm -f "$out"
+	rm -f "$out" "$out.cpu"
 }
 
 for t in "${order[@]}"; do
@@ -126,6 +161,12 @@ if [ -n "${TEST_TIMES:-}" ] && [ ${#times[@]} -gt 0 ]; then
 fi
 
 echo
+if [ ${#cpus[@]} -gt 1 ]; then
+	printf '%s\n' "${cpus[@]}" | sort -k1,1nr | awk '
+	    { s += $1; if (NR <= 10) top[NR] = sprintf("  %7.1f  %s", $1, $2) }
+	    END { printf "CPU seconds: %.0f in all; the most:\n", s
+	          for (i = 1; i in top; i++) print top[i] }'
+fi
 if [ ${#failed_names[@]} -gt 0 ]; then
 	# again at the end, where a log cut to its tail still shows why
 	for i in "${!failed_names[@]}"; do
