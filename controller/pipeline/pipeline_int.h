@@ -12,7 +12,7 @@
  *    with its position.  Building it ourselves, rather than with
  *    yaml_parser_load(), is what lets us bound nesting and alias expansion
  *    while parsing, find duplicate keys, and keep positions for aliases.
- * 3. Schema walkers (schema.c) check every field against
+ * 3. Schema walkers (schema.c, schema_canary.c) check every field against
  *    docs/pipeline-reference.md, report every error with the path of the
  *    node, and fill struct pipeline; a last pass (checks.c) checks what
  *    spans stages (names, needs, cycles, references, canary targets).
@@ -241,7 +241,7 @@ int	 ytree_build(struct vctx *c);
 void	 ytree_free(struct ytree *t);
 
 /*
- * Pass 3: the schema (schema.c) and the checks across stages (checks.c).
+ * Pass 3: the schema (schema.c, schema_canary.c) and the checks across stages (checks.c).
  * They report into c and fill c->p.
  */
 

@@ -1,6 +1,6 @@
 /*
  * schema_int.h - the typed readers and value checks the schema walkers
- * (schema.c) are built from: each reports a problem with the node's path
+ * (schema.c, schema_canary.c) are built from: each reports a problem with the node's path
  * and goes on; "reported" results are -1, never an err code.  Not for
  * other modules.
  */
@@ -102,5 +102,13 @@ const char *sch_check_quantity(const char *s);
 const char *sch_check_gpu_resource(const char *s);
 const char *sch_check_mount(const char *s);
 const char *sch_check_output_name(const char *s);
+
+/* schema_canary.c: a stage's gates, and a canary stage's canary: mapping. */
+struct pipeline_gate;
+struct pipeline_stage;
+void	sch_walk_gates(struct vctx *c, const struct ynode *n,
+	    const struct vpath *path, struct pipeline_gate **out, size_t *nout);
+void	sch_walk_canary(struct vctx *c, const struct ynode *n,
+	    const struct vpath *path, size_t idx, struct pipeline_stage *st);
 
 #endif
