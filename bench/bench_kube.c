@@ -51,6 +51,7 @@
 #include "kube/exec_kube.h"
 #include "kube/kube_api.h"
 #include "kube/kubeconfig.h"
+#include "bench_util.h"
 
 #define NS		"bench"
 #define NS_CURL		"bench-curl"
@@ -59,15 +60,6 @@
 static char dir[512];
 static char url[128];
 static char top[512];
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -324,12 +316,12 @@ run_executor(int njobs, int nchains, struct result *r)
 	kube_api_stats(k, &ks0);
 	buf_init(&log, LIM_STAGE_LOG);
 
-	t0 = now_s();
+	t0 = bench_now_s();
 	for (i = 0; i < nchains && submitted < njobs; i++)
 		submit(&ex, submitted++, &chains[i]);
 	while (done < njobs) {
 		waker_wait(&wk, &seen, 1000);
-		t_event = now_s();
+		t_event = bench_now_s();
 		for (i = 0; i < nchains; i++) {
 			struct chain *c = &chains[i];
 			char old[64];
@@ -373,14 +365,14 @@ run_executor(int njobs, int nchains, struct result *r)
 			done++;
 			if (submitted < njobs) {
 				submit(&ex, submitted++, c);
-				t = now_s();
+				t = bench_now_s();
 				lat[nlat++] = (t - t_event) * 1000.0;
 			}
 			if (ex.ops->release(ex.impl, old, &err) != 0)
 				die("release %s: %s", old, err.msg);
 		}
 	}
-	r->wall = now_s() - t0;
+	r->wall = bench_now_s() - t0;
 	/* the deletes of the last releases */
 	for (;;) {
 		struct exec_kube_stats es;
@@ -488,7 +480,7 @@ run_curl(int njobs, int nproc, long *ok)
 		curl_config(cfg, i * per, (i + 1) * per < njobs ?
 		    (i + 1) * per : njobs);
 	}
-	t0 = now_s();
+	t0 = bench_now_s();
 	for (i = 0; i < nproc; i++) {
 		(void)snprintf(cfg, sizeof(cfg), "%s/curl-%d.cfg", dir, i);
 		(void)snprintf(out, sizeof(out), "%s/curl-%d.out", dir, i);
@@ -510,7 +502,7 @@ run_curl(int njobs, int nproc, long *ok)
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			die("curl exited with %d", status);
 	}
-	wall = now_s() - t0;
+	wall = bench_now_s() - t0;
 	*ok = 0;
 	for (i = 0; i < nproc; i++) {
 		(void)snprintf(out, sizeof(out), "%s/curl-%d.out", dir, i);

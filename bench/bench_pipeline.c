@@ -19,15 +19,7 @@
 #include "base/caps.h"
 #include "base/err.h"
 #include "pipeline/pipeline.h"
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "bench_util.h"
 
 static void
 put(struct buf *b, int rc)
@@ -156,7 +148,7 @@ libyaml_only(const char *data, size_t len)
 static double
 time_parse(const struct buf *b, int iters)
 {
-	double t0 = now();
+	double t0 = bench_now_s();
 
 	for (int i = 0; i < iters; i++) {
 		struct pipeline_errors errs;
@@ -172,13 +164,13 @@ time_parse(const struct buf *b, int iters)
 		pipeline_free(p);
 		pipeline_errors_release(&errs);
 	}
-	return (now() - t0) / iters;
+	return (bench_now_s() - t0) / iters;
 }
 
 static double
 time_libyaml(const struct buf *b, int iters)
 {
-	double t0 = now();
+	double t0 = bench_now_s();
 
 	for (int i = 0; i < iters; i++) {
 		if (libyaml_only(b->data, b->len) < 0) {
@@ -186,7 +178,7 @@ time_libyaml(const struct buf *b, int iters)
 			exit(1);
 		}
 	}
-	return (now() - t0) / iters;
+	return (bench_now_s() - t0) / iters;
 }
 
 int
@@ -221,13 +213,13 @@ main(int argc, char **argv)
 		    err.msg);
 		return 1;
 	}
-	t0 = now();
+	t0 = bench_now_s();
 	if (pipeline_to_json(p, &json, &err) != 0) {
 		fprintf(stderr, "bench: %s\n", err.msg);
 		return 1;
 	}
 	free(json);
-	tj = now() - t0;
+	tj = bench_now_s() - t0;
 	tp = time_parse(&b, 1);
 	iters = (int)(2.0 / (tp > 1e-6 ? tp : 1e-6));
 	if (iters < 3)
@@ -236,13 +228,13 @@ main(int argc, char **argv)
 		iters = 1000;
 	tp = time_parse(&b, iters);
 	ty = time_libyaml(&b, iters);
-	t0 = now();
+	t0 = bench_now_s();
 	for (int i = 0; i < iters; i++) {
 		if (pipeline_to_json(p, &json, &err) != 0)
 			return 1;
 		free(json);
 	}
-	tj = (now() - t0) / iters;
+	tj = (bench_now_s() - t0) / iters;
 
 	printf("bench_pipeline: %zu bytes (cap %d), %zu stages, %d runs each\n",
 	    b.len, LIM_PIPELINE_FILE, p->nstages, iters);

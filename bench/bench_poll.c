@@ -24,21 +24,13 @@
 #include "base/cfg.h"
 #include "git/poller.h"
 #include "store/db.h"
+#include "bench_util.h"
 
 #define NREPOS	200
 #define WORKERS	4
 #define PUSHES	10
 
 static char tmp[512];
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* CPU seconds of this process and its waited-for children. */
 static double
@@ -236,16 +228,16 @@ main(void)
 	poll_cycle(cfg, dburl);
 
 	/* 1. unchanged: our cycle vs git fetch, same parallelism */
-	w0 = now_s();
+	w0 = bench_now_s();
 	c0 = cpu_s();
 	poll_cycle(cfg, dburl);
-	ours_wall = now_s() - w0;
+	ours_wall = bench_now_s() - w0;
 	ours_cpu = cpu_s() - c0;
-	w0 = now_s();
+	w0 = bench_now_s();
 	c0 = cpu_s();
 	sh("cd %s && seq -f %%03g 0 %d | xargs -P %d -I{} "
 	    "git -C c{} fetch -q origin", tmp, NREPOS - 1, WORKERS);
-	git_wall = now_s() - w0;
+	git_wall = bench_now_s() - w0;
 	git_cpu = cpu_s() - c0;
 	printf("poll cycle, %d unchanged repositories, %d workers:\n", NREPOS,
 	    WORKERS);
@@ -267,12 +259,12 @@ main(void)
 		sh("cd %s/c000 && echo %d >> pipelines/demo/NOTES.md && "
 		    "git add -A && git -c user.name=b -c user.email=b@b commit "
 		    "-qm push%d && git push -q origin HEAD:main", tmp, k, k);
-		t0 = now_s();
-		while (count_runs(db) == before && now_s() - t0 < 30) {
+		t0 = bench_now_s();
+		while (count_runs(db) == before && bench_now_s() - t0 < 30) {
 			struct timespec ts = { 0, 5 * 1000 * 1000 };
 			nanosleep(&ts, NULL);
 		}
-		lat[k] = now_s() - t0;
+		lat[k] = bench_now_s() - t0;
 	}
 	poller_stop(p);
 	qsort(lat, PUSHES, sizeof(lat[0]), cmp_double);

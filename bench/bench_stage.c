@@ -66,7 +66,7 @@ run_phase(struct db *db, const struct cfg *cfg, struct executor ex,
 	struct err err;
 	struct timespec nap = { 0, 50 * 1000 * 1000 };
 	char sql[1024];
-	struct timespec t0, t1;
+	double t0, t1;
 
 	for (int i = 0; i < n; i++) {
 		struct run_new rn = { .version_id = vid, .branch = "main",
@@ -82,7 +82,7 @@ run_phase(struct db *db, const struct cfg *cfg, struct executor ex,
 	}
 	if (engine_new(&e, cfg, ex, &err) < 0)
 		bench_die(PROG, "engine", &err);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = bench_now_s();
 	if (engine_start(e, &err) < 0)
 		bench_die(PROG, "engine start", &err);
 	(void)snprintf(sql, sizeof(sql), "SELECT count(*) FROM runs WHERE id "
@@ -91,10 +91,9 @@ run_phase(struct db *db, const struct cfg *cfg, struct executor ex,
 	    (long long)out->last);
 	while (bench_one_int(PROG, db, sql) > 0)
 		nanosleep(&nap, NULL);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	t1 = bench_now_s();
 	engine_free(e);
-	out->seconds = (double)(t1.tv_sec - t0.tv_sec) +
-	    (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	out->seconds = t1 - t0;
 	(void)snprintf(sql, sizeof(sql), "SELECT count(*) FROM runs WHERE id "
 	    "BETWEEN %lld AND %lld AND status <> 'succeeded'",
 	    (long long)out->first, (long long)out->last);

@@ -1,5 +1,5 @@
 /*
- * bench_util.h - what the engine benchmarks share: failing loudly, an
+ * bench_util.h - what the benchmarks share: failing loudly, the clock, an
  * integer setting from the environment, one integer from a query, a
  * repository, commit and valid version of a pipeline, a fake executor's
  * logs op that has none, and wrk's durations.  static inline:
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/sys.h"
 #include "exec/executor.h"
 #include "pipeline/pipeline.h"
 #include "store/db.h"
@@ -25,6 +26,13 @@ bench_die(const char *prog, const char *what, const struct err *err)
 {
 	fprintf(stderr, "%s: %s: %s\n", prog, what, err->msg);
 	exit(1);
+}
+
+/* Seconds of the monotonic clock, for intervals. */
+static inline double
+bench_now_s(void)
+{
+	return (double)sys_now_us() / 1e6;
 }
 
 /* The positive integer in variable name (below max), else def. */
