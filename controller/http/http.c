@@ -83,7 +83,7 @@ struct reqstate {
 	int			 too_big;
 	int			 observed;	/* the observer saw it */
 	int			 keep;		/* keep the connection after */
-	struct timespec		 started;	/* headers arrived */
+	int64_t			 started_us;	/* headers arrived (sys_now_us) */
 };
 
 /* --- request accessors ------------------------------------------------ */
@@ -708,15 +708,12 @@ route_for_path(const struct http_server *s, const char *path)
 static void
 observe(const struct http_server *s, struct reqstate *st, int status)
 {
-	struct timespec now;
 	double secs;
 
 	if (s->observe == NULL || st->observed)
 		return;
 	st->observed = 1;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	secs = (double)(now.tv_sec - st->started.tv_sec) +
-	    (double)(now.tv_nsec - st->started.tv_nsec) / 1e9;
+	secs = (double)(sys_now_us() - st->started_us) / 1e6;
 	s->observe(s->ctx, &st->rq, status, secs < 0 ? 0 : secs);
 }
 
@@ -780,7 +777,7 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 		st->rq.path = url;
 		st->rq.conn = conn;
 		buf_init(&st->rq.body, LIM_HTTP_BODY);
-		clock_gettime(CLOCK_MONOTONIC, &st->started);
+		st->started_us = sys_now_us();
 		client_address(conn, st->rq.client, sizeof(st->rq.client));
 		*con_cls = st;
 		if (cs != NULL && cs->requests++ > 0 &&
