@@ -12,7 +12,9 @@
 #                          the migrated template scripts/test.sh makes
 #                          ($SLUICE_TEST_PG_TEMPLATE), or an empty one with
 #                          "empty" (a test of the migrations) or without a
-#                          template
+#                          template; copied with $SLUICE_TEST_PG_STRATEGY
+#                          when set (FILE_COPY: files, not pages through
+#                          the WAL)
 #   t_db_drop DB           DROP DATABASE IF EXISTS DB WITH (FORCE); never fails
 #   t_db_url DB            DB's conninfo
 #   t_git ARG...           git as a test user, new repositories on main
@@ -59,7 +61,7 @@ t_db_create() {
 	if [ "${2:-}" != empty ] && [ -n "${SLUICE_TEST_PG_TEMPLATE:-}" ]; then
 		tmpl=" TEMPLATE $SLUICE_TEST_PG_TEMPLATE"
 	fi
-	t_psql "${SLUICE_TEST_PG_URL:?}" -c "CREATE DATABASE $1$tmpl"
+	t_psql "${SLUICE_TEST_PG_URL:?}" -c "CREATE DATABASE $1$tmpl${SLUICE_TEST_PG_STRATEGY:+ STRATEGY $SLUICE_TEST_PG_STRATEGY}"
 }
 
 t_db_drop() {
