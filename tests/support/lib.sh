@@ -12,7 +12,9 @@
 #                          the migrated template scripts/test.sh makes
 #                          ($SLUICE_TEST_PG_TEMPLATE), or an empty one with
 #                          "empty" (a test of the migrations) or without a
-#                          template
+#                          template; copied with $SLUICE_TEST_PG_STRATEGY
+#                          when set (FILE_COPY: files, not pages through
+#                          the WAL)
 #   t_db_drop DB           DROP DATABASE IF EXISTS DB WITH (FORCE); never fails
 #   t_db_url DB            DB's conninfo
 #   t_git ARG...           git as a test user, new repositories on main
@@ -59,7 +61,7 @@ t_db_create() {
 	if [ "${2:-}" != empty ] && [ -n "${SLUICE_TEST_PG_TEMPLATE:-}" ]; then
 		tmpl=" TEMPLATE $SLUICE_TEST_PG_TEMPLATE"
 	fi
-	t_psql "${SLUICE_TEST_PG_URL:?}" -c "CREATE DATABASE $1$tmpl"
+	t_psql "${SLUICE_TEST_PG_URL:?}" -c "CREATE DATABASE $1$tmpl${SLUICE_TEST_PG_STRATEGY:+ STRATEGY $SLUICE_TEST_PG_STRATEGY}"
 }
 
 t_db_drop() {
@@ -148,25 +150,31 @@ t_fake() {
 t_sql_open() {
 	T_SQL_ERR=${2:-$(mktemp "${SLUICE_TEST_TMP:-/tmp}/t_sql.XXXXXX")}
 	: >>"$T_SQL_ERR"
+	# t_sql reads what psql writes there through this descriptor, from
+	# where it was: no process per query to measure or cut the file
+	exec {T_SQL_ERRFD}<"$T_SQL_ERR"
+	while IFS= read -r -u "$T_SQL_ERRFD" _; do :; done
 	coproc T_SQL { exec "${SLUICE_TEST_PG_BIN:?}/psql" -qAtX "$1" 2>>"$T_SQL_ERR"; }
 }
 
 t_sql() {
-	local line before after rows=()
+	local line err= rows=()
 	[ -n "${T_SQL_PID:-}" ] || { echo "t_sql: no session (t_sql_open)" >&2; return 1; }
-	before=$(wc -c <"$T_SQL_ERR")
 	printf '%s\n;\n\\echo __t_sql_end__\n' "$1" >&"${T_SQL[1]}" || return 1
 	while :; do
 		IFS= read -r line <&"${T_SQL[0]}" || { echo "t_sql: the psql session ended" >&2; return 1; }
 		[ "$line" = __t_sql_end__ ] && break
 		rows+=("$line")
 	done
-	after=$(wc -c <"$T_SQL_ERR")
-	if grep -q 'ERROR:' <(tail -c +$((before + 1)) "$T_SQL_ERR"); then
-		tail -c +$((before + 1)) "$T_SQL_ERR" >&2
-		return 1
+	# psql wrote a statement's messages before it echoed the end mark
+	while IFS= read -r -u "$T_SQL_ERRFD" line || [ -n "$line" ]; do
+		err+=$line$'\n'
+		line=
+	done
+	if [ -n "$err" ]; then
+		printf '%s' "$err" >&2
+		[[ $err != *ERROR:* ]] || return 1
 	fi
-	[ "$after" = "$before" ] || tail -c +$((before + 1)) "$T_SQL_ERR" >&2
 	[ ${#rows[@]} = 0 ] || printf '%s\n' "${rows[@]}"
 }
 

@@ -45,131 +45,133 @@ test_env(const char *name)
  * testdb_sql and testdb_value keep one connection open (to the database
  * asked last) instead of connecting for every statement: a test that polls
  * with them makes thousands of calls, and a new backend per call was much
- * of the suite's time on a loaded machine.  A connection the server closed
- * meanwhile (a dropped database, a stopped cluster, a terminated backend)
- * is noticed before it is used and replaced.  Statements run outside any
- * transaction, as each did on its own connection.
+ * of the suite's time on a loaded machine.  The statements that create and
+ * drop databases keep one of their own to the admin database, for the same
+ * reason (a backend's start costs the server about what copying the
+ * template does).  A connection the server closed meanwhile (a dropped
+ * database, a stopped cluster, a terminated backend) is noticed before it
+ * is used and replaced.  Statements run outside any transaction, as each
+ * did on its own connection.
  */
-static struct {
+struct keep {
 	pthread_mutex_t	 mu;
 	PGconn		*c;
 	char		 url[2048];
-} kept = { PTHREAD_MUTEX_INITIALIZER, NULL, "" };
+};
+
+static struct keep kept = { PTHREAD_MUTEX_INITIALIZER, NULL, "" };
+static struct keep admin = { PTHREAD_MUTEX_INITIALIZER, NULL, "" };
 
 static void
-kept_close(void)
+keep_close(struct keep *k)
 {
-	PQfinish(kept.c);
-	kept.c = NULL;
-	kept.url[0] = '\0';
+	PQfinish(k->c);
+	k->c = NULL;
+	k->url[0] = '\0';
 }
 
-/* kept.mu held: a usable connection to url, or NULL (the error printed). */
+/* k->mu held: a usable connection to url, or NULL (the error printed). */
 static PGconn *
-kept_conn(const char *url)
+keep_conn(struct keep *k, const char *url)
 {
-	if (kept.c != NULL && (strcmp(kept.url, url) != 0 ||
-	    PQstatus(kept.c) != CONNECTION_OK || !PQconsumeInput(kept.c) ||
-	    PQstatus(kept.c) != CONNECTION_OK ||
-	    PQtransactionStatus(kept.c) != PQTRANS_IDLE))
-		kept_close();
-	if (kept.c == NULL) {
-		kept.c = PQconnectdb(url);
-		if (PQstatus(kept.c) != CONNECTION_OK) {
+	if (k->c != NULL && (strcmp(k->url, url) != 0 ||
+	    PQstatus(k->c) != CONNECTION_OK || !PQconsumeInput(k->c) ||
+	    PQstatus(k->c) != CONNECTION_OK ||
+	    PQtransactionStatus(k->c) != PQTRANS_IDLE))
+		keep_close(k);
+	if (k->c == NULL) {
+		k->c = PQconnectdb(url);
+		if (PQstatus(k->c) != CONNECTION_OK) {
 			fprintf(stderr, "test: connect: %s",
-			    PQerrorMessage(kept.c));
-			kept_close();
+			    PQerrorMessage(k->c));
+			keep_close(k);
 			return NULL;
 		}
-		(void)snprintf(kept.url, sizeof(kept.url), "%s", url);
+		(void)snprintf(k->url, sizeof(k->url), "%s", url);
 	}
-	return kept.c;
+	return k->c;
 }
 
 /*
- * Run sql on t's kept connection, mu held; NULL when no connection.  A
- * connection found dead by the statement (closed between the check and
+ * Run sql on k's connection to url, k->mu held; NULL when no connection.
+ * A connection found dead by the statement (closed between the check and
  * the send) is replaced and the statement sent once more: it never
  * reached the server.
  */
 static PGresult *
-kept_exec(const struct testdb *t, const char *sql)
+keep_exec(struct keep *k, const char *url, const char *sql)
 {
 	PGresult *r;
 	PGconn *c;
 
-	if ((c = kept_conn(t->url)) == NULL)
+	if ((c = keep_conn(k, url)) == NULL)
 		return NULL;
 	r = PQexec(c, sql);
 	if (PQstatus(c) == CONNECTION_BAD) {
 		PQclear(r);
-		kept_close();
-		if ((c = kept_conn(t->url)) == NULL)
+		keep_close(k);
+		if ((c = keep_conn(k, url)) == NULL)
 			return NULL;
 		r = PQexec(c, sql);
 	}
 	/* what a multi-statement string left open is not the next one's */
 	if (PQtransactionStatus(c) != PQTRANS_IDLE)
-		kept_close();
+		keep_close(k);
 	return r;
 }
 
-/* Run one statement on the admin database. */
-static int
-admin_exec(const char *sql)
+/* Run sql on t's kept connection, kept.mu held. */
+static PGresult *
+kept_exec(const struct testdb *t, const char *sql)
 {
-	PGconn *c = PQconnectdb(test_env("SLUICE_TEST_PG_URL"));
-	PGresult *r = NULL;
-	int rc = -1;
-
-	if (PQstatus(c) != CONNECTION_OK) {
-		fprintf(stderr, "test: admin connect: %s", PQerrorMessage(c));
-		goto out;
-	}
-	r = PQexec(c, sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		fprintf(stderr, "test: %s: %s", sql, PQerrorMessage(c));
-		goto out;
-	}
-	rc = 0;
-out:
-	PQclear(r);
-	PQfinish(c);
-	return rc;
+	return keep_exec(&kept, t->url, sql);
 }
 
 /*
  * Run "VERB name[ TEMPLATE tmpl]suffix" on the admin database, the
- * identifiers escaped; tmpl may be NULL.
+ * identifiers escaped; tmpl may be NULL.  A new database is a copy made
+ * with $SLUICE_TEST_PG_STRATEGY when set (FILE_COPY, which PostgreSQL 15
+ * has: it copies the template's files instead of writing each of its
+ * pages through the WAL, several times cheaper for the server).
  */
 static int
 db_statement(const char *verb, const char *name, const char *tmpl,
     const char *suffix)
 {
-	PGconn *c = PQconnectdb(test_env("SLUICE_TEST_PG_URL"));
+	const char *strategy = getenv("SLUICE_TEST_PG_STRATEGY");
 	char *ident = NULL, *tident = NULL, sql[512];
+	PGresult *r = NULL;
+	PGconn *c;
 	int rc = -1;
 
-	if (PQstatus(c) != CONNECTION_OK) {
-		fprintf(stderr, "test: admin connect: %s", PQerrorMessage(c));
+	pthread_mutex_lock(&admin.mu);
+	if ((c = keep_conn(&admin, test_env("SLUICE_TEST_PG_URL"))) == NULL)
 		goto out;
-	}
 	if ((ident = PQescapeIdentifier(c, name, strlen(name))) == NULL)
 		goto out;
 	if (tmpl != NULL &&
 	    (tident = PQescapeIdentifier(c, tmpl, strlen(tmpl))) == NULL)
 		goto out;
-	if (snprintf(sql, sizeof(sql), "%s %s%s%s%s", verb, ident,
+	if (strncmp(verb, "CREATE", 6) != 0 || strategy == NULL)
+		strategy = "";
+	if (snprintf(sql, sizeof(sql), "%s %s%s%s%s%s%s", verb, ident,
 	    tident != NULL ? " TEMPLATE " : "", tident != NULL ? tident : "",
+	    strategy[0] != '\0' ? " STRATEGY " : "", strategy,
 	    suffix) >= (int)sizeof(sql))
 		goto out;
-	PQfinish(c);
-	c = NULL;
-	rc = admin_exec(sql);
+	if ((r = keep_exec(&admin, test_env("SLUICE_TEST_PG_URL"), sql)) ==
+	    NULL)
+		goto out;
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		fprintf(stderr, "test: %s: %s", sql, PQresultErrorMessage(r));
+		goto out;
+	}
+	rc = 0;
 out:
+	PQclear(r);
 	PQfreemem(ident);
 	PQfreemem(tident);
-	PQfinish(c);
+	pthread_mutex_unlock(&admin.mu);
 	return rc;
 }
 
@@ -218,7 +220,7 @@ testdb_drop(struct testdb *t)
 		return;
 	pthread_mutex_lock(&kept.mu);
 	if (strcmp(kept.url, t->url) == 0)
-		kept_close();
+		keep_close(&kept);
 	pthread_mutex_unlock(&kept.mu);
 	if (db_statement("DROP DATABASE IF EXISTS", t->name, NULL,
 	    " WITH (FORCE)") < 0)
@@ -355,8 +357,11 @@ int
 testpg_stop(void)
 {
 	pthread_mutex_lock(&kept.mu);
-	kept_close();
+	keep_close(&kept);
 	pthread_mutex_unlock(&kept.mu);
+	pthread_mutex_lock(&admin.mu);
+	keep_close(&admin);
+	pthread_mutex_unlock(&admin.mu);
 	return pg_script("pg_stop \"$SLUICE_TEST_PG_DIR\"");
 }
 

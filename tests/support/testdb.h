@@ -6,7 +6,8 @@
  * They read the environment scripts/test.sh exports: SLUICE_TEST_PG_URL
  * (conninfo of the "postgres" database, superuser), SLUICE_TEST_PG_DIR,
  * SLUICE_TEST_PG_PORT, SLUICE_TEST_PG_TEMPLATE (the migrated template
- * database), SLUICE_TEST_TMP, SLUICE_BIN, SLUICE_TOP.  Failures
+ * database), SLUICE_TEST_PG_STRATEGY (how CREATE DATABASE copies, when
+ * the server has a choice), SLUICE_TEST_TMP, SLUICE_BIN, SLUICE_TOP.  Failures
  * print why on stderr and return -1, so a test can assert_int_equal(..., 0).
  */
 #ifndef SLUICE_TESTDB_H
