@@ -87,12 +87,18 @@ static const char sql_delivery_result[] =
     "   ELSE now() + make_interval(secs => $6::bigint / 1000.0) END"
     " WHERE id = $1 AND status = 'pending'";
 
+/*
+ * 0 when the outbox has rows to fan out, else the ms until the next pending
+ * delivery is due, at most $1; $1 when none is pending.  (The coalesce is
+ * inside greatest(), which ignores a NULL: outside it, no pending delivery
+ * gave 0, and the sender polled without a pause.)
+ */
 static const char sql_idle[] =
     "SELECT CASE WHEN EXISTS (SELECT 1 FROM notify_outbox"
     "   WHERE fanned_out_at IS NULL) THEN 0"
-    " ELSE coalesce(least($1::bigint, greatest(0, ceil(extract(epoch FROM"
+    " ELSE least($1::bigint, greatest(0, coalesce(ceil(extract(epoch FROM"
     "   (SELECT min(next_attempt_at) FROM notify_deliveries"
-    "    WHERE status = 'pending') - now()) * 1000)::bigint)), $1::bigint)"
+    "    WHERE status = 'pending') - now()) * 1000)::bigint, $1::bigint)))"
     " END";
 
 static char *

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "store/db.h"
+#include "store/store_notify.h"
 #include "testdb.h"
 
 static void
@@ -80,6 +81,54 @@ notify__a_replaced_connection_listens_again_and_says_resync(void **state)
 	testdb_drop(&t);
 }
 
+static int64_t
+idle_ms(struct db *db)
+{
+	struct err err;
+	int64_t ms = -1;
+
+	if (store_notify_idle_ms(db, 30000, &ms, &err) < 0)
+		fail_msg("store_notify_idle_ms: %s", err.msg);
+	return ms;
+}
+
+/* The notification sender's pause: the cap when nothing is pending. */
+static void
+notify__the_sender_waits_the_cap_with_nothing_pending(void **state)
+{
+	struct testdb t;
+	struct db *db;
+	int64_t ms;
+
+	(void)state;
+	assert_int_equal(testdb_create_migrated(&t), 0);
+	db = testdb_open(&t);
+	assert_int_equal(idle_ms(db), 30000);
+	/* an outbox row to fan out: no pause */
+	assert_int_equal(testdb_sql(&t, "INSERT INTO notify_outbox (id,"
+	    " event_id, kind, entity_type, entity_id, fanned_out_at) VALUES"
+	    " (1, 1, 'run_queued', 'run', 1, NULL)"), 0);
+	assert_int_equal(idle_ms(db), 0);
+	/* fanned out; its delivery due in about 10 s: about 10 s */
+	assert_int_equal(testdb_sql(&t, "UPDATE notify_outbox SET"
+	    " fanned_out_at = now()"), 0);
+	assert_int_equal(testdb_sql(&t, "INSERT INTO notify_deliveries"
+	    " (outbox_id, channel, target, kind, format, body, next_attempt_at)"
+	    " VALUES (1, 'notification', 'http://x', 'run_queued', 'json',"
+	    " '{}', now() + interval '10 s')"), 0);
+	ms = idle_ms(db);
+	assert_true(ms > 5000 && ms <= 10000);
+	/* due: no pause; delivered: the cap again */
+	assert_int_equal(testdb_sql(&t, "UPDATE notify_deliveries SET"
+	    " next_attempt_at = now() - interval '1 s'"), 0);
+	assert_int_equal(idle_ms(db), 0);
+	assert_int_equal(testdb_sql(&t, "UPDATE notify_deliveries SET"
+	    " status = 'delivered', delivered_at = now()"), 0);
+	assert_int_equal(idle_ms(db), 30000);
+	db_free(db);
+	testdb_drop(&t);
+}
+
 int
 main(void)
 {
@@ -88,6 +137,8 @@ main(void)
 		    notify__a_notification_from_another_connection_wakes_the_waiter),
 		cmocka_unit_test(
 		    notify__a_replaced_connection_listens_again_and_says_resync),
+		cmocka_unit_test(
+		    notify__the_sender_waits_the_cap_with_nothing_pending),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
