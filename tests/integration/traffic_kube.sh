@@ -153,16 +153,9 @@ start() {
 	"$SLUICE_BIN" serve --config "$tmp/sluice.yaml" --migrate >>"$tmp/serve.log" 2>&1 &
 	pid=$!
 }
-# wait_for WHAT CMD: eval CMD until it succeeds (at most 300 s: a bound
-# against a hang on a loaded machine, not a measure)
-wait_for() {
-	local what=$1 end=$((SECONDS + 300))
-	shift
-	until eval "$1" >/dev/null 2>&1; do
-		[ $SECONDS -lt $end ] || fail "timed out waiting for $what"
-		sleep 0.1
-	done
-}
+# wait_for WHAT CMD: eval CMD until it succeeds (t_wait_until: at most
+# 300 s, a bound against a hang on a loaded machine, not a measure)
+wait_for() { t_wait_until "$@"; }
 http_code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 api() { curl -sS --fail -H "Authorization: Bearer $token" "$base/api/v1/$1" "${@:2}"; }
 run_status() { api "runs/$1" | py 'd["status"]'; }

@@ -190,3 +190,57 @@ t_moved_since() {
 		sleep 0.05
 	done
 }
+
+# --- waiting without a fork per round (tkube) ---------------------------------
+#
+#   t_sleep SECS           sleep in this shell (read -t on a pipe nobody
+#                          writes): no sleep process per round of a loop
+#   t_wait_until WHAT CMD  t_wait_for with fewer rounds: eval CMD, then
+#                          again after 0.05 s, 0.1 s, 0.2 s, and every
+#                          0.25 s from then on; fail naming WHAT after 300 s
+#                          (a bound against a hang, not a measure).  For
+#                          a CMD that forks several processes (curl and
+#                          python3, kubectl): a long wait costs a few a
+#                          second, not ten.
+#   t_kube_changed RV [MS] wait until the fake Kubernetes API server's
+#                          resourceVersion is past RV (an object changed)
+#                          or MS ms passed (default 1000); print it
+#   t_wait_kube WHAT CMD   eval CMD again each time an object in the fake
+#                          changed (and at least once a second), for a CMD
+#                          that reads the fake (kubectl): one round per
+#                          change instead of one per 0.1 s; 300 s bound
+
+t_sleep() {
+	[ -n "${T_SLEEP_FD:-}" ] || exec {T_SLEEP_FD}<> <(:)
+	read -rt "$1" -u "$T_SLEEP_FD" || true
+}
+
+t_wait_until() {
+	local what=$1 end=$((SECONDS + 300)) pause=0.05
+	shift
+	until eval "$1" >/dev/null 2>&1; do
+		[ $SECONDS -lt $end ] || fail "timed out waiting for $what"
+		t_sleep "$pause"
+		case $pause in 0.05) pause=0.1 ;; 0.1) pause=0.2 ;; *) pause=0.25 ;; esac
+	done
+}
+
+t_kube_changed() {
+	local out
+	out=$(curl -sS --fail --cacert "${KUBE_FAKE_DIR:?}/ca.crt" \
+	    "${KUBE_FAKE_URL:?}/_fake/wait?after=$1&timeout_ms=${2:-1000}") || return 1
+	[[ $out =~ \"rv\":\ *([0-9]+) ]] || return 1
+	echo "${BASH_REMATCH[1]}"
+}
+
+t_wait_kube() {
+	local what=$1 end=$((SECONDS + 300)) rv new
+	shift
+	rv=$(t_kube_changed -1 0) || rv=0
+	until eval "$1" >/dev/null 2>&1; do
+		[ $SECONDS -lt $end ] || fail "timed out waiting for $what"
+		if new=$(t_kube_changed "$rv"); then rv=$new; else t_sleep 0.1; fi
+		# a change seldom comes alone: let its followers land first
+		t_sleep 0.02
+	done
+}
