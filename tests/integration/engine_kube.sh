@@ -38,6 +38,7 @@ fail() {
 	exit 1
 }
 . "$(dirname "$0")/../support/lib.sh"
+t_json_serve
 
 db=engine_kube_${part}_$$
 conn=$(t_db_url "$db")
@@ -52,7 +53,10 @@ cleanup() {
 }
 trap cleanup EXIT
 t_db_create "$db"
-q() { t_psql "$conn" -c "$1"; }
+# one psql session for the many queries (t_sql): a psql and a backend
+# per query cost more than the query
+t_sql_open "$conn" "$tmp/sql.err"
+q() { t_sql "$1"; }
 mkdir -p "$tmp/go" "$tmp/exec"
 
 # The fake: HTTPS, one node with one GPU, running the Jobs' commands.

@@ -30,6 +30,7 @@ fail() {
 	exit 1
 }
 . "$(dirname "$0")/../support/lib.sh"
+t_json_serve
 
 db=identity_kube_$$
 conn=$(t_db_url "$db")
@@ -46,7 +47,10 @@ cleanup() {
 }
 trap cleanup EXIT
 t_db_create "$db"
-q() { t_psql "$conn" -c "$1"; }
+# one psql session for the many queries (t_sql): a psql and a backend
+# per query cost more than the query
+t_sql_open "$conn" "$tmp/sql.err"
+q() { t_sql "$1"; }
 
 # The fake: two nodes with one H100 each.
 t_kube_fake_start "$tmp/kube" --nodes 2 --gpus nvidia.com/gpu=2 \

@@ -35,6 +35,7 @@ fail() {
 	exit 1
 }
 . "$(dirname "$0")/../support/lib.sh"
+t_json_serve
 
 db=kube_logs_${part}_$$
 conn=$(t_db_url "$db")
@@ -49,7 +50,10 @@ cleanup() {
 }
 trap cleanup EXIT
 t_db_create "$db"
-q() { t_psql "$conn" -c "$1"; }
+# one psql session for the many queries (t_sql): a psql and a backend
+# per query cost more than the query
+t_sql_open "$conn" "$tmp/sql.err"
+q() { t_sql "$1"; }
 
 t_kube_fake_start "$tmp/kube" --nodes 1
 job_gone() { t_fake objects | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(any(j["metadata"]["name"] == sys.argv[1] for j in d.get("jobs", [])))' "$1"; }

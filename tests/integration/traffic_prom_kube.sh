@@ -32,6 +32,7 @@ fail() {
 	exit 1
 }
 . "$(dirname "$0")/../support/lib.sh"
+t_json_serve
 
 db=traffic_prom_kube_$$
 conn=$(t_db_url "$db")
@@ -54,7 +55,10 @@ cleanup() {
 }
 trap cleanup EXIT
 t_db_create "$db"
-q() { t_psql "$conn" -c "$1"; }
+# one psql session for the many queries (t_sql): a psql and a backend
+# per query cost more than the query
+t_sql_open "$conn" "$tmp/sql.err"
+q() { t_sql "$1"; }
 mkdir -p "$tmp/exec" "$tmp/prom"
 
 # The counter server and Prometheus scraping it, their standard input a

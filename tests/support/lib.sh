@@ -244,3 +244,34 @@ t_wait_kube() {
 		t_sleep 0.02
 	done
 }
+
+# --- t_json without a python3 per call (tkube) --------------------------------
+#
+#   t_json_serve           from now on t_json evaluates in one python3
+#                          (tests/support/json_eval.py, on two FIFOs under
+#                          $SLUICE_TEST_TMP) that lives as long as this
+#                          shell: a test that reads the API in a loop starts
+#                          one interpreter, not hundreds.  The same output
+#                          and status as before; the error on stderr.
+
+t_json_serve() {
+	local d
+	d=$(mktemp -d "${SLUICE_TEST_TMP:-/tmp}/t_json.XXXXXX")
+	mkfifo "$d/in" "$d/out"
+	python3 "${SLUICE_TOP:?}/tests/support/json_eval.py" "$d/in" "$d/out" $$ \
+	    </dev/null >/dev/null 2>"$d/err" &
+	exec {T_JSON_W}<>"$d/in" {T_JSON_R}<>"$d/out"
+	t_json() {
+		local doc='' reply=''
+		IFS= read -r -d '' doc || true
+		printf '%s\0%s\0' "$1" "$doc" >&"$T_JSON_W" || return 1
+		IFS= read -r -d '' -t 300 reply <&"$T_JSON_R" ||
+		    { echo "t_json: no answer from json_eval.py" >&2; return 1; }
+		if [ "${reply:0:1}" = 0 ]; then
+			printf '%s' "${reply:1}"
+		else
+			printf '%s' "${reply:1}" >&2
+			return 1
+		fi
+	}
+}
