@@ -261,17 +261,20 @@ t_json_serve() {
 	python3 "${SLUICE_TOP:?}/tests/support/json_eval.py" "$d/in" "$d/out" $$ \
 	    </dev/null >/dev/null 2>"$d/err" &
 	exec {T_JSON_W}<>"$d/in" {T_JSON_R}<>"$d/out"
-	t_json() {
-		local doc='' reply=''
-		IFS= read -r -d '' doc || true
-		printf '%s\0%s\0' "$1" "$doc" >&"$T_JSON_W" || return 1
-		IFS= read -r -d '' -t 300 reply <&"$T_JSON_R" ||
-		    { echo "t_json: no answer from json_eval.py" >&2; return 1; }
-		if [ "${reply:0:1}" = 0 ]; then
-			printf '%s' "${reply:1}"
-		else
-			printf '%s' "${reply:1}" >&2
-			return 1
-		fi
-	}
+	# shellcheck disable=SC2317  # (called by the tests)
+	t_json() { t_json_served "$@"; }
+}
+
+t_json_served() {
+	local doc='' reply=''
+	IFS= read -r -d '' doc || true
+	printf '%s\0%s\0' "$1" "$doc" >&"$T_JSON_W" || return 1
+	IFS= read -r -d '' -t 300 reply <&"$T_JSON_R" ||
+	    { echo "t_json: no answer from json_eval.py" >&2; return 1; }
+	if [ "${reply:0:1}" = 0 ]; then
+		printf '%s' "${reply:1}"
+	else
+		printf '%s' "${reply:1}" >&2
+		return 1
+	fi
 }
