@@ -567,12 +567,28 @@ ok "object properties, monitoring files, compose file and Dockerfile"
 # --- runtime libraries: every DT_NEEDED of bin/sluice is in the image ------
 if [ -x bin/sluice ] && command -v dpkg >/dev/null && command -v objdump >/dev/null; then
 	runtime=$(awk '/^FROM /{n++} n>=2' deploy/Dockerfile)
-	for soname in $(objdump -p bin/sluice | awk '$1 == "NEEDED" {print $2}'); do
-		path=$(ldd bin/sluice | awk -v s="$soname" '$1 == s {print $3}')
+	sonames=$(objdump -p bin/sluice | awk '$1 == "NEEDED" {print $2}')
+	libs=$(ldd bin/sluice)
+	# each library's candidate paths, in order; their owners from one
+	# dpkg -S (each reads the whole package database: not one per path)
+	declare -A cands=() owner=()
+	all=()
+	for soname in $sonames; do
+		path=$(awk -v s="$soname" '$1 == s {print $3}' <<<"$libs")
 		[ -n "$path" ] || fail "ldd does not resolve $soname"
+		cands[$soname]="$path $(readlink -f "$path") /usr$path ${path#/usr}"
+		# shellcheck disable=SC2206  # (paths without spaces)
+		all+=(${cands[$soname]})
+	done
+	while IFS= read -r line; do
+		p=${line##*: }
+		[ -n "${owner[$p]:-}" ] || owner[$p]=${line%%:*}
+	done < <(dpkg -S "${all[@]}" 2>/dev/null || true)
+	for soname in $sonames; do
+		path=${cands[$soname]%% *}
 		pkg=
-		for p in "$path" "$(readlink -f "$path")" "/usr$path" "${path#/usr}"; do
-			pkg=$(dpkg -S "$p" 2>/dev/null | head -1 | cut -d: -f1) && [ -n "$pkg" ] && break
+		for p in ${cands[$soname]}; do
+			pkg=${owner[$p]:-} && [ -n "$pkg" ] && break
 		done
 		[ -n "$pkg" ] || fail "no Debian package owns $path ($soname)"
 		case $pkg in libc6 | libgcc-s1) continue ;; esac # in every Debian image
