@@ -137,6 +137,12 @@ Control API (no auth), JSON in and out:
                              (the next K followed pod logs are cut after
                              N bytes, as a dropped connection)
   GET  /_fake/objects        every stored object
+  GET  /_fake/wait?after=RV&timeout_ms=T
+                             {"rv": N}: answers once the resourceVersion
+                             is past RV (any object changed), or after T
+                             ms (default 1000, at most 10000): a test's
+                             wait loop asks again when something changed,
+                             not every few milliseconds
   GET  /_fake/timeline       {"jobs": [{"namespace", "name", "posted",
                              "token", "finished", "condition"}]}: per Job
                              (API-created, not dry runs) when its create
@@ -477,6 +483,7 @@ class Store:
         self.finishing = {}         # (ns, job name) -> pending final condition
         self.job_times = {}         # (ns, job name) -> /_fake/timeline entry
         self.stopping = False
+        self.next_due = None        # run(): when an idle loop must tick again
         self.kueue = kueue_config(args)  # None: no Kueue in this cluster
         self.wl_of_job = {}         # job uid -> (ns, workload name)
         self.wl_held = set()        # workloads kept from admission
@@ -1138,6 +1145,7 @@ class Store:
             return
         for key, due in list(self.isvc_due.items()):
             if due > now:
+                self.due(due)
                 continue
             del self.isvc_due[key]
             obj = self.objs["inferenceservices"].get(key)
@@ -1221,7 +1229,9 @@ class Store:
                     self.event(ns, "Pod", name, pod["metadata"]["uid"],
                                "Warning", "FailedScheduling", why,
                                "default-scheduler")
-            elif sim["state"] == "scheduled" and now >= sim["start_at"]:
+            elif sim["state"] == "scheduled" and now < sim["start_at"]:
+                self.due(sim["start_at"])
+            elif sim["state"] == "scheduled":
                 miss = self.missing_secret(ns, pod)
                 if miss is not None:
                     # the kubelet cannot mount it: ContainerCreating, and
@@ -1255,6 +1265,10 @@ class Store:
                 fa = sim.get("finish_at")
                 if fa is not None and now >= fa:
                     self.finish_pod(ns, pod, sim, now, sim.get("exit", 0))
+                else:
+                    self.due(fa)
+                    if pl:
+                        self.due(pl[0][0])
 
     def tick_jobs(self, now):
         for key, job in list(self.objs["jobs"].items()):
@@ -1819,15 +1833,40 @@ class Store:
                 {"name": flavor, "quota": {r: quantity(v) for r, v in quota.items()}})
             return True
 
+    def due(self, t):
+        """A tick is wanted at time t (a pod starts or ends, a log line is
+        due, an InferenceService gets Ready): an idle loop wakes then."""
+        if t is not None and (self.next_due is None or t < self.next_due):
+            self.next_due = t
+
     def run(self):
+        """Tick every --tick-ms while objects change; once five ticks in a
+        row changed nothing, wait for the next change (an API write wakes
+        the condition), the next due time or 50 ms, whichever is first:
+        an idle fake costs next to no CPU."""
+        pause = self.args.tick_ms / 1000.0
+        idle = 0
         while not self.stopping:
+            rv = self.rv
+            self.next_due = None
             try:
                 self.tick()
             except Exception as e:      # keep the fake alive, but say why
                 sys.stderr.write("kube_apiserver: tick: %r\n" % e)
                 import traceback
                 traceback.print_exc()
-            time.sleep(self.args.tick_ms / 1000.0)
+            idle = idle + 1 if self.rv == rv else 0
+            wait = pause
+            if idle >= 5:
+                wait = max(pause, 0.05)
+                if self.next_due is not None:
+                    wait = max(pause, min(wait, self.next_due - time.time()))
+            if wait <= pause:
+                time.sleep(pause)
+                continue
+            with self.lock:
+                if self.rv == rv and not self.stopping:
+                    self.cond.wait(wait)
 
 
 # --------------------------------------------------------------------------
@@ -2918,6 +2957,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with st.lock:
                 out = {"jobs": [dict(v) for v in st.job_times.values()]}
             self.send_json(200, out)
+        elif p == "/_fake/wait" and self.command == "GET":
+            try:
+                after = int(self.q.get("after") or 0)
+                wait = min(10000, int(self.q.get("timeout_ms") or 1000)) / 1000.0
+            except ValueError:
+                raise APIError(400, "BadRequest", "after and timeout_ms are numbers")
+            end = time.time() + wait
+            with st.lock:
+                while st.rv <= after and not st.stopping:
+                    left = end - time.time()
+                    if left <= 0:
+                        break
+                    st.cond.wait(left)
+                rv = st.rv
+            self.send_json(200, {"rv": rv})
         elif p == "/_fake/objects":
             with st.lock:
                 out = {pl: list(copy.deepcopy(list(d.values())))

@@ -38,6 +38,7 @@ fail() {
 	exit 1
 }
 . "$(dirname "$0")/../support/lib.sh"
+t_json_serve
 
 db=engine_kube_${part}_$$
 conn=$(t_db_url "$db")
@@ -52,7 +53,10 @@ cleanup() {
 }
 trap cleanup EXIT
 t_db_create "$db"
-q() { t_psql "$conn" -c "$1"; }
+# one psql session for the many queries (t_sql): a psql and a backend
+# per query cost more than the query
+t_sql_open "$conn" "$tmp/sql.err"
+q() { t_sql "$1"; }
 mkdir -p "$tmp/go" "$tmp/exec"
 
 # The fake: HTTPS, one node with one GPU, running the Jobs' commands.
@@ -162,26 +166,26 @@ finish() {
 }
 
 start
-t_wait_for "/readyz" 'test "$(t_http_code "$base/readyz")" = 200'
+t_wait_until "/readyz" 'test "$(t_http_code "$base/readyz")" = 200'
 token=$("$SLUICE_BIN" token create --config "$tmp/sluice.yaml" --name e2e --role operator)
-t_wait_for "the pipeline" 'test "$(q "SELECT count(*) FROM pipeline_versions WHERE valid")" = 1'
+t_wait_until "the pipeline" 'test "$(q "SELECT count(*) FROM pipeline_versions WHERE valid")" = 1'
 
 if [ "$part" = sched ]; then
 	# 5. Without the engine's cap (max_gpus 0), the fake's scheduler holds
 	# the second GPU Job: its waiting_reason is the pod's Unschedulable
 	# message.
 	r3=$(new_run)
-	t_wait_for "run $r3 train running" 'stage_is "$r3" train running'
+	t_wait_until "run $r3 train running" 'stage_is "$r3" train running'
 	r4=$(new_run)
 	unsched() { case $(stage_field "$r4" train ".get('waiting_reason') or ''") in *Insufficient\ nvidia.com/gpu*) return 0 ;; esac; return 1; }
-	t_wait_for "run $r4 train unschedulable" 'unsched'
+	t_wait_until "run $r4 train unschedulable" 'unsched'
 	echo "$name: run $r4 train waits: $(stage_field "$r4" train "['waiting_reason']")"
 	[ ! -e "$tmp/go/started-$r4" ] || fail "run $r4 train started while run $r3 held the GPU"
 	: >"$tmp/go/$r3"
-	t_wait_for "run $r3 succeeded" 'is_status "$r3" succeeded'
-	t_wait_for "run $r4 train started" 'test -e "$tmp/go/started-$r4"'
+	t_wait_until "run $r3 succeeded" 'is_status "$r3" succeeded'
+	t_wait_until "run $r4 train started" 'test -e "$tmp/go/started-$r4"'
 	: >"$tmp/go/$r4"
-	t_wait_for "run $r4 succeeded" 'is_status "$r4" succeeded'
+	t_wait_until "run $r4 succeeded" 'is_status "$r4" succeeded'
 	once_each "$r3" "$r4"
 	finish
 	echo "$name: ok (runs $r3, $r4 succeeded; $jobs_created Jobs, each created once)"
@@ -191,11 +195,11 @@ fi
 # 1. A push makes run 1.
 echo data >"$tmp/work/data.txt"
 t_git_push "$tmp/work" data
-t_wait_for "a run from the push" 'test "$(q "SELECT count(*) FROM runs")" = 1'
+t_wait_until "a run from the push" 'test "$(q "SELECT count(*) FROM runs")" = 1'
 r1=$(q "SELECT id FROM runs")
 [ "$(q "SELECT trigger FROM runs WHERE id = $r1")" = push ] || fail "run $r1 not triggered by push"
-t_wait_for "run $r1 train running" 'test -e "$tmp/go/started-$r1"'
-t_wait_for "run $r1 train running (API)" 'stage_is "$r1" train running'
+t_wait_until "run $r1 train running" 'test -e "$tmp/go/started-$r1"'
+t_wait_until "run $r1 train running (API)" 'stage_is "$r1" train running'
 j1=$(stage_field "$r1" train "['attempts'][-1]['job']")
 [ -n "$j1" ] || fail "no job name for run $r1 train"
 "${kc[@]}" get job "$j1" -o json >"$tmp/job1.json"
@@ -211,7 +215,7 @@ r2=$(curl -sS --fail -X POST -H "Authorization: Bearer $token" \
     "$base/api/v1/pipelines/kube/runs" | t_json 'd["id"]')
 [ -n "$r2" ] || fail "run 2 not created"
 has_wait() { [ -n "$(stage_field "$r2" train ".get('waiting_reason') or ''")" ]; }
-t_wait_for "run $r2 train waiting with a reason" 'has_wait'
+t_wait_until "run $r2 train waiting with a reason" 'has_wait'
 reason=$(stage_field "$r2" train "['waiting_reason']")
 echo "$name: run $r2 train waits: $reason"
 case $reason in
@@ -225,9 +229,9 @@ kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
 pid=
 start
-t_wait_for "/readyz after restart" 'test "$(t_http_code "$base/readyz")" = 200'
+t_wait_until "/readyz after restart" 'test "$(t_http_code "$base/readyz")" = 200'
 : >"$tmp/go/$r1"
-t_wait_for "run $r1 succeeded" 'is_status "$r1" succeeded'
+t_wait_until "run $r1 succeeded" 'is_status "$r1" succeeded'
 api "runs/$r1" >"$tmp/run1.json"
 got=$(t_json '" ".join(s["name"] + "=" + s["status"] for s in d["stages"])' <"$tmp/run1.json")
 [ "$got" = "prep=succeeded train=succeeded evaluate=succeeded" ] || fail "run $r1 stages: $got"
@@ -242,8 +246,8 @@ got=$(t_json '[s for s in d["stages"] if s["name"] == "prep"][0]["metrics"]["row
     fail "auc not stored for train and evaluate"
 
 # 2 (cont). The GPU is free: run 2 trains now.
-t_wait_for "run $r2 train started after run $r1" 'test -e "$tmp/go/started-$r2"'
-t_wait_for "run $r2 train running" 'stage_is "$r2" train running'
+t_wait_until "run $r2 train started after run $r1" 'test -e "$tmp/go/started-$r2"'
+t_wait_until "run $r2 train running" 'stage_is "$r2" train running'
 j2=$(stage_field "$r2" train "['attempts'][-1]['job']")
 got=$(stage_field "$r2" train ".get('waiting_reason') or ''")
 [ -z "$got" ] || fail "run $r2 train runs but still shows waiting_reason: $got"
@@ -252,8 +256,8 @@ job_exists "$j2" || fail "job $j2 not in the fake"
 # 4. Cancel run 2 while its train Job runs: the Job is deleted.
 code=$(t_http_code -X POST -H "Authorization: Bearer $token" "$base/api/v1/runs/$r2/cancel")
 case $code in 200|202) ;; *) fail "cancel answered $code" ;; esac
-t_wait_for "run $r2 canceled" 'is_status "$r2" canceled'
-t_wait_for "job $j2 deleted" 'job_gone "$j2"'
+t_wait_until "run $r2 canceled" 'is_status "$r2" canceled'
+t_wait_kube "job $j2 deleted" 'job_gone "$j2"'
 got=$(stage_field "$r2" train "['status']")
 [ "$got" = canceled ] || fail "run $r2 train: $got"
 

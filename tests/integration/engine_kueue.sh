@@ -28,6 +28,7 @@ fail() {
 	exit 1
 }
 . "$(dirname "$0")/../support/lib.sh"
+t_json_serve
 
 db=engine_kueue_$$
 conn=$(t_db_url "$db")
@@ -46,7 +47,10 @@ cleanup() {
 }
 trap cleanup EXIT
 t_db_create "$db"
-q() { t_psql "$conn" -c "$1"; }
+# one psql session for the many queries (t_sql): a psql and a backend
+# per query cost more than the query
+t_sql_open "$conn" "$tmp/sql.err"
+q() { t_sql "$1"; }
 mkdir -p "$tmp/go" "$tmp/exec"
 
 # The fake: one node with 16 GPUs, Kueue with 8 GPUs of quota in h100.
@@ -130,17 +134,17 @@ starts() { [ -e "$tmp/go/started" ] && wc -l <"$tmp/go/started" || echo 0; }
 
 "$SLUICE_BIN" serve --config "$tmp/sluice.yaml" --migrate >>"$tmp/serve.log" 2>&1 &
 pid=$!
-t_wait_for "/readyz" 'test "$(t_http_code "$base/readyz")" = 200'
+t_wait_until "/readyz" 'test "$(t_http_code "$base/readyz")" = 200'
 token=$("$SLUICE_BIN" token create --config "$tmp/sluice.yaml" --name e2e --role operator)
-t_wait_for "the pipeline" 'test "$(q "SELECT count(*) FROM pipeline_versions WHERE valid")" = 1'
+t_wait_until "the pipeline" 'test "$(q "SELECT count(*) FROM pipeline_versions WHERE valid")" = 1'
 echo data >"$tmp/work/data.txt"
 t_git_push "$tmp/work" data
-t_wait_for "a run from the push" 'test "$(q "SELECT count(*) FROM runs")" = 1'
+t_wait_until "a run from the push" 'test "$(q "SELECT count(*) FROM runs")" = 1'
 run=$(q "SELECT id FROM runs")
 
 # 1. train waits for quota, with Kueue's message.
 msg="couldn't assign flavors to pod set main: insufficient unused quota for nvidia.com/gpu in flavor h100, 4 more needed"
-t_wait_for "train waiting with the Workload's message" \
+t_wait_until "train waiting with the Workload's message" \
     'test "$(train ".get(\"waiting_reason\") or \"\"")" = "$msg"'
 mapfile -t f < <(facts 't["status"]' 'a["queue"]' 'a.get("admitted_at") or ""')
 [ "${f[0]:-}" = submitted ] || fail "train waiting but ${f[0]:-}"
@@ -151,9 +155,9 @@ echo "engine_kueue.sh: train waits: $msg"
 
 # 2. hold ends, the quota frees: train is admitted on h100 and runs.
 : >"$tmp/go/hold"
-t_wait_for "train started" 'test "$(starts)" = 1'
-t_wait_for "train running" 'test "$(train "[\"status\"]")" = running'
-t_wait_for "train's admission recorded" 'test -n "$(attempt "[\"admitted_at\"]")"'
+t_wait_until "train started" 'test "$(starts)" = 1'
+t_wait_until "train running" 'test "$(train "[\"status\"]")" = running'
+t_wait_until "train's admission recorded" 'test -n "$(attempt "[\"admitted_at\"]")"'
 mapfile -t f < <(facts 'a["flavor"]' 'a["evictions"]' 'a["job"]')
 [ "${f[0]:-}" = h100 ] || fail "attempt flavor: ${f[0]:-}"
 [ "${f[1]:-}" = 0 ] || fail "evictions before one: ${f[1]:-}"
@@ -163,7 +167,7 @@ job=${f[2]:-}
 [ -n "$job" ] || fail "no job name"
 fake_post kueue/evict "{\"namespace\": \"sluice-kueue\", \"name\": \"$job\", \"hold\": true}"
 evicted() { case $(train ".get('waiting_reason') or ''") in "evicted by Kueue: Preempted to accommodate a workload"*"; waiting to be admitted again") return 0 ;; esac; return 1; }
-t_wait_for "train evicted, waiting again" 'evicted'
+t_wait_until "train evicted, waiting again" 'evicted'
 mapfile -t f < <(facts 't["waiting_reason"]' 't["status"]' 'a["status"]' 'a["evictions"]' \
     'len(t["attempts"])' 'd["status"]')
 echo "engine_kueue.sh: train waits: ${f[0]:-}"
@@ -179,10 +183,10 @@ echo "engine_kueue.sh: train waits: ${f[0]:-}"
 
 # 4. Admitted again: the same Job runs again, and the run succeeds.
 fake_post admit "{\"namespace\": \"sluice-kueue\", \"name\": \"$job\"}"
-t_wait_for "train started again" 'test "$(starts)" = 2'
-t_wait_for "train running again" 'test "$(train "[\"status\"]")" = running'
+t_wait_until "train started again" 'test "$(starts)" = 2'
+t_wait_until "train running again" 'test "$(train "[\"status\"]")" = running'
 : >"$tmp/go/train"
-t_wait_for "run succeeded" 'test "$(api "runs/$run" | t_json "d[\"status\"]")" = succeeded'
+t_wait_until "run succeeded" 'test "$(api "runs/$run" | t_json "d[\"status\"]")" = succeeded'
 [ "$(cat "$tmp/go/started")" = "$(printf 'train 1\ntrain 1')" ] ||
     fail "train ran as: $(cat "$tmp/go/started")"
 mapfile -t f < <(facts 'str(t["attempts"]).replace(" ", "")' 'len(t["attempts"])' \

@@ -30,6 +30,7 @@ fail() {
 	exit 1
 }
 . "$(dirname "$0")/../support/lib.sh"
+t_json_serve
 
 db=identity_kube_$$
 conn=$(t_db_url "$db")
@@ -46,7 +47,10 @@ cleanup() {
 }
 trap cleanup EXIT
 t_db_create "$db"
-q() { t_psql "$conn" -c "$1"; }
+# one psql session for the many queries (t_sql): a psql and a backend
+# per query cost more than the query
+t_sql_open "$conn" "$tmp/sql.err"
+q() { t_sql "$1"; }
 
 # The fake: two nodes with one H100 each.
 t_kube_fake_start "$tmp/kube" --nodes 2 --gpus nvidia.com/gpu=2 \
@@ -115,16 +119,16 @@ echo "ok - a missing checkout Secret is a start-up error naming it"
     "${kc[@]}" create -f - >/dev/null || fail "create the Secret"
 "$SLUICE_BIN" serve --config "$tmp/sluice.yaml" --migrate >>"$tmp/serve.log" 2>&1 &
 pid=$!
-t_wait_for "/readyz" 'test "$(t_http_code "$base/readyz")" = 200'
+t_wait_until "/readyz" 'test "$(t_http_code "$base/readyz")" = 200'
 token=$("$SLUICE_BIN" token create --config "$tmp/sluice.yaml" --name e2e --role operator)
-t_wait_for "the pipeline" 'test "$(q "SELECT count(*) FROM pipeline_versions WHERE valid")" = 1'
+t_wait_until "the pipeline" 'test "$(q "SELECT count(*) FROM pipeline_versions WHERE valid")" = 1'
 # The Job as created, from a watch (it is deleted once it has ended,
 # which on a loaded machine can be before a poll would have seen it).
 "${kc[@]}" get jobs --watch -o json >"$tmp/jobs-watch.json" 2>/dev/null &
 wpid=$!
 echo data >"$tmp/work/data.txt"
 t_git_push "$tmp/work" data
-t_wait_for "a run" 'test "$(q "SELECT count(*) FROM runs")" = 1'
+t_wait_until "a run" 'test "$(q "SELECT count(*) FROM runs")" = 1'
 r=$(q "SELECT id FROM runs")
 # watched_job: the first whole train Job the watch printed, into job.json
 watched_job() {
@@ -143,7 +147,7 @@ while True:
         sys.exit(0)
 PY
 }
-t_wait_for "the train Job" watched_job
+t_wait_until "the train Job" watched_job
 kill "$wpid" 2>/dev/null || true
 wait "$wpid" 2>/dev/null || true
 python3 - "$tmp/job.json" <<'PY' || fail "the Job's identity"
@@ -167,7 +171,7 @@ text = json.dumps(job)
 assert "tok-5f1d2c9e" not in text and "secretKeyRef" not in text, "a credential in the Job"
 PY
 echo "ok - the pod runs as user 1000 with service account trainer; the Secret reaches only the init container"
-t_wait_for "run $r succeeded" 'test "$(api "runs/$r" | t_json "d[\"status\"]")" = succeeded'
+t_wait_until "run $r succeeded" 'test "$(api "runs/$r" | t_json "d[\"status\"]")" = succeeded'
 
 # 3. What the API says about where it ran.
 api "runs/$r" >"$tmp/run.json"

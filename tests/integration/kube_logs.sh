@@ -35,6 +35,7 @@ fail() {
 	exit 1
 }
 . "$(dirname "$0")/../support/lib.sh"
+t_json_serve
 
 db=kube_logs_${part}_$$
 conn=$(t_db_url "$db")
@@ -49,7 +50,10 @@ cleanup() {
 }
 trap cleanup EXIT
 t_db_create "$db"
-q() { t_psql "$conn" -c "$1"; }
+# one psql session for the many queries (t_sql): a psql and a backend
+# per query cost more than the query
+t_sql_open "$conn" "$tmp/sql.err"
+q() { t_sql "$1"; }
 
 t_kube_fake_start "$tmp/kube" --nodes 1
 job_gone() { t_fake objects | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(any(j["metadata"]["name"] == sys.argv[1] for j in d.get("jobs", [])))' "$1"; }
@@ -137,23 +141,23 @@ new_run() {
 kept() { q "SELECT coalesce(sum(length(c.data)), 0) FROM attempt_log_chunks c JOIN stage_attempts a ON a.id = c.attempt_id JOIN stages s ON s.id = a.stage_id WHERE s.run_id = $1"; }
 
 start
-t_wait_for "/readyz" 'test "$(t_http_code "$base/readyz")" = 200'
+t_wait_until "/readyz" 'test "$(t_http_code "$base/readyz")" = 200'
 token=$("$SLUICE_BIN" token create --config "$tmp/sluice.yaml" --name logs --role operator)
-t_wait_for "the pipelines" 'test "$(q "SELECT count(*) FROM pipeline_versions WHERE valid")" = 2'
+t_wait_until "the pipelines" 'test "$(q "SELECT count(*) FROM pipeline_versions WHERE valid")" = 2'
 
 if [ "$part" = kept ]; then
 	# 1. The failing stage, its stream cut twice, the controller killed once.
 	t_fake config -X POST -d '{"log_drop_after_bytes": 200, "log_drop_count": 2}' >/dev/null
 	r1=$(new_run failing)
 	[ -n "$r1" ] || fail "no run"
-	t_wait_for "part of run $r1's log kept" 'test "$(kept "$r1")" -gt 300'
+	t_wait_until "part of run $r1's log kept" 'test "$(kept "$r1")" -gt 300'
 	kill -9 "$pid"
 	wait "$pid" 2>/dev/null || true
 	pid=
 	start
-	t_wait_for "run $r1 failed" 'is_status "$r1" failed'
+	t_wait_until "run $r1 failed" 'is_status "$r1" failed'
 	job=$(q "SELECT job_name FROM stage_attempts a JOIN stages s ON s.id = a.stage_id WHERE s.run_id = $r1")
-	t_wait_for "job $job deleted" 'job_gone "$job"'
+	t_wait_kube "job $job deleted" 'job_gone "$job"'
 	curl -sS --fail -H "Authorization: Bearer $token" -D "$tmp/h1" -o "$tmp/got1.log" \
 	    "$base/api/v1/runs/$r1/stages/train/logs"
 	cmp -s "$want" "$tmp/got1.log" || { diff "$want" "$tmp/got1.log" | head -20 >&2 || true; fail "the kept log of run $r1 differs"; }
@@ -171,7 +175,7 @@ if [ "$part" = kept ]; then
 	# 2. A second replica reads the same log; so does the first after a restart.
 	"$SLUICE_BIN" serve --config "$tmp/sluice2.yaml" >>"$tmp/serve2.log" 2>&1 &
 	pid2=$!
-	t_wait_for "the second replica" 'test "$(t_http_code "$base2/healthz")" = 200'
+	t_wait_until "the second replica" 'test "$(t_http_code "$base2/healthz")" = 200'
 	curl -sS --fail -H "Authorization: Bearer $token" -o "$tmp/got2.log" \
 	    "$base2/api/v1/runs/$r1/stages/train/logs?follow=1"
 	cmp -s "$want" "$tmp/got2.log" || fail "the second replica's log of run $r1 differs"
@@ -190,7 +194,7 @@ if [ "$part" = big ]; then
 		[ "$rss" -gt "$max" ] && max=$rss
 		st=$(run_status "$r2")
 		case $st in succeeded) break ;; failed|canceled) fail "run $r2 ended $st" ;; esac
-		sleep 0.2
+		t_sleep 0.2
 	done
 	echo "$name: run $r2: 100 MiB streamed, controller RSS peak ${max} kB"
 	[ "$max" -lt $((64 * 1024)) ] || fail "the controller's RSS reached $max kB (limit 64 MiB)"

@@ -42,6 +42,7 @@ fail() {
 	exit 1
 }
 . "$(dirname "$0")/../support/lib.sh"
+t_json_serve
 
 db=traffic_kube_${part}_$$
 conn=$(t_db_url "$db")
@@ -55,7 +56,10 @@ cleanup() {
 }
 trap cleanup EXIT
 t_db_create "$db"
-q() { t_psql "$conn" -c "$1"; }
+# one psql session for the many queries (t_sql): a psql and a backend
+# per query cost more than the query
+t_sql_open "$conn" "$tmp/sql.err"
+q() { t_sql "$1"; }
 mkdir -p "$tmp/exec"
 
 eval "$(KUBE_FAKE_WATCH_PID=$$ "$SLUICE_TOP/tests/fakes/kube_fake.sh" start \
@@ -64,7 +68,7 @@ kc=(kubectl --kubeconfig "$KUBE_FAKE_DIR/kubeconfig" -n sluice-test)
 fake() { curl -sS --fail --cacert "$KUBE_FAKE_DIR/ca.crt" "$KUBE_FAKE_URL/_fake/$1" "${@:2}"; }
 fake_config() { fake config -X POST -H 'Content-Type: application/json' -d "$1" >/dev/null; }
 # py EXPR: evaluate EXPR on the JSON document read from stdin (as `d`)
-py() { python3 -c 'import json,sys; d=json.load(sys.stdin); v=eval(sys.argv[1]); print("" if v is None else v)' "$1"; }
+py() { t_json "$1"; }
 
 # The objects the rollouts move.
 "${kc[@]}" create -f - >/dev/null <<'YAML' || fail "create the InferenceService"
@@ -153,16 +157,9 @@ start() {
 	"$SLUICE_BIN" serve --config "$tmp/sluice.yaml" --migrate >>"$tmp/serve.log" 2>&1 &
 	pid=$!
 }
-# wait_for WHAT CMD: eval CMD until it succeeds (at most 300 s: a bound
-# against a hang on a loaded machine, not a measure)
-wait_for() {
-	local what=$1 end=$((SECONDS + 300))
-	shift
-	until eval "$1" >/dev/null 2>&1; do
-		[ $SECONDS -lt $end ] || fail "timed out waiting for $what"
-		sleep 0.1
-	done
-}
+# wait_for WHAT CMD: eval CMD until it succeeds (t_wait_until: at most
+# 300 s, a bound against a hang on a loaded machine, not a measure)
+wait_for() { t_wait_until "$@"; }
 http_code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 api() { curl -sS --fail -H "Authorization: Bearer $token" "$base/api/v1/$1" "${@:2}"; }
 run_status() { api "runs/$1" | py 'd["status"]'; }

@@ -32,6 +32,7 @@ fail() {
 	exit 1
 }
 . "$(dirname "$0")/../support/lib.sh"
+t_json_serve
 
 db=traffic_prom_kube_$$
 conn=$(t_db_url "$db")
@@ -54,7 +55,10 @@ cleanup() {
 }
 trap cleanup EXIT
 t_db_create "$db"
-q() { t_psql "$conn" -c "$1"; }
+# one psql session for the many queries (t_sql): a psql and a backend
+# per query cost more than the query
+t_sql_open "$conn" "$tmp/sql.err"
+q() { t_sql "$1"; }
 mkdir -p "$tmp/exec" "$tmp/prom"
 
 # The counter server and Prometheus scraping it, their standard input a
@@ -66,12 +70,12 @@ python3 "$SLUICE_TOP/tests/fakes/request_counter.py" --target fraud-api \
     <"$tmp/prom/hold" >"$tmp/prom/counter.port" &
 cpid=$!
 exec 9>"$tmp/prom/hold"
-t_wait_for "the counter server" 'test -s "$tmp/prom/counter.port"'
+t_wait_until "the counter server" 'test -s "$tmp/prom/counter.port"'
 cport=$(cat "$tmp/prom/counter.port")
 "$SLUICE_TOP/tests/fakes/prometheus_run.sh" "$tmp/prom" "127.0.0.1:$cport" \
     <"$tmp/prom/hold" >"$tmp/prom/prometheus.port" 9>&- &
 ppid_=$!
-t_wait_for "prometheus" 'test -s "$tmp/prom/prometheus.port" || ! kill -0 $ppid_'
+t_wait_until "prometheus" 'test -s "$tmp/prom/prometheus.port" || ! kill -0 $ppid_'
 [ -s "$tmp/prom/prometheus.port" ] || fail "prometheus did not start: $(cat "$tmp/prom/prometheus.log")"
 prom=http://127.0.0.1:$(cat "$tmp/prom/prometheus.port")
 set_error_rate() {
@@ -172,7 +176,7 @@ pending() { q "SELECT id FROM approvals WHERE run_id = $1 AND step = $2 AND stat
 has_pending() { [ -n "$(pending "$1" "$2")" ]; }
 approve() { # RUN STEP
 	local id
-	t_wait_for "run $1 step $2 waiting for approval" "has_pending $1 $2"
+	t_wait_until "run $1 step $2 waiting for approval" "has_pending $1 $2"
 	id=$(pending "$1" "$2")
 	api "approvals/$id/approve" -X POST -H 'Content-Type: application/json' \
 	    -d '{"comment": "traffic_prom_kube"}' >/dev/null || fail "approve $id"
@@ -180,19 +184,19 @@ approve() { # RUN STEP
 
 "$SLUICE_BIN" serve --config "$tmp/sluice.yaml" --migrate >>"$tmp/serve.log" 2>&1 9>&- &
 pid=$!
-t_wait_for "/readyz" 'test "$(t_http_code "$base/readyz")" = 200'
+t_wait_until "/readyz" 'test "$(t_http_code "$base/readyz")" = 200'
 token=$("$SLUICE_BIN" token create --config "$tmp/sluice.yaml" --name e2e --role admin)
-t_wait_for "the pipelines" 'test "$(q "SELECT count(*) FROM pipeline_versions WHERE valid")" = 2'
+t_wait_until "the pipelines" 'test "$(q "SELECT count(*) FROM pipeline_versions WHERE valid")" = 2'
 # Prometheus has scraped the healthy canary for a whole rate window.
 set_error_rate 0
-t_wait_for "prometheus to read a canary error rate of 0" 'test "$(prom_rate)" = 0'
+t_wait_until "prometheus to read a canary error rate of 0" 'test "$(prom_rate)" = 0'
 
 # 1. healthy: 10 -> 50 -> 100, each step's analysis passed, promoted.
 r1=$(new_run healthy)
 [ -n "$r1" ] || fail "run not created"
 weights=(0 10 50 100)
 for s in 1 2 3; do
-	t_wait_for "run $r1 step $s waiting for approval" "has_pending $r1 $s"
+	t_wait_until "run $r1 step $s waiting for approval" "has_pending $r1 $s"
 	w=${weights[$s]}
 	[ "$(uri_pct)" = "s3://models/fraud/$r1 $w" ] || fail "run $r1 step $s: inferenceservice at $(uri_pct)"
 	res=$(results "$r1" "$s")
@@ -200,7 +204,7 @@ for s in 1 2 3; do
 	case $res in *[!pas,]*) fail "run $r1 step $s measurements: $res" ;; esac
 	approve "$r1" "$s"
 done
-t_wait_for "run $r1 succeeded" 'is_status "$r1" succeeded'
+t_wait_until "run $r1 succeeded" 'is_status "$r1" succeeded'
 [ "$(uri_pct)" = "s3://models/fraud/$r1 None" ] || fail "promoted: inferenceservice at $(uri_pct)"
 [ "$(q "SELECT status FROM rollouts WHERE run_id = $r1")" = succeeded ] || fail "run $r1's rollout not succeeded"
 [ "$(q "SELECT status FROM model_versions WHERE uri = 's3://models/fraud/$r1'")" = production ] ||
@@ -210,11 +214,11 @@ echo "traffic_prom_kube.sh: run $r1 10 -> 50 -> 100 (measurements all pass) -> p
 # 2. degraded: the canary's errors rise during step 1's analysis.
 r2=$(new_run degraded)
 [ -n "$r2" ] || fail "run not created"
-t_wait_for "run $r2 step 1 at 10 % with a passed measurement" \
+t_wait_until "run $r2 step 1 at 10 % with a passed measurement" \
     'test "$(uri_pct)" = "s3://models/fraud/$r2 10" && test "$(npass "$r2")" -ge 1'
 set_error_rate 0.5
 raised=$(date +%s%N)
-t_wait_for "run $r2 failed" 'is_status "$r2" failed'
+t_wait_until "run $r2 failed" 'is_status "$r2" failed'
 took=$((($(date +%s%N) - raised) / 1000000))
 set_error_rate 0
 [ "$(uri_pct)" = "s3://models/fraud/$r1 0" ] || fail "rolled back: inferenceservice at $(uri_pct)"

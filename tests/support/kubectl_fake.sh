@@ -11,7 +11,10 @@
 #   finish                 the last line: how many checks passed
 #   control METHOD PATH [JSON]   the fake's test API (/_fake/...)
 #   k ARG...               kubectl on the fake (kubeconfig $kc)
-#   wait_for WHAT CMD...   retry CMD (a bound of 300 s)
+#   wait_for WHAT CMD...   retry CMD each time an object in the fake
+#                          changed (a CMD that reads the fake with kubectl)
+#   wait_file WHAT CMD...  retry CMD every 0.05 s (a CMD that reads a file)
+#                          (both: a bound of 300 s)
 #   job NAME [ENV] [RES]   a Job manifest; complete NAME: it is Complete
 # $tmp is the test's directory (removed at exit), $tmp/fake the fake's.
 # The tests are split in parts that run in parallel; each has its own fake.
@@ -19,6 +22,7 @@
 
 top=${SLUICE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$top"
+. "$top/tests/support/lib.sh"
 kf_name=$(basename "$0" .sh)
 
 if ! command -v kubectl >/dev/null 2>&1; then
@@ -68,13 +72,28 @@ control() { # METHOD PATH [JSON]
 kc=$tmp/fake/kubeconfig
 k() { kubectl --kubeconfig "$kc" --cache-dir "$tmp/cache" --request-timeout=20s "$@"; }
 # wait_for DESCRIPTION COMMAND...: retry a command for up to 300 s (a bound
-# against a hang on a loaded machine, not a measure)
+# against a hang on a loaded machine, not a measure), once per change of
+# the fake's objects (t_wait_kube: a kubectl costs more than a wait) and
+# at least once a second
+KUBE_FAKE_DIR=$tmp/fake KUBE_FAKE_URL=$url
 wait_for() {
+	local what=$1 end=$((SECONDS + 300)) rv new
+	shift
+	rv=$(t_kube_changed -1 0) || rv=0
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -lt $end ] || fail "timed out: $what"
+		if new=$(t_kube_changed "$rv"); then rv=$new; else t_sleep 0.05; fi
+		t_sleep 0.02
+	done
+}
+# wait_file DESCRIPTION COMMAND...: the same, every 0.05 s (for a command
+# that reads what a background kubectl writes)
+wait_file() {
 	local what=$1 end=$((SECONDS + 300))
 	shift
 	until "$@" >/dev/null 2>&1; do
 		[ $SECONDS -lt $end ] || fail "timed out: $what"
-		sleep 0.05
+		t_sleep 0.05
 	done
 }
 

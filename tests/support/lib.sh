@@ -198,3 +198,91 @@ t_moved_since() {
 		sleep 0.05
 	done
 }
+
+# --- waiting without a fork per round (tkube) ---------------------------------
+#
+#   t_sleep SECS           sleep in this shell (read -t on a pipe nobody
+#                          writes): no sleep process per round of a loop
+#   t_wait_until WHAT CMD  t_wait_for with fewer rounds: eval CMD, then
+#                          again after 0.05 s, 0.1 s, 0.2 s, and every
+#                          0.25 s from then on; fail naming WHAT after 300 s
+#                          (a bound against a hang, not a measure).  For
+#                          a CMD that forks several processes (curl and
+#                          python3, kubectl): a long wait costs a few a
+#                          second, not ten.
+#   t_kube_changed RV [MS] wait until the fake Kubernetes API server's
+#                          resourceVersion is past RV (an object changed)
+#                          or MS ms passed (default 1000); print it
+#   t_wait_kube WHAT CMD   eval CMD again each time an object in the fake
+#                          changed (and at least once a second), for a CMD
+#                          that reads the fake (kubectl): one round per
+#                          change instead of one per 0.1 s; 300 s bound
+
+t_sleep() {
+	[ -n "${T_SLEEP_FD:-}" ] || exec {T_SLEEP_FD}<> <(:)
+	read -rt "$1" -u "$T_SLEEP_FD" || true
+}
+
+t_wait_until() {
+	local what=$1 end=$((SECONDS + 300)) pause=0.05
+	shift
+	until eval "$1" >/dev/null 2>&1; do
+		[ $SECONDS -lt $end ] || fail "timed out waiting for $what"
+		t_sleep "$pause"
+		case $pause in 0.05) pause=0.1 ;; 0.1) pause=0.2 ;; *) pause=0.25 ;; esac
+	done
+}
+
+t_kube_changed() {
+	local out
+	out=$(curl -sS --fail --cacert "${KUBE_FAKE_DIR:?}/ca.crt" \
+	    "${KUBE_FAKE_URL:?}/_fake/wait?after=$1&timeout_ms=${2:-1000}") || return 1
+	[[ $out =~ \"rv\":\ *([0-9]+) ]] || return 1
+	echo "${BASH_REMATCH[1]}"
+}
+
+t_wait_kube() {
+	local what=$1 end=$((SECONDS + 300)) rv new
+	shift
+	rv=$(t_kube_changed -1 0) || rv=0
+	until eval "$1" >/dev/null 2>&1; do
+		[ $SECONDS -lt $end ] || fail "timed out waiting for $what"
+		if new=$(t_kube_changed "$rv"); then rv=$new; else t_sleep 0.1; fi
+		# a change seldom comes alone: let its followers land first
+		t_sleep 0.02
+	done
+}
+
+# --- t_json without a python3 per call (tkube) --------------------------------
+#
+#   t_json_serve           from now on t_json evaluates in one python3
+#                          (tests/support/json_eval.py, on two FIFOs under
+#                          $SLUICE_TEST_TMP) that lives as long as this
+#                          shell: a test that reads the API in a loop starts
+#                          one interpreter, not hundreds.  The same output
+#                          and status as before; the error on stderr.
+
+t_json_serve() {
+	local d
+	d=$(mktemp -d "${SLUICE_TEST_TMP:-/tmp}/t_json.XXXXXX")
+	mkfifo "$d/in" "$d/out"
+	python3 "${SLUICE_TOP:?}/tests/support/json_eval.py" "$d/in" "$d/out" $$ \
+	    </dev/null >/dev/null 2>"$d/err" &
+	exec {T_JSON_W}<>"$d/in" {T_JSON_R}<>"$d/out"
+	# shellcheck disable=SC2317  # (called by the tests)
+	t_json() { t_json_served "$@"; }
+}
+
+t_json_served() {
+	local doc='' reply=''
+	IFS= read -r -d '' doc || true
+	printf '%s\0%s\0' "$1" "$doc" >&"$T_JSON_W" || return 1
+	IFS= read -r -d '' -t 300 reply <&"$T_JSON_R" ||
+	    { echo "t_json: no answer from json_eval.py" >&2; return 1; }
+	if [ "${reply:0:1}" = 0 ]; then
+		printf '%s' "${reply:1}"
+	else
+		printf '%s' "${reply:1}" >&2
+		return 1
+	fi
+}
