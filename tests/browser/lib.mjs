@@ -158,10 +158,12 @@ export async function signIn(page, token) {
 	await page.locator('#who-name').waitFor({ state: 'visible' });
 }
 
+// A screenshot of what the page shows at its viewport's size: a full-page
+// one lays out, paints and encodes the whole height again, which costs
+// the tests several times the CPU for pictures nobody reads past the top.
 export async function shot(page, name) {
 	fs.mkdirSync(SHOTS, { recursive: true });
-	await page.screenshot({ path: path.join(SHOTS, name + '.png'),
-	    fullPage: true });
+	await page.screenshot({ path: path.join(SHOTS, name + '.png') });
 }
 
 // Call the API with a bearer token; resolves to {status, body}.
