@@ -39,11 +39,14 @@ export async function launch() {
 }
 
 // A page in a new context (its own cookies and storage) that records
-// console errors, page errors and requests to other hosts.
+// console errors, page errors and requests to other hosts.  It prefers
+// reduced motion, as the console's CSS allows: a running stage's pulse
+// would otherwise have chromium paint 60 frames a second while a test
+// watches a run, and no test looks at an animation.
 export async function newPage(browser, base, { width = 1280, height = 900,
     colorScheme = 'light' } = {}) {
 	const context = await browser.newContext({ viewport: { width, height },
-	    colorScheme, baseURL: base });
+	    colorScheme, reducedMotion: 'reduce', baseURL: base });
 	const page = await context.newPage();
 	const origin = new URL(base).origin;
 	page.errors = [];
