@@ -11,20 +11,23 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { controllerEnv, launch, newPage, signIn, shot, call, until,
-    settled, overflows, PAGES } from './lib.mjs';
+import { controllerEnv, launch, newPage, signIn, signedInPages, shot, call,
+    until, settled, overflows, PAGES } from './lib.mjs';
 
 const { BASE, ADMIN, OPERATOR, APPROVER, VIEWER, WORK } = controllerEnv();
 const DOCS_SHOT = process.env.SLUICE_DOCS_SCREENSHOT;
 const HOSTILE = 'Retrain <img src=x onerror="window.__xss=1"> & <b>"bold"</b>';
 const SLOW = { timeout: 240000 };
 
-let chrome;
+// One signed-in page per token, shared by the tests (signedInPages).
+let chrome, pages;
 before(async () => {
 	chrome = await launch();
+	pages = signedInPages(chrome.browser, BASE);
 });
 
 after(async () => {
+	await pages?.close();
 	await chrome?.close();
 });
 
@@ -90,8 +93,7 @@ let demo = null;
 let rejected = null;
 
 test('a pushed commit appears as a run and progresses live', SLOW, async () => {
-	const { context, page } = await newPage(chrome.browser, BASE);
-	await signIn(page, ADMIN);
+	const page = await pages.get(ADMIN);
 	await page.goto('/#/runs');
 	await page.locator('#live[data-state="live"]').waitFor();
 	await page.evaluate(() => { window.__noReload = true; });
@@ -124,13 +126,11 @@ test('a pushed commit appears as a run and progresses live', SLOW, async () => {
 	demo = { id: run.id, sha };
 	await shot(page, 'run-progress');
 	assert.deepEqual(page.errors, []);
-	await context.close();
 });
 
 test("a stage's log opens and shows its output", SLOW, async () => {
 	assert.ok(demo, 'needs the pushed run');
-	const { context, page } = await newPage(chrome.browser, BASE);
-	await signIn(page, VIEWER);
+	const page = await pages.get(VIEWER);
 	await page.goto('/#/runs/' + demo.id);
 	await page.locator('#stage-prepare').getByRole('link',
 	    { name: 'Show log' }).click();
@@ -143,15 +143,13 @@ test("a stage's log opens and shows its output", SLOW, async () => {
 	await page.waitForURL(/\/stages\/train$/);
 	await page.getByRole('heading', { name: 'Log of train' }).waitFor();
 	assert.deepEqual(page.errors, []);
-	await context.close();
 });
 
 test('approving a canary step lets the run continue', SLOW, async () => {
 	assert.ok(demo, 'needs the pushed run');
 	const first = await until(() => pendingApproval(demo.id),
 	    'the first pending approval', 180000, 500);
-	const { context, page } = await newPage(chrome.browser, BASE);
-	await signIn(page, APPROVER);
+	const page = await pages.get(APPROVER);
 
 	// The run page while it waits: the picture in the README.
 	await page.goto('/#/runs/' + demo.id);
@@ -207,7 +205,6 @@ test('approving a canary step lets the run continue', SLOW, async () => {
 	    .getByText('rollout', { exact: true }).waitFor();
 	await shot(page, 'model-demo');
 	assert.deepEqual(page.errors, []);
-	await context.close();
 });
 
 test('rejecting a canary step rolls the run back', SLOW, async () => {
@@ -219,8 +216,7 @@ test('rejecting a canary step rolls the run back', SLOW, async () => {
 	const pending = await until(() => pendingApproval(run.id),
 	    'a pending approval to reject', 180000, 500);
 	rejected = run.id;
-	const { context, page } = await newPage(chrome.browser, BASE);
-	await signIn(page, APPROVER);
+	const page = await pages.get(APPROVER);
 	await page.goto('/#/runs/' + run.id);
 	const card = page.locator('#approval-' + pending.id);
 	await card.getByLabel('Comment').fill('error budget too tight today');
@@ -238,13 +234,11 @@ test('rejecting a canary step rolls the run back', SLOW, async () => {
 	    .first().waitFor();
 	await shot(page, 'run-rolled-back');
 	assert.deepEqual(page.errors, []);
-	await context.close();
 });
 
 test('a viewer sees no approve button, and the API refuses it anyway',
     async t => {
-	const { context, page } = await newPage(chrome.browser, BASE);
-	await signIn(page, VIEWER);
+	const page = await pages.get(VIEWER);
 	assert.equal(await page.locator('#who-role').textContent(), 'viewer');
 
 	await t.test('the API refuses a viewer', async () => {
@@ -299,20 +293,18 @@ test('a viewer sees no approve button, and the API refuses it anyway',
 		assert.ok(c.status < 300, c.text);
 	});
 	assert.deepEqual(page.errors, []);
-	await context.close();
 });
 
 test('every page at 1280 and 390 px: screenshots, no table wider than ' +
     'its card, the run page says where the run is', async () => {
 	assert.ok(demo && rejected, 'needs the runs of the tests before');
-	const pages = [...PAGES, '#/runs/' + demo.id, '#/runs/' + demo.id +
+	const hashes = [...PAGES, '#/runs/' + demo.id, '#/runs/' + demo.id +
 	    '/stages/train', '#/runs/' + rejected, '#/models/demo'];
-	// both widths at once, each in its own context
-	await Promise.all([1280, 390].map(async width => {
-		const { context, page } = await newPage(chrome.browser, BASE,
-		    { width, height: width > 500 ? 900 : 844 });
-		await signIn(page, ADMIN);
-		for (const hash of pages) {
+	// one width after the other, on the admin's page
+	for (const width of [1280, 390]) {
+		const page = await pages.get(ADMIN, { width,
+		    height: width > 500 ? 900 : 844 });
+		for (const hash of hashes) {
 			await page.goto('/' + hash);
 			await page.locator('main h1').first().waitFor();
 			await page.waitForLoadState('load');
@@ -340,6 +332,5 @@ test('every page at 1280 and 390 px: screenshots, no table wider than ' +
 			return top >= 0 && top < innerHeight / 2;
 		});
 		assert.deepEqual(page.errors, []);
-		await context.close();
-	}));
+	}
 });

@@ -39,11 +39,14 @@ export async function launch() {
 }
 
 // A page in a new context (its own cookies and storage) that records
-// console errors, page errors and requests to other hosts.
+// console errors, page errors and requests to other hosts.  It prefers
+// reduced motion, as the console's CSS allows: a running stage's pulse
+// would otherwise have chromium paint 60 frames a second while a test
+// watches a run, and no test looks at an animation.
 export async function newPage(browser, base, { width = 1280, height = 900,
     colorScheme = 'light' } = {}) {
 	const context = await browser.newContext({ viewport: { width, height },
-	    colorScheme, baseURL: base });
+	    colorScheme, reducedMotion: 'reduce', baseURL: base });
 	const page = await context.newPage();
 	const origin = new URL(base).origin;
 	page.errors = [];
@@ -158,10 +161,12 @@ export async function signIn(page, token) {
 	await page.locator('#who-name').waitFor({ state: 'visible' });
 }
 
+// A screenshot of what the page shows at its viewport's size: a full-page
+// one lays out, paints and encodes the whole height again, which costs
+// the tests several times the CPU for pictures nobody reads past the top.
 export async function shot(page, name) {
 	fs.mkdirSync(SHOTS, { recursive: true });
-	await page.screenshot({ path: path.join(SHOTS, name + '.png'),
-	    fullPage: true });
+	await page.screenshot({ path: path.join(SHOTS, name + '.png') });
 }
 
 // Call the API with a bearer token; resolves to {status, body}.

@@ -7,24 +7,25 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { start, violations } from './mock-api.mjs';
-import { launch, newPage, signIn, visit } from './lib.mjs';
+import { launch, signedInPages, visit } from './lib.mjs';
 
-let mock, chrome;
+let mock, chrome, pages;
 
 before(async () => {
 	mock = await start(0);
 	chrome = await launch();
+	pages = signedInPages(chrome.browser, mock.url);
 });
 
 after(async () => {
+	await pages?.close();
 	await chrome?.close();
 	mock?.close();
 });
 
 test('registry: the approval card compares the gate\'s metrics with ' +
     'production\'s, with the difference', async () => {
-	const { context, page } = await newPage(chrome.browser, mock.url);
-	await signIn(page, 'approver');
+	const page = await pages.get('approver');
 	await visit(page, '#/approvals');
 	const card = page.locator('#approval-1');
 	const cmp = card.locator('table', { has: page.locator('caption',
@@ -37,13 +38,11 @@ test('registry: the approval card compares the gate\'s metrics with ' +
 	// the training metrics are not what it compares
 	assert.equal(await cmp.locator('tr', { hasText: 'loss' }).count(), 0);
 	assert.deepEqual(page.errors, []);
-	await context.close();
 });
 
 test('registry: a promotion by hand shows on the target\'s timeline, ' +
     'with the traffic the controller moves', async () => {
-	const { context, page } = await newPage(chrome.browser, mock.url);
-	await signIn(page, 'approver');
+	const page = await pages.get('approver');
 	await visit(page, '#/models/demo');
 	const hist = page.locator('#history-demo-api');
 	await hist.locator('.timeline-item').nth(1).waitFor();
@@ -63,7 +62,6 @@ test('registry: a promotion by hand shows on the target\'s timeline, ' +
 	assert.match(await first.locator('.traffic-follow').innerText(),
 	    /serves file:\/\/\/m\/1 to every request/);
 	assert.deepEqual(page.errors, []);
-	await context.close();
 });
 
 // Last: everything the mock answered during these tests.
