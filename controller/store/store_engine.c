@@ -258,13 +258,9 @@ store_runs_finished(struct db *db, const int64_t *ids, size_t n,
 	if (n == 0)
 		return 0;
 	buf_init(&arr, 64 * 1024 * 1024);
-	rc |= buf_putc(&arr, '{');
-	for (size_t i = 0; i < n; i++)
-		rc |= buf_printf(&arr, "%s%lld", i ? "," : "", (long long)ids[i]);
-	rc |= buf_putc(&arr, '}');
-	if (rc < 0) {
+	if ((rc = db_int64_array(&arr, ids, n, err)) < 0) {
 		buf_release(&arr);
-		return err_set(err, ERR_TOOBIG, "too many run ids");
+		return rc;
 	}
 	db_args_init(&a);
 	db_args_str(&a, arr.data);
