@@ -39,6 +39,7 @@ struct eng_tail {
 	int64_t			 attempt_id;
 	int			 node;
 	int			 loaded;	/* head read from the database */
+	int			 fresh;		/* new: never loaded */
 	struct log_head		 head;
 	struct buf		 rest;		/* source bytes [head.offset,
 						   read_pos) not stored yet */
