@@ -47,7 +47,7 @@
 
 #define RELEASE_LOOKBACK_MS	(3600 * 1000)
 /* Executor submits of one pass stop after this long; the next goes on. */
-#define SUBMIT_SLICE_MS		200
+#define SUBMIT_SLICE_MS		500
 
 /* --- small helpers --------------------------------------------------- */
 
