@@ -168,8 +168,9 @@ synthetic(struct exec_status *xs, enum exec_state state, const char *msg)
 
 /*
  * Hand the attempt of stage idx (its row already written) to the executor
- * at the end of the pass (submit_all), with spec (owned from here) when
- * the caller just built it, else as recorded.
+ * at the pass's next submit_all (first thing in a pass for what was
+ * written before it, after the admission for what the pass starts), with
+ * spec (owned from here) when the caller just built it, else as recorded.
  */
 static void
 queue_submit(struct eng_pass *ps, struct eng_run *er, size_t idx,
@@ -184,6 +185,7 @@ queue_submit(struct eng_pass *ps, struct eng_run *er, size_t idx,
 	sub->run = er;
 	sub->idx = idx;
 	sub->spec = spec;
+	er->queued[idx] = 1;
 }
 
 static void
@@ -313,9 +315,9 @@ load_specs(struct eng_pass *ps, int *rc, struct err *err)
 
 /*
  * Submit what the pass queued, oldest request first, then record the
- * accepted ones submitted in one statement.  The submits of one pass stop
- * after SUBMIT_SLICE_MS: what is left stays pending (written) and the
- * next pass, which first looks at what ended meanwhile, submits it.
+ * accepted ones submitted in one statement, and empty the queue.  The
+ * submits of one call stop after SUBMIT_SLICE_MS: what is left stays
+ * pending (written), and the next pass submits it first.
  */
 static void
 submit_all(struct eng_pass *ps)
@@ -364,6 +366,9 @@ submit_all(struct eng_pass *ps)
 		log_warn("cannot record attempts submitted", "count=%zu "
 		    "error=\"%s\"", n, err.msg);
 	}
+	for (size_t i = 0; i < ps->nsubs; i++)
+		spec_free(ps->subs[i].spec);
+	ps->nsubs = 0;
 	free(ids);
 	free(runs);
 	free(which);
@@ -607,6 +612,18 @@ requeue_evicted(struct eng_pass *ps, struct eng_run *er, size_t idx,
  * canceled run, jobs and canary steps are canceled instead (rollbacks
  * run to their end); so is the step of a rollout asked to abort.
  */
+/*
+ * The active attempt of stage st is to be stopped: its run is canceled
+ * (rollbacks run to their end), or it is the step of a rollout asked to
+ * abort.
+ */
+static int
+attempt_canceling(const struct eng_run *er, const struct snap_stage *st)
+{
+	return (er->r->cancel && st->att.kind != ATTEMPT_ROLLBACK) ||
+	    (canary_aborting(st) && st->att.kind == ATTEMPT_CANARY_STEP);
+}
+
 static void
 poll_attempt(struct eng_pass *ps, struct eng_run *er, size_t idx)
 {
@@ -614,8 +631,7 @@ poll_attempt(struct eng_pass *ps, struct eng_run *er, size_t idx)
 	struct snap_stage *st = er->sn[idx];
 	struct snap_attempt *att = &st->att;
 	const struct pipeline_stage *pst = &er->p->stages[idx];
-	int cancel = (er->r->cancel && att->kind != ATTEMPT_ROLLBACK) ||
-	    (canary_aborting(st) && att->kind == ATTEMPT_CANARY_STEP);
+	int cancel = attempt_canceling(er, st);
 	int64_t limit = pst->timeout_ms > 0 ?
 	    pst->timeout_ms + e->o.timeout_margin_ms : 0;
 	struct exec_status xs;
@@ -623,7 +639,8 @@ poll_attempt(struct eng_pass *ps, struct eng_run *er, size_t idx)
 	int rc;
 
 	if (att->status == ATTEMPT_PENDING && !cancel) {
-		queue_submit(ps, er, idx, NULL);
+		if (!er->queued[idx])
+			queue_submit(ps, er, idx, NULL);
 		return;
 	}
 	if (cancel && (rc = e->ex.ops->cancel(e->ex.impl, att->job_name,
@@ -643,7 +660,7 @@ poll_attempt(struct eng_pass *ps, struct eng_run *er, size_t idx)
 		if (cancel) {
 			synthetic(&xs, EXEC_CANCELED, "canceled before it started");
 			finish_attempt(ps, er, idx, &xs, 0);
-		} else {
+		} else if (!er->queued[idx]) {
 			queue_submit(ps, er, idx, NULL);
 		}
 		return;
@@ -1289,6 +1306,7 @@ map_run(struct engine *e, struct eng_run *er, char *why, size_t whylen)
 	er->sn = xcalloc(er->p->nstages + 1, sizeof(*er->sn));
 	er->msg = xcalloc(er->p->nstages + 1, sizeof(*er->msg));
 	er->amsg = xcalloc(er->p->nstages + 1, sizeof(*er->amsg));
+	er->queued = xcalloc(er->p->nstages + 1, sizeof(*er->queued));
 	for (size_t i = 0; i < er->r->nstages; i++) {
 		long j = pipeline_stage_index(er->p, er->r->stages[i].name);
 
@@ -1317,6 +1335,7 @@ pass_release(struct eng_pass *ps)
 		free(ps->runs[i].sn);
 		free(ps->runs[i].msg);
 		free(ps->runs[i].amsg);
+		free(ps->runs[i].queued);
 	}
 	free(ps->runs);
 	free(ps->reqs);
@@ -1378,6 +1397,21 @@ engine_pass(struct engine *e, struct err *err)
 			}
 		}
 	}
+	/*
+	 * First what was written but not submitted (a crash between the two,
+	 * or the last pass's slice ran out): the oldest requests, and the
+	 * first thing a restarted engine gets done.
+	 */
+	for (size_t i = 0; i < ps.nruns; i++) {
+		struct eng_run *er = &ps.runs[i];
+
+		for (size_t j = 0; !er->bad && j < er->p->nstages; j++)
+			if (er->sn[j]->att.id != 0 &&
+			    er->sn[j]->att.status == ATTEMPT_PENDING &&
+			    !attempt_canceling(er, er->sn[j]))
+				queue_submit(&ps, er, j, NULL);
+	}
+	submit_all(&ps);
 	for (size_t i = 0; i < ps.nruns; i++)
 		if (!ps.runs[i].bad)
 			drive_run(&ps, &ps.runs[i]);

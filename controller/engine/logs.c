@@ -341,17 +341,17 @@ attempt_nodes(const struct snap_attempt *att)
 }
 
 /*
- * Node 0's log of the attempt is kept whole (complete) and had not a
- * byte: nothing could be reported, the outputs are empty.
+ * The log of node node of the attempt is kept whole (complete) and had
+ * not a byte: it reported nothing.
  */
 static int
-log_empty(struct engine *e, int64_t attempt_id)
+log_empty(struct engine *e, int64_t attempt_id, int node)
 {
 	for (size_t i = 0; i < e->ntails; i++) {
 		const struct log_head *h = &e->tails[i].head;
 
 		if (e->tails[i].attempt_id == attempt_id &&
-		    e->tails[i].node == 0)
+		    e->tails[i].node == node)
 			return e->tails[i].loaded && h->complete &&
 			    h->bytes == 0 && h->dropped == 0 &&
 			    h->lines == 0 && !h->mid_line;
@@ -393,7 +393,7 @@ int
 eng_log_read_output(struct eng_pass *ps, const struct snap_attempt *att,
     int64_t finished_ms, struct stage_output *out, struct err *err)
 {
-	int rc, more, done = 1;
+	int rc, more, done = 1, empty = 1;
 
 	for (int node = 0; node < attempt_nodes(att); node++) {
 		if ((rc = keep_log(ps, att, node, 1, finished_ms, &more,
@@ -406,8 +406,10 @@ eng_log_read_output(struct eng_pass *ps, const struct snap_attempt *att,
 	}
 	if (!done)
 		return 0;
-	/* a log with no line reported nothing: no read */
-	if (log_empty(ps->e, att->id))
+	/* logs without a line (every node's) reported nothing: no read */
+	for (int node = 0; node < attempt_nodes(att); node++)
+		empty &= log_empty(ps->e, att->id, node);
+	if (empty)
 		return 1;
 	if ((rc = store_output_load(pass_db(ps), att->id, out, err)) < 0)
 		return rc;

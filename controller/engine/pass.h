@@ -70,6 +70,9 @@ struct eng_run {
 	int			 bad;		/* cannot be driven */
 	char			(*msg)[512];	/* stage messages set this pass */
 	char			(*amsg)[512];	/* attempt messages set this pass */
+	char			*queued;	/* by stage: its attempt was
+						   queued for a submit this
+						   pass */
 };
 
 /* One reconcile pass (engine.c fills the first block, then the rest). */
