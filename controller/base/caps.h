@@ -173,6 +173,9 @@
 #define LIM_ENGINE_TAILS	4096		/* running attempts' log offsets */
 #define LIM_TRAFFIC_FOLLOW	64		/* manual production changes whose
 						   traffic one pass moves */
+#define LIM_ENGINE_START_BATCH	256		/* attempts written in one
+						   statement, and started by
+						   one pass */
 
 /* REST API resources (api_*.c, store_query_*.c, events.c) */
 #define LIM_API_PAGE		200		/* items of one page (?limit=) */

@@ -46,6 +46,8 @@
 #include "store/store_stage.h"
 
 #define RELEASE_LOOKBACK_MS	(3600 * 1000)
+/* Executor submits of one pass stop after this long; the next goes on. */
+#define SUBMIT_SLICE_MS		500
 
 /* --- small helpers --------------------------------------------------- */
 
@@ -165,35 +167,61 @@ synthetic(struct exec_status *xs, enum exec_state state, const char *msg)
 }
 
 /*
- * Hand the attempt of stage idx (its row already written) to the executor:
- * with spec when the caller just built it, else as recorded.  Submit is
- * idempotent by name, so this is also how a restarted engine adopts what
- * its predecessor may or may not have started.
+ * Hand the attempt of stage idx (its row already written) to the executor
+ * at the pass's next submit_all (first thing in a pass for what was
+ * written before it, after the admission for what the pass starts), with
+ * spec (owned from here) when the caller just built it, else as recorded.
  */
 static void
-submit_now(struct eng_pass *ps, struct eng_run *er, size_t idx,
-    const struct attempt_spec *spec_in)
+queue_submit(struct eng_pass *ps, struct eng_run *er, size_t idx,
+    struct attempt_spec *spec)
+{
+	struct eng_sub *sub;
+
+	if (sys_grow((void **)&ps->subs, ps->nsubs, &ps->subs_cap,
+	    sizeof(*ps->subs), 0) < 0)
+		abort();
+	sub = &ps->subs[ps->nsubs++];
+	sub->run = er;
+	sub->idx = idx;
+	sub->spec = spec;
+	er->queued[idx] = 1;
+}
+
+static void
+spec_free(struct attempt_spec *spec)
+{
+	if (spec != NULL) {
+		attempt_spec_release(spec);
+		free(spec);
+	}
+}
+
+/*
+ * Submit one attempt (spec: its spec, or NULL when it could not be read:
+ * why in rerr, rrc).  Submit is idempotent by name, so this is also how a
+ * restarted engine adopts what its predecessor may or may not have
+ * started.  1: the executor has it and its row still says pending (the
+ * caller records it submitted); 0 otherwise.
+ */
+static int
+submit_one(struct eng_pass *ps, struct eng_run *er, size_t idx,
+    const struct attempt_spec *spec, int rrc, const struct err *rerr)
 {
 	struct engine *e = ps->e;
 	struct snap_stage *st = er->sn[idx];
 	struct snap_attempt *att = &st->att;
-	struct attempt_spec loaded;
-	const struct attempt_spec *spec = spec_in;
 	const struct cfg_repo *repo;
 	struct exec_attempt a;
 	struct exec_status xs;
 	struct err err;
-	char *json = NULL;
-	int rc;
+	int rc = rrc;
 
-	attempt_spec_init(&loaded);
 	if (spec == NULL) {
-		if ((rc = store_attempt_spec(pass_db(ps), att->id, &json,
-		    &err)) < 0)
+		err = *rerr;
+		if (rc == ERR_TRANSIENT)
 			goto transient;
-		if ((rc = attempt_spec_from_json(&loaded, json, &err)) < 0)
-			goto invalid;
-		spec = &loaded;
+		goto invalid;
 	}
 	if (spec->workdir != NULL &&
 	    (rc = eng_checkout_ensure(e, er->r, spec->workdir, &err)) < 0) {
@@ -222,31 +250,128 @@ submit_now(struct eng_pass *ps, struct eng_run *er, size_t idx,
 		goto invalid;
 	if (rc < 0)
 		goto transient;
-	if (att->status == ATTEMPT_PENDING) {
-		if (store_attempt_submitted(pass_db(ps), att->id, er->r->id,
-		    ENGINE_ACTOR, &err) == 0) {
-			att->status = ATTEMPT_SUBMITTED;
-			pass_changed(ps);
-		}
-	}
 	log_info("attempt submitted", "run=%lld stage=%s job=%s",
 	    (long long)er->r->id, st->name, att->job_name);
 	pass_wake_active(ps);
-	goto out;
+	return att->status == ATTEMPT_PENDING;
 invalid:
 	log_warn("attempt cannot run", "run=%lld stage=%s job=%s error=\"%s\"",
 	    (long long)er->r->id, st->name, att->job_name, err.msg);
 	synthetic(&xs, EXEC_FAILED, err.msg);
 	finish_attempt(ps, er, idx, &xs, 0);
-	goto out;
+	return 0;
 transient:
 	log_warn("attempt submit failed, will retry", "run=%lld stage=%s "
 	    "job=%s error=\"%s\"", (long long)er->r->id, st->name,
 	    att->job_name, err.msg);
 	pass_wake_in(ps, e->o.poll_ms);
-out:
-	attempt_spec_release(&loaded);
+	return 0;
+}
+
+/*
+ * Read the recorded specs of the queued attempts that have none (one
+ * statement).  rc and err: how the read failed, for each of them.
+ */
+static void
+load_specs(struct eng_pass *ps, int *rc, struct err *err)
+{
+	int64_t *ids = xcalloc(ps->nsubs + 1, sizeof(*ids));
+	char **json = xcalloc(ps->nsubs + 1, sizeof(*json));
+	size_t *at = xcalloc(ps->nsubs + 1, sizeof(*at));
+	size_t n = 0;
+
+	*rc = 0;
+	for (size_t i = 0; i < ps->nsubs; i++) {
+		if (ps->subs[i].spec == NULL) {
+			at[n] = i;
+			ids[n++] = ps->subs[i].run->sn[ps->subs[i].idx]->att.id;
+		}
+	}
+	if (n > 0 && (*rc = store_attempts_spec(pass_db(ps), ids, n, json,
+	    err)) == 0) {
+		for (size_t k = 0; k < n; k++) {
+			struct attempt_spec *spec = xcalloc(1, sizeof(*spec));
+			struct err jerr;
+
+			attempt_spec_init(spec);
+			if (json[k] == NULL || attempt_spec_from_json(spec,
+			    json[k], &jerr) < 0) {
+				/* left without: submit_one fails it */
+				spec_free(spec);
+				continue;
+			}
+			ps->subs[at[k]].spec = spec;
+		}
+	}
+	if (*rc == 0)
+		(void)err_set(err, ERR_INVALID, "the recorded spec of the "
+		    "attempt cannot be read");
+	for (size_t k = 0; k < n; k++)
+		free(json[k]);
 	free(json);
+	free(ids);
+	free(at);
+}
+
+/*
+ * Submit what the pass queued, oldest request first, then record the
+ * accepted ones submitted in one statement, and empty the queue.  The
+ * submits of one call stop after SUBMIT_SLICE_MS: what is left stays
+ * pending (written), and the next pass submits it first.
+ */
+static void
+submit_all(struct eng_pass *ps)
+{
+	int64_t t0 = sys_now_ms(), *ids, *runs;
+	size_t n = 0, done = 0, *which;
+	struct err rerr, err;
+	int rrc;
+
+	if (ps->nsubs == 0)
+		return;
+	ids = xcalloc(ps->nsubs + 1, sizeof(*ids));
+	runs = xcalloc(ps->nsubs + 1, sizeof(*runs));
+	which = xcalloc(ps->nsubs + 1, sizeof(*which));
+	load_specs(ps, &rrc, &rerr);
+	for (; done < ps->nsubs; done++) {
+		struct eng_sub *sub = &ps->subs[done];
+		struct snap_attempt *att = &sub->run->sn[sub->idx]->att;
+
+		if (done > 0 && sys_now_ms() - t0 >= SUBMIT_SLICE_MS) {
+			log_debug("submits continue at the next pass",
+			    "left=%zu", ps->nsubs - done);
+			pass_wake_in(ps, 0);
+			break;
+		}
+		if (rrc == ERR_TRANSIENT && sub->spec == NULL) {
+			pass_wake_in(ps, ps->e->o.poll_ms);
+			continue;
+		}
+		if (submit_one(ps, sub->run, sub->idx, sub->spec, rrc,
+		    &rerr) == 1) {
+			ids[n] = att->id;
+			which[n] = done;
+			runs[n++] = sub->run->r->id;
+		}
+	}
+	if (n > 0 && store_attempts_submitted(pass_db(ps), ids, runs, n,
+	    ENGINE_ACTOR, &err) == 0) {
+		for (size_t k = 0; k < n; k++) {
+			struct eng_sub *sub = &ps->subs[which[k]];
+
+			sub->run->sn[sub->idx]->att.status = ATTEMPT_SUBMITTED;
+		}
+		pass_changed(ps);
+	} else if (n > 0) {
+		log_warn("cannot record attempts submitted", "count=%zu "
+		    "error=\"%s\"", n, err.msg);
+	}
+	for (size_t i = 0; i < ps->nsubs; i++)
+		spec_free(ps->subs[i].spec);
+	ps->nsubs = 0;
+	free(ids);
+	free(runs);
+	free(which);
 }
 
 /* The attempt status of an executor's terminal state. */
@@ -487,6 +612,18 @@ requeue_evicted(struct eng_pass *ps, struct eng_run *er, size_t idx,
  * canceled run, jobs and canary steps are canceled instead (rollbacks
  * run to their end); so is the step of a rollout asked to abort.
  */
+/*
+ * The active attempt of stage st is to be stopped: its run is canceled
+ * (rollbacks run to their end), or it is the step of a rollout asked to
+ * abort.
+ */
+static int
+attempt_canceling(const struct eng_run *er, const struct snap_stage *st)
+{
+	return (er->r->cancel && st->att.kind != ATTEMPT_ROLLBACK) ||
+	    (canary_aborting(st) && st->att.kind == ATTEMPT_CANARY_STEP);
+}
+
 static void
 poll_attempt(struct eng_pass *ps, struct eng_run *er, size_t idx)
 {
@@ -494,8 +631,7 @@ poll_attempt(struct eng_pass *ps, struct eng_run *er, size_t idx)
 	struct snap_stage *st = er->sn[idx];
 	struct snap_attempt *att = &st->att;
 	const struct pipeline_stage *pst = &er->p->stages[idx];
-	int cancel = (er->r->cancel && att->kind != ATTEMPT_ROLLBACK) ||
-	    (canary_aborting(st) && att->kind == ATTEMPT_CANARY_STEP);
+	int cancel = attempt_canceling(er, st);
 	int64_t limit = pst->timeout_ms > 0 ?
 	    pst->timeout_ms + e->o.timeout_margin_ms : 0;
 	struct exec_status xs;
@@ -503,7 +639,8 @@ poll_attempt(struct eng_pass *ps, struct eng_run *er, size_t idx)
 	int rc;
 
 	if (att->status == ATTEMPT_PENDING && !cancel) {
-		submit_now(ps, er, idx, NULL);
+		if (!er->queued[idx])
+			queue_submit(ps, er, idx, NULL);
 		return;
 	}
 	if (cancel && (rc = e->ex.ops->cancel(e->ex.impl, att->job_name,
@@ -523,8 +660,8 @@ poll_attempt(struct eng_pass *ps, struct eng_run *er, size_t idx)
 		if (cancel) {
 			synthetic(&xs, EXEC_CANCELED, "canceled before it started");
 			finish_attempt(ps, er, idx, &xs, 0);
-		} else {
-			submit_now(ps, er, idx, NULL);
+		} else if (!er->queued[idx]) {
+			queue_submit(ps, er, idx, NULL);
 		}
 		return;
 	case EXEC_PENDING:
@@ -629,24 +766,44 @@ fill_attempt(struct attempt_new *an, struct eng_pass *ps, struct eng_run *er,
 	an->actor = ENGINE_ACTOR;
 }
 
-/* Start what rq asks for: write the attempt row (and the transitions it
- * goes with), then submit it. */
+/* A start being made: what start_prepare() built for its request. */
+struct eng_start {
+	struct eng_req		*rq;
+	struct attempt_new	 an;
+	struct attempt_spec	*spec;		/* owned */
+	char			*json;		/* owned: the spec as JSON */
+	char			*prod_uri;	/* owned: canary start */
+	int64_t			 prev_id;	/* canary start */
+};
+
 static void
-start(struct eng_pass *ps, struct eng_req *rq)
+start_release(struct eng_start *sx)
+{
+	spec_free(sx->spec);
+	free(sx->json);
+	free(sx->prod_uri);
+	memset(sx, 0, sizeof(*sx));
+}
+
+/*
+ * Build what rq asks for: the attempt's number, step and weight, its spec
+ * (substituted), name and row.  0, or < 0 when it cannot start (recorded
+ * as the stage's failure, or a transient error to retry: logged).
+ */
+static int
+start_prepare(struct eng_pass *ps, struct eng_req *rq, struct eng_start *sx)
 {
 	struct engine *e = ps->e;
 	struct eng_run *er = rq->run;
 	struct snap_stage *st = er->sn[rq->idx];
 	const struct pipeline_stage *pst = &er->p->stages[rq->idx];
-	struct attempt_spec spec;
-	struct attempt_new an;
 	struct err err;
 	enum attempt_kind kind = ATTEMPT_CANARY_STEP;
 	const char *prev_uri = st->ro.prev_uri;
-	char *json = NULL, *prod_uri = NULL;
-	int64_t att_id = 0, prev_id = 0;
 	int attempt = 1, step = 0, weight = -1, rc;
 
+	memset(sx, 0, sizeof(*sx));
+	sx->rq = rq;
 	switch (rq->kind) {
 	case REQ_JOB:
 		kind = ATTEMPT_JOB;
@@ -657,9 +814,10 @@ start(struct eng_pass *ps, struct eng_req *rq)
 		step = 1;
 		weight = pst->canary->steps[0].weight;
 		if ((rc = store_model_production(pass_db(ps),
-		    pst->canary->target, &prev_id, &prod_uri, &err)) < 0)
+		    pst->canary->target, &sx->prev_id, &sx->prod_uri,
+		    &err)) < 0)
 			goto transient;
-		prev_uri = prod_uri;
+		prev_uri = sx->prod_uri;
 		break;
 	case REQ_CANARY_NEXT:
 		step = rq->step > 0 ? rq->step : st->ro.step + 1;
@@ -672,8 +830,10 @@ start(struct eng_pass *ps, struct eng_req *rq)
 		weight = 0;
 		break;
 	}
+	sx->spec = xcalloc(1, sizeof(*sx->spec));
+	attempt_spec_init(sx->spec);
 	if ((rc = spec_build(ps, er, rq->idx, kind, attempt, step, weight,
-	    prev_uri, &spec, &err)) < 0) {
+	    prev_uri, sx->spec, &err)) < 0) {
 		if (rc == ERR_TRANSIENT)
 			goto transient;
 		if (rq->kind == REQ_ROLLBACK || rq->kind == REQ_CANARY_NEXT) {
@@ -697,49 +857,45 @@ start(struct eng_pass *ps, struct eng_req *rq)
 		} else {
 			fail_start(ps, er, rq->idx, err.msg);
 		}
-		goto out;
+		return -1;
 	}
 	if (attempt_name(rq->job, sizeof(rq->job), er->r->id, st->name,
 	    attempt, attempt_kind_name(kind), step < 1 ? 1 : step) < 0) {
 		fail_start(ps, er, rq->idx, "no valid attempt name");
-		attempt_spec_release(&spec);
-		goto out;
+		return -1;
 	}
-	if ((rc = attempt_spec_to_json(&spec, &json, &err)) < 0) {
+	if ((rc = attempt_spec_to_json(sx->spec, &sx->json, &err)) < 0) {
 		fail_start(ps, er, rq->idx, err.msg);
-		attempt_spec_release(&spec);
-		goto out;
+		return -1;
 	}
-	fill_attempt(&an, ps, er, rq->idx, kind, kind == ATTEMPT_CANARY_STEP ?
-	    step : 0, attempt, weight, rq->job, json);
-	switch (rq->kind) {
-	case REQ_JOB:
-		rc = store_attempt_create(pass_db(ps), &an, &att_id, &err);
-		break;
-	case REQ_CANARY_START:
-		rc = store_rollout_start(pass_db(ps), &an, pst->canary->target,
-		    (int)pst->canary->nsteps, prev_id, &att_id, &err);
-		break;
-	case REQ_CANARY_NEXT:
-		rc = store_rollout_next(pass_db(ps), st->ro.id, rq->from,
-		    st->ro.step, &an, &att_id, &err);
-		break;
-	case REQ_ROLLBACK:
-		rc = store_rollout_rollback(pass_db(ps), st->ro.id, rq->from,
-		    rq->reason, &an, &att_id, &err);
-		break;
-	}
-	if (rc < 0) {
-		log_warn("cannot record attempt start", "run=%lld stage=%s "
-		    "job=%s error=\"%s\"", (long long)er->r->id, st->name,
-		    rq->job, err.msg);
-		attempt_spec_release(&spec);
-		goto out;
-	}
+	fill_attempt(&sx->an, ps, er, rq->idx, kind, kind ==
+	    ATTEMPT_CANARY_STEP ? step : 0, attempt, weight, rq->job,
+	    sx->json);
+	return 0;
+transient:
+	log_warn("cannot start attempt, will retry", "run=%lld stage=%s "
+	    "error=\"%s\"", (long long)er->r->id, st->name, err.msg);
+	pass_wake_in(ps, e->o.poll_ms);
+	return -1;
+}
+
+/*
+ * The attempt of sx is written (att_id): make the snapshot say what it
+ * would now say and queue the attempt for its submit (the spec goes with
+ * it).
+ */
+static void
+start_record(struct eng_pass *ps, struct eng_start *sx, int64_t att_id)
+{
+	struct eng_req *rq = sx->rq;
+	struct eng_run *er = rq->run;
+	struct snap_stage *st = er->sn[rq->idx];
+	const struct attempt_new *an = &sx->an;
+
 	pass_changed(ps);
 	log_info("attempt created", "run=%lld stage=%s job=%s kind=%s",
-	    (long long)er->r->id, st->name, rq->job, attempt_kind_name(kind));
-	/* what the snapshot would now say */
+	    (long long)er->r->id, st->name, rq->job,
+	    attempt_kind_name(an->kind));
 	if (rq->kind == REQ_JOB || rq->kind == REQ_CANARY_START)
 		st->status = STAGE_SUBMITTED;
 	else if (st->status == STAGE_WAITING_APPROVAL)
@@ -749,31 +905,118 @@ start(struct eng_pass *ps, struct eng_req *rq)
 		st->ro.step = 1;
 	} else if (rq->kind == REQ_CANARY_NEXT) {
 		st->ro.status = ROLLOUT_PROGRESSING;
-		st->ro.step = step;
+		st->ro.step = an->step;
 	} else if (rq->kind == REQ_ROLLBACK) {
 		st->ro.status = ROLLOUT_ROLLING_BACK;
 	}
 	memset(&st->att, 0, sizeof(st->att));
 	st->att.id = att_id;
-	st->att.kind = kind;
-	st->att.step = an.step;
-	st->att.attempt = attempt;
-	st->att.weight = weight;
-	st->att.gpus = an.gpus;
+	st->att.kind = an->kind;
+	st->att.step = an->step;
+	st->att.attempt = an->attempt;
+	st->att.weight = an->weight;
+	st->att.gpus = an->gpus;
 	st->att.status = ATTEMPT_PENDING;
 	st->att.job_name = rq->job;
 	ps->active++;
-	ps->gpus_used += an.gpus;
-	submit_now(ps, er, rq->idx, &spec);
-	attempt_spec_release(&spec);
-	goto out;
-transient:
-	log_warn("cannot start attempt, will retry", "run=%lld stage=%s "
-	    "error=\"%s\"", (long long)er->r->id, st->name, err.msg);
-	pass_wake_in(ps, e->o.poll_ms);
+	ps->gpus_used += an->gpus;
+	queue_submit(ps, er, rq->idx, sx->spec);
+	sx->spec = NULL;
+}
+
+static void
+start_failed(const struct eng_start *sx, const struct err *err)
+{
+	log_warn("cannot record attempt start", "run=%lld stage=%s job=%s "
+	    "error=\"%s\"", (long long)sx->rq->run->r->id,
+	    sx->rq->run->sn[sx->rq->idx]->name, sx->rq->job, err->msg);
+}
+
+/*
+ * Start what rq asks for, a canary step or rollback: write the attempt
+ * row with the rollout's transition (one statement), then queue its
+ * submit.  Job attempts are written in batches (start_jobs).
+ */
+static void
+start(struct eng_pass *ps, struct eng_req *rq)
+{
+	struct eng_start sx;
+	struct snap_stage *st = rq->run->sn[rq->idx];
+	const struct pipeline_stage *pst = &rq->run->p->stages[rq->idx];
+	struct err err;
+	int64_t att_id = 0;
+	int rc = 0;
+
+	if (start_prepare(ps, rq, &sx) < 0)
+		goto out;
+	switch (rq->kind) {
+	case REQ_JOB:
+		rc = store_attempt_create(pass_db(ps), &sx.an, &att_id, &err);
+		break;
+	case REQ_CANARY_START:
+		rc = store_rollout_start(pass_db(ps), &sx.an,
+		    pst->canary->target, (int)pst->canary->nsteps, sx.prev_id,
+		    &att_id, &err);
+		break;
+	case REQ_CANARY_NEXT:
+		rc = store_rollout_next(pass_db(ps), st->ro.id, rq->from,
+		    st->ro.step, &sx.an, &att_id, &err);
+		break;
+	case REQ_ROLLBACK:
+		rc = store_rollout_rollback(pass_db(ps), st->ro.id, rq->from,
+		    rq->reason, &sx.an, &att_id, &err);
+		break;
+	}
+	if (rc < 0)
+		start_failed(&sx, &err);
+	else
+		start_record(ps, &sx, att_id);
 out:
-	free(json);
-	free(prod_uri);
+	start_release(&sx);
+}
+
+/*
+ * Start the job attempts of the n requests rq: their rows and their
+ * stages' transitions in one statement, then queue their submits.
+ */
+static void
+start_jobs(struct eng_pass *ps, struct eng_req **rq, size_t n)
+{
+	struct eng_start *sx = xcalloc(n + 1, sizeof(*sx));
+	struct attempt_new *an = xcalloc(n + 1, sizeof(*an));
+	int64_t *ids = xcalloc(n + 1, sizeof(*ids));
+	size_t *at = xcalloc(n + 1, sizeof(*at));
+	size_t m = 0;
+	struct err err;
+
+	for (size_t i = 0; i < n; i++) {
+		if (start_prepare(ps, rq[i], &sx[i]) < 0)
+			continue;
+		an[m] = sx[i].an;
+		at[m++] = i;
+	}
+	if (m > 0 && store_attempts_create(pass_db(ps), an, m, ids,
+	    &err) < 0) {
+		for (size_t k = 0; k < m; k++)
+			start_failed(&sx[at[k]], &err);
+		pass_wake_in(ps, ps->e->o.poll_ms);
+		m = 0;
+	}
+	for (size_t k = 0; k < m; k++) {
+		if (ids[k] != 0) {
+			start_record(ps, &sx[at[k]], ids[k]);
+		} else {
+			(void)err_set(&err, ERR_CONFLICT, "start attempt: the "
+			    "state changed meanwhile");
+			start_failed(&sx[at[k]], &err);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		start_release(&sx[i]);
+	free(sx);
+	free(an);
+	free(ids);
+	free(at);
 }
 
 static int
@@ -817,6 +1060,8 @@ admit(struct eng_pass *ps)
 	int cap = e->cfg->kubernetes.max_gpus;
 	int gpu_free = cap - ps->gpus_used;
 	const struct eng_req *blocker = NULL;
+	struct eng_req **jobs = xcalloc(ps->nreqs + 1, sizeof(*jobs));
+	size_t njobs = 0, nstarts = 0;
 
 	if (ps->nreqs > 1)
 		qsort(ps->reqs, ps->nreqs, sizeof(*ps->reqs), req_cmp);
@@ -867,10 +1112,22 @@ admit(struct eng_pass *ps)
 			set_waiting(ps, st, why);
 			continue;
 		}
-		start(ps, rq);
+		if (nstarts >= LIM_ENGINE_START_BATCH) {
+			/* the next pass, at once, after a look at what ended */
+			ps->waiting++;
+			pass_wake_in(ps, 0);
+			continue;
+		}
+		nstarts++;
+		if (rq->kind == REQ_JOB)
+			jobs[njobs++] = rq;
+		else
+			start(ps, rq);
 		slots--;
 		gpu_free -= rq->gpus;
 	}
+	start_jobs(ps, jobs, njobs);
+	free(jobs);
 }
 
 /* --- runs and stages -------------------------------------------------- */
@@ -1049,6 +1306,7 @@ map_run(struct engine *e, struct eng_run *er, char *why, size_t whylen)
 	er->sn = xcalloc(er->p->nstages + 1, sizeof(*er->sn));
 	er->msg = xcalloc(er->p->nstages + 1, sizeof(*er->msg));
 	er->amsg = xcalloc(er->p->nstages + 1, sizeof(*er->amsg));
+	er->queued = xcalloc(er->p->nstages + 1, sizeof(*er->queued));
 	for (size_t i = 0; i < er->r->nstages; i++) {
 		long j = pipeline_stage_index(er->p, er->r->stages[i].name);
 
@@ -1077,9 +1335,13 @@ pass_release(struct eng_pass *ps)
 		free(ps->runs[i].sn);
 		free(ps->runs[i].msg);
 		free(ps->runs[i].amsg);
+		free(ps->runs[i].queued);
 	}
 	free(ps->runs);
 	free(ps->reqs);
+	for (size_t i = 0; i < ps->nsubs; i++)
+		spec_free(ps->subs[i].spec);
+	free(ps->subs);
 	store_snapshot_release(&ps->snap);
 }
 
@@ -1135,10 +1397,26 @@ engine_pass(struct engine *e, struct err *err)
 			}
 		}
 	}
+	/*
+	 * First what was written but not submitted (a crash between the two,
+	 * or the last pass's slice ran out): the oldest requests, and the
+	 * first thing a restarted engine gets done.
+	 */
+	for (size_t i = 0; i < ps.nruns; i++) {
+		struct eng_run *er = &ps.runs[i];
+
+		for (size_t j = 0; !er->bad && j < er->p->nstages; j++)
+			if (er->sn[j]->att.id != 0 &&
+			    er->sn[j]->att.status == ATTEMPT_PENDING &&
+			    !attempt_canceling(er, er->sn[j]))
+				queue_submit(&ps, er, j, NULL);
+	}
+	submit_all(&ps);
 	for (size_t i = 0; i < ps.nruns; i++)
 		if (!ps.runs[i].bad)
 			drive_run(&ps, &ps.runs[i]);
 	admit(&ps);
+	submit_all(&ps);
 	for (size_t i = 0; i < ps.nruns; i++)
 		if (!ps.runs[i].bad)
 			sync_run(&ps, &ps.runs[i]);

@@ -39,6 +39,7 @@ struct eng_tail {
 	int64_t			 attempt_id;
 	int			 node;
 	int			 loaded;	/* head read from the database */
+	int			 fresh;		/* new: never loaded */
 	struct log_head		 head;
 	struct buf		 rest;		/* source bytes [head.offset,
 						   read_pos) not stored yet */
@@ -58,6 +59,11 @@ struct engine {
 	pthread_cond_t		 cv;
 	int			 wake;
 	int			 stop;
+	int			 listening;	/* under mu: the listener's
+						   LISTENs are in place */
+	int			 traffic_heard;	/* under mu: a NOTIFY said a
+						   production change's traffic
+						   was recorded */
 	int			 started;	/* threads running */
 	pthread_t		 thread;
 	pthread_t		 lthread;
@@ -80,6 +86,9 @@ struct engine {
 	char			 workroot[4096]; /* absolute state_dir/work */
 	int64_t			 sched_due_ms;	/* schedule.c: wall clock of
 						   its next pass */
+	int64_t			 traffic_due_ms; /* traffic.c: monotonic ms
+						   of its next look unheard
+						   (0: at the next pass) */
 	struct kube_api		*kube;		/* canary traffic; borrowed */
 	const char		*kube_ns;
 };

@@ -56,6 +56,7 @@ tail_get(struct engine *e, int64_t attempt_id, int node)
 	memset(t, 0, sizeof(*t));
 	t->attempt_id = attempt_id;
 	t->node = node;
+	t->fresh = 1;
 	buf_init(&t->rest, LIM_LOG_KEEP_CHUNK);
 	return t;
 }
@@ -97,6 +98,7 @@ tail_load(struct engine *e, struct eng_tail *t, struct err *err)
 	int rc;
 
 	t->loaded = 0;
+	t->fresh = 0;
 	buf_reset(&t->rest);
 	if ((rc = store_log_head(engine_db(e), t->attempt_id, t->node,
 	    &t->head, err)) < 0)
@@ -104,6 +106,27 @@ tail_load(struct engine *e, struct eng_tail *t, struct err *err)
 	t->read_pos = t->head.offset;
 	t->loaded = 1;
 	return 0;
+}
+
+/* A new tail starts from the head the pass's snapshot read (node 0). */
+static void
+tail_seed(struct eng_tail *t, const struct snap_log *h)
+{
+	memset(&t->head, 0, sizeof(t->head));
+	t->head.exists = h->exists;
+	(void)str_copy(t->head.source, sizeof(t->head.source),
+	    h->source != NULL ? h->source : "");
+	t->head.offset = h->offset;
+	t->head.bytes = h->bytes;
+	t->head.lines = h->lines;
+	t->head.dropped = h->dropped;
+	t->head.mid_line = h->mid_line;
+	t->head.open_line = h->open_line;
+	t->head.complete = h->complete;
+	buf_reset(&t->rest);
+	t->read_pos = t->head.offset;
+	t->fresh = 0;
+	t->loaded = 1;
 }
 
 /*
@@ -276,11 +299,12 @@ enum { LOG_IDLE, LOG_GREW, LOG_MORE };
  * Errors: tail_step()'s.
  */
 static int
-keep_log(struct eng_pass *ps, int64_t attempt_id, int node, const char *job,
+keep_log(struct eng_pass *ps, const struct snap_attempt *att, int node,
     int final, int64_t reported_ms, int *more, struct err *err)
 {
 	struct engine *e = ps->e;
-	struct eng_tail *t = tail_get(e, attempt_id, node);
+	struct eng_tail *t = tail_get(e, att->id, node);
+	const char *job = att->job_name;
 	size_t moved, total = 0;
 	int rc;
 
@@ -288,6 +312,8 @@ keep_log(struct eng_pass *ps, int64_t attempt_id, int node, const char *job,
 	if (t == NULL)
 		return err_set(err, ERR_TRANSIENT, "too many logs read at once");
 	t->seen = e->pass;
+	if (!t->loaded && t->fresh && node == 0 && att->log0_read)
+		tail_seed(t, &att->log0);
 	if (!t->loaded && (rc = tail_load(e, t, err)) < 0)
 		return rc;
 	while (!t->head.complete) {
@@ -314,6 +340,25 @@ attempt_nodes(const struct snap_attempt *att)
 	return att->nodes > 1 ? att->nodes : 1;
 }
 
+/*
+ * The log of node node of the attempt is kept whole (complete) and had
+ * not a byte: it reported nothing.
+ */
+static int
+log_empty(struct engine *e, int64_t attempt_id, int node)
+{
+	for (size_t i = 0; i < e->ntails; i++) {
+		const struct log_head *h = &e->tails[i].head;
+
+		if (e->tails[i].attempt_id == attempt_id &&
+		    e->tails[i].node == node)
+			return e->tails[i].loaded && h->complete &&
+			    h->bytes == 0 && h->dropped == 0 &&
+			    h->lines == 0 && !h->mid_line;
+	}
+	return 0;
+}
+
 /* Keep what a running attempt printed since the last pass. */
 void
 eng_log_keep_running(struct eng_pass *ps, const struct snap_attempt *att)
@@ -322,8 +367,7 @@ eng_log_keep_running(struct eng_pass *ps, const struct snap_attempt *att)
 	int more;
 
 	for (int node = 0; node < attempt_nodes(att); node++) {
-		if (keep_log(ps, att->id, node, att->job_name, 0, 0, &more,
-		    &err) < 0) {
+		if (keep_log(ps, att, node, 0, 0, &more, &err) < 0) {
 			log_warn("cannot keep attempt log, will retry", "job=%s "
 			    "node=%d error=\"%s\"", att->job_name, node,
 			    err.msg);
@@ -349,11 +393,11 @@ int
 eng_log_read_output(struct eng_pass *ps, const struct snap_attempt *att,
     int64_t finished_ms, struct stage_output *out, struct err *err)
 {
-	int rc, more, done = 1;
+	int rc, more, done = 1, empty = 1;
 
 	for (int node = 0; node < attempt_nodes(att); node++) {
-		if ((rc = keep_log(ps, att->id, node, att->job_name, 1,
-		    finished_ms, &more, err)) < 0)
+		if ((rc = keep_log(ps, att, node, 1, finished_ms, &more,
+		    err)) < 0)
 			return rc;
 		if (rc == 0) {
 			done = 0;
@@ -362,6 +406,11 @@ eng_log_read_output(struct eng_pass *ps, const struct snap_attempt *att,
 	}
 	if (!done)
 		return 0;
+	/* logs without a line (every node's) reported nothing: no read */
+	for (int node = 0; node < attempt_nodes(att); node++)
+		empty &= log_empty(ps->e, att->id, node);
+	if (empty)
+		return 1;
 	if ((rc = store_output_load(pass_db(ps), att->id, out, err)) < 0)
 		return rc;
 	return 1;

@@ -21,6 +21,7 @@
 #include "pipeline/pipeline.h"
 #include "pipeline/stage_output.h"
 #include "store/db.h"
+#include "store/store_traffic.h"
 
 #define DEFAULT_POLL_MS		1000
 #define DEFAULT_SWEEP_MS	30000
@@ -88,6 +89,26 @@ wait_for_lock(struct engine *e)
 
 /* --- the loop ---------------------------------------------------------- */
 
+/*
+ * Whether this pass looks at the traffic of production changes made by
+ * hand (traffic_follow), which costs statements: always without a
+ * listener (engine_tick() driven alone cannot hear the API); with one,
+ * when a `NOTIFY sluice_runs, 'traffic'` was heard (the API records a
+ * change with it), when a row looked at is due again, or at the safety
+ * sweep (sweep_ms after the last look).  Nothing to do costs nothing.
+ */
+static int
+traffic_due(struct engine *e)
+{
+	int look;
+
+	pthread_mutex_lock(&e->mu);
+	look = !e->listening || e->traffic_heard;
+	e->traffic_heard = 0;
+	pthread_mutex_unlock(&e->mu);
+	return look || sys_now_ms() >= e->traffic_due_ms;
+}
+
 /* Whether this engine works (holds the lock), for other threads. */
 static void
 set_active(struct engine *e, int active)
@@ -135,8 +156,8 @@ engine_tick(struct engine *e, struct err *err)
 	rc = engine_pass(e, err);
 	if (rc == 0)
 		rc = engine_schedule(e, err);
-	if (rc == 0)
-		rc = traffic_follow(e, err);
+	if (rc == 0 && traffic_due(e) && (rc = traffic_follow(e, err)) < 0)
+		e->traffic_due_ms = 0;	/* looked at again next pass */
 	e->st.passes++;
 	if (e->o.on_pass != NULL)
 		e->o.on_pass(e->o.on_pass_arg, sys_now_us() - t0);
@@ -149,6 +170,7 @@ engine_tick(struct engine *e, struct err *err)
 			    "error=\"%s\"", ignored.msg);
 		e->locked = 0;
 		set_active(e, 0);
+		e->traffic_due_ms = 0;
 	}
 	return rc;
 }
@@ -180,6 +202,23 @@ stopping(struct engine *e)
 	return s;
 }
 
+/*
+ * A notification was heard (traffic: it may concern the traffic of a
+ * production change, or notifications may have been missed): wake the
+ * loop.
+ */
+static void
+heard(struct engine *e, int traffic)
+{
+	pthread_mutex_lock(&e->mu);
+	e->listening = 1;
+	if (traffic)
+		e->traffic_heard = 1;
+	e->wake = 1;
+	pthread_cond_broadcast(&e->cv);
+	pthread_mutex_unlock(&e->mu);
+}
+
 /* The listener: LISTEN sluice_runs and sluice_approvals, wake the loop. */
 static void *
 listen_main(void *arg)
@@ -199,12 +238,14 @@ listen_main(void *arg)
 				continue;
 			}
 			listening = 1;
-			engine_wake(e);
+			heard(e, 1);
 		}
 		rc = db_wait_notify(e->ldb, 250, ch, sizeof(ch), payload,
 		    sizeof(payload), &err);
 		if (rc > 0) {
-			engine_wake(e);
+			/* an empty channel: the connection was replaced */
+			heard(e, ch[0] == '\0' || strcmp(payload,
+			    STORE_TRAFFIC_NOTIFY) == 0);
 		} else if (rc < 0) {
 			struct timespec ts = { 0, 500 * 1000 * 1000 };
 

@@ -26,6 +26,7 @@ struct output_values;
 struct pipeline;
 struct pipeline_gate;
 struct stage_output;
+struct attempt_spec;
 
 /* The actor of every event the engine writes. */
 #define ENGINE_ACTOR	"controller"
@@ -50,6 +51,17 @@ struct eng_req {
 	int			 weight;	/* weight (0: the next one's) */
 };
 
+/*
+ * An attempt written (pending) to hand to the executor at the end of the
+ * pass: its stage, and the spec when the pass built it (owned; NULL: read
+ * the recorded one).
+ */
+struct eng_sub {
+	struct eng_run		*run;
+	size_t			 idx;
+	struct attempt_spec	*spec;
+};
+
 /* A run of the snapshot and what the engine knows about it. */
 struct eng_run {
 	struct snap_run		*r;
@@ -58,6 +70,9 @@ struct eng_run {
 	int			 bad;		/* cannot be driven */
 	char			(*msg)[512];	/* stage messages set this pass */
 	char			(*amsg)[512];	/* attempt messages set this pass */
+	char			*queued;	/* by stage: its attempt was
+						   queued for a submit this
+						   pass */
 };
 
 /* One reconcile pass (engine.c fills the first block, then the rest). */
@@ -74,6 +89,9 @@ struct eng_pass {
 	struct eng_req		*reqs;
 	size_t			 nreqs;
 	size_t			 reqs_cap;
+	struct eng_sub		*subs;		/* attempts to submit */
+	size_t			 nsubs;
+	size_t			 subs_cap;
 	int			 active;	/* attempts holding a slot */
 	int			 gpus_used;
 	int			 waiting;	/* ready stages not started */

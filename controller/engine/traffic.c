@@ -10,6 +10,7 @@
 #include "base/buf.h"
 #include "base/caps.h"
 #include "base/log.h"
+#include "base/sys.h"
 #include "engine/engine_int.h"
 #include "engine/pass.h"
 #include "engine/traffic.h"
@@ -385,6 +386,11 @@ traffic_follow(struct engine *e, struct err *err)
 	}
 	if (rc == 0 && wait >= 0 && wait < e->next_ms)
 		e->next_ms = wait;
+	/* unheard, the next look is when a row is due, else the sweep */
+	if (n >= LIM_TRAFFIC_FOLLOW)
+		wait = 0;
+	e->traffic_due_ms = sys_now_ms() + (wait >= 0 && wait <
+	    e->o.sweep_ms ? wait : e->o.sweep_ms);
 out:
 	store_traffic_follow_free(rows, n);
 	return rc;

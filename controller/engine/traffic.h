@@ -5,7 +5,7 @@
  * an InferenceService's storageUri and canaryTrafficPercent, or the
  * weights of an HTTPRoute's two backendRefs.  traffic_set and
  * traffic_restore are used by canary.c inside a pass, traffic_follow by
- * loop.c after each pass; not for other modules.
+ * loop.c after a pass when it is due; not for other modules.
  *
  * Every call sets values (never adds), reads first and writes only what
  * differs, so a call repeated after a crash writes nothing twice.  What
@@ -70,7 +70,11 @@ int	traffic_restore(struct eng_pass *ps, const struct snap_stage *st,
  * yet or the API cannot be reached (looked at again after poll_ms or
  * backoff_ms); failed with the message (a missing object, no
  * Kubernetes client; tried again after sweep_ms).  Lowers e->next_ms to
- * the next look.  Only the engine holding the engine lock calls it.
+ * the next look and sets e->traffic_due_ms to it (or to the safety
+ * sweep, sweep_ms, when nothing is open): loop.c calls it after a pass
+ * only when due, or when its listener heard STORE_TRAFFIC_NOTIFY, so a
+ * pass with nothing to follow costs no statement here.  Only the engine
+ * holding the engine lock calls it.
  * Errors: the database's (the rows stay as they were).
  */
 struct engine;

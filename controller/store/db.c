@@ -69,6 +69,21 @@ db_args_int64(struct db_args *a, int64_t v)
 	a->values[a->n++] = p;
 }
 
+int
+db_int64_array(struct buf *out, const int64_t *v, size_t n, struct err *err)
+{
+	int rc = 0;
+
+	buf_reset(out);
+	rc |= buf_putc(out, '{');
+	for (size_t i = 0; i < n; i++)
+		rc |= buf_printf(out, "%s%" PRId64, i ? "," : "", v[i]);
+	rc |= buf_putc(out, '}');
+	if (rc < 0)
+		return err_set(err, ERR_TOOBIG, "too many ids for one statement");
+	return 0;
+}
+
 void
 db_args_double(struct db_args *a, double v)
 {

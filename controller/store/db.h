@@ -86,6 +86,13 @@ void	db_args_bool(struct db_args *a, int v);
 void	db_args_null(struct db_args *a);
 
 /*
+ * The n numbers v as a bigint[] literal ("{1,2,3}") in out (reset
+ * first), for a `$n::bigint[]` parameter.  ERR_TOOBIG past out's cap.
+ */
+int	db_int64_array(struct buf *out, const int64_t *v, size_t n,
+	    struct err *err) __attribute__((warn_unused_result));
+
+/*
  * Connect to conninfo (a libpq keyword/value string or a postgresql:// URI).
  * The connection string is copied; it may hold a password and is never
  * logged or put in a message.  A connect timeout of 10 seconds applies

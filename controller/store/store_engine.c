@@ -26,7 +26,12 @@ static const char sql_snapshot[] =
     "  a.queue, a.flavor, coalesce(" SQL_MS("a.admitted_at") ", 0),"
     "  coalesce(a.evictions, 0),"
     "  ro.action, ro.action_reason, ro.paused_by, coalesce(ro.paused_ms, 0),"
-    "  " SQL_SPEC_NODES("a")
+    "  " SQL_SPEC_NODES("a") ","
+    "  coalesce(a.status IN ('pending', 'submitted', 'running'), false),"
+    "  lh.attempt_id IS NOT NULL, lh.source, coalesce(lh.source_offset, 0),"
+    "  coalesce(lh.bytes, 0), coalesce(lh.lines, 0),"
+    "  coalesce(lh.dropped, 0), coalesce(lh.mid_line, false),"
+    "  coalesce(lh.open_line, false), coalesce(lh.complete, false)"
     " FROM runs r"
     " JOIN pipelines p ON p.id = r.pipeline_id"
     " JOIN repositories rp ON rp.id = p.repository_id"
@@ -38,6 +43,8 @@ static const char sql_snapshot[] =
     "   WHERE y.stage_id = s.id ORDER BY y.attempt DESC LIMIT 1) ro"
     "   ON s.type = 'canary'"
     " LEFT JOIN model_versions pm ON pm.id = ro.previous_model_version_id"
+    " LEFT JOIN attempt_log_heads lh ON lh.attempt_id = a.id"
+    "   AND lh.node = 0 AND a.status IN ('pending', 'submitted', 'running')"
     " LEFT JOIN approvals ap ON ap.rollout_id = ro.id"
     "   AND ap.step = ro.current_step"
     " WHERE r.status IN ('running', 'waiting_approval')"
@@ -67,6 +74,8 @@ enum {
 	C_AQUEUE, C_AFLAVOR, C_AADMITTED, C_AEVICTIONS,
 	C_ROACTION, C_ROACTREASON, C_ROPAUSEDBY, C_ROPAUSEDMS,
 	C_ANODES,
+	C_LACTIVE, C_LEXISTS, C_LSOURCE, C_LOFFSET, C_LBYTES, C_LLINES,
+	C_LDROPPED, C_LMID, C_LOPEN, C_LCOMPLETE,
 };
 
 static int
@@ -144,6 +153,16 @@ read_stage(const struct db_res *res, size_t i, struct snap_stage *st,
 	rc |= get_i64(res, i, C_AADMITTED, &st->att.admitted_ms, err);
 	rc |= get_int(res, i, C_AEVICTIONS, &st->att.evictions, err);
 	rc |= get_int(res, i, C_ANODES, &st->att.nodes, err);
+	rc |= db_res_bool(res, i, C_LACTIVE, &st->att.log0_read, err);
+	rc |= db_res_bool(res, i, C_LEXISTS, &st->att.log0.exists, err);
+	st->att.log0.source = db_res_text(res, i, C_LSOURCE);
+	rc |= get_i64(res, i, C_LOFFSET, &st->att.log0.offset, err);
+	rc |= get_i64(res, i, C_LBYTES, &st->att.log0.bytes, err);
+	rc |= get_i64(res, i, C_LLINES, &st->att.log0.lines, err);
+	rc |= get_i64(res, i, C_LDROPPED, &st->att.log0.dropped, err);
+	rc |= db_res_bool(res, i, C_LMID, &st->att.log0.mid_line, err);
+	rc |= db_res_bool(res, i, C_LOPEN, &st->att.log0.open_line, err);
+	rc |= db_res_bool(res, i, C_LCOMPLETE, &st->att.log0.complete, err);
 	return rc < 0 ? ERR_INVALID : 0;
 }
 
@@ -258,13 +277,9 @@ store_runs_finished(struct db *db, const int64_t *ids, size_t n,
 	if (n == 0)
 		return 0;
 	buf_init(&arr, 64 * 1024 * 1024);
-	rc |= buf_putc(&arr, '{');
-	for (size_t i = 0; i < n; i++)
-		rc |= buf_printf(&arr, "%s%lld", i ? "," : "", (long long)ids[i]);
-	rc |= buf_putc(&arr, '}');
-	if (rc < 0) {
+	if ((rc = db_int64_array(&arr, ids, n, err)) < 0) {
 		buf_release(&arr);
-		return err_set(err, ERR_TOOBIG, "too many run ids");
+		return rc;
 	}
 	db_args_init(&a);
 	db_args_str(&a, arr.data);

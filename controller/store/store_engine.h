@@ -22,6 +22,14 @@
 struct db;
 struct db_res;
 
+/* A kept log's head as read (struct log_head of store_log.h, borrowed). */
+struct snap_log {
+	int		 exists;	/* a row was found */
+	const char	*source;
+	int64_t		 offset, bytes, lines, dropped;
+	int		 mid_line, open_line, complete;
+};
+
 struct snap_attempt {
 	int64_t		 id;		/* 0: the stage has no attempt */
 	enum attempt_kind kind;
@@ -40,6 +48,13 @@ struct snap_attempt {
 	int64_t		 admitted_ms;	/* 0 when never */
 	int		 evictions;
 	int		 nodes;		/* of a multi-node stage, else 1 */
+	/*
+	 * The head of node 0's kept log (store_log.h), read with the
+	 * snapshot for an active attempt (log0_read): where the engine
+	 * goes on reading without asking.
+	 */
+	int		 log0_read;
+	struct snap_log	 log0;
 };
 
 struct snap_rollout {

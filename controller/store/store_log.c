@@ -5,6 +5,7 @@
 #include "base/buf.h"
 #include "base/hash.h"
 #include "base/sys.h"
+#include "pipeline/stage_output.h"
 #include "store/db.h"
 #include "store/store_log.h"
 #include "store/store_output.h"
@@ -127,6 +128,11 @@ store_log_append(struct db *db, int64_t attempt_id, int node,
 {
 	int rc;
 
+	/* only the head moves: one statement is its own transaction */
+	if (len == 0 && (o == NULL || (o->nmetrics == 0 &&
+	    o->nartifacts == 0)))
+		return append_in_tx(db, attempt_id, node, old, now, data, len,
+		    o, reported_ms, err);
 	if ((rc = db_begin(db, err)) < 0)
 		return rc;
 	if ((rc = append_in_tx(db, attempt_id, node, old, now, data, len, o,

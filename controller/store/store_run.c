@@ -160,23 +160,37 @@ static const char sql_retry[] =
     " SELECT r.id, pg_notify('sluice_runs', r.id::text), " SQL_NOTIFY("e")
     " FROM r";
 
+/*
+ * Admission (docs/engine.md, "The loop"), reading only what it may
+ * start: h walks the pipelines that have queued runs (a skip scan of
+ * runs_queued, one probe each), room is how many of its queue each may
+ * start (the concurrency of its oldest queued run's version, less its
+ * started runs, counted in runs_started), and pick reads that many of
+ * each queue, oldest first, and keeps the oldest $1 of them all.
+ */
 static const char sql_admit[] =
-    "WITH act AS ("
-    "  SELECT pipeline_id, count(*) AS n FROM runs"
-    "  WHERE status IN ('running', 'waiting_approval') GROUP BY pipeline_id),"
-    " q AS ("
-    "  SELECT r.id, r.pipeline_id, r.pipeline_version_id,"
-    "    row_number() OVER (PARTITION BY r.pipeline_id ORDER BY r.id) AS rn"
-    "  FROM runs r WHERE r.status = $3),"
-    /* read each version's definition once, not once per queued run */
-    " conc AS ("
-    "  SELECT v.id, coalesce((v.definition->'spec'->>'concurrency')::int, 1)"
-    "    AS c FROM pipeline_versions v"
-    "  WHERE v.id IN (SELECT DISTINCT pipeline_version_id FROM q)),"
+    "WITH RECURSIVE h(pid, id) AS ("
+    "  (SELECT pipeline_id, id FROM runs WHERE status = 'queued'"
+    "   ORDER BY pipeline_id, id LIMIT 1)"
+    "  UNION ALL"
+    "  SELECT n.pipeline_id, n.id FROM h CROSS JOIN LATERAL ("
+    "    SELECT r.pipeline_id, r.id FROM runs r"
+    "    WHERE r.status = 'queued' AND r.pipeline_id > h.pid"
+    "    ORDER BY r.pipeline_id, r.id LIMIT 1) n),"
+    " room AS ("
+    "  SELECT h.pid, CASE WHEN c.c = 0 THEN $1::int"
+    "    ELSE least($1::int, greatest(c.c - act.n, 0)) END AS n"
+    "  FROM h JOIN runs hr ON hr.id = h.id"
+    "  CROSS JOIN LATERAL (SELECT coalesce("
+    "    (v.definition->'spec'->>'concurrency')::int, 1) AS c"
+    "    FROM pipeline_versions v WHERE v.id = hr.pipeline_version_id) c"
+    "  CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM runs a"
+    "    WHERE a.pipeline_id = h.pid"
+    "      AND a.status IN ('running', 'waiting_approval')) act),"
     " pick AS ("
-    "  SELECT q.id FROM q JOIN conc ON conc.id = q.pipeline_version_id"
-    "  LEFT JOIN act USING (pipeline_id)"
-    "  WHERE conc.c = 0 OR coalesce(act.n, 0) + q.rn <= conc.c"
+    "  SELECT q.id FROM room CROSS JOIN LATERAL ("
+    "    SELECT r.id FROM runs r WHERE r.pipeline_id = room.pid"
+    "      AND r.status = 'queued' ORDER BY r.id LIMIT room.n) q"
     "  ORDER BY q.id LIMIT $1),"
     " u AS ("
     "  UPDATE runs r SET " SQL_SET_STATUS("$4", "$5") ","
@@ -187,6 +201,12 @@ static const char sql_admit[] =
     "  SELECT $2, 'run', id, id, 'transition', $3::text, $4::text, NULL,"
     "    '{}'::jsonb FROM u" SQL_EV_RETURNING ")"
     " SELECT (SELECT count(*) FROM u), " SQL_NOTIFY("e");
+
+const char *
+store_run_admit_sql(void)
+{
+	return sql_admit;
+}
 
 static const char sql_transition[] =
     "WITH r AS ("

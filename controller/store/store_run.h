@@ -79,14 +79,22 @@ int	store_run_retry(struct db *db, int64_t run_id, const char *actor,
 
 /*
  * The engine: start up to `limit` queued runs, oldest first, each only
- * while fewer than its pipeline version's `concurrency` runs of the same
- * pipeline are running or waiting for approval (0 = no limit); younger
- * runs of a pipeline never pass older ones.  queued -> running with an
- * event each.  *started receives how many started.
+ * while fewer than its pipeline's `concurrency` (that of the version of
+ * the pipeline's oldest queued run) runs of the same pipeline are running
+ * or waiting for approval (0 = no limit); younger runs of a pipeline
+ * never pass older ones.  queued -> running with an event each.
+ * *started receives how many started.  Reads only the queued runs it may
+ * start (one index probe per pipeline with a queue), not the backlog.
  */
 int	store_run_admit(struct db *db, int limit, const char *actor,
 	    int *started, struct err *err)
 	    __attribute__((warn_unused_result));
+
+/*
+ * The statement of store_run_admit(), for the test that checks its plan
+ * ($1 limit, $2 actor, $3 'queued', $4 'running', $5 false).
+ */
+const char *store_run_admit_sql(void);
 
 /*
  * The engine: move a run from -> to (running, waiting_approval or a final

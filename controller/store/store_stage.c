@@ -1,39 +1,60 @@
 /* store_stage.c - stages and stage attempts; see store_stage.h. */
 #include <stdlib.h>
 
+#include <jansson.h>
+
 #include "base/buf.h"
+#include "base/caps.h"
 #include "store/db.h"
 #include "store/store_sql.h"
 #include "store/store_stage.h"
 
-static const char sql_attempt_create[] =
-    "WITH s AS ("
-    "  UPDATE stages SET " SQL_SET_STATUS("$14", "$15") ","
+/*
+ * $1: the attempts, a JSON array of objects (o: their place in the
+ * caller's array); each moves its stage pending -> submitted.  One row
+ * per attempt created: its place and its id.
+ */
+static const char sql_attempts_create[] =
+    "WITH x AS ("
+    "  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(o int, stage bigint,"
+    "    run bigint, kind text, step int, attempt int, weight int,"
+    "    executor text, job text, gpus int, gpu_resource text, spec text)),"
+    " s AS ("
+    "  UPDATE stages st SET " SQL_SET_STATUS("$4", "$5") ","
     "    " SQL_STARTED_AT("now()") ", waiting_reason = NULL"
-    "  WHERE id = $1 AND status = $13 RETURNING id, run_id),"
+    "  FROM x WHERE st.id = x.stage AND st.status = $3"
+    "  RETURNING st.id),"
     " a AS ("
     "  INSERT INTO stage_attempts (stage_id, kind, step, attempt, weight,"
     "    executor, job_name, gpus, gpu_resource, spec)"
-    "  SELECT s.id, $2, $3, $4, nullif($5::int, -1), $6, $7, $8, $9,"
-    "    $10::jsonb FROM s RETURNING id, status),"
+    "  SELECT x.stage, x.kind, x.step, x.attempt, nullif(x.weight, -1),"
+    "    x.executor, x.job, x.gpus, x.gpu_resource, x.spec::jsonb"
+    "  FROM x JOIN s ON s.id = x.stage ORDER BY x.o"
+    "  RETURNING id, stage_id, status),"
     " e AS (" SQL_EV_COLS
-    "  SELECT $11, 'stage', s.id, s.run_id, 'transition', $13::text,"
-    "    $14::text, NULL, jsonb_build_object('attempt', $4::int,"
-    "    'job', $7::text) FROM s"
+    "  SELECT $2, 'stage', x.stage, x.run, 'transition', $3::text,"
+    "    $4::text, NULL, jsonb_build_object('attempt', x.attempt,"
+    "    'job', x.job) FROM x JOIN a ON a.stage_id = x.stage"
     "  UNION ALL"
-    "  SELECT $11, 'attempt', a.id, $12::bigint, 'created', NULL, a.status,"
-    "    NULL, jsonb_build_object('job', $7::text, 'kind', $2::text,"
-    "    'attempt', $4::int) FROM a" SQL_EV_RETURNING ")"
-    " SELECT (SELECT id FROM a), " SQL_NOTIFY("e");
+    "  SELECT $2, 'attempt', a.id, x.run, 'created', NULL, a.status,"
+    "    NULL, jsonb_build_object('job', x.job, 'kind', x.kind,"
+    "    'attempt', x.attempt) FROM x JOIN a ON a.stage_id = x.stage"
+    SQL_EV_RETURNING "),"
+    " n AS (SELECT " SQL_NOTIFY("e") " AS n)"
+    " SELECT x.o, a.id, n.n FROM x JOIN a ON a.stage_id = x.stage, n"
+    " ORDER BY x.o";
 
-static const char sql_attempt_submitted[] =
-    "WITH a AS ("
-    "  UPDATE stage_attempts SET " SQL_SET_STATUS("$5", "$6") ","
+/* $1: attempt ids, $2: their runs' ids (bigint[] each, in step). */
+static const char sql_attempts_submitted[] =
+    "WITH x AS ("
+    "  SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS x(id, run)),"
+    " a AS ("
+    "  UPDATE stage_attempts t SET " SQL_SET_STATUS("$5", "$6") ","
     "    submitted_at = now()"
-    "  WHERE id = $1 AND status = $4 RETURNING id),"
+    "  FROM x WHERE t.id = x.id AND t.status = $4 RETURNING t.id, x.run),"
     " e AS (" SQL_EV_COLS
-    "  SELECT $3, 'attempt', a.id, $2, 'transition', $4::text, $5::text,"
-    "    NULL, '{}'::jsonb FROM a)"
+    "  SELECT $3, 'attempt', a.id, a.run, 'transition', $4::text, $5::text,"
+    "    NULL, '{}'::jsonb FROM a ORDER BY a.id)"
     " SELECT count(*) FROM a";
 
 static const char sql_attempt_running[] =
@@ -165,8 +186,10 @@ static const char sql_attempt_evicted[] =
     "    $9::text, $3, '{}'::jsonb FROM s" SQL_EV_RETURNING ")"
     " SELECT (SELECT count(*) FROM a), " SQL_NOTIFY("e");
 
-static const char sql_attempt_spec[] =
-    "SELECT spec::text FROM stage_attempts WHERE id = $1";
+static const char sql_attempts_spec[] =
+    "SELECT x.o, t.spec::text"
+    " FROM unnest($1::bigint[]) WITH ORDINALITY AS x(id, o)"
+    " JOIN stage_attempts t ON t.id = x.id";
 
 /* A stage's new status and whether it is final: SQL_SET_STATUS's $n, $n+1. */
 static void
@@ -201,44 +224,117 @@ args_facts(struct db_args *a, const struct attempt_facts *f)
 	db_args_str(a, f->gpu_product != NULL ? f->gpu_product : "");
 }
 
+/* The attempts an as sql_attempts_create's $1 (*out owned, free()). */
+static int
+attempts_json(const struct attempt_new *an, size_t n, char **out,
+    struct err *err)
+{
+	json_t *arr = json_array();
+	int bad = arr == NULL;
+
+	*out = NULL;
+	for (size_t i = 0; i < n && !bad; i++) {
+		const struct attempt_new *x = &an[i];
+
+		bad |= json_array_append_new(arr, json_pack("{sIsIsIsssisisisssssisoss}",
+		    "o", (json_int_t)i, "stage", (json_int_t)x->stage_id,
+		    "run", (json_int_t)x->run_id,
+		    "kind", attempt_kind_name(x->kind), "step", x->step,
+		    "attempt", x->attempt, "weight", x->weight,
+		    "executor", x->executor, "job", x->job_name,
+		    "gpus", x->gpus, "gpu_resource", x->gpu_resource != NULL ?
+		    json_string(x->gpu_resource) : json_null(),
+		    "spec", x->spec));
+	}
+	if (!bad)
+		*out = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	if (*out == NULL)
+		return err_set(err, ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+int
+store_attempts_create(struct db *db, const struct attempt_new *an, size_t n,
+    int64_t *ids, struct err *err)
+{
+	struct db_res *res = NULL;
+	struct db_args a;
+	char *json = NULL;
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		ids[i] = 0;
+	if (n == 0)
+		return 0;
+	BUG_ON(n > LIM_ENGINE_START_BATCH);
+	if ((rc = attempts_json(an, n, &json, err)) < 0)
+		return rc;
+	db_args_init(&a);
+	db_args_str(&a, json);
+	db_args_str(&a, an[0].actor);
+	args_stage_move(&a, STAGE_PENDING, STAGE_SUBMITTED);
+	if ((rc = db_exec(db, sql_attempts_create, &a, &res, err)) < 0)
+		goto out;
+	for (size_t r = 0; r < db_res_rows(res); r++) {
+		int64_t o, id;
+
+		if ((rc = db_res_int64(res, r, 0, &o, err)) < 0 ||
+		    (rc = db_res_int64(res, r, 1, &id, err)) < 0)
+			goto out;
+		if (o < 0 || (size_t)o >= n) {
+			rc = err_set(err, ERR_INVALID, "attempt %lld out of the "
+			    "batch", (long long)o);
+			goto out;
+		}
+		ids[o] = id;
+	}
+out:
+	db_res_free(res);
+	free(json);
+	return rc;
+}
+
 int
 store_attempt_create(struct db *db, const struct attempt_new *an,
     int64_t *attempt_id, struct err *err)
 {
-	struct db_args a;
+	int rc;
 
-	db_args_init(&a);
-	db_args_int64(&a, an->stage_id);
-	db_args_str(&a, attempt_kind_name(an->kind));
-	db_args_int64(&a, an->step);
-	db_args_int64(&a, an->attempt);
-	db_args_int64(&a, an->weight);
-	db_args_str(&a, an->executor);
-	db_args_str(&a, an->job_name);
-	db_args_int64(&a, an->gpus);
-	db_args_str(&a, an->gpu_resource);
-	db_args_str(&a, an->spec);
-	db_args_str(&a, an->actor);
-	db_args_int64(&a, an->run_id);
-	args_stage_move(&a, STAGE_PENDING, STAGE_SUBMITTED);
-	return db_exec_guarded(db, sql_attempt_create, &a, attempt_id,
-	    "start attempt", err);
+	if ((rc = store_attempts_create(db, an, 1, attempt_id, err)) < 0)
+		return rc;
+	if (*attempt_id == 0)
+		return err_set(err, ERR_CONFLICT, "start attempt: the state "
+		    "changed meanwhile");
+	return 0;
 }
 
 int
-store_attempt_submitted(struct db *db, int64_t attempt_id, int64_t run_id,
-    const char *actor, struct err *err)
+store_attempts_submitted(struct db *db, const int64_t *ids,
+    const int64_t *run_ids, size_t n, const char *actor, struct err *err)
 {
+	struct buf id_arr, run_arr;
 	struct db_args a;
+	int rc;
 
+	if (n == 0)
+		return 0;
+	buf_init(&id_arr, 64 * 1024 * 1024);
+	buf_init(&run_arr, 64 * 1024 * 1024);
+	if ((rc = db_int64_array(&id_arr, ids, n, err)) < 0 ||
+	    (rc = db_int64_array(&run_arr, run_ids, n, err)) < 0)
+		goto out;
 	db_args_init(&a);
-	db_args_int64(&a, attempt_id);
-	db_args_int64(&a, run_id);
+	db_args_str(&a, id_arr.data);
+	db_args_str(&a, run_arr.data);
 	db_args_str(&a, actor);
 	db_args_str(&a, attempt_status_name(ATTEMPT_PENDING));
 	args_attempt_status(&a, ATTEMPT_SUBMITTED);
-	return db_exec_guarded(db, sql_attempt_submitted, &a, NULL,
-	    "attempt submitted", err);
+	rc = db_exec(db, sql_attempts_submitted, &a, NULL, err);
+out:
+	buf_release(&id_arr);
+	buf_release(&run_arr);
+	return rc;
 }
 
 int
@@ -353,24 +449,36 @@ store_stage_cancel_pending(struct db *db, int64_t run_id, const char *actor,
 }
 
 int
-store_attempt_spec(struct db *db, int64_t attempt_id, char **spec,
-    struct err *err)
+store_attempts_spec(struct db *db, const int64_t *ids, size_t n,
+    char **specs, struct err *err)
 {
 	struct db_res *res = NULL;
 	struct db_args a;
+	struct buf arr;
 	int rc;
 
-	*spec = NULL;
+	for (size_t i = 0; i < n; i++)
+		specs[i] = NULL;
+	if (n == 0)
+		return 0;
+	buf_init(&arr, 64 * 1024 * 1024);
+	if ((rc = db_int64_array(&arr, ids, n, err)) < 0)
+		goto out;
 	db_args_init(&a);
-	db_args_int64(&a, attempt_id);
-	if ((rc = db_exec(db, sql_attempt_spec, &a, &res, err)) < 0)
-		return rc;
-	if (db_res_rows(res) == 0)
-		rc = err_set(err, ERR_NOTFOUND, "attempt %lld not found",
-		    (long long)attempt_id);
-	else
-		*spec = xstrdup(db_res_text(res, 0, 0));
+	db_args_str(&a, arr.data);
+	if ((rc = db_exec(db, sql_attempts_spec, &a, &res, err)) < 0)
+		goto out;
+	for (size_t r = 0; r < db_res_rows(res); r++) {
+		int64_t o;
+
+		if ((rc = db_res_int64(res, r, 0, &o, err)) < 0)
+			goto out;
+		if (o >= 1 && (size_t)o <= n && specs[o - 1] == NULL)
+			specs[o - 1] = xstrdup(db_res_text(res, r, 1));
+	}
+out:
 	db_res_free(res);
+	buf_release(&arr);
 	return rc;
 }
 

@@ -11,6 +11,7 @@
 #ifndef SLUICE_STORE_STAGE_H
 #define SLUICE_STORE_STAGE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/err.h"
@@ -35,18 +36,31 @@ struct attempt_new {
 };
 
 /*
- * Insert a job attempt and move its stage pending -> submitted.
- * *attempt_id receives the new row's id.  ERR_CONFLICT when the stage is
- * no longer pending.
+ * Insert n (at most LIM_ENGINE_START_BATCH) job attempts, each moving its
+ * stage pending -> submitted, with their events, in one statement.
+ * ids[i] receives the id of an[i]'s new row, or 0 when its stage was no
+ * longer pending (nothing written for it).  All an[] have one actor.
+ */
+int	store_attempts_create(struct db *db, const struct attempt_new *an,
+	    size_t n, int64_t *ids, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
+ * store_attempts_create() of one attempt.  ERR_CONFLICT when the stage
+ * is no longer pending.
  */
 int	store_attempt_create(struct db *db, const struct attempt_new *an,
 	    int64_t *attempt_id, struct err *err)
 	    __attribute__((warn_unused_result));
 
-/* The executor accepted it: pending -> submitted.  ERR_CONFLICT. */
-int	store_attempt_submitted(struct db *db, int64_t attempt_id,
-	    int64_t run_id, const char *actor, struct err *err)
-	    __attribute__((warn_unused_result));
+/*
+ * The executor accepted them: each of the n attempts ids (of the runs
+ * run_ids, in step) still pending becomes submitted, with its event, in
+ * one statement; the others are left as they are.
+ */
+int	store_attempts_submitted(struct db *db, const int64_t *ids,
+	    const int64_t *run_ids, size_t n, const char *actor,
+	    struct err *err) __attribute__((warn_unused_result));
 
 /*
  * It runs (since started_ms, unix ms; 0 = now): the attempt becomes
@@ -154,8 +168,11 @@ int	store_attempt_evicted(struct db *db, int64_t attempt_id,
 	    const char *actor, struct err *err)
 	    __attribute__((warn_unused_result));
 
-/* The spec JSON of an attempt (*spec owned by the caller, free()). */
-int	store_attempt_spec(struct db *db, int64_t attempt_id, char **spec,
-	    struct err *err) __attribute__((warn_unused_result));
+/*
+ * The spec JSON of each of the n attempts ids, in one statement: specs[i]
+ * is owned by the caller (free()), NULL for an id not found.
+ */
+int	store_attempts_spec(struct db *db, const int64_t *ids, size_t n,
+	    char **specs, struct err *err) __attribute__((warn_unused_result));
 
 #endif

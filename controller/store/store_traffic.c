@@ -90,7 +90,8 @@ static const char sql_follow_record[] =
     "    h.uri"
     "  FROM h, st WHERE st.t->>'provider' IN ('kserve', 'gateway')"
     "  RETURNING history_id)"
-    " SELECT count(pg_notify('sluice_runs', 'traffic')) FROM ins";
+    " SELECT count(pg_notify('sluice_runs', '" STORE_TRAFFIC_NOTIFY "'))"
+    " FROM ins";
 
 /*
  * Open rows overtaken: a later history row of the target (whoever made

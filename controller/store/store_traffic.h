@@ -33,13 +33,20 @@ int	store_traffic_keep_stable(struct db *db, int64_t rollout_id,
 	    __attribute__((warn_unused_result));
 
 /*
+ * The payload of the NOTIFY sluice_runs that store_traffic_follow_record
+ * sends: the engine looks at production_traffic when it hears it.
+ */
+#define STORE_TRAFFIC_NOTIFY	"traffic"
+
+/*
  * Within the caller's transaction, right after a manual promotion or
  * rollback put model version model_version_id in production on target
  * (its production history row written): when the target's pipeline's
  * canary stage has traffic provider kserve or gateway (the stage naming
  * the target in the newest valid definition of a live pipeline, the
  * pipeline of the target's last rollout first), record the traffic to
- * move, pending, and NOTIFY sluice_runs so the active engine wakes.
+ * move, pending, and NOTIFY sluice_runs with STORE_TRAFFIC_NOTIFY so the
+ * active engine wakes and looks.
  * *recorded (may be NULL): 1 when a row was written, 0 when the target
  * has no such provider (the traffic is not the controller's to move).
  */
