@@ -473,11 +473,15 @@ out:
 	return rc;
 }
 
+_Static_assert(WEBHOOK_PUSH_URLS <= STORE_REPO_WATCH_KEYS,
+    "a push's URL keys are looked up at once");
+
 static void
 github_push(struct hook *h, const char *body, size_t len)
 {
 	struct webhook_push push;
 	struct repo_watch *repos = NULL;
+	const char *keys[WEBHOOK_PUSH_URLS];
 	struct buf names;
 	size_t nrepos = 0, matched = 0, refreshed = 0;
 	const char *branch;
@@ -497,8 +501,10 @@ github_push(struct hook *h, const char *body, size_t len)
 		goto ignored;
 	}
 	branch = push.ref + 11;
-	if (store_repo_watching(h->db, branch, &repos, &nrepos,
-	    &h->err) < 0) {
+	for (size_t k = 0; k < push.nkeys; k++)
+		keys[k] = push.keys[k];
+	if (store_repo_watching(h->db, branch, keys, push.nkeys, &repos,
+	    &nrepos, &h->err) < 0) {
 		http_error_from(h->rs, &h->err);
 		goto out;
 	}

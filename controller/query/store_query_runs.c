@@ -49,12 +49,18 @@ const char *const store_run_statuses[] = { "queued", "running",
 	" 'finished_at', rfc3339(r.finished_at)"
 
 /*
- * A run in a list: its stages' marks are the summary kept with the run
- * (runs.stage_marks, by a trigger on stages), so a page reads no stage.
+ * A run in a list is the document kept with the run (runs.summary, by a
+ * trigger on runs, migration 0015): RUN_FIELDS and its stages' marks
+ * (runs.stage_marks, by a trigger on stages), so a page reads nothing but
+ * the runs it shows.  store_query_run_summary_sql builds the same text
+ * from RUN_FIELDS; the tests compare the two.
  */
-#define RUN_SUMMARY_JSON                                                    \
-	"json_build_object(" RUN_FIELDS ","                                 \
-	" 'stages', r.stage_marks)::text"
+#define RUN_SUMMARY_JSON	"r.summary::text"
+
+const char store_query_run_summary_sql[] =
+    "SELECT r.id, json_build_object(" RUN_FIELDS ","
+    " 'stages', r.stage_marks)::text, r.summary::text FROM runs r"
+    " ORDER BY r.id";
 
 /* The stage whose attempts count for s (a retry may reuse its parent's). */
 #define EFFECTIVE_STAGE	"coalesce(s.reused_from_stage_id, s.id)"
@@ -439,7 +445,7 @@ const char store_query_commit_lineage_sql[] =
     "    ORDER BY v.id), '[]') FROM c"
     "    JOIN pipeline_versions v ON v.commit_id = c.id"
     "    LEFT JOIN pipelines p ON p.id = v.pipeline_id),"
-    "  'runs', (SELECT coalesce(json_agg((" RUN_SUMMARY_JSON ")::json"
+    "  'runs', (SELECT coalesce(json_agg(r.summary"
     "    ORDER BY r.id), '[]') FROM rr JOIN runs r ON r.id = rr.id),"
     "  'attempts', (SELECT coalesce(json_agg(json_build_object("
     "    'run', st.run_id, 'stage', st.name, 'attempt', a.attempt,"

@@ -77,6 +77,14 @@ int	store_query_run_get(struct db *db, int64_t id, char **json,
 extern const char store_query_run_sql[];
 
 /*
+ * For the tests: every run's id, its list document as the run's detail
+ * builds it (RUN_FIELDS and the stage marks) and the one kept with the
+ * run (runs.summary), which lists answer; the two are the same text
+ * whatever wrote the run.
+ */
+extern const char store_query_run_summary_sql[];
+
+/*
  * The lineage of a run as a graph (new string in *json):
  *	{"run": ID, "nodes": [{"id", "type", "label", ...}],
  *	 "edges": [{"from", "to", "kind"}]}

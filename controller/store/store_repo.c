@@ -466,9 +466,11 @@ store_branch_head_set(struct db *db, int64_t repo_id, const char *branch,
 
 /* --- what a push hook matches (moved from store_webhook.c) ---------- */
 
-static const char sql_watching[] =
+/* By the index repositories_url_key (migration 0015). */
+const char store_repo_watching_sql[] =
     "SELECT id, name, url, $1 = ANY (branches) FROM repositories"
-    " WHERE deleted_at IS NULL ORDER BY name";
+    " WHERE deleted_at IS NULL"
+    "  AND repo_url_key(url) IN ($2, $3, $4, $5, $6) ORDER BY name";
 
 static const char sql_refresh_id[] =
     "WITH r AS ("
@@ -488,7 +490,8 @@ repo_watch_free(struct repo_watch *r, size_t n)
 
 int
 store_repo_watching(struct db *db, const char *branch,
-    struct repo_watch **out, size_t *n, struct err *err)
+    const char *const *keys, size_t nkeys, struct repo_watch **out,
+    size_t *n, struct err *err)
 {
 	struct repo_watch *list = NULL;
 	struct db_res *res = NULL;
@@ -498,9 +501,16 @@ store_repo_watching(struct db *db, const char *branch,
 
 	*out = NULL;
 	*n = 0;
+	BUG_ON(nkeys > STORE_REPO_WATCH_KEYS);
 	db_args_init(&a);
 	db_args_str(&a, branch);
-	if ((rc = db_exec(db, sql_watching, &a, &res, err)) < 0)
+	for (i = 0; i < STORE_REPO_WATCH_KEYS; i++) {
+		if (i < nkeys)
+			db_args_str(&a, keys[i]);
+		else
+			db_args_null(&a);
+	}
+	if ((rc = db_exec(db, store_repo_watching_sql, &a, &res, err)) < 0)
 		goto out;
 	rows = db_res_rows(res);
 	list = xcalloc(rows > 0 ? rows : 1, sizeof(*list));

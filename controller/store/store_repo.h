@@ -124,14 +124,25 @@ struct repo_watch {
 	int	 watches_branch;	/* branch is among its branches */
 };
 
+/* The most URL keys store_repo_watching takes at once. */
+#define STORE_REPO_WATCH_KEYS	5
+
 /*
- * Every live repository (not deleted), by name, with whether it watches
- * branch, into a new array *out of *n (free with repo_watch_free).
+ * The live repositories (not deleted) whose URL has one of the nkeys keys
+ * (at most STORE_REPO_WATCH_KEYS; a key as webhook_url_key makes it, which
+ * the database's repo_url_key makes the same), by name, with whether each
+ * watches branch, into a new array *out of *n (free with
+ * repo_watch_free).  One index lookup per key, however many repositories
+ * there are.
  */
 int	store_repo_watching(struct db *db, const char *branch,
-	    struct repo_watch **out, size_t *n, struct err *err)
+	    const char *const *keys, size_t nkeys, struct repo_watch **out,
+	    size_t *n, struct err *err)
 	    __attribute__((warn_unused_result));
 void	repo_watch_free(struct repo_watch *r, size_t n);
+
+/* Its statement ($1 branch, $2..$6 keys or NULL), for EXPLAIN in tests. */
+extern const char store_repo_watching_sql[];
 
 /*
  * store_repo_request_refresh by id (NOTIFY delivered at commit when

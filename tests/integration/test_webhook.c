@@ -25,6 +25,7 @@
 #include "base/ratelimit.h"
 #include "http/ctl.h"
 #include "http/webhook.h"
+#include "store/store_repo.h"
 
 #define SECRET	"It's a Secret to Everybody"
 
@@ -198,6 +199,82 @@ webhook__github_push_refreshes_the_matching_repository(void **state)
 	PQfreemem(note);
 	PQfinish(listener);
 	assert_true(delivered(f, "github", "accepted") == 1);
+}
+
+/*
+ * The database's repo_url_key makes the key webhook_url_key makes, and a
+ * push looks its repositories up by that key's index: among 2,000
+ * repositories it reads only the one it names.
+ */
+static void
+webhook__push_looks_up_only_the_repositories_it_names(void **state)
+{
+	static const char *const urls[] = {
+		"https://github.com/Owner/Repo.git",
+		"https://github.com/owner/repo/",
+		"http://user:token@github.com/Owner/Repo.git",
+		"http://us@er:tok@en@GitHub.com:8443/Owner/Repo.git//",
+		"git@github.com:Owner/Repo.git", "github.com:Owner/Repo",
+		"ssh://git@github.com:22/Owner/Repo", "git://h/a:b/c.GIT",
+		"file:///srv/git/demo.git", "/srv/git/Demo.git/", "demo",
+		"ssh://[::1]:2222/x/y.git", "https://[fe80::1]/z",
+		"https://github.com", "https://host:8080", "a/b:c",
+		"https://", "file:///", ".git", "x.git.git", "Ünï/CÖDE.git",
+	};
+	struct fixture *f = *state;
+	struct testreply rp;
+	const char *params[6] = { "master", "github.com/codertocat/"
+	    "hello-world", NULL, NULL, NULL, NULL };
+	char key[LIM_URL + 1], sql[1024];
+	int found = 0;
+	PGconn *c;
+	PGresult *r;
+
+	c = PQconnectdb(f->a->t.url);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+		const char *u[1] = { urls[i] };
+		const char *got;
+
+		r = PQexecParams(c, "SELECT repo_url_key($1)", 1, NULL, u,
+		    NULL, NULL, 0);
+		assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+		got = PQgetisnull(r, 0, 0) ? NULL : PQgetvalue(r, 0, 0);
+		if (webhook_url_key(urls[i], key, sizeof(key)) < 0) {
+			if (got != NULL)
+				fail_msg("%s: no key in C, '%s' in SQL",
+				    urls[i], got);
+		} else if (got == NULL || strcmp(got, key) != 0) {
+			fail_msg("%s: '%s' in C, '%s' in SQL", urls[i], key,
+			    got != NULL ? got : "(null)");
+		}
+		PQclear(r);
+	}
+	(void)snprintf(sql, sizeof(sql), "INSERT INTO repositories (name, url,"
+	    " branches, source) SELECT 'r' || g, 'https://git.example.com/"
+	    "team/repo-' || g || '.git', '{master}', 'config'"
+	    " FROM generate_series(1, 2000) g; ANALYZE repositories");
+	assert_int_equal(testdb_sql(&f->a->t, sql), 0);
+	(void)snprintf(sql, sizeof(sql), "EXPLAIN %s", store_repo_watching_sql);
+	r = PQexecParams(c, sql, 6, NULL, params, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	for (int i = 0; i < PQntuples(r); i++) {
+		if (strstr(PQgetvalue(r, i, 0), "Seq Scan") != NULL)
+			fail_msg("reads every repository: %s",
+			    PQgetvalue(r, i, 0));
+		if (strstr(PQgetvalue(r, i, 0), "repositories_url_key") != NULL)
+			found = 1;
+	}
+	PQclear(r);
+	PQfinish(c);
+	assert_true(found);
+	github(f, &rp, "push", "a1b2c3d4-0000-4000-8000-000000000002",
+	    f->push, f->pushlen, NULL, NULL);
+	assert_int_equal(rp.status, 202);
+	assert_string_equal(rp.body, "{\"refreshed\": [\"demo\"]}\n");
+	testreply_free(&rp);
+	assert_value(f, "SELECT count(*) FROM repositories WHERE "
+	    "refresh_requested_at IS NOT NULL", "1");
 }
 
 static void
@@ -652,6 +729,7 @@ main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(webhook__github_push_refreshes_the_matching_repository),
+		T(webhook__push_looks_up_only_the_repositories_it_names),
 		T(webhook__replayed_delivery_returns_the_first_answer_and_does_nothing),
 		T(webhook__bad_missing_or_malformed_signatures_are_401),
 		T(webhook__failed_signatures_and_hook_calls_are_rate_limited),

@@ -6,6 +6,7 @@
 
 #include "base/buf.h"
 #include "pipeline/pipeline.h"
+#include "query/store_query_runs.h"
 #include "store/db.h"
 #include "store/store_commit.h"
 #include "store/store_pipeline.h"
@@ -47,6 +48,27 @@ seed_sql(struct db *db, const char *fmt, ...)
 		die(sql, &err);
 	db_res_free(res);
 	return v;
+}
+
+size_t
+seed_stale_summaries(struct db *db)
+{
+	struct db_res *res = NULL;
+	struct err err;
+	size_t stale = 0;
+
+	if (db_exec(db, store_query_run_summary_sql, NULL, &res, &err) < 0)
+		die("run summaries", &err);
+	for (size_t i = 0; i < db_res_rows(res); i++) {
+		if (strcmp(db_res_text(res, i, 1), db_res_text(res, i, 2)) == 0)
+			continue;
+		if (stale++ == 0)
+			fprintf(stderr, "run %s: kept summary\n  %s\nis not\n"
+			    "  %s\n", db_res_text(res, i, 0),
+			    db_res_text(res, i, 2), db_res_text(res, i, 1));
+	}
+	db_res_free(res);
+	return stale;
 }
 
 int64_t

@@ -8,6 +8,7 @@
 #ifndef SLUICE_TESTSEED_H
 #define SLUICE_TESTSEED_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "store/store_token.h"
@@ -34,6 +35,13 @@ void	apifix_stop(struct apifix *f);
 
 /* A repository (source 'config') watching branches (a SQL array literal
  * such as "{main}"); returns its id. */
+/*
+ * The number of runs whose kept list document (runs.summary) is not the
+ * one their fields make now; the first is printed on stderr.  0 after any
+ * sequence of writes, whoever wrote them.
+ */
+size_t	seed_stale_summaries(struct db *db);
+
 int64_t	seed_repo(struct db *db, const char *name, const char *branches);
 
 /* A commit of repo with sha (40 hex digits), message and author. */
