@@ -50,7 +50,7 @@ const char *const store_run_statuses[] = { "queued", "running",
 
 /*
  * A run in a list is the document kept with the run (runs.summary, by a
- * trigger on runs, migration 0015): RUN_FIELDS and its stages' marks
+ * trigger on runs, migration 0016): RUN_FIELDS and its stages' marks
  * (runs.stage_marks, by a trigger on stages), so a page reads nothing but
  * the runs it shows.  store_query_run_summary_sql builds the same text
  * from RUN_FIELDS; the tests compare the two.

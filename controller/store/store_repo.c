@@ -466,7 +466,7 @@ store_branch_head_set(struct db *db, int64_t repo_id, const char *branch,
 
 /* --- what a push hook matches (moved from store_webhook.c) ---------- */
 
-/* By the index repositories_url_key (migration 0015). */
+/* By the index repositories_url_key (migration 0016). */
 const char store_repo_watching_sql[] =
     "SELECT id, name, url, $1 = ANY (branches) FROM repositories"
     " WHERE deleted_at IS NULL"
