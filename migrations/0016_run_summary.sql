@@ -1,5 +1,3 @@
--- 0016 this round, after eng's 0015_engine_queue.sql: renumber at merge.
---
 -- Each run keeps its document in the runs list, runs.summary, so that a
 -- page of the list is an index scan returning the stored texts: no
 -- lookup of the pipeline's and repository's names or of the commit per
